@@ -1,0 +1,101 @@
+"""One root for every error mig reports, with the exit codes the CLI turns them into.
+
+Each subclass carries the data its message is built from (which file, which line, which
+migration), so callers can act on an error without parsing its text. The CLI converts a
+:class:`MigError` into a message and an exit code in exactly one place (``mig.cli``).
+"""
+
+from __future__ import annotations
+
+# Exit codes, documented in docs/cli.md.
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_LOCK_TIMEOUT = 3
+EXIT_PENDING = 4
+
+
+class MigError(Exception):
+    """Root of every error mig raises on purpose. ``str(err)`` is the user-facing message."""
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class ConfigError(MigError):
+    """The settings could not be resolved: malformed URL, bad option value, unreadable ini."""
+
+    exit_code = EXIT_USAGE
+
+
+class ServerError(MigError):
+    """The embedded or local PostgreSQL server could not be started, found or stopped."""
+
+
+class DatabaseUnavailable(MigError):
+    """The database could not be reached or refused the connection."""
+
+
+class LockTimeout(MigError):
+    """Another process held the migration lock for longer than the configured wait."""
+
+    exit_code = EXIT_LOCK_TIMEOUT
+
+    def __init__(self, message: str, *, holder: str | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.holder = holder
+
+
+class MigrationError(MigError):
+    """A migration could not be read, ordered or applied."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        migration_id: str | None = None,
+        path: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.migration_id = migration_id
+        self.path = path
+        self.line = line
+
+
+class BadMigrationFile(MigrationError):
+    """A migration file that does not import, parse or resolve its dependencies."""
+
+
+class ChecksumMismatch(MigrationError):
+    """An applied migration was edited, deleted or renamed since it was applied."""
+
+    def __init__(self, message: str, *, problems: list[dict[str, str | None]], hint: str):
+        super().__init__(message, hint=hint)
+        self.problems = problems
+
+
+class StatementFailed(MigrationError):
+    """A statement of a migration failed; nothing of that migration is recorded as applied."""
+
+
+class NotAtHead(MigError):
+    """The database schema is not at the newest migration where that is required."""
+
+    exit_code = EXIT_PENDING
+
+
+class Refused(MigError):
+    """An operation that needs explicit confirmation (``--yes``) or a force flag."""
+
+    exit_code = EXIT_USAGE
