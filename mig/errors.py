@@ -99,3 +99,28 @@ class Refused(MigError):
     """An operation that needs explicit confirmation (``--yes``) or a force flag."""
 
     exit_code = EXIT_USAGE
+
+
+class SeedError(MigError):
+    """Seed fixtures could not be read, validated or loaded; nothing was written.
+
+    One problem carries ``file``, ``line`` and ``key`` (the row's natural key, e.g.
+    ``{"key": "owner"}``). When validation finds several, the raised error lists all of them
+    in ``problems`` (each itself a :class:`SeedError`) and names the first in its own fields.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        key: dict[str, object] | None = None,
+        problems: list[SeedError] | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.file = file
+        self.line = line
+        self.key = key
+        self.problems = list(problems or [])
