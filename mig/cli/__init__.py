@@ -1,0 +1,55 @@
+"""The ``mig`` command line: a thin shell over :mod:`mig.commands`.
+
+Commands parse options, resolve one :class:`~mig.config.Settings`, call one verb and print its
+report. Errors are turned into a message and an exit code here, in :func:`main`, and nowhere
+else.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+
+from ..dsn import redact
+from ..errors import EXIT_FAILURE, MigError
+from . import db as _db  # noqa: E402,F401
+
+# Each module registers its commands on ``cli`` when imported.
+from . import migrate as _migrate  # noqa: E402,F401
+from ._common import STATE, cli
+
+
+def _secrets() -> list[str | None]:
+    return [*STATE["secrets"], os.environ.get("PGPASSWORD")]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``mig`` console script."""
+    try:
+        code = cli.main(args=argv, prog_name="mig", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_FAILURE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except MigError as exc:
+        click.echo(redact(f"error: {exc}", *_secrets()), err=True)
+        if STATE["traceback"]:
+            click.echo(redact(traceback.format_exc(), *_secrets()), err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug or an unexpected library error: short unless asked
+        if STATE["traceback"]:
+            click.echo(redact(traceback.format_exc(), *_secrets()), err=True)
+        else:
+            text = redact(" ".join(str(exc).split()), *_secrets())
+            click.echo(f"error: unexpected {type(exc).__name__}: {text}\n"
+                       "  (run again with --traceback for details)", err=True)
+        sys.exit(EXIT_FAILURE)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+__all__ = ["cli", "main"]

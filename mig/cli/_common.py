@@ -1,0 +1,111 @@
+"""Shared pieces of the CLI: the group, the common options and settings resolution."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..config import Settings, resolve
+
+# Set while parsing, read by ``main`` when it reports an error.
+STATE: dict[str, Any] = {"traceback": False, "secrets": []}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mig")
+def cli() -> None:
+    """Safe PostgreSQL migrations, seed data and test databases on top of yoyo."""
+
+
+def _remember_traceback(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    STATE["traceback"] = STATE["traceback"] or value
+    return value
+
+
+def common_options(func: Callable) -> Callable:
+    """--database, --config, -q/-v and --traceback, on every command that needs a database."""
+    options = [
+        click.option("--database", "-d", metavar="URL",
+                     help="database URL or libpq string [env: MIG_DATABASE_URL, DATABASE_URL]"),
+        click.option("--config", "-c", "config_file", metavar="PATH",
+                     type=click.Path(dir_okay=False),
+                     help="yoyo.ini to read [default: the nearest yoyo.ini] [env: MIG_CONFIG]"),
+        click.option("-q", "--quiet", is_flag=True, help="print only errors and requested output"),
+        click.option("-v", "--verbose", is_flag=True, help="print more detail"),
+        click.option("--traceback", is_flag=True, expose_value=False, is_eager=True,
+                     callback=_remember_traceback, help="show the full traceback of an error"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def lock_options(func: Callable) -> Callable:
+    options = [
+        click.option("--lock-timeout", "lock_wait", type=float, metavar="SECONDS",
+                     help="how long to wait for another mig run's lock [default: 600] "
+                     "[env: MIG_LOCK_TIMEOUT]"),
+        click.option("--db-lock-timeout", metavar="DURATION",
+                     help="PostgreSQL lock_timeout for each migration [default: 5s] "
+                     "[env: MIG_DB_LOCK_TIMEOUT]"),
+        click.option("--statement-timeout", metavar="DURATION",
+                     help="PostgreSQL statement_timeout for each migration [default: 0 = off] "
+                     "[env: MIG_STATEMENT_TIMEOUT]"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def settings_from(params: dict[str, Any]) -> Settings:
+    """Resolve the settings from a command's parsed options (consumed from ``params``)."""
+    keys = ("lock_wait", "db_lock_timeout", "statement_timeout", "seeds_dir", "app_role")
+    settings = resolve(
+        database=params.pop("database", None),
+        config_file=params.pop("config_file", None),
+        **{k: params.pop(k) for k in keys if k in params},
+    )
+    if settings.database is not None:
+        STATE["secrets"].append(settings.database.password)
+    return settings
+
+
+class Printer:
+    """Output honouring -q/-v; JSON output is printed whatever -q says."""
+
+    def __init__(self, quiet: bool = False, verbose: bool = False) -> None:
+        self.quiet = quiet
+        self.verbose = verbose
+
+    def line(self, text: str = "") -> None:
+        if not self.quiet:
+            click.echo(text)
+
+    def detail(self, text: str) -> None:
+        if self.verbose and not self.quiet:
+            click.echo(text)
+
+    def progress(self, text: str) -> None:
+        """Progress goes to stderr, so stdout stays clean for --json."""
+        if not self.quiet:
+            click.echo(text, err=True)
+
+    @staticmethod
+    def json(data: Any) -> None:
+        click.echo(json.dumps(data, indent=2, default=str))
+
+
+def with_settings(func: Callable) -> Callable:
+    """Resolve settings and build a Printer before calling ``func(settings, out, **rest)``."""
+
+    @functools.wraps(func)
+    def wrapper(**params: Any) -> Any:
+        out = Printer(params.pop("quiet", False), params.pop("verbose", False))
+        settings = settings_from(params)
+        return func(settings, out, **params)
+
+    return wrapper

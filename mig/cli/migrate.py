@@ -1,0 +1,151 @@
+"""Commands that change or report the migration state: apply, rollback, status, new, repair."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import commands
+from ..errors import EXIT_OK, EXIT_PENDING
+from ._common import Printer, cli, common_options, lock_options, with_settings
+
+
+def _print_plan(out: Printer, report: commands.RunReport, verb: str) -> None:
+    if not report.migrations:
+        out.line(f"nothing to {verb}")
+        return
+    for entry in report.migrations:
+        mode = "" if entry["transactional"] else " (non-transactional)"
+        click.echo(f"-- {verb} {entry['id']}{mode}")
+        click.echo(entry["sql"])
+        click.echo()
+    out.line(f"-- dry run: {len(report.migrations)} migration(s) would {verb}; nothing was changed")
+
+
+@cli.command()
+@click.option("--to", "to", metavar="ID", help="apply up to and including this migration")
+@click.option("--dry-run", is_flag=True, help="print what would run; change nothing")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@lock_options
+@common_options
+@with_settings
+def apply(settings, out: Printer, to, dry_run, as_json) -> int:
+    """Apply pending migrations, under a lock that concurrent runs wait for."""
+    report = commands.apply(settings, to=to, dry_run=dry_run, report=out.progress)
+    if as_json:
+        out.json(report.to_json())
+    elif dry_run:
+        _print_plan(out, report, "apply")
+    elif report.migrations:
+        total = sum(m["duration_ms"] for m in report.migrations)
+        out.line(f"applied {len(report.migrations)} migration(s) in {total} ms")
+    else:
+        out.line("nothing to apply: the database is at the newest migration")
+    for mid in report.adopted:
+        out.detail(f"adopted {mid} (applied by plain yoyo; checksum recorded now)")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--steps", type=int, metavar="N",
+              help="roll back the newest N migrations [default: 1]")
+@click.option("--to", "to", metavar="ID", help="roll back every migration applied after ID")
+@click.option("--dry-run", is_flag=True, help="print what would run; change nothing")
+@click.option("--yes", "-y", is_flag=True, help="confirm rolling back more than one migration")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@lock_options
+@common_options
+@with_settings
+def rollback(settings, out: Printer, steps, to, dry_run, yes, as_json) -> int:
+    """Roll back the newest migration (more with --steps N or --to ID, confirmed by --yes)."""
+
+    def confirm(ids: list[str]) -> bool:
+        if not sys.stdin.isatty():
+            return False
+        return click.confirm(f"roll back {len(ids)} migrations ({', '.join(ids)})?")
+
+    report = commands.rollback(settings, steps=steps, to=to, dry_run=dry_run, yes=yes,
+                               confirm=confirm, report=out.progress)
+    if as_json:
+        out.json(report.to_json())
+    elif dry_run:
+        _print_plan(out, report, "roll back")
+    elif report.migrations:
+        out.line(f"rolled back {len(report.migrations)} migration(s)")
+    else:
+        out.line("nothing to roll back")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="print an object with applied/pending/edited")
+@click.option("--exit-code", is_flag=True,
+              help=f"exit {EXIT_PENDING} when anything is pending or edited")
+@common_options
+@with_settings
+def status(settings, out: Printer, as_json, exit_code) -> int:
+    """Show applied (when, by whom), pending and edited migrations."""
+    report = commands.status(settings)
+    if as_json:
+        out.json(report.to_json())
+    else:
+        out.line(f"database: {report.database}")
+        rows = [("STATE", "MIGRATION", "APPLIED AT (UTC)", "BY")]
+        edited = {e["id"]: e["problem"] for e in report.edited}
+        for a in report.applied:
+            when = (a["applied_at"] or "")[:19].replace("T", " ")
+            rows.append((edited.get(a["id"], "applied").upper() if a["id"] in edited
+                         else "applied", a["id"], when, a["applied_by"] or ""))
+        rows += [("pending", p["id"], "", "") for p in report.pending]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        for r in rows:
+            out.line("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        out.line(f"{len(report.applied)} applied, {len(report.pending)} pending, "
+                 f"{len(report.edited)} edited")
+    if exit_code and not report.current:
+        return EXIT_PENDING
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--sql", "kind", flag_value="sql", default=True, help="an SQL migration [default]")
+@click.option("--py", "kind", flag_value="py", help="a Python migration")
+@common_options
+@with_settings
+def new(settings, out: Printer, name, kind) -> int:
+    """Create a timestamp-prefixed migration file (and its rollback file)."""
+    for path in commands.new(settings, name, python=kind == "py"):
+        click.echo(str(path))
+    return EXIT_OK
+
+
+@cli.command()
+@lock_options
+@common_options
+@with_settings
+def repair(settings, out: Printer) -> int:
+    """Accept the current checksums of edited applied migrations (recorded in _mig_log)."""
+    repaired = commands.repair(settings, report=out.progress)
+    for r in repaired:
+        out.line(f"{r['id']}: {r['action']}")
+    if not repaired:
+        out.line("nothing to repair: every applied migration matches its file")
+    return EXIT_OK
+
+
+@cli.command("config")
+@click.option("--json", "as_json", is_flag=True, help="print as JSON")
+@common_options
+@with_settings
+def show_config(settings, out: Printer, as_json) -> int:
+    """Show the resolved settings (password masked) and where the database came from."""
+    shown = settings.describe()
+    if as_json:
+        out.json(shown)
+    else:
+        width = max(len(k) for k in shown)
+        for key, value in shown.items():
+            click.echo(f"{key.ljust(width)}  {value}")
+    return EXIT_OK

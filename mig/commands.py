@@ -1,0 +1,370 @@
+"""The public verbs. The CLI, the pytest plugin and users' own code all call these.
+
+Each verb takes resolved :class:`~mig.config.Settings` and returns a report object; progress
+lines go to the optional ``report`` callable. Errors are :class:`~mig.errors.MigError`
+subclasses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from . import scripts as scripts_mod
+from . import tracking
+from .config import Settings
+from .db import connect, resolve_dsn
+from .errors import ChecksumMismatch, MigError, NotAtHead, Refused
+from .lock import lock_key, migration_lock
+from .scripts import Script
+
+Report = Callable[[str], None]
+
+
+def _quiet(line: str) -> None:
+    pass
+
+
+# -- reports ---------------------------------------------------------------------------------
+@dataclass
+class StatusReport:
+    """Applied, pending and edited migrations of a database."""
+
+    database: str
+    applied: list[dict] = field(default_factory=list)
+    pending: list[dict] = field(default_factory=list)
+    edited: list[dict] = field(default_factory=list)
+
+    @property
+    def current(self) -> bool:
+        return not self.pending and not self.edited
+
+    def to_json(self) -> dict:
+        return {
+            "database": self.database,
+            "current": self.current,
+            "applied": self.applied,
+            "pending": self.pending,
+            "edited": self.edited,
+        }
+
+
+@dataclass
+class RunReport:
+    """What an apply or rollback did (or, in a dry run, would do)."""
+
+    action: str
+    dry_run: bool = False
+    migrations: list[dict] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "action": self.action,
+            "dry_run": self.dry_run,
+            "migrations": self.migrations,
+            "adopted": self.adopted,
+        }
+
+
+# -- shared steps ----------------------------------------------------------------------------
+def _edited(scripts: list[Script], applied: list[tracking.Applied]) -> list[dict]:
+    """Applied migrations whose file changed, disappeared or was renamed."""
+    on_disk = {s.id: s for s in scripts}
+    problems = []
+    for row in applied:
+        script = on_disk.get(row.id)
+        if script is None:
+            problems.append({"id": row.id, "problem": "missing", "recorded": row.checksum,
+                             "current": None})
+        elif row.checksum is not None and row.checksum != script.checksum:
+            problems.append({"id": row.id, "problem": "edited", "recorded": row.checksum,
+                             "current": script.checksum, "path": str(script.path)})
+    return problems
+
+
+def _refuse_edited(problems: list[dict]) -> None:
+    if not problems:
+        return
+    lines = []
+    for p in problems:
+        if p["problem"] == "missing":
+            lines.append(f"  {p['id']}: applied, but its file is gone (deleted or renamed)"
+                         f" (recorded checksum {p['recorded'] or 'none'})")
+        else:
+            lines.append(f"  {p['path']}: edited after it was applied"
+                         f" (recorded {p['recorded'][:12]}, now {p['current'][:12]})")
+    raise ChecksumMismatch(
+        "applied migrations no longer match their files:\n" + "\n".join(lines),
+        problems=problems,
+        hint="restore the files; if the change is intended (and already reflected in the "
+        "database), accept it with 'mig repair'",
+    )
+
+
+@contextlib.contextmanager
+def _locked_backend(settings: Settings, verb: str, report: Report) -> Iterator:
+    from .runner import Backend
+
+    backend = Backend(resolve_dsn(settings), settings.migration_table, verb)
+    try:
+        with migration_lock(backend.connection, lock_key(settings.migration_table),
+                            wait=settings.lock_wait, report=report):
+            yield backend
+    finally:
+        backend.connection.close()
+
+
+def _runner(settings: Settings, backend, report: Report):
+    from .runner import Runner
+
+    return Runner(backend, lock_timeout=settings.db_lock_timeout,
+                  statement_timeout=settings.statement_timeout, report=report)
+
+
+def _adopt(conn, scripts: list[Script], applied: list[tracking.Applied]) -> list[str]:
+    """Record checksums for migrations applied by plain yoyo (which keeps none)."""
+    on_disk = {s.id: s for s in scripts}
+    adopted = []
+    for row in applied:
+        if row.checksum is None and row.id in on_disk:
+            tracking.set_checksum(conn, row.id, on_disk[row.id].checksum)
+            tracking.log_event(conn, row.id, "adopt", on_disk[row.id].checksum)
+            adopted.append(row.id)
+    return adopted
+
+
+def _plan_apply(scripts: list[Script], applied_ids: set[str], to: str | None) -> list[Script]:
+    pending = [s for s in scripts if s.id not in applied_ids]
+    if to is None:
+        return pending
+    if to not in {s.id for s in scripts}:
+        raise MigError(f"--to {to}: no such migration", hint="see 'mig status' for the ids")
+    target = next(s for s in scripts if s.id == to)
+    needed = {to} | _ancestors(target, scripts)
+    return [s for s in pending if s.id in needed]
+
+
+def _ancestors(script: Script, scripts: list[Script]) -> set[str]:
+    by_id = {s.id: s for s in scripts}
+    seen: set[str] = set()
+    todo = list(script.depends)
+    while todo:
+        mid = todo.pop()
+        if mid not in seen:
+            seen.add(mid)
+            todo.extend(by_id[mid].depends if mid in by_id else ())
+    # with no explicit dependencies, order in the history is what counts
+    index = [s.id for s in scripts].index(script.id)
+    return seen | {s.id for s in scripts[:index]}
+
+
+def _dry_run_entry(script: Script, direction: str) -> dict:
+    leaves = script.steps if direction == "apply" else list(reversed(script.steps))
+    if direction == "apply":
+        text = "\n".join(scripts_mod.describe_step(s) for s in leaves)
+    else:
+        parts = []
+        for s in leaves:
+            inner = getattr(s, "step", s)
+            action = getattr(inner, "_rollback", None)
+            if isinstance(action, str):
+                parts.append(action.strip().rstrip(";") + ";")
+            elif action is not None:
+                parts.append(f"-- python: {getattr(action, '__qualname__', action)}")
+        text = "\n".join(parts)
+    return {"id": script.id, "path": str(script.path), "transactional": script.transactional,
+            "sql": text}
+
+
+# -- verbs -----------------------------------------------------------------------------------
+def status(settings: Settings) -> StatusReport:
+    """Applied (when, by whom), pending and edited migrations. Changes nothing."""
+    scripts, _ = scripts_mod.load(settings.sources)
+    dsn = resolve_dsn(settings)
+    conn = connect(dsn, verb="status")
+    try:
+        applied = tracking.read_applied(conn, settings.migration_table)
+    finally:
+        conn.close()
+    applied_ids = {a.id for a in applied}
+    report = StatusReport(database=dsn.masked)
+    for a in applied:
+        report.applied.append({
+            "id": a.id,
+            "applied_at": a.applied_at.isoformat() if isinstance(a.applied_at, datetime) else None,
+            "applied_by": a.applied_by,
+            "checksum": a.checksum,
+        })
+    report.pending = [{"id": s.id, "path": str(s.path)} for s in scripts if s.id not in applied_ids]
+    report.edited = _edited(scripts, applied)
+    return report
+
+
+def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
+          report: Report | None = None) -> RunReport:
+    """Apply pending migrations (up to and including ``to``) under the migration lock.
+
+    :param dry_run: print nothing to the database; return the SQL each migration would run.
+    :raises ChecksumMismatch: an applied migration's file was edited, deleted or renamed.
+    :raises LockTimeout: another process held the lock for longer than ``settings.lock_wait``.
+    :raises StatementFailed: a statement failed; that migration left nothing applied.
+    """
+    say = report or _quiet
+    scripts, hooks = scripts_mod.load(settings.sources)
+    result = RunReport("apply", dry_run=dry_run)
+    if dry_run:
+        conn = connect(resolve_dsn(settings), verb="apply --dry-run")
+        try:
+            applied = tracking.read_applied(conn, settings.migration_table)
+        finally:
+            conn.close()
+        _refuse_edited([p for p in _edited(scripts, applied) if p["recorded"]])
+        plan = _plan_apply(scripts, {a.id for a in applied}, to)
+        result.migrations = [_dry_run_entry(s, "apply") for s in plan]
+        return result
+
+    with _locked_backend(settings, "apply", say) as backend:
+        tracking.ensure_tables(backend)
+        # Recomputed under the lock: a process that waited sees what the leader applied.
+        applied = tracking.read_applied(backend.connection, settings.migration_table)
+        _refuse_edited(_edited(scripts, applied))
+        result.adopted = _adopt(backend.connection, scripts, applied)
+        plan = _plan_apply(scripts, {a.id for a in applied}, to)
+        runner = _runner(settings, backend, say)
+        for script in plan:
+            duration = runner.apply(script)
+            result.migrations.append({"id": script.id, "duration_ms": duration})
+            say(f"applied {script.id} ({duration} ms)")
+        if plan:
+            for hook in hooks:
+                runner.apply(hook)
+                say(f"ran post-apply hook {hook.id}")
+    return result
+
+
+def rollback(settings: Settings, *, steps: int | None = None, to: str | None = None,
+             dry_run: bool = False, yes: bool = False,
+             confirm: Callable[[list[str]], bool] | None = None,
+             report: Report | None = None) -> RunReport:
+    """Roll back the newest ``steps`` migrations (default one), or all applied after ``to``.
+
+    More than one migration needs ``yes=True`` or a ``confirm`` callback that returns True.
+    :raises Refused: more than one migration and no confirmation.
+    """
+    say = report or _quiet
+    if steps is not None and to is not None:
+        raise MigError("give either --steps or --to, not both")
+    if steps is not None and steps < 1:
+        raise MigError("--steps must be at least 1")
+    scripts, _ = scripts_mod.load(settings.sources)
+    by_id = {s.id: s for s in scripts}
+    result = RunReport("rollback", dry_run=dry_run)
+
+    def plan_for(applied: list[tracking.Applied]) -> list[Script]:
+        order = [s for s in scripts if s.id in {a.id for a in applied}]
+        newest_first = list(reversed(order))
+        if to is not None:
+            if to not in by_id:
+                raise MigError(f"--to {to}: no such migration", hint="see 'mig status'")
+            keep = {to} | _ancestors(by_id[to], scripts)
+            return [s for s in newest_first if s.id not in keep]
+        return newest_first[: steps or 1]
+
+    if dry_run:
+        conn = connect(resolve_dsn(settings), verb="rollback --dry-run")
+        try:
+            applied = tracking.read_applied(conn, settings.migration_table)
+        finally:
+            conn.close()
+        result.migrations = [_dry_run_entry(s, "rollback") for s in plan_for(applied)]
+        return result
+
+    with _locked_backend(settings, "rollback", say) as backend:
+        tracking.ensure_tables(backend)
+        applied = tracking.read_applied(backend.connection, settings.migration_table)
+        _refuse_edited(_edited(scripts, applied))
+        plan = plan_for(applied)
+        if len(plan) > 1 and not yes and not (confirm and confirm([s.id for s in plan])):
+            raise Refused(
+                f"this would roll back {len(plan)} migrations: {', '.join(s.id for s in plan)}",
+                hint="pass --yes to confirm rolling back more than one migration",
+            )
+        runner = _runner(settings, backend, say)
+        for script in plan:
+            duration = runner.rollback(script)
+            result.migrations.append({"id": script.id, "duration_ms": duration})
+            say(f"rolled back {script.id} ({duration} ms)")
+    return result
+
+
+def repair(settings: Settings, *, report: Report | None = None) -> list[dict]:
+    """Accept the current checksums of edited applied migrations, and follow renamed files.
+
+    A missing file whose recorded checksum matches exactly one pending file is taken as a
+    rename: the record moves to the new id. Every change is written to ``_mig_log``.
+    :raises ChecksumMismatch: an applied migration is missing and no renamed file matches it.
+    """
+    say = report or _quiet
+    scripts, _ = scripts_mod.load(settings.sources)
+    repaired: list[dict] = []
+    with _locked_backend(settings, "repair", say) as backend:
+        tracking.ensure_tables(backend)
+        conn = backend.connection
+        applied = tracking.read_applied(conn, settings.migration_table)
+        applied_ids = {a.id for a in applied}
+        problems = _edited(scripts, applied)
+        unresolved = []
+        backend.begin()
+        for p in problems:
+            if p["problem"] == "edited":
+                tracking.set_checksum(conn, p["id"], p["current"])
+                tracking.log_event(conn, p["id"], "repair",
+                                   f"checksum {p['recorded']} -> {p['current']}")
+                repaired.append({**p, "action": "accepted new checksum"})
+                continue
+            matches = [s for s in scripts if s.id not in applied_ids and p["recorded"]
+                       and s.checksum == p["recorded"]]
+            if len(matches) != 1:
+                unresolved.append(p)
+                continue
+            new = matches[0]
+            with conn.cursor() as cur:
+                from psycopg2 import sql
+
+                cur.execute(sql.SQL("UPDATE {} SET migration_id = %s, migration_hash = %s"
+                                    " WHERE migration_id = %s").format(
+                    sql.Identifier(settings.migration_table)),
+                    (new.id, new.migration.hash, p["id"]))
+                cur.execute("UPDATE _mig_migrations SET migration_id = %s, checksum = %s"
+                            " WHERE migration_id = %s", (new.id, new.checksum, p["id"]))
+            tracking.log_event(conn, new.id, "repair", f"renamed from {p['id']}")
+            repaired.append({**p, "action": f"renamed to {new.id}"})
+        if unresolved:
+            backend.rollback()
+            _refuse_edited(unresolved)
+        backend.commit()
+    for r in repaired:
+        say(f"repaired {r['id']}: {r['action']}")
+    return repaired
+
+
+def new(settings: Settings, name: str, *, python: bool = False) -> list[Path]:
+    """Create a timestamp-prefixed migration after the newest one; returns the new files."""
+    scripts, _ = scripts_mod.load(settings.sources)
+    return scripts_mod.new_migration(settings.sources[0], name, python=python,
+                                     after=scripts[-1].id if scripts else None)
+
+
+def require_head(settings: Settings) -> StatusReport:
+    """Raise :class:`NotAtHead` unless every migration is applied and none was edited."""
+    current = status(settings)
+    if not current.current:
+        pending = ", ".join(p["id"] for p in current.pending) or "none"
+        edited = ", ".join(p["id"] for p in current.edited) or "none"
+        raise NotAtHead(f"the database is not at the newest migration (pending: {pending};"
+                        f" edited: {edited})", hint="run 'mig apply' first")
+    return current

@@ -1,0 +1,197 @@
+"""Settings: every option resolved once, from one precedence order, into a frozen object.
+
+Precedence, highest first: the caller's argument (a command-line option), the environment
+(``MIG_<NAME>``; for the database ``MIG_DATABASE_URL`` then ``DATABASE_URL``), ``yoyo.ini``
+(yoyo's own format, ``%(here)s`` interpolation, ``%inherit``/``%include``; found in the working
+folder or a parent, as yoyo finds it; mig's own keys under ``[mig]``), then the defaults. With no
+database anywhere, the embedded server is used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .dsn import Dsn
+from .errors import ConfigError
+
+EMBEDDED = "embedded"
+
+# name -> (default, environment variable, ini key in [mig])
+_OPTIONS: dict[str, tuple[object, str, str]] = {
+    "lock_wait": (600.0, "MIG_LOCK_TIMEOUT", "lock_timeout"),
+    "db_lock_timeout": ("5s", "MIG_DB_LOCK_TIMEOUT", "db_lock_timeout"),
+    "statement_timeout": ("0", "MIG_STATEMENT_TIMEOUT", "statement_timeout"),
+    "seeds_dir": ("seeds", "MIG_SEEDS", "seeds"),
+    "app_role": ("app", "MIG_APP_ROLE", "app_role"),
+}
+_DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings of one mig run. Build it with :func:`resolve`."""
+
+    project_dir: Path
+    sources: tuple[Path, ...]
+    database: Dsn | None = field(default=None, repr=False)
+    database_source: str = EMBEDDED
+    config_file: Path | None = None
+    migration_table: str = "_yoyo_migration"
+    lock_wait: float = 600.0
+    db_lock_timeout: str = "5s"
+    statement_timeout: str = "0"
+    seeds_dir: Path = Path("seeds")
+    app_role: str = "app"
+    password_file: Path | None = None
+
+    @property
+    def embedded_dir(self) -> Path:
+        """Where the embedded default server keeps its data (git-ignored)."""
+        return self.project_dir / ".mig"
+
+    def describe(self) -> dict[str, str]:
+        """The settings for display: every value, the password masked."""
+        shown: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "database":
+                value = value.masked if value is not None else "(embedded server)"
+            elif f.name == "sources":
+                value = " ".join(str(p) for p in value)
+            shown[f.name] = str(value)
+        return shown
+
+
+def _read_ini(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    from yoyo.config import read_config
+
+    try:
+        parser = read_config(str(path))
+        defaults = {key: parser.get("DEFAULT", key) for key in parser.defaults()}
+        mig = dict(parser.items("mig")) if parser.has_section("mig") else {}
+    except Exception as exc:  # configparser errors, interpolation errors, missing includes
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    return defaults, mig
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The closest ``yoyo.ini`` in ``start`` (default: the working folder) or a parent."""
+    folder = (start or Path.cwd()).absolute()
+    for candidate in [folder, *folder.parents]:
+        path = candidate / "yoyo.ini"
+        if path.is_file():
+            return path
+    return None
+
+
+def _duration(name: str, value: object) -> str:
+    text = str(value).strip()
+    if not _DURATION.match(text):
+        raise ConfigError(
+            f"{name} must be a duration like 5s, 500ms or 2min (0 switches it off), got {text!r}"
+        )
+    return text
+
+
+def _seconds(name: str, value: object) -> float:
+    try:
+        seconds = float(str(value).strip().rstrip("s"))
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
+    if seconds < 0:
+        raise ConfigError(f"{name} must not be negative, got {value!r}")
+    return seconds
+
+
+def resolve(
+    *,
+    database: str | None = None,
+    config_file: str | Path | None = None,
+    sources: list[str | Path] | None = None,
+    project_dir: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **options: object,
+) -> Settings:
+    """Resolve the settings of a run.
+
+    :param database: a URL or libpq string (highest precedence), or ``"embedded"``.
+    :param config_file: a ``yoyo.ini``; default: found from ``project_dir`` or the working folder.
+    :param sources: migration folders; default: ``sources`` of yoyo.ini, else ``migrations/``.
+    :param project_dir: the project's root; default: the folder of yoyo.ini, else the working one.
+    :param env: the environment to read (default ``os.environ``).
+    :param options: ``lock_wait``, ``db_lock_timeout``, ``statement_timeout``, ``seeds_dir``,
+        ``app_role``; ``None`` values are ignored.
+    :raises ConfigError: for an unknown option, a malformed value or an unreadable ini file.
+    """
+    env = os.environ if env is None else env
+    unknown = set(options) - set(_OPTIONS)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+
+    if config_file is None and env.get("MIG_CONFIG"):
+        config_file = env["MIG_CONFIG"]
+    if config_file is not None:
+        ini_path: Path | None = Path(config_file).absolute()
+        if not ini_path.is_file():
+            raise ConfigError(f"config file {config_file} does not exist")
+    else:
+        ini_path = find_config(Path(project_dir) if project_dir else None)
+    ini_defaults, ini_mig = _read_ini(ini_path) if ini_path else ({}, {})
+
+    root = Path(project_dir).absolute() if project_dir else None
+    if root is None:
+        root = ini_path.parent if ini_path else Path.cwd().absolute()
+
+    # database
+    db_text, db_source = database, "--database"
+    for var in ("MIG_DATABASE_URL", "DATABASE_URL"):
+        if not db_text and env.get(var):
+            db_text, db_source = env[var], var
+    if not db_text and ini_defaults.get("database", "").strip():
+        db_text, db_source = ini_defaults["database"], str(ini_path)
+    dsn = None
+    if db_text and db_text.strip() != EMBEDDED:
+        dsn = Dsn.parse(db_text)
+    else:
+        db_source = EMBEDDED
+
+    # migration sources
+    if sources:
+        source_paths = tuple(Path(s).absolute() for s in sources)
+    elif ini_defaults.get("sources", "").strip():
+        source_paths = tuple(
+            (root / s).absolute() if not Path(s).is_absolute() else Path(s)
+            for s in ini_defaults["sources"].split()
+        )
+    else:
+        source_paths = ((root / "migrations").absolute(),)
+
+    resolved: dict[str, object] = {}
+    for name, (default, var, ini_key) in _OPTIONS.items():
+        value = options.get(name)
+        if value is None and env.get(var):
+            value = env[var]
+        if value is None and ini_mig.get(ini_key):
+            value = ini_mig[ini_key]
+        resolved[name] = default if value is None else value
+
+    password_file = env.get("MIG_DATABASE_PASSWORD_FILE") or None
+    seeds = Path(str(resolved["seeds_dir"]))
+    return Settings(
+        project_dir=root,
+        sources=source_paths,
+        database=dsn,
+        database_source=db_source,
+        config_file=ini_path,
+        migration_table=ini_defaults.get("migration_table") or "_yoyo_migration",
+        lock_wait=_seconds("lock timeout", resolved["lock_wait"]),
+        db_lock_timeout=_duration("db_lock_timeout", resolved["db_lock_timeout"]),
+        statement_timeout=_duration("statement_timeout", resolved["statement_timeout"]),
+        seeds_dir=seeds if seeds.is_absolute() else root / seeds,
+        app_role=str(resolved["app_role"]),
+        password_file=Path(password_file) if password_file else None,
+    )

@@ -1,0 +1,99 @@
+"""Connections: where the database is, opening it, and turning failures into clear errors."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from pathlib import Path
+
+import psycopg2
+import psycopg2.extensions
+
+from .config import Settings
+from .dsn import Dsn, redact
+from .errors import ConfigError, DatabaseUnavailable
+
+EMBEDDED_DBNAME = "mig"
+
+
+def embedded_server(settings: Settings):  # -> LocalServer (imported lazily: not on the hot path)
+    from .server import LocalServer
+
+    return LocalServer(settings.embedded_dir / "pgdata")
+
+
+def _ensure_database(url: str, dbname: str) -> None:
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+            if cur.fetchone() is None:
+                # another process may create it first
+                with contextlib.suppress(psycopg2.errors.DuplicateDatabase):
+                    cur.execute(f'CREATE DATABASE "{dbname}"')
+    finally:
+        conn.close()
+
+
+def resolve_dsn(settings: Settings, *, start: bool = True) -> Dsn:
+    """The DSN to connect to: the configured one, or the embedded server's (started if needed)."""
+    if settings.database is not None:
+        dsn = settings.database
+    else:
+        server = embedded_server(settings)
+        if not server.is_running():
+            if not start:
+                raise DatabaseUnavailable("the embedded server is not running")
+            server.start()
+        _ensure_database(server.url(), EMBEDDED_DBNAME)
+        dsn = Dsn.parse(server.url(EMBEDDED_DBNAME))
+    if settings.password_file is not None and dsn.password is None:
+        dsn = dsn.with_params(password=_read_password_file(settings.password_file))
+    return dsn
+
+
+def _read_password_file(path: Path) -> str:
+    try:
+        return path.read_text().rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the password file {path} (MIG_DATABASE_PASSWORD_FILE): {exc.strerror}"
+        ) from None
+
+
+def application_name(verb: str) -> str:
+    """Shown in pg_stat_activity, so a waiting process can say who holds the lock."""
+    return f"mig {verb} ({socket.gethostname()} pid {os.getpid()})"[:63]
+
+
+def connect(
+    dsn: Dsn, *, verb: str = "run", autocommit: bool = True
+) -> psycopg2.extensions.connection:
+    """Open a connection; failures become :class:`DatabaseUnavailable` with a fix-it hint."""
+    try:
+        conn = psycopg2.connect(dsn.raw, application_name=application_name(verb))
+    except psycopg2.OperationalError as exc:
+        raise connection_error(dsn, exc) from None
+    conn.autocommit = autocommit
+    return conn
+
+
+def connection_error(dsn: Dsn, exc: Exception) -> DatabaseUnavailable:
+    detail = " ".join(str(exc).split())
+    detail = redact(detail, dsn.password, os.environ.get("PGPASSWORD"))
+    lower = detail.lower()
+    hint = None
+    if "password authentication failed" in lower or "no password supplied" in lower:
+        hint = (
+            "check the user and password (in the URL, PGPASSWORD, ~/.pgpass or "
+            "MIG_DATABASE_PASSWORD_FILE)"
+        )
+    elif "does not exist" in lower and "database" in lower:
+        hint = f"create it first (createdb {dsn.dbname or 'NAME'}) or fix the database name"
+    elif "connection refused" in lower or "could not translate host" in lower or "timeout" in lower:
+        hint = "is the server running and reachable at that host and port?"
+    elif "ssl" in lower or "certificate" in lower:
+        hint = "check sslmode/sslrootcert and the server's certificate"
+    return DatabaseUnavailable(f"cannot connect to {dsn.masked}: {detail}", hint=hint)

@@ -1,0 +1,131 @@
+"""Connection strings: the forms mig accepts, and how they are shown without the password.
+
+Accepted: ``postgresql://`` and ``postgres://`` URLs, SQLAlchemy-style ``postgresql+psycopg2://``
+URLs, and libpq keyword strings (``host=db dbname=app user=mig``). Whatever libpq reads by
+itself (``PGHOST``, ``PGPASSWORD``, ``.pgpass``, ``PGSSLMODE`` ...) keeps working because the
+string goes to libpq unchanged apart from the SQLAlchemy driver suffix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from psycopg2.extensions import parse_dsn
+
+from .errors import ConfigError
+
+_URL_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+_ACCEPTED_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg2", "postgres+psycopg2"}
+MASK = "***"
+
+
+def _strip_driver(dsn: str) -> str:
+    match = _URL_SCHEME.match(dsn)
+    if not match:
+        return dsn
+    scheme = match.group("scheme").lower()
+    if scheme not in _ACCEPTED_SCHEMES:
+        raise ConfigError(
+            f"unsupported database URL scheme {scheme!r}",
+            hint="use postgresql://user@host:port/dbname (postgres:// and "
+            "postgresql+psycopg2:// work too) or a libpq string like 'host=db dbname=app'",
+        )
+    return "postgresql://" + dsn[match.end() :]
+
+
+@dataclass(frozen=True)
+class Dsn:
+    """A parsed connection string. ``str()`` and ``repr()`` never show the password."""
+
+    raw: str = field(repr=False)
+    params: tuple[tuple[str, str], ...] = field(repr=False)
+
+    @classmethod
+    def parse(cls, text: str) -> Dsn:
+        text = text.strip()
+        if not text:
+            raise ConfigError("the database setting is empty")
+        libpq = _strip_driver(text)
+        try:
+            params = parse_dsn(libpq)
+        except Exception as exc:  # psycopg2.ProgrammingError; its message may echo the input
+            detail = redact(str(exc).strip().splitlines()[0], _guess_password(text))
+            raise ConfigError(
+                f"malformed database URL or connection string: {detail}",
+                hint="expected postgresql://user:password@host:5432/dbname "
+                "or a libpq string like 'host=db port=5432 dbname=app user=mig'",
+            ) from None
+        return cls(raw=libpq, params=tuple(sorted(params.items())))
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return dict(self.params).get(key, default)
+
+    @property
+    def password(self) -> str | None:
+        return self.get("password")
+
+    @property
+    def dbname(self) -> str | None:
+        return self.get("dbname")
+
+    database = dbname  # the attribute name yoyo's backends read
+
+    def with_params(self, **changes: str | None) -> Dsn:
+        """A copy with some parameters replaced (``None`` removes one)."""
+        params = dict(self.params)
+        for key, value in changes.items():
+            if value is None:
+                params.pop(key, None)
+            else:
+                params[key] = value
+        raw = " ".join(f"{k}={_quote_kw(v)}" for k, v in sorted(params.items()))
+        return Dsn(raw=raw, params=tuple(sorted(params.items())))
+
+    @property
+    def masked(self) -> str:
+        """The settings as a URL with the password replaced by ``***``."""
+        params = dict(self.params)
+        user = params.pop("user", "")
+        password = params.pop("password", None)
+        host = params.pop("host", "")
+        port = params.pop("port", "")
+        dbname = params.pop("dbname", "")
+        auth = quote(user, safe="")
+        if password is not None:
+            auth += ":" + MASK
+        netloc = (auth + "@" if auth else "") + (quote(host, safe="") if "/" in host else host)
+        if port:
+            netloc += f":{port}"
+        query = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+        return f"postgresql://{netloc}/{dbname}" + (f"?{query}" if query else "")
+
+    def redact(self, text: str) -> str:
+        """``text`` with every occurrence of this DSN's password masked."""
+        return redact(text, self.password)
+
+    def __str__(self) -> str:
+        return self.masked
+
+
+def _quote_kw(value: str) -> str:
+    if value and not re.search(r"[\s'\\]", value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _guess_password(text: str) -> str | None:
+    """Best-effort password of an unparseable string, so an error about it can hide it."""
+    match = re.search(r"://[^:/@]*:([^@]*)@", text) or re.search(r"password\s*=\s*(\S+)", text)
+    return match.group(1) if match else None
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+            quoted = quote(secret, safe="")
+            if quoted != secret:
+                text = text.replace(quoted, MASK)
+    return text

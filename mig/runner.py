@@ -1,0 +1,229 @@
+"""What runs against a connection: one migration applied or rolled back, with its records.
+
+A transactional migration and the rows that record it (yoyo's ``_yoyo_migration`` and
+``_yoyo_log``, mig's checksum) commit in one transaction: a crash anywhere leaves either all
+of it or none of it. A non-transactional migration (``-- transactional: false`` or
+``__transactional__ = False``, needed for ``CREATE INDEX CONCURRENTLY``) runs statement by
+statement in autocommit; each completed step is recorded, so a re-run resumes after the last
+one, and the migration is recorded as applied when its last step is done.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import psycopg2
+from psycopg2 import sql
+from yoyo.backends.core.postgresql import PostgresqlBackend
+
+from . import tracking
+from .db import application_name, connection_error
+from .dsn import Dsn
+from .errors import StatementFailed
+from .scripts import Script, statement_text
+
+
+class Backend(PostgresqlBackend):
+    """yoyo's PostgreSQL backend, connected through libpq strings and locked by mig.
+
+    Connecting with the DSN as given keeps libpq keyword strings, ``PG*`` variables and
+    ``.pgpass`` working. yoyo's own table lock is replaced by mig's advisory lock, which the
+    caller holds around every change.
+    """
+
+    has_transactional_ddl = True
+
+    def __init__(self, dsn: Dsn, migration_table: str, verb: str = "apply") -> None:
+        self.dsn = dsn
+        self.verb = verb
+        super().__init__(dsn, migration_table)
+
+    def connect(self, dburi):  # noqa: D401 - yoyo's hook
+        try:
+            conn = psycopg2.connect(self.dsn.raw, application_name=application_name(self.verb))
+        except psycopg2.OperationalError as exc:
+            raise connection_error(self.dsn, exc) from None
+        conn.autocommit = True
+        if conn.server_version >= 140000:
+            # Notice a dead client during a long statement, so its advisory lock goes with it.
+            with conn.cursor() as cur:
+                cur.execute("SET client_connection_check_interval = '1s'")
+        return conn
+
+    def copy(self):
+        return self.__class__(self.dsn, self.migration_table, self.verb)
+
+    def lock(self, timeout=10):  # the caller holds mig's advisory lock
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+
+def _set_timeouts(cur, script: Script, defaults: dict[str, str], *, local: bool) -> None:
+    scope = sql.SQL("SET LOCAL" if local else "SET")
+    for name in ("lock_timeout", "statement_timeout"):
+        value = script.option(name) or defaults[name]
+        cur.execute(sql.SQL("{} {} = {}").format(scope, sql.Identifier(name), sql.Literal(value)))
+
+
+def _flatten(steps: list) -> list:
+    """yoyo wraps each step (or group of steps) in a transaction wrapper; unwrap to leaves."""
+    leaves = []
+    for wrapper in steps:
+        inner = getattr(wrapper, "step", wrapper)
+        if hasattr(inner, "steps"):
+            leaves.extend(_flatten(inner.steps))
+        else:
+            leaves.append((wrapper, inner))
+    return leaves
+
+
+def _run_leaf(backend: Backend, wrapper, inner, direction: str) -> None:
+    action = inner._apply if direction == "apply" else inner._rollback
+    if action is None:
+        return
+    ignore = getattr(wrapper, "ignore_errors", None) in (direction, "all")
+    savepoint = ignore and backend.connection.get_transaction_status() != 0
+    if savepoint:
+        backend.execute("SAVEPOINT mig_step")
+    try:
+        if isinstance(action, str):
+            with backend.connection.cursor() as cur:
+                cur.execute(action)
+        else:
+            action(backend.connection)
+    except psycopg2.DatabaseError:
+        if not ignore:
+            raise
+        if savepoint:
+            backend.execute("ROLLBACK TO SAVEPOINT mig_step")
+
+
+class Runner:
+    """Applies and rolls back scripts on one backend connection (lock held by the caller)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        lock_timeout: str,
+        statement_timeout: str,
+        report: Callable[[str], None] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.conn = backend.connection
+        self.defaults = {"lock_timeout": lock_timeout, "statement_timeout": statement_timeout}
+        self.report = report or (lambda line: None)
+
+    def _before_commit(self, script: Script) -> None:
+        """Last point before a migration's transaction commits (a seam for fault tests)."""
+
+    def apply(self, script: Script) -> int:
+        """Apply ``script`` and record it; returns the duration in milliseconds."""
+        started = time.monotonic()
+        leaves = _flatten(script.steps)
+        if script.transactional:
+            self.backend.begin()
+            try:
+                with self.conn.cursor() as cur:
+                    _set_timeouts(cur, script, self.defaults, local=True)
+                for index, (wrapper, inner) in enumerate(leaves):
+                    self._run(script, index, wrapper, inner, "apply")
+                duration = int((time.monotonic() - started) * 1000)
+                if not script.post_apply:
+                    tracking.record_apply(self.backend, script, duration)
+                self._before_commit(script)
+                self.backend.commit()
+            except BaseException:
+                if not self.conn.closed:
+                    self.backend.rollback()
+                raise
+            return duration
+        done = tracking.completed_steps(self.conn, script.id)
+        with self.conn.cursor() as cur:
+            _set_timeouts(cur, script, self.defaults, local=False)
+        try:
+            for index, (wrapper, inner) in enumerate(leaves):
+                if index in done:
+                    continue
+                self._run(script, index, wrapper, inner, "apply", done=done, total=len(leaves))
+                if not script.post_apply:
+                    tracking.mark_step(self.conn, script.id, index)
+                    done.add(index)
+            duration = int((time.monotonic() - started) * 1000)
+            if not script.post_apply:
+                self.backend.begin()
+                tracking.record_apply(self.backend, script, duration)
+                self._before_commit(script)
+                self.backend.commit()
+        finally:
+            with self.conn.cursor() as cur:
+                cur.execute("RESET lock_timeout; RESET statement_timeout")
+        return duration
+
+    def rollback(self, script: Script) -> int:
+        """Roll ``script`` back and remove its records, in one transaction where possible."""
+        started = time.monotonic()
+        leaves = list(reversed(_flatten(script.steps)))
+        transactional = script.transactional
+        if transactional:
+            self.backend.begin()
+        try:
+            with self.conn.cursor() as cur:
+                _set_timeouts(cur, script, self.defaults, local=transactional)
+            for index, (wrapper, inner) in enumerate(leaves):
+                self._run(script, len(leaves) - 1 - index, wrapper, inner, "rollback")
+            if not transactional:
+                self.backend.begin()
+            tracking.record_rollback(self.backend, script)
+            self._before_commit(script)
+            self.backend.commit()
+        except BaseException:
+            if not self.conn.closed and self.conn.get_transaction_status() != 0:
+                self.backend.rollback()
+            raise
+        return int((time.monotonic() - started) * 1000)
+
+    def _run(self, script, index, wrapper, inner, direction, *, done=None, total=None) -> None:
+        try:
+            _run_leaf(self.backend, wrapper, inner, direction)
+        except psycopg2.DatabaseError as exc:
+            raise _statement_error(script, inner, exc, direction, done, total) from None
+
+
+def _statement_error(script, inner, exc, direction, done, total) -> StatementFailed:
+    action = inner._apply if direction == "apply" else inner._rollback
+    statement = statement_text(inner) if direction == "apply" else (
+        action if isinstance(action, str) else None
+    )
+    if statement is None:
+        statement = f"python step {getattr(action, '__qualname__', action)!r}"
+        line = None
+    else:
+        line = script.line_of(statement) if direction == "apply" else None
+    pgerror = (getattr(exc, "pgerror", None) or str(exc)).strip()
+    first = " ".join(statement.split())
+    shown = first if len(first) <= 160 else first[:157] + "..."
+    where = f"{script.path}:{line}" if line else str(script.path)
+    verb = "applying" if direction == "apply" else "rolling back"
+    message = f"{where}: {verb} {script.id} failed at: {shown}\n  {pgerror}"
+    hint = None
+    if isinstance(exc, psycopg2.errors.LockNotAvailable):
+        hint = (
+            "the migration could not get a table lock within lock_timeout: another session "
+            "holds a conflicting lock. Retry when the table is quieter, or raise the limit "
+            "(-- lock_timeout: 30s in the file, or --db-lock-timeout)"
+        )
+    elif isinstance(exc, psycopg2.errors.QueryCanceled):
+        hint = "the statement ran past statement_timeout; raise it for this migration if intended"
+    if not script.transactional and done is not None:
+        kept = len(done)
+        message += (
+            f"\n  non-transactional migration: {kept} of {total} step(s) remain applied; "
+            "re-running resumes at the failed step"
+        )
+    else:
+        message += "\n  nothing of this migration was applied (its transaction was rolled back)"
+    return StatementFailed(message, migration_id=script.id, path=str(script.path), line=line,
+                           hint=hint)

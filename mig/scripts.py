@@ -1,0 +1,242 @@
+"""What is on disk: migration files, their checksums and their order.
+
+A migration is a ``.sql`` file (its rollback beside it as ``<id>.rollback.sql``) or a ``.py``
+file whose name starts with a digit; files named ``post-apply*`` are yoyo's post-apply hooks.
+Anything else in the folder (``__init__.py``, helper modules, notes) is not a migration.
+Files are parsed and imported by yoyo itself, so yoyo's file formats hold unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import BadMigrationFile, MigError
+
+_OPTION = re.compile(r"^\s*--\s*(lock_timeout|statement_timeout)\s*:\s*(\S+)\s*$", re.M)
+
+
+def is_migration_name(path: Path) -> bool:
+    if path.suffix not in (".sql", ".py") or path.name.endswith(".rollback.sql"):
+        return False
+    return path.name[0].isdigit() or path.name.startswith("post-apply")
+
+
+def checksum(*paths: Path) -> str:
+    """SHA-256 of the files' contents with line endings normalised (CRLF or CR count as LF)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        if path.exists():
+            data = path.read_bytes().replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            digest.update(data + b"\0")
+    return digest.hexdigest()
+
+
+@dataclass
+class Script:
+    """One migration file (and its rollback file), loaded through yoyo."""
+
+    id: str
+    path: Path
+    migration: object  # yoyo.migrations.Migration
+    post_apply: bool = False
+
+    @property
+    def rollback_path(self) -> Path | None:
+        candidate = self.path.with_name(self.id + ".rollback.sql")
+        return candidate if self.path.suffix == ".sql" and candidate.exists() else None
+
+    @property
+    def checksum(self) -> str:
+        paths = [self.path] + ([self.rollback_path] if self.rollback_path else [])
+        return checksum(*paths)
+
+    @property
+    def transactional(self) -> bool:
+        return bool(self.migration.use_transactions)  # type: ignore[attr-defined]
+
+    @property
+    def steps(self) -> list:
+        return list(self.migration.steps)  # type: ignore[attr-defined]
+
+    @property
+    def depends(self) -> set[str]:
+        return {m.id for m in self.migration.depends}  # type: ignore[attr-defined]
+
+    def option(self, name: str) -> str | None:
+        """A per-migration ``lock_timeout``/``statement_timeout``.
+
+        SQL files: a leading comment ``-- lock_timeout: 30s``; Python files:
+        ``__lock_timeout__ = "30s"``.
+        """
+        if self.path.suffix == ".sql":
+            head = self.path.read_text(encoding="utf-8").split("\n\n", 1)[0]
+            for key, value in _OPTION.findall(head):
+                if key == name:
+                    return value
+            return None
+        value = getattr(self.migration.module, f"__{name}__", None)  # type: ignore[attr-defined]
+        return str(value) if value is not None else None
+
+    def line_of(self, statement: str) -> int | None:
+        """The line in the file where ``statement`` starts, where it can be found."""
+        text = self.path.read_text(encoding="utf-8")
+        index = text.find(statement.strip()[:200])
+        return text.count("\n", 0, index) + 1 if index >= 0 else None
+
+
+def discover(sources: tuple[Path, ...]) -> list[Path]:
+    """Migration files in ``sources``, in file-name order within each folder."""
+    found: list[Path] = []
+    for source in sources:
+        if not source.is_dir():
+            raise MigError(
+                f"migrations folder {source} does not exist",
+                hint="create it, or point 'sources' in yoyo.ini at the folder that holds them",
+            )
+        found.extend(sorted(p for p in source.iterdir() if p.is_file() and is_migration_name(p)))
+    return found
+
+
+def load(sources: tuple[Path, ...]) -> tuple[list[Script], list[Script]]:
+    """Read and order the migrations: ``(migrations in dependency order, post-apply hooks)``.
+
+    :raises BadMigrationFile: a file that does not import, or depends on an unknown migration.
+    """
+    from yoyo import exceptions as yoyo_exceptions
+    from yoyo.migrations import Migration, PostApplyHookMigration, topological_sort
+
+    scripts: list[Script] = []
+    hooks: list[Script] = []
+    seen: dict[str, Path] = {}
+    for path in discover(sources):
+        mid = path.stem
+        if mid in seen:
+            raise BadMigrationFile(
+                f"two migrations have the id {mid!r}: {seen[mid]} and {path}",
+                migration_id=mid,
+                path=str(path),
+                hint="rename one of them",
+            )
+        seen[mid] = path
+        hook = path.name.startswith("post-apply")
+        cls = PostApplyHookMigration if hook else Migration
+        script = Script(mid, path, cls(mid, str(path), source_dir=str(path.parent)), hook)
+        (hooks if hook else scripts).append(script)
+
+    by_id = {s.id: s for s in scripts}
+    for script in scripts + hooks:
+        try:
+            script.migration.load()  # type: ignore[attr-defined]
+        except yoyo_exceptions.BadMigration as exc:
+            raise _bad_file(script, exc, set(by_id)) from None
+        except Exception as exc:  # e.g. a SQL file in a wrong encoding
+            raise BadMigrationFile(
+                f"cannot read migration {script.path}: {exc}", path=str(script.path)
+            ) from None
+    ordered = topological_sort(s.migration for s in scripts)
+    return [by_id[m.id] for m in ordered], hooks
+
+
+def _bad_file(script: Script, exc: Exception, known: set[str]) -> BadMigrationFile:
+    module = script.migration.module  # type: ignore[attr-defined]
+    depends = getattr(module, "__depends__", None) or set()
+    if isinstance(depends, str):
+        depends = {depends}
+    unknown = sorted(set(depends) - known)
+    if unknown:
+        return BadMigrationFile(
+            f"{script.path}: depends on unknown migration(s) {', '.join(unknown)}",
+            migration_id=script.id,
+            path=str(script.path),
+            hint="fix the id in the depends line, or add the missing migration",
+        )
+    cause = exc.args[1] if len(exc.args) > 1 else exc.__cause__ or exc.__context__
+    line = getattr(cause, "lineno", None)
+    where = f"{script.path}:{line}" if line else str(script.path)
+    reason = f"{type(cause).__name__}: {cause}" if cause else str(exc)
+    return BadMigrationFile(
+        f"{where}: the migration does not import ({reason})",
+        migration_id=script.id,
+        path=str(script.path),
+        line=line,
+    )
+
+
+def statement_text(step) -> str | None:
+    """The SQL of a yoyo step, or ``None`` for a Python callable."""
+    inner = getattr(step, "step", step)
+    apply = getattr(inner, "_apply", None)
+    return apply if isinstance(apply, str) else None
+
+
+def describe_step(step) -> str:
+    """What a step does, for dry runs: its SQL, or a Python callable's name and docstring."""
+    inner = getattr(step, "step", step)
+    if hasattr(inner, "steps"):  # a yoyo step group
+        return "\n".join(describe_step(s) for s in inner.steps)
+    apply = getattr(inner, "_apply", None)
+    if isinstance(apply, str):
+        return apply.strip().rstrip(";") + ";"
+    if apply is None:
+        return "-- (no apply action)"
+    name = getattr(apply, "__qualname__", repr(apply))
+    doc = (getattr(apply, "__doc__", None) or "").strip()
+    lines = [f"-- python: {name}"] + [f"--   {line}" for line in doc.splitlines()]
+    describe = getattr(apply, "describe", None)
+    if callable(describe):
+        lines.append(f"--   {describe()}")
+    return "\n".join(lines)
+
+
+_SQL_TEMPLATE = """-- {name}
+{depends}
+"""
+
+_PY_TEMPLATE = '''"""{name}"""
+
+from yoyo import step
+
+{depends}
+steps = [
+    step(
+        "",  # apply
+        "",  # rollback
+    ),
+]
+'''
+
+
+def new_migration(
+    folder: Path, name: str, *, python: bool = False, after: str | None = None
+) -> list[Path]:
+    """Create a timestamp-prefixed migration (and rollback file for SQL); return the paths."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    if not slug:
+        raise MigError(f"migration name {name!r} has no letters or digits")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
+    mid = f"{stamp}_{slug}"
+    folder.mkdir(parents=True, exist_ok=True)
+    if python:
+        path = folder / f"{mid}.py"
+        depends = f"__depends__ = {{{after!r}}}\n" if after else ""
+        paths = [path]
+        contents = [_PY_TEMPLATE.format(name=name, depends=depends)]
+    else:
+        path = folder / f"{mid}.sql"
+        depends = f"-- depends: {after}" if after else ""
+        paths = [path, folder / f"{mid}.rollback.sql"]
+        contents = [
+            _SQL_TEMPLATE.format(name=name, depends=depends),
+            f"-- rollback of {mid}: undo every statement of {mid}.sql\n",
+        ]
+    for p in paths:
+        if p.exists():
+            raise MigError(f"{p} already exists")
+    for p, text in zip(paths, contents):
+        p.write_text(text)
+    return paths
+

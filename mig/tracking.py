@@ -1,0 +1,192 @@
+"""What the database records about its migrations.
+
+yoyo's own tables stay the source of truth for *which* migrations are applied
+(``_yoyo_migration``, ``_yoyo_log``), so ``yoyo list`` keeps working. mig adds:
+
+- ``_mig_migrations``: the content checksum of each applied migration, who applied it and how long
+  it took;
+- ``_mig_log``: mig's own events (checksums accepted by ``repair``, migrations adopted from plain
+  yoyo, rollbacks);
+- ``_mig_progress``: the steps of a non-transactional migration that already completed, so a
+  re-run resumes after them.
+
+Reads never create anything: a database mig has never touched simply has nothing applied.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from psycopg2 import sql
+
+MIG_TABLES = ("_mig_migrations", "_mig_log", "_mig_progress")
+
+_CREATE = """
+CREATE TABLE IF NOT EXISTS _mig_migrations (
+    migration_id text PRIMARY KEY,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    applied_by text NOT NULL DEFAULT current_user,
+    duration_ms integer
+);
+CREATE TABLE IF NOT EXISTS _mig_log (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now(),
+    migration_id text,
+    operation text NOT NULL,
+    detail text,
+    by_user text NOT NULL DEFAULT current_user,
+    os_user text,
+    host text
+);
+CREATE TABLE IF NOT EXISTS _mig_progress (
+    migration_id text NOT NULL,
+    step integer NOT NULL,
+    done_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (migration_id, step)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Applied:
+    id: str
+    applied_at: datetime | None
+    applied_by: str | None
+    checksum: str | None
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def table_exists(cur, name: str) -> bool:
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
+    return bool(cur.fetchone()[0])
+
+
+def ensure_tables(backend) -> None:
+    """Create yoyo's and mig's tracking tables where missing (the caller holds the lock)."""
+    backend.ensure_internal_schema_updated()
+    with backend.connection.cursor() as cur:
+        cur.execute(_CREATE)
+
+
+def read_applied(conn, migration_table: str) -> list[Applied]:
+    """Applied migrations in the order they were applied, with mig's checksum where known."""
+    with conn.cursor() as cur:
+        if not table_exists(cur, migration_table):
+            return []
+        has_mig = table_exists(cur, "_mig_migrations")
+        has_log = table_exists(cur, "_yoyo_log")
+        by_expr = "NULL::text"
+        joins = []
+        if has_mig:
+            joins.append("LEFT JOIN _mig_migrations c ON c.migration_id = y.migration_id")
+        if has_log:
+            joins.append(
+                "LEFT JOIN LATERAL (SELECT l.username || '@' || l.hostname AS who FROM _yoyo_log l"
+                " WHERE l.migration_id = y.migration_id AND l.operation = 'apply'"
+                " ORDER BY l.created_at_utc DESC LIMIT 1) l ON true"
+            )
+            by_expr = "l.who"
+        if has_mig:
+            by_expr = f"coalesce({by_expr}, c.applied_by)"
+        query = sql.SQL(
+            "SELECT y.migration_id, y.applied_at_utc, {by}, {checksum} FROM {table} y {joins}"
+            " ORDER BY y.applied_at_utc, y.migration_id"
+        ).format(
+            by=sql.SQL(by_expr),
+            checksum=sql.SQL("c.checksum" if has_mig else "NULL::text"),
+            table=sql.Identifier(migration_table),
+            joins=sql.SQL(" ".join(joins)),
+        )
+        cur.execute(query)
+        rows = cur.fetchall()
+    return [
+        Applied(mid, at.replace(tzinfo=timezone.utc) if at else None, by, cs)
+        for mid, at, by, cs in rows
+    ]
+
+
+def record_apply(backend, script, duration_ms: int | None) -> None:
+    """Insert the rows that say ``script`` is applied (inside the caller's transaction)."""
+    backend.mark_one(script.migration, log=False)
+    log_yoyo(backend, script.migration, "apply")
+    with backend.connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO _mig_migrations (migration_id, checksum, duration_ms)"
+            " VALUES (%s, %s, %s) ON CONFLICT (migration_id) DO UPDATE"
+            " SET checksum = excluded.checksum, applied_at = now(),"
+            " applied_by = current_user, duration_ms = excluded.duration_ms",
+            (script.id, script.checksum, duration_ms),
+        )
+        cur.execute("DELETE FROM _mig_progress WHERE migration_id = %s", (script.id,))
+
+
+def record_rollback(backend, script) -> None:
+    backend.unmark_one(script.migration, log=False)
+    log_yoyo(backend, script.migration, "rollback")
+    with backend.connection.cursor() as cur:
+        cur.execute("DELETE FROM _mig_migrations WHERE migration_id = %s", (script.id,))
+        cur.execute("DELETE FROM _mig_progress WHERE migration_id = %s", (script.id,))
+    log_event(backend.connection, script.id, "rollback", None)
+
+
+def log_yoyo(backend, migration, operation: str) -> None:
+    """A ``_yoyo_log`` row in yoyo's own format (host name without a DNS lookup)."""
+    sql_text = backend.format_sql(backend.log_migration_sql)
+    backend.execute(
+        sql_text,
+        {
+            "id": str(uuid.uuid1()),
+            "migration_id": migration.id,
+            "migration_hash": migration.hash,
+            "username": os_user(),
+            "hostname": socket.gethostname(),
+            "created_at_utc": datetime.now(timezone.utc).replace(tzinfo=None),
+            "operation": operation,
+        },
+    )
+
+
+def log_event(conn, migration_id: str | None, operation: str, detail: str | None) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO _mig_log (migration_id, operation, detail, os_user, host)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (migration_id, operation, detail, os_user(), socket.gethostname()),
+        )
+
+
+def set_checksum(conn, migration_id: str, value: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO _mig_migrations (migration_id, checksum) VALUES (%s, %s)"
+            " ON CONFLICT (migration_id) DO UPDATE SET checksum = excluded.checksum",
+            (migration_id, value),
+        )
+
+
+def completed_steps(conn, migration_id: str) -> set[int]:
+    with conn.cursor() as cur:
+        if not table_exists(cur, "_mig_progress"):
+            return set()
+        cur.execute("SELECT step FROM _mig_progress WHERE migration_id = %s", (migration_id,))
+        return {r[0] for r in cur.fetchall()}
+
+
+def mark_step(conn, migration_id: str, step: int) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO _mig_progress (migration_id, step) VALUES (%s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (migration_id, step),
+        )
