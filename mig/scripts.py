@@ -155,7 +155,12 @@ def _bad_file(script: Script, exc: Exception, known: set[str]) -> BadMigrationFi
             hint="fix the id in the depends line, or add the missing migration",
         )
     cause = exc.args[1] if len(exc.args) > 1 else exc.__cause__ or exc.__context__
-    line = getattr(cause, "lineno", None)
+    line = getattr(cause, "lineno", None) if isinstance(cause, SyntaxError) else None
+    tb = getattr(cause, "__traceback__", None)
+    while tb is not None:  # the deepest frame inside the migration file
+        if tb.tb_frame.f_code.co_filename == str(script.path):
+            line = tb.tb_lineno
+        tb = tb.tb_next
     where = f"{script.path}:{line}" if line else str(script.path)
     reason = f"{type(cause).__name__}: {cause}" if cause else str(exc)
     return BadMigrationFile(

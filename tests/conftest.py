@@ -18,15 +18,26 @@ from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
 
 REPO = Path(__file__).resolve().parent.parent
 PG15_BINDIR = Path("/usr/lib/postgresql/15/bin")
+PASSWORD_ROLE = "mig_pw"
+PASSWORD = "S3cret-Pa55word!"  # searched for in every output by the secrets tests
 
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     bindir = os.environ.get("MIG_TEST_PG_BINDIR") or None
     server = LocalServer(
-        tmp_path_factory.mktemp("pg") / "data", bindir=bindir, settings=FAST_UNSAFE_SETTINGS
+        tmp_path_factory.mktemp("pg") / "data",
+        bindir=bindir,
+        settings=FAST_UNSAFE_SETTINGS,
+        # one role that must give its password over TCP; every other role is trusted
+        hba=[f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256"],
     )
     server.start()
+    conn = psycopg2.connect(server.url())
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN SUPERUSER PASSWORD %s", (PASSWORD,))
+    conn.close()
     yield server
     server.destroy()
 

@@ -7,6 +7,7 @@ else.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -28,6 +29,9 @@ def _secrets() -> list[str | None]:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``mig`` console script."""
+    # yoyo logs import failures with a traceback; mig reports them itself, briefly.
+    logging.getLogger("yoyo").addHandler(logging.NullHandler())
+    logging.getLogger("yoyo").propagate = False
     try:
         code = cli.main(args=argv, prog_name="mig", standalone_mode=False)
     except click.exceptions.Abort:

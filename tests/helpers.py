@@ -1,0 +1,53 @@
+"""Helpers for tests: migration folders written on the fly and mig run as a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import psycopg2
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_project(root: Path, migrations: dict[str, str], *, ini: str | None = None) -> Path:
+    """A project folder with yoyo.ini and the given migration files (name -> content)."""
+    folder = root / "migrations"
+    folder.mkdir(parents=True, exist_ok=True)
+    (root / "yoyo.ini").write_text(
+        ini
+        or "[DEFAULT]\nsources = %(here)s/migrations\nmigration_table = _yoyo_migration\n"
+    )
+    for name, content in migrations.items():
+        (folder / name).write_text(textwrap.dedent(content).lstrip())
+    return root
+
+
+def run_mig(args: list[str], *, cwd: Path, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MIG_", "PG"))}
+    full_env.pop("DATABASE_URL", None)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "mig", *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+def tables(url: str) -> set[str]:
+    return {r[0] for r in query(
+        url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}

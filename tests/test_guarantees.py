@@ -1,0 +1,242 @@
+"""The runner's guarantees under concurrency, crashes and locks, against a real server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg2
+import pytest
+
+from mig import commands
+from mig.config import resolve
+from mig.errors import EXIT_LOCK_TIMEOUT, LockTimeout, StatementFailed
+from mig.lock import lock_key
+from tests.helpers import query, run_mig, tables, write_project
+
+CHAIN = {
+    "0001_a.sql": "CREATE TABLE a (id int PRIMARY KEY);\n",
+    "0002_b.sql": "-- depends: 0001_a\nCREATE TABLE b (id int);\nCREATE INDEX b_id ON b (id);\n",
+    "0003_c.sql": "-- depends: 0002_b\nCREATE TABLE c (id int);\n",
+}
+SLOW = {
+    **CHAIN,
+    "0004_slow.sql": "-- depends: 0003_c\nCREATE TABLE slow (id int);\nSELECT pg_sleep(12);\n",
+}
+
+
+def _spawn(args, cwd, env=None):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MIG_", "PG"))}
+    full_env.update(env or {})
+    return subprocess.Popen([sys.executable, "-m", "mig", *args], cwd=cwd, env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _applied_once(url: str) -> dict[str, int]:
+    return dict(query(url, "SELECT migration_id, count(*) FROM _yoyo_log"
+                           " WHERE operation = 'apply' GROUP BY 1"))
+
+
+def _run_many(tmp_path, url, n):
+    procs = [_spawn(["apply", "-d", url], tmp_path) for _ in range(n)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    return results
+
+
+@pytest.mark.slow
+def test_sixteen_processes_apply_each_migration_once(tmp_path, db_url, pg_server):
+    write_project(tmp_path, CHAIN)
+    results = _run_many(tmp_path, db_url, 16)
+    assert [rc for rc, _ in results] == [0] * 16, [err for _, err in results]
+    assert _applied_once(db_url) == {"0001_a": 1, "0002_b": 1, "0003_c": 1}
+    # the final state equals a single run's
+    from tests.conftest import create_database, drop_database
+
+    single = create_database(pg_server)
+    try:
+        assert run_mig(["apply", "-d", pg_server.url(single)], cwd=tmp_path).returncode == 0
+        assert tables(pg_server.url(single)) == tables(db_url)
+    finally:
+        drop_database(pg_server, single)
+
+
+@pytest.mark.slow
+def test_waiters_outlast_a_twelve_second_migration(tmp_path, db_url):
+    write_project(tmp_path, SLOW)
+    results = _run_many(tmp_path, db_url, 16)
+    assert [rc for rc, _ in results] == [0] * 16, [err for _, err in results]
+    assert _applied_once(db_url) == {"0001_a": 1, "0002_b": 1, "0003_c": 1, "0004_slow": 1}
+    # waiters said who held the lock while they waited
+    assert any("waiting for the migration lock" in err and "mig apply" in err
+               for _, err in results)
+
+
+def _wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.mark.slow
+def test_killed_holder_leaves_no_lock_and_no_trace(tmp_path, db_url):
+    write_project(tmp_path, {
+        "0001_a.sql": "CREATE TABLE a (id int);\n",
+        "0002_half.py": """
+            import os
+            from yoyo import step
+            __depends__ = {"0001_a"}
+            pause = "SELECT pg_sleep(60)" if os.environ.get("SLOW_MIGRATION") else "SELECT 1"
+            steps = [step("CREATE TABLE half (id int)", "DROP TABLE half"), step(pause)]
+        """,
+    })
+    proc = _spawn(["apply", "-d", db_url], tmp_path, {"SLOW_MIGRATION": "1"})
+    _wait_for(lambda: query(db_url, "SELECT count(*) FROM pg_stat_activity"
+                                    " WHERE query LIKE 'SELECT pg_sleep(60)%%'")[0][0] == 1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+    started = time.monotonic()
+    result = run_mig(["apply", "-d", db_url, "--lock-timeout", "30"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 30
+    # 0001_a committed before the kill; 0002_half is applied once, by the second run
+    assert _applied_once(db_url) == {"0001_a": 1, "0002_half": 1}
+    assert {"a", "half"} <= tables(db_url)
+
+
+def test_killed_holder_half_done_migration_is_rolled_back(tmp_path, db_url):
+    """Right after the kill, neither the change nor its record exists."""
+    write_project(tmp_path, {
+        "0001_half.sql": "CREATE TABLE half (id int);\nSELECT pg_sleep(60);\n",
+    })
+    proc = _spawn(["apply", "-d", db_url], tmp_path)
+    _wait_for(lambda: query(db_url, "SELECT count(*) FROM pg_stat_activity"
+                                    " WHERE query LIKE 'SELECT pg_sleep(60)%%'")[0][0] == 1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+    # the server notices the dead client (client_connection_check_interval) and rolls back
+    _wait_for(lambda: query(db_url, "SELECT count(*) FROM pg_stat_activity"
+                                    " WHERE query LIKE 'SELECT pg_sleep(60)%%'")[0][0] == 0)
+    assert "half" not in tables(db_url)
+    assert query(db_url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == [(0,)]
+
+
+FAULT = """
+import os, signal, sys
+from mig import commands
+from mig.config import resolve
+from mig.runner import Runner
+Runner._before_commit = lambda self, script: os.kill(os.getpid(), signal.SIGKILL)
+commands.apply(resolve(database=sys.argv[1], project_dir=sys.argv[2], env={}))
+"""
+
+
+def test_fault_before_commit_leaves_neither_change_nor_record(tmp_path, db_url):
+    write_project(tmp_path, {"0001_a.sql": "CREATE TABLE a (id int);\nINSERT INTO a VALUES (1);\n"})
+    proc = subprocess.run([sys.executable, "-c", FAULT, db_url, str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert "a" not in tables(db_url)
+    assert query(db_url, "SELECT count(*) FROM _yoyo_migration") == [(0,)]
+    assert query(db_url, "SELECT count(*) FROM _mig_migrations") == [(0,)]
+    assert query(db_url, "SELECT count(*) FROM _yoyo_log") == [(0,)]
+    # and the next run applies it normally
+    assert run_mig(["apply", "-d", db_url], cwd=tmp_path).returncode == 0
+    assert query(db_url, "SELECT id FROM a") == [(1,)]
+
+
+@pytest.mark.slow
+def test_concurrent_index_while_others_wait_for_the_lock(tmp_path, db_url):
+    write_project(tmp_path, {
+        "0001_t.py": """
+            import time
+            from yoyo import step
+            def fill(conn):
+                conn.cursor().execute("INSERT INTO t SELECT g FROM generate_series(1, 50000) g")
+                time.sleep(2)  # gives the waiters time to queue up
+            steps = [step("CREATE TABLE t (id int)", "DROP TABLE t"), step(fill)]
+        """,
+        "0002_idx.sql": "-- transactional: false\n-- depends: 0001_t\n"
+                        "CREATE INDEX CONCURRENTLY t_id ON t (id);\n",
+        "0002_idx.rollback.sql": "DROP INDEX CONCURRENTLY t_id;\n",
+    })
+    leader = _spawn(["apply", "-d", db_url], tmp_path)
+    _wait_for(lambda: "t" in tables(db_url))
+    waiters = [_spawn(["apply", "-d", db_url], tmp_path) for _ in range(4)]
+    codes = [p.wait(timeout=60) for p in [leader, *waiters]]
+    for p in [leader, *waiters]:
+        p.stdout.close()
+        p.stderr.close()
+    assert codes == [0] * 5
+    assert query(db_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id'::regclass") \
+        == [(True,)]
+    assert _applied_once(db_url) == {"0001_t": 1, "0002_idx": 1}
+
+
+def test_non_transactional_failure_reports_and_resumes(tmp_path, db_url):
+    files = {
+        "0001_nt.sql": "-- transactional: false\nCREATE TABLE nt (id int);\n"
+                       "CREATE INDEX CONCURRENTLY nt_id ON nt (id);\n"
+                       "CREATE INDEX CONCURRENTLY nt_x ON nt (missing_column);\n",
+    }
+    write_project(tmp_path, files)
+    settings = resolve(database=db_url, project_dir=tmp_path, env={})
+    with pytest.raises(StatementFailed) as info:
+        commands.apply(settings)
+    text = str(info.value)
+    assert "0001_nt.sql:4" in text and "missing_column" in text
+    assert "2 of 3 step(s) remain applied" in text
+    assert "nt" in tables(db_url) and commands.status(settings).pending
+    (tmp_path / "migrations" / "0001_nt.sql").write_text(
+        files["0001_nt.sql"].replace("missing_column", "id"))
+    commands.apply(settings)  # resumes: the CREATE TABLE is not run twice
+    assert commands.status(settings).current
+    assert query(db_url, "SELECT count(*) FROM _mig_progress") == [(0,)]
+
+
+def test_busy_table_makes_the_migration_fail_fast(tmp_path, db_url):
+    write_project(tmp_path, {"0001_t.sql": "CREATE TABLE t (id int);\n",
+                             "0002_alter.sql": "-- depends: 0001_t\nALTER TABLE t ADD c int;\n"})
+    settings = resolve(database=db_url, project_dir=tmp_path, env={}, db_lock_timeout="300ms")
+    commands.apply(settings, to="0001_t")
+    reader = psycopg2.connect(db_url)
+    try:
+        reader.cursor().execute("SELECT * FROM t")  # holds ACCESS SHARE until the end
+        started = time.monotonic()
+        with pytest.raises(StatementFailed) as info:
+            commands.apply(settings)
+        assert time.monotonic() - started < 10
+    finally:
+        reader.close()
+    assert "lock timeout" in str(info.value) and "lock_timeout" in info.value.hint
+    assert [p["id"] for p in commands.status(settings).pending] == ["0002_alter"]
+
+
+def test_lock_wait_times_out_naming_the_holder(tmp_path, db_url):
+    write_project(tmp_path, CHAIN)
+    blocker = psycopg2.connect(db_url, application_name="deploy-job-42")
+    blocker.autocommit = True
+    try:
+        blocker.cursor().execute("SELECT pg_advisory_lock(%s)", (lock_key("_yoyo_migration"),))
+        settings = resolve(database=db_url, project_dir=tmp_path, env={}, lock_wait=0.5)
+        with pytest.raises(LockTimeout) as info:
+            commands.apply(settings)
+        assert "deploy-job-42" in str(info.value)
+        result = run_mig(["apply", "-d", db_url, "--lock-timeout", "0.5"], cwd=tmp_path)
+        assert result.returncode == EXIT_LOCK_TIMEOUT
+        assert "deploy-job-42" in result.stderr
+    finally:
+        blocker.close()
+    assert "a" not in tables(db_url)
