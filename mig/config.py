@@ -136,7 +136,7 @@ def resolve(
         config_file = env["MIG_CONFIG"]
     if config_file is not None:
         ini_path: Path | None = Path(config_file).absolute()
-        if not ini_path.is_file():
+        if not Path(config_file).is_file():
             raise ConfigError(f"config file {config_file} does not exist")
     else:
         ini_path = find_config(Path(project_dir) if project_dir else None)

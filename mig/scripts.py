@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from .errors import BadMigrationFile, MigError
 
@@ -41,7 +42,7 @@ class Script:
 
     id: str
     path: Path
-    migration: object  # yoyo.migrations.Migration
+    migration: Any  # yoyo.migrations.Migration
     post_apply: bool = False
 
     @property
@@ -56,15 +57,15 @@ class Script:
 
     @property
     def transactional(self) -> bool:
-        return bool(self.migration.use_transactions)  # type: ignore[attr-defined]
+        return bool(self.migration.use_transactions)
 
     @property
     def steps(self) -> list:
-        return list(self.migration.steps)  # type: ignore[attr-defined]
+        return list(self.migration.steps)
 
     @property
     def depends(self) -> set[str]:
-        return {m.id for m in self.migration.depends}  # type: ignore[attr-defined]
+        return {m.id for m in self.migration.depends}
 
     def option(self, name: str) -> str | None:
         """A per-migration ``lock_timeout``/``statement_timeout``.
@@ -78,7 +79,7 @@ class Script:
                 if key == name:
                     return value
             return None
-        value = getattr(self.migration.module, f"__{name}__", None)  # type: ignore[attr-defined]
+        value = getattr(self.migration.module, f"__{name}__", None)
         return str(value) if value is not None else None
 
     def line_of(self, statement: str) -> int | None:
@@ -130,7 +131,7 @@ def load(sources: tuple[Path, ...]) -> tuple[list[Script], list[Script]]:
     by_id = {s.id: s for s in scripts}
     for script in scripts + hooks:
         try:
-            script.migration.load()  # type: ignore[attr-defined]
+            script.migration.load()
         except yoyo_exceptions.BadMigration as exc:
             raise _bad_file(script, exc, set(by_id)) from None
         except Exception as exc:  # e.g. a SQL file in a wrong encoding
@@ -142,7 +143,7 @@ def load(sources: tuple[Path, ...]) -> tuple[list[Script], list[Script]]:
 
 
 def _bad_file(script: Script, exc: Exception, known: set[str]) -> BadMigrationFile:
-    module = script.migration.module  # type: ignore[attr-defined]
+    module = script.migration.module
     depends = getattr(module, "__depends__", None) or set()
     if isinstance(depends, str):
         depends = {depends}
