@@ -1,0 +1,270 @@
+"""Rollback verification: prove on a scratch database that every migration's rollback restores
+exactly the schema it started from.
+
+For each migration in order: snapshot the schema, apply the migration, roll it back, snapshot
+again and require the two snapshots to be equal, then apply it again and require the schema it
+produced the first time. Then roll the whole chain back one migration at a time, checking each
+step against the schema that migration started from, down to the empty schema, and apply it all
+again. Schemas are compared through :mod:`mig.snapshot` (the PostgreSQL catalogs), never by
+reading the migration files.
+
+The scratch database is created on the server of the given URL (or the embedded server) under a
+new name, and dropped afterwards unless ``keep=True``; the database named in the URL is only used
+to connect and is never changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from . import config as config_mod
+from . import scripts as scripts_mod
+from . import tracking
+from .config import Settings
+from .db import connect, resolve_dsn
+from .dsn import Dsn
+from .errors import DatabaseUnavailable, MigrationError
+from .runner import Backend, Runner
+from .snapshot import Snapshot, diff, snapshot
+
+Report = Callable[[str], None]
+
+SCRATCH_PREFIX = "mig_verify_"
+
+
+class SchemaDrift(MigrationError):
+    """A rollback did not restore the schema its migration started from (or a re-apply did not
+    reproduce the schema of the first apply). ``diff`` holds the differing lines."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        migration_id: str,
+        phase: str,
+        diff: list[str],
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, migration_id=migration_id, hint=hint)
+        self.phase = phase
+        self.diff = diff
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify` checked: the migrations in order and the scratch database used."""
+
+    database: str
+    migrations: list[dict] = field(default_factory=list)
+    kept: bool = False
+    duration_ms: int = 0
+
+    def to_json(self) -> dict:
+        return {
+            "database": self.database,
+            "kept": self.kept,
+            "duration_ms": self.duration_ms,
+            "migrations": self.migrations,
+        }
+
+
+def verify(
+    database: str | Dsn | None = None,
+    sources: str | Path | Sequence[str | Path] | None = None,
+    *,
+    settings: Settings | None = None,
+    schema: str = "public",
+    keep: bool = False,
+    report: Report | None = None,
+) -> VerifyReport:
+    """Apply, roll back and re-apply every migration of ``sources`` on a scratch database.
+
+    :param database: URL of a server to create the scratch database on (the database it names
+        is only used to connect); default: ``settings.database``, else the embedded server.
+    :param sources: migration folder(s); default: ``settings.sources``.
+    :param settings: the other settings (migration table, timeouts); default: resolved from
+        the environment and ``yoyo.ini`` like any mig command.
+    :param schema: the schema compared.
+    :param keep: keep the scratch database (its URL is in the report) instead of dropping it.
+    :returns: a :class:`VerifyReport` listing every migration checked.
+    :raises SchemaDrift: a rollback left the schema different; names the migration and carries
+        the difference.
+    :raises StatementFailed: a migration or its rollback failed to run.
+    :raises DatabaseUnavailable: the server is unreachable or refuses to create a database.
+    """
+    say = report or (lambda line: None)
+    if isinstance(sources, (str, Path)):
+        sources = [sources]
+    if settings is None:
+        url = database.raw if isinstance(database, Dsn) else database
+        settings = config_mod.resolve(database=url, sources=list(sources) if sources else None)
+    if isinstance(database, str):
+        settings = dataclasses.replace(settings, database=Dsn.parse(database))
+    elif isinstance(database, Dsn):
+        settings = dataclasses.replace(settings, database=database)
+    if sources:
+        settings = dataclasses.replace(settings, sources=tuple(Path(s).absolute() for s in sources))
+
+    scripts, hooks = scripts_mod.load(settings.sources)
+    started = time.monotonic()
+    server = resolve_dsn(settings)
+    with _scratch_database(server, keep=keep) as scratch:
+        result = VerifyReport(database=scratch.masked, kept=keep)
+        say(f"verifying {len(scripts)} migration(s) on scratch database {scratch.dbname}")
+        engine = _Engine(dataclasses.replace(settings, database=scratch), hooks, schema)
+        try:
+            _Verifier(engine, scripts, say, result).run()
+        finally:
+            engine.close()
+    result.duration_ms = int((time.monotonic() - started) * 1000)
+    return result
+
+
+@contextmanager
+def _scratch_database(server: Dsn, *, keep: bool) -> Iterator[Dsn]:
+    name = SCRATCH_PREFIX + uuid.uuid4().hex[:12]
+    admin = connect(server, verb="verify")
+    try:
+        with admin.cursor() as cur:
+            try:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except psycopg2.errors.InsufficientPrivilege:
+                raise DatabaseUnavailable(
+                    f"cannot create a scratch database on {server.masked}: permission denied",
+                    hint="verify needs a role with CREATEDB; use a disposable server "
+                    "(the embedded default needs no setup)",
+                ) from None
+        try:
+            yield server.with_params(dbname=name)
+        finally:
+            if not keep:
+                with admin.cursor() as cur:
+                    cur.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(name)
+                        )
+                    )
+    finally:
+        admin.close()
+
+
+class _Engine:
+    """Applies and rolls back single migrations on the scratch database, and snapshots it.
+
+    Drives the engine's :class:`~mig.runner.Runner` (each migration and its records in one
+    transaction, as ``mig apply`` does) on one connection, with the migrations parsed once.
+    """
+
+    def __init__(self, settings: Settings, hooks: list[scripts_mod.Script], schema: str) -> None:
+        assert settings.database is not None  # the scratch database
+        self.backend = Backend(settings.database, settings.migration_table, "verify")
+        self.runner = Runner(
+            self.backend,
+            lock_timeout=settings.db_lock_timeout,
+            statement_timeout=settings.statement_timeout,
+        )
+        self.hooks = hooks
+        self.schema = schema
+        self.ignore = (settings.migration_table,)
+        tracking.ensure_tables(self.backend)
+
+    def apply(self, script: scripts_mod.Script) -> None:
+        self.runner.apply(script)
+        for hook in self.hooks:
+            self.runner.apply(hook)
+
+    def rollback(self, script: scripts_mod.Script) -> None:
+        self.runner.rollback(script)
+
+    def snapshot(self) -> Snapshot:
+        return snapshot(self.backend.connection, self.schema, ignore=self.ignore)
+
+    def close(self) -> None:
+        self.backend.connection.close()
+
+
+# What each check compares, and how to fix a failure: (message, hint).
+_PHASES = {
+    "rollback": (
+        "rolling back did not restore the schema from before it",
+        "make the rollback undo exactly what the migration does",
+    ),
+    "reapply": (
+        "applying it again after its rollback gave a different schema",
+        "the rollback leaves something behind that changes the next apply",
+    ),
+    "chain rollback": (
+        "rolling the whole chain back through it did not restore the schema from before it",
+        "make the rollback undo exactly what the migration does",
+    ),
+    "chain reapply": (
+        "applying the whole chain again gave a different schema",
+        "a migration depends on state that rollbacks leave behind",
+    ),
+}
+
+
+class _Verifier:
+    def __init__(self, engine: _Engine, scripts: list, say: Report, result: VerifyReport) -> None:
+        self.engine = engine
+        self.scripts = scripts
+        self.say = say
+        self.result = result
+
+    def check(self, script: scripts_mod.Script, phase: str, expected: Snapshot) -> None:
+        lines = diff(expected, self.engine.snapshot())
+        if not lines:
+            return
+        what, hint = _PHASES[phase]
+        shown = "\n".join(f"  {line}" for line in lines)
+        raise SchemaDrift(
+            f"{script.id}: {what} ({script.path}).\n"
+            f"  ('-' is the expected schema, '+' what the database has instead)\n{shown}",
+            migration_id=script.id,
+            phase=phase,
+            diff=lines,
+            hint=hint,
+        )
+
+    def run(self) -> None:
+        before: dict[str, Snapshot] = {}
+        for script in self.scripts:
+            if script.path.suffix == ".sql" and script.rollback_path is None:
+                raise MigrationError(
+                    f"{script.id} has no rollback file ({script.id}.rollback.sql)",
+                    migration_id=script.id,
+                    path=str(script.path),
+                    hint="write a rollback that restores the previous schema",
+                )
+            before[script.id] = self.engine.snapshot()
+            self.engine.apply(script)
+            applied = self.engine.snapshot()
+            self.engine.rollback(script)
+            self.check(script, "rollback", before[script.id])
+            self.engine.apply(script)
+            self.check(script, "reapply", applied)
+            self.result.migrations.append({"id": script.id, "checks": ["rollback", "reapply"]})
+            self.say(f"ok {script.id}: its rollback restores the schema; re-applying reproduces it")
+        if not self.scripts:
+            return
+
+        head = self.engine.snapshot()
+        for script in reversed(self.scripts):
+            self.engine.rollback(script)
+            self.check(script, "chain rollback", before[script.id])
+        self.say("ok: the whole chain rolls back to the empty schema")
+        for script in self.scripts:
+            self.engine.apply(script)
+        self.check(self.scripts[-1], "chain reapply", head)
+        self.say("ok: the whole chain applies again to the same schema")
+        for entry in self.result.migrations:
+            entry["checks"] += ["chain rollback", "chain reapply"]
