@@ -1,0 +1,132 @@
+"""Does a YAML value fit a column? Checked in Python where the type is plain, on the server else.
+
+YAML gives str, int, float, bool, None, date/datetime, lists and mappings. Each column type
+accepts the YAML shapes that say the same thing; a string for a type Python cannot judge
+(inet, interval, a timestamp spelled as text, ...) is handed to ``pg_input_is_valid`` in one
+query for all rows (PostgreSQL 16+; older servers report such a value when the row is written).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from .catalog import Column
+from .files import Secret, plain
+
+INT_RANGES = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
+FLOATS = {"float4", "float8", "numeric", "money"}
+JSON_TYPES = {"json", "jsonb"}
+YAML_BOOL_HINT = (
+    " (YAML reads unquoted yes/no/on/off/true/false as booleans: quote the value)"
+)
+
+
+def describe(value: Any, *, secret: bool = False) -> str:
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
+            dict: "mapping", dt.date: "date", dt.datetime: "timestamp"}.get(type(value), "value")
+    if secret or value is None or isinstance(value, (list, dict)):
+        return "null" if value is None and not secret else f"a {kind}"
+    return f"{value!r} ({kind})"
+
+
+def check_value(column: Column, value: Any, server: list[tuple[str, str]]) -> str | None:
+    """Why ``value`` cannot go into ``column`` (None: it can, or the server will tell).
+
+    Strings only the server can judge are appended to ``server`` as (text, type).
+    """
+    secret = _has_secret(value)
+    value = plain(value)
+    if value is None:
+        return None
+    if column.typname in JSON_TYPES:
+        return None
+    if column.category == "A":
+        if not isinstance(value, list):
+            return f"expected a list, got {describe(value, secret=secret)}"
+        elem = Column(column.name, column.elem_type or "text", column.elem_category or "S",
+                      column.elem_typname or "text", False, False, "", "", labels=column.labels)
+        for item in value:
+            problem = check_value(elem, item, server)
+            if problem:
+                return f"list item: {problem}"
+        return None
+    problem = _scalar(column, value, server)
+    if problem and secret:
+        return f"the value from the environment does not fit {column.type}"
+    return problem
+
+
+def _scalar(column: Column, value: Any, server: list[tuple[str, str]]) -> str | None:
+    cat, name = column.category, column.typname
+    got = describe(value)
+    if isinstance(value, (list, dict)):
+        return f"expected a single {column.type} value, got {got}"
+    if cat == "B":
+        return None if isinstance(value, bool) else f"expected true or false, got {got}"
+    if name in INT_RANGES:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"expected a whole number, got {got}"
+        bound = INT_RANGES[name]
+        ok = -bound <= value < bound
+        return None if ok else f"{value} is out of range for {column.type}"
+    if name in FLOATS:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return None
+        return f"expected a number, got {got}"
+    if cat == "S":
+        if not isinstance(value, str):
+            hint = YAML_BOOL_HINT if isinstance(value, bool) else " (quote the value)"
+            return f"expected a string, got {got}{hint}"
+        limit = column.max_length
+        if limit is not None and len(value) > limit:
+            return f"{len(value)} characters do not fit {column.type}"
+        return None
+    if cat == "E":
+        if isinstance(value, str) and value in column.labels:
+            return None
+        return f"expected one of {', '.join(column.labels)}, got {got}"
+    if name == "uuid":
+        return None if _is_uuid(value) else f"expected a UUID, got {got}"
+    if cat == "D":
+        if isinstance(value, (dt.date, dt.datetime)):
+            return None
+        if isinstance(value, str):
+            server.append((value, column.type))
+            return None
+        return f"expected a date or timestamp, got {got}"
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return f"expected a {column.type} value written as a string, got {got}"
+    server.append((str(value), column.type))
+    return None
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def _has_secret(value: Any) -> bool:
+    if isinstance(value, Secret):
+        return True
+    if isinstance(value, dict):
+        return any(_has_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secret(v) for v in value)
+    return False
+
+
+def server_invalid(cur: Any, values: list[tuple[str, str]]) -> set[int]:
+    """Indexes into ``values`` that the server's input functions reject (none before PG 16)."""
+    if not values or cur.connection.server_version < 160000:
+        return set()
+    cur.execute(
+        "SELECT i - 1 FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS v(val, typ, i) "
+        "WHERE NOT pg_input_is_valid(val, typ)",
+        ([v for v, _ in values], [t for _, t in values]),
+    )
+    return {i for (i,) in cur.fetchall()}

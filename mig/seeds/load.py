@@ -1,0 +1,286 @@
+"""Writing: the seed transaction, one table at a time in load order, and its report.
+
+The whole run is one transaction that starts by taking a transaction-level advisory lock, so
+two runs at once take turns; the second sees the first's rows (READ COMMITTED, fresh snapshot
+per statement) and writes nothing more. Any database error rolls everything back and is
+reported against the fixture row that caused it, found by replaying the table row by row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg2
+from psycopg2 import extensions, sql
+
+from ..errors import SeedError
+from .files import plain, read_fixtures
+from .plan import Entry, TablePlan, build_plans
+from .refs import Params
+from .report import MASK, RowAction, SeedReport, TableCounts, format_key
+from .statements import Statements
+
+# pg_advisory_xact_lock key of seed runs: the bytes of "mig.seed" read as a bigint.
+SEED_LOCK = int.from_bytes(b"mig.seed", "big")
+MAX_LOCATED = 10  # rows named in one database-error report
+
+
+def load_seeds(
+    conn: Any,
+    seeds_dir: str | os.PathLike[str],
+    env: str | None = None,
+    *,
+    prune: bool = False,
+    dry_run: bool = False,
+) -> SeedReport:
+    """Load ``seeds_dir/base/`` (and ``seeds_dir/<env>/``) into the database of ``conn``.
+
+    Every fixture is validated against the live catalogue first; any problem raises one
+    :class:`~mig.errors.SeedError` listing all of them (``problems``) and nothing is written.
+    Rows are matched by natural key: missing rows are inserted, rows whose values differ are
+    updated, rows already as seeded are left untouched. With ``prune``, rows that a fixture
+    owns (``owned:``) but no longer lists are soft-deleted (``deleted_at``) or deleted. With
+    ``dry_run``, per-row actions are computed and nothing is written.
+
+    On an idle connection the run is its own transaction (READ COMMITTED), committed at the
+    end; inside a caller's open transaction it runs in a savepoint and the caller commits.
+    A database error rolls the run back and raises :class:`SeedError` naming file and line.
+    """
+    fixtures, problems = read_fixtures(seeds_dir, env)
+    report = SeedReport(env=env, dry_run=dry_run, prune=prune,
+                        files=[f.file for f in fixtures])
+    with _transaction(conn, keep=not dry_run) as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (SEED_LOCK,))
+        plans, found = build_plans(cur, fixtures)
+        problems += found
+        if problems:
+            raise problem_list(problems, "seed fixtures have {n}; nothing was written")
+        suffix = uuid.uuid4().hex[:10]
+        for n, plan in enumerate(plans):
+            _TableLoad(cur, plan, f"_mig_seed_{suffix}_{n}", report, prune=prune).run()
+    return report
+
+
+def describe_problem(problem: SeedError) -> str:
+    place = problem.file or "?"
+    if problem.line:
+        place += f":{problem.line}"
+    key = f" {format_key(problem.key)}" if problem.key else ""
+    return f"{place}:{key} {problem.message}"
+
+
+def problem_list(problems: list[SeedError], title: str) -> SeedError:
+    """One error that names every problem, sorted by file and line."""
+    problems = sorted(problems, key=lambda p: (p.file or "", p.line or 0))
+    count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+    lines = [title.format(n=count) + ":"] + [f"  {describe_problem(p)}" for p in problems]
+    first = problems[0]
+    return SeedError("\n".join(lines), file=first.file, line=first.line, key=first.key,
+                     problems=problems, hint=first.hint)
+
+
+@contextlib.contextmanager
+def _transaction(conn: Any, *, keep: bool) -> Iterator[Any]:
+    status = conn.info.transaction_status
+    if status == extensions.TRANSACTION_STATUS_INERROR:
+        raise SeedError("the connection is in a failed transaction; roll it back first")
+    if status != extensions.TRANSACTION_STATUS_IDLE:
+        # The caller's transaction: a savepoint, so that a failure undoes only the seeds.
+        with conn.cursor() as cur:
+            cur.execute("SAVEPOINT mig_seed")
+            try:
+                yield cur
+            except BaseException:
+                if conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE:
+                    cur.execute("ROLLBACK TO SAVEPOINT mig_seed")
+                raise
+            cur.execute("RELEASE SAVEPOINT mig_seed" if keep else "ROLLBACK TO SAVEPOINT mig_seed")
+        return
+    autocommit = conn.autocommit
+    conn.autocommit = False
+    try:
+        with conn.cursor() as cur:
+            # Whatever the connection's default: each statement must see what a run that
+            # held the lock before us committed.
+            cur.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            yield cur
+        if keep:
+            conn.commit()
+        else:
+            conn.rollback()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.autocommit = autocommit
+
+
+class _TableLoad:
+    def __init__(self, cur: Any, plan: TablePlan, staging: str, report: SeedReport,
+                 *, prune: bool) -> None:
+        self.cur, self.plan, self.report = cur, plan, report
+        self.prune = prune and bool(plan.owners)
+        self.sql = Statements(plan, staging)
+        self.secrets = {str(plain(e.row.values[f])) for e in plan.entries
+                        for f in e.row.secret_fields if f in e.row.values}
+        self.secrets.discard("")
+
+    def mask(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return text
+
+    def run(self) -> None:
+        params = Params()
+        self._guarded(self.sql.create_staging(params), params, self._locate_staging)
+        self.cur.execute(self.sql.guard(references=not self.report.dry_run))
+        bad = self.cur.fetchall()
+        if bad:
+            by_idx = {e.idx: e for e in self.plan.entries}
+            raise problem_list([self._unwritable(by_idx[i], why) for i, why in bad],
+                               "seed rows cannot be written ({n}); nothing was written")
+        counts = self.report.tables.setdefault(self.plan.name, TableCounts())
+        if self.report.dry_run:
+            self._dry_run(counts)
+            return
+        params = Params(only=None)
+        [(updated, inserted, deleted)] = self._guarded(
+            self.sql.write(params, prune=self.prune), params, self._locate_write)
+        counts.updated += updated
+        counts.inserted += inserted
+        counts.deleted += deleted
+        counts.unchanged += len(self.plan.entries) - updated - inserted
+
+    def _unwritable(self, entry: Entry, why: str) -> SeedError:
+        if why == "ambiguous":
+            return entry.problem(f"the natural key matches several live rows of "
+                                 f"{self.plan.name}; add key columns so it names one row")
+        return entry.problem("a referenced row was not found when this row was written")
+
+    # -- database errors -------------------------------------------------------------------
+
+    def _guarded(self, statement: sql.Composable, params: Params, locate: Any) -> list[Any]:
+        """Run ``statement``; on a database error, find the rows to blame and raise."""
+        self.cur.execute("SAVEPOINT mig_seed_table")
+        try:
+            self.cur.execute(statement, params)
+            result = self.cur.fetchall() if self.cur.description else []
+        except psycopg2.Error as exc:
+            self.cur.execute("ROLLBACK TO SAVEPOINT mig_seed_table")
+            raise self._db_error(exc, locate()) from None
+        self.cur.execute("RELEASE SAVEPOINT mig_seed_table")
+        return result
+
+    def _db_error(self, exc: psycopg2.Error, located: list[SeedError]) -> SeedError:
+        if located:
+            return problem_list(located, "the database refused {n}; nothing was written")
+        files = ", ".join(sorted({f.file for f in self.plan.fixtures}))
+        return SeedError(f"the database refused the rows of {self.plan.name} ({files}): "
+                         f"{self._message(exc)}; nothing was written",
+                         file=self.plan.fixtures[0].file)
+
+    def _message(self, exc: psycopg2.Error) -> str:
+        diag = exc.diag
+        text = diag.message_primary or str(exc).splitlines()[0]
+        if diag.constraint_name and diag.constraint_name not in text:
+            text += f" (constraint {diag.constraint_name})"
+        return self.mask(text)
+
+    def _replay(self, run_one: Any) -> list[SeedError]:
+        """Run each row alone, in order and on top of the earlier ones; the rows that fail."""
+        found: list[SeedError] = []
+        for entry in self.plan.entries:
+            self.cur.execute("SAVEPOINT mig_seed_row")
+            try:
+                run_one(entry)
+            except psycopg2.Error as exc:
+                self.cur.execute("ROLLBACK TO SAVEPOINT mig_seed_row")
+                found.append(entry.problem(self._message(exc)))
+                if len(found) >= MAX_LOCATED:
+                    break
+            else:
+                self.cur.execute("RELEASE SAVEPOINT mig_seed_row")
+        return found
+
+    def _locate_staging(self) -> list[SeedError]:
+        def run_one(entry: Entry) -> None:
+            params = Params()
+            self.cur.execute(self.sql.select_staged(params, [entry]), params)
+
+        return self._replay(run_one)
+
+    def _locate_write(self) -> list[SeedError]:
+        self.cur.execute(sql.SQL("CREATE INDEX ON {} (_i)").format(
+            sql.Identifier(self.sql.staging)))
+        statement = self.sql.write(Params())
+
+        def run_one(entry: Entry) -> None:
+            self.cur.execute(statement, {"only": entry.idx})
+
+        found = self._replay(run_one)
+        if found or not self.prune:
+            return found
+        params = Params(only=None)
+        try:
+            self.cur.execute(self.sql.write(params, upsert=False, prune=True), params)
+        except psycopg2.Error as exc:
+            owner = self.plan.owners[0]
+            found.append(SeedError(f"pruning rows of {self.plan.name} that no fixture lists: "
+                                   f"{self._message(exc)}", file=owner.file,
+                                   line=owner.lines.get("owned")))
+        return found
+
+    # -- dry run ---------------------------------------------------------------------------
+
+    def _dry_run(self, counts: TableCounts) -> None:
+        self.cur.execute(self.sql.diff())
+        by_idx = {e.idx: e for e in self.plan.entries}
+        fields = self.sql.fields
+        for idx, matched, *pairs in self.cur.fetchall():
+            entry = by_idx[idx]
+            shape = self.plan.shape(entry)
+            changes: dict[str, tuple[Any, Any]] = {}
+            for n, name in enumerate(fields):
+                old, differs = pairs[2 * n], pairs[2 * n + 1]
+                if matched and differs and name in shape and name not in self.plan.key:
+                    changes[name] = self._change(entry, name, old)
+            if not matched:
+                action = "insert"
+            elif changes and entry.fixture.update:
+                action = "update"
+            else:
+                action, changes = "unchanged", {}
+            attr = {"insert": "inserted", "update": "updated"}.get(action, action)
+            setattr(counts, attr, getattr(counts, attr) + 1)
+            self.report.rows.append(RowAction(
+                self.plan.name, action, entry.fixture.key_of(entry.row), entry.fixture.file,
+                entry.row.line, changes))
+        if self.prune:
+            params = Params()
+            self.cur.execute(self.sql.doomed(params), params)
+            width = len(self.plan.key)
+            for row in self.cur.fetchall():
+                key = {f: _unwrap(v, f in self.plan.links) for f, v in zip(
+                    self.plan.key, row[:width], strict=True)}
+                owner = next(f for f, inside in zip(self.plan.owners, row[width:], strict=True)
+                             if inside)
+                counts.deleted += 1
+                self.report.rows.append(RowAction(
+                    self.plan.name, "delete", key, owner.file, owner.lines.get("owned")))
+
+    def _change(self, entry: Entry, name: str, old: Any) -> tuple[Any, Any]:
+        if name in entry.row.secret_fields:
+            return (MASK, MASK)
+        new = plain(entry.row.values[name])
+        return (_unwrap(old, name in self.plan.links), new)
+
+
+def _unwrap(value: Any, is_link: bool) -> Any:
+    """A referenced row's key as fixtures write it: one value, or the list of several."""
+    if is_link and isinstance(value, list) and len(value) == 1:
+        return value[0]
+    return value

@@ -1,0 +1,253 @@
+"""The SQL of one table's load, composed from a :class:`TablePlan`; a few statements per table.
+
+Rows travel as one JSON array into a temporary staging table (``jsonb_to_recordset`` does the
+type conversion, a join per reference turns natural keys into the referenced ids). Rows are
+then matched to live table rows by natural key in SQL, rather than with ``ON CONFLICT``:
+conflict targets cannot express "built-in roles, i.e. ``organization_id IS NULL``" or
+case-folded indexes, and a NULL key column would never conflict. A statement of data-modifying
+CTEs updates the rows whose values differ, inserts the missing ones and prunes, and returns
+the counts; rows already as seeded are not touched, so they keep their row version (``xmin``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg2 import sql
+
+from .catalog import SOFT_DELETE_COLUMN, Column
+from .files import plain
+from .plan import Entry, TablePlan
+from .refs import Params, condition
+
+S, T = "s", "t"  # aliases: staging row, table row
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} to the database")
+
+
+@dataclass
+class Statements:
+    """Composes the statements for one plan; ``staging`` is the temporary table's name."""
+
+    plan: TablePlan
+    staging: str
+
+    def __post_init__(self) -> None:
+        plan = self.plan
+        self.fields = list(plan.fields)
+        self.slot = {f: sql.Identifier(f"f{n}") for n, f in enumerate(self.fields)}
+        shapes: dict[tuple[str, ...], int] = {}
+        self.shape_of = {e.idx: shapes.setdefault(plan.shape(e), len(shapes))
+                         for e in plan.entries}
+        self.shapes = list(shapes)
+        self.nullable = plan.nullable_key_columns()
+
+    # -- staging ---------------------------------------------------------------------------
+
+    def payload(self, entries: list[Entry]) -> str:
+        rows = []
+        for entry in entries:
+            data: dict[str, Any] = {"_i": entry.idx, "_s": self.shape_of[entry.idx],
+                                    "_u": entry.fixture.update}
+            for n, name in enumerate(self.fields):
+                if name in self.plan.links:
+                    for m, part in enumerate(entry.refs.get(name) or ()):
+                        data[f"f{n}_{m}"] = part
+                elif name in entry.row.values:
+                    data[f"f{n}"] = plain(entry.row.values[name])
+            rows.append(data)
+        return json.dumps(rows, default=_json_default)
+
+    def staged(self, name: str) -> sql.Identifier:
+        """The staging column of field ``name``."""
+        return sql.Identifier(S, f"f{self.fields.index(name)}")
+
+    def column_info(self, name: str) -> Column:
+        return self.plan.table.columns[self.plan.column(name)]
+
+    def select_staged(self, params: Params, entries: list[Entry]) -> sql.Composable:
+        """The staged rows: typed values, references resolved, ``_ok`` false if one is not."""
+        defs = [sql.SQL("_i int, _s int, _u boolean")]
+        out = [sql.SQL("x._i, x._s, x._u")]
+        joins: list[sql.Composable] = []
+        resolved: list[sql.Composable] = []
+        for n, name in enumerate(self.fields):
+            link = self.plan.links.get(name)
+            if link is None:
+                defs.append(sql.SQL("{} {}").format(self.slot[name],
+                                                    sql.SQL(self.column_info(name).type)))
+                out.append(sql.SQL("x.{}").format(self.slot[name]))
+                continue
+            alias = f"l{n}"
+            parts = [sql.Identifier(f"f{n}_{m}") for m in range(len(link.key))]
+            defs += [sql.SQL("{} {}").format(p, sql.SQL(c.type))
+                     for p, c in zip(parts, link.key, strict=True)]
+            target = sql.Identifier(alias, link.target)
+            out.append(sql.SQL("{} AS {}").format(target, self.slot[name]))
+            match = sql.SQL(" AND ").join(
+                sql.SQL("{} = x.{}").format(sql.Identifier(alias, c.name), p)
+                for c, p in zip(link.key, parts, strict=True))
+            joins.append(sql.SQL(" LEFT JOIN {} AS {} ON {} AND {}").format(
+                link.table.ident, sql.Identifier(alias), match, link.where(alias, params)))
+            resolved.append(sql.SQL("(x.{} IS NULL OR {} IS NOT NULL)").format(parts[0], target))
+        out.append(sql.SQL("{} AS _ok").format(
+            sql.SQL(" AND ").join(resolved) if resolved else sql.SQL("true")))
+        return sql.SQL("SELECT {} FROM jsonb_to_recordset({}) AS x({}){}").format(
+            sql.SQL(", ").join(out), params.add(self.payload(entries)),
+            sql.SQL(", ").join(defs), sql.Composed(joins))
+
+    def create_staging(self, params: Params) -> sql.Composable:
+        return sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS {}").format(
+            sql.Identifier(self.staging), self.select_staged(params, self.plan.entries))
+
+    # -- matching --------------------------------------------------------------------------
+
+    def match(self) -> sql.Composable:
+        """A staged row and a table row have the same natural key."""
+        parts = []
+        for name in self.plan.key:
+            column = self.plan.column(name)
+            op = "IS NOT DISTINCT FROM" if column in self.nullable else "="
+            parts.append(sql.SQL("{} {} {}").format(
+                sql.Identifier(T, column), sql.SQL(op), self.staged(name)))
+        return sql.SQL(" AND ").join(parts)
+
+    def guard(self, *, references: bool) -> sql.Composable:
+        """Staged rows that cannot be written: an unresolved reference, or a key that matches
+        several live rows of the table (where no unique index rules that out).
+
+        A dry run leaves ``references`` out: there, rows a reference names may not exist yet.
+        """
+        query = "SELECT _i, 'reference' FROM {s} WHERE NOT _ok" if references else (
+            "SELECT NULL::int, NULL WHERE false")
+        if self.nullable or not self.plan.table.unique_on(self.plan.key_columns):
+            query += (" UNION ALL SELECT s._i, 'ambiguous' FROM {s} AS s JOIN {t} AS t"
+                      " ON {match} AND {live} GROUP BY s._i HAVING count(*) > 1")
+        return sql.SQL(query).format(
+            s=sql.Identifier(self.staging), t=self.plan.table.ident, match=self.match(),
+            live=self.plan.table.live(T))
+
+    def _compare(self, alias: str, name: str, column: Column) -> sql.Composable:
+        ident = sql.Identifier(T, column.name) if alias == T else self.staged(name)
+        if column.typname == "json":  # json has no equality operator
+            return sql.SQL("{}::jsonb").format(ident)
+        return ident
+
+    def _differs(self, names: list[str]) -> sql.Composable:
+        return sql.SQL("ROW({}) IS DISTINCT FROM ROW({})").format(
+            sql.SQL(", ").join(self._compare(T, n, self.column_info(n)) for n in names),
+            sql.SQL(", ").join(self._compare(S, n, self.column_info(n)) for n in names))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, params: Params, *, upsert: bool = True, prune: bool = False) -> sql.Composable:
+        """One statement: update changed rows, insert missing ones, prune; returns 3 counts."""
+        table, staging = self.plan.table.ident, sql.Identifier(self.staging)
+        only = sql.SQL("({only}::int IS NULL OR s._i = {only}::int)").format(
+            only=sql.Placeholder("only"))
+        ctes: list[sql.Composable] = []
+        counted: dict[str, list[str]] = {"u": [], "i": [], "p": []}
+        for k, shape in enumerate(self.shapes if upsert else []):
+            columns = [self.plan.column(f) for f in shape]
+            changing = [f for f in shape if f not in self.plan.key]
+            if changing:
+                ctes.append(self._update(k, changing, only))
+                counted["u"].append(f"u{k}")
+            ctes.append(sql.SQL(
+                "i{k} AS (INSERT INTO {t} ({cols}) SELECT {vals} FROM {s} AS s "
+                "WHERE s._s = {k} AND {only} AND NOT EXISTS "
+                "(SELECT 1 FROM {t} AS t WHERE {match} AND {live}) RETURNING 1)").format(
+                k=sql.SQL(str(k)), t=table, s=staging, only=only, match=self.match(),
+                live=self.plan.table.live(T),
+                cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+                vals=sql.SQL(", ").join(self.staged(f)
+                                        for f in shape)))
+            counted["i"].append(f"i{k}")
+        if prune:
+            ctes.append(sql.SQL("p AS ({} RETURNING 1)").format(self._prune(params)))
+            counted["p"].append("p")
+
+        def total(names: list[str]) -> sql.Composable:
+            return sql.SQL(" + ").join(
+                sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(n)) for n in names
+            ) if names else sql.SQL("0")
+
+        return sql.SQL("WITH {} SELECT {}, {}, {}").format(
+            sql.SQL(", ").join(ctes), total(counted["u"]), total(counted["i"]),
+            total(counted["p"]))
+
+    def _update(self, k: int, changing: list[str], only: sql.Composable) -> sql.Composable:
+        return sql.SQL(
+            "u{k} AS (UPDATE {t} AS t SET ({cols}) = ROW({vals}) FROM {s} AS s "
+            "WHERE s._s = {k} AND s._u AND {only} AND {match} AND {live} AND {differs} "
+            "RETURNING 1)").format(
+            k=sql.SQL(str(k)), t=self.plan.table.ident, s=sql.Identifier(self.staging),
+            only=only, match=self.match(), live=self.plan.table.live(T),
+            differs=self._differs(changing),
+            cols=sql.SQL(", ").join(sql.Identifier(self.plan.column(f)) for f in changing),
+            vals=sql.SQL(", ").join(self.staged(f)
+                                    for f in changing))
+
+    # -- pruning ---------------------------------------------------------------------------
+
+    def scope(self, fixture: Any, params: Params) -> sql.Composable:
+        """The rows of the table that ``fixture`` owns (``owned: {where: ...}``)."""
+        parts: list[sql.Composable] = []
+        for name, value in fixture.owned_where.items():
+            link = self.plan.links.get(name) if name in fixture.references else None
+            if link is None:
+                parts.append(condition(T, name, value, params))
+                continue
+            parts.append(sql.SQL("{} IN (SELECT r.{} FROM {} AS r WHERE {} AND {})").format(
+                sql.Identifier(T, link.column), sql.Identifier(link.target), link.table.ident,
+                condition("r", link.key[0].name, value, params), link.where("r", params)))
+        return sql.SQL("({})").format(sql.SQL(" AND ").join(parts) if parts else sql.SQL("true"))
+
+    def _unlisted(self, params: Params) -> sql.Composable:
+        owners = sql.SQL(" OR ").join(self.scope(f, params) for f in self.plan.owners)
+        return sql.SQL("{live} AND ({owners}) AND NOT EXISTS "
+                       "(SELECT 1 FROM {s} AS s WHERE {match})").format(
+            live=self.plan.table.live(T), owners=owners, s=sql.Identifier(self.staging),
+            match=self.match())
+
+    def _prune(self, params: Params) -> sql.Composable:
+        if self.plan.table.soft_delete:
+            return sql.SQL("UPDATE {} AS t SET {} = now() WHERE {}").format(
+                self.plan.table.ident, sql.Identifier(SOFT_DELETE_COLUMN), self._unlisted(params))
+        return sql.SQL("DELETE FROM {} AS t WHERE {}").format(
+            self.plan.table.ident, self._unlisted(params))
+
+    # -- dry run ---------------------------------------------------------------------------
+
+    def _shown(self, name: str) -> sql.Composable:
+        """A table row's value of field ``name`` as the fixtures write it."""
+        link = self.plan.links.get(name)
+        if link is None:
+            return sql.Identifier(T, name)
+        query = "(SELECT jsonb_build_array({}) FROM {} AS r WHERE r.{} = {} LIMIT 1)"
+        return sql.SQL(query).format(
+            sql.SQL(", ").join(sql.Identifier("r", c.name) for c in link.key), link.table.ident,
+            sql.Identifier(link.target), sql.Identifier(T, link.column))
+
+    def diff(self) -> sql.Composable:
+        """Per staged row: whether it matches a live row, then per field (old, differs)."""
+        items: list[sql.Composable] = [sql.SQL("s._i"), sql.SQL("t.ctid IS NOT NULL")]
+        for name in self.fields:
+            items.append(self._shown(name))
+            items.append(self._differs([name]))
+        return sql.SQL("SELECT {} FROM {} AS s LEFT JOIN {} AS t ON {} AND {}").format(
+            sql.SQL(", ").join(items), sql.Identifier(self.staging), self.plan.table.ident,
+            self.match(), self.plan.table.live(T))
+
+    def doomed(self, params: Params) -> sql.Composable:
+        """Rows a prune would remove: their key fields, then which owner's scope holds each."""
+        items = [self._shown(f) for f in self.plan.key]
+        items += [self.scope(f, params) for f in self.plan.owners]
+        return sql.SQL("SELECT {} FROM {} AS t WHERE {}").format(
+            sql.SQL(", ").join(items), self.plan.table.ident, self._unlisted(params))
