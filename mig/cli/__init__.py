@@ -20,6 +20,7 @@ from . import db as _db  # noqa: E402,F401
 
 # Each module registers its commands on ``cli`` when imported.
 from . import migrate as _migrate  # noqa: E402,F401
+from . import schema as _schema  # noqa: E402,F401
 from ._common import STATE, cli
 
 

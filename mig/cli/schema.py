@@ -1,0 +1,82 @@
+"""Commands about the schema itself: ``mig verify`` (rollbacks proven) and ``mig schema``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import erd
+from ..db import connect, resolve_dsn
+from ..errors import EXIT_OK, MigError
+from ..snapshot import snapshot
+from ..verify import verify as verify_rollbacks
+from ._common import Printer, cli, common_options, with_settings
+
+
+@cli.command()
+@click.option("--keep", is_flag=True, help="keep the scratch database and print its URL")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@common_options
+@with_settings
+def verify(settings, out: Printer, keep, as_json) -> int:
+    """Prove every rollback on a scratch database: apply, roll back, compare, re-apply.
+
+    The scratch database is created on the configured server (the embedded one by default)
+    and dropped afterwards. A rollback that does not restore the exact previous schema fails
+    with the difference, naming the migration.
+    """
+    report = verify_rollbacks(settings=settings, keep=keep, report=out.progress)
+    if as_json:
+        out.json(report.to_json())
+        return EXIT_OK
+    out.line(
+        f"verified {len(report.migrations)} migration(s) in {report.duration_ms} ms: every "
+        "rollback restores the previous schema"
+    )
+    if keep:
+        out.line(f"scratch database kept: {report.database}")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "json"]),
+    default="mermaid",
+    show_default=True,
+    help="an entity-relationship diagram, or the full snapshot that 'mig verify' compares",
+)
+@click.option("--schema", "schema_name", default="public", show_default=True, metavar="NAME")
+@click.option(
+    "--update",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="replace the diagram between the mig:erd markers of FILE instead of printing it",
+)
+@common_options
+@with_settings
+def schema(settings, out: Printer, fmt, schema_name, update) -> int:
+    """Print the live schema of the database, read from its catalogs."""
+    conn = connect(resolve_dsn(settings), verb="schema")
+    try:
+        ignore = (settings.migration_table,)
+        if fmt == "json":
+            if update:
+                raise MigError("--update works with --format mermaid only")
+            out.json(snapshot(conn, schema_name, ignore=ignore))
+            return EXIT_OK
+        diagram = erd.mermaid(conn, schema_name, ignore=ignore)
+    finally:
+        conn.close()
+    if update is None:
+        click.echo(diagram, nl=False)
+        return EXIT_OK
+    try:
+        text = erd.embed(update.read_text(encoding="utf-8"), diagram)
+    except ValueError as exc:
+        raise MigError(f"{update}: {exc}") from None
+    update.write_text(text, encoding="utf-8")
+    out.line(f"updated the diagram in {update}")
+    return EXIT_OK
