@@ -226,8 +226,11 @@ class _Verifier:
             return
         what, hint = _PHASES[phase]
         shown = "\n".join(f"  {line}" for line in lines)
+        where = (
+            script.rollback_path if "rollback" in phase and script.rollback_path else script.path
+        )
         raise SchemaDrift(
-            f"{script.id}: {what} ({script.path}).\n"
+            f"{script.id}: {what} ({where}).\n"
             f"  ('-' is the expected schema, '+' what the database has instead)\n{shown}",
             migration_id=script.id,
             phase=phase,

@@ -1,0 +1,138 @@
+"""``mig verify``: the shipped migrations pass; a rollback that leaves something behind fails
+with a readable difference naming the migration."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mig.errors import MigrationError
+from mig.verify import SCRATCH_PREFIX, SchemaDrift, verify
+
+from .helpers import query, run_mig, write_project
+from .test_schema_constraints import MIGRATIONS
+
+WIDGETS = {
+    "0001_widgets.sql": "CREATE TABLE widgets (id int PRIMARY KEY, name text NOT NULL);\n",
+    "0001_widgets.rollback.sql": "DROP TABLE widgets;\n",
+}
+
+
+def scratch_databases(url: str) -> list[str]:
+    rows = query(
+        url, "SELECT datname FROM pg_database WHERE datname LIKE %s", (SCRATCH_PREFIX + "%",)
+    )
+    return [r[0] for r in rows]
+
+
+def test_the_shipped_migrations_verify(pg_server) -> None:  # type: ignore[no-untyped-def]
+    lines: list[str] = []
+    report = verify(pg_server.url(), MIGRATIONS, report=lines.append)
+    ids = sorted(p.stem for p in MIGRATIONS.glob("*.sql") if not p.stem.endswith(".rollback"))
+    assert len(ids) == 6
+    assert [m["id"] for m in report.migrations] == ids
+    for entry in report.migrations:
+        assert entry["checks"] == ["rollback", "reapply", "chain rollback", "chain reapply"]
+    assert "ok: the whole chain rolls back to the empty schema" in lines
+    assert scratch_databases(pg_server.url()) == []
+
+
+def test_a_rollback_that_forgets_an_index_fails_naming_the_migration(pg_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    project = write_project(
+        tmp_path,
+        {
+            **WIDGETS,
+            "0002_widget_prices.sql": "-- depends: 0001_widgets\n"
+            "ALTER TABLE widgets ADD COLUMN price bigint;\n"
+            "CREATE INDEX widgets_name_idx ON widgets (name);\n",
+            "0002_widget_prices.rollback.sql": "ALTER TABLE widgets DROP COLUMN price;\n",
+        },
+    )
+    with pytest.raises(SchemaDrift) as caught:
+        verify(pg_server.url(), project / "migrations")
+    err = caught.value
+    assert err.migration_id == "0002_widget_prices"
+    assert err.phase == "rollback"
+    assert err.diff == [
+        "+ index widgets_name_idx: CREATE INDEX widgets_name_idx ON public.widgets"
+        " USING btree (name)"
+    ]
+    message = str(err)
+    assert message.startswith("0002_widget_prices: rolling back did not restore the schema")
+    assert "+ index widgets_name_idx" in message
+    assert "hint: make the rollback undo exactly what the migration does" in message
+    assert scratch_databases(pg_server.url()) == []
+
+
+def test_a_rollback_that_forgets_a_column_default_fails(pg_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    project = write_project(
+        tmp_path,
+        {
+            **WIDGETS,
+            "0002_default_name.sql": "-- depends: 0001_widgets\n"
+            "ALTER TABLE widgets ALTER COLUMN name SET DEFAULT 'unnamed';\n"
+            "COMMENT ON TABLE widgets IS 'Things we sell';\n",
+            "0002_default_name.rollback.sql": "COMMENT ON TABLE widgets IS NULL;\n",
+        },
+    )
+    with pytest.raises(SchemaDrift) as caught:
+        verify(pg_server.url(), project / "migrations")
+    assert caught.value.migration_id == "0002_default_name"
+    assert caught.value.diff == [
+        "- column widgets.name: text not null",
+        "+ column widgets.name: text not null default 'unnamed'::text",
+    ]
+
+
+def test_a_shipped_rollback_missing_one_drop_is_caught(pg_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, folder)
+    last = folder / "20260208_120000_system_config_and_audit_logs.rollback.sql"
+    last.write_text(last.read_text().replace("DROP FUNCTION audit_logs_refuse_change();", ""))
+    with pytest.raises(SchemaDrift) as caught:
+        verify(pg_server.url(), folder)
+    err = caught.value
+    assert err.migration_id == "20260208_120000_system_config_and_audit_logs"
+    assert err.diff[0].startswith("+ function audit_logs_refuse_change(): CREATE OR REPLACE")
+    assert err.diff[1].startswith("+ grant function audit_logs_refuse_change(): {")
+
+
+def test_a_migration_without_a_rollback_file_is_refused(pg_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    project = write_project(tmp_path, {"0001_widgets.sql": WIDGETS["0001_widgets.sql"]})
+    with pytest.raises(MigrationError, match=r"0001_widgets has no rollback file"):
+        verify(pg_server.url(), project / "migrations")
+
+
+def test_keep_leaves_the_scratch_database(pg_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    project = write_project(tmp_path, WIDGETS)
+    report = verify(pg_server.url(), project / "migrations", keep=True)
+    kept = report.database.rsplit("/", 1)[1]
+    assert kept.startswith(SCRATCH_PREFIX) and report.kept
+    assert query(pg_server.url(kept), "SELECT count(*) FROM widgets") == [(0,)]
+    query(pg_server.url(), f'DROP DATABASE "{kept}" WITH (FORCE)')
+
+
+def test_the_cli_exits_non_zero_with_the_diff(pg_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    project = write_project(
+        tmp_path,
+        {
+            **WIDGETS,
+            "0002_index.sql": "-- depends: 0001_widgets\n"
+            "CREATE INDEX widgets_name_idx ON widgets (name);\n",
+            "0002_index.rollback.sql": "-- forgets the index\nSELECT 1;\n",
+        },
+    )
+    result = run_mig(["verify", "-d", pg_server.url()], cwd=project)
+    assert result.returncode == 1
+    assert "ok 0001_widgets" in result.stderr
+    assert "error: 0002_index: rolling back did not restore the schema" in result.stderr
+    assert "+ index widgets_name_idx: CREATE INDEX widgets_name_idx" in result.stderr
+
+    (project / "migrations" / "0002_index.rollback.sql").write_text(
+        "DROP INDEX widgets_name_idx;\n"
+    )
+    result = run_mig(["verify", "-d", pg_server.url()], cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "verified 2 migration(s)" in result.stdout
