@@ -49,6 +49,13 @@ def condition(alias: str, column: str, value: Any, params: Params) -> sql.Compos
     return sql.SQL("({})").format(sql.SQL(" OR ").join(parts)) if parts else sql.SQL("false")
 
 
+def equals(part: int, keys: list[tuple[Any, ...] | None]) -> str:
+    """The operator matching part ``part`` of these reference keys: NULL-aware only if needed
+    (``IS NOT DISTINCT FROM`` cannot use a hash join or an index)."""
+    nulls = any(key is not None and key[part] is None for key in keys)
+    return "IS NOT DISTINCT FROM" if nulls else "="
+
+
 @dataclass(frozen=True)
 class Link:
     """A :class:`Reference` resolved against the catalogue."""
@@ -174,7 +181,8 @@ def _count_in_database(cur: Any, link: Link, keys: list[tuple[Any, ...]]) -> lis
         sql.SQL("{} {}").format(sql.Identifier(f"k{n}"), sql.SQL(c.type))
         for n, c in enumerate(link.key))
     match = sql.SQL(" AND ").join(
-        sql.SQL("r.{} = x.{}").format(sql.Identifier(c.name), sql.Identifier(f"k{n}"))
+        sql.SQL("r.{} {} x.{}").format(sql.Identifier(c.name), sql.SQL(equals(n, list(keys))),
+                                       sql.Identifier(f"k{n}"))
         for n, c in enumerate(link.key))
     query = sql.SQL(
         "SELECT x.i, count(r.*) FROM jsonb_to_recordset({rows}) AS x(i int, {columns}) "

@@ -20,7 +20,7 @@ from psycopg2 import sql
 from .catalog import SOFT_DELETE_COLUMN, Column
 from .files import plain
 from .plan import Entry, TablePlan
-from .refs import Params, condition
+from .refs import Params, condition, equals
 
 S, T = "s", "t"  # aliases: staging row, table row
 
@@ -90,9 +90,11 @@ class Statements:
                      for p, c in zip(parts, link.key, strict=True)]
             target = sql.Identifier(alias, link.target)
             out.append(sql.SQL("{} AS {}").format(target, self.slot[name]))
+            keys = [e.refs.get(name) for e in self.plan.entries]
             match = sql.SQL(" AND ").join(
-                sql.SQL("{} = x.{}").format(sql.Identifier(alias, c.name), p)
-                for c, p in zip(link.key, parts, strict=True))
+                sql.SQL("{} {} x.{}").format(sql.Identifier(alias, c.name),
+                                             sql.SQL(equals(m, keys)), p)
+                for m, (c, p) in enumerate(zip(link.key, parts, strict=True)))
             joins.append(sql.SQL(" LEFT JOIN {} AS {} ON {} AND {}").format(
                 link.table.ident, sql.Identifier(alias), match, link.where(alias, params)))
             resolved.append(sql.SQL("(x.{} IS NULL OR {} IS NOT NULL)").format(parts[0], target))
