@@ -89,6 +89,28 @@ class StatementFailed(MigrationError):
     """A statement of a migration failed; nothing of that migration is recorded as applied."""
 
 
+class DataMigrationError(MigrationError):
+    """A data step stopped: a batch could not get its locks after the configured attempts, a
+    statement of a batch failed, or the step broke the batch contract.
+
+    Batches committed before it stay committed: ``step`` names the data step and
+    ``last_key`` the key (as text, one item per key column) after which a re-run resumes.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        migration_id: str | None = None,
+        step: str | None = None,
+        last_key: list[str] | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, migration_id=migration_id, hint=hint)
+        self.step = step
+        self.last_key = last_key
+
+
 class NotAtHead(MigError):
     """The database schema is not at the newest migration where that is required."""
 
