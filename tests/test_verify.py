@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from mig.errors import MigrationError
+from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
 from mig.verify import SCRATCH_PREFIX, SchemaDrift, verify
 
+from .conftest import PG15_BINDIR
 from .helpers import query, run_mig, write_project
 from .test_schema_constraints import MIGRATIONS
 
@@ -89,14 +91,15 @@ def test_a_rollback_that_forgets_a_column_default_fails(pg_server, tmp_path) -> 
 def test_a_shipped_rollback_missing_one_drop_is_caught(pg_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS, folder)
-    last = folder / "20260208_120000_system_config_and_audit_logs.rollback.sql"
-    last.write_text(last.read_text().replace("DROP FUNCTION audit_logs_refuse_change();", ""))
+    first = folder / "20260128_104444_users.rollback.sql"
+    first.write_text(first.read_text().replace("DROP FUNCTION set_updated_at();", ""))
     with pytest.raises(SchemaDrift) as caught:
         verify(pg_server.url(), folder)
     err = caught.value
-    assert err.migration_id == "20260208_120000_system_config_and_audit_logs"
-    assert err.diff[0].startswith("+ function audit_logs_refuse_change(): CREATE OR REPLACE")
-    assert err.diff[1].startswith("+ grant function audit_logs_refuse_change(): {")
+    assert err.migration_id == "20260128_104444_users"
+    assert err.diff[0].startswith("+ function set_updated_at(): CREATE OR REPLACE FUNCTION")
+    assert err.diff[1].startswith("+ grant function set_updated_at(): {")
+    assert "20260128_104444_users.rollback.sql" in str(err)
 
 
 def test_a_migration_without_a_rollback_file_is_refused(pg_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -136,3 +139,16 @@ def test_the_cli_exits_non_zero_with_the_diff(pg_server, tmp_path: Path) -> None
     result = run_mig(["verify", "-d", pg_server.url()], cwd=project)
     assert result.returncode == 0, result.stderr
     assert "verified 2 migration(s)" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PG15_BINDIR.is_dir(), reason="PostgreSQL 15 is not installed")
+def test_the_shipped_migrations_verify_on_postgresql_15(tmp_path: Path) -> None:
+    server = LocalServer(tmp_path / "pg15", bindir=PG15_BINDIR, settings=FAST_UNSAFE_SETTINGS)
+    server.start()
+    try:
+        report = verify(server.url(), MIGRATIONS)
+        assert len(report.migrations) == 6
+        assert query(server.url(), "SHOW server_version_num")[0][0].startswith("15")
+    finally:
+        server.destroy()
