@@ -168,6 +168,7 @@ def _check_rows(plan: TablePlan, problems: list[SeedError], server: list[tuple[s
                 server_at: list[tuple[Entry, str, bool]]) -> None:
     table = plan.table
     required = [c for c in table.columns.values() if c.required]
+    key_columns = set(plan.key_columns)  # a row without its key is reported when read
     for entry in plan.entries:
         links = {n: plan.links[n] for n in entry.fixture.references if n in plan.links}
         covered: dict[str, str] = {}
@@ -191,6 +192,8 @@ def _check_rows(plan: TablePlan, problems: list[SeedError], server: list[tuple[s
                 server_at += [(entry, name, secret)] * (len(server) - start)
             else:
                 hint = _suggest(name, [*table.columns, *entry.fixture.references])
+                if not hint and (" " in name or value is None):
+                    hint = " (an unquoted comma inside {...} splits a value: quote the value)"
                 problems.append(entry.problem(
                     f"unknown column {name!r} in table {plan.name}{hint}", name))
                 continue
@@ -200,7 +203,7 @@ def _check_rows(plan: TablePlan, problems: list[SeedError], server: list[tuple[s
                     f"{column_name!r}", name))
             covered[column_name] = name
         for column in required if not entry.fixture.broken else []:
-            if column.name not in covered:
+            if column.name not in covered and column.name not in key_columns:
                 problems.append(entry.problem(
                     f"missing required column {column.name!r} ({column.type} NOT NULL, "
                     f"no default) in table {plan.name}"))
