@@ -349,7 +349,7 @@ def diff(before: Snapshot, after: Snapshot) -> list[str]:
     gives ``~ function name()`` followed by an indented line diff.
     """
     lines: list[str] = []
-    sections = list(SECTIONS) + sorted(set(before) | set(after) - set(SECTIONS))
+    sections = list(SECTIONS) + sorted((set(before) | set(after)) - set(SECTIONS))
     for section in sections:
         word = SECTIONS.get(section, section)
         old, new = before.get(section, {}), after.get(section, {})
