@@ -1,0 +1,88 @@
+"""Two seed runs at once: they take turns, and end in the state one run leaves."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import psycopg2
+import pytest
+
+from mig.seeds import SEED_LOCK
+from tests.test_seed_support import REPO, apply_product_schema, execute, seed
+
+RUN = """
+import json, sys
+import psycopg2
+from mig.seeds import load_seeds
+conn = psycopg2.connect(sys.argv[1])
+report = load_seeds(conn, sys.argv[2], "dev")
+print(json.dumps(report.to_json()["tables"]))
+"""
+
+
+def _state(url: str) -> dict[str, list[tuple]]:
+    return {
+        "roles": execute(url, "SELECT key, name FROM roles ORDER BY 1"),
+        "grants": execute(url, "SELECT r.key, p.key FROM role_permissions rp "
+                               "JOIN roles r ON r.id = rp.role_id "
+                               "JOIN permissions p ON p.id = rp.permission_id ORDER BY 1, 2"),
+        "organizations": execute(url, "SELECT slug, name FROM organizations ORDER BY 1"),
+        "members": execute(url, "SELECT u.email, r.key FROM organization_members m "
+                                "JOIN users u ON u.id = m.user_id "
+                                "JOIN roles r ON r.id = m.role_id ORDER BY 1"),
+    }
+
+
+@pytest.mark.slow
+def test_two_processes_at_once(db_url, tmp_path):
+    url = apply_product_schema(db_url)
+    seeds = tmp_path / "seeds"
+    shutil.copytree(REPO / "seeds", seeds)
+    many = "\n".join(f"  - {{slug: org-{i}, name: Org {i}}}" for i in range(3000))
+    (seeds / "dev" / "025_many_organizations.yaml").write_text(
+        f"table: organizations\nkey: slug\nrows:\n{many}\n")
+
+    # Hold the seed lock so that both runs are started and waiting before either may go.
+    holder = psycopg2.connect(url)
+    holder.autocommit = True
+    with holder.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (SEED_LOCK,))
+    procs = [subprocess.Popen([sys.executable, "-c", RUN, url, str(seeds)], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    waiting = 0
+    deadline = time.monotonic() + 30
+    while waiting < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        [(waiting,)] = execute(url, "SELECT count(*) FROM pg_locks "
+                                    "WHERE locktype = 'advisory' AND NOT granted")
+    with holder.cursor() as cur:
+        cur.execute("SELECT pg_advisory_unlock(%s)", (SEED_LOCK,))
+    holder.close()
+    results = [p.communicate(timeout=120) for p in procs]
+    assert waiting == 2, "both runs should have waited for the seed lock"
+
+    for proc, (_, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, err
+    reports = [json.loads(out) for out, _ in results]
+    inserted = [sum(t["inserted"] for t in r.values()) for r in reports]
+    assert sorted(inserted)[0] == 0  # the second run found everything in place
+    assert sorted(inserted)[1] == 3000 + 108
+    assert execute(url, "SELECT count(*), count(DISTINCT slug) FROM organizations") == [
+        (3001, 3001)]
+
+    # the same state as one run into a fresh database
+    fresh = url.rsplit("/", 1)[0] + "/" + "postgres"
+    execute(fresh, "DROP DATABASE IF EXISTS seed_once WITH (FORCE)")
+    execute(fresh, "CREATE DATABASE seed_once")
+    once = url.rsplit("/", 1)[0] + "/seed_once"
+    try:
+        apply_product_schema(once)
+        seed(once, seeds, "dev")
+        assert _state(url) == _state(once)
+    finally:
+        execute(fresh, "DROP DATABASE seed_once WITH (FORCE)")
