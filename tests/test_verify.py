@@ -33,7 +33,7 @@ def test_the_shipped_migrations_verify(pg_server) -> None:  # type: ignore[no-un
     lines: list[str] = []
     report = verify(pg_server.url(), MIGRATIONS, report=lines.append)
     ids = sorted(p.stem for p in MIGRATIONS.glob("*.sql") if not p.stem.endswith(".rollback"))
-    assert len(ids) == 6
+    assert len(ids) >= 6
     assert [m["id"] for m in report.migrations] == ids
     for entry in report.migrations:
         assert entry["checks"] == ["rollback", "reapply", "chain rollback", "chain reapply"]
@@ -148,7 +148,7 @@ def test_the_shipped_migrations_verify_on_postgresql_15(tmp_path: Path) -> None:
     server.start()
     try:
         report = verify(server.url(), MIGRATIONS)
-        assert len(report.migrations) == 6
+        assert len(report.migrations) >= 6
         assert query(server.url(), "SHOW server_version_num")[0][0].startswith("15")
     finally:
         server.destroy()
