@@ -1,0 +1,52 @@
+"""Test databases for projects in mig's layout: the pytest plugin and its building blocks.
+
+The pytest fixtures (``mig_server``, ``mig_template``, ``mig_db``, ``mig_conn``,
+``mig_make_db``) come with the package; see ``docs/testing.md``. Outside pytest::
+
+    from mig.testing import make_database
+
+    with make_database("postgresql://postgres@localhost/postgres", to="20260130_000000_x") as db:
+        ...  # db.url, db.connect(), db.settings()
+
+Names are loaded on first use, so that loading the plugin costs next to nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .database import Database, make_database, project_spec
+    from .servers import Server
+    from .template import Template, TemplateSpec, ensure_template
+
+__all__ = [
+    "Database",
+    "Server",
+    "Template",
+    "TemplateSpec",
+    "ensure_template",
+    "make_database",
+    "project_spec",
+]
+
+_WHERE = {
+    "Database": "database",
+    "make_database": "database",
+    "project_spec": "database",
+    "Server": "servers",
+    "Template": "template",
+    "TemplateSpec": "template",
+    "ensure_template": "template",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
