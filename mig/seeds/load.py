@@ -73,10 +73,10 @@ def describe_problem(problem: SeedError) -> str:
     return f"{place}:{key} {problem.message}"
 
 
-def problem_list(problems: list[SeedError], title: str) -> SeedError:
+def problem_list(problems: list[SeedError], title: str, noun: str = "problem") -> SeedError:
     """One error that names every problem, sorted by file and line."""
     problems = sorted(problems, key=lambda p: (p.file or "", p.line or 0))
-    count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+    count = f"{len(problems)} {noun}" + ("s" if len(problems) != 1 else "")
     lines = [title.format(n=count) + ":"] + [f"  {describe_problem(p)}" for p in problems]
     first = problems[0]
     return SeedError("\n".join(lines), file=first.file, line=first.line, key=first.key,
@@ -177,7 +177,7 @@ class _TableLoad:
 
     def _db_error(self, exc: psycopg2.Error, located: list[SeedError]) -> SeedError:
         if located:
-            return problem_list(located, "the database refused {n}; nothing was written")
+            return problem_list(located, "the database refused {n}; nothing was written", "row")
         files = ", ".join(sorted({f.file for f in self.plan.fixtures}))
         return SeedError(f"the database refused the rows of {self.plan.name} ({files}): "
                          f"{self._message(exc)}; nothing was written",
