@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mig.errors import MigrationError
+from mig.scripts import load as load_scripts
 from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
 from mig.verify import SCRATCH_PREFIX, SchemaDrift, verify
 
@@ -32,7 +33,7 @@ def scratch_databases(url: str) -> list[str]:
 def test_the_shipped_migrations_verify(pg_server) -> None:  # type: ignore[no-untyped-def]
     lines: list[str] = []
     report = verify(pg_server.url(), MIGRATIONS, report=lines.append)
-    ids = sorted(p.stem for p in MIGRATIONS.glob("*.sql") if not p.stem.endswith(".rollback"))
+    ids = [script.id for script in load_scripts((MIGRATIONS,))[0]]
     assert len(ids) >= 6
     assert [m["id"] for m in report.migrations] == ids
     for entry in report.migrations:
