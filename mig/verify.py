@@ -19,21 +19,20 @@ import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
 from psycopg2 import sql
 
+from . import commands, tracking
 from . import config as config_mod
 from . import scripts as scripts_mod
-from . import tracking
 from .config import Settings
 from .db import connect, resolve_dsn
 from .dsn import Dsn
 from .errors import DatabaseUnavailable, MigrationError
-from .runner import Backend, Runner
 from .snapshot import Snapshot, diff, snapshot
 
 Report = Callable[[str], None]
@@ -160,22 +159,22 @@ def _scratch_database(server: Dsn, *, keep: bool) -> Iterator[Dsn]:
 class _Engine:
     """Applies and rolls back single migrations on the scratch database, and snapshots it.
 
-    Drives the engine's :class:`~mig.runner.Runner` (each migration and its records in one
-    transaction, as ``mig apply`` does) on one connection, with the migrations parsed once.
+    Built the way ``mig apply`` builds its runner (lock, tracking tables, timeouts, the
+    settings migrations may read), so each migration and its records commit together exactly
+    as they do there; the migrations are parsed once for the whole run.
     """
 
     def __init__(self, settings: Settings, hooks: list[scripts_mod.Script], schema: str) -> None:
-        assert settings.database is not None  # the scratch database
-        self.backend = Backend(settings.database, settings.migration_table, "verify")
-        self.runner = Runner(
-            self.backend,
-            lock_timeout=settings.db_lock_timeout,
-            statement_timeout=settings.statement_timeout,
+        self._stack = ExitStack()
+        # The engine's own construction (mig.commands), not a copy of it.
+        self.backend = self._stack.enter_context(
+            commands._locked_backend(settings, "verify", _quiet)
         )
+        tracking.ensure_tables(self.backend)
+        self.runner = commands._runner(settings, self.backend, _quiet)
         self.hooks = hooks
         self.schema = schema
         self.ignore = (settings.migration_table,)
-        tracking.ensure_tables(self.backend)
 
     def apply(self, script: scripts_mod.Script) -> None:
         self.runner.apply(script)
@@ -189,7 +188,11 @@ class _Engine:
         return snapshot(self.backend.connection, self.schema, ignore=self.ignore)
 
     def close(self) -> None:
-        self.backend.connection.close()
+        self._stack.close()
+
+
+def _quiet(line: str) -> None:
+    pass
 
 
 # What each check compares, and how to fix a failure: (message, hint).
