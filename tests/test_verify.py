@@ -3,11 +3,14 @@ with a readable difference naming the migration."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from mig.cli import cli
 from mig.errors import MigrationError
 from mig.scripts import load as load_scripts
 from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
@@ -153,3 +156,16 @@ def test_the_shipped_migrations_verify_on_postgresql_15(tmp_path: Path) -> None:
         assert query(server.url(), "SHOW server_version_num")[0][0].startswith("15")
     finally:
         server.destroy()
+
+
+def test_the_cli_reports_json(pg_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    project = write_project(tmp_path, WIDGETS)
+    result = CliRunner().invoke(
+        cli, ["verify", "-q", "--json", "-d", pg_server.url(), "-c", str(project / "yoyo.ini")]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["kept"] is False and data["database"].startswith("postgresql://")
+    assert data["migrations"] == [
+        {"id": "0001_widgets", "checks": ["rollback", "reapply", "chain rollback", "chain reapply"]}
+    ]
