@@ -60,8 +60,14 @@ def load_seeds(
         if problems:
             raise problem_list(problems, "seed fixtures have {n}; nothing was written")
         suffix = uuid.uuid4().hex[:10]
-        for n, plan in enumerate(plans):
-            _TableLoad(cur, plan, f"_mig_seed_{suffix}_{n}", report, prune=prune).run()
+        loads = [_TableLoad(cur, plan, f"_mig_seed_{suffix}_{n}", report)
+                 for n, plan in enumerate(plans)]
+        for load in loads:
+            load.upsert()
+        if prune:
+            # Referring tables first: their owned rows go before the rows they refer to.
+            for load in reversed(loads):
+                load.prune()
     return report
 
 
@@ -120,10 +126,9 @@ def _transaction(conn: Any, *, keep: bool) -> Iterator[Any]:
 
 
 class _TableLoad:
-    def __init__(self, cur: Any, plan: TablePlan, staging: str, report: SeedReport,
-                 *, prune: bool) -> None:
+    def __init__(self, cur: Any, plan: TablePlan, staging: str, report: SeedReport) -> None:
         self.cur, self.plan, self.report = cur, plan, report
-        self.prune = prune and bool(plan.owners)
+        self.counts = report.tables.setdefault(plan.name, TableCounts())
         self.sql = Statements(plan, staging)
         self.secrets = {str(plain(e.row.values[f])) for e in plan.entries
                         for f in e.row.secret_fields if f in e.row.values}
@@ -134,7 +139,8 @@ class _TableLoad:
             text = text.replace(secret, MASK)
         return text
 
-    def run(self) -> None:
+    def upsert(self) -> None:
+        """Stage the rows; then insert and update (a dry run: compare)."""
         params = Params()
         self._guarded(self.sql.create_staging(params), params, self._locate_staging)
         self.cur.execute(self.sql.guard(references=not self.report.dry_run))
@@ -143,17 +149,27 @@ class _TableLoad:
             by_idx = {e.idx: e for e in self.plan.entries}
             raise problem_list([self._unwritable(by_idx[i], why) for i, why in bad],
                                "seed rows cannot be written ({n}); nothing was written")
-        counts = self.report.tables.setdefault(self.plan.name, TableCounts())
         if self.report.dry_run:
-            self._dry_run(counts)
+            self._dry_run()
             return
         params = Params(only=None)
-        [(updated, inserted, deleted)] = self._guarded(
-            self.sql.write(params, prune=self.prune), params, self._locate_write)
-        counts.updated += updated
-        counts.inserted += inserted
-        counts.deleted += deleted
-        counts.unchanged += len(self.plan.entries) - updated - inserted
+        [(updated, inserted, _)] = self._guarded(self.sql.write(params), params,
+                                                 self._locate_write)
+        self.counts.updated += updated
+        self.counts.inserted += inserted
+        self.counts.unchanged += len(self.plan.entries) - updated - inserted
+
+    def prune(self) -> None:
+        """Remove (or, in a dry run, list) owned rows that no fixture lists."""
+        if not self.plan.owners:
+            return
+        if self.report.dry_run:
+            self._dry_prune()
+            return
+        params = Params(only=None)
+        [(_, _, deleted)] = self._guarded(self.sql.write(params, upsert=False, prune=True),
+                                          params, self._locate_prune)
+        self.counts.deleted += deleted
 
     def _unwritable(self, entry: Entry, why: str) -> SeedError:
         if why == "ambiguous":
@@ -171,7 +187,7 @@ class _TableLoad:
             result = self.cur.fetchall() if self.cur.description else []
         except psycopg2.Error as exc:
             self.cur.execute("ROLLBACK TO SAVEPOINT mig_seed_table")
-            raise self._db_error(exc, locate()) from None
+            raise self._db_error(exc, locate(exc)) from None
         self.cur.execute("RELEASE SAVEPOINT mig_seed_table")
         return result
 
@@ -206,14 +222,14 @@ class _TableLoad:
                 self.cur.execute("RELEASE SAVEPOINT mig_seed_row")
         return found
 
-    def _locate_staging(self) -> list[SeedError]:
+    def _locate_staging(self, exc: psycopg2.Error) -> list[SeedError]:
         def run_one(entry: Entry) -> None:
             params = Params()
             self.cur.execute(self.sql.select_staged(params, [entry]), params)
 
         return self._replay(run_one)
 
-    def _locate_write(self) -> list[SeedError]:
+    def _locate_write(self, exc: psycopg2.Error) -> list[SeedError]:
         self.cur.execute(sql.SQL("CREATE INDEX ON {} (_i)").format(
             sql.Identifier(self.sql.staging)))
         statement = self.sql.write(Params())
@@ -221,22 +237,17 @@ class _TableLoad:
         def run_one(entry: Entry) -> None:
             self.cur.execute(statement, {"only": entry.idx})
 
-        found = self._replay(run_one)
-        if found or not self.prune:
-            return found
-        params = Params(only=None)
-        try:
-            self.cur.execute(self.sql.write(params, upsert=False, prune=True), params)
-        except psycopg2.Error as exc:
-            owner = self.plan.owners[0]
-            found.append(SeedError(f"pruning rows of {self.plan.name} that no fixture lists: "
-                                   f"{self._message(exc)}", file=owner.file,
-                                   line=owner.lines.get("owned")))
-        return found
+        return self._replay(run_one)
+
+    def _locate_prune(self, exc: psycopg2.Error) -> list[SeedError]:
+        owner = self.plan.owners[0]
+        return [SeedError(f"removing owned rows of {self.plan.name} that no fixture lists: "
+                          f"{self._message(exc)}", file=owner.file,
+                          line=owner.lines.get("owned"))]
 
     # -- dry run ---------------------------------------------------------------------------
 
-    def _dry_run(self, counts: TableCounts) -> None:
+    def _dry_run(self) -> None:
         self.cur.execute(self.sql.diff())
         by_idx = {e.idx: e for e in self.plan.entries}
         fields = self.sql.fields
@@ -255,22 +266,23 @@ class _TableLoad:
             else:
                 action, changes = "unchanged", {}
             attr = {"insert": "inserted", "update": "updated"}.get(action, action)
-            setattr(counts, attr, getattr(counts, attr) + 1)
+            setattr(self.counts, attr, getattr(self.counts, attr) + 1)
             self.report.rows.append(RowAction(
                 self.plan.name, action, entry.fixture.key_of(entry.row), entry.fixture.file,
                 entry.row.line, changes))
-        if self.prune:
-            params = Params()
-            self.cur.execute(self.sql.doomed(params), params)
-            width = len(self.plan.key)
-            for row in self.cur.fetchall():
-                key = {f: _unwrap(v, f in self.plan.links) for f, v in zip(
-                    self.plan.key, row[:width], strict=True)}
-                owner = next(f for f, inside in zip(self.plan.owners, row[width:], strict=True)
-                             if inside)
-                counts.deleted += 1
-                self.report.rows.append(RowAction(
-                    self.plan.name, "delete", key, owner.file, owner.lines.get("owned")))
+
+    def _dry_prune(self) -> None:
+        params = Params()
+        self.cur.execute(self.sql.doomed(params), params)
+        width = len(self.plan.key)
+        for row in self.cur.fetchall():
+            key = {f: _unwrap(v, f in self.plan.links) for f, v in zip(
+                self.plan.key, row[:width], strict=True)}
+            owner = next(f for f, inside in zip(self.plan.owners, row[width:], strict=True)
+                         if inside)
+            self.counts.deleted += 1
+            self.report.rows.append(RowAction(
+                self.plan.name, "delete", key, owner.file, owner.lines.get("owned")))
 
     def _change(self, entry: Entry, name: str, old: Any) -> tuple[Any, Any]:
         if name in entry.row.secret_fields:
