@@ -6,6 +6,7 @@ product schema is named in code.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,8 +42,13 @@ class Column:
 
     @property
     def max_length(self) -> int | None:
-        match = re.fullmatch(r"(?:character varying|character)\((\d+)\)", self.type)
-        return int(match.group(1)) if match else None
+        return _max_length(self.type)
+
+
+@functools.lru_cache(maxsize=256)
+def _max_length(type_name: str) -> int | None:
+    match = re.fullmatch(r"(?:character varying|character)\((\d+)\)", type_name)
+    return int(match.group(1)) if match else None
 
 
 @dataclass(frozen=True)

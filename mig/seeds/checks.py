@@ -15,6 +15,7 @@ from typing import Any
 from .catalog import Column
 from .files import Secret, plain
 
+_PLAIN = {str, int, float, bool}
 INT_RANGES = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
 FLOATS = {"float4", "float8", "numeric", "money"}
 JSON_TYPES = {"json", "jsonb"}
@@ -36,10 +37,14 @@ def check_value(column: Column, value: Any, server: list[tuple[str, str]]) -> st
 
     Strings only the server can judge are appended to ``server`` as (text, type).
     """
-    secret = _has_secret(value)
-    value = plain(value)
     if value is None:
         return None
+    secret = False
+    if type(value) not in _PLAIN:
+        secret = _has_secret(value)
+        value = plain(value)
+        if value is None:
+            return None
     if column.typname in JSON_TYPES:
         return None
     if column.category == "A":
@@ -60,6 +65,11 @@ def check_value(column: Column, value: Any, server: list[tuple[str, str]]) -> st
 
 def _scalar(column: Column, value: Any, server: list[tuple[str, str]]) -> str | None:
     cat, name = column.category, column.typname
+    if cat == "S" and type(value) is str:  # the common case first
+        limit = column.max_length
+        if limit is not None and len(value) > limit:
+            return f"{len(value)} characters do not fit {column.type}"
+        return None
     got = describe(value)
     if isinstance(value, (list, dict)):
         return f"expected a single {column.type} value, got {got}"

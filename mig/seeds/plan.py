@@ -257,13 +257,16 @@ def _check_link_value(entry: Entry, name: str, link: Link, value: Any,
     entry.refs[name] = tuple(parts)
 
 
-def canonical(value: Any) -> str:
+def canonical(value: Any) -> Any:
+    """A hashable stand-in for a value: equal for equal YAML values (1 and True differ)."""
+    if value is None or type(value) in (str, int, float, bool):
+        return (type(value).__name__, value)
     return json.dumps(plain(value), sort_keys=True, default=str)
 
 
 def _check_duplicates(plans: list[TablePlan], problems: list[SeedError]) -> None:
     for plan in plans:
-        seen: dict[tuple[str, ...], Entry] = {}
+        seen: dict[tuple[Any, ...], Entry] = {}
         for entry in plan.entries:
             if any(f not in entry.row.values for f in plan.key):
                 continue
