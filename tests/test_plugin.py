@@ -1,0 +1,291 @@
+"""The pytest plugin, run on sample projects through pytester (in a subprocess where a server
+or pytest-xdist is involved)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg2
+import pytest
+
+from mig.server import LocalServer
+from mig.testing.servers import docker_available, stop_embedded
+from tests.conftest import PASSWORD, PASSWORD_ROLE
+from tests.helpers import query
+from tests.test_testing import write_sample
+
+pytest_plugins = ["pytester"]
+
+# Each test writes what it saw to $MIG_SAMPLE_OUT/<test>.json, for the assertions below.
+SAMPLE = '''
+import json, os
+from pathlib import Path
+
+import pytest
+from mig import commands
+from mig.errors import MigError
+
+def record(name, mig_server, mig_template, db=None):
+    out = Path(os.environ["MIG_SAMPLE_OUT"])
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps({
+        "pid": os.getpid(), "server": mig_server.url(), "datadir": str(mig_server.datadir),
+        "template": mig_template.name, "built": mig_template.built,
+        "db": db.name if db else None}))
+
+def rows(conn):
+    with conn.cursor() as cur:
+        cur.execute("SELECT name FROM items ORDER BY name")
+        return [r[0] for r in cur.fetchall()]
+
+def test_seeded(mig_db, mig_server, mig_template):
+    record("seeded", mig_server, mig_template, mig_db)
+    assert rows(mig_db.connect()) == ["alpha", "beta"]
+    assert mig_db.url.endswith(mig_db.name)
+
+def test_own_database(mig_db, mig_server, mig_template):
+    record("own", mig_server, mig_template, mig_db)
+    conn = mig_db.connect()
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM items")
+    conn.commit()
+    assert rows(conn) == []
+
+def test_conn_writes(mig_conn):
+    with mig_conn.cursor() as cur:
+        cur.execute("INSERT INTO items (name) VALUES ('temporary')")
+    assert rows(mig_conn) == ["alpha", "beta", "temporary"]
+
+def test_conn_rolled_back(mig_conn):
+    assert rows(mig_conn) == ["alpha", "beta"]
+
+def test_conn_refuses_commit(mig_conn):
+    with pytest.raises(MigError, match="rolled back after each test"):
+        mig_conn.commit()
+    with pytest.raises(MigError, match="autocommit"):
+        mig_conn.autocommit = True
+
+def test_migration_itself(mig_make_db):
+    db = mig_make_db(to="20260101_000001_items")
+    tables = "SELECT count(*) FROM pg_tables WHERE tablename = 'tags'"
+    with db.connect() as conn, conn.cursor() as cur:
+        cur.execute(tables)
+        assert cur.fetchone() == (0,)
+    commands.apply(db.settings())
+    with db.connect() as conn, conn.cursor() as cur:
+        cur.execute(tables)
+        assert cur.fetchone() == (1,)
+
+def test_other_seed_env(mig_make_db):
+    assert rows(mig_make_db(seed_env="test").connect()) == ["alpha", "beta", "gamma"]
+'''
+SAMPLE_TESTS = 7
+
+
+@pytest.fixture
+def sample(pytester, tmp_path, monkeypatch):
+    """A project in mig's layout with the sample tests; the plugin's variables cleared."""
+    for var in ("MIG_TEST_SERVER", "MIG_TEST_URL", "MIG_TEST_DOCKER_IMAGE", "MIG_TEST_SEED_ENV",
+                "MIG_DATABASE_URL", "DATABASE_URL", "MIG_CONFIG", "PYTEST_ADDOPTS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MIG_SAMPLE_OUT", str(tmp_path / "out"))
+    write_sample(pytester.path, marker=pytester.path.name)
+    pytester.makepyfile(test_sample=SAMPLE)
+    return pytester
+
+
+def records(tmp_path: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in (tmp_path / "out").glob("*.json")}
+
+
+def reachable(url: str) -> bool:
+    try:
+        psycopg2.connect(url, connect_timeout=2).close()
+    except psycopg2.OperationalError:
+        return False
+    return True
+
+
+def url_options(pg_server: LocalServer, *, password: bool = False) -> list[str]:
+    auth = f"{PASSWORD_ROLE}:{quote(PASSWORD, safe='')}" if password else "postgres"
+    return ["--mig-server", "url", "--mig-url",
+            f"postgresql://{auth}@127.0.0.1:{pg_server.port}/postgres"]
+
+
+def database_names(pg_server: LocalServer) -> set[str]:
+    return {r[0] for r in query(pg_server.url(), "SELECT datname FROM pg_database")}
+
+
+# -- the default: an embedded server ------------------------------------------------------------
+def test_sample_project_passes_on_the_embedded_server(sample, tmp_path):
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=SAMPLE_TESTS)
+    result.stdout.fnmatch_lines(["mig: test databases on the embedded server (default)"])
+    seen = records(tmp_path)
+    assert seen["seeded"]["db"] != seen["own"]["db"]
+    assert seen["seeded"]["built"] is True
+    assert not reachable(seen["seeded"]["server"])  # stopped at the end of the session
+    assert not Path(seen["seeded"]["datadir"]).exists()  # and its data deleted
+
+
+def test_a_failing_test_keeps_its_database_on_the_embedded_server(sample, tmp_path):
+    sample.makepyfile(test_fails="def test_breaks(mig_db):\n    assert False\n")
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "test_fails.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*- mig: kept the database of this failed test -*",
+        "postgresql://postgres@127.0.0.1:*/mig_test_test_breaks_*",
+        "*mig: databases kept for inspection*",
+        "test_fails.py::test_breaks: postgresql://postgres@127.0.0.1:*/mig_test_test_breaks_*",
+        "the embedded server's data is kept in *; start it with: python -c *",
+    ])
+    line = next(x for x in result.stdout.lines if x.startswith("test_fails.py::test_breaks: "))
+    kept = line.rsplit("/", 1)[1]
+    datadir = Path(next(x for x in result.stdout.lines if "data is kept in" in x)
+                   .split("data is kept in ", 1)[1].split(";", 1)[0])
+    server = LocalServer(datadir).start()  # what the summary tells to do
+    try:
+        assert kept in {r[0] for r in query(server.url(), "SELECT datname FROM pg_database")}
+    finally:
+        stop_embedded(datadir, keep_data=False)
+
+
+# -- an existing server -------------------------------------------------------------------------
+def test_url_server_creates_and_drops_only_its_own_databases(sample, tmp_path, pg_server):
+    before = database_names(pg_server)
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", *url_options(pg_server))
+    result.assert_outcomes(passed=SAMPLE_TESTS)
+    result.stdout.fnmatch_lines(["mig: test databases on the url server (--mig-server)"])
+    added = database_names(pg_server) - before
+    assert before <= database_names(pg_server)
+    # only templates stay, for the next session
+    assert added and all(name.startswith("mig_tpl_") for name in added)
+    assert records(tmp_path)["seeded"]["template"] in added
+
+
+def test_a_failing_test_keeps_its_database_and_prints_its_url(sample, pg_server):
+    sample.makepyfile(test_fails="""
+        def test_breaks(mig_db):
+            assert False
+
+        def test_passes(mig_db):
+            pass
+    """)
+    before = database_names(pg_server)
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "test_fails.py",
+                                         *url_options(pg_server, password=True))
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines([
+        "*- mig: kept the database of this failed test -*",
+        f"postgresql://{PASSWORD_ROLE}:***@127.0.0.1:{pg_server.port}/mig_test_test_breaks_*",
+        'drop it when done: DROP DATABASE "mig_test_test_breaks_*"',
+    ])
+    output = result.stdout.str() + result.stderr.str()
+    assert PASSWORD not in output and quote(PASSWORD, safe="") not in output
+    kept = {n for n in database_names(pg_server) - before if n.startswith("mig_test_")}
+    assert len(kept) == 1 and kept.pop().startswith("mig_test_test_breaks_")
+
+
+def test_editing_a_migration_rebuilds_the_template(sample, tmp_path, pg_server):
+    def run() -> dict:
+        result = sample.runpytest_subprocess("-p", "no:cacheprovider", "-k", "seeded",
+                                             *url_options(pg_server))
+        result.assert_outcomes(passed=1)
+        return records(tmp_path)["seeded"]
+
+    first = run()
+    assert first["built"] is True
+    again = run()  # a new session on the same server: the template is reused
+    assert (again["template"], again["built"]) == (first["template"], False)
+    migration = sample.path / "migrations/20260101_000002_tags.sql"
+    migration.write_text(migration.read_text() + "CREATE INDEX ON tags (lower(name));\n")
+    edited = run()
+    assert edited["built"] is True and edited["template"] != first["template"]
+
+
+# -- pytest-xdist ---------------------------------------------------------------------------------
+def test_two_workers_share_one_server_and_one_template(sample, tmp_path):
+    sample.makepyfile(test_more="""
+        import pytest
+        from test_sample import record
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_more(n, mig_db, mig_server, mig_template):
+            record(f"more{n}", mig_server, mig_template, mig_db)
+    """)
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=SAMPLE_TESTS + 6)
+    seen = records(tmp_path).values()
+    assert len({r["pid"] for r in seen}) == 2  # both workers ran tests
+    assert len({r["server"] for r in seen}) == 1
+    assert len({r["template"] for r in seen}) == 1
+    built = {r["pid"]: r["built"] for r in seen}
+    assert sorted(built.values()) == [False, True]  # built by one worker, found by the other
+    names = [r["db"] for r in seen if r["db"]]
+    assert len(set(names)) == len(names)
+    server = next(iter(seen))["server"]
+    assert not reachable(server)  # the controlling process stopped it after both workers
+
+
+# -- Docker ---------------------------------------------------------------------------------------
+@pytest.mark.skipif(not docker_available(), reason="no Docker engine is reachable")
+def test_sample_project_passes_in_a_docker_container(sample):
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-server", "docker",
+                                         timeout=600)
+    result.assert_outcomes(passed=SAMPLE_TESTS)
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_no_docker_engine_is_a_clear_error(sample, monkeypatch, xdist):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-server", "docker",
+                                         "-k", "seeded or conn_writes", *xdist)
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines([
+        "*mig_server is 'docker' but no Docker engine is reachable at "
+        "unix:///nonexistent/docker.sock (from DOCKER_HOST)*",
+        "*hint: start Docker or point DOCKER_HOST at a running engine*",
+    ])
+
+
+# -- settings --------------------------------------------------------------------------------------
+def test_settings_precedence_command_line_environment_ini(pytester, monkeypatch):
+    monkeypatch.delenv("MIG_TEST_SERVER", raising=False)
+    pytester.makeini("[pytest]\nmig_server = url\n")
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    header = "mig: test databases on the {} server ({})"
+    pytester.runpytest().stdout.fnmatch_lines([header.format("url", "ini mig_server")])
+    monkeypatch.setenv("MIG_TEST_SERVER", "docker")
+    pytester.runpytest().stdout.fnmatch_lines([header.format("docker", "MIG_TEST_SERVER")])
+    pytester.runpytest("--mig-server", "embedded").stdout.fnmatch_lines(
+        [header.format("embedded", "--mig-server")])
+
+
+def test_bad_settings_are_reported_by_the_fixtures(pytester, monkeypatch):
+    monkeypatch.delenv("MIG_TEST_URL", raising=False)
+    pytester.makepyfile("def test_db(mig_db):\n    pass\n\ndef test_plain():\n    pass\n")
+    monkeypatch.setenv("MIG_TEST_SERVER", "bogus")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)  # a test without a database still runs
+    result.stdout.fnmatch_lines([
+        "*mig_server must be one of embedded, url, docker, got 'bogus' (from MIG_TEST_SERVER)"])
+    monkeypatch.setenv("MIG_TEST_SERVER", "url")
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(["*mig_server is 'url' but no server URL is set*",
+                                 "*hint: pass --mig-url*"])
+
+
+def test_fixtures_and_options_are_documented(pytester):
+    docs = (Path(__file__).parent.parent / "docs/testing.md").read_text()
+    result = pytester.runpytest("--fixtures")
+    listed = {line.split()[0] for line in result.stdout.lines
+              if line.startswith("mig_") and " -- " in line}
+    assert listed == {"mig_server", "mig_template", "mig_db", "mig_conn", "mig_make_db"}
+    for name in listed:
+        assert f"`{name}`" in docs, name
+    from mig.testing.options import OPTIONS
+
+    for name, (flag, var, _, _) in OPTIONS.items():
+        assert flag in docs and var in docs and f"`{name}`" in docs, name

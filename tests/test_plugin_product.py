@@ -1,0 +1,66 @@
+"""The plugin's fixtures in this repository's own test session, on the product schema.
+
+The first tests are the examples of docs/testing.md, as written there.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mig import commands
+from mig.errors import MigError
+
+
+def test_owner_role_exists(mig_db):
+    with mig_db.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT name FROM roles WHERE key = 'owner'")
+        assert cur.fetchone() == ("Owner",)
+
+
+def test_fastest(mig_conn):  # one transaction, rolled back after the test
+    with mig_conn.cursor() as cur:
+        cur.execute("INSERT INTO users (email, full_name) VALUES ('a@b.example', 'A')")
+
+
+def test_the_previous_test_left_nothing(mig_conn):
+    with mig_conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM users WHERE email = 'a@b.example'")
+        assert cur.fetchone() == (0,)
+
+
+def test_system_config_migration(mig_make_db):
+    # the database just before the migration under test
+    db = mig_make_db(to="20260207_120000_integrations_and_entitlements")
+    commands.apply(db.settings(), to="20260208_120000_system_config_and_audit_logs")
+    with db.connect() as conn, conn.cursor() as cur:  # after it
+        cur.execute("SELECT count(*) FROM system_config")
+        assert cur.fetchone() == (0,)
+    commands.rollback(db.settings())  # and its rollback
+    with db.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('system_config')")
+        assert cur.fetchone() == (None,)
+
+
+def test_the_template_is_the_whole_product(mig_template, mig_db):
+    assert mig_template.name.startswith("mig_tpl_")
+    status = commands.status(mig_db.settings())
+    assert status.current and status.applied
+    with mig_db.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT key FROM roles WHERE organization_id IS NULL ORDER BY key")
+        assert [r[0] for r in cur.fetchall()] == ["admin", "member", "owner"]
+        cur.execute("SELECT count(*) FROM system_config")
+        assert cur.fetchone()[0] > 0
+
+
+def test_the_dev_seeds_on_request(mig_make_db):
+    db = mig_make_db(seed_env="dev")
+    with db.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM users WHERE email LIKE '%@acme.example'")
+        assert cur.fetchone()[0] >= 1
+
+
+def test_mig_conn_refuses_to_commit(mig_conn):
+    with pytest.raises(MigError, match="use the mig_db fixture"):
+        mig_conn.commit()
+    with pytest.raises(MigError):
+        mig_conn.set_session(autocommit=True)

