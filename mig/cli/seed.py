@@ -1,0 +1,40 @@
+"""``mig seed``: load the YAML fixtures under seeds/ (docs/seeds.md)."""
+
+from __future__ import annotations
+
+import click
+
+from .. import commands
+from ..errors import EXIT_OK
+from ._common import Printer, cli, common_options, with_settings
+
+
+@cli.command()
+@click.option("--env", "env", metavar="NAME",
+              help="also load seeds/NAME/ after seeds/base/ (e.g. dev, test)")
+@click.option("--dry-run", is_flag=True,
+              help="print per row what would happen (insert, update with the changed fields, "
+              "unchanged, delete); write nothing")
+@click.option("--prune", is_flag=True,
+              help="remove owned rows that no fixture lists (soft delete where the table has "
+              "deleted_at)")
+@click.option("--json", "as_json", is_flag=True,
+              help='print {"tables": {name: {inserted, updated, unchanged, deleted}}, ...}')
+@click.option("--seeds", "seeds_dir", metavar="PATH",
+              help="the seeds folder [default: seeds] [env: MIG_SEEDS]")
+@common_options
+@with_settings
+def seed(settings, out: Printer, env, dry_run, prune, as_json) -> int:
+    """Load seed data: seeds/base/ everywhere, seeds/ENV/ with --env.
+
+    Every fixture is validated first; any problem stops the run with file and line and
+    nothing is written. A second run writes nothing.
+    """
+    report = commands.seed(settings, env=env, prune=prune, dry_run=dry_run,
+                           report=out.progress)
+    if as_json:
+        out.json(report.to_json())
+    else:
+        for line in report.lines():
+            out.line(line)
+    return EXIT_OK
