@@ -120,7 +120,7 @@ def read_fixtures(
 # --- YAML with line numbers -------------------------------------------------------------------
 
 
-class _LineDict(dict):  # type: ignore[type-arg]
+class _LineDict(dict[Any, Any]):
     line = 0
     lines: dict[Any, int]
 
@@ -328,10 +328,11 @@ def _references(spec: Any, line: int | None, problems: list[SeedError], problem:
         if isinstance(target, _LineDict) and "table" in target and "key" in target:
             unknown = set(target) - {"table", "key", "where", "column"}
             key, where = _names(target["key"]), target.get("where", {})
-            column = target.get("column")
+            ref_column = target.get("column")
             if (not unknown and isinstance(target["table"], str) and key is not None
-                    and isinstance(where, dict) and (column is None or isinstance(column, str))):
-                refs[name] = Reference(name, target["table"], key, dict(where), column, at)
+                    and isinstance(where, dict)
+                    and (ref_column is None or isinstance(ref_column, str))):
+                refs[name] = Reference(name, target["table"], key, dict(where), ref_column, at)
                 continue
         broken.add(name)
         problems.append(problem(

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .plan import Entry, TablePlan
 
 
-class Params(dict):  # type: ignore[type-arg]
+class Params(dict[str, Any]):
     """Named query parameters, added while a statement is composed."""
 
     def add(self, value: Any) -> sql.Placeholder:
@@ -152,7 +152,11 @@ def check_references(cur: Any, plans: list[TablePlan], problems: list[SeedError]
             counts = _count_in_database(cur, link, [e.refs[name] or () for e in in_db])
             for entry, count in zip(in_db, counts, strict=True):
                 shown = _shown(entry.refs[name] or ())
-                if count == 0:
+                if count < 0:
+                    problems.append(entry.problem(
+                        f"reference {name}: {shown} does not fit the key of "
+                        f"{link.table.name} ({_key_names(link)})", name))
+                elif count == 0:
                     problems.append(entry.problem(
                         f"unresolved reference {name}: {shown}: no {link.table.name} row with "
                         f"{_key_names(link)} = {shown} in the fixtures or the database", name))

@@ -73,8 +73,8 @@ class Statements:
 
     def select_staged(self, params: Params, entries: list[Entry]) -> sql.Composable:
         """The staged rows: typed values, references resolved, ``_ok`` false if one is not."""
-        defs = [sql.SQL("_i int, _s int, _u boolean")]
-        out = [sql.SQL("x._i, x._s, x._u")]
+        defs: list[sql.Composable] = [sql.SQL("_i int, _s int, _u boolean")]
+        out: list[sql.Composable] = [sql.SQL("x._i, x._s, x._u")]
         joins: list[sql.Composable] = []
         resolved: list[sql.Composable] = []
         for n, name in enumerate(self.fields):
