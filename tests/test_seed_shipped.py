@@ -122,3 +122,22 @@ def test_prune_removes_a_dropped_permission_and_spares_custom_roles(url, tmp_pat
         (0,)]
     assert grants(url)["auditor"] == {"audit_log.read"}
     assert execute(url, "SELECT deleted_at IS NULL FROM roles WHERE key = 'auditor'") == [(True,)]
+
+
+def test_a_custom_role_with_a_built_in_key_is_not_touched(url):
+    seed(url, SEEDS, "dev")
+    execute(url, """
+        INSERT INTO roles (organization_id, key, name)
+        SELECT id, 'owner', 'Acme owner (custom)' FROM organizations WHERE slug = 'acme'""")
+    custom = versions(url, "roles", "coalesce(organization_id::text, '') || key")
+    report = seed(url, SEEDS, "dev", prune=True)
+    assert counts(report)["roles"] == (0, 0, 3, 0)
+    assert versions(url, "roles", "coalesce(organization_id::text, '') || key") == custom
+    # grants and memberships still point at the built-in owner role
+    assert execute(url, """
+        SELECT count(*) FROM role_permissions rp JOIN roles r ON r.id = rp.role_id
+        WHERE r.organization_id IS NOT NULL""") == [(0,)]
+    assert execute(url, """
+        SELECT r.organization_id IS NULL FROM organization_members m
+        JOIN roles r ON r.id = m.role_id JOIN users u ON u.id = m.user_id
+        WHERE u.email = 'owner@acme.example'""") == [(True,)]
