@@ -17,8 +17,6 @@ from typing import Any
 
 from .errors import BadMigrationFile, MigError
 
-_OPTION = re.compile(r"^\s*--\s*(lock_timeout|statement_timeout)\s*:\s*(\S+)\s*$", re.M)
-
 
 def is_migration_name(path: Path) -> bool:
     if path.suffix not in (".sql", ".py") or path.name.endswith(".rollback.sql"):
@@ -36,36 +34,113 @@ def checksum(*paths: Path) -> str:
     return digest.hexdigest()
 
 
+_DIRECTIVE = re.compile(
+    r"^\s*--\s*(transactional|depends|lock_timeout|statement_timeout)\s*:\s*(.*?)\s*$"
+)
+_COMMENT_OR_EMPTY = re.compile(r"^\s*(--.*)?$")
+
+
+def sql_directives(text: str) -> dict[str, str]:
+    """The ``-- name: value`` lines of an SQL file's leading comments, as yoyo reads them.
+
+    Read with a line scan rather than yoyo's SQL parser, so listing and ordering migrations
+    (every ``mig status`` and no-op ``mig apply``) never parses SQL.
+    """
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if not _COMMENT_OR_EMPTY.match(line):
+            break
+        match = _DIRECTIVE.match(line)
+        if match:
+            key, value = match.groups()
+            found[key] = f"{found[key]} {value}" if key in found else value
+    return found
+
+
 @dataclass
 class Script:
-    """One migration file (and its rollback file), loaded through yoyo."""
+    """One migration file (and its rollback file).
+
+    Ids, order, checksums and options come from the files directly; the steps are parsed by
+    yoyo (``migration``) only when they are needed: to run, roll back or preview them.
+    """
 
     id: str
     path: Path
-    migration: Any  # yoyo.migrations.Migration
     post_apply: bool = False
+    siblings: list[Script] | None = None  # every script of the same load
+    _migration: Any = None
+    _checksum: str | None = None
+    _directives: dict[str, str] | None = None
+
+    @property
+    def migration(self) -> Any:
+        """The yoyo migration object (its steps not yet loaded)."""
+        if self._migration is None:
+            # yoyo resolves dependencies through a registry of every Migration object it has
+            # created, so the objects of all scripts are made together.
+            from yoyo.migrations import Migration, PostApplyHookMigration
+
+            for script in self.siblings or [self]:
+                if script._migration is None:
+                    cls = PostApplyHookMigration if script.post_apply else Migration
+                    script._migration = cls(script.id, str(script.path),
+                                            source_dir=str(script.path.parent))
+        return self._migration
+
+    @property
+    def is_sql(self) -> bool:
+        return self.path.suffix == ".sql"
 
     @property
     def rollback_path(self) -> Path | None:
         candidate = self.path.with_name(self.id + ".rollback.sql")
-        return candidate if self.path.suffix == ".sql" and candidate.exists() else None
+        return candidate if self.is_sql and candidate.exists() else None
 
     @property
     def checksum(self) -> str:
-        paths = [self.path] + ([self.rollback_path] if self.rollback_path else [])
-        return checksum(*paths)
+        if self._checksum is None:
+            paths = [self.path] + ([self.rollback_path] if self.rollback_path else [])
+            self._checksum = checksum(*paths)
+        return self._checksum
+
+    @property
+    def directives(self) -> dict[str, str]:
+        if self._directives is None:
+            self._directives = sql_directives(self.path.read_text(encoding="utf-8"))
+        return self._directives
+
+    def loaded(self) -> Any:
+        """The yoyo migration with its steps parsed (or imported)."""
+        from yoyo import exceptions as yoyo_exceptions
+
+        if not self.migration.loaded:
+            try:
+                self.migration.load()
+            except yoyo_exceptions.BadMigration as exc:
+                raise _bad_file(self, exc) from None
+            except Exception as exc:  # e.g. a file in a wrong encoding
+                raise BadMigrationFile(
+                    f"cannot read migration {self.path}: {exc}", path=str(self.path)
+                ) from None
+        return self.migration
 
     @property
     def transactional(self) -> bool:
-        return bool(self.migration.use_transactions)
+        if self.is_sql:
+            return self.directives.get("transactional", "true").lower() != "false"
+        return bool(self.loaded().use_transactions)
 
     @property
     def steps(self) -> list:
-        return list(self.migration.steps)
+        return list(self.loaded().steps)
 
     @property
     def depends(self) -> set[str]:
-        return {m.id for m in self.migration.depends}
+        if self.is_sql:
+            return set(self.directives.get("depends", "").split())
+        depends = getattr(self.loaded().module, "__depends__", None) or set()
+        return {depends} if isinstance(depends, str) else set(depends)
 
     def option(self, name: str) -> str | None:
         """A per-migration ``lock_timeout``/``statement_timeout``.
@@ -73,13 +148,9 @@ class Script:
         SQL files: a leading comment ``-- lock_timeout: 30s``; Python files:
         ``__lock_timeout__ = "30s"``.
         """
-        if self.path.suffix == ".sql":
-            head = self.path.read_text(encoding="utf-8").split("\n\n", 1)[0]
-            for key, value in _OPTION.findall(head):
-                if key == name:
-                    return value
-            return None
-        value = getattr(self.migration.module, f"__{name}__", None)
+        if self.is_sql:
+            return self.directives.get(name)
+        value = getattr(self.loaded().module, f"__{name}__", None)
         return str(value) if value is not None else None
 
     def line_of(self, statement: str) -> int | None:
@@ -105,11 +176,11 @@ def discover(sources: tuple[Path, ...]) -> list[Path]:
 def load(sources: tuple[Path, ...]) -> tuple[list[Script], list[Script]]:
     """Read and order the migrations: ``(migrations in dependency order, post-apply hooks)``.
 
-    :raises BadMigrationFile: a file that does not import, or depends on an unknown migration.
+    Python migrations are imported here, so one that does not import fails before anything
+    connects; SQL migrations are parsed later, when their steps are needed.
+    :raises BadMigrationFile: a file that does not import, a duplicate id, a dependency on an
+        unknown migration, or a dependency cycle.
     """
-    from yoyo import exceptions as yoyo_exceptions
-    from yoyo.migrations import Migration, PostApplyHookMigration, topological_sort
-
     scripts: list[Script] = []
     hooks: list[Script] = []
     seen: dict[str, Path] = {}
@@ -124,37 +195,62 @@ def load(sources: tuple[Path, ...]) -> tuple[list[Script], list[Script]]:
             )
         seen[mid] = path
         hook = path.name.startswith("post-apply")
-        cls = PostApplyHookMigration if hook else Migration
-        script = Script(mid, path, cls(mid, str(path), source_dir=str(path.parent)), hook)
-        (hooks if hook else scripts).append(script)
+        (hooks if hook else scripts).append(Script(mid, path, hook))
+    everything = scripts + hooks
+    for script in everything:
+        script.siblings = everything
 
-    by_id = {s.id: s for s in scripts}
+    known = {s.id for s in scripts}
     for script in scripts + hooks:
-        try:
-            script.migration.load()
-        except yoyo_exceptions.BadMigration as exc:
-            raise _bad_file(script, exc, set(by_id)) from None
-        except Exception as exc:  # e.g. a SQL file in a wrong encoding
+        unknown = sorted(script.depends - known) if script.is_sql else []
+        if unknown:
+            raise _unknown_depends(script, unknown)
+        if not script.is_sql:
+            script.loaded()
+    return _ordered(scripts), hooks
+
+
+def _ordered(scripts: list[Script]) -> list[Script]:
+    """Dependencies first; otherwise file-name order (a stable topological sort)."""
+    placed: set[str] = set()
+    ordered: list[Script] = []
+    remaining = list(scripts)
+    while remaining:
+        for index, script in enumerate(remaining):
+            if script.depends <= placed:
+                ordered.append(script)
+                placed.add(script.id)
+                del remaining[index]
+                break
+        else:
+            cycle = ", ".join(s.id for s in remaining)
             raise BadMigrationFile(
-                f"cannot read migration {script.path}: {exc}", path=str(script.path)
-            ) from None
-    ordered = topological_sort(s.migration for s in scripts)
-    return [by_id[m.id] for m in ordered], hooks
+                f"the dependencies of these migrations form a cycle: {cycle}",
+                hint="check their depends lines",
+            )
+    return ordered
 
 
-def _bad_file(script: Script, exc: Exception, known: set[str]) -> BadMigrationFile:
+def _unknown_depends(script: Script, unknown: list[str]) -> BadMigrationFile:
+    return BadMigrationFile(
+        f"{script.path}: depends on unknown migration(s) {', '.join(unknown)}",
+        migration_id=script.id,
+        path=str(script.path),
+        hint="fix the id in the depends line, or add the missing migration",
+    )
+
+
+def _bad_file(script: Script, exc: Exception) -> BadMigrationFile:
     module = script.migration.module
     depends = getattr(module, "__depends__", None) or set()
     if isinstance(depends, str):
         depends = {depends}
+    from yoyo.migrations import Migration
+
+    known = set(Migration._Migration__all_migrations)  # the ids yoyo can resolve
     unknown = sorted(set(depends) - known)
     if unknown:
-        return BadMigrationFile(
-            f"{script.path}: depends on unknown migration(s) {', '.join(unknown)}",
-            migration_id=script.id,
-            path=str(script.path),
-            hint="fix the id in the depends line, or add the missing migration",
-        )
+        return _unknown_depends(script, unknown)
     cause = exc.args[1] if len(exc.args) > 1 else exc.__cause__ or exc.__context__
     line = getattr(cause, "lineno", None) if isinstance(cause, SyntaxError) else None
     tb = getattr(cause, "__traceback__", None)
