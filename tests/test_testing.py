@@ -12,6 +12,7 @@ import psycopg2
 import pytest
 
 from mig import commands
+from mig.errors import MigError
 from mig.testing import make_database, project_spec
 from mig.testing.database import database_name
 from mig.testing.servers import existing, with_dbname
@@ -200,6 +201,17 @@ def test_make_database_reports_missing_seed_folders(tmp_path, pg_server):
     with pytest.raises(Exception, match="does not exist"):
         make_database(pg_server.url(), project_dir=project, seeds_dir=tmp_path / "nope",
                       seed=True)
+
+
+def test_a_role_that_cannot_create_databases_is_told_so(tmp_path, pg_server):
+    query(pg_server.url(), "CREATE ROLE mig_nocreate LOGIN")
+    try:
+        url = f"postgresql://mig_nocreate@127.0.0.1:{pg_server.port}/postgres"
+        with pytest.raises(MigError, match="cannot create databases on .*mig_nocreate") as err:
+            make_database(url, project_dir=write_sample(tmp_path / "p"))
+        assert "CREATEDB" in str(err.value)
+    finally:
+        query(pg_server.url(), "DROP ROLE mig_nocreate")
 
 
 def test_clones_of_one_template_are_independent(tmp_path, pg_server):

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2.errors
 from psycopg2 import sql
 
 from .. import __version__
@@ -149,7 +150,7 @@ def ensure_template(server: Server, spec: TemplateSpec) -> Template:
                 return Template(name, digest, server, spec, built=False)
             started = time.monotonic()
             drop_database(cur, name)  # what a builder that died left behind
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            _create(server, cur, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             try:
                 _fill(server.url(name), spec)
                 _mark_ready(lock_conn, name, digest)
@@ -217,4 +218,14 @@ def clone(server: Server, template: str, name: str) -> None:
     if server.clone_strategy in _STRATEGIES and conn.server_version >= 150000:
         text += f" STRATEGY {server.clone_strategy}"
     with conn.cursor() as cur:
-        cur.execute(sql.SQL(text).format(sql.Identifier(name), sql.Identifier(template)))
+        _create(server, cur, sql.SQL(text).format(sql.Identifier(name), sql.Identifier(template)))
+
+
+def _create(server: Server, cur, statement: sql.Composable) -> None:
+    try:
+        cur.execute(statement)
+    except psycopg2.errors.InsufficientPrivilege as exc:
+        raise MigError(
+            f"cannot create databases on {server.masked_url()}: {str(exc).strip()}",
+            hint="the role of the server URL needs CREATEDB (ALTER ROLE <name> CREATEDB)",
+        ) from None
