@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from . import tls
 from .dsn import Dsn
 from .errors import ConfigError
 
@@ -27,6 +28,12 @@ _OPTIONS: dict[str, tuple[object, str, str]] = {
     "statement_timeout": ("0", "MIG_STATEMENT_TIMEOUT", "statement_timeout"),
     "seeds_dir": ("seeds", "MIG_SEEDS", "seeds"),
     "app_role": ("app", "MIG_APP_ROLE", "app_role"),
+    "profile": ("development", "MIG_PROFILE", "profile"),
+    "allow_insecure_tls": (False, "MIG_ALLOW_INSECURE_TLS", "allow_insecure_tls"),
+    "sslmode": (None, "MIG_SSLMODE", "sslmode"),
+    "sslrootcert": (None, "MIG_SSLROOTCERT", "sslrootcert"),
+    "sslcert": (None, "MIG_SSLCERT", "sslcert"),
+    "sslkey": (None, "MIG_SSLKEY", "sslkey"),
 }
 _DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
 
@@ -47,6 +54,10 @@ class Settings:
     seeds_dir: Path = Path("seeds")
     app_role: str = "app"
     password_file: Path | None = None
+    profile: str = "development"
+    allow_insecure_tls: bool = False
+    # Warnings to show on every run (an explicitly allowed unverified TLS connection).
+    warnings: tuple[str, ...] = ()
 
     @property
     def embedded_dir(self) -> Path:
@@ -97,6 +108,15 @@ def _duration(name: str, value: object) -> str:
     return text
 
 
+def _flag(name: str, value: object) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be true or false (1/0, yes/no, on/off), got {value!r}")
+
+
 def _seconds(name: str, value: object) -> float:
     try:
         seconds = float(str(value).strip().rstrip("s"))
@@ -124,8 +144,12 @@ def resolve(
     :param project_dir: the project's root; default: the folder of yoyo.ini, else the working one.
     :param env: the environment to read (default ``os.environ``).
     :param options: ``lock_wait``, ``db_lock_timeout``, ``statement_timeout``, ``seeds_dir``,
-        ``app_role``; ``None`` values are ignored.
-    :raises ConfigError: for an unknown option, a malformed value or an unreadable ini file.
+        ``app_role``, ``profile``, ``allow_insecure_tls`` and the TLS settings ``sslmode``,
+        ``sslrootcert``, ``sslcert``, ``sslkey`` (written into the connection string, over the
+        URL's own); ``None`` values are ignored.
+    :raises ConfigError: for an unknown option, a malformed value or an unreadable ini file,
+        and for the production profile with a connection that does not verify the server
+        (see :mod:`mig.tls`).
     """
     env = os.environ if env is None else env
     unknown = set(options) - set(_OPTIONS)
@@ -177,7 +201,17 @@ def resolve(
             value = env[var]
         if value is None and ini_mig.get(ini_key):
             value = ini_mig[ini_key]
+            if name in ("sslrootcert", "sslcert", "sslkey") and value != "system":
+                value = str(root / Path(value).expanduser())  # relative to the ini's folder
         resolved[name] = default if value is None else value
+
+    tls_values = {key: resolved[key] for key in tls.KEYS}
+    tls.check_sslmode(tls_values["sslmode"])  # type: ignore[arg-type]
+    if dsn is not None:
+        dsn = tls.with_settings(dsn, tls_values)  # type: ignore[arg-type]
+    profile = tls.check_profile(str(resolved["profile"]))
+    allow_insecure = _flag("allow_insecure_tls", resolved["allow_insecure_tls"])
+    warnings = tls.check(profile, dsn, env, allow_insecure=allow_insecure)
 
     password_file = env.get("MIG_DATABASE_PASSWORD_FILE") or None
     seeds = Path(str(resolved["seeds_dir"]))
@@ -192,6 +226,16 @@ def resolve(
         db_lock_timeout=_duration("db_lock_timeout", resolved["db_lock_timeout"]),
         statement_timeout=_duration("statement_timeout", resolved["statement_timeout"]),
         seeds_dir=seeds if seeds.is_absolute() else root / seeds,
-        app_role=str(resolved["app_role"]),
+        app_role=_role("app_role", resolved["app_role"]),
         password_file=Path(password_file) if password_file else None,
+        profile=profile,
+        allow_insecure_tls=allow_insecure,
+        warnings=warnings,
     )
+
+
+def _role(name: str, value: object) -> str:
+    text = str(value).strip()
+    if not text or len(text.encode()) > 63:
+        raise ConfigError(f"{name} must be a role name of 1 to 63 bytes, got {value!r}")
+    return text

@@ -82,7 +82,7 @@ def connect(
 
 def connection_error(dsn: Dsn, exc: Exception) -> DatabaseUnavailable:
     detail = " ".join(str(exc).split())
-    detail = redact(detail, dsn.password, os.environ.get("PGPASSWORD"))
+    detail = redact(detail, *dsn.secrets, os.environ.get("PGPASSWORD"))
     lower = detail.lower()
     hint = None
     if "password authentication failed" in lower or "no password supplied" in lower:
@@ -90,10 +90,33 @@ def connection_error(dsn: Dsn, exc: Exception) -> DatabaseUnavailable:
             "check the user and password (in the URL, PGPASSWORD, ~/.pgpass or "
             "MIG_DATABASE_PASSWORD_FILE)"
         )
+    elif _tls_hint(dsn, lower):
+        hint = _tls_hint(dsn, lower)
     elif "does not exist" in lower and "database" in lower:
         hint = f"create it first (createdb {dsn.dbname or 'NAME'}) or fix the database name"
     elif "connection refused" in lower or "could not translate host" in lower or "timeout" in lower:
         hint = "is the server running and reachable at that host and port?"
-    elif "ssl" in lower or "certificate" in lower:
-        hint = "check sslmode/sslrootcert and the server's certificate"
     return DatabaseUnavailable(f"cannot connect to {dsn.masked}: {detail}", hint=hint)
+
+
+def _tls_hint(dsn: Dsn, lower: str) -> str | None:
+    root = dsn.get("sslrootcert") or os.environ.get("PGSSLROOTCERT") or "~/.postgresql/root.crt"
+    if "certificate verify failed" in lower:
+        return (f"the server's certificate is not signed by the CA in sslrootcert ({root}): "
+                "use the CA that issued it (your provider publishes its CA bundle)")
+    if "does not match host name" in lower:
+        return ("the server's certificate was issued for another host name: connect with a "
+                "name the certificate lists, or have it reissued for this one; never switch "
+                "off the name check (sslmode=verify-full) to get past this")
+    if "no encryption" in lower:
+        return ("the server accepts TLS connections only: connect with sslmode=verify-full "
+                "and sslrootcert (MIG_SSLMODE, MIG_SSLROOTCERT)")
+    if "client certificate" in lower or "certificate authentication failed" in lower:
+        return ("the server wants a client certificate for this role: set sslcert and sslkey "
+                "(MIG_SSLCERT, MIG_SSLKEY)")
+    if "root certificate file" in lower:
+        return ("sslrootcert names a file that does not exist: point it at the CA file, or "
+                "use sslrootcert=system for the TLS library's trusted roots")
+    if "ssl" in lower or "certificate" in lower:
+        return "check sslmode, sslrootcert, sslcert and sslkey, and the server's certificate"
+    return None

@@ -19,6 +19,8 @@ from .errors import ConfigError
 _URL_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 _ACCEPTED_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg2", "postgres+psycopg2"}
 MASK = "***"
+# Parameters whose values are secrets: never shown, and masked wherever they appear in a message.
+SECRET_PARAMS = ("password", "sslpassword")
 
 
 def _strip_driver(dsn: str) -> str:
@@ -98,12 +100,18 @@ class Dsn:
         netloc = (auth + "@" if auth else "") + (quote(host, safe="") if "/" in host else host)
         if port:
             netloc += f":{port}"
-        query = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+        query = "&".join(f"{k}={MASK if k in SECRET_PARAMS else v}"
+                         for k, v in sorted(params.items()))
         return f"postgresql://{netloc}/{dbname}" + (f"?{query}" if query else "")
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values of this DSN (password, sslpassword), to mask in messages."""
+        return tuple(v for v in (self.get(k) for k in SECRET_PARAMS) if v)
+
     def redact(self, text: str) -> str:
-        """``text`` with every occurrence of this DSN's password masked."""
-        return redact(text, self.password)
+        """``text`` with every occurrence of this DSN's secrets masked."""
+        return redact(text, *self.secrets)
 
     def __str__(self) -> str:
         return self.masked

@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     # yoyo logs import failures with a traceback; mig reports them itself, briefly.
     logging.getLogger("yoyo").addHandler(logging.NullHandler())
     logging.getLogger("yoyo").propagate = False
+    STATE["traceback"], STATE["secrets"] = False, []  # one run's, even when called in-process
     try:
         code = cli.main(args=argv, prog_name="mig", standalone_mode=False)
     except click.exceptions.Abort:

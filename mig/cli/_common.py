@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Callable
@@ -38,6 +39,19 @@ def common_options(func: Callable) -> Callable:
         click.option("-v", "--verbose", is_flag=True, help="print more detail"),
         click.option("--traceback", is_flag=True, expose_value=False, is_eager=True,
                      callback=_remember_traceback, help="show the full traceback of an error"),
+        click.option("--profile", metavar="NAME",
+                     help="development or production (requires verified TLS) "
+                     "[default: development] [env: MIG_PROFILE]"),
+        click.option("--sslmode", metavar="MODE",
+                     help="libpq sslmode, over the URL's [env: MIG_SSLMODE]"),
+        click.option("--sslrootcert", metavar="PATH",
+                     help="CA file the server's certificate must be signed by "
+                     "[env: MIG_SSLROOTCERT]"),
+        click.option("--sslcert", metavar="PATH", help="client certificate [env: MIG_SSLCERT]"),
+        click.option("--sslkey", metavar="PATH", help="client key [env: MIG_SSLKEY]"),
+        click.option("--allow-insecure-tls", is_flag=True, default=None,
+                     help="let the production profile connect without a verified server, "
+                     "with a warning [env: MIG_ALLOW_INSECURE_TLS]"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -55,6 +69,9 @@ def lock_options(func: Callable) -> Callable:
         click.option("--statement-timeout", metavar="DURATION",
                      help="PostgreSQL statement_timeout for each migration [default: 0 = off] "
                      "[env: MIG_STATEMENT_TIMEOUT]"),
+        click.option("--app-role", metavar="ROLE",
+                     help="the application's role, granted its privileges by the migrations "
+                     "[default: app] [env: MIG_APP_ROLE]"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -63,14 +80,20 @@ def lock_options(func: Callable) -> Callable:
 
 def settings_from(params: dict[str, Any]) -> Settings:
     """Resolve the settings from a command's parsed options (consumed from ``params``)."""
-    keys = ("lock_wait", "db_lock_timeout", "statement_timeout", "seeds_dir", "app_role")
+    keys = ("lock_wait", "db_lock_timeout", "statement_timeout", "seeds_dir", "app_role",
+            "profile", "allow_insecure_tls", "sslmode", "sslrootcert", "sslcert", "sslkey")
     settings = resolve(
         database=params.pop("database", None),
         config_file=params.pop("config_file", None),
         **{k: params.pop(k) for k in keys if k in params},
     )
     if settings.database is not None:
-        STATE["secrets"].append(settings.database.password)
+        STATE["secrets"].extend(settings.database.secrets)
+    if settings.password_file is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            STATE["secrets"].append(settings.password_file.read_text().rstrip("\r\n"))
+    for warning in settings.warnings:
+        click.echo(warning, err=True)  # whatever -q says: an accepted risk stays visible
     return settings
 
 

@@ -1,0 +1,121 @@
+"""TLS: which settings reach libpq, and the production profile that requires a verified server.
+
+mig's own TLS settings (``--sslmode``/``MIG_SSLMODE``/``sslmode`` in ``[mig]``, and the same for
+``sslrootcert``, ``sslcert``, ``sslkey``) are written into the connection string, replacing what
+the URL says. What neither sets, libpq takes from its own environment (``PGSSLMODE``,
+``PGSSLROOTCERT``, ...) and then from its defaults (``sslmode=prefer``): mig reads those the same
+way to know what libpq will do.
+
+The ``production`` profile accepts only ``sslmode=verify-full`` with a CA (``sslrootcert``: a
+file, or ``system`` for the TLS library's trusted roots): anything else could be talking to an
+impostor. ``allow_insecure_tls`` lets a weaker connection through, with a warning on every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from .dsn import Dsn
+from .errors import ConfigError
+
+PROFILES = ("development", "production")
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+KEYS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
+LIBPQ_ENV = {key: "PG" + key.upper() for key in KEYS}  # PGSSLMODE, PGSSLROOTCERT, ...
+LIBPQ_DEFAULT_SSLMODE = "prefer"
+
+_FIX = (
+    "use sslmode=verify-full with the CA that signed the server's certificate: "
+    "MIG_SSLMODE=verify-full MIG_SSLROOTCERT=/path/to/ca.pem (or --sslmode/--sslrootcert, or "
+    "?sslmode=verify-full&sslrootcert=... in the URL; sslrootcert=system trusts the TLS "
+    "library's roots). To connect without verification anyway, pass --allow-insecure-tls "
+    "(MIG_ALLOW_INSECURE_TLS=1); mig then warns on every run"
+)
+
+
+def check_profile(name: str) -> str:
+    if name not in PROFILES:
+        raise ConfigError(f"profile must be one of {', '.join(PROFILES)}, got {name!r}")
+    return name
+
+
+def check_sslmode(value: str | None) -> str | None:
+    if value is not None and value not in SSLMODES:
+        raise ConfigError(f"sslmode must be one of {', '.join(SSLMODES)}, got {value!r}")
+    return value
+
+
+def with_settings(dsn: Dsn, values: Mapping[str, str | None]) -> Dsn:
+    """``dsn`` with mig's explicit TLS settings written in (they win over the URL's)."""
+    changes = {key: value for key, value in values.items() if value is not None}
+    return dsn.with_params(**changes) if changes else dsn
+
+
+def effective(dsn: Dsn, env: Mapping[str, str]) -> dict[str, tuple[str | None, str]]:
+    """What libpq will use for each TLS key, and where it comes from: key -> (value, source)."""
+    found: dict[str, tuple[str | None, str]] = {}
+    for key in KEYS:
+        if dsn.get(key) is not None:
+            found[key] = (dsn.get(key), "the connection settings")
+        elif env.get(LIBPQ_ENV[key]):
+            found[key] = (env[LIBPQ_ENV[key]], LIBPQ_ENV[key])
+        else:
+            found[key] = (None, "libpq's default")
+    return found
+
+
+def problems(dsn: Dsn | None, env: Mapping[str, str]) -> list[str]:
+    """Why a connection to ``dsn`` would not verify the server; empty when it would."""
+    if dsn is None:
+        return ["no database is configured: the embedded server is for development"]
+    found = effective(dsn, env)
+    mode, mode_source = found["sslmode"]
+    root, root_source = found["sslrootcert"]
+    shown: list[str] = []
+    host = dsn.get("host") or env.get("PGHOST") or ""
+    sockets = [h for h in host.split(",") if h.startswith("/") or h.startswith("@")]
+    tcp_address = dsn.get("hostaddr") or env.get("PGHOSTADDR")
+    if sockets or not (host or tcp_address):
+        where = sockets[0] if sockets else "a Unix socket (no host given)"
+        shown.append(f"the connection goes through {where}, where TLS does not apply")
+    if mode is None and root == "system":
+        mode = "verify-full"  # libpq's default once sslrootcert=system
+    if mode != "verify-full":
+        if mode is None:
+            shown.append(f"sslmode is not set, so libpq uses {LIBPQ_DEFAULT_SSLMODE!r}, which "
+                         "neither requires TLS nor checks the server's certificate")
+        else:
+            shown.append(f"sslmode is {mode!r} (from {mode_source}), which does not check "
+                         "both the server's certificate and its host name")
+    if root is None:
+        shown.append("no CA is given (sslrootcert) to check the server's certificate against")
+    elif root != "system" and not Path(root).expanduser().is_file():
+        shown.append(f"the CA file {root} (sslrootcert, from {root_source}) does not exist")
+    return shown
+
+
+def check(
+    profile: str, dsn: Dsn | None, env: Mapping[str, str], *, allow_insecure: bool
+) -> tuple[str, ...]:
+    """Enforce the profile. Returns the warnings to show on this run.
+
+    :raises ConfigError: the production profile and a connection that does not verify the
+        server, without ``allow_insecure``.
+    """
+    if profile != "production":
+        return ()
+    found = problems(dsn, env)
+    if not found:
+        return ()
+    listed = "".join(f"\n  - {p}" for p in found)
+    if not allow_insecure:
+        raise ConfigError(
+            "the production profile requires a verified TLS connection (sslmode=verify-full "
+            f"with a CA), and this one is not:{listed}",
+            hint=_FIX,
+        )
+    return (
+        "warning: the server's identity is NOT verified (production profile, allowed by "
+        f"--allow-insecure-tls / MIG_ALLOW_INSECURE_TLS):{listed}",
+    )
