@@ -275,11 +275,15 @@ def statement_text(step) -> str | None:
     return apply if isinstance(apply, str) else None
 
 
-def describe_step(step) -> str:
-    """What a step does, for dry runs: its SQL, or a Python callable's name and docstring."""
+def describe_step(step, conn=None) -> str:
+    """What a step does, for dry runs: its SQL, or a Python callable's name and docstring.
+
+    A callable with a ``describe(conn)`` attribute adds a line of its own (a data step counts
+    the rows it would touch); ``conn`` is a read-only connection, or None.
+    """
     inner = getattr(step, "step", step)
     if hasattr(inner, "steps"):  # a yoyo step group
-        return "\n".join(describe_step(s) for s in inner.steps)
+        return "\n".join(describe_step(s, conn) for s in inner.steps)
     apply = getattr(inner, "_apply", None)
     if isinstance(apply, str):
         return apply.strip().rstrip(";") + ";"
@@ -290,7 +294,7 @@ def describe_step(step) -> str:
     lines = [f"-- python: {name}"] + [f"--   {line}" for line in doc.splitlines()]
     describe = getattr(apply, "describe", None)
     if callable(describe):
-        lines.append(f"--   {describe()}")
+        lines.append(f"--   {describe(conn)}")
     return "\n".join(lines)
 
 
