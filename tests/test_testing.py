@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 
 from mig import commands
 from mig.errors import MigError
-from mig.testing import make_database, project_spec
+from mig.testing import make_database, project_spec, servers
 from mig.testing.database import database_name
 from mig.testing.servers import existing, with_dbname
 from mig.testing.template import READY, TEMPLATE_PREFIX, ensure_template, template_name
@@ -95,6 +97,23 @@ def test_importing_the_plugin_is_cheap_and_needs_no_extras():
             " or m in ('mig.server', 'mig.db', 'mig.testing.template'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(not servers.RAM_DIR.is_dir(), reason="no /dev/shm")
+def test_kept_server_data_in_memory_goes_once_pytest_rotated_its_folder_away(tmp_path):
+    stale = Path(tempfile.mkdtemp(prefix=servers.RAM_PREFIX, dir=servers.RAM_DIR))
+    live = Path(tempfile.mkdtemp(prefix=servers.RAM_PREFIX, dir=servers.RAM_DIR))
+    try:
+        for folder in (stale, live):
+            (folder / "data").mkdir()
+        (stale / "link").write_text(str(tmp_path / "gone" / "mig-pg"))
+        (tmp_path / "mig-pg").symlink_to(live)
+        (live / "link").write_text(str(tmp_path / "mig-pg"))
+        servers._remove_stale_ram_folders()
+        assert not stale.exists() and live.exists()
+    finally:
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(live, ignore_errors=True)
 
 
 # -- templates on a real server ---------------------------------------------------------------

@@ -42,6 +42,7 @@ class _State:
         self.kept: dict[tuple[str, str], None] = {}  # (test id, masked URL), in order
         self.owned: Server | None = None  # started by this process for the workers
         self.error: str | None = None  # why starting it failed
+        self.problems: list[str] = []  # for the summary
         self._settings: _options.TestSettings | None = None
 
     @property
@@ -94,17 +95,17 @@ class _State:
         for datadir in sorted(self.embedded_dirs):
             try:
                 stop_embedded(Path(datadir), keep_data=bool(self.kept))
-            except MigError as exc:
-                self.config.issue_config_time_warning(
-                    pytest.PytestWarning(f"mig: could not stop the server of {datadir}: {exc}"),
-                    stacklevel=1)
+            except MigError as exc:  # said in the summary; the tests' outcome stands
+                self.problems.append(f"could not stop the server of {datadir}: {exc}")
         if self.owned is not None:
             self.owned.stop()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        tr = terminalreporter
+        for problem in self.problems:
+            tr.write_line(f"mig: {problem}", yellow=True)
         if not self.kept:
             return
-        tr = terminalreporter
         tr.section("mig: databases kept for inspection")
         for nodeid, url in self.kept:
             tr.write_line(f"{nodeid}: {url}")
