@@ -8,16 +8,19 @@ subclasses.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import psycopg2.errors
+
 from . import scripts as scripts_mod
 from . import tracking
 from .config import Settings
 from .db import connect, resolve_dsn
-from .errors import ChecksumMismatch, MigError, NotAtHead, Refused
+from .errors import ChecksumMismatch, DatabaseUnavailable, MigError, NotAtHead, Refused
 from .lock import lock_key, migration_lock
 from .scripts import Script
 
@@ -122,7 +125,8 @@ def _runner(settings: Settings, backend, report: Report):
     from .runner import Runner
 
     return Runner(backend, lock_timeout=settings.db_lock_timeout,
-                  statement_timeout=settings.statement_timeout, report=report)
+                  statement_timeout=settings.statement_timeout, report=report,
+                  app_role=settings.app_role)
 
 
 def _adopt(conn, scripts: list[Script], applied: list[tracking.Applied]) -> list[str]:
@@ -188,6 +192,13 @@ def status(settings: Settings) -> StatusReport:
     conn = connect(dsn, verb="status")
     try:
         applied = tracking.read_applied(conn, settings.migration_table)
+    except psycopg2.errors.InsufficientPrivilege as exc:
+        raise DatabaseUnavailable(
+            f"{dsn.masked}: this role may not read the migration records: "
+            f"{str(exc).strip().splitlines()[0]}",
+            hint="the application role can read them once the application_role_privileges "
+            "migration is applied (until then, 'mig wait' keeps waiting)",
+        ) from None
     finally:
         conn.close()
     applied_ids = {a.id for a in applied}
@@ -359,12 +370,57 @@ def new(settings: Settings, name: str, *, python: bool = False) -> list[Path]:
                                      after=scripts[-1].id if scripts else None)
 
 
-def require_head(settings: Settings) -> StatusReport:
-    """Raise :class:`NotAtHead` unless every migration is applied and none was edited."""
+def wait(settings: Settings, *, timeout: float, interval: float = 2.0,
+         allow_newer: bool = False, report: Report | None = None) -> StatusReport:
+    """Wait until every migration is applied and none was edited, checking every ``interval``.
+
+    Only reads (no lock, no transaction left open). An unreachable database, or one whose
+    migration records this role may not read yet, counts as not current: it may be starting.
+    :param allow_newer: see :func:`require_head`.
+    :raises NotAtHead: still behind after ``timeout`` seconds.
+    :raises DatabaseUnavailable: still unreachable after ``timeout`` seconds.
+    """
+    say = report or _quiet
+    deadline = time.monotonic() + timeout
+    last_seen = None
+    while True:
+        try:
+            return require_head(settings, allow_newer=allow_newer)
+        except (NotAtHead, DatabaseUnavailable) as exc:
+            error = exc
+        if error.message != last_seen:
+            say(f"waiting: {error.message}")
+            last_seen = error.message
+        left = deadline - time.monotonic()
+        if left <= 0:
+            error.message = f"gave up after {timeout:g} s: {error.message}"
+            if isinstance(error, NotAtHead):
+                error.hint = ("migrations are applied by 'mig apply' (the migration job): "
+                              "check that it ran and succeeded")
+            raise error
+        time.sleep(min(interval, left))
+
+
+def require_head(settings: Settings, *, allow_newer: bool = False) -> StatusReport:
+    """Raise :class:`NotAtHead` unless every migration is applied and none was edited.
+
+    :param allow_newer: also accept applied migrations that are not on disk when their ids sort
+        after every migration on disk: a newer release applied them (the application was rolled
+        back to this one). Every migration on disk must still be applied and unchanged.
+    """
     current = status(settings)
-    if not current.current:
+    problems = [p for p in current.edited if not (allow_newer and _newer(p, current))]
+    if current.pending or problems:
         pending = ", ".join(p["id"] for p in current.pending) or "none"
-        edited = ", ".join(p["id"] for p in current.edited) or "none"
+        edited = ", ".join(p["id"] for p in problems) or "none"
         raise NotAtHead(f"the database is not at the newest migration (pending: {pending};"
                         f" edited: {edited})", hint="run 'mig apply' first")
     return current
+
+
+def _newer(problem: dict, report: StatusReport) -> bool:
+    """Whether an applied migration missing on disk is newer than every one on disk."""
+    missing = {p["id"] for p in report.edited if p["problem"] == "missing"}
+    on_disk = [p["id"] for p in report.pending] + [
+        a["id"] for a in report.applied if a["id"] not in missing]
+    return problem["problem"] == "missing" and problem["id"] > max(on_disk, default="")

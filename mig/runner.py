@@ -67,6 +67,12 @@ def _set_timeouts(cur, script: Script, defaults: dict[str, str], *, local: bool)
         cur.execute(sql.SQL("{} {} = {}").format(scope, sql.Identifier(name), sql.Literal(value)))
 
 
+def _set_context(cur, context: dict[str, str], *, local: bool) -> None:
+    """Settings a migration may read with ``current_setting('mig.app_role', true)``."""
+    for name, value in context.items():
+        cur.execute("SELECT set_config(%s, %s, %s)", (name, value, local))
+
+
 def _flatten(steps: list) -> list:
     """yoyo wraps each step (or group of steps) in a transaction wrapper; unwrap to leaves."""
     leaves = []
@@ -110,10 +116,15 @@ class Runner:
         lock_timeout: str,
         statement_timeout: str,
         report: Callable[[str], None] | None = None,
+        app_role: str | None = None,
     ) -> None:
         self.backend = backend
         self.conn = backend.connection
         self.defaults = {"lock_timeout": lock_timeout, "statement_timeout": statement_timeout}
+        # What the privileges migration needs to know; unset, it uses its own defaults.
+        self.context = {"mig.migration_table": backend.migration_table}
+        if app_role is not None:
+            self.context["mig.app_role"] = app_role
         self.report = report or (lambda line: None)
 
     def _before_commit(self, script: Script) -> None:
@@ -128,6 +139,7 @@ class Runner:
             try:
                 with self.conn.cursor() as cur:
                     _set_timeouts(cur, script, self.defaults, local=True)
+                    _set_context(cur, self.context, local=True)
                 for index, (wrapper, inner) in enumerate(leaves):
                     self._run(script, index, wrapper, inner, "apply")
                 duration = int((time.monotonic() - started) * 1000)
@@ -143,6 +155,7 @@ class Runner:
         done = tracking.completed_steps(self.conn, script.id)
         with self.conn.cursor() as cur:
             _set_timeouts(cur, script, self.defaults, local=False)
+            _set_context(cur, self.context, local=False)
         try:
             for index, (wrapper, inner) in enumerate(leaves):
                 if index in done:
@@ -160,6 +173,8 @@ class Runner:
         finally:
             with self.conn.cursor() as cur:
                 cur.execute("RESET lock_timeout; RESET statement_timeout")
+                for name in self.context:
+                    cur.execute(sql.SQL("RESET {}").format(sql.Identifier(name)))
         return duration
 
     def rollback(self, script: Script) -> int:
@@ -172,6 +187,7 @@ class Runner:
         try:
             with self.conn.cursor() as cur:
                 _set_timeouts(cur, script, self.defaults, local=transactional)
+                _set_context(cur, self.context, local=transactional)
             for index, (wrapper, inner) in enumerate(leaves):
                 self._run(script, len(leaves) - 1 - index, wrapper, inner, "rollback")
             if not transactional:
