@@ -17,6 +17,7 @@ import click
 from ..dsn import redact
 from ..errors import EXIT_FAILURE, MigError
 from . import db as _db  # noqa: E402,F401
+from . import deploy as _deploy  # noqa: E402,F401
 
 # Each module registers its commands on ``cli`` when imported.
 from . import migrate as _migrate  # noqa: E402,F401

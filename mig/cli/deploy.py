@@ -1,0 +1,32 @@
+"""Commands for deploys: ``mig wait`` (block until the database is at the newest migration)."""
+
+from __future__ import annotations
+
+import click
+
+from .. import commands
+from ..errors import EXIT_OK
+from ._common import Printer, cli, common_options, with_settings
+
+
+@cli.command()
+@click.option("--timeout", type=click.FloatRange(min=0), default=300.0, show_default=True,
+              metavar="SECONDS", help="give up after this long (exit 4, or 1 if unreachable)")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              metavar="SECONDS", help="time between two checks")
+@click.option("--allow-newer", is_flag=True,
+              help="also accept migrations newer than this release's (after a rollback of the "
+              "application)")
+@common_options
+@with_settings
+def wait(settings, out: Printer, timeout: float, interval: float, allow_newer: bool) -> int:
+    """Wait until the database is at the newest migration (e.g. in an initContainer)."""
+    report = commands.wait(settings, timeout=timeout, interval=interval,
+                           allow_newer=allow_newer, report=out.progress)
+    if report.current:
+        out.line(f"the database is at the newest migration ({len(report.applied)} applied)")
+    else:
+        newer = ", ".join(p["id"] for p in report.edited)
+        out.line(f"the database has every migration of this release ({len(report.applied)} "
+                 f"applied), and newer ones: {newer}")
+    return EXIT_OK

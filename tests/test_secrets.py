@@ -1,0 +1,208 @@
+"""Secrets never appear in output: every command, every way of giving a password, success or not.
+
+The commands are enumerated from ``mig.cli.cli``, so a new command is covered without touching
+this file. Each one runs in-process through ``mig.cli.main`` (the real entry point, with its
+error conversion) while everything written to file descriptors 1 and 2 and every log record at
+DEBUG level is captured; then the known secrets are searched for, as given and URL-encoded.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import click
+
+from mig.cli import cli, main
+from mig.dsn import Dsn, redact
+from tests.conftest import PASSWORD, PASSWORD_ROLE, create_database, drop_database
+from tests.helpers import REPO, query
+
+WRONG_PASSWORD = "Wr0ng-Pa55word?"
+SSL_PASSWORD = "Key-Pa55phrase#"  # sslpassword: the client key's passphrase
+SEED_SECRET = "seed-S3cret-Hash"  # a seed !secret (the dev operator's password hash)
+SECRETS = (PASSWORD, WRONG_PASSWORD, SSL_PASSWORD, SEED_SECRET)
+
+# Arguments a command needs to do its work here (anything else it requires gets a dummy value).
+EXTRA = {"wait": ["--timeout", "0"], "seed": ["--env", "dev"]}
+SLOW = {"verify"}  # builds a scratch database: its output modes are run in the first scenario
+FIRST, LAST = ("apply",), ("new", "rollback")  # apply first; what changes the history last
+
+
+def _commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple]:
+    ctx = click.Context(group)
+    found = []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            found.extend(_commands(command, (*prefix, name)))
+        elif command is not None:
+            found.append(((*prefix, name), command))
+    rank = {name: i for i, name in enumerate(FIRST)}
+    rank.update({name: 100 + i for i, name in enumerate(LAST)})
+    return sorted(found, key=lambda item: rank.get(item[0][0], 50))
+
+
+def _invocations(path: tuple[str, ...], command: click.Command, *,
+                 modes: bool = True) -> list[list[str]]:
+    """The command with what it requires, then once more for each output mode it has."""
+    base = [*path, *EXTRA.get(path[0], [])]
+    for param in command.params:
+        if param.required and isinstance(param, click.Argument):
+            base.append("x")
+        elif param.required and isinstance(param, click.Option):
+            base += [param.opts[0], "1" if param.type in (click.INT, click.FLOAT) else "x"]
+    flags = {opt for param in command.params for opt in getattr(param, "opts", [])}
+    runs = [base]
+    if modes or path[0] not in SLOW:
+        runs += [[*base, mode] for mode in ("--json", "--dry-run", "-v") if mode in flags]
+    return runs
+
+
+@dataclass
+class Scenario:
+    name: str
+    database: str | None = None  # a URL or libpq string; None: the fresh database's own URL
+    env: dict[str, str] = field(default_factory=dict)
+    argv_database: bool = False  # give the database with -d (on the command line) rather than env
+    broken_migration: bool = False
+    fails: bool = False
+
+
+def _scenarios(port: int, tmp: Path) -> list[Scenario]:
+    host = f"127.0.0.1:{port}"
+    password_file = tmp / "password"
+    password_file.write_text(PASSWORD + "\n")
+    wrong_file = tmp / "wrong-password"
+    wrong_file.write_text(WRONG_PASSWORD + "\n")
+    pgpass = tmp / "pgpass"
+    pgpass.write_text(f"127.0.0.1:{port}:*:{PASSWORD_ROLE}:{PASSWORD}\n")
+    pgpass.chmod(0o600)
+    url = f"postgresql://{PASSWORD_ROLE}:{quote(PASSWORD, safe='')}@{host}/{{db}}"
+    bare = f"postgresql://{PASSWORD_ROLE}@{host}/{{db}}"
+    return [
+        Scenario("url on the command line", url + f"?sslpassword={quote(SSL_PASSWORD)}",
+                 argv_database=True),
+        Scenario("libpq string", f"host=127.0.0.1 port={port} user={PASSWORD_ROLE} "
+                 f"password='{PASSWORD}' dbname={{db}}"),
+        Scenario("PGPASSWORD", bare, env={"PGPASSWORD": PASSWORD}),
+        Scenario("password file", bare, env={"MIG_DATABASE_PASSWORD_FILE": str(password_file)}),
+        Scenario(".pgpass", bare, env={"PGPASSFILE": str(pgpass)}),
+        Scenario("wrong password in the url", url.replace(quote(PASSWORD, safe=""),
+                                                          quote(WRONG_PASSWORD, safe="")),
+                 argv_database=True, fails=True),
+        Scenario("wrong PGPASSWORD", bare, env={"PGPASSWORD": WRONG_PASSWORD}, fails=True),
+        Scenario("wrong password file", bare,
+                 env={"MIG_DATABASE_PASSWORD_FILE": str(wrong_file)}, fails=True),
+        Scenario("unreachable", f"postgresql://{PASSWORD_ROLE}:{PASSWORD}@127.0.0.1:1/x",
+                 fails=True),
+        Scenario("malformed url", url + "?bogus=1", argv_database=True, fails=True),
+        Scenario("production profile without TLS", url,
+                 env={"MIG_PROFILE": "production"}, fails=True),
+        Scenario("a migration that fails", url, broken_migration=True, fails=True),
+    ]
+
+
+def _project(root: Path, *, broken: bool) -> Path:
+    shutil.copytree(REPO / "migrations", root / "migrations")
+    shutil.copytree(REPO / "seeds", root / "seeds")
+    shutil.copy(REPO / "yoyo.ini", root / "yoyo.ini")
+    if broken:
+        (root / "migrations" / "29990101_000000_broken.sql").write_text(
+            "CREATE TABLE broken (id int REFERENCES nowhere (id));\n")
+    return root
+
+
+def _run(argv: list[str], capfd) -> tuple[int, str]:
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    handler.setLevel(logging.DEBUG)
+    loggers = [logging.getLogger(), logging.getLogger("yoyo"), logging.getLogger("mig")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.DEBUG)
+    try:
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+    captured = capfd.readouterr()
+    return code, captured.out + captured.err + log.getvalue()
+
+
+def _leaks(text: str) -> list[str]:
+    found = []
+    for secret in SECRETS:
+        for form in {secret, quote(secret, safe=""), quote(secret)}:
+            if form in text:
+                found.append(form)
+    return found
+
+
+def test_redact_masks_each_form_of_a_secret():
+    text = f"a {PASSWORD} b {quote(PASSWORD, safe='')} c"
+    assert _leaks(redact(text, PASSWORD)) == []
+    dsn = Dsn.parse(f"postgresql://u:{quote(PASSWORD, safe='')}@h/db?sslpassword={SSL_PASSWORD}")
+    assert _leaks(dsn.masked + repr(dsn) + str(dsn)) == []
+    assert dsn.masked == "postgresql://u:***@h/db?sslpassword=***"
+
+
+def test_no_command_shows_a_password(pg_server, tmp_path, monkeypatch, capfd):
+    commands = _commands()
+    names = {" ".join(path) for path, _ in commands}
+    assert {"apply", "rollback", "status", "wait", "config", "db url"} <= names
+    for var in list(os.environ):
+        if var.startswith(("MIG_", "PG")) or var == "DATABASE_URL":
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("MIG_DEV_OPERATOR_PASSWORD_HASH", SEED_SECRET)
+
+    leaks: list[tuple[str, str, str]] = []
+    ran = failed = 0
+    for index, scenario in enumerate(_scenarios(pg_server.port, tmp_path)):
+        project = _project(tmp_path / f"p{index}", broken=scenario.broken_migration)
+        dbname = create_database(pg_server)
+        database = scenario.database.replace("{db}", dbname)
+        try:
+            codes: dict[tuple[str, ...], int] = {}
+            with monkeypatch.context() as m:
+                m.chdir(project)
+                for var, value in scenario.env.items():
+                    m.setenv(var, value)
+                if not scenario.argv_database:
+                    m.setenv("MIG_DATABASE_URL", database)
+                for path, command in commands:
+                    for argv in _invocations(path, command, modes=index == 0):
+                        if scenario.argv_database:
+                            argv = [*argv, "--database", database]
+                        for extra in ([], ["--traceback"]) if scenario.fails else ([],):
+                            code, output = _run([*argv, *extra], capfd)
+                            codes.setdefault(path, code)
+                            ran += 1
+                            failed += code != 0
+                            if _leaks(output):
+                                leaks.append((scenario.name, " ".join(argv + extra), output))
+            if scenario.fails:
+                assert codes[("apply",)] != 0, scenario.name
+            else:
+                assert codes[("apply",)] == 0 and codes[("status",)] == 0, (scenario.name, codes)
+            records = query(pg_server.url(dbname),
+                            "SELECT coalesce(string_agg(t::text, ' '), '') FROM _mig_log t"
+                            " UNION ALL SELECT coalesce(string_agg(t::text, ' '), '')"
+                            " FROM _yoyo_log t") if not scenario.fails else []
+            assert not any(_leaks(text) for (text,) in records), scenario.name
+        finally:
+            drop_database(pg_server, dbname)
+    assert [(name, command) for name, command, _ in leaks] == [], leaks[:1]
+    # the scenarios did what they are for: many commands ran, and the failing ones failed
+    assert ran > 100 and failed > 50, (ran, failed)
