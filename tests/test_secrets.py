@@ -20,6 +20,7 @@ import click
 
 from mig.cli import cli, main
 from mig.dsn import Dsn, redact
+from mig.server import LocalServer
 from tests.conftest import PASSWORD, PASSWORD_ROLE, create_database, drop_database
 from tests.helpers import REPO, query
 
@@ -203,6 +204,9 @@ def test_no_command_shows_a_password(pg_server, tmp_path, monkeypatch, capfd):
             assert not any(_leaks(text) for (text,) in records), scenario.name
         finally:
             drop_database(pg_server, dbname)
+            # a command may use the project's embedded server (a scratch database, say)
+            if (project / ".mig" / "pgdata").exists():
+                LocalServer(project / ".mig" / "pgdata").destroy()
     assert [(name, command) for name, command, _ in leaks] == [], leaks[:1]
     # the scenarios did what they are for: many commands ran, and the failing ones failed
     assert ran > 100 and failed > 50, (ran, failed)
