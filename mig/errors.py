@@ -13,6 +13,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_LOCK_TIMEOUT = 3
 EXIT_PENDING = 4
+EXIT_DRIFT = 5  # mig diff: the live schema differs from its migrations'
 
 
 class MigError(Exception):
