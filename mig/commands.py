@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg2.errors
 
@@ -20,6 +21,7 @@ from . import scripts as scripts_mod
 from . import tracking
 from .config import Settings
 from .db import connect, resolve_dsn
+from .dsn import Dsn
 from .errors import ChecksumMismatch, DatabaseUnavailable, MigError, NotAtHead, Refused
 from .lock import lock_key, migration_lock
 from .scripts import Script
@@ -109,16 +111,31 @@ def _refuse_edited(problems: list[dict]) -> None:
 
 
 @contextlib.contextmanager
-def _locked_backend(settings: Settings, verb: str, report: Report) -> Iterator:
+def _locked(settings: Settings, verb: str, report: Report) -> Iterator[tuple[Dsn, Any]]:
+    """A connection holding the migration lock (waiting for it as configured)."""
+    dsn = resolve_dsn(settings)
+    conn = connect(dsn, verb=verb)
+    try:
+        with migration_lock(conn, lock_key(settings.migration_table), wait=settings.lock_wait,
+                            report=report):
+            yield dsn, conn
+    finally:
+        conn.close()
+
+
+def _backend(settings: Settings, dsn: Dsn, conn, verb: str):
+    """yoyo's backend on the locked connection, with the tracking tables in place."""
     from .runner import Backend
 
-    backend = Backend(resolve_dsn(settings), settings.migration_table, verb)
-    try:
-        with migration_lock(backend.connection, lock_key(settings.migration_table),
-                            wait=settings.lock_wait, report=report):
-            yield backend
-    finally:
-        backend.connection.close()
+    backend = Backend(dsn, settings.migration_table, verb, connection=conn)
+    tracking.ensure_tables(backend)
+    return backend
+
+
+@contextlib.contextmanager
+def _locked_backend(settings: Settings, verb: str, report: Report) -> Iterator:
+    with _locked(settings, verb, report) as (dsn, conn):
+        yield _backend(settings, dsn, conn, verb)
 
 
 def _runner(settings: Settings, backend, report: Report):
@@ -238,13 +255,15 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
         result.migrations = [_dry_run_entry(s, "apply") for s in plan]
         return result
 
-    with _locked_backend(settings, "apply", say) as backend:
-        tracking.ensure_tables(backend)
+    with _locked(settings, "apply", say) as (dsn, conn):
         # Recomputed under the lock: a process that waited sees what the leader applied.
-        applied = tracking.read_applied(backend.connection, settings.migration_table)
+        applied = tracking.read_applied(conn, settings.migration_table)
         _refuse_edited(_edited(scripts, applied))
-        result.adopted = _adopt(backend.connection, scripts, applied)
         plan = _plan_apply(scripts, {a.id for a in applied}, to)
+        if not plan and all(a.checksum for a in applied):
+            return result  # at head: the deploy path, kept free of yoyo's backend
+        backend = _backend(settings, dsn, conn, "apply")
+        result.adopted = _adopt(conn, scripts, applied)
         runner = _runner(settings, backend, say)
         for script in plan:
             duration = runner.apply(script)
@@ -295,7 +314,6 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         return result
 
     with _locked_backend(settings, "rollback", say) as backend:
-        tracking.ensure_tables(backend)
         applied = tracking.read_applied(backend.connection, settings.migration_table)
         _refuse_edited(_edited(scripts, applied))
         plan = plan_for(applied)
@@ -323,7 +341,6 @@ def repair(settings: Settings, *, report: Report | None = None) -> list[dict]:
     scripts, _ = scripts_mod.load(settings.sources)
     repaired: list[dict] = []
     with _locked_backend(settings, "repair", say) as backend:
-        tracking.ensure_tables(backend)
         conn = backend.connection
         applied = tracking.read_applied(conn, settings.migration_table)
         applied_ids = {a.id for a in applied}
@@ -364,10 +381,20 @@ def repair(settings: Settings, *, report: Report | None = None) -> list[dict]:
 
 
 def new(settings: Settings, name: str, *, python: bool = False) -> list[Path]:
-    """Create a timestamp-prefixed migration after the newest one; returns the new files."""
+    """Create a timestamp-prefixed migration after the newest one; returns the new files.
+
+    The new migration is added to the history lock file (``mig.sum``), which is created
+    when missing; the entries already there are kept as they are.
+    """
+    from . import history
+
     scripts, _ = scripts_mod.load(settings.sources)
-    return scripts_mod.new_migration(settings.sources[0], name, python=python,
-                                     after=scripts[-1].id if scripts else None)
+    paths = scripts_mod.new_migration(settings.sources[0], name, python=python,
+                                      after=scripts[-1].id if scripts else None)
+    scripts, hooks = scripts_mod.load(settings.sources)
+    history.append(settings.sources, scripts + hooks,
+                   [s for s in scripts + hooks if s.path in paths])
+    return paths
 
 
 def wait(settings: Settings, *, timeout: float, interval: float = 2.0,

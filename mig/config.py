@@ -71,17 +71,38 @@ class Settings:
             value = getattr(self, f.name)
             if f.name == "database":
                 value = value.masked if value is not None else "(embedded server)"
-            elif f.name == "sources":
+            elif f.name in ("sources", "warnings"):
                 value = " ".join(str(p) for p in value)
             shown[f.name] = str(value)
         return shown
 
 
-def _read_ini(path: Path) -> tuple[dict[str, str], dict[str, str]]:
-    from yoyo.config import read_config
+def _yoyo_config_module():
+    """yoyo's own ini reader (``yoyo/config.py``), loaded without the ``yoyo`` package.
 
+    Importing ``yoyo`` itself pulls in its database backends and SQL parser (tens of
+    milliseconds); the reader needs only the standard library, and every mig command reads
+    the ini, so the module is loaded on its own, unchanged.
+    """
+    import importlib.util
+    import sys
+
+    name = "_mig_yoyo_config"
+    if name not in sys.modules:
+        spec = importlib.util.find_spec("yoyo")
+        assert spec is not None and spec.submodule_search_locations
+        path = Path(list(spec.submodule_search_locations)[0]) / "config.py"
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        assert module_spec is not None and module_spec.loader is not None
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+def _read_ini(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     try:
-        parser = read_config(str(path))
+        parser = _yoyo_config_module().read_config(str(path))
         defaults = {key: parser.get("DEFAULT", key) for key in parser.defaults()}
         mig = dict(parser.items("mig")) if parser.has_section("mig") else {}
     except Exception as exc:  # configparser errors, interpolation errors, missing includes

@@ -76,6 +76,12 @@ def connect(
         conn = psycopg2.connect(dsn.raw, application_name=application_name(verb))
     except psycopg2.OperationalError as exc:
         raise connection_error(dsn, exc) from None
+    conn.autocommit = True
+    if conn.server_version >= 140000:
+        # Notice a dead client even during a long statement, so that its transaction rolls
+        # back and its advisory lock goes with it at once (PostgreSQL 14+).
+        with conn.cursor() as cur:
+            cur.execute("SET client_connection_check_interval = '1s'")
     conn.autocommit = autocommit
     return conn
 

@@ -18,7 +18,7 @@ from psycopg2 import sql
 from yoyo.backends.core.postgresql import PostgresqlBackend
 
 from . import tracking
-from .db import application_name, connection_error
+from .db import connect
 from .dsn import Dsn
 from .errors import StatementFailed
 from .scripts import Script, statement_text
@@ -34,22 +34,18 @@ class Backend(PostgresqlBackend):
 
     has_transactional_ddl = True
 
-    def __init__(self, dsn: Dsn, migration_table: str, verb: str = "apply") -> None:
+    def __init__(
+        self, dsn: Dsn, migration_table: str, verb: str = "apply", *, connection=None
+    ) -> None:
         self.dsn = dsn
         self.verb = verb
+        self._given_connection = connection
         super().__init__(dsn, migration_table)
 
-    def connect(self, dburi):  # noqa: D401 - yoyo's hook
-        try:
-            conn = psycopg2.connect(self.dsn.raw, application_name=application_name(self.verb))
-        except psycopg2.OperationalError as exc:
-            raise connection_error(self.dsn, exc) from None
-        conn.autocommit = True
-        if conn.server_version >= 140000:
-            # Notice a dead client during a long statement, so its advisory lock goes with it.
-            with conn.cursor() as cur:
-                cur.execute("SET client_connection_check_interval = '1s'")
-        return conn
+    def connect(self, dburi):  # yoyo's hook: reuse the caller's connection when given one
+        if self._given_connection is not None:
+            return self._given_connection
+        return connect(self.dsn, verb=self.verb)
 
     def copy(self):
         return self.__class__(self.dsn, self.migration_table, self.verb)

@@ -164,7 +164,10 @@ def test_without_the_embedded_extra_says_how_to_configure(project, monkeypatch):
 
 def _all_commands(group: click.Group, prefix: str = "mig") -> list[tuple[str, click.Command]]:
     found = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         found.append((f"{prefix} {name}", command))
         if isinstance(command, click.Group):
             found.extend(_all_commands(command, f"{prefix} {name}"))

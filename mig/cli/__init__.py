@@ -16,13 +16,21 @@ import click
 
 from ..dsn import redact
 from ..errors import EXIT_FAILURE, MigError
-from . import db as _db  # noqa: E402,F401
-from . import deploy as _deploy  # noqa: E402,F401
+from ._common import STATE, LazyGroup, cli
 
-# Each module registers its commands on ``cli`` when imported.
-from . import migrate as _migrate  # noqa: E402,F401
-from . import schema as _schema  # noqa: E402,F401
-from ._common import STATE, cli
+# Which module registers which command; a module is imported only when its command runs.
+LazyGroup.modules = {
+    "apply": "migrate",
+    "rollback": "migrate",
+    "status": "migrate",
+    "new": "migrate",
+    "repair": "migrate",
+    "config": "migrate",
+    "db": "db",
+    "verify": "schema",
+    "schema": "schema",
+    "wait": "deploy",
+}
 
 
 def _secrets() -> list[str | None]:

@@ -16,7 +16,28 @@ from ..config import Settings, resolve
 STATE: dict[str, Any] = {"traceback": False, "secrets": []}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is used.
+
+    ``mig apply`` then pays for the imports of apply alone, not for those of every command
+    (the schema and seed commands pull in much more). Modules register their commands on
+    ``cli`` with the usual decorators; ``modules`` says which module holds which command.
+    """
+
+    modules: dict[str, str] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.modules))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.modules:
+            import importlib
+
+            importlib.import_module(f"mig.cli.{self.modules[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mig")
 def cli() -> None:
     """Safe PostgreSQL migrations, seed data and test databases on top of yoyo."""
