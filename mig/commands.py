@@ -428,6 +428,24 @@ def wait(settings: Settings, *, timeout: float, interval: float = 2.0,
         time.sleep(min(interval, left))
 
 
+def seed(settings: Settings, *, env: str | None = None, prune: bool = False,
+         dry_run: bool = False, report: Report | None = None):
+    """Load ``seeds/base/`` (and ``seeds/<env>/``) into a database at the newest migration.
+
+    :returns: a :class:`mig.seeds.SeedReport` with real per-table counts.
+    :raises NotAtHead: migrations are pending or edited (seed data follows the schema).
+    :raises SeedError: a fixture problem (all of them, with file and line); nothing written.
+    """
+    from .seeds import load_seeds
+
+    require_head(settings)
+    conn = connect(resolve_dsn(settings), verb="seed")
+    try:
+        return load_seeds(conn, settings.seeds_dir, env, prune=prune, dry_run=dry_run)
+    finally:
+        conn.close()
+
+
 def require_head(settings: Settings, *, allow_newer: bool = False) -> StatusReport:
     """Raise :class:`NotAtHead` unless every migration is applied and none was edited.
 

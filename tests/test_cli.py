@@ -53,6 +53,16 @@ def test_status_apply_rollback_through_the_cli(project, db_url):
     assert "b" not in tables(db_url)
 
 
+def test_apply_with_seed_env(db_url):
+    result = run_mig(["apply", "-d", db_url, "--seed-env", "dev", "--json"], cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["migrations"] and data["seed"]["tables"]["roles"]["inserted"] == 3
+    assert data["seed"]["tables"]["organizations"]["inserted"] == 1
+    again = json.loads(run_mig(["apply", "-d", db_url, "--seed", "--json"], cwd=REPO).stdout)
+    assert again["migrations"] == [] and again["seed"]["changed"] is False
+
+
 def test_dry_run_and_quiet(project, db_url):
     result = run_mig(["apply", "-d", db_url, "--dry-run"], cwd=project)
     assert result.returncode == 0
@@ -215,5 +225,6 @@ def test_readme_starts_with_the_two_commands_and_the_first_one_works(tmp_path):
         ids = sorted(p.stem for p in (REPO / "migrations").glob("[0-9]*.*")
                      if not p.name.endswith(".rollback.sql"))
         assert f"{len(ids)} applied, 0 pending, 0 edited" in outputs[-1]
+        assert "roles" in outputs[0]  # apply --seed reported the seeded tables
     finally:
         run_mig(["db", "stop"], cwd=project)

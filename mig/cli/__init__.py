@@ -30,6 +30,7 @@ LazyGroup.modules = {
     "verify": "schema",
     "schema": "schema",
     "wait": "deploy",
+    "seed": "seed",
 }
 
 

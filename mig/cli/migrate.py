@@ -27,14 +27,24 @@ def _print_plan(out: Printer, report: commands.RunReport, verb: str) -> None:
 @click.option("--to", "to", metavar="ID", help="apply up to and including this migration")
 @click.option("--dry-run", is_flag=True, help="print what would run; change nothing")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@click.option("--seed", "with_seed", is_flag=True,
+              help="load the seed data (seeds/base/) after the migrations")
+@click.option("--seed-env", metavar="NAME",
+              help="with --seed, also load seeds/NAME/ (implies --seed)")
 @lock_options
 @common_options
 @with_settings
-def apply(settings, out: Printer, to, dry_run, as_json) -> int:
+def apply(settings, out: Printer, to, dry_run, as_json, with_seed, seed_env) -> int:
     """Apply pending migrations, under a lock that concurrent runs wait for."""
     report = commands.apply(settings, to=to, dry_run=dry_run, report=out.progress)
+    seeded = None
+    if (with_seed or seed_env) and not dry_run:
+        seeded = commands.seed(settings, env=seed_env, report=out.progress)
     if as_json:
-        out.json(report.to_json())
+        data = report.to_json()
+        if seeded is not None:
+            data["seed"] = seeded.to_json()
+        out.json(data)
     elif dry_run:
         _print_plan(out, report, "apply")
     elif report.migrations:
@@ -44,6 +54,9 @@ def apply(settings, out: Printer, to, dry_run, as_json) -> int:
         out.line("nothing to apply: the database is at the newest migration")
     for mid in report.adopted:
         out.detail(f"adopted {mid} (applied by plain yoyo; checksum recorded now)")
+    if seeded is not None and not as_json:
+        for line in seeded.lines():
+            out.line(line)
     return EXIT_OK
 
 
