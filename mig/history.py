@@ -1,0 +1,202 @@
+"""The history lock file: every migration's id and checksum, committed with the migrations.
+
+``mig.sum`` in the first migrations folder lists the migrations in order, one ``<id> <checksum>``
+line each (the checksum ``mig status`` records: sha256 of the file and its rollback, line
+endings normalised), under a ``sum`` line hashing all of them, in the spirit of Atlas's
+``atlas.sum``. Two branches that each add a migration both change the ``sum`` line and both
+append at the end of the file, so git reports a merge conflict instead of merging two
+histories silently. ``mig new`` appends to the file, ``mig hash`` rewrites it from the files
+on disk, and ``mig lint`` checks it (:func:`check`).
+
+The file is not named like a migration: mig counts only names starting with a digit, and
+plain ``yoyo`` every ``.py``/``.sql`` file, so ``mig.sum`` is neither's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import MigError
+from .scripts import Script
+
+FILE_NAME = "mig.sum"
+
+_HEADER = (
+    "# The migration history, checked by 'mig lint'; written by 'mig new' and 'mig hash'.\n"
+    "# Do not edit by hand. On a merge conflict here, see docs/lint.md (\"the lock file\").\n"
+)
+_ENTRY = re.compile(r"^(\S+) ([0-9a-f]{64})$")
+_SUM = re.compile(r"^sum ([0-9a-f]{64})$")
+_CONFLICT = re.compile(r"^(<{7}|={7}|>{7}|\|{7})( |$)")
+
+
+def path_for(sources: Sequence[Path]) -> Path:
+    """Where the lock file of these migration folders lives: in the first folder."""
+    if not sources:
+        raise MigError("no migrations folder is configured", hint="set 'sources' in yoyo.ini")
+    return Path(sources[0]) / FILE_NAME
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    checksum: str
+    line: int = 0  # where it was read, 0 for a new entry
+
+
+@dataclass
+class Problem:
+    """One thing wrong with the history: ``rule``, the file and line it is about, the message."""
+
+    rule: str
+    path: Path
+    line: int
+    message: str
+    hint: str | None = None
+
+
+@dataclass
+class SumFile:
+    """A lock file as read: its entries in order, and what could not be read."""
+
+    path: Path
+    exists: bool
+    entries: list[Entry] = field(default_factory=list)
+    total: str | None = None
+    total_line: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [e.id for e in self.entries]
+
+
+def total(entries: Iterable[Entry]) -> str:
+    """The hash over all entries, in order: what the ``sum`` line holds."""
+    body = "".join(f"{e.id} {e.checksum}\n" for e in entries)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def render(entries: Sequence[Entry]) -> str:
+    lines = [f"{e.id} {e.checksum}\n" for e in entries]
+    return _HEADER + f"sum {total(entries)}\n" + "".join(lines)
+
+
+def read(path: Path) -> SumFile:
+    """Read a lock file; lines that cannot be read become ``history-sum`` problems."""
+    result = SumFile(path, path.exists())
+    if not result.exists:
+        return result
+    seen: set[str] = set()
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if _CONFLICT.match(line):
+            result.problems.append(Problem(
+                "history-sum", path, number, "unresolved merge conflict in the lock file",
+                hint="two branches added migrations: resolve it as docs/lint.md describes "
+                "(keep the target branch's side, renumber your migration, run 'mig hash')"))
+            continue
+        match = _SUM.match(line)
+        if match and result.total is None:
+            result.total, result.total_line = match.group(1), number
+            continue
+        match = _ENTRY.match(line)
+        if match is None or match.group(1) in seen:
+            what = "a duplicate entry" if match else "not '<id> <sha256>'"
+            result.problems.append(Problem("history-sum", path, number,
+                                           f"cannot read this line ({what}): {line[:80]}",
+                                           hint="run 'mig hash' to rewrite the file"))
+            continue
+        seen.add(match.group(1))
+        result.entries.append(Entry(match.group(1), match.group(2), number))
+    return result
+
+
+def write(sources: Sequence[Path], scripts: Sequence[Script], *, force: bool = False) -> Path:
+    """Rewrite the lock file from the migrations on disk (``mig hash``); returns its path.
+
+    :param force: also list a new migration ordered before one already listed.
+    :raises MigError: a new migration is ordered before one already listed (typically one
+        added on a parallel branch): listing it would hide that it is out of order.
+    """
+    path = path_for(sources)
+    listed = set(read(path).ids)
+    migrations = [s for s in scripts if not s.post_apply]
+    for index, script in enumerate(migrations):
+        later = next((s.id for s in migrations[index + 1:] if s.id in listed), None)
+        if not force and script.id not in listed and later is not None:
+            raise MigError(
+                f"{script.id} is new, but ordered before {later}, which {FILE_NAME} already "
+                "lists (added on a parallel branch?)",
+                hint="rename it to sort after the newest migration and make it depend on "
+                "that one, then run 'mig hash' again; --force lists it where it is",
+            )
+    path.write_text(render([Entry(s.id, s.checksum) for s in scripts]), encoding="utf-8")
+    return path
+
+
+def append(sources: Sequence[Path], scripts: Sequence[Script], new: Sequence[Script]) -> Path:
+    """Add ``new`` migrations to the lock file (``mig new``), keeping the recorded entries as
+    they are, so that an edit to an older migration still shows. Without a lock file, write
+    one for every migration (``scripts``)."""
+    path = path_for(sources)
+    current = read(path)
+    if not current.exists:
+        return write(sources, scripts)
+    listed = set(current.ids)
+    entries = current.entries + [Entry(s.id, s.checksum) for s in new if s.id not in listed]
+    path.write_text(render(entries), encoding="utf-8")
+    return path
+
+
+def check(sources: Sequence[Path], scripts: Sequence[Script]) -> tuple[SumFile, list[Problem]]:
+    """Compare the lock file with the migrations on disk.
+
+    Problems: no lock file (``history-sum``); a line that cannot be read, a merge conflict or a
+    ``sum`` line that does not match the entries (``history-sum``); an entry whose migration
+    is gone (``history-stale``); a migration missing from it (``history-unlisted``); a
+    migration changed since it was listed (``history-edited``).
+    """
+    path = path_for(sources)
+    sums = read(path)
+    problems = list(sums.problems)
+    if not sums.exists:
+        if scripts:
+            problems.append(Problem("history-sum", path, 1, "the history lock file is missing",
+                                    hint="run 'mig hash' and commit the file it writes"))
+        return sums, problems
+    if not sums.problems and sums.total != total(sums.entries):
+        problems.append(Problem(
+            "history-sum", path, sums.total_line or 1,
+            "the sum line does not match the entries (edited by hand, or a merge conflict "
+            "resolved by hand)",
+            hint="check the entries against the migrations, then run 'mig hash'"))
+    on_disk = {s.id: s for s in scripts}
+    for entry in sums.entries:
+        script = on_disk.get(entry.id)
+        if script is None:
+            problems.append(Problem(
+                "history-stale", path, entry.line,
+                f"lists {entry.id}, but no such migration exists (deleted or renamed?)",
+                hint="restore the migration; if it was never applied anywhere, run 'mig hash'"))
+        elif script.checksum != entry.checksum:
+            problems.append(Problem(
+                "history-edited", script.path, 1,
+                f"{script.id} changed since it was listed in {FILE_NAME} (listed "
+                f"{entry.checksum[:12]}, now {script.checksum[:12]})",
+                hint="if this migration is new and applied nowhere yet, run 'mig hash'; "
+                "otherwise restore it and put the change in a new migration"))
+    listed = set(sums.ids)
+    for script in scripts:
+        if script.id not in listed:
+            problems.append(Problem(
+                "history-unlisted", script.path, 1, f"{script.id} is not in {FILE_NAME}",
+                hint="run 'mig hash' (or create migrations with 'mig new') and commit "
+                f"{FILE_NAME}"))
+    return sums, problems

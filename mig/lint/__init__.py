@@ -1,0 +1,212 @@
+"""``mig lint``: squawk and mig's own checks over the migrations, and the history lock file.
+
+:func:`lint` checks every migration of the configured folders (or the files given) and returns
+a :class:`LintReport` of :class:`Finding` objects, each naming file, line and rule. What is
+checked, and how a rule is switched off (always with a reason), is in docs/lint.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import history
+from .. import scripts as scripts_mod
+from ..config import Settings
+from ..dsn import Dsn
+from ..errors import ConfigError
+from ..scripts import Script
+from . import rules, squawk
+from . import settings as settings_mod
+from .findings import Finding, Source
+from .settings import LintSettings
+
+__all__ = ["Finding", "LintReport", "LintSettings", "lint"]
+
+# squawk rules about removing or renaming things: what a rollback is for.
+_ROLLBACK_PREFIXES = ("ban-drop-", "renaming-")
+_ROLLBACK_RULES = {"ban-set-schema", "ban-alter-identity", "ban-revoke", "ban-truncate-cascade"}
+# A squawk finding inside a statement mig already reported under its own rule is left out.
+_SUPERSEDED = {"prefer-robust-stmts": "not-rerunnable"}
+
+
+@dataclass
+class LintReport:
+    """What :func:`lint` found in ``migrations`` files, and the rules switched off (with why)."""
+
+    migrations: int
+    findings: list[Finding] = field(default_factory=list)
+    switched_off: dict[str, str] = field(default_factory=dict)
+    squawk: str = ""
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_json(self) -> dict:
+        return {
+            "ok": self.ok,
+            "migrations": self.migrations,
+            "errors": len(self.errors),
+            "warnings": len(self.findings) - len(self.errors),
+            "findings": [f.to_json() for f in self.findings],
+            "switched_off": self.switched_off,
+            "squawk": self.squawk,
+        }
+
+
+def _select(files: Sequence[str | Path], known: list[Script]) -> tuple[list[Script], bool]:
+    """The scripts to check: every known one, or those of ``files``; and whether any of them
+    belongs to the configured folders (and so to the history)."""
+    if not files:
+        return known, True
+    by_path: dict[Path, Script] = {}
+    for script in known:
+        by_path[script.path.resolve()] = script
+        if script.rollback_path is not None:
+            by_path[script.rollback_path.resolve()] = script
+    chosen: dict[Path, Script] = {}
+    any_known = False
+    for name in files:
+        path = Path(name).resolve()
+        if path.name.endswith(".rollback.sql"):
+            path = path.with_name(path.name[: -len(".rollback.sql")] + ".sql")
+        known_script = by_path.get(path)
+        if known_script is None:
+            if not (path.is_file() and scripts_mod.is_migration_name(path)):
+                raise ConfigError(f"{name}: not a migration file",
+                                  hint="give .sql or .py migrations whose names start with a "
+                                  "digit (or their .rollback.sql files)")
+            known_script = Script(path.stem, path, path.name.startswith("post-apply"))
+        else:
+            any_known = True
+        chosen[known_script.path] = known_script
+    return list(chosen.values()), any_known
+
+
+def _out_of_order(scripts: list[Script], known: set[str], where: str, hint: str) -> list[Finding]:
+    """Migrations not in ``known`` ordered before one that is."""
+    found = []
+    for index, script in enumerate(scripts):
+        if script.id in known:
+            continue
+        later = next((s.id for s in scripts[index + 1:] if s.id in known), None)
+        if later is not None:
+            found.append(Finding(
+                script.path, 1, "out-of-order",
+                f"{script.id} is new, but ordered before {later}, which is already {where} "
+                "(added on a parallel branch?): databases that have it would apply this one "
+                "after it, fresh ones before it", hint))
+    return found
+
+
+def _history(settings: Settings, scripts: list[Script], hooks: list[Script],
+             database: Dsn | None) -> list[Finding]:
+    sums, problems = history.check(settings.sources, scripts + hooks)
+    newest = scripts[-1].id if scripts else ""
+    hint = (f"rename it to sort after {newest} and make it depend on {newest} ('mig new' "
+            "writes both; move the SQL over), then run 'mig hash'")
+    findings = []
+    if sums.exists:
+        findings += _out_of_order(scripts, set(sums.ids), f"in {history.FILE_NAME}", hint)
+    if database is not None:
+        from .. import tracking
+        from ..db import connect
+
+        conn = connect(database, verb="lint")
+        try:
+            applied = {a.id for a in tracking.read_applied(conn, settings.migration_table)}
+        finally:
+            conn.close()
+        findings += _out_of_order(scripts, applied, f"applied in {database.masked}", hint)
+    reordered = {f.path for f in findings}
+    findings += [Finding(p.path, p.line, p.rule, p.message, p.hint) for p in problems
+                 if not (p.rule == "history-unlisted" and p.path in reordered)]
+    return findings
+
+
+def _marker_findings(script: Script) -> tuple[set[str], list[Finding]]:
+    """The rules a script's ``-- mig: allow-<rule> <reason>`` markers switch off."""
+    allowed: set[str] = set()
+    problems = []
+    for path in (script.path, script.rollback_path):
+        if path is None:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for match in rules.MARKER.finditer(text):
+            rule, reason = match.groups()
+            if reason:
+                allowed.add(rule)
+                continue
+            problems.append(Finding(
+                path, text.count("\n", 0, match.start()) + 1, rule,
+                f"the allow-{rule} marker gives no reason, so it switches nothing off",
+                f"write it as: mig: allow-{rule} <why it is safe here>"))
+    return allowed, problems
+
+
+def _keep_squawk(source: Source, finding: Finding, allowed: set[str], own: list[Finding]) -> bool:
+    rule = finding.rule
+    if source.rollback and (rule.startswith(_ROLLBACK_PREFIXES) or rule in _ROLLBACK_RULES):
+        return False
+    if "destructive" in allowed and not source.rollback and rule.startswith("ban-drop-"):
+        return False
+    return not any(
+        mine.rule == _SUPERSEDED.get(rule) and mine.path == finding.path
+        and mine.line <= finding.line <= (mine.end_line or mine.line)
+        for mine in own
+    )
+
+
+def lint(settings: Settings, files: Sequence[str | Path] = (), *, database: Dsn | None = None,
+         lint_settings: LintSettings | None = None) -> LintReport:
+    """Check migrations with squawk and mig's own rules, and the history lock file.
+
+    :param files: migration files to check (default: every migration of ``settings.sources``
+        and the lock file itself).
+    :param database: also report new migrations ordered before one applied there.
+    :param lint_settings: default: ``[tool.mig.lint]`` of the project's ``pyproject.toml``.
+    :raises ConfigError: a file that is not a migration, or unreadable lint settings.
+    :raises MigError: squawk is not installed or failed.
+    """
+    config = lint_settings or settings_mod.load(settings.project_dir)
+    scripts, hooks = scripts_mod.load(settings.sources)
+    chosen, in_history = _select(files, scripts + hooks)
+
+    findings: list[Finding] = []
+    allowed: dict[Path, set[str]] = {}
+    sources: list[Source] = []
+    for script in chosen:
+        marks, problems = _marker_findings(script)
+        findings += problems
+        for path in (script.path, script.rollback_path):
+            if path is not None:
+                allowed[path] = marks
+        findings += rules.missing_rollback(script)
+        for source in rules.sources(script):
+            sources.append(source)
+            findings += rules.not_rerunnable(source)
+            findings += rules.destructive(source)
+    own = list(findings)
+    for source, finding in squawk.check(sources, config):
+        if _keep_squawk(source, finding, allowed.get(source.path, set()), own):
+            findings.append(finding)
+    if in_history:
+        history_findings = _history(settings, scripts, hooks, database)
+        if files:  # only what concerns the files given
+            paths = set(allowed)
+            history_findings = [f for f in history_findings if f.path in paths]
+        findings += history_findings
+
+    findings = [f for f in findings
+                if not config.is_off(f.rule, f.path) and f.rule not in allowed.get(f.path, ())]
+    for f in findings:
+        if f.rule in config.warn:
+            f.level = "warning"
+    findings.sort(key=lambda f: (str(f.path), f.line, f.rule))
+    return LintReport(len(chosen), findings, config.switched_off(), squawk.version())

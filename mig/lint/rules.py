@@ -1,0 +1,193 @@
+"""mig's own lint rules: what squawk cannot know about mig's migrations.
+
+- ``missing-rollback``: an SQL migration without ``<id>.rollback.sql`` (or with one that holds
+  no statement), a Python step without a rollback.
+- ``not-rerunnable``: a statement of a non-transactional migration that fails when run a second
+  time. Such a migration runs statement by statement and resumes at the failed one, so each
+  statement must be safe to repeat after a partial run.
+- ``destructive``: DROP TABLE / DROP SCHEMA / TRUNCATE / DROP COLUMN / a column type change
+  that may narrow, in a migration (not a rollback: undoing is their job) without the marker
+  ``-- mig: allow-destructive <reason>``.
+
+``out-of-order`` needs the whole history and lives in :mod:`mig.lint`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from .findings import Finding, Source
+from .sql import Statement, statements
+
+#: ``-- mig: allow-<rule> <reason>`` (``#`` in Python files): switches a rule off for the file.
+MARKER = re.compile(r"(?:--|#)\s*mig:\s*allow-([a-z][a-z0-9-]*)[ \t]*(.*?)\s*$", re.M)
+
+_OBJECT = (r"(TABLE|INDEX|SEQUENCE|SCHEMA|EXTENSION|TYPE|DOMAIN|FUNCTION|PROCEDURE|VIEW"
+           r"|MATERIALIZED VIEW|TRIGGER|CONSTRAINT TRIGGER|POLICY|ROLE)")
+_CREATE = re.compile(r"^CREATE (OR REPLACE )?(?:UNIQUE )?(?:(?:GLOBAL |LOCAL )?TEMP(?:ORARY)? "
+                     r"|UNLOGGED )?" + _OBJECT + r" (CONCURRENTLY )?(IF NOT EXISTS )?")
+_DROP = re.compile(r"^DROP " + _OBJECT + r" (CONCURRENTLY )?(IF EXISTS )?")
+_ALTER_TABLE = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?\S+ (.*)$")
+_IF_NOT_EXISTS = {"TABLE", "INDEX", "SEQUENCE", "SCHEMA", "EXTENSION", "MATERIALIZED VIEW"}
+_OR_REPLACE = {"FUNCTION", "PROCEDURE", "VIEW", "TRIGGER"}
+
+# Types no other type narrows into; a change to any other type may lose or reject data.
+_WIDE_TYPES = {"TEXT", "VARCHAR", "CHARACTER VARYING", "NUMERIC", "DECIMAL", "BIGINT", "INT8",
+               "DOUBLE PRECISION", "FLOAT8", "JSONB", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"}
+_TYPE_CHANGE = re.compile(r"^ALTER (?:COLUMN )?(\S+) (?:SET DATA )?TYPE (.+?)"
+                          r"(?: USING .*| COLLATE .*)?$")
+
+
+def _actions(words: str) -> list[str]:
+    """The comma-separated actions of an ALTER TABLE (commas inside parentheses ignored)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(words):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(words[start:i].strip())
+            start = i + 1
+    parts.append(words[start:].strip())
+    return parts
+
+
+def _finding(source: Source, stmt: Statement, rule: str, message: str, hint: str) -> Finding:
+    return Finding(source.path, source.first_line + stmt.line - 1, rule, message, hint,
+                   end_line=source.first_line + stmt.end_line - 1)
+
+
+def _not_rerunnable(words: str) -> tuple[str, str] | None:
+    """(what cannot be repeated, how to fix it) for one statement, or None."""
+    create = _CREATE.match(words)
+    if create:
+        replace, kind, concurrently, guarded = create.groups()
+        what = f"CREATE {kind}" + (" CONCURRENTLY" if concurrently else "")
+        if kind in _IF_NOT_EXISTS and not guarded:
+            return what, "write CREATE ... IF NOT EXISTS" + (
+                " (and drop an INVALID index a failed run left behind first)"
+                if concurrently else "")
+        if kind in _OR_REPLACE and not replace:
+            return what, "write CREATE OR REPLACE"
+        if kind not in _IF_NOT_EXISTS | _OR_REPLACE:
+            return what, "check for it first in a DO block, or move it to a transactional migration"
+        return None
+    drop = _DROP.match(words)
+    if drop and not drop.group(3):
+        return f"DROP {drop.group(1)}", "write DROP ... IF EXISTS"
+    alter = _ALTER_TABLE.match(words)
+    for action in _actions(alter.group(1)) if alter else []:
+        if action.startswith("ADD ") and not re.match(r"ADD (COLUMN )?IF NOT EXISTS ", action):
+            return f"ALTER TABLE {' '.join(action.split()[:2])}", (
+                "write ADD COLUMN IF NOT EXISTS; a constraint needs a DO block that checks "
+                "pg_constraint first")
+        if action.startswith("DROP ") and not re.match(r"DROP (COLUMN |CONSTRAINT )?IF EXISTS ",
+                                                       action):
+            return f"ALTER TABLE {' '.join(action.split()[:2])}", "write DROP ... IF EXISTS"
+        if action.startswith("RENAME "):
+            return "ALTER TABLE ... RENAME", "check for the old name first in a DO block"
+    return None
+
+
+def not_rerunnable(source: Source) -> Iterator[Finding]:
+    if source.transactional:
+        return
+    for stmt in statements(source.text):
+        found = _not_rerunnable(stmt.words)
+        if found:
+            what, hint = found
+            yield _finding(
+                source, stmt, "not-rerunnable",
+                f"{what} fails when run again, and this migration runs outside a transaction: "
+                "after a failure, 'mig apply' resumes by re-running the failed statement",
+                hint)
+
+
+def _destructive(words: str) -> str | None:
+    """What an apply statement destroys, or None."""
+    match = re.match(r"^(DROP (?:TABLE|SCHEMA|MATERIALIZED VIEW)|TRUNCATE)\b", words)
+    if match:
+        return f"{match.group(1)} deletes data"
+    alter = _ALTER_TABLE.match(words)
+    for action in _actions(alter.group(1)) if alter else []:
+        column = re.match(r"^DROP (?!CONSTRAINT )(?:COLUMN )?(?:IF EXISTS )?(\S+)", action)
+        if column:
+            return f"DROP COLUMN {column.group(1).lower()} deletes its data"
+        change = _TYPE_CHANGE.match(action)
+        if change:
+            target = change.group(2).strip()
+            if target not in _WIDE_TYPES:
+                return (f"changing column {change.group(1).lower()} to {target.lower()} may "
+                        "narrow it: values that do not fit fail the migration or lose detail")
+    return None
+
+
+def destructive(source: Source) -> Iterator[Finding]:
+    if source.rollback:
+        return
+    for stmt in statements(source.text):
+        what = _destructive(stmt.words)
+        if what:
+            yield _finding(
+                source, stmt, "destructive", what,
+                "if intended, say so in the file: -- mig: allow-destructive <reason> "
+                "(and keep the data the rollback needs, or say why it cannot)")
+
+
+def _leaves(steps: list) -> Iterator:
+    for step in steps:
+        inner = getattr(step, "step", step)
+        if hasattr(inner, "steps"):  # a yoyo step group
+            yield from _leaves(inner.steps)
+        else:
+            yield inner
+
+
+def _line_of_callable(func: object, path: Path) -> int:
+    try:
+        if Path(inspect.getsourcefile(func) or "") == path:  # type: ignore[arg-type]
+            return inspect.getsourcelines(func)[1]  # type: ignore[arg-type]
+    except (TypeError, OSError):
+        pass
+    return 1
+
+
+def missing_rollback(script) -> Iterator[Finding]:
+    hint = "write a rollback that restores the previous schema ('mig verify' proves it does)"
+    if script.post_apply:
+        return
+    if script.is_sql:
+        if script.rollback_path is None:
+            yield Finding(script.path, 1, "missing-rollback",
+                          f"{script.id} has no rollback file ({script.id}.rollback.sql)", hint)
+        elif not statements(script.rollback_path.read_text(encoding="utf-8")):
+            yield Finding(script.rollback_path, 1, "missing-rollback",
+                          "the rollback file has no statements", hint)
+        return
+    for inner in _leaves(script.steps):
+        if getattr(inner, "_rollback", None) is None:
+            apply = getattr(inner, "_apply", None)
+            line = (script.line_of(apply) or 1) if isinstance(apply, str) else (
+                _line_of_callable(apply, script.path))
+            yield Finding(script.path, line, "missing-rollback",
+                          "this step has no rollback", hint + "; give step() a second argument")
+
+
+def sources(script) -> Iterator[Source]:
+    """The SQL of a migration: its files, or the string steps of a Python migration."""
+    if script.is_sql:
+        yield Source(script, script.path, script.path.read_text(encoding="utf-8"), False)
+        if script.rollback_path is not None:
+            text = script.rollback_path.read_text(encoding="utf-8")
+            yield Source(script, script.rollback_path, text, True)
+        return
+    for inner in _leaves(script.steps):
+        for attr, rollback in (("_apply", False), ("_rollback", True)):
+            text = getattr(inner, attr, None)
+            if isinstance(text, str) and text.strip():
+                found = script.line_of(text)
+                lead = text[: len(text) - len(text.lstrip())].count("\n")
+                yield Source(script, script.path, text, rollback,
+                             first_line=max(found - lead, 1) if found else 1)

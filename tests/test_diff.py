@@ -1,0 +1,131 @@
+"""mig diff: a live database against the schema its applied migrations build on a scratch
+database; clean after mig apply, every manual change reported, exit code 5 on drift."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mig import commands
+from mig.config import resolve
+from mig.drift import diff
+from mig.errors import EXIT_DRIFT, MigrationError
+from tests.conftest import PASSWORD, PASSWORD_ROLE
+from tests.helpers import query, run_mig, write_project
+
+MIGRATIONS = {
+    "0001_items.sql": """\
+        CREATE TABLE items (
+            id bigint PRIMARY KEY,
+            name text NOT NULL,
+            status text NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'done')),
+            created_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX items_name ON items (name);
+        """,
+    "0001_items.rollback.sql": "DROP TABLE items;\n",
+    "0002_tags.sql": "CREATE TABLE tags (id bigint PRIMARY KEY, item_id bigint REFERENCES items"
+                     " ON DELETE CASCADE);\n",
+    "0002_tags.rollback.sql": "DROP TABLE tags;\n",
+}
+
+
+@pytest.fixture
+def project(tmp_path, db_url):
+    write_project(tmp_path, MIGRATIONS)
+    commands.apply(resolve(project_dir=tmp_path, database=db_url, env={}))
+    return tmp_path
+
+
+def _diff(project, db_url, pg_server):
+    return diff(resolve(project_dir=project, database=db_url, env={}), scratch=pg_server.url())
+
+
+def test_a_freshly_migrated_database_has_no_drift(project, db_url, pg_server):
+    report = _diff(project, db_url, pg_server)
+    assert report.differences == [] and not report.drift
+    assert report.migrations == ["0001_items", "0002_tags"] and report.pending == []
+    result = run_mig(["diff", "-d", db_url, "--scratch-server", pg_server.url()], cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "no drift:" in result.stdout and "matches its 2 applied migration(s)" in result.stdout
+    # the scratch database is gone
+    assert query(pg_server.url(), "SELECT datname FROM pg_database WHERE datname LIKE "
+                 "'mig_verify_%%'") == []
+
+
+def test_manual_changes_are_reported_with_exit_code_5(project, db_url, pg_server):
+    query(db_url, "ALTER TABLE items ADD COLUMN notes text; DROP INDEX items_name;"
+                  " ALTER TABLE items ALTER COLUMN status SET DEFAULT 'done';"
+                  " ALTER TABLE items ALTER COLUMN id TYPE numeric;"
+                  " ALTER TABLE tags DROP CONSTRAINT tags_item_id_fkey;"
+                  " CREATE TABLE scratch_copy (id int)")
+    changes = {(d["change"], d["kind"], d["name"]) for d in
+               _diff(project, db_url, pg_server).differences}
+    assert changes >= {
+        ("extra", "column", "items.notes"),
+        ("missing", "index", "items_name"),
+        ("changed", "column", "items.status"),
+        ("changed", "column", "items.id"),
+        ("missing", "constraint", "tags.tags_item_id_fkey"),
+        ("extra", "table", "scratch_copy"),
+    }
+
+    result = run_mig(["diff", "-d", db_url, "--scratch-server", pg_server.url()], cwd=project)
+    assert result.returncode == EXIT_DRIFT == 5, result.stderr
+    lines = result.stdout.splitlines()
+    assert "differs from the schema of its 2 applied migration(s):" in lines[0]
+    assert "  extra column items.notes: text" in lines
+    assert "  missing index items_name: CREATE INDEX items_name ON public.items USING btree " \
+           "(name)" in lines
+    assert "  changed column items.id: bigint not null -> numeric not null" in lines
+    assert "  changed column items.status: text not null default 'new'::text -> text not null " \
+           "default 'done'::text" in lines
+
+    result = run_mig(["diff", "-d", db_url, "--scratch-server", pg_server.url(), "--json"],
+                     cwd=project)
+    assert result.returncode == EXIT_DRIFT
+    data = json.loads(result.stdout)
+    assert set(data) == {"database", "scratch", "schema", "drift", "migrations", "pending",
+                         "differences"}
+    assert data["drift"] is True
+    assert {"change": "extra", "kind": "column", "name": "items.notes", "expected": None,
+            "actual": "text"} in data["differences"]
+
+
+def test_objects_owned_by_another_role_than_the_scratch_ones_are_no_drift(tmp_path, db_url,
+                                                                           pg_server):
+    write_project(tmp_path, MIGRATIONS)
+    own_url = db_url.replace("postgres@", f"{PASSWORD_ROLE}:{PASSWORD}@")
+    commands.apply(resolve(project_dir=tmp_path, database=own_url, env={}))
+    assert query(db_url, "SELECT tableowner FROM pg_tables WHERE tablename = 'items'") == [
+        (PASSWORD_ROLE,)]
+    report = _diff(tmp_path, own_url, pg_server)
+    assert report.differences == []
+    query(own_url, "GRANT SELECT ON items TO PUBLIC")
+    assert [(d["change"], d["name"], d["actual"]) for d in
+            _diff(tmp_path, own_url, pg_server).differences] == [
+        ("changed", "table items", "{=r/<owner>, <owner>=arwdDxtm/<owner>}")]
+
+
+def test_pending_migrations_are_listed_not_counted_as_drift(project, db_url, pg_server):
+    (project / "migrations/0003_more.sql").write_text("ALTER TABLE tags ADD COLUMN x text;\n")
+    report = _diff(project, db_url, pg_server)
+    assert not report.drift and report.pending == ["0003_more"]
+    (project / "migrations/0002_tags.sql").rename(project / "migrations/0002_renamed.sql")
+    (project / "migrations/0003_more.sql").unlink()
+    with pytest.raises(MigrationError, match="no longer on disk: 0002_tags"):
+        _diff(project, db_url, pg_server)
+
+
+def test_the_scratch_database_is_on_the_embedded_server_by_default(project, db_url, pg_server):
+    try:
+        result = run_mig(["diff", "-d", db_url, "--json"], cwd=project)
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert data["drift"] is False
+        assert data["scratch"].startswith("postgresql://postgres@127.0.0.1:")
+        assert f":{pg_server.port}/" not in data["scratch"]
+        assert (project / ".mig" / "pgdata" / "PG_VERSION").exists()
+    finally:
+        assert "stopped the embedded server" in run_mig(["db", "stop"], cwd=project).stdout
