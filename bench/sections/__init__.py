@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from . import concurrency, data, migrations, seeds
+from . import concurrency, data, migrations, seeds, testing
 
 SECTIONS = [
     ("apply", migrations.apply_section),
     ("noop", migrations.noop_section),
     ("seeds", seeds.section),
+    ("testing", testing.section),
     ("data", data.section),
     ("concurrency", concurrency.section),
 ]
