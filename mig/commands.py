@@ -183,10 +183,10 @@ def _ancestors(script: Script, scripts: list[Script]) -> set[str]:
     return seen | {s.id for s in scripts[:index]}
 
 
-def _dry_run_entry(script: Script, direction: str) -> dict:
+def _dry_run_entry(script: Script, direction: str, conn=None) -> dict:
     leaves = script.steps if direction == "apply" else list(reversed(script.steps))
     if direction == "apply":
-        text = "\n".join(scripts_mod.describe_step(s) for s in leaves)
+        text = "\n".join(scripts_mod.describe_step(s, conn) for s in leaves)
     else:
         parts = []
         for s in leaves:
@@ -199,6 +199,22 @@ def _dry_run_entry(script: Script, direction: str) -> dict:
         text = "\n".join(parts)
     return {"id": script.id, "path": str(script.path), "transactional": script.transactional,
             "sql": text}
+
+
+def _refuse_irreversible(plan: list[Script]) -> None:
+    """Refuse to roll back a migration holding a data step that has no backward function."""
+    from .runner import _flatten
+
+    for script in plan:
+        names = [getattr(inner._rollback, "name", "?") for _, inner in _flatten(script.steps)
+                 if getattr(inner._rollback, "irreversible", False)]
+        if names:
+            raise Refused(
+                f"irreversible data migration {script.id}: data step(s) {', '.join(names)}"
+                " have no backward function",
+                hint="pass --force (force=True) to roll the migration back anyway: its data"
+                " changes stay as they are",
+            )
 
 
 # -- verbs -----------------------------------------------------------------------------------
@@ -247,12 +263,13 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
     if dry_run:
         conn = connect(resolve_dsn(settings), verb="apply --dry-run")
         try:
+            conn.set_session(readonly=True)  # data steps count the rows they would touch
             applied = tracking.read_applied(conn, settings.migration_table)
+            _refuse_edited([p for p in _edited(scripts, applied) if p["recorded"]])
+            plan = _plan_apply(scripts, {a.id for a in applied}, to)
+            result.migrations = [_dry_run_entry(s, "apply", conn) for s in plan]
         finally:
             conn.close()
-        _refuse_edited([p for p in _edited(scripts, applied) if p["recorded"]])
-        plan = _plan_apply(scripts, {a.id for a in applied}, to)
-        result.migrations = [_dry_run_entry(s, "apply") for s in plan]
         return result
 
     with _locked(settings, "apply", say) as (dsn, conn):
@@ -277,13 +294,16 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
 
 
 def rollback(settings: Settings, *, steps: int | None = None, to: str | None = None,
-             dry_run: bool = False, yes: bool = False,
+             dry_run: bool = False, yes: bool = False, force: bool = False,
              confirm: Callable[[list[str]], bool] | None = None,
              report: Report | None = None) -> RunReport:
     """Roll back the newest ``steps`` migrations (default one), or all applied after ``to``.
 
     More than one migration needs ``yes=True`` or a ``confirm`` callback that returns True.
-    :raises Refused: more than one migration and no confirmation.
+    A migration holding a data step without a backward function is refused unless
+    ``force=True`` (its data changes then stay as they are).
+    :raises Refused: more than one migration and no confirmation; an irreversible data
+        migration without ``force``.
     """
     say = report or _quiet
     if steps is not None and to is not None:
@@ -317,6 +337,8 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         applied = tracking.read_applied(backend.connection, settings.migration_table)
         _refuse_edited(_edited(scripts, applied))
         plan = plan_for(applied)
+        if not force:
+            _refuse_irreversible(plan)
         if len(plan) > 1 and not yes and not (confirm and confirm([s.id for s in plan])):
             raise Refused(
                 f"this would roll back {len(plan)} migrations: {', '.join(s.id for s in plan)}",

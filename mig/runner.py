@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 
 import psycopg2
 from psycopg2 import sql
@@ -22,6 +23,11 @@ from .db import connect
 from .dsn import Dsn
 from .errors import StatementFailed
 from .scripts import Script, statement_text
+
+# What a Python step may report through while it runs (mig.data's progress lines): the
+# run's report callable, so that -q silences a step as it silences the runner.
+STEP_REPORT: ContextVar[Callable[[str], None] | None] = ContextVar("mig_step_report",
+                                                                     default=None)
 
 
 class Backend(PostgresqlBackend):
@@ -198,10 +204,13 @@ class Runner:
         return int((time.monotonic() - started) * 1000)
 
     def _run(self, script, index, wrapper, inner, direction, *, done=None, total=None) -> None:
+        token = STEP_REPORT.set(self.report)
         try:
             _run_leaf(self.backend, wrapper, inner, direction)
         except psycopg2.DatabaseError as exc:
             raise _statement_error(script, inner, exc, direction, done, total) from None
+        finally:
+            STEP_REPORT.reset(token)
 
 
 def _statement_error(script, inner, exc, direction, done, total) -> StatementFailed:

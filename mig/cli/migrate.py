@@ -66,11 +66,13 @@ def apply(settings, out: Printer, to, dry_run, as_json, with_seed, seed_env) -> 
 @click.option("--to", "to", metavar="ID", help="roll back every migration applied after ID")
 @click.option("--dry-run", is_flag=True, help="print what would run; change nothing")
 @click.option("--yes", "-y", is_flag=True, help="confirm rolling back more than one migration")
+@click.option("--force", is_flag=True,
+              help="roll back irreversible data migrations too (their data changes stay)")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 @lock_options
 @common_options
 @with_settings
-def rollback(settings, out: Printer, steps, to, dry_run, yes, as_json) -> int:
+def rollback(settings, out: Printer, steps, to, dry_run, yes, force, as_json) -> int:
     """Roll back the newest migration (more with --steps N or --to ID, confirmed by --yes)."""
 
     def confirm(ids: list[str]) -> bool:
@@ -79,7 +81,7 @@ def rollback(settings, out: Printer, steps, to, dry_run, yes, as_json) -> int:
         return click.confirm(f"roll back {len(ids)} migrations ({', '.join(ids)})?")
 
     report = commands.rollback(settings, steps=steps, to=to, dry_run=dry_run, yes=yes,
-                               confirm=confirm, report=out.progress)
+                               force=force, confirm=confirm, report=out.progress)
     if as_json:
         out.json(report.to_json())
     elif dry_run:
