@@ -32,10 +32,9 @@ _RETRYABLE = (psycopg2.errors.LockNotAvailable, psycopg2.errors.DeadlockDetected
 
 def _report() -> Report:
     """The run's report callable (``mig apply`` sets one; -q silences it), else stderr."""
-    from .. import runner
+    from ..runner import STEP_REPORT
 
-    var = getattr(runner, "STEP_REPORT", None)
-    return (var.get() if var is not None else None) or _stderr
+    return STEP_REPORT.get() or _stderr
 
 
 def _stderr(line: str) -> None:
@@ -336,6 +335,7 @@ class Irreversible:
 
     def __init__(self, step: DataStep) -> None:
         self.step = step
+        self.name = step.name  # what a refused rollback names
         self.__qualname__ = f"data step {step.name}: irreversible, its data changes stay"
 
     def __call__(self, conn) -> None:
