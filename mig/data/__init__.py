@@ -76,7 +76,7 @@ def data_step(
     :raises TypeError: at import, for a misused parameter.
     """
     collector = _collector()
-    step_name = name or getattr(forward, "__name__", "")
+    step_name = name or str(getattr(forward, "__name__", ""))
     _check_function(forward, "forward")
     if backward is not None:
         _check_function(backward, "backward")
