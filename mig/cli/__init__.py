@@ -31,6 +31,9 @@ LazyGroup.modules = {
     "schema": "schema",
     "wait": "deploy",
     "seed": "seed",
+    "lint": "lint",
+    "diff": "lint",
+    "hash": "lint",
 }
 
 
