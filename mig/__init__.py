@@ -1,6 +1,94 @@
-"""mig: safe PostgreSQL schema migrations, seed data and test databases on top of yoyo."""
+"""mig: safe PostgreSQL schema migrations, seed data and test databases on top of yoyo.
 
-from .errors import MigError
+The public API, for scripts and other tools (the CLI calls the same functions)::
 
-__all__ = ["MigError"]
+    import mig
+
+    settings = mig.resolve(database="postgresql://mig@db/app")
+    mig.apply(settings)
+    mig.seed(settings, env="dev")
+    print(mig.status(settings).to_json())
+
+Names are loaded on first use, so that ``import mig`` (and every ``mig`` command) stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    BadMigrationFile,
+    ChecksumMismatch,
+    ConfigError,
+    DatabaseUnavailable,
+    DataMigrationError,
+    LockTimeout,
+    MigError,
+    MigrationError,
+    NotAtHead,
+    Refused,
+    SeedError,
+    ServerError,
+    StatementFailed,
+)
+
+if TYPE_CHECKING:
+    from .commands import apply, new, repair, require_head, rollback, seed, status, wait
+    from .config import Settings, resolve
+    from .verify import SchemaDrift, verify
+
 __version__ = "0.1.0"
+
+_WHERE = {
+    "apply": "commands",
+    "rollback": "commands",
+    "status": "commands",
+    "seed": "commands",
+    "new": "commands",
+    "repair": "commands",
+    "wait": "commands",
+    "require_head": "commands",
+    "Settings": "config",
+    "resolve": "config",
+    "verify": "verify",
+    "SchemaDrift": "verify",
+}
+
+__all__ = [
+    "BadMigrationFile",
+    "ChecksumMismatch",
+    "ConfigError",
+    "DataMigrationError",
+    "DatabaseUnavailable",
+    "LockTimeout",
+    "MigError",
+    "MigrationError",
+    "NotAtHead",
+    "Refused",
+    "SchemaDrift",
+    "SeedError",
+    "ServerError",
+    "Settings",
+    "StatementFailed",
+    "apply",
+    "new",
+    "repair",
+    "require_head",
+    "resolve",
+    "rollback",
+    "seed",
+    "status",
+    "verify",
+    "wait",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
