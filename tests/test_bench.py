@@ -20,7 +20,7 @@ def test_bench_quick_run_writes_a_report(tmp_path):
     text = out.read_text()
     assert "| measurement | mig | reference | ratio | target | met |" in text
     for section in ("mig vs psql -1 -f", "no-op apply at head: mig vs yoyo", "vs COPY",
-                    "per-test clone (mig_db)", "template build vs mig apply",
+                    "per-test clone (mig_db)", "template build vs CREATE DATABASE",
                     "data step vs one UPDATE", "concurrent mig apply vs 1 process"):
         assert section in text, section
     rows = [line for line in text.splitlines() if line.startswith("| ") and " ms" in line]
