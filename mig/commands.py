@@ -463,7 +463,8 @@ def seed(settings: Settings, *, env: str | None = None, prune: bool = False,
     require_head(settings)
     conn = connect(resolve_dsn(settings), verb="seed")
     try:
-        return load_seeds(conn, settings.seeds_dir, env, prune=prune, dry_run=dry_run)
+        return load_seeds(conn, settings.seeds_dir, env, prune=prune, dry_run=dry_run,
+                          cache=settings.seed_cache)
     finally:
         conn.close()
 

@@ -27,6 +27,7 @@ _OPTIONS: dict[str, tuple[object, str, str]] = {
     "db_lock_timeout": ("5s", "MIG_DB_LOCK_TIMEOUT", "db_lock_timeout"),
     "statement_timeout": ("0", "MIG_STATEMENT_TIMEOUT", "statement_timeout"),
     "seeds_dir": ("seeds", "MIG_SEEDS", "seeds"),
+    "seed_cache": ("", "MIG_SEED_CACHE", "seed_cache"),
     "app_role": ("app", "MIG_APP_ROLE", "app_role"),
     "profile": ("development", "MIG_PROFILE", "profile"),
     "allow_insecure_tls": (False, "MIG_ALLOW_INSECURE_TLS", "allow_insecure_tls"),
@@ -52,6 +53,7 @@ class Settings:
     db_lock_timeout: str = "5s"
     statement_timeout: str = "0"
     seeds_dir: Path = Path("seeds")
+    seed_cache: Path | None = None  # parsed seed fixtures kept between runs; None: off
     app_role: str = "app"
     password_file: Path | None = None
     profile: str = "development"
@@ -129,6 +131,15 @@ def _duration(name: str, value: object) -> str:
     return text
 
 
+def _seed_cache(value: object, root: Path) -> Path | None:
+    """The seed cache folder: default ``.mig/seed-cache``; ``off`` turns the cache off."""
+    text = str(value).strip()
+    if text.lower() in ("off", "no", "none", "false", "0"):
+        return None
+    path = Path(text).expanduser() if text else Path(".mig") / "seed-cache"
+    return path if path.is_absolute() else root / path
+
+
 def _flag(name: str, value: object) -> bool:
     text = str(value).strip().lower()
     if text in ("1", "true", "yes", "on"):
@@ -165,6 +176,7 @@ def resolve(
     :param project_dir: the project's root; default: the folder of yoyo.ini, else the working one.
     :param env: the environment to read (default ``os.environ``).
     :param options: ``lock_wait``, ``db_lock_timeout``, ``statement_timeout``, ``seeds_dir``,
+        ``seed_cache`` (a folder, or ``off``),
         ``app_role``, ``profile``, ``allow_insecure_tls`` and the TLS settings ``sslmode``,
         ``sslrootcert``, ``sslcert``, ``sslkey`` (written into the connection string, over the
         URL's own); ``None`` values are ignored.
@@ -247,6 +259,7 @@ def resolve(
         db_lock_timeout=_duration("db_lock_timeout", resolved["db_lock_timeout"]),
         statement_timeout=_duration("statement_timeout", resolved["statement_timeout"]),
         seeds_dir=seeds if seeds.is_absolute() else root / seeds,
+        seed_cache=_seed_cache(resolved["seed_cache"], root),
         app_role=_role("app_role", resolved["app_role"]),
         password_file=Path(password_file) if password_file else None,
         profile=profile,

@@ -63,20 +63,23 @@ def test_malformed_fixture(case, seeded_url, tmp_path, monkeypatch):
         shutil.copy(path, base / path.name)
     before = snapshot(seeded_url)
 
-    with pytest.raises(SeedError) as caught:
-        seed(seeded_url, tmp_path / "seeds")
-
-    err = caught.value
-    found = [(Path(p.file or "").name, p.line, p.message) for p in err.problems]
-    expected = expectations(case)
-    for name, line, text in expected:
-        assert any(f[:2] == (name, line) and text in f[2] for f in found), (
-            f"expected {name}:{line}: {text}\nfound:\n{err}")
-    assert len(found) == len(expected), str(err)  # no more than the case expects
-    assert "nothing was written" in str(err)
-    for name, line, _ in expected:  # the message itself names file and line
-        assert f"{name}:{line}:" in str(err)
-    assert snapshot(seeded_url) == before
+    messages = []
+    for _ in range(2):  # files read, then the same from the seed cache
+        with pytest.raises(SeedError) as caught:
+            seed(seeded_url, tmp_path / "seeds", cache=tmp_path / "cache")
+        messages.append(str(caught.value))
+        err = caught.value
+        found = [(Path(p.file or "").name, p.line, p.message) for p in err.problems]
+        expected = expectations(case)
+        for name, line, text in expected:
+            assert any(f[:2] == (name, line) and text in f[2] for f in found), (
+                f"expected {name}:{line}: {text}\nfound:\n{err}")
+        assert len(found) == len(expected), str(err)  # no more than the case expects
+        assert "nothing was written" in str(err)
+        for name, line, _ in expected:  # the message itself names file and line
+            assert f"{name}:{line}:" in str(err)
+        assert snapshot(seeded_url) == before
+    assert messages[0] == messages[1]
 
 
 # Checks that need column kinds the product schema does not have: scratch tables.

@@ -5,6 +5,7 @@ database of a psycopg2 connection and returns a :class:`SeedReport`. The format,
 environments, pruning and secrets are described in ``docs/seeds.md``.
 """
 
+from .cache import SeedCache
 from .files import Fixture, fixture_paths, read_fixtures
 from .load import SEED_LOCK, describe_problem, load_seeds
 from .report import RowAction, SeedReport, TableCounts
@@ -12,6 +13,7 @@ from .report import RowAction, SeedReport, TableCounts
 __all__ = [
     "SEED_LOCK",
     "Fixture",
+    "SeedCache",
     "RowAction",
     "SeedReport",
     "TableCounts",

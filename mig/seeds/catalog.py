@@ -68,6 +68,10 @@ class Table:
     primary_key: tuple[str, ...] = ()
     # Unique indexes on plain columns: (columns, predicate or None).
     unique_keys: list[tuple[tuple[str, ...], str | None]] = field(default_factory=list)
+    # Rules or row-level security: COPY would bypass the one and is refused by the other.
+    copy_differs: bool = False
+    # A BEFORE INSERT row trigger: what is stored may differ from what was inserted.
+    before_insert: bool = False
 
     @property
     def ident(self) -> sql.Identifier:
@@ -93,7 +97,9 @@ class Table:
 
 
 _TABLES = """
-SELECT name, c.oid, n.nspname, c.relname
+SELECT name, c.oid, n.nspname, c.relname, c.relhasrules OR c.relrowsecurity,
+       EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal
+               AND tg.tgtype & 7 = 7)  -- a BEFORE ... ROW trigger on INSERT
 FROM unnest(%s::text[]) AS name
 JOIN pg_class c ON c.oid = to_regclass(name) AND c.relkind IN ('r', 'p')
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -139,8 +145,10 @@ def read_tables(cur: Any, names: list[str]) -> dict[str, Table]:
     cur.execute(_TABLES, (names,))
     by_name: dict[str, Table] = {}
     by_oid: dict[int, Table] = {}
-    for name, oid, schema, relname in cur.fetchall():
-        by_name[name] = by_oid.setdefault(oid, Table(oid, schema, relname))
+    for name, oid, schema, relname, copy_differs, before_insert in cur.fetchall():
+        by_name[name] = by_oid.setdefault(oid, Table(oid, schema, relname,
+                                                     copy_differs=copy_differs,
+                                                     before_insert=before_insert))
     if not by_oid:
         return by_name
     oids = list(by_oid)

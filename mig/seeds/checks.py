@@ -9,6 +9,7 @@ query for all rows (PostgreSQL 16+; older servers report such a value when the r
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
@@ -109,6 +110,53 @@ def _scalar(column: Column, value: Any, server: list[tuple[str, str]]) -> str | 
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return f"expected a {column.type} value written as a string, got {got}"
     server.append((str(value), column.type))
+    return None
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_NUMBERS = {int, float}
+
+
+def quick_check(column: Column, values: list[Any]) -> bool | None:
+    """All of one column's values judged at once, as :func:`check_value` would judge each.
+
+    None: some value needs a closer look (it may be wrong: check each with check_value);
+    True: every value is fine but the non-null ones go to the server (``str(value)``);
+    False: every value is fine.
+    """
+    kinds = set(map(type, values))
+    if type(None) in kinds:
+        if column.not_null:
+            return None
+        kinds.discard(type(None))
+        values = [v for v in values if v is not None]
+    if not kinds:
+        return False
+    cat, name = column.category, column.typname
+    if name in JSON_TYPES:
+        return None if Secret in kinds else False
+    if cat == "A" or not kinds <= _PLAIN | {dt.date, dt.datetime}:
+        return None
+    if kinds == {str}:
+        if cat == "S":
+            limit = column.max_length
+            return None if limit is not None and max(map(len, values)) > limit else False
+        if cat == "E":
+            return False if set(values) <= set(column.labels) else None
+        if name == "uuid":
+            return False if all(map(_UUID.fullmatch, values)) else None
+        if cat == "B" or name in INT_RANGES or name in FLOATS:
+            return None
+        return True  # dates and timestamps as text, inet, interval, ...: the server decides
+    if kinds == {int} and name in INT_RANGES:
+        bound = INT_RANGES[name]
+        return False if -bound <= min(values) and max(values) < bound else None
+    if kinds <= _NUMBERS and name in FLOATS:
+        return False
+    if kinds == {bool}:
+        return False if cat == "B" else None
+    if kinds <= {dt.date, dt.datetime}:
+        return False if cat == "D" else None
     return None
 
 

@@ -8,6 +8,8 @@ and reading goes on so that every problem of every file is reported at once.
 from __future__ import annotations
 
 import difflib
+import functools
+import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,26 +18,13 @@ from typing import Any
 import yaml
 
 from ..errors import SeedError
+from .cache import SeedCache, dump_parsed, load_parsed
+from .reader import LineDict, Rows, Secret, parse, split_rows
 
 BASE_ENV = "base"
 SUFFIXES = (".yaml", ".yml")
+NO_LINES: dict[str, int] = {}  # shared, never written to
 TOP_LEVEL = ("table", "key", "rows", "references", "defaults", "owned", "update")
-
-
-class Secret:
-    """A value read from an environment variable; ``repr`` and ``str`` never show it."""
-
-    __slots__ = ("env", "optional", "value")
-
-    def __init__(self, env: str, *, optional: bool = False) -> None:
-        self.env = env
-        self.optional = optional
-        self.value: Any = None
-
-    def __repr__(self) -> str:
-        return "***"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -50,21 +39,33 @@ class Reference:
     line: int
 
 
-@dataclass
 class Row:
-    values: dict[str, Any]  # field (a column or a reference name) -> value, defaults merged in
-    line: int
-    lines: dict[str, int]  # field -> line of its value
-    secret_fields: frozenset[str] = frozenset()
+    """One fixture row: field (a column or a reference name) -> value, defaults merged in."""
+
+    __slots__ = ("line", "lines", "secret_fields", "values")
+
+    def __init__(self, values: dict[str, Any], line: int, lines: dict[str, int] = NO_LINES,
+                 secret_fields: frozenset[str] = frozenset()) -> None:
+        self.values = values
+        self.line = line
+        self.lines = lines  # the fields whose value is on another line than ``line``
+        self.secret_fields = secret_fields
+
+    def line_of(self, name: str) -> int:
+        return self.lines.get(name, self.line)
 
 
-@dataclass
+@dataclass(eq=False)
 class Fixture:
+    """One fixture file. Its rows are kept as they were read (``values``: one mapping per row,
+    defaults merged in); :class:`Row` objects, with their lines, are made when first asked
+    for, which checks that run column by column never do."""
+
     path: Path
     file: str  # as shown in messages
     table: str
     key: tuple[str, ...]
-    rows: list[Row]
+    row_values: list[dict[str, Any]] | None  # None: made from ``columns`` when asked for
     references: dict[str, Reference] = field(default_factory=dict)
     owned: bool = False
     owned_where: dict[str, Any] = field(default_factory=dict)
@@ -72,10 +73,81 @@ class Fixture:
     lines: dict[str, int] = field(default_factory=dict)  # top-level field -> line
     # Reference fields whose declaration is unusable: rows are not checked against them.
     broken: set[str] = field(default_factory=set)
+    source: Rows | None = None  # the rows as read: their lines
+    positions: list[int] | None = None  # each row's item in ``source`` (None: the same)
+    default_lines: dict[str, int] = field(default_factory=dict)
+    made: dict[int, Row] = field(default_factory=dict)  # rows made while reading
+    digest: str = ""  # of the file's content, with the seed cache
+    # Where every row sets the same fields: one list of values per field, in field order.
+    columns: dict[str, list[Any]] | None = None
+    _rows: list[Row] | None = None
+
+    @property
+    def size(self) -> int:
+        if self.row_values is not None:
+            return len(self.row_values)
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    @property
+    def values(self) -> list[dict[str, Any]]:
+        """Each row's values (defaults merged in)."""
+        if self.row_values is None:
+            assert self.columns is not None
+            names = list(self.columns)
+            self.row_values = [dict(zip(names, values, strict=True))
+                               for values in zip(*self.columns.values(), strict=True)]
+        return self.row_values
+
+    def column(self, name: str, missing: Any = None) -> list[Any]:
+        """Field ``name`` of every row (``missing`` where a row does not set it)."""
+        if self.columns is not None:
+            found = self.columns.get(name)
+            return found if found is not None else [missing] * self.size
+        return [v.get(name, missing) for v in self.values]
+
+    def present(self, name: str) -> list[Any]:
+        """The values of field ``name`` in the rows that set it."""
+        if self.columns is not None:
+            return self.columns.get(name, [])
+        return [v[name] for v in self.values if name in v]
+
+    @property
+    def rows(self) -> list[Row]:
+        if self._rows is None:
+            self._rows = [self.made.get(n) or self._row(n) for n in range(self.size)]
+        return self._rows
+
+    def _row(self, n: int) -> Row:
+        assert self.source is not None
+        i = n if self.positions is None else self.positions[n]
+        return Row(self.values[n], self.source.lines[i],
+                   row_lines(self.source.items[i], self.source.key_lines[i],
+                             self.default_lines))
+
+    @functools.cached_property
+    def fields(self) -> list[str]:
+        """Every field some row sets, in order of first use."""
+        if self.columns is not None:
+            return list(self.columns)
+        return list(dict.fromkeys(itertools.chain.from_iterable(self.values)))
+
+    @property
+    def has_secrets(self) -> bool:
+        return any(row.secret_fields for row in self.made.values())
 
     def key_of(self, row: Row) -> dict[str, Any]:
         """The row's natural key, secrets masked, for messages and reports."""
         return {k: ("***" if k in row.secret_fields else row.values.get(k)) for k in self.key}
+
+
+def row_lines(item: dict[Any, Any], key_lines: dict[Any, int] | None,
+              default_lines: dict[str, int]) -> dict[Any, int]:
+    """The lines of a row's fields that are not on the row's own line."""
+    if not default_lines:
+        return key_lines or NO_LINES
+    lines = {k: line for k, line in default_lines.items() if k not in item}
+    lines.update(key_lines or NO_LINES)
+    return lines
 
 
 def display_path(path: Path) -> str:
@@ -104,70 +176,25 @@ def fixture_paths(seeds_dir: str | os.PathLike[str], env: str | None = None) -> 
 
 
 def read_fixtures(
-    seeds_dir: str | os.PathLike[str], env: str | None = None
+    seeds_dir: str | os.PathLike[str], env: str | None = None, *,
+    cache: SeedCache | None = None,
 ) -> tuple[list[Fixture], list[SeedError]]:
-    """Every fixture of ``base/`` (and ``<env>/``) and every problem found while reading them."""
+    """Every fixture of ``base/`` (and ``<env>/``) and every problem found while reading them.
+
+    With ``cache``, a file read before is taken from the cache instead of parsed again.
+    """
     fixtures: list[Fixture] = []
     problems: list[SeedError] = []
     for path in fixture_paths(seeds_dir, env):
-        fixture, found = read_fixture(path)
+        fixture, found = read_fixture(path, cache=cache)
         problems += found
         if fixture is not None:
             fixtures.append(fixture)
     return fixtures, problems
 
 
-# --- YAML with line numbers -------------------------------------------------------------------
-
-
-class _LineDict(dict[Any, Any]):
-    line = 0
-    lines: dict[Any, int]
-
-
-# libyaml's parser where PyYAML was built with it: five times faster on large fixtures.
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.duplicates: list[tuple[int, str]] = []
-
-
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Any:
-    data = _LineDict()
-    data.line = node.start_mark.line + 1
-    data.lines = {}
-    yield data
-    loader.flatten_mapping(node)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if key in data.lines:
-            loader.duplicates.append((line, str(key)))
-        data[key] = loader.construct_object(value_node, deep=True)
-        data.lines[key] = line
-
-
-def _construct_secret(loader: _Loader, node: yaml.Node) -> Secret:
-    if isinstance(node, yaml.ScalarNode):
-        return Secret(str(loader.construct_scalar(node)))
-    spec = loader.construct_mapping(node, deep=True) if isinstance(node, yaml.MappingNode) else {}
-    env = spec.get("env")
-    if not isinstance(env, str) or set(spec) - {"env", "optional"}:
-        raise yaml.constructor.ConstructorError(
-            None, None, "!secret takes a variable name or {env: NAME, optional: true}",
-            node.start_mark,
-        )
-    return Secret(env, optional=bool(spec.get("optional", False)))
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_Loader.add_constructor("!secret", _construct_secret)
-
-
-def read_fixture(path: Path) -> tuple[Fixture | None, list[SeedError]]:
+def read_fixture(path: Path, *, cache: SeedCache | None = None,
+                 ) -> tuple[Fixture | None, list[SeedError]]:
     """One fixture file: the fixture (None when unusable) and its problems."""
     file = display_path(path)
 
@@ -175,26 +202,44 @@ def read_fixture(path: Path) -> tuple[Fixture | None, list[SeedError]]:
         return SeedError(message, file=file, line=line, key=key)
 
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, [problem(f"cannot read the file: {exc}", None)]
-    loader = _Loader(text)
-    try:
-        doc = loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        return None, [problem(f"invalid YAML: {what}", mark.line + 1 if mark else None)]
-    except yaml.YAMLError as exc:
-        return None, [problem(f"invalid YAML: {exc}", None)]
-    finally:
-        loader.dispose()
-    problems = [problem(f"duplicate field {name!r}", line) for line, name in loader.duplicates]
-    if not isinstance(doc, _LineDict):
+    if "\r" in text:  # as text mode reads it
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    key = cache.key("fixture", data) if cache is not None else ""
+    doc = load_parsed(cache.get(key)) if cache is not None else None
+    if doc is None:
+        try:
+            doc, duplicates = parse(text)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+            return None, [problem(f"invalid YAML: {what}", mark.line + 1 if mark else None)]
+        except yaml.YAMLError as exc:
+            return None, [problem(f"invalid YAML: {exc}", None)]
+        if isinstance(doc, LineDict) and isinstance(doc.get("rows"), list):
+            doc["rows"] = split_rows(doc["rows"])
+        if duplicates:  # a file with problems is not kept
+            problems = [problem(f"duplicate field {name!r}", line) for line, name in duplicates]
+            return _checked(path, file, doc, problems, problem)
+        if cache is not None and isinstance(doc, LineDict) and isinstance(doc.get("rows"), Rows):
+            stored = dump_parsed(doc)
+            if stored is not None:
+                cache.put(key, stored)
+    fixture, problems = _checked(path, file, doc, [], problem)
+    if fixture is not None:
+        fixture.digest = key
+    return fixture, problems
+
+
+def _checked(path: Path, file: str, doc: Any, problems: list[SeedError], problem: Any,
+             ) -> tuple[Fixture | None, list[SeedError]]:
+    if not isinstance(doc, LineDict):
         got = "an empty file" if doc is None else type(doc).__name__
         return None, [problem(f"a fixture is a mapping with table, key and rows; got {got}", 1)]
-    fixture = _fixture(path, file, doc, problems, problem)
-    return fixture, problems
+    return _fixture(path, file, doc, problems, problem), problems
 
 
 def _suggest(name: str, known: list[str] | tuple[str, ...]) -> str:
@@ -209,7 +254,7 @@ def _names(value: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _fixture(path: Path, file: str, doc: _LineDict, problems: list[SeedError], problem: Any):
+def _fixture(path: Path, file: str, doc: LineDict, problems: list[SeedError], problem: Any):
     lines = dict(doc.lines)
     for name in doc:
         if name not in TOP_LEVEL:
@@ -226,52 +271,107 @@ def _fixture(path: Path, file: str, doc: _LineDict, problems: list[SeedError], p
         problems.append(problem("'key' must be a field name or a list of distinct names",
                                 lines["key"]))
     rows = doc.get("rows", [])
-    if not isinstance(rows, list):
+    if isinstance(rows, list):
+        rows = split_rows(rows)
+    if not isinstance(rows, Rows):
         problems.append(problem("'rows' must be a list of mappings", lines["rows"]))
-        rows = []
+        rows = split_rows([])
     references, broken = _references(doc.get("references"), lines.get("references"),
                                       problems, problem) if "references" in doc else ({}, set())
     defaults = doc.get("defaults")
-    if not isinstance(defaults, _LineDict):
+    if not isinstance(defaults, LineDict):
         if "defaults" in doc:
             problems.append(problem("'defaults' must be a mapping of field: value",
                                     lines["defaults"]))
-        defaults = _LineDict()
+        defaults = LineDict()
         defaults.lines = {}
     owned, owned_where = _owned(doc.get("owned", False), lines.get("owned"), problems, problem)
     update = doc.get("update", True)
     if not isinstance(update, bool):
         problems.append(problem("'update' must be true or false", lines["update"]))
-    out_rows: list[Row] = []
-    for item in rows:
-        if not isinstance(item, _LineDict):
-            line = getattr(item, "line", None) or lines.get("rows")
-            problems.append(problem(f"a row must be a mapping of field: value, got {item!r}",
-                                    line))
-            continue
-        values = {**defaults, **item}
-        row_lines = {**{k: defaults.lines[k] for k in defaults}, **item.lines}
-        secrets = _resolve_secrets(values, row_lines, problems, problem)
-        bad = [k for k in values if not isinstance(k, str)]
-        for k in bad:
-            problems.append(problem(f"field names are strings, got {k!r}", row_lines[k]))
-            del values[k]
-        out_rows.append(Row(values, item.line, row_lines, frozenset(secrets)))
+    values: list[dict[str, Any]] | None
+    made: dict[int, Row] = {}
+    if rows.columns is not None and not any(_has_secret(v) for v in defaults.values()):
+        values, positions = None, None
+        columns: dict[str, list[Any]] | None = _merged(rows.columns, defaults)
+    else:
+        values, positions, made = _rows(rows, defaults, lines.get("rows"), problems, problem)
+        columns = None
     if not isinstance(table, str) or not table or key is None:
         return None
-    fixture = Fixture(path, file, table, key, out_rows, references, owned, owned_where,
-                      update is not False, lines, broken)
-    for row in out_rows:
-        missing = [k for k in key if k not in row.values]
-        if missing:
-            problems.append(problem(f"row has no value for key field {missing[0]!r}", row.line,
-                                    fixture.key_of(row)))
+    fixture = Fixture(path, file, table, key, values, references, owned, owned_where,
+                      update is not False, lines, broken, rows, positions, defaults.lines, made,
+                      columns=columns)
+    for k in key:
+        if k in defaults or (k in columns if columns is not None else all(
+                k in v for v in fixture.values)):
+            continue
+        for row in fixture.rows:
+            missing = [k for k in key if k not in row.values]
+            if missing and missing[0] == k:
+                problems.append(problem(f"row has no value for key field {k!r}", row.line,
+                                        fixture.key_of(row)))
     return fixture
 
 
-def _resolve_secrets(values: dict[str, Any], lines: dict[str, int], problems: list[SeedError],
-                     problem: Any) -> set[str]:
+def _merged(columns: dict[str, list[Any]], defaults: dict[str, Any]) -> dict[str, list[Any]]:
+    """Columns with the defaults merged in, in the order ``{**defaults, **row}`` has."""
+    if not defaults:
+        return columns
+    size = len(next(iter(columns.values())))
+    merged = {k: columns[k] if k in columns else [v] * size for k, v in defaults.items()}
+    merged.update((k, c) for k, c in columns.items() if k not in merged)
+    return merged
+
+
+def _rows(rows: Rows, defaults: LineDict, rows_line: int | None, problems: list[SeedError],
+          problem: Any) -> tuple[list[dict[str, Any]], list[int] | None, dict[int, Row]]:
+    """Each row's values with defaults merged in; the item of each (None: one per item); the
+    rows made here. Only items that hold a ``!secret`` or a field name that is not a string
+    (``rows.special``) are looked at value by value."""
+    if any(_has_secret(v) for v in defaults.values()):
+        special: set[int] | range = range(len(rows.items))
+    else:
+        special = rows.special
+    if not special:
+        return [{**defaults, **item} for item in rows.items] if defaults else rows.items, None, {}
+    values: list[dict[str, Any]] = []
+    positions: list[int] = []
+    made: dict[int, Row] = {}
+    for i, item in enumerate(rows.items):
+        if i in special:
+            if not isinstance(item, dict):
+                problems.append(problem(
+                    f"a row must be a mapping of field: value, got {item!r}",
+                    rows.lines[i] or rows_line))
+                continue
+            row = Row({**defaults, **item}, rows.lines[i],
+                      row_lines(item, rows.key_lines[i], defaults.lines))
+            row.secret_fields = frozenset(_resolve_secrets(row, problems, problem))
+            for k in [k for k in row.values if not isinstance(k, str)]:
+                problems.append(problem(f"field names are strings, got {k!r}", row.line_of(k)))
+                del row.values[k]
+            made[len(values)] = row
+            values.append(row.values)
+        else:
+            values.append({**defaults, **item} if defaults else item)
+        positions.append(i)
+    return values, positions, made
+
+
+def _has_secret(value: Any) -> bool:
+    if isinstance(value, Secret):
+        return True
+    if isinstance(value, dict):
+        return any(_has_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secret(v) for v in value)
+    return False
+
+
+def _resolve_secrets(row: Row, problems: list[SeedError], problem: Any) -> set[str]:
     """Replace each :class:`Secret` by its environment value; the names of fields holding one."""
+    values = row.values
     fields: set[str] = set()
     for name in list(values):
         found: list[Secret] = []
@@ -285,7 +385,7 @@ def _resolve_secrets(values: dict[str, Any], lines: dict[str, int], problems: li
             else:
                 problems.append(problem(
                     f"environment variable {secret.env} is not set (field {name!r} is !secret)",
-                    lines.get(name)))
+                    row.line_of(name)))
     return fields
 
 
@@ -315,7 +415,7 @@ def plain(value: Any) -> Any:
 def _references(spec: Any, line: int | None, problems: list[SeedError], problem: Any):
     refs: dict[str, Reference] = {}
     broken: set[str] = set()
-    if not isinstance(spec, _LineDict):
+    if not isinstance(spec, LineDict):
         problems.append(problem("'references' must map a field to 'table.column' or to "
                                 "{table, key, where, column}", line))
         return refs, broken
@@ -325,7 +425,7 @@ def _references(spec: Any, line: int | None, problems: list[SeedError], problem:
             table, column = target.rsplit(".", 1)
             refs[name] = Reference(name, table, (column,), {}, None, at)
             continue
-        if isinstance(target, _LineDict) and "table" in target and "key" in target:
+        if isinstance(target, LineDict) and "table" in target and "key" in target:
             unknown = set(target) - {"table", "key", "where", "column"}
             key, where = _names(target["key"]), target.get("where", {})
             ref_column = target.get("column")

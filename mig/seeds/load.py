@@ -9,6 +9,7 @@ reported against the fixture row that caused it, found by replaying the table ro
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ import psycopg2
 from psycopg2 import extensions, sql
 
 from ..errors import SeedError
+from .cache import SeedCache
+from .fast import CONTEXT, Shortcuts
 from .files import plain, read_fixtures
 from .plan import Entry, TablePlan, build_plans
 from .refs import Params
@@ -27,6 +30,7 @@ from .statements import Statements
 # pg_advisory_xact_lock key of seed runs: the bytes of "mig.seed" read as a bigint.
 SEED_LOCK = int.from_bytes(b"mig.seed", "big")
 MAX_LOCATED = 10  # rows named in one database-error report
+COPY_CHUNK = 1 << 20
 
 
 def load_seeds(
@@ -36,6 +40,7 @@ def load_seeds(
     *,
     prune: bool = False,
     dry_run: bool = False,
+    cache: str | os.PathLike[str] | SeedCache | None = None,
 ) -> SeedReport:
     """Load ``seeds_dir/base/`` (and ``seeds_dir/<env>/``) into the database of ``conn``.
 
@@ -44,23 +49,28 @@ def load_seeds(
     Rows are matched by natural key: missing rows are inserted, rows whose values differ are
     updated, rows already as seeded are left untouched. With ``prune``, rows that a fixture
     owns (``owned:``) but no longer lists are soft-deleted (``deleted_at``) or deleted. With
-    ``dry_run``, per-row actions are computed and nothing is written.
+    ``dry_run``, per-row actions are computed and nothing is written. ``cache`` is a folder
+    (or :class:`~mig.seeds.cache.SeedCache`) where parsed fixtures are kept between runs;
+    None: every file is parsed.
 
     On an idle connection the run is its own transaction (READ COMMITTED), committed at the
     end; inside a caller's open transaction it runs in a savepoint and the caller commits.
     A database error rolls the run back and raises :class:`SeedError` naming file and line.
     """
-    fixtures, problems = read_fixtures(seeds_dir, env)
+    if cache is not None and not isinstance(cache, SeedCache):
+        cache = SeedCache(cache)
+    fixtures, problems = read_fixtures(seeds_dir, env, cache=cache)
     report = SeedReport(env=env, dry_run=dry_run, prune=prune,
                         files=[f.file for f in fixtures])
     with _transaction(conn, keep=not dry_run) as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (SEED_LOCK,))
+        cur.execute(f"SELECT pg_advisory_xact_lock(%s), {CONTEXT}", (SEED_LOCK,))
+        context = cur.fetchone()[1]
         plans, found = build_plans(cur, fixtures)
         problems += found
         if problems:
             raise problem_list(problems, "seed fixtures have {n}; nothing was written")
         suffix = uuid.uuid4().hex[:10]
-        loads = [_TableLoad(cur, plan, f"_mig_seed_{suffix}_{n}", report)
+        loads = [_TableLoad(cur, plan, f"_mig_seed_{suffix}_{n}", report, cache, context)
                  for n, plan in enumerate(plans)]
         for load in loads:
             load.upsert()
@@ -126,12 +136,17 @@ def _transaction(conn: Any, *, keep: bool) -> Iterator[Any]:
 
 
 class _TableLoad:
-    def __init__(self, cur: Any, plan: TablePlan, staging: str, report: SeedReport) -> None:
+    def __init__(self, cur: Any, plan: TablePlan, staging: str, report: SeedReport,
+                 cache: SeedCache | None = None, context: str = "") -> None:
         self.cur, self.plan, self.report = cur, plan, report
         self.counts = report.tables.setdefault(plan.name, TableCounts())
         self.sql = Statements(plan, staging)
-        self.secrets = {str(plain(e.row.values[f])) for e in plan.entries
-                        for f in e.row.secret_fields if f in e.row.values}
+        self.staged = False
+        self.fast = None if report.dry_run or not plan.size else Shortcuts(
+            cur, plan, self.sql, cache, context)
+        self.secrets = {str(plain(row.values[f])) for fixture in plan.fixtures
+                        for row in fixture.made.values()
+                        for f in row.secret_fields if f in row.values}
         self.secrets.discard("")
 
     def mask(self, text: str) -> str:
@@ -141,10 +156,14 @@ class _TableLoad:
 
     def upsert(self) -> None:
         """Stage the rows; then insert and update (a dry run: compare)."""
-        params = Params()
-        self._guarded(self.sql.create_staging(params), params, self._locate_staging)
-        self.cur.execute(self.sql.guard(references=not self.report.dry_run))
-        bad = self.cur.fetchall()
+        if self._shortcut():
+            return
+        self._stage()
+        references = not self.report.dry_run
+        bad = []
+        if self.sql.needs_guard(references=references):
+            self.cur.execute(self.sql.guard(references=references))
+            bad = self.cur.fetchall()
         if bad:
             by_idx = {e.idx: e for e in self.plan.entries}
             raise problem_list([self._unwritable(by_idx[i], why) for i, why in bad],
@@ -157,12 +176,51 @@ class _TableLoad:
                                                  self._locate_write)
         self.counts.updated += updated
         self.counts.inserted += inserted
-        self.counts.unchanged += len(self.plan.entries) - updated - inserted
+        self.counts.unchanged += self.plan.size - updated - inserted
+        if self.fast is not None:
+            self.fast.remember(updated=updated, inserted=inserted)
+
+    def _shortcut(self) -> bool:
+        """Load the table by one of the shortcuts of :mod:`mig.seeds.fast`, if one applies."""
+        fast = self.fast
+        if fast is None or fast.shape is None or not (fast.can_copy or fast.expected):
+            return False
+        live = fast.live_rows()
+        if live == 0 and fast.can_copy:
+            inserted = fast.copy()
+            if inserted is None:
+                return False
+            self.counts.inserted += inserted
+            self.counts.unchanged += self.plan.size - inserted
+            fast.remember(updated=0, inserted=inserted)
+            return True
+        if fast.unchanged(live):
+            self.counts.unchanged += self.plan.size
+            return True
+        return False
+
+    def _stage(self) -> None:
+        """The rows into the staging table: ``COPY`` into a temporary table, then, where the
+        rows refer to others, a second one with the references resolved."""
+        links = bool(self.plan.links)
+        sent = self.sql.staging + "_sent" if links else self.sql.staging
+        data = io.StringIO(self.sql.copy_data())
+        self.cur.execute(sql.SQL("SAVEPOINT mig_seed_table; {}").format(self.sql.create_sent(sent)))
+        try:
+            self.cur.copy_expert(self.sql.copy(sent).as_string(self.cur), data, size=COPY_CHUNK)
+            if links:
+                params = Params()
+                self.cur.execute(self.sql.create_staging(params, sent), params)
+        except psycopg2.Error as exc:
+            self.cur.execute("ROLLBACK TO SAVEPOINT mig_seed_table")
+            raise self._db_error(exc, self._locate_staging(exc)) from None
+        self.cur.execute("RELEASE SAVEPOINT mig_seed_table")
+        self.staged = True
 
     def prune(self) -> None:
         """Remove (or, in a dry run, list) owned rows that no fixture lists."""
-        if not self.plan.owners:
-            return
+        if not self.plan.owners or not self.staged:
+            return  # not staged: a shortcut found (or made) the live rows the listed ones
         if self.report.dry_run:
             self._dry_prune()
             return

@@ -9,33 +9,36 @@ references. Problems are collected, never raised one by one.
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SeedError
-from .catalog import SOFT_DELETE_COLUMN, Column, Table, read_tables, visible_tables
+from .catalog import Column, Table, read_tables, visible_tables
 from .checks import check_value, server_invalid
-from .files import Fixture, Reference, Row, plain
+from .files import Fixture, Reference, Row
 from .refs import Link, check_references, link_reference
+from .rowchecks import check_duplicates, check_rows
 
 
-@dataclass
 class Entry:
     """One fixture row, numbered across the whole run."""
 
-    idx: int
-    fixture: Fixture
-    row: Row
-    refs: dict[str, tuple[Any, ...] | None] = field(default_factory=dict)  # link field -> key
+    __slots__ = ("fixture", "idx", "refs", "row")
+
+    def __init__(self, idx: int, fixture: Fixture, row: Row,
+                 refs: dict[str, tuple[Any, ...] | None] | None = None) -> None:
+        self.idx = idx
+        self.fixture = fixture
+        self.row = row
+        self.refs = {} if refs is None else refs  # link field -> the referenced row's key
 
     def problem(self, message: str, field_name: str | None = None) -> SeedError:
-        line = self.row.lines.get(field_name, self.row.line) if field_name else self.row.line
+        line = self.row.line_of(field_name) if field_name else self.row.line
         return SeedError(message, file=self.fixture.file, line=line,
                          key=self.fixture.key_of(self.row))
 
 
-@dataclass
+@dataclass(eq=False)
 class TablePlan:
     table: Table
     name: str  # as the first fixture spells it; the report's name for the table
@@ -43,7 +46,39 @@ class TablePlan:
     fixtures: list[Fixture] = field(default_factory=list)
     links: dict[str, Link] = field(default_factory=dict)  # reference field -> link
     fields: list[str] = field(default_factory=list)  # every field some row sets, in order
-    entries: list[Entry] = field(default_factory=list)
+    _entries: list[Entry] | None = None
+
+    @property
+    def entries(self) -> list[Entry]:
+        """One per row, numbered in fixture order; made when first asked for (checks that run
+        column by column use :meth:`values` instead)."""
+        if self._entries is None:
+            self._entries = []
+            for fixture in self.fixtures:
+                # Rows without references share one (empty, never written) refs mapping.
+                shared = None if fixture.references else NO_REFS
+                start = len(self._entries)
+                self._entries += [Entry(start + n, fixture, row, shared)
+                                  for n, row in enumerate(fixture.rows)]
+        return self._entries
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.fixtures)
+
+    def values(self, name: str, missing: Any = None) -> list[Any]:
+        """Field ``name`` of every row, in entry order (``missing`` where a row has none)."""
+        if len(self.fixtures) == 1:
+            return self.fixtures[0].column(name, missing)
+        return [v for f in self.fixtures for v in f.column(name, missing)]
+
+    def entries_of(self, fixture: Fixture) -> list[Entry]:
+        start = 0
+        for other in self.fixtures:
+            if other is fixture:
+                return self.entries[start:start + fixture.size]
+            start += other.size
+        return []
 
     def column(self, name: str) -> str:
         return self.links[name].column if name in self.links else name
@@ -54,13 +89,39 @@ class TablePlan:
 
     def nullable_key_columns(self) -> set[str]:
         """Key columns that some row sets to NULL: matched with IS NOT DISTINCT FROM."""
-        return {
-            self.column(f) for f in self.key for e in self.entries
-            if (e.refs.get(f) if f in self.links else e.row.values.get(f)) is None
-        }
+        nullable = set()
+        for f in self.key:
+            if f in self.links:
+                found = any(e.refs.get(f) is None for e in self.entries)
+            else:
+                found = None in self.values(f)
+            if found:
+                nullable.add(self.column(f))
+        return nullable
 
     def shape(self, entry: Entry) -> tuple[str, ...]:
         return tuple(f for f in self.fields if f in entry.row.values)
+
+    def shapes(self) -> list[tuple[str, ...]]:
+        """Each row's shape (the fields it sets, in plan order), in entry order."""
+        everywhere = tuple(self.fields)
+        out = []
+        for fixture in self.fixtures:
+            if fixture.columns is not None:  # every row sets the same fields
+                out += [tuple(f for f in self.fields if f in fixture.columns)] * fixture.size
+                continue
+            if all(f in fixture.fields for f in everywhere) and all(
+                    len(v) == len(everywhere) for v in fixture.values):
+                out += [everywhere] * fixture.size
+                continue
+            by_keys: dict[tuple[str, ...], tuple[str, ...]] = {}
+            for values in fixture.values:
+                keys = tuple(values)
+                shape = by_keys.get(keys)
+                if shape is None:
+                    shape = by_keys[keys] = tuple(f for f in self.fields if f in values)
+                out.append(shape)
+        return out
 
     @property
     def owners(self) -> list[Fixture]:
@@ -95,14 +156,14 @@ def build_plans(cur: Any, fixtures: list[Fixture]) -> tuple[list[TablePlan], lis
     server: list[tuple[str, str]] = []
     server_at: list[tuple[Entry, str, bool]] = []
     for plan in ordered:
-        _check_rows(plan, problems, server, server_at)
+        check_rows(plan, problems, server, server_at)
     for i in sorted(server_invalid(cur, server)):
         entry, name, secret = server_at[i]
         shown = "the value from the environment" if secret else repr(server[i][0])
         problems.append(entry.problem(
             f"wrong type for {name!r}: {shown} is not a valid {server[i][1]}", name))
         entry.refs.pop(name, None)  # not looked up in the database below
-    _check_duplicates(ordered, problems)
+    check_duplicates(ordered, problems)
     check_references(cur, ordered, problems)
     return ordered, problems
 
@@ -149,11 +210,12 @@ def _add_fixture(plan: TablePlan, fixture: Fixture, tables: dict[str, Table],
             continue
         problems.append(SeedError(message, file=fixture.file, line=fixture.lines.get("owned")))
     plan.fixtures.append(fixture)
-    for row in fixture.rows:
-        plan.entries.append(Entry(len(plan.entries), fixture, row))
-        for name in row.values:
-            if name not in plan.fields:
-                plan.fields.append(name)
+    for name in fixture.fields:
+        if name not in plan.fields:
+            plan.fields.append(name)
+
+
+NO_REFS: dict[str, tuple[Any, ...] | None] = {}
 
 
 def _bad_scope_value(column: Column, value: Any) -> bool:
@@ -162,120 +224,6 @@ def _bad_scope_value(column: Column, value: Any) -> bool:
 
 def _same(a: Reference, b: Reference) -> bool:
     return (a.table, a.key, a.where, a.column) == (b.table, b.key, b.where, b.column)
-
-
-def _check_rows(plan: TablePlan, problems: list[SeedError], server: list[tuple[str, str]],
-                server_at: list[tuple[Entry, str, bool]]) -> None:
-    table = plan.table
-    required = [c for c in table.columns.values() if c.required]
-    key_columns = set(plan.key_columns)  # a row without its key is reported when read
-    for entry in plan.entries:
-        links = {n: plan.links[n] for n in entry.fixture.references if n in plan.links}
-        covered: dict[str, str] = {}
-        for name, value in entry.row.values.items():
-            secret = name in entry.row.secret_fields
-            if name in entry.fixture.broken:
-                continue
-            if name in entry.fixture.references:
-                if name in links:
-                    _check_link_value(entry, name, links[name], value, problems, server,
-                                      server_at)
-                column_name = entry.fixture.references[name].column or (
-                    links[name].column if name in links else name)
-            elif name in table.columns:
-                column_name = name
-                column = table.columns[name]
-                start = len(server)
-                message = _column_problem(table, column, value, server)
-                if message:
-                    problems.append(entry.problem(f"{message}", name))
-                server_at += [(entry, name, secret)] * (len(server) - start)
-            else:
-                hint = _suggest(name, [*table.columns, *entry.fixture.references])
-                if not hint and (" " in name or value is None):
-                    hint = " (an unquoted comma inside {...} splits a value: quote the value)"
-                problems.append(entry.problem(
-                    f"unknown column {name!r} in table {plan.name}{hint}", name))
-                continue
-            if column_name in covered:
-                problems.append(entry.problem(
-                    f"fields {covered[column_name]!r} and {name!r} both set column "
-                    f"{column_name!r}", name))
-            covered[column_name] = name
-        for column in required if not entry.fixture.broken else []:
-            if column.name not in covered and column.name not in key_columns:
-                problems.append(entry.problem(
-                    f"missing required column {column.name!r} ({column.type} NOT NULL, "
-                    f"no default) in table {plan.name}"))
-
-
-def _column_problem(table: Table, column: Column, value: Any,
-                    server: list[tuple[str, str]]) -> str | None:
-    if column.generated:
-        return f"column {column.name!r} is generated by the database and cannot be seeded"
-    if column.identity == "a":
-        return f"column {column.name!r} is GENERATED ALWAYS AS IDENTITY and cannot be seeded"
-    if column.name == SOFT_DELETE_COLUMN:
-        return f"column {column.name!r} is set by --prune, not by fixtures"
-    if plain(value) is None:
-        return f"column {column.name!r} cannot be null" if column.not_null else None
-    message = check_value(column, value, server)
-    return f"wrong type for column {column.name!r} ({column.type}): {message}" if message else None
-
-
-def _check_link_value(entry: Entry, name: str, link: Link, value: Any,
-                      problems: list[SeedError], server: list[tuple[str, str]],
-                      server_at: list[tuple[Entry, str, bool]]) -> None:
-    value = plain(value)
-    if value is None:
-        entry.refs[name] = None
-        if link.column_info.not_null:
-            problems.append(entry.problem(f"reference {name!r} cannot be null", name))
-        return
-    key = link.key
-    if len(key) == 1 and not isinstance(value, (list, dict)):
-        parts: list[Any] = [value]
-    elif isinstance(value, dict) and set(value) == {c.name for c in key}:
-        parts = [value[c.name] for c in key]
-    elif isinstance(value, list) and len(value) == len(key):
-        parts = list(value)
-    else:
-        cols = ", ".join(c.name for c in key)
-        problems.append(entry.problem(
-            f"reference {name!r} takes {'a value' if len(key) == 1 else 'a mapping'} of "
-            f"{link.table.name}.({cols})", name))
-        return
-    for column, part in zip(key, parts, strict=True):
-        start = len(server)
-        message = check_value(column, part, server) if part is not None else None
-        if message:
-            problems.append(entry.problem(
-                f"wrong type for reference {name!r} ({link.table.name}.{column.name}, "
-                f"{column.type}): {message}", name))
-            return
-        server_at += [(entry, name, False)] * (len(server) - start)
-    entry.refs[name] = tuple(parts)
-
-
-def canonical(value: Any) -> Any:
-    """A hashable stand-in for a value: equal for equal YAML values (1 and True differ)."""
-    if value is None or type(value) in (str, int, float, bool):
-        return (type(value).__name__, value)
-    return json.dumps(plain(value), sort_keys=True, default=str)
-
-
-def _check_duplicates(plans: list[TablePlan], problems: list[SeedError]) -> None:
-    for plan in plans:
-        seen: dict[tuple[Any, ...], Entry] = {}
-        for entry in plan.entries:
-            if any(f not in entry.row.values for f in plan.key):
-                continue
-            natural = tuple(canonical(entry.row.values[f]) for f in plan.key)
-            first = seen.setdefault(natural, entry)
-            if first is not entry:
-                problems.append(entry.problem(
-                    f"duplicate key in table {plan.name}: the same row is at "
-                    f"{first.fixture.file}:{first.row.line}"))
 
 
 def _load_order(plans: list[TablePlan], problems: list[SeedError]) -> list[TablePlan]:

@@ -11,24 +11,18 @@ the counts; rows already as seeded are not touched, so they keep their row versi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg2 import sql
 
+from . import copytext
 from .catalog import SOFT_DELETE_COLUMN, Column
 from .files import plain
 from .plan import Entry, TablePlan
 from .refs import Params, condition, equals
 
 S, T = "s", "t"  # aliases: staging row, table row
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"cannot send {type(value).__name__} to the database")
 
 
 @dataclass
@@ -43,14 +37,31 @@ class Statements:
         self.fields = list(plan.fields)
         self.slot = {f: sql.Identifier(f"f{n}") for n, f in enumerate(self.fields)}
         shapes: dict[tuple[str, ...], int] = {}
-        self.shape_of = {e.idx: shapes.setdefault(plan.shape(e), len(shapes))
-                         for e in plan.entries}
+        self.shape_of = [shapes.setdefault(shape, len(shapes)) for shape in plan.shapes()]
         self.shapes = list(shapes)
         self.nullable = plan.nullable_key_columns()
 
     # -- staging ---------------------------------------------------------------------------
 
+    def columns(self) -> list[tuple[str, Column]]:
+        """The staged columns of rows as they are sent: name and type (the reference key
+        parts of a link field, not the referenced row's value)."""
+        out = []
+        for n, name in enumerate(self.fields):
+            link = self.plan.links.get(name)
+            if link is None:
+                out.append((f"f{n}", self.column_info(name)))
+            else:
+                out += [(f"f{n}_{m}", c) for m, c in enumerate(link.key)]
+        return out
+
+    def _defs(self) -> sql.Composable:
+        return sql.SQL(", ").join([sql.SQL("_i int, _s int, _u boolean")] + [
+            sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(c.type))
+            for name, c in self.columns()])
+
     def payload(self, entries: list[Entry]) -> str:
+        """The rows as one JSON array (for ``jsonb_to_recordset``)."""
         rows = []
         for entry in entries:
             data: dict[str, Any] = {"_i": entry.idx, "_s": self.shape_of[entry.idx],
@@ -62,7 +73,36 @@ class Statements:
                 elif name in entry.row.values:
                     data[f"f{n}"] = plain(entry.row.values[name])
             rows.append(data)
-        return json.dumps(rows, default=_json_default)
+        return copytext.dump_json(rows)
+
+    def copy_data(self) -> str:
+        """The rows as the text of ``COPY``, columns as :meth:`create_sent` declares them."""
+        plan = self.plan
+        shapes = [str(n) for n in range(len(self.shapes))]
+        columns = [list(map(str, range(plan.size))), [shapes[n] for n in self.shape_of],
+                   [flag for f in plan.fixtures for flag in ["t" if f.update else "f"]
+                    * f.size]]
+        for name in self.fields:
+            link = plan.links.get(name)
+            if link is None:
+                info = self.column_info(name)
+                columns.append(copytext.column(plan.values(name, copytext.MISSING),
+                                               typname=info.typname, array=info.category == "A"))
+                continue
+            keys = [e.refs.get(name) for e in plan.entries]
+            for m, c in enumerate(link.key):
+                parts = [None if key is None else key[m] for key in keys]
+                columns.append(copytext.column(parts, typname=c.typname,
+                                               array=c.category == "A"))
+        return copytext.rows(columns)
+
+    def create_sent(self, name: str) -> sql.Composable:
+        """A temporary table for the rows as sent by ``COPY``."""
+        return sql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(
+            sql.Identifier(name), self._defs())
+
+    def copy(self, name: str) -> sql.Composable:
+        return sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(name))
 
     def staged(self, name: str) -> sql.Identifier:
         """The staging column of field ``name``."""
@@ -71,23 +111,22 @@ class Statements:
     def column_info(self, name: str) -> Column:
         return self.plan.table.columns[self.plan.column(name)]
 
-    def select_staged(self, params: Params, entries: list[Entry]) -> sql.Composable:
-        """The staged rows: typed values, references resolved, ``_ok`` false if one is not."""
-        defs: list[sql.Composable] = [sql.SQL("_i int, _s int, _u boolean")]
+    def select_staged(self, params: Params, entries: list[Entry] | None = None, *,
+                      sent: str | None = None) -> sql.Composable:
+        """The staged rows: typed values, references resolved, ``_ok`` false if one is not.
+
+        The rows are ``entries`` as JSON, or the rows of the table ``sent``.
+        """
         out: list[sql.Composable] = [sql.SQL("x._i, x._s, x._u")]
         joins: list[sql.Composable] = []
         resolved: list[sql.Composable] = []
         for n, name in enumerate(self.fields):
             link = self.plan.links.get(name)
             if link is None:
-                defs.append(sql.SQL("{} {}").format(self.slot[name],
-                                                    sql.SQL(self.column_info(name).type)))
                 out.append(sql.SQL("x.{}").format(self.slot[name]))
                 continue
             alias = f"l{n}"
             parts = [sql.Identifier(f"f{n}_{m}") for m in range(len(link.key))]
-            defs += [sql.SQL("{} {}").format(p, sql.SQL(c.type))
-                     for p, c in zip(parts, link.key, strict=True)]
             target = sql.Identifier(alias, link.target)
             out.append(sql.SQL("{} AS {}").format(target, self.slot[name]))
             keys = [e.refs.get(name) for e in self.plan.entries]
@@ -100,13 +139,16 @@ class Statements:
             resolved.append(sql.SQL("(x.{} IS NULL OR {} IS NOT NULL)").format(parts[0], target))
         out.append(sql.SQL("{} AS _ok").format(
             sql.SQL(" AND ").join(resolved) if resolved else sql.SQL("true")))
-        return sql.SQL("SELECT {} FROM jsonb_to_recordset({}) AS x({}){}").format(
-            sql.SQL(", ").join(out), params.add(self.payload(entries)),
-            sql.SQL(", ").join(defs), sql.Composed(joins))
+        source = sql.SQL("{} AS x").format(sql.Identifier(sent)) if sent else sql.SQL(
+            "jsonb_to_recordset({}) AS x({})").format(params.add(self.payload(entries or [])),
+                                                      self._defs())
+        return sql.SQL("SELECT {} FROM {}{}").format(sql.SQL(", ").join(out), source,
+                                                     sql.Composed(joins))
 
-    def create_staging(self, params: Params) -> sql.Composable:
+    def create_staging(self, params: Params, sent: str) -> sql.Composable:
+        """The staging table from the table of sent rows: references resolved."""
         return sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS {}").format(
-            sql.Identifier(self.staging), self.select_staged(params, self.plan.entries))
+            sql.Identifier(self.staging), self.select_staged(params, sent=sent))
 
     # -- matching --------------------------------------------------------------------------
 
@@ -120,15 +162,23 @@ class Statements:
                 sql.Identifier(T, column), sql.SQL(op), self.staged(name)))
         return sql.SQL(" AND ").join(parts)
 
+    def needs_guard(self, *, references: bool) -> bool:
+        """Whether :meth:`guard` can find anything."""
+        return (references and bool(self.plan.links)) or self._ambiguous_possible()
+
+    def _ambiguous_possible(self) -> bool:
+        return bool(self.nullable) or not self.plan.table.unique_on(self.plan.key_columns)
+
     def guard(self, *, references: bool) -> sql.Composable:
         """Staged rows that cannot be written: an unresolved reference, or a key that matches
         several live rows of the table (where no unique index rules that out).
 
         A dry run leaves ``references`` out: there, rows a reference names may not exist yet.
         """
+        references = references and bool(self.plan.links)  # else nothing to resolve
         query = "SELECT _i, 'reference' FROM {s} WHERE NOT _ok" if references else (
             "SELECT NULL::int, NULL WHERE false")
-        if self.nullable or not self.plan.table.unique_on(self.plan.key_columns):
+        if self._ambiguous_possible():
             query += (" UNION ALL SELECT s._i, 'ambiguous' FROM {s} AS s JOIN {t} AS t"
                       " ON {match} AND {live} GROUP BY s._i HAVING count(*) > 1")
         return sql.SQL(query).format(
