@@ -18,7 +18,7 @@ import psycopg2
 from psycopg2 import sql
 from yoyo.backends.core.postgresql import PostgresqlBackend
 
-from . import tracking
+from . import sqltext, tracking
 from .db import connect
 from .dsn import Dsn
 from .errors import StatementFailed
@@ -62,17 +62,17 @@ class Backend(PostgresqlBackend):
         return nullcontext()
 
 
-def _set_timeouts(cur, script: Script, defaults: dict[str, str], *, local: bool) -> None:
-    scope = sql.SQL("SET LOCAL" if local else "SET")
-    for name in ("lock_timeout", "statement_timeout"):
-        value = script.option(name) or defaults[name]
-        cur.execute(sql.SQL("{} {} = {}").format(scope, sql.Identifier(name), sql.Literal(value)))
-
-
-def _set_context(cur, context: dict[str, str], *, local: bool) -> None:
-    """Settings a migration may read with ``current_setting('mig.app_role', true)``."""
-    for name, value in context.items():
-        cur.execute("SELECT set_config(%s, %s, %s)", (name, value, local))
+def _session_settings(cur, script: Script, defaults: dict[str, str], context: dict[str, str],
+                      *, local: bool) -> None:
+    """The migration's timeouts, and the settings it may read with ``current_setting('mig.app_role',
+    true)``, in one round trip."""
+    values = {name: script.option(name) or defaults[name]
+              for name in ("lock_timeout", "statement_timeout")}
+    values.update(context)
+    calls = sql.SQL(", ").join(sql.SQL("set_config({}, {}, {})").format(
+        sql.Literal(name), sql.Literal(value), sql.Literal(local))
+        for name, value in values.items())
+    cur.execute(sql.SQL("SELECT {}").format(calls))
 
 
 def _flatten(steps: list) -> list:
@@ -135,15 +135,12 @@ class Runner:
     def apply(self, script: Script) -> int:
         """Apply ``script`` and record it; returns the duration in milliseconds."""
         started = time.monotonic()
-        leaves = _flatten(script.steps)
         if script.transactional:
             self.backend.begin()
             try:
                 with self.conn.cursor() as cur:
-                    _set_timeouts(cur, script, self.defaults, local=True)
-                    _set_context(cur, self.context, local=True)
-                for index, (wrapper, inner) in enumerate(leaves):
-                    self._run(script, index, wrapper, inner, "apply")
+                    _session_settings(cur, script, self.defaults, self.context, local=True)
+                self._run_all(script, "apply")
                 duration = int((time.monotonic() - started) * 1000)
                 if not script.post_apply:
                     tracking.record_apply(self.backend, script, duration)
@@ -154,10 +151,10 @@ class Runner:
                     self.backend.rollback()
                 raise
             return duration
+        leaves = _flatten(script.steps)
         done = tracking.completed_steps(self.conn, script.id)
         with self.conn.cursor() as cur:
-            _set_timeouts(cur, script, self.defaults, local=False)
-            _set_context(cur, self.context, local=False)
+            _session_settings(cur, script, self.defaults, self.context, local=False)
         try:
             for index, (wrapper, inner) in enumerate(leaves):
                 if index in done:
@@ -182,16 +179,14 @@ class Runner:
     def rollback(self, script: Script) -> int:
         """Roll ``script`` back and remove its records, in one transaction where possible."""
         started = time.monotonic()
-        leaves = list(reversed(_flatten(script.steps)))
         transactional = script.transactional
         if transactional:
             self.backend.begin()
         try:
             with self.conn.cursor() as cur:
-                _set_timeouts(cur, script, self.defaults, local=transactional)
-                _set_context(cur, self.context, local=transactional)
-            for index, (wrapper, inner) in enumerate(leaves):
-                self._run(script, len(leaves) - 1 - index, wrapper, inner, "rollback")
+                _session_settings(cur, script, self.defaults, self.context,
+                                  local=transactional)
+            self._run_all(script, "rollback")
             if not transactional:
                 self.backend.begin()
             tracking.record_rollback(self.backend, script)
@@ -203,6 +198,59 @@ class Runner:
             raise
         return int((time.monotonic() - started) * 1000)
 
+    def _run_all(self, script: Script, direction: str) -> None:
+        """Run every step of ``script`` in ``direction`` inside the caller's transaction.
+
+        A transactional SQL migration is sent as its whole file in one statement string: the
+        same effect as yoyo's statement-by-statement steps inside one transaction, without
+        parsing the file or a round trip per statement. Only when it fails are the statements
+        run one by one (in a transaction rolled back again) to name the one that failed.
+        """
+        if script.is_sql and script.transactional:
+            path = script.path if direction == "apply" else script.rollback_path
+            text = path.read_text(encoding="utf-8") if path is not None else ""
+            if _has_sql(text):
+                self._run_text(script, path, text, direction)
+            return
+        leaves = _flatten(script.steps)
+        if direction == "rollback":
+            leaves.reverse()
+        for index, (wrapper, inner) in enumerate(leaves):
+            self._run(script, index, wrapper, inner, direction)
+
+    def _run_text(self, script: Script, path, text: str, direction: str) -> None:
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(text)
+        except psycopg2.DatabaseError as exc:
+            self.backend.rollback()
+            statement, line = self._locate(script, text, exc)
+            raise _text_error(script, path, statement, line, exc, direction) from None
+
+    def _locate(self, script: Script, text: str, exc) -> tuple[str | None, int | None]:
+        """The failing statement of ``text`` and its line, for the error message."""
+        parts = sqltext.statements(text)
+        position = getattr(getattr(exc, "diag", None), "statement_position", None)
+        if position:  # a syntax error: the server says where
+            line = text.count("\n", 0, int(position) - 1) + 1
+            for part in parts:
+                if part.line <= line <= part.end_line:
+                    return part.text, line
+            return None, line
+        # Otherwise replay the statements one by one in a transaction rolled back at the end.
+        self.backend.begin()
+        try:
+            with self.conn.cursor() as cur:
+                _session_settings(cur, script, self.defaults, self.context, local=True)
+                for part in parts:
+                    try:
+                        cur.execute(part.text)
+                    except psycopg2.DatabaseError:
+                        return part.text, part.line
+        finally:
+            self.backend.rollback()
+        return None, None
+
     def _run(self, script, index, wrapper, inner, direction, *, done=None, total=None) -> None:
         token = STEP_REPORT.set(self.report)
         try:
@@ -211,6 +259,18 @@ class Runner:
             raise _statement_error(script, inner, exc, direction, done, total) from None
         finally:
             STEP_REPORT.reset(token)
+
+
+def _has_sql(text: str) -> bool:
+    """Whether ``text`` holds a statement (the server refuses a string of comments only)."""
+    if "/*" in text:
+        return bool(sqltext.statements(text))
+    return any(line.strip() and not line.lstrip().startswith("--") for line in text.splitlines())
+
+
+def _text_error(script, path, statement, line, exc, direction) -> StatementFailed:
+    shown = " ".join((statement or "(statement not found)").split())
+    return _failure(script, path, line, shown, exc, direction, None, None)
 
 
 def _statement_error(script, inner, exc, direction, done, total) -> StatementFailed:
@@ -223,10 +283,14 @@ def _statement_error(script, inner, exc, direction, done, total) -> StatementFai
         line = None
     else:
         line = script.line_of(statement) if direction == "apply" else None
+    return _failure(script, script.path, line, " ".join(statement.split()), exc, direction,
+                    done, total)
+
+
+def _failure(script, path, line, shown, exc, direction, done, total) -> StatementFailed:
     pgerror = (getattr(exc, "pgerror", None) or str(exc)).strip()
-    first = " ".join(statement.split())
-    shown = first if len(first) <= 160 else first[:157] + "..."
-    where = f"{script.path}:{line}" if line else str(script.path)
+    shown = shown if len(shown) <= 160 else shown[:157] + "..."
+    where = f"{path}:{line}" if line else str(path)
     verb = "applying" if direction == "apply" else "rolling back"
     message = f"{where}: {verb} {script.id} failed at: {shown}\n  {pgerror}"
     hint = None
@@ -246,5 +310,5 @@ def _statement_error(script, inner, exc, direction, done, total) -> StatementFai
         )
     else:
         message += "\n  nothing of this migration was applied (its transaction was rolled back)"
-    return StatementFailed(message, migration_id=script.id, path=str(script.path), line=line,
+    return StatementFailed(message, migration_id=script.id, path=str(path), line=line,
                            hint=hint)

@@ -75,6 +75,9 @@ def table_exists(cur, name: str) -> bool:
 def ensure_tables(backend) -> None:
     """Create yoyo's and mig's tracking tables where missing (the caller holds the lock)."""
     backend.ensure_internal_schema_updated()
+    # yoyo sets this flag only after upgrading its tables; without it, each of its record
+    # methods would query the version table again.
+    backend._internal_schema_updated = True
     with backend.connection.cursor() as cur:
         cur.execute(_CREATE)
 
@@ -116,19 +119,39 @@ def read_applied(conn, migration_table: str) -> list[Applied]:
     ]
 
 
+_RECORD_APPLY = """
+INSERT INTO {migrations} (migration_hash, migration_id, applied_at_utc)
+VALUES (%(hash)s, %(id)s, %(when)s);
+INSERT INTO _yoyo_log (id, migration_hash, migration_id, operation, username, hostname,
+                       created_at_utc)
+VALUES (%(log_id)s, %(hash)s, %(id)s, 'apply', %(user)s, %(host)s, %(when)s);
+INSERT INTO _mig_migrations (migration_id, checksum, duration_ms)
+VALUES (%(id)s, %(checksum)s, %(duration)s)
+ON CONFLICT (migration_id) DO UPDATE
+SET checksum = excluded.checksum, applied_at = now(), applied_by = current_user,
+    duration_ms = excluded.duration_ms;
+DELETE FROM _mig_progress WHERE migration_id = %(id)s
+"""
+
+
 def record_apply(backend, script, duration_ms: int | None) -> None:
-    """Insert the rows that say ``script`` is applied (inside the caller's transaction)."""
-    backend.mark_one(script.migration, log=False)
-    log_yoyo(backend, script.migration, "apply")
+    """Insert the rows that say ``script`` is applied (inside the caller's transaction).
+
+    yoyo's rows are written in yoyo's own format (what ``mark_one`` and ``log_migration``
+    write), all four statements in one round trip.
+    """
+    query = sql.SQL(_RECORD_APPLY).format(migrations=sql.Identifier(backend.migration_table))
     with backend.connection.cursor() as cur:
-        cur.execute(
-            "INSERT INTO _mig_migrations (migration_id, checksum, duration_ms)"
-            " VALUES (%s, %s, %s) ON CONFLICT (migration_id) DO UPDATE"
-            " SET checksum = excluded.checksum, applied_at = now(),"
-            " applied_by = current_user, duration_ms = excluded.duration_ms",
-            (script.id, script.checksum, duration_ms),
-        )
-        cur.execute("DELETE FROM _mig_progress WHERE migration_id = %s", (script.id,))
+        cur.execute(query, {
+            "hash": script.migration.hash,
+            "id": script.id,
+            "when": datetime.now(timezone.utc).replace(tzinfo=None),
+            "log_id": str(uuid.uuid1()),
+            "user": os_user(),
+            "host": socket.gethostname(),
+            "checksum": script.checksum,
+            "duration": duration_ms,
+        })
 
 
 def record_rollback(backend, script) -> None:

@@ -174,6 +174,22 @@ def test_failed_statement_names_file_and_line_and_leaves_nothing(tmp_path, db_ur
     assert [a["id"] for a in commands.status(settings).applied] == ["0001_ok"]
 
 
+def test_runtime_error_names_the_statement_and_leaves_nothing(tmp_path, db_url):
+    write_project(tmp_path, {
+        "0001_bad.sql": "CREATE TABLE t (n int);\nINSERT INTO t VALUES (1);\n\n"
+                        "-- the second statement fails at run time, not at parse time\n"
+                        "UPDATE t SET n = n / 0;\nCREATE TABLE after_it (id int);\n",
+    })
+    settings = resolve(database=db_url, project_dir=tmp_path, env={})
+    with pytest.raises(StatementFailed) as info:
+        commands.apply(settings)
+    text = str(info.value)
+    assert "0001_bad.sql:5: applying 0001_bad failed at: UPDATE t SET n = n / 0\n" in text
+    assert "division by zero" in text
+    assert tables(db_url) == {"_mig_log", "_mig_migrations", "_mig_progress", "_yoyo_log",
+                              "_yoyo_migration", "_yoyo_version"}
+
+
 def test_post_apply_hook_runs_after_migrations(tmp_path, db_url):
     write_project(tmp_path, {
         "0001_t.sql": "CREATE TABLE t (n int);\n",

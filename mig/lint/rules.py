@@ -19,8 +19,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..sqltext import Statement, statements
 from .findings import Finding, Source
-from .sql import Statement, statements
 
 #: ``-- mig: allow-<rule> <reason>`` (``#`` in Python files): switches a rule off for the file.
 MARKER = re.compile(r"(?:--|#)\s*mig:\s*allow-([a-z][a-z0-9-]*)[ \t]*(.*?)\s*$", re.M)
