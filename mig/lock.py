@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 from .errors import LockTimeout
 
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.1  # a waiter notices a released lock within this
 REPORT_EVERY_SECONDS = 5.0
 
 _HOLDER_SQL = """
