@@ -64,10 +64,10 @@ def normal(value: Any) -> Any:
 def both_ways(text: str) -> tuple[Any, Any]:
     def attempt(read: Any) -> Any:
         try:
-            doc, duplicates = read(text)
+            doc, duplicates, secrets = read(text)
         except Exception as exc:  # noqa: BLE001 - compared, not hidden
             return ("error", type(exc).__name__, str(exc))
-        return normal(doc), duplicates
+        return normal(doc), duplicates, secrets
 
     return attempt(yaml_reader.parse), attempt(yaml_reader._from_nodes)
 
@@ -89,7 +89,7 @@ def test_event_reader_is_the_one_used_for_plain_fixtures(monkeypatch):
         raise AssertionError("the node-composing loader was used")
 
     monkeypatch.setattr(yaml_reader, "_from_nodes", refuse)
-    doc, _ = yaml_reader.parse((REPO / "seeds/base/030_role_permissions.yaml").read_text())
+    doc, _, _ = yaml_reader.parse((REPO / "seeds/base/030_role_permissions.yaml").read_text())
     assert doc["table"] == "role_permissions"
 
 

@@ -1,14 +1,17 @@
-"""The seed cache: parsed fixtures (and table fingerprints) kept on disk, keyed by content.
+"""The seed cache: what reading and loading fixtures derives from their content, kept on disk.
 
 Reading a 10,000-row fixture costs ~150 ms of YAML parsing even from libyaml's events; the
-parsed result, kept as JSON, loads in a few milliseconds. An entry's name is a SHA-256 over
-the file's bytes and everything else that shapes the result (this format, the PyYAML version,
-libyaml or not), so an edited file is simply a new entry: nothing is ever stale. An entry holds
-what the file says and nothing more: a ``!secret`` stays a marker (the variable's name), never
-its value. Entries are written to a temporary file and renamed into place, so a reader sees a
-whole entry or none, and two runs writing the same entry at once are harmless; an entry whose
-checksum or shape is wrong is ignored (and overwritten by the next write). Deleting the folder
-is always safe. ``MIG_SEED_CACHE=off`` (or ``seed_cache = off`` in ``yoyo.ini``) turns it off.
+parsed result, kept as JSON, loads in a few milliseconds. Kept as well: the ``COPY`` text of a
+table's rows and the fingerprint of a table as seeded (:mod:`mig.seeds.fast`). An entry's name
+is a SHA-256 over the file's bytes and everything else that shapes the result (this format,
+mig's and PyYAML's versions, libyaml or not; for the others the columns' types and the
+server's settings), so an edited file is simply a new entry: nothing is ever stale. An entry
+holds what the files say and nothing more: a ``!secret`` stays a marker (the variable's name),
+never its value, and a table with a secret has no COPY text or fingerprint. Entries are written
+to a temporary file and renamed into place, so a reader sees a whole entry or none, and two
+runs writing the same entry at once are harmless; an entry whose checksum or shape is wrong is
+ignored (and overwritten by the next write). Deleting the folder is always safe.
+``MIG_SEED_CACHE=off`` (or ``seed_cache = off`` in ``yoyo.ini``) turns it off.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ from typing import Any
 
 import yaml
 
+from .. import __version__
 from .reader import LineDict, Rows, Secret
 
 FORMAT = 1
 MAX_ENTRIES = 512  # past this, the oldest half is removed
-_VERSION = f"{FORMAT}:{yaml.__version__}:{getattr(yaml, '__with_libyaml__', False)}"
+# Everything besides a file's bytes that shapes what reading it gives.
+_VERSION = f"{FORMAT}:{__version__}:{yaml.__version__}:{getattr(yaml, '__with_libyaml__', False)}"
 
 
 class SeedCache:

@@ -70,8 +70,6 @@ class Table:
     unique_keys: list[tuple[tuple[str, ...], str | None]] = field(default_factory=list)
     # Rules or row-level security: COPY would bypass the one and is refused by the other.
     copy_differs: bool = False
-    # A BEFORE INSERT row trigger: what is stored may differ from what was inserted.
-    before_insert: bool = False
 
     @property
     def ident(self) -> sql.Identifier:
@@ -97,9 +95,7 @@ class Table:
 
 
 _TABLES = """
-SELECT name, c.oid, n.nspname, c.relname, c.relhasrules OR c.relrowsecurity,
-       EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal
-               AND tg.tgtype & 7 = 7)  -- a BEFORE ... ROW trigger on INSERT
+SELECT name, c.oid, n.nspname, c.relname, c.relhasrules OR c.relrowsecurity
 FROM unnest(%s::text[]) AS name
 JOIN pg_class c ON c.oid = to_regclass(name) AND c.relkind IN ('r', 'p')
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -145,10 +141,9 @@ def read_tables(cur: Any, names: list[str]) -> dict[str, Table]:
     cur.execute(_TABLES, (names,))
     by_name: dict[str, Table] = {}
     by_oid: dict[int, Table] = {}
-    for name, oid, schema, relname, copy_differs, before_insert in cur.fetchall():
+    for name, oid, schema, relname, copy_differs in cur.fetchall():
         by_name[name] = by_oid.setdefault(oid, Table(oid, schema, relname,
-                                                     copy_differs=copy_differs,
-                                                     before_insert=before_insert))
+                                                     copy_differs=copy_differs))
     if not by_oid:
         return by_name
     oids = list(by_oid)
@@ -169,6 +164,13 @@ def read_tables(cur: Any, names: list[str]) -> dict[str, Table]:
     for oid, cols, predicate in cur.fetchall():
         by_oid[oid].unique_keys.append((tuple(cols), predicate))
     return by_name
+
+
+def before_insert_trigger(cur: Any, table: Table) -> bool:
+    """Whether a BEFORE INSERT row trigger may change what is stored from what was inserted."""
+    cur.execute("SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = %s AND NOT tgisinternal"
+                " AND tgtype & 7 = 7)", (table.oid,))  # ROW | BEFORE | INSERT
+    return bool(cur.fetchone()[0])
 
 
 def visible_tables(cur: Any) -> list[str]:

@@ -93,4 +93,4 @@ def _array(items: list[Any]) -> str:
 
 def rows(columns: list[list[str]]) -> str:
     """The COPY text of rows given as columns of escaped fields."""
-    return "".join(line + "\n" for line in map("\t".join, zip(*columns, strict=True)))
+    return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n" if columns[0] else ""

@@ -25,6 +25,7 @@ import psycopg2
 from psycopg2 import sql
 
 from . import copytext
+from .catalog import before_insert_trigger
 from .refs import Params
 
 if TYPE_CHECKING:
@@ -76,24 +77,41 @@ class Shortcuts:
         """COPY the rows into the table; their number, or None if the database refused them
         (everything undone: the staged load then finds and names the rows)."""
         assert self.shape is not None
-        plan = self.plan
-        columns = []
-        for name in self.shape:
-            info = plan.table.columns[name]
-            columns.append(copytext.column(plan.values(name, copytext.MISSING),
-                                           typname=info.typname, array=info.category == "A"))
+        text = self._copy_text()
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            plan.table.ident, sql.SQL(", ").join(sql.Identifier(n) for n in self.shape))
+            self.plan.table.ident, sql.SQL(", ").join(sql.Identifier(n) for n in self.shape))
         self.cur.execute("SAVEPOINT mig_seed_copy")
         try:
-            self.cur.copy_expert(statement.as_string(self.cur),
-                                 io.StringIO(copytext.rows(columns)), size=1 << 20)
+            self.cur.copy_expert(statement.as_string(self.cur), io.StringIO(text),
+                                 size=1 << 20)
         except psycopg2.Error:
             self.cur.execute("ROLLBACK TO SAVEPOINT mig_seed_copy")
             return None
         inserted = int(self.cur.rowcount)
         self.cur.execute("RELEASE SAVEPOINT mig_seed_copy")
         return inserted
+
+    def _copy_text(self) -> str:
+        """The rows as COPY text; kept in the seed cache (it depends on the files and the
+        columns' types only), as the fingerprint is."""
+        plan = self.plan
+        assert self.shape is not None
+        kinds = [(plan.table.columns[n].typname, plan.table.columns[n].category == "A")
+                 for n in self.shape]
+        key = None
+        if self.cache is not None and all(f.digest for f in plan.fixtures):
+            key = self.cache.key("copy", repr((self.shape, kinds)),
+                                 *(f.digest for f in plan.fixtures))
+            text = self.cache.get(key)
+            if isinstance(text, str):
+                return text
+        columns = [copytext.column(plan.values(name, copytext.MISSING), typname=typname,
+                                   array=array) for name, (typname, array) in
+                   zip(self.shape, kinds, strict=True)]
+        text = copytext.rows(columns)
+        if key is not None and self.cache is not None:
+            self.cache.put(key, text)
+        return text
 
     # -- an unchanged table ----------------------------------------------------------------
 
@@ -104,11 +122,12 @@ class Shortcuts:
 
     def remember(self, *, updated: int, inserted: int) -> None:
         """After the table was loaded: keep its fingerprint if its rows are as read."""
-        if self.key is None or self.cache is None or updated or (
-                inserted and self.plan.table.before_insert):
+        if self.key is None or self.cache is None or updated:
             return
         if self.expected is not None and inserted:
             return  # the rows the fingerprint was taken of, added: nothing new to learn
+        if inserted and before_insert_trigger(self.cur, self.plan.table):
+            return
         found = self.fingerprint()
         if found[0] == self.size and found != self.expected:
             self.cache.put(self.key, found)

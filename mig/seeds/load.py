@@ -62,8 +62,8 @@ def load_seeds(
     fixtures, problems = read_fixtures(seeds_dir, env, cache=cache)
     report = SeedReport(env=env, dry_run=dry_run, prune=prune,
                         files=[f.file for f in fixtures])
-    with _transaction(conn, keep=not dry_run) as cur:
-        cur.execute(f"SELECT pg_advisory_xact_lock(%s), {CONTEXT}", (SEED_LOCK,))
+    with _transaction(conn, keep=not dry_run) as (cur, begin):
+        cur.execute(f"{begin}SELECT pg_advisory_xact_lock(%s), {CONTEXT}", (SEED_LOCK,))
         context = cur.fetchone()[1]
         plans, found = build_plans(cur, fixtures)
         problems += found
@@ -100,7 +100,8 @@ def problem_list(problems: list[SeedError], title: str, noun: str = "problem") -
 
 
 @contextlib.contextmanager
-def _transaction(conn: Any, *, keep: bool) -> Iterator[Any]:
+def _transaction(conn: Any, *, keep: bool) -> Iterator[tuple[Any, str]]:
+    """A cursor in the run's transaction, and what to send before its first statement."""
     status = conn.info.transaction_status
     if status == extensions.TRANSACTION_STATUS_INERROR:
         raise SeedError("the connection is in a failed transaction; roll it back first")
@@ -109,7 +110,7 @@ def _transaction(conn: Any, *, keep: bool) -> Iterator[Any]:
         with conn.cursor() as cur:
             cur.execute("SAVEPOINT mig_seed")
             try:
-                yield cur
+                yield cur, ""
             except BaseException:
                 if conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE:
                     cur.execute("ROLLBACK TO SAVEPOINT mig_seed")
@@ -122,8 +123,7 @@ def _transaction(conn: Any, *, keep: bool) -> Iterator[Any]:
         with conn.cursor() as cur:
             # Whatever the connection's default: each statement must see what a run that
             # held the lock before us committed.
-            cur.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            yield cur
+            yield cur, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; "
         if keep:
             conn.commit()
         else:

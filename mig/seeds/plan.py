@@ -102,17 +102,19 @@ class TablePlan:
     def shape(self, entry: Entry) -> tuple[str, ...]:
         return tuple(f for f in self.fields if f in entry.row.values)
 
-    def shapes(self) -> list[tuple[str, ...]]:
-        """Each row's shape (the fields it sets, in plan order), in entry order."""
+    def shapes(self) -> list[tuple[tuple[str, ...], int]]:
+        """Each row's shape (the fields it sets, in plan order), in entry order, as runs of
+        (shape, number of rows)."""
         everywhere = tuple(self.fields)
-        out = []
+        runs: list[tuple[tuple[str, ...], int]] = []
         for fixture in self.fixtures:
             if fixture.columns is not None:  # every row sets the same fields
-                out += [tuple(f for f in self.fields if f in fixture.columns)] * fixture.size
+                runs.append((tuple(f for f in self.fields if f in fixture.columns),
+                             fixture.size))
                 continue
             if all(f in fixture.fields for f in everywhere) and all(
                     len(v) == len(everywhere) for v in fixture.values):
-                out += [everywhere] * fixture.size
+                runs.append((everywhere, fixture.size))
                 continue
             by_keys: dict[tuple[str, ...], tuple[str, ...]] = {}
             for values in fixture.values:
@@ -120,8 +122,8 @@ class TablePlan:
                 shape = by_keys.get(keys)
                 if shape is None:
                     shape = by_keys[keys] = tuple(f for f in self.fields if f in values)
-                out.append(shape)
-        return out
+                runs.append((shape, 1))
+        return runs
 
     @property
     def owners(self) -> list[Fixture]:

@@ -1,17 +1,19 @@
 """YAML fixture text to Python values with line numbers, read straight from libyaml's events.
 
 PyYAML's loader first composes a node tree (two position marks and a node object per value,
-then a constructor pass over the tree): for a 10,000-row fixture that is ~400 ms of its
-~550 ms. :func:`parse` builds the values directly from the parser's event stream instead and
-keeps only the positions the seed layer reports: the line of each mapping and of each of its
-keys. A file using anything the event reader does not handle itself (anchors and aliases,
-merge keys, tags other than the standard scalar ones and ``!secret``, several documents, a
-syntax error) is read again by the node-composing loader, which gives the same values and
-words every error; both readers produce the same result (``tests/test_seed_reading.py``).
+then a constructor pass over the tree): for a 10,000-row fixture that is ~300 ms of its
+~450 ms. :func:`parse` builds the values directly from the parser's event stream instead
+(~100 ms, of which libyaml's events alone are ~60) and keeps only the positions the seed layer
+reports: the line of each mapping and of each of its keys. A file using anything the event
+reader does not handle itself (anchors and aliases, merge keys, tags other than the standard
+scalar ones and ``!secret``, several documents, a syntax error) is read again by the
+node-composing loader, which gives the same values and words every error; both readers
+produce the same result (``tests/test_seed_reading.py``).
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import yaml
@@ -65,6 +67,7 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.duplicates: list[tuple[int, str]] = []
+        self.secrets = False  # whether a !secret was read
 
 
 def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Any:
@@ -83,6 +86,7 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Any:
 
 
 def _construct_secret(loader: _Loader, node: yaml.Node) -> Secret:
+    loader.secrets = True
     if isinstance(node, yaml.ScalarNode):
         return Secret(str(loader.construct_scalar(node)))
     spec = loader.construct_mapping(node, deep=True) if isinstance(node, yaml.MappingNode) else {}
@@ -101,8 +105,12 @@ _Loader.add_constructor(_MAP, _construct_map)
 _Loader.add_constructor(SECRET_TAG, _construct_secret)
 
 
-def parse(text: str) -> tuple[Any, list[tuple[int, str]]]:
-    """The document of ``text`` (None when empty) and its duplicate keys as (line, key).
+Parsed = tuple[Any, list[tuple[int, str]], bool]
+
+
+def parse(text: str) -> Parsed:
+    """The document of ``text`` (None when empty), its duplicate keys as (line, key), and
+    whether it holds a ``!secret``.
 
     Mappings are :class:`LineDict`. Raises :class:`yaml.YAMLError` for text that is not
     one well-formed YAML document.
@@ -113,10 +121,10 @@ def parse(text: str) -> tuple[Any, list[tuple[int, str]]]:
         return _from_nodes(text)
 
 
-def _from_nodes(text: str) -> tuple[Any, list[tuple[int, str]]]:
+def _from_nodes(text: str) -> Parsed:
     loader = _Loader(text)
     try:
-        return loader.get_single_data(), loader.duplicates
+        return loader.get_single_data(), loader.duplicates, loader.secrets
     finally:
         loader.dispose()
 
@@ -128,14 +136,14 @@ class _Unsupported(Exception):
 _NOKEY = object()
 
 
-def _from_events(text: str) -> tuple[Any, list[tuple[int, str]]]:
+def _from_events(text: str) -> Parsed:
     loader = _Loader(text)
     try:
         get = loader.get_event
         get()  # stream start
         event = get()
         if type(event) is StreamEndEvent:
-            return None, []
+            return None, [], False
         if type(event) is not DocumentStartEvent:
             raise _Unsupported
         duplicates: list[tuple[int, str]] = []
@@ -143,7 +151,7 @@ def _from_events(text: str) -> tuple[Any, list[tuple[int, str]]]:
         get()  # document end
         if type(get()) is not StreamEndEvent:
             raise _Unsupported  # several documents: the loader words the error
-        return doc, duplicates
+        return doc, duplicates, loader.secrets
     finally:
         loader.dispose()
 
@@ -153,7 +161,12 @@ def _document(loader: _Loader, duplicates: list[tuple[int, str]]) -> Any:
     get, resolve = loader.get_event, loader.resolve
     constructors = loader.yaml_constructors
     bools = loader.bool_values
-    resolved: dict[tuple[str, Any], str] = {}  # field names repeat on every row
+    resolved: dict[str, str] = {}  # field names repeat on every row
+    # Plain scalars whose first character starts no implicit type (int, bool, null, date, ...)
+    # are strings, as the resolver would find; quoted ones always are.
+    starts = loader.yaml_implicit_resolvers
+    if None in starts:
+        raise _Unsupported  # a resolver for any first character: none to skip
     stack: list[list[Any]] = []
     while True:
         event = get()
@@ -164,10 +177,14 @@ def _document(loader: _Loader, duplicates: list[tuple[int, str]]) -> Any:
             tag = event.tag
             text = event.value
             if tag is None or tag == "!":
-                tag = resolved.get((text, event.implicit))
-                if tag is None:
-                    tag = resolved[text, event.implicit] = resolve(ScalarNode, text,
-                                                                   event.implicit)
+                implicit = event.implicit
+                if not implicit[0] or (text and text[0] not in starts):
+                    tag = _STR if not loader.yaml_path_resolvers else resolve(
+                        ScalarNode, text, implicit)
+                else:
+                    tag = resolved.get(text)
+                    if tag is None:
+                        tag = resolved[text] = resolve(ScalarNode, text, implicit)
             if tag == _STR:
                 value: Any = text
             elif tag == _INT and text.isascii() and text.isdigit() and (
@@ -178,6 +195,7 @@ def _document(loader: _Loader, duplicates: list[tuple[int, str]]) -> Any:
             elif tag == _BOOL:
                 value = bools[text.lower()]
             elif tag == SECRET_TAG:
+                loader.secrets = True
                 value = Secret(text)
             elif tag in _SCALAR_TAGS:
                 value = constructors[tag](loader, ScalarNode(tag, text, event.start_mark,
@@ -188,6 +206,7 @@ def _document(loader: _Loader, duplicates: list[tuple[int, str]]) -> Any:
             if event.anchor is not None:
                 raise _Unsupported
             if event.tag == SECRET_TAG:
+                loader.secrets = True
                 stack.append([{}, _NOKEY, 0, event.start_mark])
                 continue
             if event.tag not in (None, "!", _MAP):
@@ -240,18 +259,19 @@ class Rows:
     ``special`` holds the items that must be looked at value by value: anything that is not a
     mapping, a mapping with a field name that is not a string, and any holding a ``!secret``.
     ``columns``, where given, holds the same items as one list of values per field: every
-    item is then a mapping of exactly those fields, in that order.
+    item is then a mapping of exactly those fields, in that order. Positions not given are
+    taken from the items (:class:`LineDict`) when first asked for.
     """
 
-    __slots__ = ("_items", "columns", "key_lines", "lines", "special")
+    __slots__ = ("_items", "_key_lines", "_lines", "columns", "special")
 
-    def __init__(self, items: list[Any] | None, lines: list[int],
-                 key_lines: list[dict[Any, int] | None], special: set[int],
+    def __init__(self, items: list[Any] | None, lines: list[int] | None,
+                 key_lines: list[dict[Any, int] | None] | None, special: set[int],
                  columns: dict[str, list[Any]] | None = None) -> None:
         self._items = items
         self.columns = columns
-        self.lines = lines  # the line each item starts on (0: not known)
-        self.key_lines = key_lines  # per item: the keys on another line than the item's
+        self._lines = lines
+        self._key_lines = key_lines
         self.special = special
 
     @property
@@ -263,23 +283,34 @@ class Rows:
                            for values in zip(*self.columns.values(), strict=True)]
         return self._items
 
+    @property
+    def lines(self) -> list[int]:
+        """The line each item starts on (0: not known)."""
+        if self._lines is None:
+            self._lines = [getattr(item, "line", 0) for item in self.items]
+        return self._lines
 
-def split_rows(items: list[Any]) -> Rows:
-    lines: list[int] = []
-    key_lines: list[dict[Any, int] | None] = []
+    @property
+    def key_lines(self) -> list[dict[Any, int] | None]:
+        """Per item: the keys on another line than the item's (None: none)."""
+        if self._key_lines is None:
+            self._key_lines = [
+                {k: at for k, at in item.lines.items() if at != item.line} or None
+                if isinstance(item, LineDict) else None for item in self.items]
+        return self._key_lines
+
+
+def split_rows(items: list[Any], *, secrets: bool = True) -> Rows:
+    """``items`` as :class:`Rows`; ``secrets``: whether the file may hold a ``!secret``."""
+    if not secrets and all(type(item) is LineDict for item in items) and all(
+            type(k) is str for k in itertools.chain.from_iterable(items)):
+        return Rows(items, None, None, set())  # the usual fixture: nothing special
     special: set[int] = set()
     for i, item in enumerate(items):
-        if not isinstance(item, LineDict):
-            lines.append(0)
-            key_lines.append(None)
+        if not isinstance(item, LineDict) or not all(
+                type(k) is str and not _holds_secret(v) for k, v in item.items()):
             special.add(i)
-            continue
-        line = item.line
-        lines.append(line)
-        key_lines.append({k: at for k, at in item.lines.items() if at != line} or None)
-        if not all(type(k) is str and not _holds_secret(v) for k, v in item.items()):
-            special.add(i)
-    return Rows(items, lines, key_lines, special)
+    return Rows(items, None, None, special)
 
 
 def _holds_secret(value: Any) -> bool:

@@ -37,9 +37,18 @@ class Statements:
         self.fields = list(plan.fields)
         self.slot = {f: sql.Identifier(f"f{n}") for n, f in enumerate(self.fields)}
         shapes: dict[tuple[str, ...], int] = {}
-        self.shape_of = [shapes.setdefault(shape, len(shapes)) for shape in plan.shapes()]
+        self.shape_runs = [(shapes.setdefault(shape, len(shapes)), count)
+                           for shape, count in plan.shapes()]
         self.shapes = list(shapes)
+        self._shape_of: list[int] | None = None
         self.nullable = plan.nullable_key_columns()
+
+    @property
+    def shape_of(self) -> list[int]:
+        """The number of each row's shape in :attr:`shapes`, in entry order."""
+        if self._shape_of is None:
+            self._shape_of = [n for n, count in self.shape_runs for n in [n] * count]
+        return self._shape_of
 
     # -- staging ---------------------------------------------------------------------------
 
@@ -79,7 +88,8 @@ class Statements:
         """The rows as the text of ``COPY``, columns as :meth:`create_sent` declares them."""
         plan = self.plan
         shapes = [str(n) for n in range(len(self.shapes))]
-        columns = [list(map(str, range(plan.size))), [shapes[n] for n in self.shape_of],
+        columns = [list(map(str, range(plan.size))),
+                   [text for n, count in self.shape_runs for text in [shapes[n]] * count],
                    [flag for f in plan.fixtures for flag in ["t" if f.update else "f"]
                     * f.size]]
         for name in self.fields:
