@@ -178,7 +178,8 @@ def _fill(url: str, spec: TemplateSpec) -> None:
 
         conn = connect(Dsn.parse(url), verb="testing seed", autocommit=False)
         try:
-            load_seeds(conn, spec.seeds_dir, spec.seed_env)  # commits on an idle connection
+            # commits on an idle connection; parsed fixtures come from the project's seed cache
+            load_seeds(conn, spec.seeds_dir, spec.seed_env, cache=settings.seed_cache)
         finally:
             conn.close()
 
