@@ -37,4 +37,5 @@ def section(bench: Bench) -> tuple[list[Row], list[str]]:
                   all_of_them, floor, "status", 2.0),
     ], [f"concurrency: {count} processes start together on {os.cpu_count()} cores; the wall "
         "time is until the last exits. Their start-up alone is CPU-bound, hence the second "
-        "reference: the same number of processes doing a read-only status."]
+        "reference: the same number of processes doing a read-only status. In a deploy each "
+        "container has CPU of its own."]
