@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from .db import connect, resolve_dsn
 from .dsn import Dsn
 from .errors import ChecksumMismatch, DatabaseUnavailable, MigError, NotAtHead, Refused
 from .lock import lock_key, migration_lock
+from .reports import RunReport, StatusReport
 from .scripts import Script
 
 Report = Callable[[str], None]
@@ -31,48 +31,6 @@ Report = Callable[[str], None]
 
 def _quiet(line: str) -> None:
     pass
-
-
-# -- reports ---------------------------------------------------------------------------------
-@dataclass
-class StatusReport:
-    """Applied, pending and edited migrations of a database."""
-
-    database: str
-    applied: list[dict] = field(default_factory=list)
-    pending: list[dict] = field(default_factory=list)
-    edited: list[dict] = field(default_factory=list)
-
-    @property
-    def current(self) -> bool:
-        return not self.pending and not self.edited
-
-    def to_json(self) -> dict:
-        return {
-            "database": self.database,
-            "current": self.current,
-            "applied": self.applied,
-            "pending": self.pending,
-            "edited": self.edited,
-        }
-
-
-@dataclass
-class RunReport:
-    """What an apply or rollback did (or, in a dry run, would do)."""
-
-    action: str
-    dry_run: bool = False
-    migrations: list[dict] = field(default_factory=list)
-    adopted: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return {
-            "action": self.action,
-            "dry_run": self.dry_run,
-            "migrations": self.migrations,
-            "adopted": self.adopted,
-        }
 
 
 # -- shared steps ----------------------------------------------------------------------------
