@@ -37,7 +37,9 @@ def run_mig(args: list[str], *, cwd: Path, env: dict[str, str] | None = None,
     )
 
 
-def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+def query(url: str, sql: str, params: tuple | dict | None = None) -> list[tuple]:
+    """Rows of one statement in its own autocommit connection (``%`` needs doubling only
+    when ``params`` are given)."""
     conn = psycopg2.connect(url)
     conn.autocommit = True
     try:

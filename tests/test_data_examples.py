@@ -30,7 +30,7 @@ def test_the_worked_example_applies_counts_and_rolls_back(tmp_path, db_url):
     shutil.copytree(EXAMPLE, project)
     assert run_mig(["apply", "-d", db_url, "--to", "0001_accounts"], cwd=project).returncode == 0
     query(db_url, "INSERT INTO accounts (email, full_name) SELECT 'user' || g || '@example.com',"
-                  " CASE WHEN g %% 3 = 0 THEN NULL WHEN g %% 3 = 1 THEN ' ' ELSE 'User ' || g END"
+                  " CASE WHEN g % 3 = 0 THEN NULL WHEN g % 3 = 1 THEN ' ' ELSE 'User ' || g END"
                   " FROM generate_series(1, 5000) g")
     # the column comes with a pending migration: the dry run cannot count yet, and says why
     result = run_mig(["apply", "-d", db_url, "--dry-run"], cwd=project)

@@ -146,7 +146,7 @@ def test_killed_mid_way_and_rerun_equals_an_uninterrupted_run(clone):
     proc.communicate()
     # the server notices the dead client and rolls back the batch in flight
     _wait_for(lambda: query(killed, "SELECT count(*) FROM pg_stat_activity"
-                                    " WHERE application_name LIKE 'mig apply%%'") == [(0,)])
+                                    " WHERE application_name LIKE 'mig apply%'") == [(0,)])
     done, last_key = _progress(killed)
     assert 40_000 <= done < ROWS
     # the checkpoint names exactly the rows whose change committed: batch and checkpoint

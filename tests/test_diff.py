@@ -51,7 +51,7 @@ def test_a_freshly_migrated_database_has_no_drift(project, db_url, pg_server):
     assert "no drift:" in result.stdout and "matches its 2 applied migration(s)" in result.stdout
     # the scratch database is gone
     assert query(pg_server.url(), "SELECT datname FROM pg_database WHERE datname LIKE "
-                 "'mig_verify_%%'") == []
+                 "'mig_verify_%'") == []
 
 
 def test_manual_changes_are_reported_with_exit_code_5(project, db_url, pg_server):

@@ -100,7 +100,7 @@ def test_killed_holder_leaves_no_lock_and_no_trace(tmp_path, db_url):
     })
     proc = _spawn(["apply", "-d", db_url], tmp_path, {"SLOW_MIGRATION": "1"})
     _wait_for(lambda: query(db_url, "SELECT count(*) FROM pg_stat_activity"
-                                    " WHERE query LIKE '%%SELECT pg_sleep(60)%%'"
+                                    " WHERE query LIKE '%SELECT pg_sleep(60)%'"
                                     " AND pid <> pg_backend_pid()")[0][0] == 1)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -122,7 +122,7 @@ def test_killed_holder_half_done_migration_is_rolled_back(tmp_path, db_url):
     })
     proc = _spawn(["apply", "-d", db_url], tmp_path)
     _wait_for(lambda: query(db_url, "SELECT count(*) FROM pg_stat_activity"
-                                    " WHERE query LIKE '%%SELECT pg_sleep(60)%%'"
+                                    " WHERE query LIKE '%SELECT pg_sleep(60)%'"
                                     " AND pid <> pg_backend_pid()")[0][0] == 1)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -130,7 +130,7 @@ def test_killed_holder_half_done_migration_is_rolled_back(tmp_path, db_url):
     proc.stderr.close()
     # the server notices the dead client (client_connection_check_interval) and rolls back
     _wait_for(lambda: query(db_url, "SELECT count(*) FROM pg_stat_activity"
-                                    " WHERE query LIKE '%%SELECT pg_sleep(60)%%'"
+                                    " WHERE query LIKE '%SELECT pg_sleep(60)%'"
                                     " AND pid <> pg_backend_pid()")[0][0] == 0)
     assert "half" not in tables(db_url)
     assert query(db_url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == [(0,)]

@@ -11,6 +11,7 @@ import pytest
 from mig.errors import SeedError
 from mig.seeds import load_seeds
 from tests.test_seed_support import (
+    TEAMS,
     counts,
     create_scratch_schema,
     execute,
@@ -19,16 +20,6 @@ from tests.test_seed_support import (
     versions,
     write_seeds,
 )
-
-TEAMS = """
-    table: teams
-    key: [slug, region]
-    owned: {where: {region: eu}}
-    rows:
-      - {slug: lions, region: eu, name: Lions}
-      - {slug: tigers, region: eu, name: Tigers}
-      - {slug: bears, region: null, name: Bears}
-"""
 
 PLAYERS = """
     table: players

@@ -15,6 +15,7 @@ from mig.errors import SeedError
 from mig.seeds import SeedCache, load_seeds
 from tests.test_seed_support import (
     REPO,
+    TEAMS,
     apply_product_schema,
     counts,
     create_scratch_schema,
@@ -25,15 +26,6 @@ from tests.test_seed_support import (
     write_seeds,
 )
 
-TEAMS = """
-    table: teams
-    key: [slug, region]
-    owned: {where: {region: eu}}
-    rows:
-      - {slug: lions, region: eu, name: Lions}
-      - {slug: tigers, region: eu, name: Tigers}
-      - {slug: bears, region: null, name: Bears}
-"""
 PLAYERS = """
     table: players
     key: [team, nick]

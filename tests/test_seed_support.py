@@ -11,8 +11,8 @@ import psycopg2
 from mig import commands
 from mig.config import resolve
 from mig.seeds import SeedReport, load_seeds
+from tests.helpers import REPO, query
 
-REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "seeds"
 
 # Scratch tables of the engine tests: every column kind the seed layer has to handle, a
@@ -56,20 +56,25 @@ def apply_product_schema(url: str) -> str:
     return url
 
 
+# A fixture over the scratch schema: a two-column natural key, owned rows, a NULL key part.
+TEAMS = """
+    table: teams
+    key: [slug, region]
+    owned: {where: {region: eu}}
+    rows:
+      - {slug: lions, region: eu, name: Lions}
+      - {slug: tigers, region: eu, name: Tigers}
+      - {slug: bears, region: null, name: Bears}
+"""
+
+
 def create_scratch_schema(url: str) -> str:
     execute(url, SCRATCH_SCHEMA)
     return url
 
 
 def execute(url: str, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement, params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
+    return query(url, statement, params)
 
 
 def seed(url: str, seeds_dir: Path | str, env: str | None = None, **kwargs: Any) -> SeedReport:

@@ -14,7 +14,8 @@ import uuid
 from typing import Any
 
 from .catalog import Column
-from .files import Secret, plain
+from .files import plain
+from .reader import Secret, has_secret
 
 _PLAIN = {str, int, float, bool}
 INT_RANGES = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
@@ -42,7 +43,7 @@ def check_value(column: Column, value: Any, server: list[tuple[str, str]]) -> st
         return None
     secret = False
     if type(value) not in _PLAIN:
-        secret = _has_secret(value)
+        secret = has_secret(value)
         value = plain(value)
         if value is None:
             return None
@@ -166,16 +167,6 @@ def _is_uuid(value: Any) -> bool:
     except (TypeError, ValueError, AttributeError):
         return False
     return True
-
-
-def _has_secret(value: Any) -> bool:
-    if isinstance(value, Secret):
-        return True
-    if isinstance(value, dict):
-        return any(_has_secret(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_secret(v) for v in value)
-    return False
 
 
 def server_invalid(cur: Any, values: list[tuple[str, str]]) -> set[int]:

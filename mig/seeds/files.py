@@ -17,7 +17,7 @@ import yaml
 from ..errors import SeedError
 from .cache import SeedCache, dump_parsed, load_parsed
 from .model import Fixture, Reference, Row, plain, row_lines
-from .reader import LineDict, Rows, Secret, parse, split_rows
+from .reader import LineDict, Rows, Secret, has_secret, parse, split_rows
 
 __all__ = ["Fixture", "Reference", "Row", "Secret", "fixture_paths", "plain", "read_fixture",
            "read_fixtures"]
@@ -168,7 +168,7 @@ def _fixture(path: Path, file: str, doc: LineDict, problems: list[SeedError], pr
         problems.append(problem("'update' must be true or false", lines["update"]))
     values: list[dict[str, Any]] | None
     made: dict[int, Row] = {}
-    if rows.columns is not None and not any(_has_secret(v) for v in defaults.values()):
+    if rows.columns is not None and not any(has_secret(v) for v in defaults.values()):
         values, positions = None, None
         columns: dict[str, list[Any]] | None = _merged(rows.columns, defaults)
     else:
@@ -206,7 +206,7 @@ def _rows(rows: Rows, defaults: LineDict, rows_line: int | None, problems: list[
     """Each row's values with defaults merged in; the item of each (None: one per item); the
     rows made here. Only items that hold a ``!secret`` or a field name that is not a string
     (``rows.special``) are looked at value by value."""
-    if any(_has_secret(v) for v in defaults.values()):
+    if any(has_secret(v) for v in defaults.values()):
         special: set[int] | range = range(len(rows.items))
     else:
         special = rows.special
@@ -234,16 +234,6 @@ def _rows(rows: Rows, defaults: LineDict, rows_line: int | None, problems: list[
             values.append({**defaults, **item} if defaults else item)
         positions.append(i)
     return values, positions, made
-
-
-def _has_secret(value: Any) -> bool:
-    if isinstance(value, Secret):
-        return True
-    if isinstance(value, dict):
-        return any(_has_secret(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_secret(v) for v in value)
-    return False
 
 
 def _resolve_secrets(row: Row, problems: list[SeedError], problem: Any) -> set[str]:

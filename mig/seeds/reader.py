@@ -52,6 +52,17 @@ class Secret:
     __str__ = __repr__
 
 
+def has_secret(value: Any) -> bool:
+    """Whether ``value`` is, or contains, a :class:`Secret`."""
+    if isinstance(value, Secret):
+        return True
+    if isinstance(value, dict):
+        return any(has_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_secret(v) for v in value)
+    return False
+
+
 class LineDict(dict[Any, Any]):
     """A mapping with the line it starts on and the line of each key (1-based)."""
 
