@@ -194,6 +194,9 @@ class LocalServer:
             return
         user = _system_user()
         _open_path_for(self.datadir.parent)
+        # The binaries may live under a folder closed to other users (a Python installed in
+        # root's home, as pyenv does): the server user must be able to reach them too.
+        _open_path_for(self.bindir.parent)
         _make_readable(self.bindir.parent)
         self.datadir.mkdir(exist_ok=True)
         os.chown(self.datadir, user.pw_uid, user.pw_gid)
