@@ -91,12 +91,14 @@ def _backend(settings: Settings, dsn: Dsn, conn, verb: str):
 
 
 @contextlib.contextmanager
-def _locked_backend(settings: Settings, verb: str, report: Report) -> Iterator:
+def locked_backend(settings: Settings, verb: str, report: Report) -> Iterator:
+    """yoyo's backend on a connection holding the migration lock (shared with ``mig verify``)."""
     with _locked(settings, verb, report) as (dsn, conn):
         yield _backend(settings, dsn, conn, verb)
 
 
-def _runner(settings: Settings, backend, report: Report):
+def make_runner(settings: Settings, backend, report: Report):
+    """The runner every verb applies migrations with: the configured timeouts and roles."""
     from .runner import Runner
 
     return Runner(backend, lock_timeout=settings.db_lock_timeout,
@@ -239,7 +241,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
             return result  # at head: the deploy path, kept free of yoyo's backend
         backend = _backend(settings, dsn, conn, "apply")
         result.adopted = _adopt(conn, scripts, applied)
-        runner = _runner(settings, backend, say)
+        runner = make_runner(settings, backend, say)
         for script in plan:
             duration = runner.apply(script)
             result.migrations.append({"id": script.id, "duration_ms": duration})
@@ -291,7 +293,7 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         result.migrations = [_dry_run_entry(s, "rollback") for s in plan_for(applied)]
         return result
 
-    with _locked_backend(settings, "rollback", say) as backend:
+    with locked_backend(settings, "rollback", say) as backend:
         applied = tracking.read_applied(backend.connection, settings.migration_table)
         _refuse_edited(_edited(scripts, applied))
         plan = plan_for(applied)
@@ -302,7 +304,7 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
                 f"this would roll back {len(plan)} migrations: {', '.join(s.id for s in plan)}",
                 hint="pass --yes to confirm rolling back more than one migration",
             )
-        runner = _runner(settings, backend, say)
+        runner = make_runner(settings, backend, say)
         for script in plan:
             duration = runner.rollback(script)
             result.migrations.append({"id": script.id, "duration_ms": duration})
@@ -320,7 +322,7 @@ def repair(settings: Settings, *, report: Report | None = None) -> list[dict]:
     say = report or _quiet
     scripts, _ = scripts_mod.load(settings.sources)
     repaired: list[dict] = []
-    with _locked_backend(settings, "repair", say) as backend:
+    with locked_backend(settings, "repair", say) as backend:
         conn = backend.connection
         applied = tracking.read_applied(conn, settings.migration_table)
         applied_ids = {a.id for a in applied}

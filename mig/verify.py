@@ -26,7 +26,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from . import commands, tracking
+from . import commands
 from . import config as config_mod
 from . import scripts as scripts_mod
 from .config import Settings
@@ -168,10 +168,9 @@ class _Engine:
         self._stack = ExitStack()
         # The engine's own construction (mig.commands), not a copy of it.
         self.backend = self._stack.enter_context(
-            commands._locked_backend(settings, "verify", _quiet)
+            commands.locked_backend(settings, "verify", _quiet)
         )
-        tracking.ensure_tables(self.backend)
-        self.runner = commands._runner(settings, self.backend, _quiet)
+        self.runner = commands.make_runner(settings, self.backend, _quiet)
         self.hooks = hooks
         self.schema = schema
         self.ignore = (settings.migration_table,)
