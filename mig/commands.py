@@ -23,14 +23,10 @@ from .db import connect, resolve_dsn
 from .dsn import Dsn
 from .errors import ChecksumMismatch, DatabaseUnavailable, MigError, NotAtHead, Refused
 from .lock import lock_key, migration_lock
-from .reports import RunReport, StatusReport
+from .reports import RunReport, StatusReport, silent
 from .scripts import Script
 
 Report = Callable[[str], None]
-
-
-def _quiet(line: str) -> None:
-    pass
 
 
 # -- shared steps ----------------------------------------------------------------------------
@@ -217,7 +213,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
     :raises LockTimeout: another process held the lock for longer than ``settings.lock_wait``.
     :raises StatementFailed: a statement failed; that migration left nothing applied.
     """
-    say = report or _quiet
+    say = report or silent
     scripts, hooks = scripts_mod.load(settings.sources)
     result = RunReport("apply", dry_run=dry_run)
     if dry_run:
@@ -265,7 +261,7 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
     :raises Refused: more than one migration and no confirmation; an irreversible data
         migration without ``force``.
     """
-    say = report or _quiet
+    say = report or silent
     if steps is not None and to is not None:
         raise MigError("give either --steps or --to, not both")
     if steps is not None and steps < 1:
@@ -319,7 +315,7 @@ def repair(settings: Settings, *, report: Report | None = None) -> list[dict]:
     rename: the record moves to the new id. Every change is written to ``_mig_log``.
     :raises ChecksumMismatch: an applied migration is missing and no renamed file matches it.
     """
-    say = report or _quiet
+    say = report or silent
     scripts, _ = scripts_mod.load(settings.sources)
     repaired: list[dict] = []
     with locked_backend(settings, "repair", say) as backend:
@@ -389,7 +385,7 @@ def wait(settings: Settings, *, timeout: float, interval: float = 2.0,
     :raises NotAtHead: still behind after ``timeout`` seconds.
     :raises DatabaseUnavailable: still unreachable after ``timeout`` seconds.
     """
-    say = report or _quiet
+    say = report or silent
     deadline = time.monotonic() + timeout
     last_seen = None
     while True:

@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def silent(line: str) -> None:
+    """The report of a quiet run (-q, or an API call given no report): prints nothing.
+
+    A data step's progress bar, which draws straight on the terminal, stays off under it too.
+    """
+
+
 @dataclass
 class StatusReport:
     """Applied, pending and edited migrations of a database."""

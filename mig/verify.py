@@ -33,6 +33,7 @@ from .config import Settings
 from .db import connect, resolve_dsn
 from .dsn import Dsn
 from .errors import DatabaseUnavailable, MigrationError
+from .reports import silent
 from .snapshot import Snapshot, diff, snapshot
 
 Report = Callable[[str], None]
@@ -168,9 +169,9 @@ class _Engine:
         self._stack = ExitStack()
         # The engine's own construction (mig.commands), not a copy of it.
         self.backend = self._stack.enter_context(
-            commands.locked_backend(settings, "verify", _quiet)
+            commands.locked_backend(settings, "verify", silent)
         )
-        self.runner = commands.make_runner(settings, self.backend, _quiet)
+        self.runner = commands.make_runner(settings, self.backend, silent)
         self.hooks = hooks
         self.schema = schema
         self.ignore = (settings.migration_table,)
@@ -188,10 +189,6 @@ class _Engine:
 
     def close(self) -> None:
         self._stack.close()
-
-
-def _quiet(line: str) -> None:
-    pass
 
 
 # What each check compares, and how to fix a failure: (message, hint).

@@ -4,6 +4,9 @@ dry-run counts and progress output, against a real server."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -211,6 +214,43 @@ def test_backward_undoes_the_data_and_forgets_the_checkpoint(project, transactio
     assert query(url, "SELECT count(slug), max(n) FROM items") == [(5000, 2)]
 
 
+@pytest.mark.parametrize("transactional", [True, False])
+def test_a_failing_backward_batch_says_to_roll_back_again_and_resumes(project, transactional):
+    extra = """
+        def fill(batch):
+            batch.execute("UPDATE items SET slug = 's' || id WHERE {range}")
+
+        def strict_unfill(batch):
+            batch.execute("UPDATE items SET n = n + 1, slug = CASE WHEN id = 2500"
+                          " AND current_setting('test.fail', true) = 'on'"
+                          " THEN (1 / (id - 2500))::text ELSE NULL END WHERE {range}")
+    """
+    step = 'data_step(fill, strict_unfill, table="items", batch_size=1000)'
+    settings = _project(project, step, transactional=transactional, extra=extra)
+    url = _url(project)
+    commands.apply(settings)
+    query(url, "ALTER DATABASE " + url.rsplit("/", 1)[1] + " SET test.fail = 'on'")
+    with pytest.raises(DataMigrationError) as info:
+        commands.rollback(settings)
+    message = str(info.value)
+    assert "data step fill (backward): batch 3 of items (keys after 2000) failed" in message
+    assert "'mig apply'" not in message
+    if transactional:
+        assert "nothing of the migration was rolled back" in message
+        assert "run 'mig rollback' again" in message
+        assert query(url, "SELECT count(slug), max(n) FROM items") == [(5000, 0)]
+    else:
+        assert "run 'mig rollback' again: it resumes after key 2000" in message
+        assert query(url, "SELECT count(slug), max(n) FROM items") == [(3000, 1)]
+    assert commands.status(settings).pending == []
+    query(url, "ALTER DATABASE " + url.rsplit("/", 1)[1] + " RESET test.fail")
+    commands.rollback(settings)
+    # each row undone exactly once, the interrupted run's batches not again
+    assert query(url, "SELECT count(slug), min(n), max(n) FROM items") == [(0, 1, 1)]
+    assert [p["id"] for p in commands.status(settings).pending] == ["0002_slugs"]
+    assert _checkpoints(url) == []
+
+
 def test_without_backward_rollback_is_refused_unless_forced(project):
     settings = _project(project, 'data_step(slugify, table="items", where="slug IS NULL")')
     commands.apply(settings)
@@ -305,3 +345,35 @@ def test_progress_lines_follow_the_run_report(project):
     assert "0002_slugs slugify: starting; about 5,000 rows of items" in loud.stderr
     assert "slugify: done, 5,000 rows walked" in loud.stderr
     assert settings is not None
+
+
+def _stderr_on_a_terminal(args: list[str], cwd) -> str:
+    """What ``mig ARGS`` writes to stderr when stderr is a terminal (a pseudo-terminal)."""
+    main, secondary = os.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIG_", "PG"))}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "mig", *args], cwd=cwd, env=env,
+                              stdout=subprocess.DEVNULL, stderr=secondary, timeout=120)
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(main)
+    assert proc.returncode == 0, b"".join(chunks)
+    return b"".join(chunks).decode()
+
+
+def test_quiet_draws_no_bar_on_a_terminal(project):
+    _project(project, FORWARD, transactional=False)
+    url = _url(project)
+    loud = _stderr_on_a_terminal(["apply", "-d", url], project)
+    assert "\rslugify [" in loud and "rows/s" in loud  # the bar, drawn on the terminal
+    run_mig(["rollback", "-d", url], cwd=project)
+    assert _stderr_on_a_terminal(["apply", "-d", url, "-q"], project) == ""

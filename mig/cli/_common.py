@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ..config import Settings, resolve
+from ..reports import silent
 
 # Set while parsing, read by ``main`` when it reports an error.
 STATE: dict[str, Any] = {"traceback": False, "secrets": []}
@@ -132,6 +133,11 @@ class Printer:
     def detail(self, text: str) -> None:
         if self.verbose and not self.quiet:
             click.echo(text)
+
+    @property
+    def report(self) -> Callable[[str], None]:
+        """What the verbs report progress through: :meth:`progress`, or nothing under -q."""
+        return silent if self.quiet else self.progress
 
     def progress(self, text: str) -> None:
         """Progress goes to stderr, so stdout stays clean for --json."""

@@ -22,7 +22,7 @@ from ._common import Printer, cli, common_options, with_settings
 def wait(settings, out: Printer, timeout: float, interval: float, allow_newer: bool) -> int:
     """Wait until the database is at the newest migration (e.g. in an initContainer)."""
     report = commands.wait(settings, timeout=timeout, interval=interval,
-                           allow_newer=allow_newer, report=out.progress)
+                           allow_newer=allow_newer, report=out.report)
     if report.current:
         out.line(f"the database is at the newest migration ({len(report.applied)} applied)")
     else:

@@ -57,7 +57,7 @@ def diff(settings, out: Printer, scratch, schema_name, as_json) -> int:
 
     Exits with 5 when they differ (drift: a change made outside the migrations).
     """
-    report = diff_schemas(settings, scratch=scratch, schema=schema_name, report=out.progress)
+    report = diff_schemas(settings, scratch=scratch, schema=schema_name, report=out.report)
     if as_json:
         out.json(report.to_json())
     elif report.drift:

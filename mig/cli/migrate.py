@@ -36,10 +36,10 @@ def _print_plan(out: Printer, report: commands.RunReport, verb: str) -> None:
 @with_settings
 def apply(settings, out: Printer, to, dry_run, as_json, with_seed, seed_env) -> int:
     """Apply pending migrations, under a lock that concurrent runs wait for."""
-    report = commands.apply(settings, to=to, dry_run=dry_run, report=out.progress)
+    report = commands.apply(settings, to=to, dry_run=dry_run, report=out.report)
     seeded = None
     if (with_seed or seed_env) and not dry_run:
-        seeded = commands.seed(settings, env=seed_env, report=out.progress)
+        seeded = commands.seed(settings, env=seed_env, report=out.report)
     if as_json:
         data = report.to_json()
         if seeded is not None:
@@ -81,7 +81,7 @@ def rollback(settings, out: Printer, steps, to, dry_run, yes, force, as_json) ->
         return click.confirm(f"roll back {len(ids)} migrations ({', '.join(ids)})?")
 
     report = commands.rollback(settings, steps=steps, to=to, dry_run=dry_run, yes=yes,
-                               force=force, confirm=confirm, report=out.progress)
+                               force=force, confirm=confirm, report=out.report)
     if as_json:
         out.json(report.to_json())
     elif dry_run:
@@ -142,7 +142,7 @@ def new(settings, out: Printer, name, kind) -> int:
 @with_settings
 def repair(settings, out: Printer) -> int:
     """Accept the current checksums of edited applied migrations (recorded in _mig_log)."""
-    repaired = commands.repair(settings, report=out.progress)
+    repaired = commands.repair(settings, report=out.report)
     for r in repaired:
         out.line(f"{r['id']}: {r['action']}")
     if not repaired:

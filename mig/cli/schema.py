@@ -26,7 +26,7 @@ def verify(settings, out: Printer, keep, as_json) -> int:
     and dropped afterwards. A rollback that does not restore the exact previous schema fails
     with the difference, naming the migration.
     """
-    report = verify_rollbacks(settings=settings, keep=keep, report=out.progress)
+    report = verify_rollbacks(settings=settings, keep=keep, report=out.report)
     if as_json:
         out.json(report.to_json())
         return EXIT_OK

@@ -31,7 +31,7 @@ def seed(settings, out: Printer, env, dry_run, prune, as_json) -> int:
     nothing is written. A second run writes nothing.
     """
     report = commands.seed(settings, env=env, prune=prune, dry_run=dry_run,
-                           report=out.progress)
+                           report=out.report)
     if as_json:
         out.json(report.to_json())
     else:

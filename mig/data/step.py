@@ -21,6 +21,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from ..errors import DataMigrationError
+from ..reports import silent
 from . import checkpoint, keys
 from .progress import Progress, Report
 
@@ -191,8 +192,9 @@ class DataStep:
             return
         if state is not None and state.key_columns != table.columns:
             raise self._error(
-                f"{label}: its checkpoint walked {table.name} by ({', '.join(state.key_columns)})"
-                f" but the key is now ({', '.join(table.columns)})", state.last_key, txn.owned,
+                direction, f"{label}: its checkpoint walked {table.name} by"
+                f" ({', '.join(state.key_columns)}) but the key is now"
+                f" ({', '.join(table.columns)})", state.last_key, txn.owned,
                 hint="to start the step over, delete its checkpoint: DELETE FROM"
                 f" _mig_data_checkpoints WHERE migration_id = '{self.migration_id}'"
                 f" AND step = '{self.name}'")
@@ -201,8 +203,8 @@ class DataStep:
         changed = state.rows_changed if state else 0
         number = state.batches if state else 0
         progress = Progress(label, total=None, done=done, report=report,
-                            every=self.progress_every)
-        remaining = self._attempt(txn, table, progress, "counting the rows", lo,
+                            every=self.progress_every, bar=False if report is silent else None)
+        remaining = self._attempt(txn, direction, table, progress, "counting the rows", lo,
                                   lambda cur: _remaining(cur, table, lo))
         progress.total = done + remaining
         start = f"resuming after key {_key(lo)} ({done:,} rows done)" if lo else "starting"
@@ -212,7 +214,7 @@ class DataStep:
         while True:
             number += 1
             outcome = self._attempt(
-                txn, table, progress, f"batch {number}", lo,
+                txn, direction, table, progress, f"batch {number}", lo,
                 lambda cur, n=number, lo=lo: self._batch(cur, table, function, direction,
                                                          where, n, lo))
             if outcome is None:
@@ -244,7 +246,8 @@ class DataStep:
                         batch.changed)
         return hi, rows, batch.changed
 
-    def _attempt(self, txn: _Transactions, table, progress: Progress, what: str, lo, work):
+    def _attempt(self, txn: _Transactions, direction: str, table, progress: Progress, what: str,
+                 lo, work):
         """Run ``work(cursor)`` in a batch transaction; retry it when its locks are not granted."""
         for attempt in range(1, self.attempts + 1):
             txn.begin()
@@ -262,13 +265,13 @@ class DataStep:
                     resume = ("it resumes after the last committed batch" if txn.owned
                               else "the migration starts over")
                     raise self._error(
-                        f"{progress.label}: {what} of {table.name} (keys after"
+                        direction, f"{progress.label}: {what} of {table.name} (keys after"
                         f" {_key(lo)}) could not get its locks in {self.attempts} attempt(s)"
                         f" ({reason}){holders}", lo, txn.owned,
                         hint="another session holds a conflicting lock on"
-                        f" {table.name}; let it finish (or end it), then run 'mig apply' again:"
-                        f" {resume}. Or give the step a longer lock_timeout or more"
-                        " attempts") from None
+                        f" {table.name}; let it finish (or end it), then run"
+                        f" {_verb(direction)} again: {resume}. Or give the step a longer"
+                        " lock_timeout or more attempts") from None
                 wait = min(self.retry_wait * attempt, 10.0)
                 progress.note(f"{progress.label}: {what} could not get its locks"
                               f" ({reason}){holders}; attempt {attempt + 1} of {self.attempts}"
@@ -279,15 +282,16 @@ class DataStep:
                 txn.undo()
                 text = (exc.pgerror or str(exc)).strip().removeprefix("ERROR:").strip()
                 raise self._error(
-                    f"{progress.label}: {what} of {table.name} (keys after {_key(lo)})"
+                    direction, f"{progress.label}: {what} of {table.name} (keys after {_key(lo)})"
                     f" failed: {text}", lo, txn.owned) from None
             except DataMigrationError as exc:  # the batch contract, e.g. no {range}
                 txn.undo()
-                raise self._error(f"{progress.label}: {what} of {table.name}: {exc.message}",
+                raise self._error(direction,
+                                  f"{progress.label}: {what} of {table.name}: {exc.message}",
                                   lo, txn.owned, hint=exc.hint) from None
             except Exception as exc:
                 txn.undo()
-                raise self._error(f"{progress.label}: {what} of {table.name} failed:"
+                raise self._error(direction, f"{progress.label}: {what} of {table.name} failed:"
                                   f" {type(exc).__name__}: {exc}", lo, txn.owned) from exc
             except BaseException:
                 txn.undo()
@@ -296,15 +300,17 @@ class DataStep:
             return result
         raise AssertionError("unreachable")
 
-    def _error(self, message: str, last_key, owned: bool, *, hint: str | None = None
-               ) -> DataMigrationError:
+    def _error(self, direction: str, message: str, last_key, owned: bool, *,
+               hint: str | None = None) -> DataMigrationError:
         message = f"{self.migration_id}: data step {message}"
+        verb = _verb(direction)
         if hint is None and owned:
-            hint = ("the batches before it are committed; fix the cause and run 'mig apply'"
+            hint = (f"the batches before it are committed; fix the cause and run {verb}"
                     f" again: it resumes after key {_key(last_key)}")
         elif hint is None:
-            hint = ("nothing of the migration was applied (its transaction was rolled back);"
-                    " fix the cause and run 'mig apply' again")
+            undone = "applied" if direction == FORWARD else "rolled back"
+            hint = (f"nothing of the migration was {undone} (its transaction was rolled back);"
+                    f" fix the cause and run {verb} again")
         return DataMigrationError(message, migration_id=self.migration_id, step=self.name,
                                   last_key=last_key, hint=hint)
 
@@ -384,6 +390,11 @@ def _holders(conn, table: keys.KeyedTable) -> str:
 
 def _first_line(exc: psycopg2.Error) -> str:
     return ((exc.pgerror or str(exc)).strip().splitlines() or ["?"])[0].removeprefix("ERROR:  ")
+
+
+def _verb(direction: str) -> str:
+    """The command that runs a step in ``direction`` again (and resumes it)."""
+    return "'mig apply'" if direction == FORWARD else "'mig rollback'"
 
 
 def _key(key: list[str] | None) -> str:
