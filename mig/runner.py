@@ -203,8 +203,10 @@ class Runner:
 
         A transactional SQL migration is sent as its whole file in one statement string: the
         same effect as yoyo's statement-by-statement steps inside one transaction, without
-        parsing the file or a round trip per statement. Only when it fails are the statements
-        run one by one (in a transaction rolled back again) to name the one that failed.
+        parsing the file or a round trip per statement. When it fails, the server names the
+        place of a syntax error; for other errors the statements are run again one by one (in
+        a transaction rolled back again) to name the one that failed, but only where that is
+        cheap and safe: see :func:`_replayable`.
         """
         if script.is_sql and script.transactional:
             path = script.path if direction == "apply" else script.rollback_path
@@ -219,29 +221,44 @@ class Runner:
             self._run(script, index, wrapper, inner, direction)
 
     def _run_text(self, script: Script, path, text: str, direction: str) -> None:
+        started = time.monotonic()
         try:
             with self.conn.cursor() as cur:
                 cur.execute(text)
         except psycopg2.DatabaseError as exc:
+            elapsed = time.monotonic() - started
             self.backend.rollback()
-            statement, line = self._locate(script, text, exc)
-            raise _text_error(script, path, statement, line, exc, direction) from None
+            statement, line = self._locate(script, text, exc, elapsed)
+            unlocated = "statement not located"
+            if isinstance(exc, psycopg2.OperationalError):
+                unlocated += ": not run again after a timeout, lock or connection failure"
+            elif elapsed > REPLAY_WITHIN:
+                unlocated += (f": the migration ran {elapsed:.1f}s before it failed; running it"
+                              " again to find the statement would hold its locks as long again")
+            raise _text_error(script, path, statement, line, exc, direction,
+                              unlocated) from None
 
-    def _locate(self, script: Script, text: str, exc) -> tuple[str | None, int | None]:
+    def _locate(self, script: Script, text: str, exc,
+                elapsed: float) -> tuple[str | None, int | None]:
         """The failing statement of ``text`` and its line, for the error message."""
-        parts = sqltext.statements(text)
         position = getattr(getattr(exc, "diag", None), "statement_position", None)
         if position:  # a syntax error: the server says where
             line = text.count("\n", 0, int(position) - 1) + 1
-            for part in parts:
+            for part in sqltext.statements(text):
                 if part.line <= line <= part.end_line:
                     return part.text, line
             return None, line
-        # Otherwise replay the statements one by one in a transaction rolled back at the end.
+        if not _replayable(exc, elapsed):
+            return None, None
+        # Replay the statements one by one in a transaction rolled back at the end, each
+        # bounded by a statement_timeout the failed run would have met comfortably.
+        parts = sqltext.statements(text)
         self.backend.begin()
         try:
             with self.conn.cursor() as cur:
                 _session_settings(cur, script, self.defaults, self.context, local=True)
+                cur.execute("SELECT set_config('statement_timeout', %s, true)",
+                            (f"{int(REPLAY_WITHIN * 2000)}ms",))
                 for part in parts:
                     try:
                         cur.execute(part.text)
@@ -261,6 +278,22 @@ class Runner:
             STEP_REPORT.reset(token)
 
 
+# A failed SQL migration is run again statement by statement to name the failing statement
+# only when its first run failed within this many seconds: a replay takes about as long again,
+# holding the same locks, which a quick failure can afford and a long table rewrite cannot.
+REPLAY_WITHIN = 1.0
+
+
+def _replayable(exc: psycopg2.DatabaseError, elapsed: float) -> bool:
+    """Whether running the statements again would find the failing one cheaply and surely.
+
+    Not after a timeout, a lock or deadlock failure, a cancel or a lost connection (all
+    ``OperationalError``): those depend on other sessions and on time, so a replay would mostly
+    wait out the same limits again and could fail elsewhere or not at all.
+    """
+    return elapsed <= REPLAY_WITHIN and not isinstance(exc, psycopg2.OperationalError)
+
+
 def _has_sql(text: str) -> bool:
     """Whether ``text`` holds a statement (the server refuses a string of comments only)."""
     if "/*" in text:
@@ -268,8 +301,9 @@ def _has_sql(text: str) -> bool:
     return any(line.strip() and not line.lstrip().startswith("--") for line in text.splitlines())
 
 
-def _text_error(script, path, statement, line, exc, direction) -> StatementFailed:
-    shown = " ".join((statement or "(statement not found)").split())
+def _text_error(script, path, statement, line, exc, direction,
+                unlocated: str) -> StatementFailed:
+    shown = " ".join((statement or f"({unlocated})").split())
     return _failure(script, path, line, shown, exc, direction, None, None)
 
 

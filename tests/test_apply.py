@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg2
 import pytest
 
 from mig import commands
@@ -188,6 +189,66 @@ def test_runtime_error_names_the_statement_and_leaves_nothing(tmp_path, db_url):
     assert "division by zero" in text
     assert tables(db_url) == {"_mig_log", "_mig_migrations", "_mig_progress", "_yoyo_log",
                               "_yoyo_migration", "_yoyo_version"}
+
+
+RUNS = "SELECT nextval('runs');\n"  # a sequence keeps counting through a rollback
+
+
+@pytest.mark.parametrize("head, body, runs, located", [
+    # a quick failure is run again statement by statement to name the failing one
+    ("", "SELECT 1 / 0;\n", 2, "0001_t.sql:3: applying 0001_t failed at: SELECT 1 / 0\n"),
+    # a slow one is not: a replay would hold the migration's locks as long again
+    ("", "SELECT pg_sleep(1.2);\nSELECT 1 / 0;\n", 1,
+     "failed at: (statement not located: the migration ran 1."),
+    # nor one that ran out of time or waited for a lock: that depends on other sessions
+    ("-- statement_timeout: 200ms\n", "SELECT pg_sleep(5);\n", 1,
+     "failed at: (statement not located: not run again after a timeout"),
+])
+def test_a_failed_migration_is_run_again_only_when_cheap(tmp_path, db_url, head, body, runs,
+                                                         located):
+    query(db_url, "CREATE SEQUENCE runs")
+    write_project(tmp_path, {"0001_t.sql": head + "CREATE TABLE t (n int);\n" + RUNS + body})
+    settings = resolve(database=db_url, project_dir=tmp_path, env={})
+    with pytest.raises(StatementFailed) as info:
+        commands.apply(settings)
+    assert located in str(info.value)
+    assert "nothing of this migration was applied" in str(info.value)
+    assert query(db_url, "SELECT last_value FROM runs") == [(runs,)]
+    assert "t" not in tables(db_url)
+
+
+def test_per_migration_timeouts_from_the_file(tmp_path, db_url):
+    """-- lock_timeout: in a SQL file and __lock_timeout__ in a Python one override the
+    defaults (here a generous 60 s), so a busy table fails the migration fast."""
+    query(db_url, "CREATE TABLE busy (n int)")
+    write_project(tmp_path, {
+        "0001_sql.sql": "-- lock_timeout: 300ms\nALTER TABLE busy ADD COLUMN a int;\n",
+        "0002_py.py": """
+            from yoyo import step
+            __depends__ = {"0001_sql"}
+            __lock_timeout__ = "300ms"
+            steps = [step("ALTER TABLE busy ADD COLUMN b int")]
+        """,
+    })
+    settings = resolve(database=db_url, project_dir=tmp_path, env={},
+                       db_lock_timeout="60s")
+    holder = psycopg2.connect(db_url)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("LOCK TABLE busy IN ACCESS SHARE MODE")
+        with pytest.raises(StatementFailed, match="could not get a table lock") as info:
+            commands.apply(settings)
+        assert "0001_sql.sql" in str(info.value) and "lock timeout" in str(info.value)
+        holder.rollback()
+        commands.apply(settings, to="0001_sql")
+        with holder.cursor() as cur:
+            cur.execute("LOCK TABLE busy IN ACCESS SHARE MODE")
+        with pytest.raises(StatementFailed, match="could not get a table lock") as info:
+            commands.apply(settings)
+        assert "0002_py" in str(info.value)
+    finally:
+        holder.close()
+    assert [a["id"] for a in commands.status(settings).applied] == ["0001_sql"]
 
 
 def test_post_apply_hook_runs_after_migrations(tmp_path, db_url):
