@@ -158,10 +158,27 @@ def _dry_run_entry(script: Script, direction: str, conn=None) -> dict:
 
 
 def _refuse_irreversible(plan: list[Script]) -> None:
-    """Refuse to roll back a migration holding a data step that has no backward function."""
-    from .runner import _flatten
+    """Refuse to roll back a migration that has no rollback at all (rolling it back would
+    only forget it was applied, and the next apply would then fail on what it left), or that
+    holds a data step without a backward function."""
+    from .runner import _flatten, _has_sql
 
     for script in plan:
+        if script.is_sql:
+            path = script.rollback_path
+            undoes = path is not None and _has_sql(path.read_text(encoding="utf-8"))
+            missing = f"no rollback file ({script.id}.rollback.sql holding statements)"
+        else:
+            undoes = any(getattr(inner, "_rollback", None) is not None
+                         for _, inner in _flatten(script.steps))
+            missing = "no step with a rollback"
+        if not undoes:
+            raise Refused(
+                f"{script.id} has {missing}: rolling it back would change nothing in the"
+                " database and only forget that it was applied",
+                hint="write its rollback ('mig verify' proves it restores the schema), or pass"
+                " --force (force=True) to forget the record anyway: the schema stays as it is",
+            )
         names = [getattr(inner._rollback, "name", "?") for _, inner in _flatten(script.steps)
                  if getattr(inner._rollback, "irreversible", False)]
         if names:
@@ -256,10 +273,10 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
     """Roll back the newest ``steps`` migrations (default one), or all applied after ``to``.
 
     More than one migration needs ``yes=True`` or a ``confirm`` callback that returns True.
-    A migration holding a data step without a backward function is refused unless
-    ``force=True`` (its data changes then stay as they are).
-    :raises Refused: more than one migration and no confirmation; an irreversible data
-        migration without ``force``.
+    A migration without any rollback, or holding a data step without a backward function, is
+    refused unless ``force=True`` (what it changed then stays as it is).
+    :raises Refused: more than one migration and no confirmation; a migration without a
+        rollback or an irreversible data migration, without ``force``.
     """
     say = report or silent
     if steps is not None and to is not None:

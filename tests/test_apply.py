@@ -251,6 +251,22 @@ def test_per_migration_timeouts_from_the_file(tmp_path, db_url):
     assert [a["id"] for a in commands.status(settings).applied] == ["0001_sql"]
 
 
+@pytest.mark.parametrize("files", [
+    {"0001_t.sql": "CREATE TABLE t (n int);\n"},
+    {"0001_t.sql": "CREATE TABLE t (n int);\n", "0001_t.rollback.sql": "-- nothing yet\n"},
+    {"0001_t.py": "from yoyo import step\nsteps = [step('CREATE TABLE t (n int)')]\n"},
+])
+def test_a_migration_without_rollback_is_refused_unless_forced(tmp_path, db_url, files):
+    write_project(tmp_path, files)
+    settings = resolve(database=db_url, project_dir=tmp_path, env={})
+    commands.apply(settings)
+    with pytest.raises(Refused, match="0001_t has no .*rolling it back would change nothing"):
+        commands.rollback(settings)
+    assert [a["id"] for a in commands.status(settings).applied] == ["0001_t"]
+    commands.rollback(settings, force=True)
+    assert commands.status(settings).applied == [] and "t" in tables(db_url)
+
+
 def test_post_apply_hook_runs_after_migrations(tmp_path, db_url):
     write_project(tmp_path, {
         "0001_t.sql": "CREATE TABLE t (n int);\n",

@@ -67,7 +67,8 @@ def apply(settings, out: Printer, to, dry_run, as_json, with_seed, seed_env) -> 
 @click.option("--dry-run", is_flag=True, help="print what would run; change nothing")
 @click.option("--yes", "-y", is_flag=True, help="confirm rolling back more than one migration")
 @click.option("--force", is_flag=True,
-              help="roll back irreversible data migrations too (their data changes stay)")
+              help="roll back migrations without a rollback and irreversible data"
+              " migrations too (what they changed stays)")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 @lock_options
 @common_options
