@@ -21,7 +21,7 @@ from yoyo.backends.core.postgresql import PostgresqlBackend
 from . import sqltext, tracking
 from .db import connect
 from .dsn import Dsn
-from .errors import StatementFailed
+from .errors import MigError, StatementFailed
 from .scripts import Script, statement_text
 
 # What a Python step may report through while it runs (mig.data's progress lines): the
@@ -274,6 +274,10 @@ class Runner:
             _run_leaf(self.backend, wrapper, inner, direction)
         except psycopg2.DatabaseError as exc:
             raise _statement_error(script, inner, exc, direction, done, total) from None
+        except MigError:
+            raise  # already says what and where (a data step's error, a refusal)
+        except Exception as exc:  # a bug in a Python step: name the file and line
+            raise _python_error(script, inner, exc, direction, done, total) from exc
         finally:
             STEP_REPORT.reset(token)
 
@@ -321,8 +325,22 @@ def _statement_error(script, inner, exc, direction, done, total) -> StatementFai
                     done, total)
 
 
-def _failure(script, path, line, shown, exc, direction, done, total) -> StatementFailed:
-    pgerror = (getattr(exc, "pgerror", None) or str(exc)).strip()
+def _python_error(script, inner, exc, direction, done, total) -> StatementFailed:
+    action = inner._apply if direction == "apply" else inner._rollback
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:  # the deepest frame inside the migration file
+        if tb.tb_frame.f_code.co_filename == str(script.path):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    shown = f"python step {getattr(action, '__qualname__', action)!r}"
+    return _failure(script, script.path, line, shown, exc, direction, done, total,
+                    detail=f"{type(exc).__name__}: {exc}")
+
+
+def _failure(script, path, line, shown, exc, direction, done, total, *,
+             detail: str | None = None) -> StatementFailed:
+    pgerror = detail or (getattr(exc, "pgerror", None) or str(exc)).strip()
     shown = shown if len(shown) <= 160 else shown[:157] + "..."
     where = f"{path}:{line}" if line else str(path)
     verb = "applying" if direction == "apply" else "rolling back"

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .config import _DURATION
 from .errors import BadMigrationFile, MigError
 
 
@@ -149,9 +150,21 @@ class Script:
         ``__lock_timeout__ = "30s"``.
         """
         if self.is_sql:
-            return self.directives.get(name)
-        value = getattr(self.loaded().module, f"__{name}__", None)
-        return str(value) if value is not None else None
+            value: object = self.directives.get(name)
+            spelled = f"-- {name}:"
+        else:
+            value = getattr(self.loaded().module, f"__{name}__", None)
+            spelled = f"__{name}__"
+        if value is None:
+            return None
+        text = str(value).strip()
+        if not _DURATION.match(text):
+            line = self.line_of(spelled) if self.is_sql else None
+            where = f"{self.path}:{line}" if line else str(self.path)
+            raise BadMigrationFile(
+                f"{where}: {spelled} must be a duration like 5s, 500ms or 2min (0 switches it"
+                f" off), got {text!r}", migration_id=self.id, path=str(self.path), line=line)
+        return text
 
     def line_of(self, statement: str) -> int | None:
         """The line in the file where ``statement`` starts, where it can be found."""

@@ -267,6 +267,44 @@ def test_a_migration_without_rollback_is_refused_unless_forced(tmp_path, db_url,
     assert commands.status(settings).applied == [] and "t" in tables(db_url)
 
 
+@pytest.mark.parametrize("transactional", [True, False])
+def test_a_python_step_that_raises_names_its_file_and_line(tmp_path, db_url, transactional):
+    write_project(tmp_path, {"0001_t.py": f"""
+        from yoyo import step
+        __transactional__ = {transactional}
+
+        def fill(conn):
+            conn.cursor().execute("INSERT INTO t VALUES (1)")
+            raise ValueError("no such plan: gold")
+
+        steps = [step("CREATE TABLE t (n int)", "DROP TABLE t"), step(fill)]
+    """})
+    settings = resolve(database=db_url, project_dir=tmp_path, env={})
+    with pytest.raises(StatementFailed) as info:
+        commands.apply(settings)
+    text = str(info.value)
+    assert "0001_t.py:6: applying 0001_t failed at: python step 'fill'" in text
+    assert "ValueError: no such plan: gold" in text
+    if transactional:
+        assert "nothing of this migration was applied" in text and "t" not in tables(db_url)
+    else:
+        assert "1 of 2 step(s) remain applied" in text and "t" in tables(db_url)
+
+
+@pytest.mark.parametrize("file, where", [
+    ("0001_t.sql", "0001_t.sql:2: -- lock_timeout: must be a duration"),
+    ("0001_t.py", "0001_t.py: __lock_timeout__ must be a duration"),
+])
+def test_a_malformed_timeout_names_the_file(tmp_path, db_url, file, where):
+    text = ("-- a table\n-- lock_timeout: soon\nCREATE TABLE t (n int);\n" if file.endswith("sql")
+            else "from yoyo import step\n__lock_timeout__ = 'soon'\nsteps = [step('SELECT 1')]\n")
+    write_project(tmp_path, {file: text})
+    settings = resolve(database=db_url, project_dir=tmp_path, env={})
+    with pytest.raises(BadMigrationFile, match=where + r" like 5s.*got 'soon'"):
+        commands.apply(settings)
+    assert commands.status(settings).applied == []
+
+
 def test_post_apply_hook_runs_after_migrations(tmp_path, db_url):
     write_project(tmp_path, {
         "0001_t.sql": "CREATE TABLE t (n int);\n",
