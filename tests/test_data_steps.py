@@ -188,6 +188,18 @@ def test_a_statement_outside_the_batch_range_is_refused(project):
     assert query(_url(project), "SELECT max(n) FROM items") == [(0,)]
 
 
+def test_a_statement_ignoring_the_step_condition_is_refused(project):
+    extra = """
+        def careless(batch):
+            batch.execute("UPDATE items SET n = n + 1 WHERE {range}")
+    """
+    settings = _project(project, 'data_step(careless, table="items", where="slug IS NULL")',
+                        extra=extra)
+    with pytest.raises(DataMigrationError, match=r"\(slug IS NULL\) must limit .* \{where\}"):
+        commands.apply(settings)
+    assert query(_url(project), "SELECT max(n) FROM items") == [(0,)]
+
+
 @pytest.mark.parametrize("body, message", [
     ('data_step(lambda: None, table="items", name="x")', "must take exactly one argument"),
     ('data_step(slugify, table="items"), data_step(slugify, table="items")',

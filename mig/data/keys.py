@@ -93,14 +93,24 @@ def expand(query: str, table: KeyedTable, lo: list[str] | None, hi: list[str], c
     Only these placeholders are replaced, so other braces (``'{}'::jsonb``) stay as written.
     With ``params`` (the query has parameters), a ``%`` inside a key value is doubled so that
     it does not read as a parameter marker.
-    :raises DataMigrationError: the statement does not mention ``{range}``.
+    :raises DataMigrationError: the statement does not mention ``{range}``, or the step has a
+        condition and the statement does not mention ``{where}``.
     """
-    if not any(m.group(1) == "range" for m in _PLACEHOLDER.finditer(query)):
+    used = {m.group(1) for m in _PLACEHOLDER.finditer(query)}
+    if "range" not in used:
         raise DataMigrationError(
             "a batch statement must be limited to the batch's key range, and this one does not"
             f" mention {{range}}: {' '.join(query.split())[:160]}",
             hint="add 'WHERE {range}' (or '{range:alias}' in a join), e.g. "
             "UPDATE users SET email = lower(email) WHERE {range} AND email <> lower(email)",
+        )
+    if where and "where" not in used:
+        # The condition is what dry runs count and what makes a re-run skip done rows; a
+        # statement that ignores it changes rows the count never saw.
+        raise DataMigrationError(
+            f"the step's condition ({where}) must limit its statements too, and this one does"
+            f" not mention {{where}}: {' '.join(query.split())[:160]}",
+            hint="add 'AND {where}' after '{range}'; read other rows through batch.cursor",
         )
 
     def replace(match: re.Match) -> str:
