@@ -34,7 +34,18 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .commands import apply, new, repair, require_head, rollback, seed, status, wait
+    from .commands import (
+        apply,
+        database_url,
+        new,
+        repair,
+        require_head,
+        rollback,
+        seed,
+        status,
+        stop_embedded,
+        wait,
+    )
     from .config import Settings, resolve
     from .verify import SchemaDrift, verify
 
@@ -49,6 +60,8 @@ _WHERE = {
     "repair": "commands",
     "wait": "commands",
     "require_head": "commands",
+    "database_url": "commands",
+    "stop_embedded": "commands",
     "Settings": "config",
     "resolve": "config",
     "verify": "verify",
@@ -72,6 +85,7 @@ __all__ = [
     "Settings",
     "StatementFailed",
     "apply",
+    "database_url",
     "new",
     "repair",
     "require_head",
@@ -79,6 +93,7 @@ __all__ = [
     "rollback",
     "seed",
     "status",
+    "stop_embedded",
     "verify",
     "wait",
 ]

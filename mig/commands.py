@@ -459,6 +459,24 @@ def require_head(settings: Settings, *, allow_newer: bool = False) -> StatusRepo
     return current
 
 
+def database_url(settings: Settings) -> str:
+    """The URL of the database mig works on, e.g. for psql: the configured one with its password
+    masked, or the embedded default's (its server started and database created if needed)."""
+    from .db import EMBEDDED_DBNAME, embedded_server
+
+    dsn = resolve_dsn(settings)
+    if settings.database is not None:
+        return dsn.masked
+    return embedded_server(settings).url(EMBEDDED_DBNAME)
+
+
+def stop_embedded(settings: Settings) -> bool:
+    """Stop the embedded default server; its data stays. False when it was not running."""
+    from .db import embedded_server
+
+    return embedded_server(settings).stop()
+
+
 def _newer(problem: dict, report: StatusReport) -> bool:
     """Whether an applied migration missing on disk is newer than every one on disk."""
     missing = {p["id"] for p in report.edited if p["problem"] == "missing"}

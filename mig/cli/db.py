@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..db import EMBEDDED_DBNAME, embedded_server, resolve_dsn
+from .. import commands
 from ..errors import EXIT_OK
 from ._common import Printer, cli, common_options, with_settings
 
@@ -19,11 +19,7 @@ def db() -> None:
 @with_settings
 def url(settings, out: Printer) -> int:
     """Print the database URL (starting the embedded server if needed), e.g. for psql."""
-    dsn = resolve_dsn(settings)
-    if settings.database is not None:
-        click.echo(dsn.masked)  # a configured URL is shown without its password
-    else:
-        click.echo(embedded_server(settings).url(EMBEDDED_DBNAME))
+    click.echo(commands.database_url(settings))  # a configured URL without its password
     return EXIT_OK
 
 
@@ -32,9 +28,8 @@ def url(settings, out: Printer) -> int:
 @with_settings
 def stop(settings, out: Printer) -> int:
     """Stop the embedded server (its data stays)."""
-    server = embedded_server(settings)
-    if server.stop():
-        out.line(f"stopped the embedded server ({server.datadir})")
+    if commands.stop_embedded(settings):
+        out.line(f"stopped the embedded server ({settings.embedded_dir})")
     else:
         out.line("the embedded server is not running")
     return EXIT_OK
