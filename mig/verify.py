@@ -89,7 +89,8 @@ def verify(
     """Apply, roll back and re-apply every migration of ``sources`` on a scratch database.
 
     :param database: URL of a server to create the scratch database on (the database it names
-        is only used to connect); default: ``settings.database``, else the embedded server.
+        is only used to connect); default: the embedded server, never the configured database's
+        server, so that no scratch database lands on a shared or production server unasked.
     :param sources: migration folder(s); default: ``settings.sources``.
     :param settings: the other settings (migration table, timeouts); default: resolved from
         the environment and ``yoyo.ini`` like any mig command.
@@ -108,9 +109,8 @@ def verify(
         url = database.raw if isinstance(database, Dsn) else database
         settings = config_mod.resolve(database=url, sources=list(sources) if sources else None)
     if isinstance(database, str):
-        settings = dataclasses.replace(settings, database=Dsn.parse(database))
-    elif isinstance(database, Dsn):
-        settings = dataclasses.replace(settings, database=database)
+        database = Dsn.parse(database)
+    settings = dataclasses.replace(settings, database=database)  # None: the embedded server
     if sources:
         settings = dataclasses.replace(settings, sources=tuple(Path(s).absolute() for s in sources))
 

@@ -169,3 +169,20 @@ def test_the_cli_reports_json(pg_server, tmp_path: Path) -> None:  # type: ignor
     assert data["migrations"] == [
         {"id": "0001_widgets", "checks": ["rollback", "reapply", "chain rollback", "chain reapply"]}
     ]
+
+
+def test_the_scratch_server_never_comes_from_the_environment(pg_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A DATABASE_URL in the environment (a CI job's, a production shell's) is not where the
+    scratch database goes: --scratch-server, a -d given here, or the embedded server is."""
+    project = write_project(tmp_path, WIDGETS)
+    dead = {"DATABASE_URL": "postgresql://mig@127.0.0.1:1/app"}
+    result = run_mig(["verify", "--scratch-server", pg_server.url()], cwd=project, env=dead)
+    assert result.returncode == 0, result.stderr
+    # with nothing given here: the project's embedded server, started for the run
+    try:
+        result = run_mig(["verify", "--json"], cwd=project, env=dead)
+        assert result.returncode == 0, result.stderr
+        assert ":1/" not in json.loads(result.stdout)["database"]
+    finally:
+        run_mig(["db", "stop"], cwd=project)
+    assert not LocalServer(project / ".mig" / "pgdata").is_running()

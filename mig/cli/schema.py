@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -11,22 +12,29 @@ from ..db import connect, resolve_dsn
 from ..errors import EXIT_OK, MigError
 from ..snapshot import snapshot
 from ..verify import verify as verify_rollbacks
-from ._common import Printer, cli, common_options, with_settings
+from ._common import Printer, cli, common_options, settings_from, with_settings
 
 
 @cli.command()
+@click.option("--scratch-server", "scratch", metavar="URL", envvar="MIG_SCRATCH_SERVER",
+              help="server to create the scratch database on [default: the server of --database "
+              "when given on the command line, else the embedded server] [env: MIG_SCRATCH_SERVER]")
 @click.option("--keep", is_flag=True, help="keep the scratch database and print its URL")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 @common_options
-@with_settings
-def verify(settings, out: Printer, keep, as_json) -> int:
+def verify(scratch: str | None, keep: bool, as_json: bool, **params: Any) -> int:
     """Prove every rollback on a scratch database: apply, roll back, compare, re-apply.
 
-    The scratch database is created on the configured server (the embedded one by default)
-    and dropped afterwards. A rollback that does not restore the exact previous schema fails
-    with the difference, naming the migration.
+    The scratch database is created on the embedded server (or --scratch-server, or the server
+    of a --database given here; never one from the environment or yoyo.ini) and dropped
+    afterwards. A rollback that does not restore the exact previous schema fails with the
+    difference, naming the migration.
     """
-    report = verify_rollbacks(settings=settings, keep=keep, report=out.report)
+    explicit_database = params.get("database") is not None  # never the environment's
+    out = Printer(params.pop("quiet", False), params.pop("verbose", False))
+    settings = settings_from(params)
+    server = scratch or (settings.database if explicit_database else None)
+    report = verify_rollbacks(server, settings=settings, keep=keep, report=out.report)
     if as_json:
         out.json(report.to_json())
         return EXIT_OK
