@@ -12,6 +12,7 @@ import psycopg2
 import pytest
 
 from mig.server import LocalServer
+from mig.testing.options import OPTIONS, resolve
 from mig.testing.servers import RAM_DIR, RAM_PREFIX, docker_available, stop_embedded
 from tests.conftest import PASSWORD, PASSWORD_ROLE
 from tests.helpers import query
@@ -84,6 +85,40 @@ def test_other_seed_env(mig_make_db):
 '''
 SAMPLE_TESTS = 7
 
+# The embedded server trades durability for speed; every setting of the trade, on mig_db's server.
+TUNED = """
+import psycopg2
+
+def test_tuned_for_tests(mig_db):
+    conn = psycopg2.connect(mig_db.url)
+    with conn.cursor() as cur:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            cur.execute(f"SHOW {setting}")
+            assert cur.fetchone() == ("off",), setting
+    conn.close()
+"""
+
+# Run with the 'test' seed environment: seeds/base plus seeds/test, in every fixture.
+SEED_ENV_SAMPLE = """
+from test_sample import rows
+
+WITH_TEST_ENV = ["alpha", "beta", "gamma"]
+
+def test_db(mig_db):
+    assert rows(mig_db.connect()) == WITH_TEST_ENV
+
+def test_conn(mig_conn):
+    assert rows(mig_conn) == WITH_TEST_ENV
+
+def test_made_db_follows_the_session(mig_make_db):
+    assert rows(mig_make_db().connect()) == WITH_TEST_ENV
+
+def test_made_db_base_only_on_request(mig_make_db):
+    assert rows(mig_make_db(seed_env=None).connect()) == ["alpha", "beta"]
+"""
+# The pytest.ini of docs/testing.md's example, as written there (tests/test_testing_docs.py).
+SEED_ENV_INI = "[pytest]\nmig_seed_env = test\n"
+
 
 @pytest.fixture
 def sample(pytester, tmp_path, monkeypatch):
@@ -121,8 +156,9 @@ def database_names(pg_server: LocalServer) -> set[str]:
 
 # -- the default: an embedded server ------------------------------------------------------------
 def test_sample_project_passes_on_the_embedded_server(sample, tmp_path):
+    sample.makepyfile(test_tuned=TUNED)
     result = sample.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=SAMPLE_TESTS)
+    result.assert_outcomes(passed=SAMPLE_TESTS + 1)
     result.stdout.fnmatch_lines(["mig: test databases on the embedded server (default)"])
     seen = records(tmp_path)
     assert seen["seeded"]["db"] != seen["own"]["db"]
@@ -164,6 +200,19 @@ def test_url_server_creates_and_drops_only_its_own_databases(sample, tmp_path, p
     # only templates stay, for the next session
     assert added and all(name.startswith("mig_tpl_") for name in added)
     assert records(tmp_path)["seeded"]["template"] in added
+
+
+@pytest.mark.parametrize("where", ["option", "environment", "ini"])
+def test_the_seed_environment_reaches_every_fixture(sample, pg_server, monkeypatch, where):
+    sample.makepyfile(test_seed_env=SEED_ENV_SAMPLE)
+    args = ["-p", "no:cacheprovider", "test_seed_env.py", *url_options(pg_server)]
+    if where == "option":
+        args += ["--mig-seed-env", "test"]
+    elif where == "environment":
+        monkeypatch.setenv("MIG_TEST_SEED_ENV", "test")
+    else:
+        sample.makefile(".ini", pytest=SEED_ENV_INI)
+    sample.runpytest_subprocess(*args).assert_outcomes(passed=4)
 
 
 def test_a_failing_test_keeps_its_database_and_prints_its_url(sample, pg_server):
@@ -242,11 +291,12 @@ def test_sample_project_passes_in_a_docker_container(sample):
 def test_no_docker_engine_is_a_clear_error(sample, monkeypatch, xdist):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     result = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-server", "docker",
+                                         "--mig-docker-image", "postgres:16-alpine",
                                          "-k", "seeded or conn_writes", *xdist)
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines([
         "*mig_server is 'docker' but no Docker engine is reachable at "
-        "unix:///nonexistent/docker.sock (from DOCKER_HOST)*",
+        "unix:///nonexistent/docker.sock (from DOCKER_HOST) to run postgres:16-alpine: *",
         "*hint: start Docker or point DOCKER_HOST at a running engine*",
     ])
 
@@ -262,6 +312,23 @@ def test_settings_precedence_command_line_environment_ini(pytester, monkeypatch)
     pytester.runpytest().stdout.fnmatch_lines([header.format("docker", "MIG_TEST_SERVER")])
     pytester.runpytest("--mig-server", "embedded").stdout.fnmatch_lines(
         [header.format("embedded", "--mig-server")])
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+def test_each_setting_command_line_over_environment_over_ini(pytester, name):
+    flag, var, default, _ = OPTIONS[name]
+    field = {"mig_server": "server", "mig_url": "url", "mig_docker_image": "docker_image",
+             "mig_seed_env": "seed_env"}[name]
+
+    def resolved(*args: str, env: dict[str, str] | None = None) -> tuple[object, str]:
+        settings = resolve(pytester.parseconfig(*args), env=env or {})
+        return getattr(settings, field), (settings.origins or {})[name]
+
+    assert resolved() == (default, "default")
+    pytester.makeini(f"[pytest]\n{name} = from-ini\n")
+    assert resolved() == ("from-ini", f"ini {name}")
+    assert resolved(env={var: "from-env"}) == ("from-env", var)
+    assert resolved(flag, "from-option", env={var: "from-env"}) == ("from-option", flag)
 
 
 def test_bad_settings_are_reported_by_the_fixtures(pytester, monkeypatch):
@@ -304,7 +371,5 @@ def test_fixtures_and_options_are_documented(pytester):
     assert listed == {"mig_server", "mig_template", "mig_db", "mig_conn", "mig_make_db"}
     for name in listed:
         assert f"`{name}`" in docs, name
-    from mig.testing.options import OPTIONS
-
     for name, (flag, var, _, _) in OPTIONS.items():
         assert flag in docs and var in docs and f"`{name}`" in docs, name

@@ -1,10 +1,12 @@
 """The plugin's fixtures in this repository's own test session, on the product schema.
 
-The first tests are the examples of docs/testing.md, as written there.
+The tests named in docs/testing.md are its examples, as written there (tests/test_testing_docs.py
+keeps them in sync).
 """
 
 from __future__ import annotations
 
+import psycopg2
 import pytest
 
 from mig import commands
@@ -39,6 +41,19 @@ def test_system_config_migration(mig_make_db):
     with db.connect() as conn, conn.cursor() as cur:
         cur.execute("SELECT to_regclass('system_config')")
         assert cur.fetchone() == (None,)
+
+
+def test_the_server_is_recent_enough(mig_server):
+    conn = psycopg2.connect(mig_server.url())  # its maintenance database
+    try:
+        assert conn.server_version >= 130000, mig_server.masked_url()
+    finally:
+        conn.close()
+
+
+def test_the_template_builds_quickly(mig_template):
+    if mig_template.built:  # built by this process, not found ready on the server
+        assert mig_template.build_seconds < 60, mig_template.name
 
 
 def test_the_template_is_the_whole_product(mig_template, mig_db):

@@ -1,12 +1,19 @@
 """Test databases for projects in mig's layout: the pytest plugin and its building blocks.
 
 The pytest fixtures (``mig_server``, ``mig_template``, ``mig_db``, ``mig_conn``,
-``mig_make_db``) come with the package; see ``docs/testing.md``. Outside pytest::
+``mig_make_db``) come with the package; see ``docs/testing.md``. Outside pytest, a database
+stopped after a given migration (``db.url``, ``db.connect()``, ``db.settings()``)::
+
+    import os
 
     from mig.testing import make_database
 
-    with make_database("postgresql://postgres@localhost/postgres", to="20260130_000000_x") as db:
-        ...  # db.url, db.connect(), db.settings()
+    # a server's maintenance database, e.g. postgresql://postgres@localhost:5432/postgres
+    server = os.environ["MIG_TEST_URL"]
+    with make_database(server, to="20260130_000000_organizations_and_access") as db:
+        with db.connect() as conn, conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('roles'), to_regclass('plans')")
+            assert cur.fetchone() == ("roles", None)
 
 Names are loaded on first use, so that loading the plugin costs next to nothing.
 """

@@ -217,11 +217,12 @@ def docker_host() -> tuple[str, str]:
     return DOCKER_DEFAULT_SOCKET, "Docker's default socket; DOCKER_HOST is not set"
 
 
-def _no_engine(detail: str) -> ServerError:
+def _no_engine(detail: str, image: str | None = None) -> ServerError:
     host, source = docker_host()
+    purpose = f" to run {image}" if image else ""
     return ServerError(
-        f"mig_server is 'docker' but no Docker engine is reachable at {host} ({source}): "
-        f"{detail}",
+        f"mig_server is 'docker' but no Docker engine is reachable at {host} ({source})"
+        f"{purpose}: {detail}",
         hint="start Docker or point DOCKER_HOST at a running engine; or use the embedded "
         "server (--mig-server embedded, the default) or an existing one "
         "(--mig-server url --mig-url postgresql://...)",
@@ -237,7 +238,7 @@ def docker_available() -> bool:
     return True
 
 
-def _ping_docker() -> None:
+def _ping_docker(image: str | None = None) -> None:
     try:
         from testcontainers.core.docker_client import DockerClient
     except ImportError:
@@ -248,12 +249,12 @@ def _ping_docker() -> None:
     try:
         DockerClient().client.ping()
     except Exception as exc:  # docker.errors.DockerException and connection errors
-        raise _no_engine(" ".join(str(exc).split()) or type(exc).__name__) from None
+        raise _no_engine(" ".join(str(exc).split()) or type(exc).__name__, image) from None
 
 
 def docker(image: str) -> Server:
     """Start testcontainers' PostgreSQL container from ``image``; stopping it removes it."""
-    _ping_docker()
+    _ping_docker(image)
     try:
         from testcontainers.community.postgres import PostgresContainer
     except ImportError:  # testcontainers before the community modules moved
