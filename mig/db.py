@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 from pathlib import Path
+from typing import Any
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
+from psycopg2 import sql
 
 from .config import Settings
 from .dsn import Dsn, redact
-from .errors import ConfigError, DatabaseUnavailable
+from .errors import ConfigError, DatabaseUnavailable, ServerError
 
 EMBEDDED_DBNAME = "mig"
+# How long to wait for a server to answer when neither the connection settings nor
+# PGCONNECT_TIMEOUT say: a host that accepts the connection and never answers would otherwise
+# hang a deploy forever.
+DEFAULT_CONNECT_TIMEOUT = 10
 
 
 def embedded_server(settings: Settings):  # -> LocalServer (imported lazily: not on the hot path)
@@ -23,18 +31,45 @@ def embedded_server(settings: Settings):  # -> LocalServer (imported lazily: not
     return LocalServer(settings.embedded_dir / "pgdata")
 
 
-def _ensure_database(url: str, dbname: str) -> None:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
+def embedded_dsn(server, dbname: str) -> Dsn:
+    """The DSN of ``dbname`` on the embedded ``server``.
+
+    The server listens on 127.0.0.1 only and has no TLS: ``sslmode=disable`` keeps a
+    ``PGSSLMODE`` meant for other servers from making every connection to it fail.
+    """
+    return Dsn.parse(server.url(dbname)).with_params(sslmode="disable")
+
+
+def _ensure_database(server, dbname: str) -> None:
+    """Create ``dbname`` on the embedded ``server`` unless it exists.
+
+    Many processes may start the embedded default at once: the server's file lock lets one of
+    them create the database and the others find it.
+    """
+    conn = connect(embedded_dsn(server, "postgres"), verb="db create")
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
-            if cur.fetchone() is None:
-                # another process may create it first
-                with contextlib.suppress(psycopg2.errors.DuplicateDatabase):
-                    cur.execute(f'CREATE DATABASE "{dbname}"')
+            if _database_exists(cur, dbname):
+                return
+            with server.locked():
+                if _database_exists(cur, dbname):
+                    return
+                # another client (one that does not take the file lock) may create it first
+                with contextlib.suppress(psycopg2.errors.DuplicateDatabase,
+                                         psycopg2.errors.UniqueViolation):
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    except psycopg2.Error as exc:
+        raise ServerError(
+            f"cannot create the database {dbname!r} on the embedded server "
+            f"({server.datadir}): {' '.join(str(exc).split())}"
+        ) from None
     finally:
         conn.close()
+
+
+def _database_exists(cur, dbname: str) -> bool:
+    cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+    return cur.fetchone() is not None
 
 
 def resolve_dsn(settings: Settings, *, start: bool = True) -> Dsn:
@@ -47,8 +82,8 @@ def resolve_dsn(settings: Settings, *, start: bool = True) -> Dsn:
             if not start:
                 raise DatabaseUnavailable("the embedded server is not running")
             server.start()
-        _ensure_database(server.url(), EMBEDDED_DBNAME)
-        dsn = Dsn.parse(server.url(EMBEDDED_DBNAME))
+        _ensure_database(server, EMBEDDED_DBNAME)
+        dsn = embedded_dsn(server, EMBEDDED_DBNAME)
     if settings.password_file is not None and dsn.password is None:
         dsn = dsn.with_params(password=_read_password_file(settings.password_file))
     return dsn
@@ -72,8 +107,11 @@ def connect(
     dsn: Dsn, *, verb: str = "run", autocommit: bool = True
 ) -> psycopg2.extensions.connection:
     """Open a connection; failures become :class:`DatabaseUnavailable` with a fix-it hint."""
+    extra: dict[str, Any] = {"application_name": application_name(verb)}
+    if connect_timeout(dsn)[1] == "mig's default":
+        extra["connect_timeout"] = str(DEFAULT_CONNECT_TIMEOUT)
     try:
-        conn = psycopg2.connect(dsn.raw, application_name=application_name(verb))
+        conn = psycopg2.connect(dsn.raw, **extra)
     except psycopg2.OperationalError as exc:
         raise connection_error(dsn, exc) from None
     conn.autocommit = True
@@ -86,6 +124,16 @@ def connect(
     return conn
 
 
+def connect_timeout(dsn: Dsn) -> tuple[str, str]:
+    """libpq's ``connect_timeout`` for ``dsn`` in seconds, and where it comes from: the
+    connection settings, ``PGCONNECT_TIMEOUT``, else mig's default."""
+    if dsn.get("connect_timeout"):
+        return str(dsn.get("connect_timeout")), "connect_timeout"
+    if os.environ.get("PGCONNECT_TIMEOUT"):
+        return os.environ["PGCONNECT_TIMEOUT"], "PGCONNECT_TIMEOUT"
+    return str(DEFAULT_CONNECT_TIMEOUT), "mig's default"
+
+
 def connection_error(dsn: Dsn, exc: Exception) -> DatabaseUnavailable:
     detail = " ".join(str(exc).split())
     detail = redact(detail, *dsn.secrets, os.environ.get("PGPASSWORD"))
@@ -96,13 +144,34 @@ def connection_error(dsn: Dsn, exc: Exception) -> DatabaseUnavailable:
             "check the user and password (in the URL, PGPASSWORD, ~/.pgpass or "
             "MIG_DATABASE_PASSWORD_FILE)"
         )
+    elif role := re.search(r'role "(.*?)" does not exist', detail):
+        hint = _role_hint(dsn, role.group(1))
+    elif re.search(r'database ".*?" does not exist', detail):
+        hint = f"create it first (createdb {dsn.dbname or 'NAME'}) or fix the database name"
     elif _tls_hint(dsn, lower):
         hint = _tls_hint(dsn, lower)
-    elif "does not exist" in lower and "database" in lower:
-        hint = f"create it first (createdb {dsn.dbname or 'NAME'}) or fix the database name"
+    elif "timeout expired" in lower:
+        seconds, source = connect_timeout(dsn)
+        detail += f" (the server did not answer within {seconds}s)"
+        hint = ("check the host and port (is a PostgreSQL server listening there?) and what "
+                "is in between (firewall, proxy, VPN); for a slow server, raise "
+                f"connect_timeout in the URL or PGCONNECT_TIMEOUT ({source}: {seconds}s)")
     elif "connection refused" in lower or "could not translate host" in lower or "timeout" in lower:
         hint = "is the server running and reachable at that host and port?"
     return DatabaseUnavailable(f"cannot connect to {dsn.masked}: {detail}", hint=hint)
+
+
+def _role_hint(dsn: Dsn, role: str) -> str:
+    if dsn.get("user"):
+        source = "the user in the connection settings"
+    elif os.environ.get("PGUSER"):
+        source = "PGUSER"
+    else:
+        source = "your operating-system user name (libpq's default when no user is set)"
+    quoted = '"' + role.replace('"', '""') + '"'
+    return (f"there is no role {role!r} on this server (taken from {source}): create it "
+            f"(CREATE ROLE {quoted} LOGIN, or createuser {role}), or connect as an existing "
+            "role: set the user in the URL (postgresql://USER@host/db) or PGUSER")
 
 
 def _tls_hint(dsn: Dsn, lower: str) -> str | None:

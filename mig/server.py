@@ -151,7 +151,10 @@ class LocalServer:
 
     # -- life cycle ------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _filelock(self) -> Iterator[None]:
+    def locked(self) -> Iterator[None]:
+        """Hold the file lock beside the data folder that serialises starting, stopping and
+        setting up this server across processes (not reentrant: do not call :meth:`start` or
+        :meth:`stop` while holding it)."""
         self.datadir.parent.mkdir(parents=True, exist_ok=True)
         with open(self.datadir.parent / (self.datadir.name + ".lock"), "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
@@ -245,7 +248,7 @@ class LocalServer:
         Safe to call from several processes at once: a file lock beside the data folder makes
         one of them start the server and the others find it running.
         """
-        with self._filelock():
+        with self.locked():
             if self.is_running():
                 return self
             self._prepare_dirs()
@@ -279,7 +282,7 @@ class LocalServer:
 
     def stop(self) -> bool:
         """Stop the server if it runs. Returns whether it was running."""
-        with self._filelock():
+        with self.locked():
             if not self.is_running():
                 return False
             self._run(
