@@ -45,8 +45,10 @@ LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         -- The only change let through: forgetting a deleted organization or actor (the
-        -- foreign keys' ON DELETE SET NULL), with every other column unchanged.
-        IF (NEW.organization_id IS NULL OR NEW.organization_id = OLD.organization_id)
+        -- foreign keys' ON DELETE SET NULL, run by the server's referential-integrity
+        -- trigger, hence a nested trigger level), with every other column unchanged.
+        IF pg_trigger_depth() > 1
+            AND (NEW.organization_id IS NULL OR NEW.organization_id = OLD.organization_id)
             AND (NEW.actor_user_id IS NULL OR NEW.actor_user_id = OLD.actor_user_id)
             AND to_jsonb(NEW) - 'organization_id' - 'actor_user_id'
                 = to_jsonb(OLD) - 'organization_id' - 'actor_user_id'

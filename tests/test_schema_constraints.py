@@ -431,6 +431,10 @@ def test_audit_entries_cannot_be_changed_or_removed(cur) -> None:  # type: ignor
     )
     with refused(cur, psycopg2.errors.RestrictViolation, match="append-only"):
         cur.execute("UPDATE audit_logs SET action = 'member.removed' WHERE id = %s", (entry,))
+    # setting the references to NULL is let through only for the foreign keys' ON DELETE
+    with refused(cur, psycopg2.errors.RestrictViolation, match="append-only"):
+        cur.execute("UPDATE audit_logs SET actor_user_id = NULL, organization_id = NULL"
+                    " WHERE id = %s", (entry,))
     with refused(cur, psycopg2.errors.RestrictViolation):
         cur.execute("DELETE FROM audit_logs WHERE id = %s", (entry,))
     with refused(cur, psycopg2.errors.RestrictViolation):
@@ -453,3 +457,56 @@ def test_an_audit_entry_survives_its_actor_and_organization(cur) -> None:  # typ
         (entry,),
     )
     assert cur.fetchone() == (None, None, "org.created", {"plan": "pro"})
+
+
+# The leading key columns of every index, per table (expressions as the server prints them).
+INDEX_KEYS = """
+    SELECT t.relname, i.indpred IS NOT NULL,
+           array(SELECT pg_get_indexdef(i.indexrelid, k, true)
+                 FROM generate_series(1, i.indnkeyatts) k ORDER BY k)
+    FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+    JOIN pg_namespace n ON n.oid = t.relnamespace
+    WHERE n.nspname = 'public' AND i.indisvalid
+"""
+
+
+@pytest.mark.parametrize("table, columns", [
+    ("organization_members", ["user_id"]),  # a user's organizations
+    ("tool_usage", ["organization_id", "occurred_at"]),  # an organization's usage over time
+    ("audit_logs", ["organization_id", "created_at"]),  # an organization's audit trail
+    ("subscriptions", ["organization_id"]),  # an organization's subscriptions
+])
+def test_the_obvious_access_paths_have_an_index(cur, table, columns) -> None:  # type: ignore[no-untyped-def]
+    cur.execute(INDEX_KEYS)
+    usable = [keys for name, partial, keys in cur.fetchall()
+              if name == table and not partial and keys[:len(columns)] == columns]
+    assert usable, f"no full index on {table} starting with ({', '.join(columns)})"
+
+
+# Catalogue rows are soft-deleted, and tool_usage, the busiest table, keeps only the indexes
+# its queries need (docs/schema.md, "Indexes"): a hard delete of a tool or feature may scan it.
+UNINDEXED_ON_PURPOSE = {"tool_usage.tool_usage_tool_id_fkey",
+                        "tool_usage.tool_usage_feature_id_fkey"}
+
+
+def test_every_foreign_key_is_backed_by_an_index(cur) -> None:  # type: ignore[no-untyped-def]
+    """Deleting a referenced row (or looking up its dependants) does not scan the child table,
+    but where the schema documents otherwise."""
+    cur.execute(INDEX_KEYS)
+    indexes: dict[str, list[list[str]]] = {}
+    for name, _partial, keys in cur.fetchall():
+        indexes.setdefault(name, []).append(keys)
+    cur.execute("""
+        SELECT c.conrelid::regclass::text, c.conname,
+               array(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY u(n, o)
+                     JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = u.n
+                     ORDER BY u.o)
+        FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+        WHERE c.contype = 'f' AND n.nspname = 'public'
+    """)
+    foreign_keys = cur.fetchall()
+    assert len(foreign_keys) > 20
+    unbacked = {f"{table}.{name}" for table, name, cols in foreign_keys
+                if not any(sorted(keys[:len(cols)]) == sorted(cols)
+                           for keys in indexes.get(table, []))}
+    assert unbacked == UNINDEXED_ON_PURPOSE
