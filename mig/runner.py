@@ -132,8 +132,24 @@ class Runner:
     def _before_commit(self, script: Script) -> None:
         """Last point before a migration's transaction commits (a seam for fault tests)."""
 
+    def _warnings(self, script: Script) -> None:
+        """Pass on the warnings the server raised while ``script`` ran (RAISE WARNING in a
+        migration reaches whoever runs it), and forget the other notices."""
+        for notice in self.conn.notices:
+            if notice.startswith("WARNING:"):
+                text = " ".join(notice.removeprefix("WARNING:").split())
+                self.report(f"{script.id}: warning: {text.replace(' HINT: ', '; hint: ')}")
+        del self.conn.notices[:]
+
     def apply(self, script: Script) -> int:
         """Apply ``script`` and record it; returns the duration in milliseconds."""
+        del self.conn.notices[:]
+        try:
+            return self._apply(script)
+        finally:
+            self._warnings(script)
+
+    def _apply(self, script: Script) -> int:
         started = time.monotonic()
         if script.transactional:
             self.backend.begin()
@@ -178,6 +194,13 @@ class Runner:
 
     def rollback(self, script: Script) -> int:
         """Roll ``script`` back and remove its records, in one transaction where possible."""
+        del self.conn.notices[:]
+        try:
+            return self._rollback(script)
+        finally:
+            self._warnings(script)
+
+    def _rollback(self, script: Script) -> int:
         started = time.monotonic()
         transactional = script.transactional
         if transactional:

@@ -93,5 +93,14 @@ BEGIN
             EXECUTE format('GRANT SELECT ON TABLE %I TO %I', tbl, app);
         END IF;
     END LOOP;
+    -- Before PostgreSQL 15 every role may create tables in public (the PUBLIC grant): only
+    -- the schema's owner can take that away, so say so rather than fail.
+    IF has_schema_privilege(app, target_schema, 'CREATE') THEN
+        RAISE WARNING USING
+            MESSAGE = format('the application role %I may create tables in schema %I (through '
+                             'a grant to PUBLIC or to the role)', app, target_schema),
+            HINT = format('as the owner of the schema: REVOKE CREATE ON SCHEMA %I FROM PUBLIC',
+                          target_schema);
+    END IF;
 END
 $$;

@@ -296,3 +296,28 @@ def test_the_role_name_reaches_the_migration_as_a_quoted_identifier(deploy):
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def test_a_schema_open_to_every_role_is_reported(deploy):
+    """PostgreSQL 14 and older grant CREATE on public to PUBLIC: the migration cannot take that
+    away (only the schema's owner can), so the run says so, with the fix."""
+    d = deploy
+    _admin(d.server, "SELECT 1")  # the server is up
+    conn = psycopg2.connect(d.server.url(d.dbname))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("GRANT CREATE ON SCHEMA public TO PUBLIC")  # as PostgreSQL 14 has it
+    result = d.mig("apply")
+    assert result.returncode == 0, result.stderr
+    assert (f"{PRIVILEGES_MIGRATION}: warning: the application role {d.app} may create tables"
+            " in schema public") in result.stderr
+    assert "hint: as the owner of the schema: REVOKE CREATE ON SCHEMA public FROM PUBLIC" in (
+        result.stderr)
+    with conn.cursor() as cur:
+        cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    conn.close()
+    assert "permission denied for schema public" in _denied(d, "CREATE TABLE t (id int)")
+    # without the grant, not a word
+    assert d.mig("rollback").returncode == 0
+    again = d.mig("apply")
+    assert again.returncode == 0 and "warning" not in again.stderr, again.stderr
