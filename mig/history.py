@@ -6,7 +6,8 @@ endings normalised), under a ``sum`` line hashing all of them, in the spirit of 
 ``atlas.sum``. Two branches that each add a migration both change the ``sum`` line and both
 append at the end of the file, so git reports a merge conflict instead of merging two
 histories silently. ``mig new`` appends to the file, ``mig hash`` rewrites it from the files
-on disk, and ``mig lint`` checks it (:func:`check`).
+on disk, and ``mig lint`` checks it (:func:`check`). Neither command writes over a file with
+conflict markers: its entries are what a new migration's order is checked against.
 
 The file is not named like a migration: mig counts only names starting with a digit, and
 plain ``yoyo`` every ``.py``/``.sql`` file, so ``mig.sum`` is neither's.
@@ -69,10 +70,16 @@ class SumFile:
     total: str | None = None
     total_line: int = 0
     problems: list[Problem] = field(default_factory=list)
+    conflict_lines: list[int] = field(default_factory=list)  # git's conflict markers
 
     @property
     def ids(self) -> list[str]:
         return [e.id for e in self.entries]
+
+    @property
+    def unreadable_lines(self) -> list[int]:
+        """The lines that cannot be read, conflict markers aside."""
+        return [p.line for p in self.problems if p.line not in self.conflict_lines]
 
 
 def total(entries: Iterable[Entry]) -> str:
@@ -97,6 +104,7 @@ def read(path: Path) -> SumFile:
         if not line or line.startswith("#"):
             continue
         if _CONFLICT.match(line):
+            result.conflict_lines.append(number)
             result.problems.append(Problem(
                 "history-sum", path, number, "unresolved merge conflict in the lock file",
                 hint="two branches added migrations: resolve it as docs/lint.md describes "
@@ -106,27 +114,72 @@ def read(path: Path) -> SumFile:
         if match and result.total is None:
             result.total, result.total_line = match.group(1), number
             continue
+        if match:  # never an entry: no migration is named "sum"
+            result.problems.append(Problem(
+                "history-sum", path, number,
+                f"a second sum line (the first is line {result.total_line}): the other side of "
+                "a merge conflict?",
+                hint="resolve it as docs/lint.md describes (keep the target branch's side, "
+                "renumber your migration, run 'mig hash')"))
+            continue
         match = _ENTRY.match(line)
         if match is None or match.group(1) in seen:
             what = "a duplicate entry" if match else "not '<id> <sha256>'"
             result.problems.append(Problem("history-sum", path, number,
                                            f"cannot read this line ({what}): {line[:80]}",
-                                           hint="run 'mig hash' to rewrite the file"))
+                                           hint="fix it, or rewrite the file from the "
+                                           "migrations on disk with 'mig hash --force'"))
             continue
         seen.add(match.group(1))
         result.entries.append(Entry(match.group(1), match.group(2), number))
     return result
 
 
+_RESOLVE = ("keep the target branch's side (git show main:migrations/mig.sum > "
+            "migrations/mig.sum), rename your migration to sort after the newest one, then run "
+            "'mig hash'{also}: docs/lint.md, \"A merge conflict in mig.sum\"")
+
+
+def _refuse_unreadable(sums: SumFile, *, force: bool, not_listed: Sequence[str] = ()) -> None:
+    """Refuse to rewrite a lock file with a merge conflict or lines that cannot be read.
+
+    Its entries are what a new migration's order is checked against: listing both sides of a
+    conflict, or dropping an entry mangled by hand, would hide a migration that is out of
+    order. ``force`` rewrites over unreadable lines, never over conflict markers.
+    """
+    created = (f"; {', '.join(not_listed)} created, but not listed in it" if not_listed
+               else "")
+    if sums.conflict_lines:
+        raise MigError(
+            f"{FILE_NAME} has an unresolved merge conflict (line {sums.conflict_lines[0]}): "
+            f"listing both sides would hide the fork{created}",
+            hint=_RESOLVE.format(also=" (it lists the new migration too)" if not_listed
+                                 else ""))
+    unreadable = sums.unreadable_lines
+    if unreadable and not force:
+        lines = ", ".join(str(n) for n in unreadable)
+        raise MigError(
+            f"{FILE_NAME} has lines that cannot be read (line{'s' if len(unreadable) > 1 else ''}"
+            f" {lines}): 'mig lint' shows them{created}",
+            hint="if they come from a merge conflict resolved by hand, resolve it as "
+            "docs/lint.md describes instead; otherwise fix them, or rewrite the file from the "
+            "migrations on disk with 'mig hash --force'")
+
+
 def write(sources: Sequence[Path], scripts: Sequence[Script], *, force: bool = False) -> Path:
     """Rewrite the lock file from the migrations on disk (``mig hash``); returns its path.
 
-    :param force: also list a new migration ordered before one already listed.
+    :param force: also list a new migration ordered before one already listed, and rewrite a
+        file with lines that cannot be read.
     :raises MigError: a new migration is ordered before one already listed (typically one
-        added on a parallel branch): listing it would hide that it is out of order.
+        added on a parallel branch): listing it would hide that it is out of order. Or the
+        file has merge-conflict markers (even with ``force``), or lines that cannot be read:
+        its entries are what that order is checked against.
     """
     path = path_for(sources)
-    listed = set(read(path).ids)
+    current = read(path)
+    _refuse_unreadable(current, force=force)
+    listed = set(current.ids)
     migrations = [s for s in scripts if not s.post_apply]
     for index, script in enumerate(migrations):
         later = next((s.id for s in migrations[index + 1:] if s.id in listed), None)
@@ -144,11 +197,15 @@ def write(sources: Sequence[Path], scripts: Sequence[Script], *, force: bool = F
 def append(sources: Sequence[Path], scripts: Sequence[Script], new: Sequence[Script]) -> Path:
     """Add ``new`` migrations to the lock file (``mig new``), keeping the recorded entries as
     they are, so that an edit to an older migration still shows. Without a lock file, write
-    one for every migration (``scripts``)."""
+    one for every migration (``scripts``).
+
+    :raises MigError: the file has merge-conflict markers or lines that cannot be read.
+    """
     path = path_for(sources)
     current = read(path)
     if not current.exists:
         return write(sources, scripts)
+    _refuse_unreadable(current, force=False, not_listed=[s.id for s in new])
     listed = set(current.ids)
     entries = current.entries + [Entry(s.id, s.checksum) for s in new if s.id not in listed]
     path.write_text(render(entries), encoding="utf-8")

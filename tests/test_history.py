@@ -152,12 +152,20 @@ def test_without_a_lock_file_mig_new_writes_one(tmp_path):
     assert len(history.read(tmp_path / "migrations/mig.sum").entries) == 3
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-def test_migrations_added_on_two_branches_conflict_in_git(project):
+def _git(root):
     def git(*args):
         return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
-                               *args], cwd=project, capture_output=True, text=True)
+                               *args], cwd=root, capture_output=True, text=True)
+    return git
 
+
+@pytest.fixture
+def conflicted(project):
+    """A project where main and a feature branch each added a migration, mid-merge: the
+    feature branch's migration sorts before main's, and mig.sum holds conflict markers."""
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    git = _git(project)
     git("init", "-q", "-b", "main")
     git("add", ".")
     git("commit", "-qm", "base")
@@ -172,10 +180,17 @@ def test_migrations_added_on_two_branches_conflict_in_git(project):
     merge = git("merge", "feature")
     assert merge.returncode != 0
     assert "CONFLICT (content): Merge conflict in migrations/mig.sum" in merge.stdout
+    return project
+
+
+def test_migrations_added_on_two_branches_conflict_in_git(conflicted):
+    project, git = conflicted, _git(conflicted)
     sums = project / "migrations/mig.sum"
     problems = _problems(project)
     assert ("mig.sum", 3, "history-sum") in [p[:3] for p in problems]
     assert "unresolved merge conflict" in problems[-1][3]
+    # the other side's sum line is not read as a migration named "sum"
+    assert not [p for p in problems if p[2] == "history-stale"]
 
     # the documented resolution: keep main's lock file, move the branch's migration after
     # main's newest one, list it
@@ -190,3 +205,37 @@ def test_migrations_added_on_two_branches_conflict_in_git(project):
     feature.with_name(feature.stem + ".rollback.sql").unlink()
     _hash(project)
     assert _problems(project) == []
+
+
+@pytest.mark.parametrize("args", [["hash"], ["hash", "--force"], ["new", "more"]])
+def test_a_lock_file_with_conflict_markers_is_never_rewritten(conflicted, args):
+    sums = conflicted / "migrations/mig.sum"
+    before = sums.read_bytes()
+    result = run_mig(args, cwd=conflicted)
+    assert result.returncode == 1, result.stdout
+    assert "mig.sum has an unresolved merge conflict (line 3)" in result.stderr
+    assert "docs/lint.md" in result.stderr
+    assert sums.read_bytes() == before
+    problems = _problems(conflicted)
+    assert ("mig.sum", 3, "history-sum") in [p[:3] for p in problems]
+    assert any("unresolved merge conflict" in p[3] for p in problems)
+
+
+def test_a_lock_file_with_unreadable_lines_is_rewritten_only_with_force(project):
+    sums = project / "migrations/mig.sum"
+    lines = sums.read_text().splitlines(keepends=True)
+    sums.write_text("".join(lines[:3] + ["sum " + "0" * 64 + "\n", "not an entry\n"]
+                            + lines[3:]))
+    before = sums.read_bytes()
+    assert {p[:3] for p in _problems(project)} == {("mig.sum", 4, "history-sum"),
+                                                  ("mig.sum", 5, "history-sum")}
+    for args in (["hash"], ["new", "more"]):
+        result = run_mig(args, cwd=project)
+        assert result.returncode == 1, result.stdout
+        assert "mig.sum has lines that cannot be read (lines 4, 5)" in result.stderr
+        assert sums.read_bytes() == before
+    with pytest.raises(MigError, match="cannot be read"):
+        history.append((project / "migrations",), [], [])
+    # mig new created the migration before refusing to list it; --force lists it too
+    assert run_mig(["hash", "--force"], cwd=project).returncode == 0
+    assert [p[2] for p in _problems(project)] == ["missing-rollback"]

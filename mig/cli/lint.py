@@ -76,7 +76,8 @@ def diff(settings, out: Printer, scratch, schema_name, as_json) -> int:
 
 @cli.command(name="hash")
 @click.option("--force", is_flag=True,
-              help="also list a new migration ordered before one already listed")
+              help="also list a new migration ordered before one already listed, and "
+              "rewrite lines that cannot be read (never a merge conflict)")
 @common_options
 @with_settings
 def hash_(settings, out: Printer, force) -> int:
