@@ -7,6 +7,7 @@ valid fixture into a product database that already holds the shipped base seeds.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from pathlib import Path
@@ -159,3 +160,135 @@ def test_missing_environment_folder(db_url, tmp_path):
     with pytest.raises(SeedError, match="no seed folder .*staging") as caught:
         seed(db_url, seeds, "staging")
     assert "base, dev" in str(caught.value)
+
+
+# Duplicate natural keys spelled differently: compared as the column's type would store them.
+
+HOLIDAYS = "CREATE TABLE holidays (day date PRIMARY KEY, name text NOT NULL)"
+
+
+def only_problem(err: SeedError) -> SeedError:
+    assert len(err.problems) == 1, str(err)
+    return err.problems[0]
+
+
+def test_duplicate_key_behind_a_secret(seeded_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("MIG_TEST_HIDDEN_EMAIL", "hidden@x.example")
+    seeds = write_seeds(tmp_path / "s", {"base/users.yaml": """
+        table: users
+        key: email
+        rows:
+          - {email: hidden@x.example, full_name: Plain}
+          - {email: !secret MIG_TEST_HIDDEN_EMAIL, full_name: Secret}
+    """})
+    before = snapshot(seeded_url)
+    with pytest.raises(SeedError) as caught:
+        seed(seeded_url, seeds)
+    problem = only_problem(caught.value)
+    assert (Path(problem.file).name, problem.line) == ("users.yaml", 5)
+    assert problem.key == {"email": "***"}
+    assert "duplicate key in table users: the same row is at" in problem.message
+    assert "users.yaml:5: [email=***] duplicate key" in str(caught.value)
+    assert "hidden@x.example" not in str(caught.value)
+    assert snapshot(seeded_url) == before
+
+
+def test_duplicate_key_as_a_date_and_as_text(db_url, tmp_path):
+    execute(db_url, HOLIDAYS)
+    seeds = write_seeds(tmp_path / "s", {"base/holidays.yaml": """
+        table: holidays
+        key: day
+        rows:
+          - {day: 2024-01-01, name: New Year}
+          - {day: "2024-01-01", name: New Year again}
+    """})
+    with pytest.raises(SeedError) as caught:
+        seed(db_url, seeds)
+    problem = only_problem(caught.value)
+    assert (Path(problem.file).name, problem.line) == ("holidays.yaml", 5)
+    assert "duplicate key in table holidays: the same row is at " in problem.message
+    assert problem.message.endswith("holidays.yaml:4")
+    assert "seed fixtures have 1 problem; nothing was written" in str(caught.value)
+    assert execute(db_url, "SELECT count(*) FROM holidays") == [(0,)]
+
+
+SPELLINGS = """
+    table: holidays
+    key: day
+    rows:
+      - {day: 2024-01-01, name: New Year}
+      - {day: Jan 1 2024, name: New Year again}
+"""
+
+
+@pytest.mark.parametrize("live", [False, True], ids=["new", "existing"])
+def test_keys_only_the_database_reads_as_equal(db_url, tmp_path, live):
+    """Two spellings of one date that only the server reads as equal: found before writing,
+    whether the key is new (the insert would collide) or exists (one row would silently win)."""
+    execute(db_url, HOLIDAYS)
+    if live:
+        execute(db_url, "INSERT INTO holidays VALUES ('2024-01-01', 'Old')")
+    seeds = write_seeds(tmp_path / "s", {"base/holidays.yaml": SPELLINGS})
+    with pytest.raises(SeedError) as caught:
+        seed(db_url, seeds)
+    problem = only_problem(caught.value)
+    assert (Path(problem.file).name, problem.line) == ("holidays.yaml", 5)
+    assert problem.key == {"day": "Jan 1 2024"}
+    assert problem.message.startswith("duplicate key in table holidays: the database reads it "
+                                      "as the key of the row at ")
+    assert problem.message.endswith("holidays.yaml:4")
+    assert "nothing was written" in str(caught.value)
+    assert execute(db_url, "SELECT name FROM holidays") == ([("Old",)] if live else [])
+
+
+def test_a_collision_no_check_foresaw_names_both_rows(db_url, tmp_path, monkeypatch):
+    """The last net, for keys that every check before writing takes for different (e.g. a
+    case-insensitive collation): the database refuses the insert, the row-by-row replay
+    finds no culprit (the second row updates the first), and the colliding rows are named."""
+    import mig.seeds.rowchecks
+
+    monkeypatch.setattr(mig.seeds.rowchecks, "exact_key", lambda column, kinds: True)
+    execute(db_url, HOLIDAYS)
+    seeds = write_seeds(tmp_path / "s", {"base/holidays.yaml": SPELLINGS})
+    with pytest.raises(SeedError) as caught:
+        seed(db_url, seeds)
+    problem = only_problem(caught.value)
+    assert (Path(problem.file).name, problem.line) == ("holidays.yaml", 5)
+    assert problem.key == {"day": "Jan 1 2024"}
+    assert "duplicate key in table holidays: the database reads it as the key of the row at" in (
+        problem.message)
+    assert "holidays.yaml:4 (duplicate key value violates unique constraint" in problem.message
+    assert "the database refused 1 row; nothing was written" in str(caught.value)
+    assert execute(db_url, "SELECT count(*) FROM holidays") == [(0,)]
+
+
+def test_key_forms():
+    from mig.seeds.catalog import Column
+    from mig.seeds.checks import key_form
+
+    def column(typname: str, category: str = "S") -> Column:
+        return Column("k", typname, category, typname, True, False, "", "")
+
+    same = [
+        (column("date", "D"), dt.date(2024, 1, 1), "2024-01-01"),
+        (column("date", "D"), dt.datetime(2024, 1, 1, 10), "2024-01-01"),
+        (column("timestamptz", "D"), "2024-01-01T10:00:00+00:00", "2024-01-01 11:00+01:00"),
+        (column("timestamp", "D"), "2024-01-01 10:00+05:00", dt.datetime(2024, 1, 1, 10)),
+        (column("numeric", "N"), 1, 1.0),
+        (column("uuid", "U"), "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+         "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+        (column("bpchar"), "EU ", "EU"),
+        (column("jsonb", "U"), {"a": 1, "b": 2}, {"b": 2, "a": 1}),
+    ]
+    for col, a, b in same:
+        assert key_form(col, a) == key_form(col, b), (col.typname, a, b)
+        assert hash(key_form(col, a)) == hash(key_form(col, b))
+    different = [
+        (column("text"), "2024-01-01", dt.date(2024, 1, 1)),
+        (column("text"), "EU ", "EU"),
+        (column("int4", "N"), 1, True),
+        (column("date", "D"), "2024-01-01", "2024-01-02"),
+        (None, 1, "1"),
+    ]
+    for col, a, b in different:
+        assert key_form(col, a) != key_form(col, b), (col and col.typname, a, b)

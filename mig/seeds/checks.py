@@ -9,6 +9,7 @@ query for all rows (PostgreSQL 16+; older servers report such a value when the r
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from typing import Any
@@ -167,6 +168,76 @@ def _is_uuid(value: Any) -> bool:
     except (TypeError, ValueError, AttributeError):
         return False
     return True
+
+
+def key_form(column: Column | None, value: Any) -> Any:
+    """A hashable stand-in for a natural-key value as ``column`` stores it, for duplicate checks.
+
+    Secrets are resolved; values the column stores alike compare equal where Python can tell:
+    a YAML date and its ISO text in a date column, 1 and 1.0 in a numeric one, a UUID in either
+    case, trailing blanks of ``char(n)``. Anything else keeps its YAML spelling (1 and True
+    differ); the database names the rows it reads as equal when it refuses them.
+    """
+    value = plain(value)
+    if column is not None and value is not None and not isinstance(value, bool):
+        converted = _stored(column, value)
+        if converted is not None:
+            return converted
+    if value is None or type(value) in _PLAIN:
+        return (type(value).__name__, value)
+    return ("json", json.dumps(value, sort_keys=True, default=str))
+
+
+def _stored(column: Column, value: Any) -> tuple[str, Any] | None:
+    name = column.typname
+    if name in JSON_TYPES:
+        return ("json", json.dumps(value, sort_keys=True, default=str))
+    if name == "bpchar" and isinstance(value, str):
+        return ("str", value.rstrip(" "))
+    if (name in INT_RANGES or name in FLOATS) and isinstance(value, (int, float)):
+        return ("number", value)  # 1 == 1.0, with the same hash
+    if name == "uuid" and isinstance(value, str) and _is_uuid(value):
+        return ("uuid", uuid.UUID(value))
+    if name in ("date", "timestamp", "timestamptz"):
+        moment = _moment(value)
+        if moment is None:
+            return None
+        if name == "date":
+            return ("date", moment.date())
+        if name == "timestamp" or moment.tzinfo is None:
+            return (name, moment.replace(tzinfo=None))  # timestamp ignores a time zone
+        return (name, moment.astimezone(dt.timezone.utc))
+    return None
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    """A YAML date or timestamp, or ISO 8601 text, as a datetime (None: something else)."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def exact_key(column: Column | None, kinds: set[type]) -> bool:
+    """Whether values of these Python types, all of one type, are equal in ``column`` exactly
+    when they are equal in Python. Else only the database can tell every equal pair (two
+    spellings of a date, numbers rounded to a ``numeric(p,s)``): it is asked before writing."""
+    kinds = kinds - {type(None)}
+    if len(kinds) > 1 or not kinds <= _PLAIN:
+        return False
+    if column is None or not kinds or kinds == {bool}:
+        return True
+    if kinds == {str}:
+        return column.typname in ("text", "varchar") or column.category == "E"
+    if column.category == "N":
+        return column.typname in INT_RANGES or column.type in ("numeric", "double precision")
+    return True  # a number in a column of another kind: a wrong type, reported
 
 
 def server_invalid(cur: Any, values: list[tuple[str, str]]) -> set[int]:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import psycopg2
-from psycopg2 import extensions, sql
+from psycopg2 import errorcodes, extensions, sql
 
 from ..errors import SeedError
 from .cache import SeedCache
@@ -166,7 +166,8 @@ class _TableLoad:
             bad = self.cur.fetchall()
         if bad:
             by_idx = {e.idx: e for e in self.plan.entries}
-            raise problem_list([self._unwritable(by_idx[i], why) for i, why in bad],
+            raise problem_list([self._unwritable(by_idx[i], why, by_idx.get(other))
+                                for i, why, other in bad],
                                "seed rows cannot be written ({n}); nothing was written")
         if self.report.dry_run:
             self._dry_run()
@@ -229,11 +230,17 @@ class _TableLoad:
                                           params, self._locate_prune)
         self.counts.deleted += deleted
 
-    def _unwritable(self, entry: Entry, why: str) -> SeedError:
+    def _unwritable(self, entry: Entry, why: str, other: Entry | None) -> SeedError:
         if why == "ambiguous":
             return entry.problem(f"the natural key matches several live rows of "
                                  f"{self.plan.name}; add key columns so it names one row")
+        if why == "same key" and other is not None:
+            return entry.problem(self._same_key(other))
         return entry.problem("a referenced row was not found when this row was written")
+
+    def _same_key(self, first: Entry) -> str:
+        return (f"duplicate key in table {self.plan.name}: the database reads it as the key of "
+                f"the row at {first.fixture.file}:{first.row.line}")
 
     # -- database errors -------------------------------------------------------------------
 
@@ -295,7 +302,21 @@ class _TableLoad:
         def run_one(entry: Entry) -> None:
             self.cur.execute(statement, {"only": entry.idx})
 
-        return self._replay(run_one)
+        found = self._replay(run_one)
+        if not found and exc.pgcode == errorcodes.UNIQUE_VIOLATION:
+            found = self._same_keys(exc)
+        return found
+
+    def _same_keys(self, exc: psycopg2.Error) -> list[SeedError]:
+        """Rows whose keys differ to every check before writing but that the database reads
+        as one key: alone, each is written (the second updates the first); together, both
+        are inserted and collide."""
+        self.cur.execute(self.sql.same_keys())
+        by_idx = {e.idx: e for e in self.plan.entries}
+        found = [by_idx[i].problem(f"{self._same_key(by_idx[first])} ({self._message(exc)})")
+                 for (first, *others) in (group for (group,) in self.cur.fetchall())
+                 for i in others]
+        return found[:MAX_LOCATED]
 
     def _locate_prune(self, exc: psycopg2.Error) -> list[SeedError]:
         owner = self.plan.owners[0]

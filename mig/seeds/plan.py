@@ -46,6 +46,9 @@ class TablePlan:
     fixtures: list[Fixture] = field(default_factory=list)
     links: dict[str, Link] = field(default_factory=dict)  # reference field -> link
     fields: list[str] = field(default_factory=list)  # every field some row sets, in order
+    # Whether equal natural keys are equal in Python too (set by the duplicate check); if
+    # not, the database compares the staged keys before writing.
+    keys_exact: bool = False
     _entries: list[Entry] | None = None
 
     @property

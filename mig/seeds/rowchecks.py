@@ -12,13 +12,13 @@ from __future__ import annotations
 import collections
 import difflib
 import itertools
-import json
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SeedError
 from .catalog import SOFT_DELETE_COLUMN, Column, Table
-from .checks import check_value, quick_check
+from .checks import check_value, exact_key, key_form, quick_check
 from .files import Fixture, plain
+from .reader import has_secret
 
 if TYPE_CHECKING:
     from .plan import Entry, TablePlan
@@ -188,22 +188,27 @@ def _check_link_value(entry: Entry, name: str, link: Link, value: Any,
     entry.refs[name] = tuple(parts)
 
 
-def canonical(value: Any) -> Any:
-    """A hashable stand-in for a value: equal for equal YAML values (1 and True differ)."""
-    if value is None or type(value) in (str, int, float, bool):
-        return (type(value).__name__, value)
-    return json.dumps(plain(value), sort_keys=True, default=str)
-
-
 def check_duplicates(plans: list[TablePlan], problems: list[SeedError]) -> None:
+    """Rows of a table with the same natural key, compared as the key's columns store the
+    values (:func:`~mig.seeds.checks.key_form`): a secret and the text it stands for, a YAML
+    date and its ISO text are one key. A message never shows a secret's value.
+
+    Sets each plan's ``keys_exact``: whether this comparison is the database's own; where it
+    is not, the staged rows are compared by the database before writing.
+    """
     for plan in plans:
-        if _distinct(plan):
+        columns = {name: _key_column(plan, name) for name in plan.key}
+        parts = [[v for f in plan.fixtures for v in f.present(name)] for name in plan.key]
+        plan.keys_exact = all(exact_key(columns[name], set(map(type, values)))
+                              for name, values in zip(plan.key, parts, strict=True))
+        if plan.keys_exact and _distinct(plan, parts):
             continue
         seen: dict[tuple[Any, ...], Entry] = {}
         for entry in plan.entries:
-            if any(f not in entry.row.values for f in plan.key):
-                continue
-            natural = tuple(canonical(entry.row.values[f]) for f in plan.key)
+            values = entry.row.values
+            if any(f not in values or _unset_secret(values[f]) for f in plan.key):
+                continue  # reported when read
+            natural = tuple(_key_part(plan, entry, f, columns[f]) for f in plan.key)
             first = seen.setdefault(natural, entry)
             if first is not entry:
                 problems.append(entry.problem(
@@ -211,24 +216,30 @@ def check_duplicates(plans: list[TablePlan], problems: list[SeedError]) -> None:
                     f"{first.fixture.file}:{first.row.line}"))
 
 
-def _distinct(plan: TablePlan) -> bool:
-    """True when no two rows can share a key (values that differ in Python differ in YAML:
-    the row-by-row check is needed only when some are equal or not hashable)."""
-    try:
-        if all(f.columns is not None for f in plan.fixtures):
-            parts = [[v for f in plan.fixtures for v in f.present(name)] for name in plan.key]
-            if not all(len(p) == plan.size for p in parts):
-                return False  # a key field missing: reported when read
-            keys: list[Any] = parts[0] if len(parts) == 1 else list(zip(*parts, strict=True))
-        elif len(plan.key) == 1:
-            name = plan.key[0]
-            keys = [v[name] for f in plan.fixtures for v in f.values if name in v]
-        else:
-            keys = [tuple(v[f] for f in plan.key) for fx in plan.fixtures for v in fx.values
-                    if all(f in v for f in plan.key)]
-        flat = itertools.chain.from_iterable(keys) if len(plan.key) > 1 else keys
-        if set(map(type, flat)) - _SIMPLE:
-            return False  # e.g. a secret: equal values, different objects
-        return len(set(keys)) == len(keys)
-    except TypeError:  # a list or mapping in a key
-        return False
+def _key_column(plan: TablePlan, name: str) -> Column | None:
+    """The column a one-column key field's values are read as (None: unknown)."""
+    link = plan.links.get(name)
+    if link is not None:
+        return link.key[0] if len(link.key) == 1 else None
+    return plan.table.columns.get(name)
+
+
+def _key_part(plan: TablePlan, entry: Entry, name: str, column: Column | None) -> Any:
+    link = plan.links.get(name)
+    parts = entry.refs.get(name) if link is not None else None
+    if link is not None and parts is not None:
+        return tuple(key_form(c, p) for c, p in zip(link.key, parts, strict=True))
+    return key_form(column, entry.row.values[name])
+
+
+def _unset_secret(value: Any) -> bool:
+    return type(value) not in _SIMPLE and has_secret(value) and plain(value) is None
+
+
+def _distinct(plan: TablePlan, parts: list[list[Any]]) -> bool:
+    """True when no two rows share a key, given that every key field's values (``parts``)
+    compare in Python as their columns compare them."""
+    if not all(len(values) == plan.size for values in parts):
+        return False  # a key field missing: reported when read
+    keys: list[Any] = parts[0] if len(parts) == 1 else list(zip(*parts, strict=True))
+    return len(set(keys)) == len(keys)

@@ -174,26 +174,42 @@ class Statements:
 
     def needs_guard(self, *, references: bool) -> bool:
         """Whether :meth:`guard` can find anything."""
-        return (references and bool(self.plan.links)) or self._ambiguous_possible()
+        return ((references and bool(self.plan.links)) or self._ambiguous_possible()
+                or not self.plan.keys_exact)
 
     def _ambiguous_possible(self) -> bool:
         return bool(self.nullable) or not self.plan.table.unique_on(self.plan.key_columns)
 
     def guard(self, *, references: bool) -> sql.Composable:
-        """Staged rows that cannot be written: an unresolved reference, or a key that matches
-        several live rows of the table (where no unique index rules that out).
+        """Staged rows that cannot be written, as (``_i``, why, ``_i`` of the other row): an
+        unresolved reference; a key that matches several live rows of the table (where no
+        unique index rules that out); a key that the database reads as an earlier row's
+        (where the checks before writing could not tell every equal pair).
 
         A dry run leaves ``references`` out: there, rows a reference names may not exist yet.
         """
-        references = references and bool(self.plan.links)  # else nothing to resolve
-        query = "SELECT _i, 'reference' FROM {s} WHERE NOT _ok" if references else (
-            "SELECT NULL::int, NULL WHERE false")
+        queries = []
+        if references and self.plan.links:
+            queries.append("SELECT _i, 'reference', NULL::int FROM {s} WHERE NOT _ok")
         if self._ambiguous_possible():
-            query += (" UNION ALL SELECT s._i, 'ambiguous' FROM {s} AS s JOIN {t} AS t"
-                      " ON {match} AND {live} GROUP BY s._i HAVING count(*) > 1")
+            queries.append("SELECT s._i, 'ambiguous', NULL::int FROM {s} AS s JOIN {t} AS t"
+                           " ON {match} AND {live} GROUP BY s._i HAVING count(*) > 1")
+        if not self.plan.keys_exact:
+            queries.append("SELECT unnest(ids[2:]), 'same key', ids[1] FROM ({same}) AS g(ids)")
+        query = " UNION ALL ".join(queries) or "SELECT NULL::int, NULL, NULL::int WHERE false"
         return sql.SQL(query).format(
             s=sql.Identifier(self.staging), t=self.plan.table.ident, match=self.match(),
-            live=self.plan.table.live(T))
+            live=self.plan.table.live(T), same=self.same_keys())
+
+    def same_keys(self) -> sql.Composable:
+        """The ``_i`` of staged rows whose natural keys the database reads as equal, one array
+        per key (in row order), where there are several; rows with an unresolved reference
+        are left out."""
+        keys = [self._compare(S, n, self.column_info(n)) for n in self.plan.key]
+        resolved = " WHERE s._ok" if self.plan.links else ""  # only staged rows with links
+        return sql.SQL("SELECT array_agg(s._i ORDER BY s._i) FROM {} AS s" + resolved +
+                       " GROUP BY {} HAVING count(*) > 1 ORDER BY min(s._i)").format(
+            sql.Identifier(self.staging), sql.SQL(", ").join(keys))
 
     def _compare(self, alias: str, name: str, column: Column) -> sql.Composable:
         ident = sql.Identifier(T, column.name) if alias == T else self.staged(name)
