@@ -61,3 +61,28 @@ def test_refuses_a_database_not_at_the_newest_migration(db_url):
     result = run_mig(["seed", "-d", db_url], cwd=REPO)
     assert result.returncode == EXIT_PENDING, result.stderr
     assert "not at the newest migration" in result.stderr
+
+
+def test_dry_run_lists_every_row_unchanged_ones_too(url, tmp_path):
+    """--help and docs/cli.md promise per row: insert, update (with the fields), unchanged."""
+    help_text = run_mig(["seed", "--help"], cwd=REPO).stdout
+    assert "unchanged" in " ".join(help_text.split())
+    seeds = tmp_path / "seeds"
+    shutil.copytree(REPO / "seeds", seeds)
+    assert run_mig(["seed", "-d", url, "--seeds", str(seeds)], cwd=REPO).returncode == 0
+    roles = seeds / "base" / "010_roles.yaml"
+    roles.write_text(roles.read_text().replace("name: Admin", "name: Administrator"))
+    result = run_mig(["seed", "-d", url, "-c", str(REPO / "yoyo.ini"), "--seeds", str(seeds),
+                     "--dry-run"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.endswith("roles [organization_id=None, key='admin']: update "
+                             "name: 'Admin' -> 'Administrator'") for line in lines), lines
+    assert any(line.startswith("seeds/base/010_roles.yaml:") and line.endswith(
+        "roles [organization_id=None, key='owner']: unchanged") for line in lines), lines
+    per_row = [line for line in lines if line.startswith("seeds/")]
+    [(permissions,)] = execute(url, "SELECT count(*) FROM permissions")
+    [(grants,)] = execute(url, "SELECT count(*) FROM role_permissions")
+    [(config,)] = execute(url, "SELECT count(*) FROM system_config")
+    assert len(per_row) == 3 + permissions + grants + config
+    assert "would write 0 inserted, 1 updated, 0 deleted;" in result.stdout

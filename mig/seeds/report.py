@@ -91,8 +91,9 @@ class SeedReport:
         return data
 
     def lines(self) -> list[str]:
-        """The report as text: per-row actions of a dry run, then a line per table."""
-        out = [r.describe() for r in self.rows if r.action != "unchanged"]
+        """The report as text: every row of a dry run with its action (unchanged rows too),
+        then a line per table and a summary."""
+        out = [r.describe() for r in self.rows]
         width = max((len(n) for n in self.tables), default=0)
         for name, c in self.tables.items():
             out.append(f"{name:<{width}}  {c.inserted:>6} inserted  {c.updated:>6} updated  "
