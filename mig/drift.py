@@ -6,6 +6,10 @@ them, and the two schemas are compared with :mod:`mig.snapshot`. Migrations not 
 the live database are left out of the build and listed as pending: a difference is then a
 change made outside the migrations (drift), not work still to do.
 
+The build uses the files as they are now: an applied migration edited since (its checksum no
+longer the one recorded when it was applied, as ``mig status`` shows it) is listed in
+``edited``, since a difference may then be the edit rather than a change to the database.
+
 Grants name the role that owns the objects; the live database's objects are usually owned by a
 different role than the scratch database's, so in both snapshots that owner's name is replaced
 by ``<owner>`` before comparing.
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 
 from . import scripts as scripts_mod
 from . import tracking
+from .commands import _edited
 from .config import Settings
 from .db import connect, resolve_dsn
 from .dsn import Dsn
@@ -41,6 +46,8 @@ class DiffReport:
     Each of ``differences`` is ``{"change": "missing" | "extra" | "changed", "kind": "table" |
     "column" | "index" | ..., "name", "expected", "actual"}``: missing from the live database,
     extra in it, or defined differently (``expected`` is what the migrations produce).
+    Each of ``edited`` is an applied migration whose file changed since, as ``mig status``
+    reports it: ``{"id", "problem": "edited", "recorded", "current", "path"}``.
     """
 
     database: str
@@ -48,11 +55,18 @@ class DiffReport:
     schema: str
     migrations: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
+    edited: list[dict] = field(default_factory=list)
     differences: list[dict] = field(default_factory=list)
 
     @property
     def drift(self) -> bool:
         return bool(self.differences)
+
+    def warnings(self) -> list[str]:
+        """One line per edited migration."""
+        return [f"warning: {e['id']} was edited after it was applied (recorded "
+                f"{e['recorded'][:12]}, now {e['current'][:12]}): the schema is built from the "
+                "files as they are now" for e in self.edited]
 
     def lines(self) -> list[str]:
         """The differences as text, one line each (a changed function body: a line diff)."""
@@ -78,6 +92,7 @@ class DiffReport:
             "drift": self.drift,
             "migrations": self.migrations,
             "pending": self.pending,
+            "edited": self.edited,
             "differences": self.differences,
         }
 
@@ -136,10 +151,11 @@ def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = 
     ignore = (settings.migration_table,)
     conn = connect(live_dsn, verb="diff")
     try:
-        applied = {a.id for a in tracking.read_applied(conn, settings.migration_table)}
+        rows = tracking.read_applied(conn, settings.migration_table)
         live, live_owner = _read(conn, schema, ignore)
     finally:
         conn.close()
+    applied = {a.id for a in rows}
     missing = sorted(applied - {s.id for s in scripts})
     if missing:
         raise MigrationError(
@@ -154,6 +170,7 @@ def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = 
     result = DiffReport(live_dsn.masked, server.masked, schema)
     build = [s for s in scripts if s.id in applied]
     result.pending = [s.id for s in scripts if s.id not in applied]
+    result.edited = [e for e in _edited(scripts, rows) if e["problem"] == "edited"]
     with _scratch_database(server, keep=False) as dsn:
         say(f"building {len(build)} applied migration(s) on scratch database {dsn.dbname}")
         engine = _Engine(dataclasses.replace(settings, database=dsn), hooks, schema)

@@ -87,8 +87,8 @@ def test_manual_changes_are_reported_with_exit_code_5(project, db_url, pg_server
     assert result.returncode == EXIT_DRIFT
     data = json.loads(result.stdout)
     assert set(data) == {"database", "scratch", "schema", "drift", "migrations", "pending",
-                         "differences"}
-    assert data["drift"] is True
+                         "edited", "differences"}
+    assert data["drift"] is True and data["edited"] == []
     assert {"change": "extra", "kind": "column", "name": "items.notes", "expected": None,
             "actual": "text"} in data["differences"]
 
@@ -106,6 +106,40 @@ def test_objects_owned_by_another_role_than_the_scratch_ones_are_no_drift(tmp_pa
     assert [(d["change"], d["name"], d["actual"]) for d in
             _diff(tmp_path, own_url, pg_server).differences] == [
         ("changed", "table items", "{=r/<owner>, <owner>=arwdDxtm/<owner>}")]
+
+
+def test_a_migration_edited_after_it_was_applied_is_named_not_only_blamed_on_the_database(
+        project, db_url, pg_server):
+    path = project / "migrations/0001_items.sql"
+    with open(path, "a") as fh:
+        fh.write("CREATE INDEX items_created_idx ON items (created_at);\n")
+    report = _diff(project, db_url, pg_server)
+    assert [(d["change"], d["kind"], d["name"]) for d in report.differences] == [
+        ("missing", "index", "items_created_idx")]
+    assert [(e["id"], e["path"]) for e in report.edited] == [("0001_items", str(path))]
+    recorded = report.edited[0]["recorded"]
+    assert recorded != report.edited[0]["current"]
+
+    result = run_mig(["diff", "-d", db_url, "--scratch-server", pg_server.url()], cwd=project)
+    assert result.returncode == EXIT_DRIFT, result.stderr
+    warning = next(line for line in result.stdout.splitlines() if "0001_items" in line)
+    assert warning.startswith("warning: 0001_items was edited after it was applied")
+    assert f"recorded {recorded[:12]}" in warning
+    assert "the schema is built from the files as they are now" in warning
+    assert "  missing index items_created_idx: CREATE INDEX items_created_idx ON public.items " \
+           "USING btree (created_at)" in result.stdout.splitlines()
+
+    result = run_mig(["diff", "-d", db_url, "--scratch-server", pg_server.url(), "--json"],
+                     cwd=project)
+    data = json.loads(result.stdout)
+    assert [(e["id"], e["recorded"]) for e in data["edited"]] == [("0001_items", recorded)]
+
+    # an edit that changes no schema still warns, but is no drift
+    path.write_text(MIGRATIONS["0001_items.sql"] + "-- a comment\n")
+    result = run_mig(["diff", "-d", db_url, "--scratch-server", pg_server.url()], cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "warning: 0001_items was edited after it was applied" in result.stdout
+    assert "no drift:" in result.stdout
 
 
 def test_pending_migrations_are_listed_not_counted_as_drift(project, db_url, pg_server):

@@ -55,9 +55,16 @@ def lint(files: tuple[str, ...], as_json: bool, **params: Any) -> int:
 def diff(settings, out: Printer, scratch, schema_name, as_json) -> int:
     """Compare the database's schema with the schema its applied migrations produce.
 
-    Exits with 5 when they differ (drift: a change made outside the migrations).
+    Exits with 5 when they differ (drift: a change made outside the migrations). Applied
+    migrations edited since are named in a warning: the schema is built from the files.
     """
     report = diff_schemas(settings, scratch=scratch, schema=schema_name, report=out.report)
+    if not as_json:
+        for warning in report.warnings():
+            click.echo(warning)
+        if report.edited:
+            click.echo("  hint: a difference may be the edit, not the database: restore the "
+                       "file(s) and put the change in a new migration ('mig status' lists them)")
     if as_json:
         out.json(report.to_json())
     elif report.drift:
