@@ -14,7 +14,8 @@ import pytest
 from mig import commands
 from mig.config import resolve
 from mig.errors import EXIT_LOCK_TIMEOUT, LockTimeout, StatementFailed
-from mig.lock import lock_key
+from mig.lock import REPORT_EVERY_SECONDS, lock_key
+from mig.snapshot import Snapshot, diff, snapshot
 from tests.helpers import query, run_mig, tables, write_project
 
 CHAIN = {
@@ -26,6 +27,7 @@ SLOW = {
     **CHAIN,
     "0004_slow.sql": "-- depends: 0003_c\nCREATE TABLE slow (id int);\nSELECT pg_sleep(12);\n",
 }
+WAITERS = 4  # processes waiting for the lock while CREATE INDEX CONCURRENTLY runs
 
 
 def _spawn(args, cwd, env=None):
@@ -61,9 +63,33 @@ def test_sixteen_processes_apply_each_migration_once(tmp_path, db_url, pg_server
     single = create_database(pg_server)
     try:
         assert run_mig(["apply", "-d", pg_server.url(single)], cwd=tmp_path).returncode == 0
-        assert tables(pg_server.url(single)) == tables(db_url)
+        alone, many = _schema(pg_server.url(single)), _schema(db_url)
+        assert diff(alone, many) == [] and alone == many
+        assert alone["tables"].keys() == {"a", "b", "c"} and "b_id" in alone["indexes"]
+        assert _records(pg_server.url(single)) == _records(db_url)
     finally:
         drop_database(pg_server, single)
+
+
+def _schema(url: str) -> Snapshot:
+    conn = psycopg2.connect(url)
+    try:
+        return snapshot(conn)
+    finally:
+        conn.close()
+
+
+def _records(url: str) -> dict[str, list[tuple]]:
+    """What the database records about its migrations, without times, durations and ids."""
+    return {
+        "_yoyo_migration": query(url, "SELECT migration_id, migration_hash"
+                                      " FROM _yoyo_migration ORDER BY 1"),
+        "_yoyo_log": query(url, "SELECT migration_id, migration_hash, operation FROM _yoyo_log"
+                                " ORDER BY 1, 3"),
+        "_mig_migrations": query(url, "SELECT migration_id, checksum FROM _mig_migrations"
+                                      " ORDER BY 1"),
+        "_mig_progress": query(url, "SELECT migration_id, step FROM _mig_progress ORDER BY 1, 2"),
+    }
 
 
 @pytest.mark.slow
@@ -160,32 +186,102 @@ def test_fault_before_commit_leaves_neither_change_nor_record(tmp_path, db_url):
     assert query(db_url, "SELECT id FROM a") == [(1,)]
 
 
+def test_change_and_records_commit_in_one_transaction(tmp_path, db_url):
+    """The catalog row of each migration's table and every row recording that migration were
+    written by the same transaction."""
+    write_project(tmp_path, {**CHAIN, "0004_py.py": """
+        from yoyo import step
+        __depends__ = {"0003_c"}
+        steps = [step("CREATE TABLE py (id int)", "DROP TABLE py"),
+                 step(lambda conn: conn.cursor().execute("INSERT INTO py VALUES (1)"))]
+    """})
+    assert run_mig(["apply", "-d", db_url], cwd=tmp_path).returncode == 0
+    xids = {}
+    for migration, table in [("0001_a", "a"), ("0002_b", "b"), ("0003_c", "c"), ("0004_py", "py")]:
+        found = query(db_url, """
+            SELECT (SELECT xmin::text FROM pg_class WHERE oid = %(table)s::regclass),
+                   (SELECT xmin::text FROM _yoyo_migration WHERE migration_id = %(id)s),
+                   (SELECT string_agg(xmin::text, ',') FROM _yoyo_log
+                     WHERE migration_id = %(id)s),
+                   (SELECT xmin::text FROM _mig_migrations WHERE migration_id = %(id)s)
+        """, {"table": table, "id": migration})[0]
+        assert None not in found and len(set(found)) == 1, (migration, found)
+        xids[migration] = found[0]
+    assert query(db_url, "SELECT DISTINCT xmin::text FROM py") == [(xids["0004_py"],)]
+    assert len(set(xids.values())) == 4  # and each migration in a transaction of its own
+
+
+def test_failing_to_record_a_migration_undoes_its_change(tmp_path, db_url):
+    write_project(tmp_path, CHAIN)
+    assert run_mig(["apply", "-d", db_url, "--to", "0001_a"], cwd=tmp_path).returncode == 0
+    query(db_url, """
+        CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'recording % refused', NEW.migration_id; END $$;
+        CREATE TRIGGER refuse BEFORE INSERT ON _mig_migrations
+            FOR EACH ROW WHEN (NEW.migration_id = '0002_b') EXECUTE FUNCTION refuse();
+    """)
+    result = run_mig(["apply", "-d", db_url], cwd=tmp_path)
+    assert result.returncode == 1 and "recording 0002_b refused" in result.stderr
+    assert "a" in tables(db_url) and "b" not in tables(db_url)
+    assert query(db_url, "SELECT count(*) FROM pg_class WHERE relname = 'b_id'") == [(0,)]
+    assert _applied_once(db_url) == {"0001_a": 1}
+    assert query(db_url, "SELECT migration_id FROM _yoyo_migration") == [("0001_a",)]
+    assert query(db_url, "SELECT migration_id FROM _mig_migrations") == [("0001_a",)]
+
+
 @pytest.mark.slow
 def test_concurrent_index_while_others_wait_for_the_lock(tmp_path, db_url):
+    """``CREATE INDEX CONCURRENTLY`` waits for every transaction with an older snapshot: it
+    finishes only because the processes waiting for the lock hold none while they wait."""
     write_project(tmp_path, {
-        "0001_t.py": """
+        "0001_t.sql": "CREATE TABLE t (id int);\n"
+                      "INSERT INTO t SELECT g FROM generate_series(1, 50000) g;\n",
+        "0002_idx.py": f"""
             import time
             from yoyo import step
-            def fill(conn):
-                conn.cursor().execute("INSERT INTO t SELECT g FROM generate_series(1, 50000) g")
-                time.sleep(2)  # gives the waiters time to queue up
-            steps = [step("CREATE TABLE t (id int)", "DROP TABLE t"), step(fill)]
+            __depends__ = {{"0001_t"}}
+            __transactional__ = False
+
+            def wait_for_the_waiters(conn):
+                # Keep the lock until the other runs are connected and waiting for it, and long
+                # enough for each to report whom it waits for; then build the index.
+                deadline = time.monotonic() + 60
+                with conn.cursor() as cur:
+                    while True:
+                        cur.execute("SELECT count(*) FROM pg_stat_activity"
+                                    " WHERE datname = current_database()"
+                                    " AND application_name LIKE 'mig apply %'"
+                                    " AND pid <> pg_backend_pid()")
+                        if cur.fetchone()[0] >= {WAITERS}:
+                            break
+                        assert time.monotonic() < deadline, "the waiters never connected"
+                        time.sleep(0.1)
+                time.sleep({REPORT_EVERY_SECONDS + 1})
+
+            steps = [step(wait_for_the_waiters),
+                     step("CREATE INDEX CONCURRENTLY t_id ON t (id)",
+                          "DROP INDEX CONCURRENTLY t_id")]
         """,
-        "0002_idx.sql": "-- transactional: false\n-- depends: 0001_t\n"
-                        "CREATE INDEX CONCURRENTLY t_id ON t (id);\n",
-        "0002_idx.rollback.sql": "DROP INDEX CONCURRENTLY t_id;\n",
     })
     leader = _spawn(["apply", "-d", db_url], tmp_path)
-    _wait_for(lambda: "t" in tables(db_url))
-    waiters = [_spawn(["apply", "-d", db_url], tmp_path) for _ in range(4)]
-    codes = [p.wait(timeout=60) for p in [leader, *waiters]]
+    _wait_for(lambda: "t" in tables(db_url))  # the leader holds the lock
+    waiters = [_spawn(["apply", "-d", db_url], tmp_path) for _ in range(WAITERS)]
+    results = []
     for p in [leader, *waiters]:
-        p.stdout.close()
-        p.stderr.close()
-    assert codes == [0] * 5
+        try:
+            out, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        results.append((p.returncode, err))
+    assert [rc for rc, _ in results] == [0] * (WAITERS + 1), [err for _, err in results]
     assert query(db_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id'::regclass") \
         == [(True,)]
     assert _applied_once(db_url) == {"0001_t": 1, "0002_idx": 1}
+    # each waiter waited for the lock, saying who held it, while the index was built
+    for _, err in results[1:]:
+        assert "waiting for the migration lock" in err and "held by server pid" in err, err
+        assert "mig apply" in err.split("waiting for the migration lock", 1)[1], err
 
 
 def test_non_transactional_failure_reports_and_resumes(tmp_path, db_url):
