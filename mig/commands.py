@@ -21,7 +21,14 @@ from . import tracking
 from .config import Settings
 from .db import connect, resolve_dsn
 from .dsn import Dsn
-from .errors import ChecksumMismatch, DatabaseUnavailable, MigError, NotAtHead, Refused
+from .errors import (
+    BadMigrationFile,
+    ChecksumMismatch,
+    DatabaseUnavailable,
+    MigError,
+    NotAtHead,
+    Refused,
+)
 from .lock import lock_key, migration_lock
 from .reports import RunReport, StatusReport, silent
 from .scripts import Script
@@ -75,6 +82,25 @@ def _locked(settings: Settings, verb: str, report: Report) -> Iterator[tuple[Dsn
             yield dsn, conn
     finally:
         conn.close()
+
+
+def _at_head(scripts: list[Script], applied: list[tracking.Applied]) -> bool:
+    """Every migration on disk is applied with its file's checksum: nothing to import."""
+    recorded = {a.id: a.checksum for a in applied}
+    return all(recorded.get(s.id) == s.checksum for s in scripts)
+
+
+@contextlib.contextmanager
+def _bad_files_first(scripts: list[Script], hooks: list[Script]) -> Iterator[None]:
+    """On any refusal, a migration file that does not import is the error reported, as when
+    every file is imported before connecting (the at-head path imports none)."""
+    try:
+        yield
+    except BadMigrationFile:
+        raise
+    except MigError:
+        scripts_mod.prepared(scripts, hooks)
+        raise
 
 
 def _backend(settings: Settings, dsn: Dsn, conn, verb: str):
@@ -193,20 +219,24 @@ def _refuse_irreversible(plan: list[Script]) -> None:
 # -- verbs -----------------------------------------------------------------------------------
 def status(settings: Settings) -> StatusReport:
     """Applied (when, by whom), pending and edited migrations. Changes nothing."""
-    scripts, _ = scripts_mod.load(settings.sources)
-    dsn = resolve_dsn(settings)
-    conn = connect(dsn, verb="status")
-    try:
-        applied = tracking.read_applied(conn, settings.migration_table)
-    except psycopg2.errors.InsufficientPrivilege as exc:
-        raise DatabaseUnavailable(
-            f"{dsn.masked}: this role may not read the migration records: "
-            f"{str(exc).strip().splitlines()[0]}",
-            hint="the application role can read them once the application_role_privileges "
-            "migration is applied (until then, 'mig wait' keeps waiting)",
-        ) from None
-    finally:
-        conn.close()
+    scripts, hooks = scripts_mod.scan(settings.sources)
+    with _bad_files_first(scripts, hooks):
+        dsn = resolve_dsn(settings)
+        conn = connect(dsn, verb="status")
+        try:
+            applied = tracking.read_applied(conn, settings.migration_table)
+        except psycopg2.errors.InsufficientPrivilege as exc:
+            raise DatabaseUnavailable(
+                f"{dsn.masked}: this role may not read the migration records: "
+                f"{str(exc).strip().splitlines()[0]}",
+                hint="the application role can read them once the "
+                "application_role_privileges migration is applied (until then, 'mig wait' "
+                "keeps waiting)",
+            ) from None
+        finally:
+            conn.close()
+    if not _at_head(scripts, applied):
+        scripts, _ = scripts_mod.prepared(scripts, hooks)
     applied_ids = {a.id for a in applied}
     report = StatusReport(database=dsn.masked)
     for a in applied:
@@ -231,9 +261,9 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
     :raises StatementFailed: a statement failed; that migration left nothing applied.
     """
     say = report or silent
-    scripts, hooks = scripts_mod.load(settings.sources)
     result = RunReport("apply", dry_run=dry_run)
     if dry_run:
+        scripts, hooks = scripts_mod.load(settings.sources)
         conn = connect(resolve_dsn(settings), verb="apply --dry-run")
         try:
             conn.set_session(readonly=True)  # data steps count the rows they would touch
@@ -245,13 +275,17 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
             conn.close()
         return result
 
-    with _locked(settings, "apply", say) as (dsn, conn):
+    scripts, hooks = scripts_mod.scan(settings.sources)
+    with _bad_files_first(scripts, hooks), _locked(settings, "apply", say) as (dsn, conn):
         # Recomputed under the lock: a process that waited sees what the leader applied.
         applied = tracking.read_applied(conn, settings.migration_table)
         _refuse_edited(_edited(scripts, applied))
+        if _at_head(scripts, applied):
+            return result  # the deploy path: no Python migration imported, no yoyo backend
+        scripts, hooks = scripts_mod.prepared(scripts, hooks)
         plan = _plan_apply(scripts, {a.id for a in applied}, to)
         if not plan and all(a.checksum for a in applied):
-            return result  # at head: the deploy path, kept free of yoyo's backend
+            return result  # nothing up to --to pending
         backend = _backend(settings, dsn, conn, "apply")
         result.adopted = _adopt(conn, scripts, applied)
         runner = make_runner(settings, backend, say)
@@ -384,6 +418,7 @@ def new(settings: Settings, name: str, *, python: bool = False) -> list[Path]:
     from . import history
 
     scripts, _ = scripts_mod.load(settings.sources)
+    history.check_writable(settings.sources)  # a lock file in conflict: create nothing
     paths = scripts_mod.new_migration(settings.sources[0], name, python=python,
                                       after=scripts[-1].id if scripts else None)
     scripts, hooks = scripts_mod.load(settings.sources)

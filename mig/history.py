@@ -155,6 +155,13 @@ def _refuse_unreadable(sums: SumFile, *, force: bool, not_listed: Sequence[str] 
             f"listing both sides would hide the fork{created}",
             hint=_RESOLVE.format(also=" (it lists the new migration too)" if not_listed
                                  else ""))
+    if (sums.exists and not sums.problems and sums.total != total(sums.entries)
+            and not force):
+        raise MigError(
+            f"the sum line of {FILE_NAME} does not match its entries: edited by hand, or a merge"
+            f" conflict resolved by keeping both sides, which would hide the fork{created}",
+            hint=_RESOLVE.format(also="") + "; or rewrite it from the migrations on disk with"
+            " 'mig hash --force'")
     unreadable = sums.unreadable_lines
     if unreadable and not force:
         lines = ", ".join(str(n) for n in unreadable)
@@ -164,6 +171,11 @@ def _refuse_unreadable(sums: SumFile, *, force: bool, not_listed: Sequence[str] 
             hint="if they come from a merge conflict resolved by hand, resolve it as "
             "docs/lint.md describes instead; otherwise fix them, or rewrite the file from the "
             "migrations on disk with 'mig hash --force'")
+
+
+def check_writable(sources: Sequence[Path]) -> None:
+    """Raise what :func:`append` would, before ``mig new`` creates any file."""
+    _refuse_unreadable(read(path_for(sources)), force=False)
 
 
 def write(sources: Sequence[Path], scripts: Sequence[Script], *, force: bool = False) -> Path:

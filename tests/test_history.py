@@ -236,6 +236,29 @@ def test_a_lock_file_with_unreadable_lines_is_rewritten_only_with_force(project)
         assert sums.read_bytes() == before
     with pytest.raises(MigError, match="cannot be read"):
         history.append((project / "migrations",), [], [])
-    # mig new created the migration before refusing to list it; --force lists it too
+    # mig new refused before creating any file
+    assert not list((project / "migrations").glob("*_more.*"))
     assert run_mig(["hash", "--force"], cwd=project).returncode == 0
-    assert [p[2] for p in _problems(project)] == ["missing-rollback"]
+    assert _problems(project) == []
+
+
+def test_a_conflict_resolved_by_keeping_both_sides_is_not_blessed_by_mig_hash(conflicted):
+    """Deleting the markers and keeping both sides' entries leaves a sum line that matches
+    neither: 'mig hash' refuses it (it would hide that the feature's migration is out of
+    order) until the documented resolution, or --force."""
+    sums = conflicted / "migrations/mig.sum"
+    kept = [line for line in sums.read_text().splitlines(keepends=True)
+            if not line.startswith(("<<<<<<<", "=======", ">>>>>>>"))]
+    head = [line for line in kept if line.startswith(("#", "sum "))][:3]
+    entries = sorted({line for line in kept if line not in head and not line.startswith("sum ")})
+    sums.write_text("".join(head + entries))  # one sum line, both sides' entries, in order
+    before = sums.read_bytes()
+    assert "history-sum" in [p[2] for p in _problems(conflicted)]
+    for args in (["hash"], ["new", "more"]):
+        result = run_mig(args, cwd=conflicted)
+        assert result.returncode == 1, result.stdout
+        assert "the sum line of mig.sum does not match its entries" in result.stderr
+        assert sums.read_bytes() == before
+    assert not list((conflicted / "migrations").glob("*_more.*"))
+    assert run_mig(["hash", "--force"], cwd=conflicted).returncode == 0
+    assert _problems(conflicted) == []
