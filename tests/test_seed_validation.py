@@ -1,8 +1,10 @@
 """Malformed fixtures: each names its problems by file and line, all at once, and writes nothing.
 
 Every case under tests/fixtures/seeds/invalid/ (a file, or a folder of files) states what it
-expects in comments: ``# expect: LINE: text of the message``. The case is loaded next to a
-valid fixture into a product database that already holds the shipped base seeds.
+expects in comments: ``# expect: LINE: [KEY] text of the message``, where ``[KEY]`` is the
+row's natural key as messages show it (``[key='x.y']``) for a problem of one row, and left out
+for a problem of the file. The case is loaded next to a valid fixture into a product database
+that already holds the shipped base seeds.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mig.errors import SeedError
+from mig.seeds.report import format_key
 from tests.test_seed_support import (
     FIXTURES,
     REPO,
@@ -26,7 +29,7 @@ from tests.test_seed_support import (
 )
 
 CASES = sorted((FIXTURES / "invalid").iterdir())
-EXPECT = re.compile(r"^# expect: (\d+): (.+)$", re.MULTILINE)
+EXPECT = re.compile(r"^# expect: (\d+): (?:(\[[^\]\n]*\]) )?(.+)$", re.MULTILINE)
 
 
 @pytest.fixture
@@ -43,9 +46,10 @@ def snapshot(url: str) -> dict[str, list[tuple[str, str]]]:
     return {t: execute(url, f"SELECT ctid::text, xmin::text FROM {t} ORDER BY 1") for t in tables}
 
 
-def expectations(case: Path) -> set[tuple[str, int, str]]:
+def expectations(case: Path) -> set[tuple[str, int, str, str]]:
+    """(file name, line, the key as shown or "", text) of each expected problem."""
     files = sorted(case.iterdir()) if case.is_dir() else [case]
-    return {(f.name, int(line), text) for f in files for line, text in EXPECT.findall(
+    return {(f.name, int(line), key, text) for f in files for line, key, text in EXPECT.findall(
         f.read_text())}
 
 
@@ -70,15 +74,17 @@ def test_malformed_fixture(case, seeded_url, tmp_path, monkeypatch):
             seed(seeded_url, tmp_path / "seeds", cache=tmp_path / "cache")
         messages.append(str(caught.value))
         err = caught.value
-        found = [(Path(p.file or "").name, p.line, p.message) for p in err.problems]
+        found = [(Path(p.file or "").name, p.line, format_key(p.key) if p.key else "",
+                  p.message) for p in err.problems]
         expected = expectations(case)
-        for name, line, text in expected:
-            assert any(f[:2] == (name, line) and text in f[2] for f in found), (
-                f"expected {name}:{line}: {text}\nfound:\n{err}")
+        for name, line, key, text in expected:
+            # a row's problem names its key (p.key), a file's problem none
+            assert any(f[:3] == (name, line, key) and text in f[3] for f in found), (
+                f"expected {name}:{line}: {key} {text}\nfound:\n{err}")
         assert len(found) == len(expected), str(err)  # no more than the case expects
         assert "nothing was written" in str(err)
-        for name, line, _ in expected:  # the message itself names file and line
-            assert f"{name}:{line}:" in str(err)
+        for name, line, key, _ in expected:  # the message itself names file, line and key
+            assert f"{name}:{line}: {key} ".replace("  ", " ") in str(err)
         assert snapshot(seeded_url) == before
     assert messages[0] == messages[1]
 

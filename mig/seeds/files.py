@@ -7,6 +7,7 @@ and reading goes on so that every problem of every file is reported at once.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import os
 from pathlib import Path
@@ -99,8 +100,10 @@ def read_fixture(path: Path, *, cache: SeedCache | None = None,
         if isinstance(doc, LineDict) and isinstance(doc.get("rows"), list):
             doc["rows"] = split_rows(doc["rows"], secrets=secrets)
         if duplicates:  # a file with problems is not kept
-            problems = [problem(f"duplicate field {name!r}", line) for line, name in duplicates]
-            return _checked(path, file, doc, problems, problem)
+            fixture, problems = _checked(path, file, doc, [], problem)
+            return fixture, problems + [
+                problem(f"duplicate field {name!r}", line, _key_at(fixture, line))
+                for line, name in duplicates]
         if cache is not None and isinstance(doc, LineDict) and isinstance(doc.get("rows"), Rows):
             stored = dump_parsed(doc)
             if stored is not None:
@@ -117,6 +120,19 @@ def _checked(path: Path, file: str, doc: Any, problems: list[SeedError], problem
         got = "an empty file" if doc is None else type(doc).__name__
         return None, [problem(f"a fixture is a mapping with table, key and rows; got {got}", 1)]
     return _fixture(path, file, doc, problems, problem), problems
+
+
+def _key_at(fixture: Fixture | None, line: int) -> dict[str, Any] | None:
+    """The natural key of the row that holds ``line`` (None: the line is in no row)."""
+    rows_line = fixture.lines.get("rows") if fixture is not None else None
+    if fixture is None or rows_line is None or line <= rows_line:
+        return None
+    after = [n for n in fixture.lines.values() if n > rows_line]
+    if after and line >= min(after):
+        return None  # a field after the rows
+    starts = [row.line for row in fixture.rows]
+    at = bisect.bisect_right(starts, line) - 1
+    return fixture.key_of(fixture.rows[at]) if at >= 0 else None
 
 
 def _suggest(name: str, known: list[str] | tuple[str, ...]) -> str:
@@ -172,7 +188,8 @@ def _fixture(path: Path, file: str, doc: LineDict, problems: list[SeedError], pr
         values, positions = None, None
         columns: dict[str, list[Any]] | None = _merged(rows.columns, defaults)
     else:
-        values, positions, made = _rows(rows, defaults, lines.get("rows"), problems, problem)
+        values, positions, made = _rows(rows, defaults, lines.get("rows"), key, problems,
+                                        problem)
         columns = None
     if not isinstance(table, str) or not table or key is None:
         return None
@@ -185,9 +202,10 @@ def _fixture(path: Path, file: str, doc: LineDict, problems: list[SeedError], pr
             continue
         for row in fixture.rows:
             missing = [k for k in key if k not in row.values]
-            if missing and missing[0] == k:
+            if missing and missing[0] == k:  # the key as far as the row gives it
+                known = {f: v for f, v in fixture.key_of(row).items() if f in row.values}
                 problems.append(problem(f"row has no value for key field {k!r}", row.line,
-                                        fixture.key_of(row)))
+                                        known or None))
     return fixture
 
 
@@ -201,8 +219,9 @@ def _merged(columns: dict[str, list[Any]], defaults: dict[str, Any]) -> dict[str
     return merged
 
 
-def _rows(rows: Rows, defaults: LineDict, rows_line: int | None, problems: list[SeedError],
-          problem: Any) -> tuple[list[dict[str, Any]], list[int] | None, dict[int, Row]]:
+def _rows(rows: Rows, defaults: LineDict, rows_line: int | None, key: tuple[str, ...] | None,
+          problems: list[SeedError], problem: Any,
+          ) -> tuple[list[dict[str, Any]], list[int] | None, dict[int, Row]]:
     """Each row's values with defaults merged in; the item of each (None: one per item); the
     rows made here. Only items that hold a ``!secret`` or a field name that is not a string
     (``rows.special``) are looked at value by value."""
@@ -224,10 +243,16 @@ def _rows(rows: Rows, defaults: LineDict, rows_line: int | None, problems: list[
                 continue
             row = Row({**defaults, **item}, rows.lines[i],
                       row_lines(item, rows.key_lines[i], defaults.lines))
-            row.secret_fields = frozenset(_resolve_secrets(row, problems, problem))
-            for k in [k for k in row.values if not isinstance(k, str)]:
-                problems.append(problem(f"field names are strings, got {k!r}", row.line_of(k)))
+            unset = _resolve_secrets(row)
+            odd = [k for k in row.values if not isinstance(k, str)]
+            for k in odd:
+                problems.append(problem(f"field names are strings, got {k!r}", row.line_of(k),
+                                        _key(key, row)))
                 del row.values[k]
+            for name, env in unset.items():
+                problems.append(problem(
+                    f"environment variable {env} is not set (field {name!r} is !secret)",
+                    row.line_of(name), _key(key, row)))
             made[len(values)] = row
             values.append(row.values)
         else:
@@ -236,10 +261,12 @@ def _rows(rows: Rows, defaults: LineDict, rows_line: int | None, problems: list[
     return values, positions, made
 
 
-def _resolve_secrets(row: Row, problems: list[SeedError], problem: Any) -> set[str]:
-    """Replace each :class:`Secret` by its environment value; the names of fields holding one."""
+def _resolve_secrets(row: Row) -> dict[str, str]:
+    """Replace each :class:`Secret` by its environment value and set ``row.secret_fields``;
+    the fields holding a required secret whose variable is unset, with that variable."""
     values = row.values
     fields: set[str] = set()
+    unset: dict[str, str] = {}
     for name in list(values):
         found: list[Secret] = []
         values[name] = _unwrap(values[name], found)
@@ -250,10 +277,18 @@ def _resolve_secrets(row: Row, problems: list[SeedError], problem: Any) -> set[s
             if secret.optional and values[name] is secret:
                 del values[name]  # left out: the column keeps its default or current value
             else:
-                problems.append(problem(
-                    f"environment variable {secret.env} is not set (field {name!r} is !secret)",
-                    row.line_of(name)))
-    return fields
+                unset.setdefault(name, secret.env)
+    row.secret_fields = frozenset(fields)
+    return unset
+
+
+def _key(key: tuple[str, ...] | None, row: Row) -> dict[str, Any] | None:
+    """A row's natural key for a message (secrets masked), before its fixture exists."""
+    if key is None:
+        return None
+    known = {k: "***" if k in row.secret_fields else row.values[k]
+             for k in key if k in row.values}
+    return known or None
 
 
 def _unwrap(value: Any, found: list[Secret]) -> Any:
