@@ -497,12 +497,7 @@ def require_head(settings: Settings, *, allow_newer: bool = False) -> StatusRepo
 def database_url(settings: Settings) -> str:
     """The URL of the database mig works on, e.g. for psql: the configured one with its password
     masked, or the embedded default's (its server started and database created if needed)."""
-    from .db import EMBEDDED_DBNAME, embedded_server
-
-    dsn = resolve_dsn(settings)
-    if settings.database is not None:
-        return dsn.masked
-    return embedded_server(settings).url(EMBEDDED_DBNAME)
+    return resolve_dsn(settings).masked  # the embedded server's has no password to mask
 
 
 def stop_embedded(settings: Settings) -> bool:

@@ -143,7 +143,10 @@ def test_embedded_default_survives_between_commands(tmp_path):
     try:
         assert run_mig(["apply"], cwd=project).returncode == 0
         url = run_mig(["db", "url"], cwd=project).stdout.strip()
-        assert url.startswith("postgresql://postgres@127.0.0.1:") and url.endswith("/mig")
+        # no TLS on the embedded server: the URL says so, so a PGSSLMODE for other servers
+        # does not break psql "$(mig db url)"
+        assert url.startswith("postgresql://postgres@127.0.0.1:")
+        assert url.endswith("/mig?sslmode=disable")
         assert {"a", "b"} <= tables(url)
         assert (project / ".mig" / "pgdata" / "PG_VERSION").exists()
         result = run_mig(["db", "stop"], cwd=project)
