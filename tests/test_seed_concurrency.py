@@ -1,8 +1,9 @@
-"""Two seed runs at once: they take turns, and end in the state one run leaves."""
+"""Two ``mig seed`` processes at once: they take turns, and end in the state one run leaves."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,15 +14,6 @@ import pytest
 
 from mig.seeds import SEED_LOCK
 from tests.test_seed_support import REPO, apply_product_schema, execute, seed
-
-RUN = """
-import json, sys
-import psycopg2
-from mig.seeds import load_seeds
-conn = psycopg2.connect(sys.argv[1])
-report = load_seeds(conn, sys.argv[2], "dev")
-print(json.dumps(report.to_json()["tables"]))
-"""
 
 
 def _state(url: str) -> dict[str, list[tuple]]:
@@ -51,9 +43,14 @@ def test_two_processes_at_once(db_url, tmp_path):
     holder.autocommit = True
     with holder.cursor() as cur:
         cur.execute("SELECT pg_advisory_lock(%s)", (SEED_LOCK,))
-    procs = [subprocess.Popen([sys.executable, "-c", RUN, url, str(seeds)], cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    # Two real CLI runs sharing one seed cache (MIG_SEED_CACHE), as two deploy jobs would.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIG_", "PG"))}
+    env.pop("DATABASE_URL", None)
+    env["MIG_SEED_CACHE"] = str(tmp_path / "seed-cache")
+    command = [sys.executable, "-m", "mig", "seed", "-d", url, "--seeds", str(seeds),
+               "--env", "dev", "--json"]
+    procs = [subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
     waiting = 0
     deadline = time.monotonic() + 30
     while waiting < 2 and time.monotonic() < deadline:
@@ -68,10 +65,18 @@ def test_two_processes_at_once(db_url, tmp_path):
 
     for proc, (_, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
-    reports = [json.loads(out) for out, _ in results]
-    inserted = [sum(t["inserted"] for t in r.values()) for r in reports]
-    assert sorted(inserted)[0] == 0  # the second run found everything in place
-    assert sorted(inserted)[1] == 3000 + 108
+        assert "duplicate key" not in err
+    first, second = sorted((json.loads(out) for out, _ in results),
+                           key=lambda r: not r["changed"])
+    assert (first["changed"], second["changed"]) == (True, False)
+    assert sum(t["inserted"] for t in first["tables"].values()) == 3000 + 108
+    assert first["tables"]["organizations"]["inserted"] == 3001
+    for name, counts in first["tables"].items():
+        assert counts["updated"] == counts["deleted"] == 0
+        # the second run found every row the first one wrote, and wrote nothing
+        assert second["tables"][name] == {"inserted": 0, "updated": 0, "deleted": 0,
+                                          "unchanged": counts["inserted"] + counts["unchanged"]}
+    assert list((tmp_path / "seed-cache").iterdir()), "the runs share the seed cache"
     assert execute(url, "SELECT count(*), count(DISTINCT slug) FROM organizations") == [
         (3001, 3001)]
 
