@@ -9,8 +9,10 @@ database anywhere, the embedded server is used.
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
+import warnings as _warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -37,6 +39,13 @@ _OPTIONS: dict[str, tuple[object, str, str]] = {
     "sslkey": (None, "MIG_SSLKEY", "sslkey"),
 }
 _DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
+
+
+class InsecureTLSWarning(UserWarning):
+    """The production profile connects without verifying the server, as explicitly allowed
+    (``allow_insecure_tls``). :func:`resolve` issues it with the text of
+    :attr:`Settings.warnings`, so that a script using mig as a library sees the accepted risk
+    too (the ``mig`` command prints that text itself, once)."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +117,37 @@ def _read_ini(path: Path) -> tuple[dict[str, str], dict[str, str]]:
         defaults = {key: parser.get("DEFAULT", key) for key in parser.defaults()}
         mig = dict(parser.items("mig")) if parser.has_section("mig") else {}
     except Exception as exc:  # configparser errors, interpolation errors, missing includes
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+        raise _ini_error(path, exc) from None
     return defaults, mig
+
+
+def _ini_error(path: Path, exc: Exception) -> ConfigError:
+    """What is wrong in a yoyo.ini, saying where but never quoting a value or a line: the
+    ``database`` option may hold a password (configparser's own messages quote them)."""
+    if isinstance(exc, configparser.InterpolationError):
+        where = f"option {exc.option!r} in section [{exc.section}]"
+        if isinstance(exc, configparser.InterpolationMissingOptionError):
+            what = f"refers to %({exc.reference})s, which is not defined"
+        elif isinstance(exc, configparser.InterpolationSyntaxError):
+            what = "has a '%' that is neither '%%' nor the start of a %(name)s reference"
+        else:
+            what = "has references that cannot be resolved (too deep, or circular)"
+        return ConfigError(
+            f"cannot read {path}: {where} {what}",
+            hint="yoyo.ini interpolates values: write a literal '%' as '%%', so a "
+            "percent-encoded password p%40ss is written p%%40ss in the URL there "
+            "(%(here)s is the file's folder)",
+        )
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return ConfigError(f"cannot read {path}: line {exc.lineno} comes before any "
+                           "[section] header (mig's settings go under [DEFAULT] and [mig])")
+    if isinstance(exc, configparser.ParsingError):
+        lines = ", ".join(str(lineno) for lineno, _ in exc.errors)
+        return ConfigError(f"cannot read {path}: cannot parse line(s) {lines} "
+                           "(expected 'name = value', a [section] or a comment)")
+    if isinstance(exc, FileNotFoundError) and exc.filename is None and exc.args:
+        return ConfigError(f"cannot read {path}: it includes {exc.args[0]}, which does not exist")
+    return ConfigError(f"cannot read {path}: {exc}")  # names sections, options, files
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -183,6 +221,8 @@ def resolve(
     :raises ConfigError: for an unknown option, a malformed value or an unreadable ini file,
         and for the production profile with a connection that does not verify the server
         (see :mod:`mig.tls`).
+    :warns InsecureTLSWarning: the production profile with such a connection, allowed by
+        ``allow_insecure_tls``; the text is also in :attr:`Settings.warnings`.
     """
     env = os.environ if env is None else env
     unknown = set(options) - set(_OPTIONS)
@@ -245,6 +285,8 @@ def resolve(
     profile = tls.check_profile(str(resolved["profile"]))
     allow_insecure = _flag("allow_insecure_tls", resolved["allow_insecure_tls"])
     warnings = tls.check(profile, dsn, env, allow_insecure=allow_insecure)
+    for text in warnings:  # Python's own "InsecureTLSWarning:" replaces mig's "warning:"
+        _warnings.warn(text.removeprefix("warning: "), InsecureTLSWarning, stacklevel=2)
 
     password_file = env.get("MIG_DATABASE_PASSWORD_FILE") or None
     seeds = Path(str(resolved["seeds_dir"]))

@@ -4,13 +4,18 @@ Accepted: ``postgresql://`` and ``postgres://`` URLs, SQLAlchemy-style ``postgre
 URLs, and libpq keyword strings (``host=db dbname=app user=mig``). Whatever libpq reads by
 itself (``PGHOST``, ``PGPASSWORD``, ``.pgpass``, ``PGSSLMODE`` ...) keeps working because the
 string goes to libpq unchanged apart from the SQLAlchemy driver suffix.
+
+A URL's user name and password must be percent-encoded: libpq ends them at the first ``@`` or
+``/``, and would read the rest of an unencoded password as the host, port or database. Such a
+URL is refused (without showing it) rather than connecting somewhere else.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from psycopg2.extensions import parse_dsn
 
@@ -50,10 +55,11 @@ class Dsn:
         if not text:
             raise ConfigError("the database setting is empty")
         libpq = _strip_driver(text)
+        _check_userinfo(libpq)
         try:
             params = parse_dsn(libpq)
         except Exception as exc:  # psycopg2.ProgrammingError; its message may echo the input
-            detail = redact(str(exc).strip().splitlines()[0], _guess_password(text))
+            detail = redact(str(exc).strip().splitlines()[0], *_guesses(text))
             raise ConfigError(
                 f"malformed database URL or connection string: {detail}",
                 hint="expected postgresql://user:password@host:5432/dbname "
@@ -123,13 +129,67 @@ def _quote_kw(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _userinfo(text: str) -> str | None:
+    """The ``user:password`` of a URL as its writer meant it: up to the last ``@`` before the
+    query. (libpq stops at the first ``@`` or ``/``, which differs when they are not encoded.)"""
+    _, scheme, rest = text.partition("://")
+    userinfo, at, _ = rest.split("?", 1)[0].rpartition("@")
+    return userinfo if scheme and at else None
+
+
+def _check_userinfo(url: str) -> None:
+    """Refuse a URL whose password (or user name) libpq would misread: one that holds a raw
+    ``@`` or ``/``. The message names the problem, never the value."""
+    userinfo = _userinfo(url) if _URL_SCHEME.match(url) else None
+    user, _, password = (userinfo or "").partition(":")
+    if re.search("[@/]", password):
+        part = "password"
+    elif "@" in user:  # a '/' alone may be a database name's '@' (postgresql://h/a@b)
+        part = "user name"
+    else:
+        return
+    raise ConfigError(
+        f"the {part} in the database URL contains '@' or '/' that is not percent-encoded: "
+        f"libpq would read part of the {part} as the host, port or database name",
+        hint="percent-encode the user name and password in a URL ('@' is %40, '/' is %2F, "
+        "'%' is %25; in Python: urllib.parse.quote(password, safe='')), or give the password "
+        "another way: MIG_DATABASE_PASSWORD_FILE, PGPASSWORD or ~/.pgpass",
+    )
+
+
 def _guess_password(text: str) -> str | None:
     """Best-effort password of an unparseable string, so an error about it can hide it."""
     match = re.search(r"://[^:/@]*:([^@]*)@", text) or re.search(r"password\s*=\s*(\S+)", text)
     return match.group(1) if match else None
 
 
+def _guesses(text: str) -> list[str]:
+    """The password of a URL as libpq reads it and as its writer meant it (an unencoded ``@``
+    or ``/`` makes them differ), as written and percent-decoded; or a libpq string's."""
+    userinfo = _userinfo(text)
+    found: list[str] = []
+    for guess in (userinfo.partition(":")[2] if userinfo else None, _guess_password(text)):
+        if guess:
+            found += [guess, unquote(guess)]
+    return found
+
+
+def guess_secrets(text: str) -> tuple[str, ...]:
+    """Best-effort secrets in ``text``, which may be a connection string, a broken one or
+    anything else (a command-line word): to mask in messages about it before it is parsed.
+
+    A string that parses gives its secrets as well (a quoted ``password='...'``).
+    """
+    found = _guesses(text)
+    if "=" in text or "://" in text:
+        with contextlib.suppress(ConfigError):
+            found += Dsn.parse(text).secrets
+    # longest first, so that a password is masked whole before a part of it is
+    return tuple(sorted(set(found), key=len, reverse=True))
+
+
 def redact(text: str, *secrets: str | None) -> str:
+    """``text`` with each secret, as given and percent-encoded, replaced by ``***``."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, MASK)

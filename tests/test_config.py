@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import warnings
+
 import pytest
 
-from mig.config import resolve
+from mig.config import InsecureTLSWarning, resolve
 from mig.dsn import Dsn
 from mig.errors import ConfigError
+from tests.helpers import run_mig
 
 SECRET = "pa:ss@w/rd"
 
@@ -109,3 +115,66 @@ def test_unreadable_ini(tmp_path):
         resolve(project_dir=tmp_path, env={})
     with pytest.raises(ConfigError, match="does not exist"):
         resolve(config_file=tmp_path / "missing.ini", env={})
+
+
+@pytest.mark.parametrize(
+    "body,needles",
+    [
+        # every percent-encoded password has a '%': yoyo's interpolation wants it doubled
+        ("[DEFAULT]\ndatabase = postgresql://u:S3c%21retPW@h/db\n",
+         ["option 'database' in section [DEFAULT] has a '%'", "'%' as '%%'"]),
+        ("[DEFAULT]\n[mig]\nsslkey = S3c%retPW\n", ["option 'sslkey' in section [mig]"]),
+        ("[DEFAULT]\ndatabase = postgresql://u:S3cretPW%(nothere)s@h/db\n",
+         ["option 'database' in section [DEFAULT] refers to %(nothere)s, which is not defined"]),
+        ("database = postgresql://u:S3cretPW@h/db\n[DEFAULT]\n",
+         ["line 1 comes before any [section] header"]),
+        ("[DEFAULT]\nsources = x\nS3cretPW\n", ["cannot parse line(s) 3"]),
+    ],
+)
+def test_ini_errors_say_where_without_quoting_values(tmp_path, body, needles):
+    _ini(tmp_path, body)
+    with pytest.raises(ConfigError) as info:
+        resolve(project_dir=tmp_path, env={})
+    message = str(info.value)
+    assert message.startswith(f"cannot read {tmp_path / 'yoyo.ini'}: ")
+    for needle in needles:
+        assert needle in message
+    assert "retPW" not in message
+
+
+def test_a_doubled_percent_in_the_ini_url_is_the_encoded_password(tmp_path):
+    _ini(tmp_path, "[DEFAULT]\ndatabase = postgresql://u:S3c%%21ret%%40PW@h/db\n")
+    assert resolve(project_dir=tmp_path, env={}).database.password == "S3c!ret@PW"
+
+
+def test_the_insecure_tls_opt_out_warns_library_callers_too(tmp_path):
+    _ini(tmp_path, "[DEFAULT]\nsources = %(here)s/migrations\n")
+    url = "postgresql://u@db.example.test/app?sslmode=require"
+    with pytest.warns(InsecureTLSWarning, match="the server's identity is NOT verified") as rec:
+        settings = resolve(database=url, project_dir=tmp_path, env={}, profile="production",
+                           allow_insecure_tls=True)
+    assert [str(w.message) for w in rec] == [settings.warnings[0].removeprefix("warning: ")]
+    assert rec[0].filename == __file__  # it points at the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resolve(database=url, project_dir=tmp_path, env={})  # development: nothing to say
+
+
+def test_the_insecure_tls_warning_is_shown_once_by_the_cli_and_by_a_script(tmp_path):
+    _ini(tmp_path, "[DEFAULT]\nsources = %(here)s/migrations\n")
+    env = {"MIG_DATABASE_URL": "postgresql://u@127.0.0.1:1/app?sslmode=require",
+           "MIG_PROFILE": "production", "MIG_ALLOW_INSECURE_TLS": "1",
+           "PYTHONWARNINGS": "always"}
+    result = run_mig(["config", "--json"], cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("the server's identity is NOT verified") == 1, result.stderr
+    assert "InsecureTLSWarning" not in result.stderr
+    # the use docs/deploy.md shows: resolve, then require_head (here: the server is not there)
+    script = "import mig, mig.commands\nmig.commands.require_head(mig.resolve())\n"
+    full_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MIG_", "PG"))},
+                **env}
+    full_env.pop("PYTHONWARNINGS")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=full_env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0  # nothing listens on port 1
+    assert result.stderr.count("InsecureTLSWarning: the server's identity is NOT verified") == 1

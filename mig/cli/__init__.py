@@ -2,11 +2,12 @@
 
 Commands parse options, resolve one :class:`~mig.config.Settings`, call one verb and print its
 report. Errors are turned into a message and an exit code here, in :func:`main`, and nowhere
-else.
+else; every message, click's usage errors included, is redacted on its way out.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
@@ -14,7 +15,7 @@ import traceback
 
 import click
 
-from ..dsn import redact
+from ..dsn import guess_secrets, redact
 from ..errors import EXIT_FAILURE, MigError
 from ._common import STATE, LazyGroup, cli
 
@@ -37,8 +38,17 @@ LazyGroup.modules = {
 }
 
 
-def _secrets() -> list[str | None]:
-    return [*STATE["secrets"], os.environ.get("PGPASSWORD")]
+def _secrets() -> list[str]:
+    found = {*STATE["secrets"], os.environ.get("PGPASSWORD") or ""} - {""}
+    return sorted(found, key=len, reverse=True)  # a password masked whole before a part of it
+
+
+def _guessed_secrets(words: list[str]) -> list[str]:
+    """Passwords in the command line and the database variables, guessed before anything is
+    parsed: click's usage errors quote the words they cannot place, whatever they hold."""
+    texts = [*words, *(word.partition("=")[2] for word in words if word.startswith("-"))]
+    texts += [os.environ.get(var, "") for var in ("MIG_DATABASE_URL", "DATABASE_URL")]
+    return [secret for text in texts if text for secret in guess_secrets(text)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,14 +56,18 @@ def main(argv: list[str] | None = None) -> None:
     # yoyo logs import failures with a traceback; mig reports them itself, briefly.
     logging.getLogger("yoyo").addHandler(logging.NullHandler())
     logging.getLogger("yoyo").propagate = False
-    STATE["traceback"], STATE["secrets"] = False, []  # one run's, even when called in-process
+    # one run's, even when called in-process
+    STATE["traceback"] = False
+    STATE["secrets"] = _guessed_secrets(sys.argv[1:] if argv is None else list(argv))
     try:
         code = cli.main(args=argv, prog_name="mig", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(EXIT_FAILURE)
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # a usage error quotes the words it cannot place
+        shown = io.StringIO()
+        exc.show(file=shown)
+        click.echo(redact(shown.getvalue(), *_secrets()), err=True, nl=False)
         sys.exit(exc.exit_code)
     except MigError as exc:
         click.echo(redact(f"error: {exc}", *_secrets()), err=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from ..config import Settings, resolve
+from ..config import InsecureTLSWarning, Settings, resolve
 from ..reports import silent
 
 # Set while parsing, read by ``main`` when it reports an error.
@@ -104,11 +105,13 @@ def settings_from(params: dict[str, Any]) -> Settings:
     """Resolve the settings from a command's parsed options (consumed from ``params``)."""
     keys = ("lock_wait", "db_lock_timeout", "statement_timeout", "seeds_dir", "app_role",
             "profile", "allow_insecure_tls", "sslmode", "sslrootcert", "sslcert", "sslkey")
-    settings = resolve(
-        database=params.pop("database", None),
-        config_file=params.pop("config_file", None),
-        **{k: params.pop(k) for k in keys if k in params},
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureTLSWarning)  # printed below, in mig's words
+        settings = resolve(
+            database=params.pop("database", None),
+            config_file=params.pop("config_file", None),
+            **{k: params.pop(k) for k in keys if k in params},
+        )
     if settings.database is not None:
         STATE["secrets"].extend(settings.database.secrets)
     if settings.password_file is not None:

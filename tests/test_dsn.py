@@ -1,0 +1,81 @@
+"""Connection strings libpq would misread, and the guessing that hides passwords before parsing."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from mig.dsn import Dsn, guess_secrets, redact
+from mig.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    "text,part",
+    [
+        # libpq: no user, host "u", port "Sl4sh" (or, when that part is a number, a wrong
+        # host and port that may well answer)
+        ("postgresql://u:Sl4sh/Unenc0ded@db:5433/app", "password"),
+        ("postgresql://u:5432/Unenc0ded@db:5433/app", "password"),
+        # libpq: password "At5ign", host "Unenc0ded@db"
+        ("postgresql://u:At5ign@Unenc0ded@db:5433/app", "password"),
+        ("postgres+psycopg2://u:At5ign@Unenc0ded@db/app?sslmode=require", "password"),
+        # libpq: user "me", host "corp"
+        ("postgresql://me@corp:pw@db/app", "user name"),
+    ],
+)
+def test_unencoded_userinfo_is_refused_without_echoing_it(text, part):
+    with pytest.raises(ConfigError) as info:
+        Dsn.parse(text)
+    message = str(info.value)
+    assert f"the {part} in the database URL contains '@' or '/'" in message
+    assert "percent-encode" in message and "%40" in message and "%2F" in message
+    for secret in ("Sl4sh", "Unenc0ded", "At5ign", "corp:pw"):
+        assert secret not in message
+
+
+@pytest.mark.parametrize("password", ["Sl4sh/Unenc0ded", "At5ign@Unenc0ded", "a/b@c:d?e%f"])
+def test_the_same_passwords_percent_encoded_are_read_as_written(password):
+    dsn = Dsn.parse(f"postgresql://u:{quote(password, safe='')}@db:5433/app")
+    assert (dsn.password, dsn.get("host"), dsn.get("port"), dsn.dbname) == (
+        password, "db", "5433", "app")
+    assert dsn.masked == "postgresql://u:***@db:5433/app"
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("postgresql://h/a@b", {"host": "h", "dbname": "a@b"}),  # '@' in a database name
+        ("postgresql://u:p@h/db?application_name=a@b", {"password": "p", "host": "h"}),
+        ("postgresql://u:pa?ss@h/db", {"password": "pa?ss", "host": "h"}),  # libpq reads it
+        ("host=h password=a/b@c dbname=db", {"password": "a/b@c", "host": "h"}),
+    ],
+)
+def test_urls_libpq_reads_as_meant_are_accepted(text, expected):
+    params = dict(Dsn.parse(text).params)
+    assert {key: params.get(key) for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    "text,password",
+    [
+        ("postgresql://mig:S3c/retPW@127.0.0.1:1/db", "S3c/retPW"),
+        ("postgresql://mig:S3c@retPW@127.0.0.1:1/db", "S3c@retPW"),
+        ("--database=postgresql://mig:S3c@retPW@127.0.0.1:1/db", "S3c@retPW"),
+        ("postgresql://mig:S3cret%21@h/db", "S3cret!"),
+        ("postgresql://mig:S3c%zz@h/db", "S3c%zz"),  # unparseable: guessed as written
+        ("host=h password='S3c ret' dbname=db", "S3c ret"),  # quoted: parsed
+        ("host=h password=S3cret", "S3cret"),
+    ],
+)
+def test_guess_secrets_finds_the_whole_password(text, password):
+    secrets = guess_secrets(text)
+    assert password in secrets
+    assert password not in redact(f"about {text}: {password}", *secrets)
+    assert quote(password, safe="") not in redact(text, *secrets)
+
+
+@pytest.mark.parametrize("word", ["apply", "--lock-timeout", "5", "host=db dbname=app",
+                                  "postgresql://mig@db/app", "migrations/0001_x.sql"])
+def test_guess_secrets_finds_nothing_where_there_is_no_password(word):
+    assert guess_secrets(word) == ()
