@@ -46,7 +46,7 @@ if TYPE_CHECKING:
         stop_embedded,
         wait,
     )
-    from .config import Settings, resolve
+    from .config import InsecureTLSWarning, Settings, resolve
     from .verify import SchemaDrift, verify
 
 __version__ = "0.1.0"
@@ -63,6 +63,7 @@ _WHERE = {
     "database_url": "commands",
     "stop_embedded": "commands",
     "Settings": "config",
+    "InsecureTLSWarning": "config",
     "resolve": "config",
     "verify": "verify",
     "SchemaDrift": "verify",
@@ -74,6 +75,7 @@ __all__ = [
     "ConfigError",
     "DataMigrationError",
     "DatabaseUnavailable",
+    "InsecureTLSWarning",
     "LockTimeout",
     "MigError",
     "MigrationError",

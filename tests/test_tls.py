@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+import mig
 from mig.config import resolve
 from mig.errors import EXIT_USAGE, ConfigError
 from mig.server import LocalServer, _as_root, _system_user
@@ -327,11 +328,13 @@ def test_tls_settings_from_yoyo_ini_are_relative_to_its_folder(tmp_path):
 
 
 def test_the_opt_out_is_a_warning_not_a_silence(tmp_path):
-    settings = _settings(tmp_path, URL + "?sslmode=disable", profile="production",
-                         allow_insecure_tls=True)
+    with pytest.warns(mig.InsecureTLSWarning, match="NOT verified"):
+        settings = _settings(tmp_path, URL + "?sslmode=disable", profile="production",
+                             allow_insecure_tls=True)
     assert len(settings.warnings) == 1 and "NOT verified" in settings.warnings[0]
-    settings = _settings(tmp_path, URL + "?sslmode=disable",
-                         env={"MIG_PROFILE": "production", "MIG_ALLOW_INSECURE_TLS": "yes"})
+    with pytest.warns(mig.InsecureTLSWarning):
+        settings = _settings(tmp_path, URL + "?sslmode=disable",
+                             env={"MIG_PROFILE": "production", "MIG_ALLOW_INSECURE_TLS": "yes"})
     assert settings.allow_insecure_tls and settings.warnings
     # development asks for nothing and warns about nothing
     assert _settings(tmp_path, URL + "?sslmode=disable").warnings == ()
