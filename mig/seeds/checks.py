@@ -35,10 +35,26 @@ def describe(value: Any, *, secret: bool = False) -> str:
     return f"{value!r} ({kind})"
 
 
+NUL_PROBLEM = "the value holds a NUL character (\\0), which PostgreSQL cannot store"
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a string in ``value`` (a mapping's keys too) holds the NUL character, which
+    neither text nor json(b) can store."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
+
+
 def check_value(column: Column, value: Any, server: list[tuple[str, str]]) -> str | None:
     """Why ``value`` cannot go into ``column`` (None: it can, or the server will tell).
 
-    Strings only the server can judge are appended to ``server`` as (text, type).
+    Strings only the server can judge are appended to ``server`` as (text, type). A value
+    holding a NUL character gets :data:`NUL_PROBLEM`, whatever the column.
     """
     if value is None:
         return None
@@ -48,6 +64,10 @@ def check_value(column: Column, value: Any, server: list[tuple[str, str]]) -> st
         value = plain(value)
         if value is None:
             return None
+        if has_nul(value):
+            return NUL_PROBLEM
+    elif type(value) is str and "\x00" in value:
+        return NUL_PROBLEM
     if column.typname in JSON_TYPES:
         return None
     if column.category == "A":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ __all__ = ["Fixture", "Reference", "Row", "Secret", "fixture_paths", "plain", "r
 BASE_ENV = "base"
 SUFFIXES = (".yaml", ".yml")
 TOP_LEVEL = ("table", "key", "rows", "references", "defaults", "owned", "update")
+# How YAML writes a NUL character (only in a double-quoted string; never raw in a file).
+_NUL_ESCAPE = re.compile(r"\\(?:0|x00|u0000|U00000000)")
 
 
 def display_path(path: Path) -> str:
@@ -93,14 +96,16 @@ def read_fixture(path: Path, *, cache: SeedCache | None = None,
             doc, duplicates, secrets = parse(text)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-            return None, [problem(f"invalid YAML: {what}", mark.line + 1 if mark else None)]
+            return None, [problem(f"invalid YAML: {_yaml_error(exc)}",
+                                  mark.line + 1 if mark else None)]
         except yaml.YAMLError as exc:
             return None, [problem(f"invalid YAML: {exc}", None)]
         if isinstance(doc, LineDict) and isinstance(doc.get("rows"), list):
             doc["rows"] = split_rows(doc["rows"], secrets=secrets)
         if duplicates:  # a file with problems is not kept
             fixture, problems = _checked(path, file, doc, [], problem)
+            if fixture is not None:
+                fixture.nul_escapes = _NUL_ESCAPE.search(text) is not None
             return fixture, problems + [
                 problem(f"duplicate field {name!r}", line, _key_at(fixture, line))
                 for line, name in duplicates]
@@ -111,7 +116,19 @@ def read_fixture(path: Path, *, cache: SeedCache | None = None,
     fixture, problems = _checked(path, file, doc, [], problem)
     if fixture is not None:
         fixture.digest = key
+        fixture.nul_escapes = _NUL_ESCAPE.search(text) is not None
     return fixture, problems
+
+
+def _yaml_error(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's problem, and where what it was reading began: the line of a syntax error is
+    where the parser noticed it, often after the real mistake (an unclosed ``{`` or quote)."""
+    context, mark = exc.context or "", exc.context_mark
+    if not (exc.problem and context and mark and exc.problem_mark):
+        return " ".join(str(p) for p in (context, exc.problem) if p)
+    thing = re.sub(r"^while (?:parsing|scanning) ", "", context)
+    verb = "started" if "scalar" in thing or "directive" in thing else "opened"
+    return f"{exc.problem}, in {thing} {verb} at line {mark.line + 1}"
 
 
 def _checked(path: Path, file: str, doc: Any, problems: list[SeedError], problem: Any,

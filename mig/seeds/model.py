@@ -64,6 +64,9 @@ class Fixture:
     default_lines: dict[str, int] = field(default_factory=dict)
     made: dict[int, Row] = field(default_factory=dict)  # rows made while reading
     digest: str = ""  # of the file's content, with the seed cache
+    # The file writes a NUL character (``\0``, ``\x00``, ... in a double-quoted string: YAML
+    # has no other way); its values are then checked one by one.
+    nul_escapes: bool = False
     # Where every row sets the same fields: one list of values per field, in field order.
     columns: dict[str, list[Any]] | None = None
     _rows: list[Row] | None = None
