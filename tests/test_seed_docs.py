@@ -85,3 +85,12 @@ def test_quoted_shipped_fixture_matches_the_file():
         "# seeds/base/030_role_permissions.yaml"))
     shipped = (REPO / "seeds" / "base" / "030_role_permissions.yaml").read_text().splitlines()
     assert all(line in shipped for line in quoted.splitlines()[1:])
+
+
+def test_what_admin_lacks_is_documented_as_shipped():
+    from tests.test_seed_shipped import NOT_FOR_ADMIN
+
+    section = DOC[DOC.index("## The shipped seeds"):DOC.index("## Prune")]
+    admin = next(p for p in section.split("\n- ") if p.startswith("`admin`"))
+    assert set(re.findall(r"`(\w+\.\w+)`", admin)) == NOT_FOR_ADMIN
+    assert "the owner's call" in admin
