@@ -65,6 +65,11 @@ class Dsn:
                 hint="expected postgresql://user:password@host:5432/dbname "
                 "or a libpq string like 'host=db port=5432 dbname=app user=mig'",
             ) from None
+        port = params.get("port", "")
+        if any(part.strip() and not part.strip().isdigit() for part in port.split(",")):
+            raise ConfigError(
+                f"the port {port!r} of the database URL or connection string is not a number",
+                hint="write it as host:5432 in a URL, or port=5432 in a libpq string")
         return cls(raw=libpq, params=tuple(sorted(params.items())))
 
     def get(self, key: str, default: str | None = None) -> str | None:

@@ -79,3 +79,16 @@ def test_guess_secrets_finds_the_whole_password(text, password):
                                   "postgresql://mig@db/app", "migrations/0001_x.sql"])
 def test_guess_secrets_finds_nothing_where_there_is_no_password(word):
     assert guess_secrets(word) == ()
+
+
+@pytest.mark.parametrize("text", ["postgresql://u:pw@db:notaport/app",
+                                  "host=db port=54x32 dbname=app"])
+def test_a_port_that_is_not_a_number_is_a_configuration_error(text):
+    with pytest.raises(ConfigError, match="is not a number") as caught:
+        Dsn.parse(text)
+    assert "pw" not in str(caught.value) and caught.value.exit_code == 2
+
+
+def test_several_hosts_with_their_ports_are_accepted():
+    dsn = Dsn.parse("postgresql://u@db1:5432,db2:5433/app")
+    assert dsn.get("port") == "5432,5433"
