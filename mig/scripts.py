@@ -186,13 +186,12 @@ def discover(sources: tuple[Path, ...]) -> list[Path]:
     return found
 
 
-def load(sources: tuple[Path, ...]) -> tuple[list[Script], list[Script]]:
-    """Read and order the migrations: ``(migrations in dependency order, post-apply hooks)``.
+def scan(sources: tuple[Path, ...]) -> tuple[list[Script], list[Script]]:
+    """The migrations and post-apply hooks on disk, in file-name order, none of them imported.
 
-    Python migrations are imported here, so one that does not import fails before anything
-    connects; SQL migrations are parsed later, when their steps are needed.
-    :raises BadMigrationFile: a file that does not import, a duplicate id, a dependency on an
-        unknown migration, or a dependency cycle.
+    Enough to compare them with the records by id and checksum (the checksums come from the
+    files' bytes): a database at head needs nothing more. :func:`load` orders and imports them.
+    :raises BadMigrationFile: a duplicate id.
     """
     scripts: list[Script] = []
     hooks: list[Script] = []
@@ -212,7 +211,22 @@ def load(sources: tuple[Path, ...]) -> tuple[list[Script], list[Script]]:
     everything = scripts + hooks
     for script in everything:
         script.siblings = everything
+    return scripts, hooks
 
+
+def load(sources: tuple[Path, ...]) -> tuple[list[Script], list[Script]]:
+    """Read and order the migrations: ``(migrations in dependency order, post-apply hooks)``.
+
+    Python migrations are imported here, so one that does not import fails before anything
+    connects; SQL migrations are parsed later, when their steps are needed.
+    :raises BadMigrationFile: a file that does not import, a duplicate id, a dependency on an
+        unknown migration, or a dependency cycle.
+    """
+    return prepared(*scan(sources))
+
+
+def prepared(scripts: list[Script], hooks: list[Script]) -> tuple[list[Script], list[Script]]:
+    """:func:`scan`'s scripts checked, imported (Python migrations) and in dependency order."""
     known = {s.id for s in scripts}
     for script in scripts + hooks:
         unknown = sorted(script.depends - known) if script.is_sql else []
