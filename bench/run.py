@@ -6,6 +6,8 @@
 Every figure is the median of ``--runs`` runs (default 5) on one embedded PostgreSQL server
 started for the run (durable settings: the server a laptop gets). Sections live in
 ``bench/sections/``; each returns rows of (what, figure, reference, ratio, target, met).
+The report ends with the Profiles part (``bench/profiles.py``, with pyinstrument installed)
+and the speed-ups' before and after figures (``bench/speedups.md``, kept by hand).
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from bench import profiles  # noqa: E402
 from bench.common import Bench, Row  # noqa: E402
 from bench.sections import SECTIONS  # noqa: E402
+
+SPEEDUPS = HERE / "speedups.md"
 
 
 def _machine() -> list[str]:
@@ -65,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
     parser.add_argument("--out", default=str(HERE.parent / "BENCHMARKS.md"))
-    parser.add_argument("--only", nargs="*", help="section names to run")
+    parser.add_argument("--only", nargs="*",
+                        help="section names to run (" + ", ".join(
+                            [name for name, _ in SECTIONS] + ["profiles"]) + ")")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="mig-bench-") as tmp:
@@ -83,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
                     print(line, flush=True)
                 rows += result_rows
                 notes += section_notes
+            profile_lines: list[str] = []
+            if not args.only or "profiles" in args.only:
+                print("== profiles", flush=True)
+                profile_lines = profiles.section(bench)
             server_version = bench.server_version()
         finally:
             bench.stop()
@@ -93,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
             *_table(rows), ""]
     if notes:
         text += ["## Notes", "", *[f"- {n}" for n in notes], ""]
+    text += profile_lines
+    if SPEEDUPS.exists():
+        text += [SPEEDUPS.read_text().rstrip(), ""]
     Path(args.out).write_text("\n".join(text))
     print(f"wrote {args.out}")
     return 0

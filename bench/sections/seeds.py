@@ -128,16 +128,16 @@ def section(bench: Bench) -> tuple[list[Row], list[str]]:
             ms(seed), f"COPY {ms(copy)}", f"{throughput:.2f}× COPY's speed", "≥ 0.5×",
             throughput >= 0.5),
         Row(f"seed {count} rows into an empty table, no cache (YAML parsed): mig vs COPY",
-            ms(seed_cold), f"COPY {ms(copy)}", f"{cold_throughput:.2f}× COPY's speed", "-",
-            None),
+            ms(seed_cold), f"COPY {ms(copy)}", f"{cold_throughput:.2f}× COPY's speed",
+            "≥ 0.5×", cold_throughput >= 0.5),
         Row(f"YAML floor: libyaml's events alone for the {count}-row file", ms(floor),
             f"COPY {ms(copy)}", f"{floor / copy:.1f}× COPY's time", "-", None),
         ratio_row(f"seed {count} rows: mig vs row-by-row INSERT (naive)", seed, naive,
                   "INSERT", 1.0),
         Row(f"seed re-run, {count} rows unchanged (seed cache warm)", ms(rerun), "-", "-",
             "≤ 50 ms", rerun <= 0.05),
-        Row(f"seed re-run, {count} rows unchanged, no cache", ms(rerun_cold), "-", "-", "-",
-            None),
+        Row(f"seed re-run, {count} rows unchanged, no cache", ms(rerun_cold), "-", "-",
+            "≤ 50 ms", rerun_cold <= 0.05),
         Row("shipped seeds (base + dev) into a migrated empty database", ms(shipped_first),
             "-", "-", "-", None),
         Row("shipped seeds (base + dev) re-run, unchanged", ms(shipped_rerun), "-", "-", "-",
@@ -146,7 +146,24 @@ def section(bench: Bench) -> tuple[list[Row], list[str]]:
         "for mig; COPY and INSERT get the rows already in memory. 'Seed cache warm': the "
         "files were read before (mig seed keeps parsed fixtures in .mig/seed-cache); 'no "
         "cache': every file is parsed. The YAML floor is libyaml's event stream alone, with "
-        "no value built: what reading the file costs before any seed work starts."]
+        "no value built: what reading the file costs before any seed work starts.",
+        _cold_note(count, copy, floor)]
+
+
+def _cold_note(count: int, copy: float, floor: float) -> str:
+    """Why the no-cache rows miss their targets, from this run's figures."""
+    budget = 2 * copy  # ≥ 0.5× COPY's speed is at most twice COPY's time
+    over = [f"the seed target (≥ 0.5× COPY's speed: at most {ms(budget)} here)"
+            if floor > budget else "",
+            "the 50 ms re-run target" if floor > 0.05 else ""]
+    missed = " and ".join(o for o in over if o)
+    verdict = (f"libyaml's events alone ({ms(floor)}) already exceed {missed}, so no YAML "
+               "reader meets it without the cache" if missed else
+               f"libyaml's events alone take {ms(floor)}")
+    return (f"seeds, no cache: the seed cache (.mig/seed-cache) is kept between runs on one "
+            f"machine, but a fresh deploy container starts without it, so its first mig seed "
+            f"parses every file; these rows are judged against the same targets. For the "
+            f"{count}-row file {verdict}.")
 
 
 def _shipped(bench: Bench, cache: SeedCache) -> tuple[float, float]:
