@@ -157,8 +157,9 @@ def _cold_note(count: int, copy: float, floor: float) -> str:
             if floor > budget else "",
             "the 50 ms re-run target" if floor > 0.05 else ""]
     missed = " and ".join(o for o in over if o)
+    them = "them" if all(over) else "it"
     verdict = (f"libyaml's events alone ({ms(floor)}) already exceed {missed}, so no YAML "
-               "reader meets it without the cache" if missed else
+               f"reader meets {them} without the cache" if missed else
                f"libyaml's events alone take {ms(floor)}")
     return (f"seeds, no cache: the seed cache (.mig/seed-cache) is kept between runs on one "
             f"machine, but a fresh deploy container starts without it, so its first mig seed "
