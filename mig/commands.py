@@ -183,39 +183,6 @@ def _dry_run_entry(script: Script, direction: str, conn=None) -> dict:
             "sql": text}
 
 
-def _refuse_irreversible(plan: list[Script]) -> None:
-    """Refuse to roll back a migration that has no rollback at all (rolling it back would
-    only forget it was applied, and the next apply would then fail on what it left), or that
-    holds a data step without a backward function."""
-    from .runner import _flatten, _has_sql
-
-    for script in plan:
-        if script.is_sql:
-            path = script.rollback_path
-            undoes = path is not None and _has_sql(path.read_text(encoding="utf-8"))
-            missing = f"no rollback file ({script.id}.rollback.sql holding statements)"
-        else:
-            undoes = any(getattr(inner, "_rollback", None) is not None
-                         for _, inner in _flatten(script.steps))
-            missing = "no step with a rollback"
-        if not undoes:
-            raise Refused(
-                f"{script.id} has {missing}: rolling it back would change nothing in the"
-                " database and only forget that it was applied",
-                hint="write its rollback ('mig verify' proves it restores the schema), or pass"
-                " --force (force=True) to forget the record anyway: the schema stays as it is",
-            )
-        names = [getattr(inner._rollback, "name", "?") for _, inner in _flatten(script.steps)
-                 if getattr(inner._rollback, "irreversible", False)]
-        if names:
-            raise Refused(
-                f"irreversible data migration {script.id}: data step(s) {', '.join(names)}"
-                " have no backward function",
-                hint="pass --force (force=True) to roll the migration back anyway: its data"
-                " changes stay as they are",
-            )
-
-
 # -- verbs -----------------------------------------------------------------------------------
 def status(settings: Settings) -> StatusReport:
     """Applied (when, by whom), pending and edited migrations. Changes nothing."""
@@ -345,7 +312,9 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         _refuse_edited(_edited(scripts, applied))
         plan = plan_for(applied)
         if not force:
-            _refuse_irreversible(plan)
+            from .runner import refuse_irreversible
+
+            refuse_irreversible(plan)
         if len(plan) > 1 and not yes and not (confirm and confirm([s.id for s in plan])):
             raise Refused(
                 f"this would roll back {len(plan)} migrations: {', '.join(s.id for s in plan)}",

@@ -21,7 +21,7 @@ from yoyo.backends.core.postgresql import PostgresqlBackend
 from . import sqltext, tracking
 from .db import connect
 from .dsn import Dsn
-from .errors import MigError, StatementFailed
+from .errors import MigError, Refused, StatementFailed
 from .scripts import Script, statement_text
 
 # What a Python step may report through while it runs (mig.data's progress lines): the
@@ -326,6 +326,37 @@ def _has_sql(text: str) -> bool:
     if "/*" in text:
         return bool(sqltext.statements(text))
     return any(line.strip() and not line.lstrip().startswith("--") for line in text.splitlines())
+
+
+def refuse_irreversible(plan: list[Script]) -> None:
+    """Refuse to roll back a migration that has no rollback at all (rolling it back would
+    only forget it was applied, and the next apply would then fail on what it left), or that
+    holds a data step without a backward function."""
+    for script in plan:
+        if script.is_sql:
+            path = script.rollback_path
+            undoes = path is not None and _has_sql(path.read_text(encoding="utf-8"))
+            missing = f"no rollback file ({script.id}.rollback.sql holding statements)"
+        else:
+            undoes = any(getattr(inner, "_rollback", None) is not None
+                         for _, inner in _flatten(script.steps))
+            missing = "no step with a rollback"
+        if not undoes:
+            raise Refused(
+                f"{script.id} has {missing}: rolling it back would change nothing in the"
+                " database and only forget that it was applied",
+                hint="write its rollback ('mig verify' proves it restores the schema), or pass"
+                " --force (force=True) to forget the record anyway: the schema stays as it is",
+            )
+        names = [getattr(inner._rollback, "name", "?") for _, inner in _flatten(script.steps)
+                 if getattr(inner._rollback, "irreversible", False)]
+        if names:
+            raise Refused(
+                f"irreversible data migration {script.id}: data step(s) {', '.join(names)}"
+                " have no backward function",
+                hint="pass --force (force=True) to roll the migration back anyway: its data"
+                " changes stay as they are",
+            )
 
 
 def _text_error(script, path, statement, line, exc, direction,
