@@ -236,6 +236,9 @@ def test_no_command_shows_a_password(pg_server, tmp_path, monkeypatch, capfd):
                     m.setenv(var, value)
                 if not (scenario.argv_database or scenario.ini_database):
                     m.setenv("MIG_DATABASE_URL", database)
+                # verify and diff build scratch databases: on the same server, with the same
+                # password, rather than on an embedded server of the project's
+                m.setenv("MIG_SCRATCH_SERVER", database)
                 for path, command in commands:
                     for argv in _invocations(path, command, modes=index == 0):
                         if scenario.argv_database:
