@@ -38,7 +38,8 @@ _OPTIONS: dict[str, tuple[object, str, str]] = {
     "sslcert": (None, "MIG_SSLCERT", "sslcert"),
     "sslkey": (None, "MIG_SSLKEY", "sslkey"),
 }
-_DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
+# A PostgreSQL duration as lock_timeout and statement_timeout take it (a bare number: ms).
+DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
 
 
 class InsecureTLSWarning(UserWarning):
@@ -162,7 +163,7 @@ def find_config(start: Path | None = None) -> Path | None:
 
 def _duration(name: str, value: object) -> str:
     text = str(value).strip()
-    if not _DURATION.match(text):
+    if not DURATION.match(text):
         raise ConfigError(
             f"{name} must be a duration like 5s, 500ms or 2min (0 switches it off), got {text!r}"
         )

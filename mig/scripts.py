@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .config import _DURATION
 from .errors import BadMigrationFile, MigError
 
 
@@ -149,6 +148,8 @@ class Script:
         SQL files: a leading comment ``-- lock_timeout: 30s``; Python files:
         ``__lock_timeout__ = "30s"``.
         """
+        from .config import DURATION  # not at the top: listing migrations needs no settings
+
         if self.is_sql:
             value: object = self.directives.get(name)
             spelled = f"-- {name}:"
@@ -158,7 +159,7 @@ class Script:
         if value is None:
             return None
         text = str(value).strip()
-        if not _DURATION.match(text):
+        if not DURATION.match(text):
             line = self.line_of(spelled) if self.is_sql else None
             where = f"{self.path}:{line}" if line else str(self.path)
             raise BadMigrationFile(

@@ -23,13 +23,13 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 
+from ..config import DURATION
 from .checkpoint import TABLE as CHECKPOINT_TABLE
 from .step import Backward, Batch, DataStep, Irreversible
 
 __all__ = ["CHECKPOINT_TABLE", "Batch", "DataStep", "data_step"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}$")
-_DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
 
 
 def data_step(
@@ -96,7 +96,7 @@ def data_step(
         raise TypeError(f"attempts must be a whole number >= 1, got {attempts!r}")
     if pause < 0 or retry_wait < 0 or progress_every <= 0:
         raise TypeError("pause and retry_wait must be >= 0 seconds, progress_every > 0")
-    if lock_timeout is not None and not _DURATION.match(str(lock_timeout)):
+    if lock_timeout is not None and not DURATION.match(str(lock_timeout)):
         raise TypeError(f"lock_timeout must be a duration like '2s' or '500ms', got"
                         f" {lock_timeout!r}")
     step = DataStep(
