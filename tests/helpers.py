@@ -26,6 +26,15 @@ def write_project(root: Path, migrations: dict[str, str], *, ini: str | None = N
     return root
 
 
+# Two tables, each migration with its rollback: the smallest history with an order.
+TWO_MIGRATIONS = {
+    "0001_a.sql": "CREATE TABLE a (id int);\n",
+    "0001_a.rollback.sql": "DROP TABLE a;\n",
+    "0002_b.sql": "-- depends: 0001_a\nCREATE TABLE b (id int);\n",
+    "0002_b.rollback.sql": "DROP TABLE b;\n",
+}
+
+
 def run_mig(args: list[str], *, cwd: Path, env: dict[str, str] | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MIG_", "PG"))}

@@ -14,13 +14,7 @@ from mig.cli import cli
 from mig.errors import EXIT_PENDING, EXIT_USAGE
 from tests.conftest import PASSWORD, PASSWORD_ROLE
 from tests.helpers import REPO, run_mig, tables, write_project
-
-MIGRATIONS = {
-    "0001_a.sql": "CREATE TABLE a (id int);\n",
-    "0001_a.rollback.sql": "DROP TABLE a;\n",
-    "0002_b.sql": "-- depends: 0001_a\nCREATE TABLE b (id int);\n",
-    "0002_b.rollback.sql": "DROP TABLE b;\n",
-}
+from tests.helpers import TWO_MIGRATIONS as MIGRATIONS
 
 
 @pytest.fixture

@@ -13,14 +13,8 @@ from mig import commands
 from mig.config import resolve
 from mig.errors import EXIT_FAILURE, EXIT_PENDING, NotAtHead
 from tests.conftest import drop_database
+from tests.helpers import TWO_MIGRATIONS as MIGRATIONS
 from tests.helpers import query, run_mig, write_project
-
-MIGRATIONS = {
-    "0001_a.sql": "CREATE TABLE a (id int);\n",
-    "0001_a.rollback.sql": "DROP TABLE a;\n",
-    "0002_b.sql": "-- depends: 0001_a\nCREATE TABLE b (id int);\n",
-    "0002_b.rollback.sql": "DROP TABLE b;\n",
-}
 
 
 @pytest.fixture
