@@ -30,6 +30,7 @@ from .config import Settings
 from .db import connect, resolve_dsn
 from .dsn import Dsn
 from .errors import MigrationError
+from .reports import silent
 from .snapshot import SECTIONS, Snapshot, snapshot
 from .verify import _Engine, _scratch_database
 
@@ -145,7 +146,7 @@ def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = 
     :raises StatementFailed: a migration fails on the scratch database.
     :raises DatabaseUnavailable: a server is unreachable, or refuses to create a database.
     """
-    say = report or (lambda line: None)
+    say = report or silent
     scripts, hooks = scripts_mod.load(settings.sources)
     live_dsn = resolve_dsn(settings)
     ignore = (settings.migration_table,)

@@ -22,6 +22,7 @@ from . import sqltext, tracking
 from .db import connect
 from .dsn import Dsn
 from .errors import MigError, Refused, StatementFailed
+from .reports import silent
 from .scripts import Script, statement_text
 
 # What a Python step may report through while it runs (mig.data's progress lines): the
@@ -127,7 +128,7 @@ class Runner:
         self.context = {"mig.migration_table": backend.migration_table}
         if app_role is not None:
             self.context["mig.app_role"] = app_role
-        self.report = report or (lambda line: None)
+        self.report = report or silent
 
     def _before_commit(self, script: Script) -> None:
         """Last point before a migration's transaction commits (a seam for fault tests)."""

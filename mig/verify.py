@@ -102,7 +102,7 @@ def verify(
     :raises StatementFailed: a migration or its rollback failed to run.
     :raises DatabaseUnavailable: the server is unreachable or refuses to create a database.
     """
-    say = report or (lambda line: None)
+    say = report or silent
     if isinstance(sources, (str, Path)):
         sources = [sources]
     if settings is None:
