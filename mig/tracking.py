@@ -3,8 +3,10 @@
 yoyo's own tables stay the source of truth for *which* migrations are applied
 (``_yoyo_migration``, ``_yoyo_log``), so ``yoyo list`` keeps working. mig adds:
 
-- ``_mig_migrations``: the content checksum of each applied migration, who applied it and how long
-  it took;
+- ``_mig_migrations``: the content checksum of each applied migration, who applied it, how long
+  it took, and its rollback as it was when applied (the rollback file's SQL; for a Python
+  migration only the fact that its rollback is code), so that a migration whose file is gone
+  (another branch's) can still be rolled back;
 - ``_mig_log``: mig's own events (checksums accepted by ``repair``, migrations adopted from plain
   yoyo, rollbacks);
 - ``_mig_progress``: the steps of a non-transactional migration that already completed, so a
@@ -31,8 +33,21 @@ CREATE TABLE IF NOT EXISTS _mig_migrations (
     checksum text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now(),
     applied_by text NOT NULL DEFAULT current_user,
-    duration_ms integer
+    duration_ms integer,
+    transactional boolean,
+    rollback_kind text,
+    rollback_sql text
 );
+DO $mig$ BEGIN
+    -- Tables made before rollbacks were stored gain the columns in place (their existing
+    -- rows keep NULL: nothing is known about their rollbacks).
+    IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('_mig_migrations')
+                   AND attname = 'rollback_sql' AND NOT attisdropped) THEN
+        ALTER TABLE _mig_migrations ADD COLUMN IF NOT EXISTS transactional boolean,
+            ADD COLUMN IF NOT EXISTS rollback_kind text,
+            ADD COLUMN IF NOT EXISTS rollback_sql text;
+    END IF;
+END $mig$;
 CREATE TABLE IF NOT EXISTS _mig_log (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at timestamptz NOT NULL DEFAULT now(),
@@ -125,11 +140,14 @@ VALUES (%(hash)s, %(id)s, %(when)s);
 INSERT INTO _yoyo_log (id, migration_hash, migration_id, operation, username, hostname,
                        created_at_utc)
 VALUES (%(log_id)s, %(hash)s, %(id)s, 'apply', %(user)s, %(host)s, %(when)s);
-INSERT INTO _mig_migrations (migration_id, checksum, duration_ms)
-VALUES (%(id)s, %(checksum)s, %(duration)s)
+INSERT INTO _mig_migrations (migration_id, checksum, duration_ms, transactional, rollback_kind,
+                             rollback_sql)
+VALUES (%(id)s, %(checksum)s, %(duration)s, %(transactional)s, %(rollback_kind)s,
+        %(rollback_sql)s)
 ON CONFLICT (migration_id) DO UPDATE
 SET checksum = excluded.checksum, applied_at = now(), applied_by = current_user,
-    duration_ms = excluded.duration_ms;
+    duration_ms = excluded.duration_ms, transactional = excluded.transactional,
+    rollback_kind = excluded.rollback_kind, rollback_sql = excluded.rollback_sql;
 DELETE FROM _mig_progress WHERE migration_id = %(id)s
 """
 
@@ -138,8 +156,10 @@ def record_apply(backend, script, duration_ms: int | None) -> None:
     """Insert the rows that say ``script`` is applied (inside the caller's transaction).
 
     yoyo's rows are written in yoyo's own format (what ``mark_one`` and ``log_migration``
-    write), all four statements in one round trip.
+    write), all four statements in one round trip. The migration's rollback is stored with
+    its record (see :func:`stored_rollback`).
     """
+    kind, text = rollback_of(script)
     query = sql.SQL(_RECORD_APPLY).format(migrations=sql.Identifier(backend.migration_table))
     with backend.connection.cursor() as cur:
         cur.execute(query, {
@@ -151,7 +171,51 @@ def record_apply(backend, script, duration_ms: int | None) -> None:
             "host": socket.gethostname(),
             "checksum": script.checksum,
             "duration": duration_ms,
+            "transactional": script.transactional,
+            "rollback_kind": kind,
+            "rollback_sql": text,
         })
+
+
+#: What ``_mig_migrations.rollback_kind`` says: the SQL of the rollback file is stored; the
+#: rollback is Python code (only in the file); there is no rollback at all. NULL: applied
+#: before mig stored rollbacks.
+ROLLBACK_SQL, ROLLBACK_PYTHON, ROLLBACK_NONE = "sql", "python", "none"
+
+
+def rollback_of(script) -> tuple[str, str | None]:
+    """``(rollback_kind, rollback_sql)`` of ``script`` as it is on disk now."""
+    if not script.is_sql:
+        return ROLLBACK_PYTHON, None
+    path = script.rollback_path
+    if path is None:
+        return ROLLBACK_NONE, None
+    return ROLLBACK_SQL, path.read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class StoredRollback:
+    """A migration's rollback as stored when it was applied."""
+
+    id: str
+    kind: str | None  # ROLLBACK_SQL, ROLLBACK_PYTHON, ROLLBACK_NONE; None: not stored
+    sql: str | None
+    transactional: bool
+
+
+def stored_rollbacks(conn, ids: list[str]) -> dict[str, StoredRollback]:
+    """The stored rollbacks of the migrations ``ids`` (those with a record)."""
+    with conn.cursor() as cur:
+        if not ids or not table_exists(cur, "_mig_migrations"):
+            return {}
+        cur.execute("SELECT FROM pg_attribute WHERE attrelid = to_regclass('_mig_migrations')"
+                    " AND attname = 'rollback_sql' AND NOT attisdropped")
+        if cur.fetchone() is None:  # a table from before rollbacks were stored
+            return {}
+        cur.execute("SELECT migration_id, rollback_kind, rollback_sql,"
+                    " coalesce(transactional, true) FROM _mig_migrations"
+                    " WHERE migration_id = ANY(%s)", (list(ids),))
+        return {row[0]: StoredRollback(*row) for row in cur.fetchall()}
 
 
 def record_rollback(backend, script) -> None:
