@@ -125,7 +125,8 @@ def make_runner(settings: Settings, backend, report: Report):
 
     return Runner(backend, lock_timeout=settings.db_lock_timeout,
                   statement_timeout=settings.statement_timeout, report=report,
-                  app_role=settings.app_role)
+                  app_role=settings.app_role, lock_attempts=settings.db_lock_attempts,
+                  lock_retry_wait=settings.db_lock_retry_wait)
 
 
 def _adopt(conn, scripts: list[Script], applied: list[tracking.Applied]) -> list[str]:
@@ -243,7 +244,8 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
         return result
 
     scripts, hooks = scripts_mod.scan(settings.sources)
-    with _bad_files_first(scripts, hooks), _locked(settings, "apply", say) as (dsn, conn):
+    with _bad_files_first(scripts, hooks), _locked(settings, "apply", say) as (dsn, conn), \
+            contextlib.ExitStack() as stack:
         # Recomputed under the lock: a process that waited sees what the leader applied.
         applied = tracking.read_applied(conn, settings.migration_table)
         _refuse_edited(_edited(scripts, applied))
@@ -255,7 +257,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
             return result  # nothing up to --to pending
         backend = _backend(settings, dsn, conn, "apply")
         result.adopted = _adopt(conn, scripts, applied)
-        runner = make_runner(settings, backend, say)
+        runner = stack.enter_context(contextlib.closing(make_runner(settings, backend, say)))
         for script in plan:
             duration = runner.apply(script)
             result.migrations.append({"id": script.id, "duration_ms": duration})
@@ -307,7 +309,7 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         result.migrations = [_dry_run_entry(s, "rollback") for s in plan_for(applied)]
         return result
 
-    with locked_backend(settings, "rollback", say) as backend:
+    with locked_backend(settings, "rollback", say) as backend, contextlib.ExitStack() as stack:
         applied = tracking.read_applied(backend.connection, settings.migration_table)
         _refuse_edited(_edited(scripts, applied))
         plan = plan_for(applied)
@@ -320,7 +322,7 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
                 f"this would roll back {len(plan)} migrations: {', '.join(s.id for s in plan)}",
                 hint="pass --yes to confirm rolling back more than one migration",
             )
-        runner = make_runner(settings, backend, say)
+        runner = stack.enter_context(contextlib.closing(make_runner(settings, backend, say)))
         for script in plan:
             duration = runner.rollback(script)
             result.migrations.append({"id": script.id, "duration_ms": duration})

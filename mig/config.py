@@ -27,6 +27,9 @@ EMBEDDED = "embedded"
 _OPTIONS: dict[str, tuple[object, str, str]] = {
     "lock_wait": (600.0, "MIG_LOCK_TIMEOUT", "lock_timeout"),
     "db_lock_timeout": ("5s", "MIG_DB_LOCK_TIMEOUT", "db_lock_timeout"),
+    "db_lock_attempts": (5, "MIG_DB_LOCK_ATTEMPTS", "db_lock_attempts"),
+    "db_lock_retry_wait": (1.0, "MIG_DB_LOCK_RETRY_WAIT", "db_lock_retry_wait"),
+    "allow_out_of_order": (False, "MIG_ALLOW_OUT_OF_ORDER", "allow_out_of_order"),
     "statement_timeout": ("0", "MIG_STATEMENT_TIMEOUT", "statement_timeout"),
     "seeds_dir": ("seeds", "MIG_SEEDS", "seeds"),
     "seed_cache": ("", "MIG_SEED_CACHE", "seed_cache"),
@@ -61,6 +64,11 @@ class Settings:
     migration_table: str = "_yoyo_migration"
     lock_wait: float = 600.0
     db_lock_timeout: str = "5s"
+    # A migration whose lock request times out is tried this many times in all, waiting
+    # db_lock_retry_wait seconds (doubled per attempt, with jitter) in between.
+    db_lock_attempts: int = 5
+    db_lock_retry_wait: float = 1.0
+    allow_out_of_order: bool = False
     statement_timeout: str = "0"
     seeds_dir: Path = Path("seeds")
     seed_cache: Path | None = None  # parsed seed fixtures kept between runs; None: off
@@ -170,6 +178,14 @@ def _duration(name: str, value: object) -> str:
     return text
 
 
+def attempts(name: str, value: object) -> int:
+    """A number of attempts: a whole number of at least 1."""
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def _seed_cache(value: object, root: Path) -> Path | None:
     """The seed cache folder: default ``.mig/seed-cache``; ``off`` turns the cache off."""
     text = str(value).strip()
@@ -214,7 +230,8 @@ def resolve(
     :param sources: migration folders; default: ``sources`` of yoyo.ini, else ``migrations/``.
     :param project_dir: the project's root; default: the folder of yoyo.ini, else the working one.
     :param env: the environment to read (default ``os.environ``).
-    :param options: ``lock_wait``, ``db_lock_timeout``, ``statement_timeout``, ``seeds_dir``,
+    :param options: ``lock_wait``, ``db_lock_timeout``, ``db_lock_attempts``,
+        ``db_lock_retry_wait``, ``allow_out_of_order``, ``statement_timeout``, ``seeds_dir``,
         ``seed_cache`` (a folder, or ``off``),
         ``app_role``, ``profile``, ``allow_insecure_tls`` and the TLS settings ``sslmode``,
         ``sslrootcert``, ``sslcert``, ``sslkey`` (written into the connection string, over the
@@ -300,6 +317,9 @@ def resolve(
         migration_table=ini_defaults.get("migration_table") or "_yoyo_migration",
         lock_wait=_seconds("lock timeout", resolved["lock_wait"]),
         db_lock_timeout=_duration("db_lock_timeout", resolved["db_lock_timeout"]),
+        db_lock_attempts=attempts("db_lock_attempts", resolved["db_lock_attempts"]),
+        db_lock_retry_wait=_seconds("db_lock_retry_wait", resolved["db_lock_retry_wait"]),
+        allow_out_of_order=_flag("allow_out_of_order", resolved["allow_out_of_order"]),
         statement_timeout=_duration("statement_timeout", resolved["statement_timeout"]),
         seeds_dir=seeds if seeds.is_absolute() else root / seeds,
         seed_cache=_seed_cache(resolved["seed_cache"], root),

@@ -87,7 +87,12 @@ class ChecksumMismatch(MigrationError):
 
 
 class StatementFailed(MigrationError):
-    """A statement of a migration failed; nothing of that migration is recorded as applied."""
+    """A statement of a migration failed; nothing of that migration is recorded as applied.
+
+    ``lock_timeout`` is true when it failed only because its lock was not granted within
+    ``lock_timeout`` (after the configured attempts)."""
+
+    lock_timeout = False
 
 
 class DataMigrationError(MigrationError):

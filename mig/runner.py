@@ -6,12 +6,18 @@ of it or none of it. A non-transactional migration (``-- transactional: false`` 
 ``__transactional__ = False``, needed for ``CREATE INDEX CONCURRENTLY``) runs statement by
 statement in autocommit; each completed step is recorded, so a re-run resumes after the last
 one, and the migration is recorded as applied when its last step is done.
+
+A statement that cannot get its lock within ``lock_timeout`` is tried again, a bounded number
+of times with a growing, jittered wait in between: the whole transaction of a transactional
+migration, the one statement of a non-transactional one. Each failed attempt names the
+sessions that blocked it (:mod:`mig.blockers`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
 import psycopg2
@@ -19,6 +25,7 @@ from psycopg2 import sql
 from yoyo.backends.core.postgresql import PostgresqlBackend
 
 from . import sqltext, tracking
+from .blockers import BlockerWatch, backoff, describe, seconds
 from .db import connect
 from .dsn import Dsn
 from .errors import MigError, Refused, StatementFailed
@@ -120,6 +127,8 @@ class Runner:
         statement_timeout: str,
         report: Callable[[str], None] | None = None,
         app_role: str | None = None,
+        lock_attempts: int = 1,
+        lock_retry_wait: float = 1.0,
     ) -> None:
         self.backend = backend
         self.conn = backend.connection
@@ -129,6 +138,55 @@ class Runner:
         if app_role is not None:
             self.context["mig.app_role"] = app_role
         self.report = report or silent
+        self.lock_attempts = lock_attempts
+        self.lock_retry_wait = lock_retry_wait
+        self._watch: BlockerWatch | None = None
+
+    def close(self) -> None:
+        """Stop watching for blockers (the watch's connection closes)."""
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+
+    def _watcher(self) -> BlockerWatch:
+        if self._watch is None:
+            self._watch = BlockerWatch(self.backend.dsn, self.conn.get_backend_pid())
+        return self._watch
+
+    def _lock_retries(self, script: Script, once: Callable[[], int]) -> int:
+        """``once()``, tried again while it fails only because a lock was not granted within
+        ``lock_timeout`` (what failed was rolled back whole), up to the migration's attempts.
+
+        Each failed attempt is reported with the sessions that blocked it; the last one's
+        error names them too.
+        """
+        timeout = script.option("lock_timeout") or self.defaults["lock_timeout"]
+        limit = seconds(timeout)
+        attempts = script.lock_attempts(self.lock_attempts)
+        watch = self._watcher() if limit > 0 else None
+        attempt = 1
+        while True:
+            if watch is not None:
+                watch.arm(limit)
+            try:
+                return once()
+            except StatementFailed as exc:
+                if not exc.lock_timeout:
+                    raise
+                who = describe(watch.blockers() if watch is not None else [])
+                if attempt >= attempts:
+                    exc.message += (f"\n  {who}\n  gave up after {attempts} attempt(s), each"
+                                    f" waiting up to lock_timeout {timeout} for its locks")
+                    raise
+                wait = backoff(attempt, self.lock_retry_wait)
+                self.report(f"{script.id}: attempt {attempt} of {attempts} could not get its"
+                            f" locks within lock_timeout {timeout}; {who}; trying again in"
+                            f" {wait:.2f}s")
+            finally:
+                if watch is not None:
+                    watch.disarm()
+            time.sleep(wait)
+            attempt += 1
 
     def _before_commit(self, script: Script) -> None:
         """Last point before a migration's transaction commits (a seam for fault tests)."""
@@ -151,23 +209,36 @@ class Runner:
             self._warnings(script)
 
     def _apply(self, script: Script) -> int:
-        started = time.monotonic()
         if script.transactional:
-            self.backend.begin()
-            try:
-                with self.conn.cursor() as cur:
-                    _session_settings(cur, script, self.defaults, self.context, local=True)
-                self._run_all(script, "apply")
-                duration = int((time.monotonic() - started) * 1000)
-                if not script.post_apply:
-                    tracking.record_apply(self.backend, script, duration)
-                self._before_commit(script)
-                self.backend.commit()
-            except BaseException:
-                if not self.conn.closed:
-                    self.backend.rollback()
-                raise
-            return duration
+            return self._lock_retries(script, lambda: self._apply_transaction(script))
+        return self._apply_steps(script)
+
+    def _apply_transaction(self, script: Script) -> int:
+        started = time.monotonic()
+        self.backend.begin()
+        with self._undone_on_error():
+            with self.conn.cursor() as cur:
+                _session_settings(cur, script, self.defaults, self.context, local=True)
+            self._run_all(script, "apply")
+            duration = int((time.monotonic() - started) * 1000)
+            if not script.post_apply:
+                tracking.record_apply(self.backend, script, duration)
+            self._before_commit(script)
+            self.backend.commit()
+        return duration
+
+    @contextlib.contextmanager
+    def _undone_on_error(self) -> Iterator[None]:
+        """Roll back the open transaction when anything fails inside."""
+        try:
+            yield
+        except BaseException:
+            if not self.conn.closed and self.conn.get_transaction_status() != 0:
+                self.backend.rollback()
+            raise
+
+    def _apply_steps(self, script: Script) -> int:
+        started = time.monotonic()
         leaves = _flatten(script.steps)
         done = tracking.completed_steps(self.conn, script.id)
         with self.conn.cursor() as cur:
@@ -202,11 +273,16 @@ class Runner:
             self._warnings(script)
 
     def _rollback(self, script: Script) -> int:
+        if script.transactional:
+            return self._lock_retries(script, lambda: self._rollback_once(script))
+        return self._rollback_once(script)
+
+    def _rollback_once(self, script: Script) -> int:
         started = time.monotonic()
         transactional = script.transactional
         if transactional:
             self.backend.begin()
-        try:
+        with self._undone_on_error():
             with self.conn.cursor() as cur:
                 _session_settings(cur, script, self.defaults, self.context,
                                   local=transactional)
@@ -216,10 +292,6 @@ class Runner:
             tracking.record_rollback(self.backend, script)
             self._before_commit(script)
             self.backend.commit()
-        except BaseException:
-            if not self.conn.closed and self.conn.get_transaction_status() != 0:
-                self.backend.rollback()
-            raise
         return int((time.monotonic() - started) * 1000)
 
     def _run_all(self, script: Script, direction: str) -> None:
@@ -293,17 +365,24 @@ class Runner:
         return None, None
 
     def _run(self, script, index, wrapper, inner, direction, *, done=None, total=None) -> None:
-        token = STEP_REPORT.set(self.report)
-        try:
-            _run_leaf(self.backend, wrapper, inner, direction)
-        except psycopg2.DatabaseError as exc:
-            raise _statement_error(script, inner, exc, direction, done, total) from None
-        except MigError:
-            raise  # already says what and where (a data step's error, a refusal)
-        except Exception as exc:  # a bug in a Python step: name the file and line
-            raise _python_error(script, inner, exc, direction, done, total) from exc
-        finally:
-            STEP_REPORT.reset(token)
+        def once() -> int:
+            token = STEP_REPORT.set(self.report)
+            try:
+                _run_leaf(self.backend, wrapper, inner, direction)
+            except psycopg2.DatabaseError as exc:
+                raise _statement_error(script, inner, exc, direction, done, total) from None
+            except MigError:
+                raise  # already says what and where (a data step's error, a refusal)
+            except Exception as exc:  # a bug in a Python step: name the file and line
+                raise _python_error(script, inner, exc, direction, done, total) from exc
+            finally:
+                STEP_REPORT.reset(token)
+            return 0
+
+        if self.conn.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+            self._lock_retries(script, once)  # a step of its own (autocommit): retried alone
+        else:
+            once()  # inside the migration's transaction: retried with it
 
 
 # A failed SQL migration is run again statement by statement to name the failing statement
@@ -401,11 +480,13 @@ def _failure(script, path, line, shown, exc, direction, done, total, *,
     verb = "applying" if direction == "apply" else "rolling back"
     message = f"{where}: {verb} {script.id} failed at: {shown}\n  {pgerror}"
     hint = None
-    if isinstance(exc, psycopg2.errors.LockNotAvailable):
+    lock_timeout = isinstance(exc, psycopg2.errors.LockNotAvailable)
+    if lock_timeout:
         hint = (
             "the migration could not get a table lock within lock_timeout: another session "
-            "holds a conflicting lock. Retry when the table is quieter, or raise the limit "
-            "(-- lock_timeout: 30s in the file, or --db-lock-timeout)"
+            "holds a conflicting lock. Let it finish (or end it) and run again, or allow more "
+            "attempts (-- lock_attempts: 10 in the file, or --db-lock-attempts); a longer "
+            "lock_timeout makes every query behind the migration's lock request wait as long"
         )
     elif isinstance(exc, psycopg2.errors.QueryCanceled):
         hint = "the statement ran past statement_timeout; raise it for this migration if intended"
@@ -417,5 +498,7 @@ def _failure(script, path, line, shown, exc, direction, done, total, *,
         )
     else:
         message += "\n  nothing of this migration was applied (its transaction was rolled back)"
-    return StatementFailed(message, migration_id=script.id, path=str(path), line=line,
-                           hint=hint)
+    error = StatementFailed(message, migration_id=script.id, path=str(path), line=line,
+                            hint=hint)
+    error.lock_timeout = lock_timeout
+    return error

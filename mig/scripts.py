@@ -35,7 +35,8 @@ def checksum(*paths: Path) -> str:
 
 
 _DIRECTIVE = re.compile(
-    r"^\s*--\s*(transactional|depends|lock_timeout|statement_timeout)\s*:\s*(.*?)\s*$"
+    r"^\s*--\s*(transactional|depends|lock_timeout|lock_attempts|statement_timeout)\s*:"
+    r"\s*(.*?)\s*$"
 )
 _COMMENT_OR_EMPTY = re.compile(r"^\s*(--.*)?$")
 
@@ -166,6 +167,26 @@ class Script:
                 f"{where}: {spelled} must be a duration like 5s, 500ms or 2min (0 switches it"
                 f" off), got {text!r}", migration_id=self.id, path=str(self.path), line=line)
         return text
+
+    def lock_attempts(self, default: int) -> int:
+        """How many times a lock request that times out is tried: ``-- lock_attempts: 10``
+        (SQL) or ``__lock_attempts__ = 10`` (Python), else ``default``."""
+        if self.is_sql:
+            value: object = self.directives.get("lock_attempts")
+            spelled = "-- lock_attempts:"
+        else:
+            value = getattr(self.loaded().module, "__lock_attempts__", None)
+            spelled = "__lock_attempts__"
+        if value is None:
+            return default
+        text = str(value).strip()
+        if not text.isdigit() or int(text) < 1:
+            line = self.line_of(spelled) if self.is_sql else None
+            where = f"{self.path}:{line}" if line else str(self.path)
+            raise BadMigrationFile(
+                f"{where}: {spelled} must be a whole number of at least 1, got {text!r}",
+                migration_id=self.id, path=str(self.path), line=line)
+        return int(text)
 
     def line_of(self, statement: str) -> int | None:
         """The line in the file where ``statement`` starts, where it can be found."""

@@ -15,6 +15,7 @@ to connect and is never changed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import uuid
@@ -171,7 +172,8 @@ class _Engine:
         self.backend = self._stack.enter_context(
             commands.locked_backend(settings, "verify", silent)
         )
-        self.runner = commands.make_runner(settings, self.backend, silent)
+        self.runner = self._stack.enter_context(
+            contextlib.closing(commands.make_runner(settings, self.backend, silent)))
         self.hooks = hooks
         self.schema = schema
         self.ignore = (settings.migration_table,)

@@ -62,3 +62,16 @@ def query(url: str, sql: str, params: tuple | dict | None = None) -> list[tuple]
 def tables(url: str) -> set[str]:
     return {r[0] for r in query(
         url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+    """Poll ``predicate`` until it returns something true (returned), or fail after ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"{what} not reached in {timeout:g} s")

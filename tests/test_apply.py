@@ -231,7 +231,7 @@ def test_per_migration_timeouts_from_the_file(tmp_path, db_url):
         """,
     })
     settings = resolve(database=db_url, project_dir=tmp_path, env={},
-                       db_lock_timeout="60s")
+                       db_lock_timeout="60s", db_lock_attempts=1)
     holder = psycopg2.connect(db_url)
     try:
         with holder.cursor() as cur:

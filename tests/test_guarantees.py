@@ -308,7 +308,8 @@ def test_non_transactional_failure_reports_and_resumes(tmp_path, db_url):
 def test_busy_table_makes_the_migration_fail_fast(tmp_path, db_url):
     write_project(tmp_path, {"0001_t.sql": "CREATE TABLE t (id int);\n",
                              "0002_alter.sql": "-- depends: 0001_t\nALTER TABLE t ADD c int;\n"})
-    settings = resolve(database=db_url, project_dir=tmp_path, env={}, db_lock_timeout="300ms")
+    settings = resolve(database=db_url, project_dir=tmp_path, env={}, db_lock_timeout="300ms",
+                       db_lock_attempts=1)
     commands.apply(settings, to="0001_t")
     reader = psycopg2.connect(db_url)
     try:

@@ -89,6 +89,12 @@ def lock_options(func: Callable) -> Callable:
         click.option("--db-lock-timeout", metavar="DURATION",
                      help="PostgreSQL lock_timeout for each migration [default: 5s] "
                      "[env: MIG_DB_LOCK_TIMEOUT]"),
+        click.option("--db-lock-attempts", type=int, metavar="N",
+                     help="tries of a migration whose lock request times out [default: 5] "
+                     "[env: MIG_DB_LOCK_ATTEMPTS]"),
+        click.option("--db-lock-retry-wait", type=float, metavar="SECONDS",
+                     help="wait before the second try, doubled for each further one, with "
+                     "jitter [default: 1] [env: MIG_DB_LOCK_RETRY_WAIT]"),
         click.option("--statement-timeout", metavar="DURATION",
                      help="PostgreSQL statement_timeout for each migration [default: 0 = off] "
                      "[env: MIG_STATEMENT_TIMEOUT]"),
@@ -103,7 +109,8 @@ def lock_options(func: Callable) -> Callable:
 
 def settings_from(params: dict[str, Any]) -> Settings:
     """Resolve the settings from a command's parsed options (consumed from ``params``)."""
-    keys = ("lock_wait", "db_lock_timeout", "statement_timeout", "seeds_dir", "app_role",
+    keys = ("lock_wait", "db_lock_timeout", "db_lock_attempts", "db_lock_retry_wait",
+            "allow_out_of_order", "statement_timeout", "seeds_dir", "app_role",
             "profile", "allow_insecure_tls", "sslmode", "sslrootcert", "sslcert", "sslkey")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InsecureTLSWarning)  # printed below, in mig's words
