@@ -32,6 +32,7 @@ from .errors import (
 from .lock import lock_key, migration_lock
 from .reports import RunReport, StatusReport, silent
 from .scripts import Script
+from .stored import StoredScript, stand_in
 
 Report = Callable[[str], None]
 
@@ -152,6 +153,25 @@ def _plan_apply(scripts: list[Script], applied_ids: set[str], to: str | None) ->
     return [s for s in pending if s.id in needed]
 
 
+def _refuse_out_of_order(scripts: list[Script], applied_ids: set[str],
+                         plan: list[Script]) -> None:
+    """Refuse a pending migration ordered before one already applied (added on a parallel
+    branch): databases that have the later one would get it after it, fresh ones before it."""
+    position = {s.id: i for i, s in enumerate(scripts)}
+    newest = max((position[mid] for mid in applied_ids if mid in position), default=-1)
+    early = [s.id for s in plan if position[s.id] < newest]
+    if not early:
+        return
+    raise Refused(
+        f"pending migration(s) {', '.join(early)} ordered before {scripts[newest].id}, which is"
+        " already applied (added on a parallel branch?): this database would run them after"
+        " it, a fresh one before it",
+        hint=f"rename them to sort after {scripts[newest].id} ('mig new' makes the name; 'mig"
+        " lint' finds them before a deploy), or pass --allow-out-of-order (allow_out_of_order"
+        " = true in [mig], MIG_ALLOW_OUT_OF_ORDER=1) when the order does not matter",
+    )
+
+
 def _ancestors(script: Script, scripts: list[Script]) -> set[str]:
     by_id = {s.id: s for s in scripts}
     seen: set[str] = set()
@@ -166,7 +186,7 @@ def _ancestors(script: Script, scripts: list[Script]) -> set[str]:
     return seen | {s.id for s in scripts[:index]}
 
 
-def _dry_run_entry(script: Script, direction: str, conn=None) -> dict:
+def _dry_run_entry(script: Script | StoredScript, direction: str, conn=None) -> dict:
     leaves = script.steps if direction == "apply" else list(reversed(script.steps))
     if direction == "apply":
         text = "\n".join(scripts_mod.describe_step(s, conn) for s in leaves)
@@ -180,19 +200,31 @@ def _dry_run_entry(script: Script, direction: str, conn=None) -> dict:
             elif action is not None:
                 parts.append(f"-- python: {getattr(action, '__qualname__', action)}")
         text = "\n".join(parts)
-    return {"id": script.id, "path": str(script.path), "transactional": script.transactional,
-            "sql": text}
+    entry: dict[str, Any] = {"id": script.id, "path": str(script.path),
+                             "transactional": script.transactional, "sql": text}
+    if isinstance(script, StoredScript):
+        entry["stored"] = True
+    return entry
 
 
 # -- verbs -----------------------------------------------------------------------------------
 def status(settings: Settings) -> StatusReport:
-    """Applied (when, by whom), pending and edited migrations. Changes nothing."""
+    """Applied (when, by whom), pending and edited migrations. Changes nothing.
+
+    An applied migration whose file is gone is listed under ``edited`` with ``problem``
+    ``"missing"`` and ``rollback``: ``"sql"`` (stored: ``rollback`` can undo it without the
+    file), ``"python"`` (its file is needed), ``"none"``, or ``"unknown"`` (applied before
+    rollbacks were stored).
+    """
     scripts, hooks = scripts_mod.scan(settings.sources)
     with _bad_files_first(scripts, hooks):
         dsn = resolve_dsn(settings)
         conn = connect(dsn, verb="status")
         try:
             applied = tracking.read_applied(conn, settings.migration_table)
+            on_disk = {s.id for s in scripts}
+            stored = tracking.stored_rollbacks(conn, [a.id for a in applied
+                                                      if a.id not in on_disk])
         except psycopg2.errors.InsufficientPrivilege as exc:
             raise DatabaseUnavailable(
                 f"{dsn.masked}: this role may not read the migration records: "
@@ -216,6 +248,11 @@ def status(settings: Settings) -> StatusReport:
         })
     report.pending = [{"id": s.id, "path": str(s.path)} for s in scripts if s.id not in applied_ids]
     report.edited = _edited(scripts, applied)
+    for problem in report.edited:
+        if problem["problem"] == "missing":
+            found = stored.get(problem["id"])
+            problem["rollback"] = (found.kind if found is not None and found.kind
+                                   else "unknown")
     return report
 
 
@@ -227,6 +264,8 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
     :raises ChecksumMismatch: an applied migration's file was edited, deleted or renamed.
     :raises LockTimeout: another process held the lock for longer than ``settings.lock_wait``.
     :raises StatementFailed: a statement failed; that migration left nothing applied.
+    :raises Refused: a pending migration is ordered before an applied one (unless
+        ``settings.allow_out_of_order``).
     """
     say = report or silent
     result = RunReport("apply", dry_run=dry_run)
@@ -238,6 +277,8 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
             applied = tracking.read_applied(conn, settings.migration_table)
             _refuse_edited([p for p in _edited(scripts, applied) if p["recorded"]])
             plan = _plan_apply(scripts, {a.id for a in applied}, to)
+            if not settings.allow_out_of_order:
+                _refuse_out_of_order(scripts, {a.id for a in applied}, plan)
             result.migrations = [_dry_run_entry(s, "apply", conn) for s in plan]
         finally:
             conn.close()
@@ -255,6 +296,8 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
         plan = _plan_apply(scripts, {a.id for a in applied}, to)
         if not plan and all(a.checksum for a in applied):
             return result  # nothing up to --to pending
+        if not settings.allow_out_of_order:
+            _refuse_out_of_order(scripts, {a.id for a in applied}, plan)
         backend = _backend(settings, dsn, conn, "apply")
         result.adopted = _adopt(conn, scripts, applied)
         runner = stack.enter_context(contextlib.closing(make_runner(settings, backend, say)))
@@ -277,9 +320,12 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
 
     More than one migration needs ``yes=True`` or a ``confirm`` callback that returns True.
     A migration without any rollback, or holding a data step without a backward function, is
-    refused unless ``force=True`` (what it changed then stays as it is).
+    refused unless ``force=True`` (what it changed then stays as it is). An applied migration
+    whose file is gone (applied from another branch) is rolled back with the rollback SQL
+    stored when it was applied; its entry in the report has ``"stored": True``.
     :raises Refused: more than one migration and no confirmation; a migration without a
-        rollback or an irreversible data migration, without ``force``.
+        rollback or an irreversible data migration, or one whose file is gone and whose
+        rollback was not stored (a Python migration's), without ``force``.
     """
     say = report or silent
     if steps is not None and to is not None:
@@ -290,29 +336,41 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
     by_id = {s.id: s for s in scripts}
     result = RunReport("rollback", dry_run=dry_run)
 
-    def plan_for(applied: list[tracking.Applied]) -> list[Script]:
-        order = [s for s in scripts if s.id in {a.id for a in applied}]
-        newest_first = list(reversed(order))
+    def plan_for(conn, applied: list[tracking.Applied]) -> list:
+        """What to roll back, newest applied first; a migration whose file is gone is rolled
+        back from the rollback stored when it was applied."""
+        newest_first = list(reversed(applied))
         if to is not None:
-            if to not in by_id:
+            applied_ids = [a.id for a in applied]
+            if to in by_id:
+                keep = {to} | _ancestors(by_id[to], scripts)
+            elif to in applied_ids:  # its file is gone: keep what was applied up to it
+                keep = set(applied_ids[: applied_ids.index(to) + 1])
+            else:
                 raise MigError(f"--to {to}: no such migration", hint="see 'mig status'")
-            keep = {to} | _ancestors(by_id[to], scripts)
-            return [s for s in newest_first if s.id not in keep]
-        return newest_first[: steps or 1]
+            chosen = [a.id for a in newest_first if a.id not in keep]
+        else:
+            chosen = [a.id for a in newest_first[: steps or 1]]
+        gone = [mid for mid in chosen if mid not in by_id]
+        stored = tracking.stored_rollbacks(conn, gone)
+        return [by_id[mid] if mid in by_id else stand_in(mid, stored.get(mid), force=force)
+                for mid in chosen]
 
     if dry_run:
         conn = connect(resolve_dsn(settings), verb="rollback --dry-run")
         try:
             applied = tracking.read_applied(conn, settings.migration_table)
+            plan = plan_for(conn, applied)
         finally:
             conn.close()
-        result.migrations = [_dry_run_entry(s, "rollback") for s in plan_for(applied)]
+        result.migrations = [_dry_run_entry(s, "rollback") for s in plan]
         return result
 
     with locked_backend(settings, "rollback", say) as backend, contextlib.ExitStack() as stack:
         applied = tracking.read_applied(backend.connection, settings.migration_table)
-        _refuse_edited(_edited(scripts, applied))
-        plan = plan_for(applied)
+        # A file that is gone is no obstacle: its stored rollback is used if it is rolled back.
+        _refuse_edited([p for p in _edited(scripts, applied) if p["problem"] == "edited"])
+        plan = plan_for(backend.connection, applied)
         if not force:
             from .runner import refuse_irreversible
 
@@ -325,8 +383,14 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         runner = stack.enter_context(contextlib.closing(make_runner(settings, backend, say)))
         for script in plan:
             duration = runner.rollback(script)
-            result.migrations.append({"id": script.id, "duration_ms": duration})
-            say(f"rolled back {script.id} ({duration} ms)")
+            entry: dict[str, Any] = {"id": script.id, "duration_ms": duration}
+            if isinstance(script, StoredScript):
+                entry["stored"] = True
+                say(f"rolled back {script.id} ({duration} ms) using the rollback stored when it"
+                    " was applied: its file is gone")
+            else:
+                say(f"rolled back {script.id} ({duration} ms)")
+            result.migrations.append(entry)
     return result
 
 

@@ -305,8 +305,10 @@ class Runner:
         cheap and safe: see :func:`_replayable`.
         """
         if script.is_sql and script.transactional:
-            path = script.path if direction == "apply" else script.rollback_path
-            text = path.read_text(encoding="utf-8") if path is not None else ""
+            if direction == "apply":
+                path, text = script.path, script.path.read_text(encoding="utf-8")
+            else:  # the rollback file, or the copy stored when the file is gone
+                path, text = script.rollback_path or script.path, script.rollback_sql
             if _has_sql(text):
                 self._run_text(script, path, text, direction)
             return
@@ -408,14 +410,13 @@ def _has_sql(text: str) -> bool:
     return any(line.strip() and not line.lstrip().startswith("--") for line in text.splitlines())
 
 
-def refuse_irreversible(plan: list[Script]) -> None:
+def refuse_irreversible(plan: list) -> None:
     """Refuse to roll back a migration that has no rollback at all (rolling it back would
     only forget it was applied, and the next apply would then fail on what it left), or that
     holds a data step without a backward function."""
     for script in plan:
         if script.is_sql:
-            path = script.rollback_path
-            undoes = path is not None and _has_sql(path.read_text(encoding="utf-8"))
+            undoes = _has_sql(script.rollback_sql)
             missing = f"no rollback file ({script.id}.rollback.sql holding statements)"
         else:
             undoes = any(getattr(inner, "_rollback", None) is not None

@@ -99,6 +99,12 @@ class Script:
         return candidate if self.is_sql and candidate.exists() else None
 
     @property
+    def rollback_sql(self) -> str:
+        """The rollback file's text ("" without one)."""
+        path = self.rollback_path
+        return path.read_text(encoding="utf-8") if path is not None else ""
+
+    @property
     def checksum(self) -> str:
         if self._checksum is None:
             paths = [self.path] + ([self.rollback_path] if self.rollback_path else [])

@@ -31,6 +31,9 @@ def _print_plan(out: Printer, report: commands.RunReport, verb: str) -> None:
               help="load the seed data (seeds/base/) after the migrations")
 @click.option("--seed-env", metavar="NAME",
               help="with --seed, also load seeds/NAME/ (implies --seed)")
+@click.option("--allow-out-of-order", is_flag=True, default=None,
+              help="apply pending migrations ordered before an applied one "
+              "[env: MIG_ALLOW_OUT_OF_ORDER]")
 @lock_options
 @common_options
 @with_settings
@@ -94,6 +97,15 @@ def rollback(settings, out: Printer, steps, to, dry_run, yes, force, as_json) ->
     return EXIT_OK
 
 
+# What 'mig rollback' can do for an applied migration whose file is gone.
+_MISSING_ROLLBACK = {
+    "sql": "its rollback was stored when it was applied: 'mig rollback' can undo it",
+    "python": "its rollback is Python code: roll it back where its file is",
+    "none": "it has no rollback",
+    "unknown": "applied before rollbacks were stored: roll it back where its file is",
+}
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="print an object with applied/pending/edited")
 @click.option("--exit-code", is_flag=True,
@@ -119,6 +131,10 @@ def status(settings, out: Printer, as_json, exit_code) -> int:
             out.line("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
         out.line(f"{len(report.applied)} applied, {len(report.pending)} pending, "
                  f"{len(report.edited)} edited")
+        for problem in report.edited:
+            if problem["problem"] == "missing":
+                out.line(f"  {problem['id']}: applied, but not on disk; "
+                         + _MISSING_ROLLBACK[problem["rollback"]])
     if exit_code and not report.current:
         return EXIT_PENDING
     return EXIT_OK

@@ -1,0 +1,100 @@
+"""Rolling back a migration whose file is gone, from the rollback stored when it was applied.
+
+After switching branches, a migration applied from the other branch has no file here. Its
+rollback SQL was stored in ``_mig_migrations`` when it was applied (:mod:`mig.tracking`), so a
+:class:`StoredScript` stands in for the missing file: the runner rolls it back as it would the
+file (in one transaction, or statement by statement for a non-transactional migration) and
+removes its records. A Python migration's rollback is code, which is not stored: its file is
+needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import sqltext, tracking
+from .errors import Refused
+
+
+@dataclass
+class _Migration:
+    """What yoyo's record methods need of a migration: its id and hash."""
+
+    id: str
+    hash: str
+
+
+@dataclass
+class _Statement:
+    """A rollback-only step, as yoyo makes of each statement of a rollback file."""
+
+    _rollback: str
+    _apply: None = None
+
+
+@dataclass
+class StoredScript:
+    """A migration known only from its records (the parts of :class:`mig.scripts.Script` the
+    runner uses to roll it back)."""
+
+    id: str
+    stored: tracking.StoredRollback
+    post_apply: bool = False
+    is_sql: bool = True
+    rollback_path: None = None
+    migration: _Migration = field(init=False)
+
+    def __post_init__(self) -> None:
+        from yoyo.migrations import get_migration_hash
+
+        self.migration = _Migration(self.id, get_migration_hash(self.id))
+
+    @property
+    def path(self) -> Path:
+        return Path(f"(stored rollback of {self.id})")
+
+    @property
+    def transactional(self) -> bool:
+        return self.stored.transactional
+
+    @property
+    def rollback_sql(self) -> str:
+        return self.stored.sql or ""
+
+    @property
+    def steps(self) -> list:
+        # yoyo keeps a rollback file's statements in reverse and the runner reverses them again.
+        return [_Statement(s.text) for s in reversed(sqltext.statements(self.rollback_sql))]
+
+    def option(self, name: str) -> str | None:
+        return None  # the run's lock_timeout and statement_timeout
+
+    def lock_attempts(self, default: int) -> int:
+        return default
+
+    def line_of(self, statement: str) -> int | None:
+        return None
+
+
+def stand_in(migration_id: str, stored: tracking.StoredRollback | None, *,
+             force: bool) -> StoredScript:
+    """The stand-in for the missing file of applied migration ``migration_id``.
+
+    :raises Refused: nothing usable was stored (a Python migration, one applied before mig
+        stored rollbacks, one without a rollback) and ``force`` is false.
+    """
+    kind = stored.kind if stored is not None else None
+    if kind == tracking.ROLLBACK_SQL or force:
+        return StoredScript(migration_id, stored or tracking.StoredRollback(
+            migration_id, None, None, True))
+    why = {
+        tracking.ROLLBACK_PYTHON: "its rollback is Python code, which only its file holds",
+        tracking.ROLLBACK_NONE: "it has no rollback",
+        None: "it was applied before mig stored rollbacks",
+    }[kind]
+    raise Refused(
+        f"{migration_id} is applied but its file is gone, and {why}",
+        hint="restore the file (e.g. check out the branch that has it) and roll back again, or"
+        " pass --force (force=True) to forget the record: the schema stays as it is",
+    )
