@@ -172,6 +172,17 @@ def _refuse_out_of_order(scripts: list[Script], applied_ids: set[str],
     )
 
 
+def _refuse_non_transactional(release: list[Script]) -> None:
+    """A release applied in one transaction cannot hold a migration that must run outside one
+    (``CREATE INDEX CONCURRENTLY``): refuse before anything runs, naming them."""
+    outside = [s.id for s in release if not s.transactional]
+    if outside:
+        raise Refused(
+            f"--single-transaction: non-transactional migration(s) pending: {', '.join(outside)}",
+            hint="apply them on their own first (mig apply --to ID), or apply without"
+            " --single-transaction (each migration in its own transaction)")
+
+
 def _ancestors(script: Script, scripts: list[Script]) -> set[str]:
     by_id = {s.id: s for s in scripts}
     seen: set[str] = set()
@@ -257,15 +268,19 @@ def status(settings: Settings) -> StatusReport:
 
 
 def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
-          report: Report | None = None) -> RunReport:
+          single_transaction: bool = False, report: Report | None = None) -> RunReport:
     """Apply pending migrations (up to and including ``to``) under the migration lock.
 
     :param dry_run: print nothing to the database; return the SQL each migration would run.
+    :param single_transaction: apply every pending migration (and the post-apply hooks) in one
+        transaction with their records: the release lands whole or not at all. Refused before
+        anything runs when any of them is non-transactional.
     :raises ChecksumMismatch: an applied migration's file was edited, deleted or renamed.
     :raises LockTimeout: another process held the lock for longer than ``settings.lock_wait``.
     :raises StatementFailed: a statement failed; that migration left nothing applied.
     :raises Refused: a pending migration is ordered before an applied one (unless
-        ``settings.allow_out_of_order``).
+        ``settings.allow_out_of_order``); ``single_transaction`` with a non-transactional
+        migration pending.
     """
     say = report or silent
     result = RunReport("apply", dry_run=dry_run)
@@ -279,6 +294,8 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
             plan = _plan_apply(scripts, {a.id for a in applied}, to)
             if not settings.allow_out_of_order:
                 _refuse_out_of_order(scripts, {a.id for a in applied}, plan)
+            if single_transaction:
+                _refuse_non_transactional(plan + hooks if plan else [])
             result.migrations = [_dry_run_entry(s, "apply", conn) for s in plan]
         finally:
             conn.close()
@@ -298,9 +315,21 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
             return result  # nothing up to --to pending
         if not settings.allow_out_of_order:
             _refuse_out_of_order(scripts, {a.id for a in applied}, plan)
+        if single_transaction:
+            _refuse_non_transactional(plan + hooks if plan else [])
         backend = _backend(settings, dsn, conn, "apply")
         result.adopted = _adopt(conn, scripts, applied)
         runner = stack.enter_context(contextlib.closing(make_runner(settings, backend, say)))
+        if single_transaction and plan:
+            release = plan + hooks
+            for script, duration in zip(release, runner.apply_release(release)):
+                if script.post_apply:
+                    say(f"ran post-apply hook {script.id}")
+                else:
+                    result.migrations.append({"id": script.id, "duration_ms": duration})
+                    say(f"applied {script.id} ({duration} ms)")
+            say(f"committed the release: {len(plan)} migration(s) in one transaction")
+            return result
         for script in plan:
             duration = runner.apply(script)
             result.migrations.append({"id": script.id, "duration_ms": duration})

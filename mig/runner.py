@@ -19,6 +19,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from typing import TypeVar
 
 import psycopg2
 from psycopg2 import sql
@@ -34,6 +35,8 @@ from .scripts import Script, statement_text
 
 # What a Python step may report through while it runs (mig.data's progress lines): the
 # run's report callable, so that -q silences a step as it silences the runner.
+T = TypeVar("T")
+
 STEP_REPORT: ContextVar[Callable[[str], None] | None] = ContextVar("mig_step_report",
                                                                      default=None)
 
@@ -74,13 +77,18 @@ def _session_settings(cur, script: Script, defaults: dict[str, str], context: di
                       *, local: bool) -> None:
     """The migration's timeouts, and the settings it may read with ``current_setting('mig.app_role',
     true)``, in one round trip."""
+    cur.execute(_settings_sql(script, defaults, context, local=local))
+
+
+def _settings_sql(script: Script, defaults: dict[str, str], context: dict[str, str], *,
+                  local: bool) -> sql.Composed:
     values = {name: script.option(name) or defaults[name]
               for name in ("lock_timeout", "statement_timeout")}
     values.update(context)
     calls = sql.SQL(", ").join(sql.SQL("set_config({}, {}, {})").format(
         sql.Literal(name), sql.Literal(value), sql.Literal(local))
         for name, value in values.items())
-    cur.execute(sql.SQL("SELECT {}").format(calls))
+    return sql.SQL("SELECT {}").format(calls)
 
 
 def _flatten(steps: list) -> list:
@@ -141,6 +149,7 @@ class Runner:
         self.lock_attempts = lock_attempts
         self.lock_retry_wait = lock_retry_wait
         self._watch: BlockerWatch | None = None
+        self._in_release = False  # applying a whole release in one transaction
 
     def close(self) -> None:
         """Stop watching for blockers (the watch's connection closes)."""
@@ -153,16 +162,19 @@ class Runner:
             self._watch = BlockerWatch(self.backend.dsn, self.conn.get_backend_pid())
         return self._watch
 
-    def _lock_retries(self, script: Script, once: Callable[[], int]) -> int:
+    def _lock_retries(self, script: Script, once: Callable[[], T]) -> T:
         """``once()``, tried again while it fails only because a lock was not granted within
         ``lock_timeout`` (what failed was rolled back whole), up to the migration's attempts.
 
         Each failed attempt is reported with the sessions that blocked it; the last one's
         error names them too.
         """
-        timeout = script.option("lock_timeout") or self.defaults["lock_timeout"]
+        return self._retried(script.id, script.option("lock_timeout") or
+                             self.defaults["lock_timeout"],
+                             script.lock_attempts(self.lock_attempts), once)
+
+    def _retried(self, label: str, timeout: str, attempts: int, once: Callable[[], T]) -> T:
         limit = seconds(timeout)
-        attempts = script.lock_attempts(self.lock_attempts)
         watch = self._watcher() if limit > 0 else None
         attempt = 1
         while True:
@@ -179,7 +191,7 @@ class Runner:
                                     f" waiting up to lock_timeout {timeout} for its locks")
                     raise
                 wait = backoff(attempt, self.lock_retry_wait)
-                self.report(f"{script.id}: attempt {attempt} of {attempts} could not get its"
+                self.report(f"{label}: attempt {attempt} of {attempts} could not get its"
                             f" locks within lock_timeout {timeout}; {who}; trying again in"
                             f" {wait:.2f}s")
             finally:
@@ -236,6 +248,46 @@ class Runner:
             if not self.conn.closed and self.conn.get_transaction_status() != 0:
                 self.backend.rollback()
             raise
+
+    def apply_release(self, scripts: list[Script]) -> list[int]:
+        """Apply ``scripts`` (all transactional) and record them in ONE transaction: all of
+        them or none. Returns each one's duration in milliseconds.
+
+        Each migration still gets its own settings (``SET LOCAL`` lasts until the next one's);
+        the records are written together, in one round trip, before the commit. A lock
+        request that times out retries the whole release.
+        """
+        def once() -> list[int]:
+            durations: list[int] = []
+            del self.conn.notices[:]
+            self.backend.begin()
+            with self._undone_on_error(), _whole_release(len(scripts)):
+                for script in scripts:
+                    started = time.monotonic()
+                    settings = _settings_sql(script, self.defaults, self.context, local=True)
+                    if script.is_sql:  # sent with the migration's text: one round trip
+                        # on the file's first line, so the server's LINE numbers are the file's
+                        self._run_all(script, "apply",
+                                      prefix=settings.as_string(self.conn) + "; ")
+                    else:
+                        with self.conn.cursor() as cur:
+                            cur.execute(settings)
+                        self._run_all(script, "apply")
+                    durations.append(int((time.monotonic() - started) * 1000))
+                    self._warnings(script)
+                recorded = [(s, d) for s, d in zip(scripts, durations) if not s.post_apply]
+                tracking.record_applies(self.backend, [s for s, _ in recorded],
+                                        [d for _, d in recorded])
+                self._before_commit(scripts[-1])
+                self.backend.commit()
+            return durations
+
+        self._in_release = True
+        try:
+            return self._retried(f"release of {len(scripts)} migration(s)",
+                                 self.defaults["lock_timeout"], self.lock_attempts, once)
+        finally:
+            self._in_release = False
 
     def _apply_steps(self, script: Script) -> int:
         started = time.monotonic()
@@ -294,7 +346,7 @@ class Runner:
             self.backend.commit()
         return int((time.monotonic() - started) * 1000)
 
-    def _run_all(self, script: Script, direction: str) -> None:
+    def _run_all(self, script: Script, direction: str, *, prefix: str = "") -> None:
         """Run every step of ``script`` in ``direction`` inside the caller's transaction.
 
         A transactional SQL migration is sent as its whole file in one statement string: the
@@ -302,15 +354,16 @@ class Runner:
         parsing the file or a round trip per statement. When it fails, the server names the
         place of a syntax error; for other errors the statements are run again one by one (in
         a transaction rolled back again) to name the one that failed, but only where that is
-        cheap and safe: see :func:`_replayable`.
+        cheap and safe: see :func:`_replayable`. ``prefix`` (SQL) is sent in the same string,
+        before the file's text.
         """
         if script.is_sql and script.transactional:
             if direction == "apply":
                 path, text = script.path, script.path.read_text(encoding="utf-8")
             else:  # the rollback file, or the copy stored when the file is gone
                 path, text = script.rollback_path or script.path, script.rollback_sql
-            if _has_sql(text):
-                self._run_text(script, path, text, direction)
+            if _has_sql(text) or prefix:
+                self._run_text(script, path, text, direction, prefix)
             return
         leaves = _flatten(script.steps)
         if direction == "rollback":
@@ -318,17 +371,21 @@ class Runner:
         for index, (wrapper, inner) in enumerate(leaves):
             self._run(script, index, wrapper, inner, direction)
 
-    def _run_text(self, script: Script, path, text: str, direction: str) -> None:
+    def _run_text(self, script: Script, path, text: str, direction: str,
+                  prefix: str = "") -> None:
         started = time.monotonic()
         try:
             with self.conn.cursor() as cur:
-                cur.execute(text)
+                cur.execute(prefix + text if _has_sql(text) else prefix)
         except psycopg2.DatabaseError as exc:
             elapsed = time.monotonic() - started
             self.backend.rollback()
-            statement, line = self._locate(script, text, exc, elapsed)
+            statement, line = self._locate(script, text, exc, elapsed, len(prefix))
             unlocated = "statement not located"
-            if isinstance(exc, psycopg2.OperationalError):
+            if self._in_release:
+                unlocated += (": not run again, as the migrations before it in the release were"
+                              " rolled back with it")
+            elif isinstance(exc, psycopg2.OperationalError):
                 unlocated += ": not run again after a timeout, lock or connection failure"
             elif elapsed > REPLAY_WITHIN:
                 unlocated += (f": the migration ran {elapsed:.1f}s before it failed; running it"
@@ -336,17 +393,18 @@ class Runner:
             raise _text_error(script, path, statement, line, exc, direction,
                               unlocated) from None
 
-    def _locate(self, script: Script, text: str, exc,
-                elapsed: float) -> tuple[str | None, int | None]:
-        """The failing statement of ``text`` and its line, for the error message."""
+    def _locate(self, script: Script, text: str, exc, elapsed: float,
+                offset: int = 0) -> tuple[str | None, int | None]:
+        """The failing statement of ``text`` (sent after ``offset`` characters of settings) and
+        its line, for the error message."""
         position = getattr(getattr(exc, "diag", None), "statement_position", None)
-        if position:  # a syntax error: the server says where
-            line = text.count("\n", 0, int(position) - 1) + 1
+        if position and int(position) > offset:  # a syntax error: the server says where
+            line = text.count("\n", 0, int(position) - offset - 1) + 1
             for part in sqltext.statements(text):
                 if part.line <= line <= part.end_line:
                     return part.text, line
             return None, line
-        if not _replayable(exc, elapsed):
+        if self._in_release or not _replayable(exc, elapsed):
             return None, None
         # Replay the statements one by one in a transaction rolled back at the end, each
         # bounded by a statement_timeout the failed run would have met comfortably.
@@ -401,6 +459,21 @@ def _replayable(exc: psycopg2.DatabaseError, elapsed: float) -> bool:
     wait out the same limits again and could fail elsewhere or not at all.
     """
     return elapsed <= REPLAY_WITHIN and not isinstance(exc, psycopg2.OperationalError)
+
+
+_ROLLED_BACK = "nothing of this migration was applied (its transaction was rolled back)"
+
+
+@contextlib.contextmanager
+def _whole_release(count: int) -> Iterator[None]:
+    """A failure inside a release says that the whole release was rolled back."""
+    try:
+        yield
+    except StatementFailed as exc:
+        exc.message = exc.message.replace(
+            _ROLLED_BACK, f"nothing of the release was applied: its {count} migration(s) ran in"
+            " one transaction (--single-transaction), rolled back")
+        raise
 
 
 def _has_sql(text: str) -> bool:
@@ -498,7 +571,7 @@ def _failure(script, path, line, shown, exc, direction, done, total, *,
             "re-running resumes at the failed step"
         )
     else:
-        message += "\n  nothing of this migration was applied (its transaction was rolled back)"
+        message += "\n  " + _ROLLED_BACK
     error = StatementFailed(message, migration_id=script.id, path=str(path), line=line,
                             hint=hint)
     error.lock_timeout = lock_timeout

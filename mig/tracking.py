@@ -21,7 +21,7 @@ import getpass
 import socket
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from psycopg2 import sql
 
@@ -136,44 +136,54 @@ def read_applied(conn, migration_table: str) -> list[Applied]:
 
 _RECORD_APPLY = """
 INSERT INTO {migrations} (migration_hash, migration_id, applied_at_utc)
-VALUES (%(hash)s, %(id)s, %(when)s);
+SELECT * FROM unnest(%(hash)s::text[], %(id)s::text[], %(when)s::timestamp[]);
 INSERT INTO _yoyo_log (id, migration_hash, migration_id, operation, username, hostname,
                        created_at_utc)
-VALUES (%(log_id)s, %(hash)s, %(id)s, 'apply', %(user)s, %(host)s, %(when)s);
+SELECT l, h, i, 'apply', %(user)s, %(host)s, w
+  FROM unnest(%(log_id)s::text[], %(hash)s::text[], %(id)s::text[], %(when)s::timestamp[])
+       AS r(l, h, i, w);
 INSERT INTO _mig_migrations (migration_id, checksum, duration_ms, transactional, rollback_kind,
                              rollback_sql)
-VALUES (%(id)s, %(checksum)s, %(duration)s, %(transactional)s, %(rollback_kind)s,
-        %(rollback_sql)s)
+SELECT * FROM unnest(%(id)s::text[], %(checksum)s::text[], %(duration)s::integer[],
+                     %(transactional)s::boolean[], %(rollback_kind)s::text[],
+                     %(rollback_sql)s::text[])
 ON CONFLICT (migration_id) DO UPDATE
 SET checksum = excluded.checksum, applied_at = now(), applied_by = current_user,
     duration_ms = excluded.duration_ms, transactional = excluded.transactional,
     rollback_kind = excluded.rollback_kind, rollback_sql = excluded.rollback_sql;
-DELETE FROM _mig_progress WHERE migration_id = %(id)s
+DELETE FROM _mig_progress WHERE migration_id = ANY (%(id)s::text[])
 """
 
 
 def record_apply(backend, script, duration_ms: int | None) -> None:
-    """Insert the rows that say ``script`` is applied (inside the caller's transaction).
+    """Insert the rows that say ``script`` is applied (inside the caller's transaction)."""
+    record_applies(backend, [script], [duration_ms])
+
+
+def record_applies(backend, scripts: list, durations: list[int | None]) -> None:
+    """Insert the rows that say ``scripts`` are applied (inside the caller's transaction).
 
     yoyo's rows are written in yoyo's own format (what ``mark_one`` and ``log_migration``
-    write), all four statements in one round trip. The migration's rollback is stored with
-    its record (see :func:`stored_rollback`).
+    write), all four statements in one round trip however many migrations. Each migration's
+    rollback is stored with its record (see :func:`stored_rollbacks`); their times follow
+    their order, a microsecond apart, so that the order they were applied in stays readable.
     """
-    kind, text = rollback_of(script)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rollbacks = [rollback_of(script) for script in scripts]
     query = sql.SQL(_RECORD_APPLY).format(migrations=sql.Identifier(backend.migration_table))
     with backend.connection.cursor() as cur:
         cur.execute(query, {
-            "hash": script.migration.hash,
-            "id": script.id,
-            "when": datetime.now(timezone.utc).replace(tzinfo=None),
-            "log_id": str(uuid.uuid1()),
+            "hash": [script.migration.hash for script in scripts],
+            "id": [script.id for script in scripts],
+            "when": [now + timedelta(microseconds=i) for i in range(len(scripts))],
+            "log_id": [str(uuid.uuid1()) for _ in scripts],
             "user": os_user(),
             "host": socket.gethostname(),
-            "checksum": script.checksum,
-            "duration": duration_ms,
-            "transactional": script.transactional,
-            "rollback_kind": kind,
-            "rollback_sql": text,
+            "checksum": [script.checksum for script in scripts],
+            "duration": durations,
+            "transactional": [script.transactional for script in scripts],
+            "rollback_kind": [kind for kind, _ in rollbacks],
+            "rollback_sql": [text for _, text in rollbacks],
         })
 
 

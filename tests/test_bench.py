@@ -27,6 +27,8 @@ ROWS = [
     "apply 10 synthetic migrations: mig vs psql -1 -f (limit)",
     "apply 10 synthetic migrations: mig vs yoyo apply (peer)",
     "apply 10 synthetic migrations: mig vs psql, a transaction per file (comparable limit)",
+    "apply --single-transaction shipped migrations: mig vs psql -1 -f",
+    "apply --single-transaction 10 synthetic migrations: mig vs psql -1 -f",
     "no-op apply at head: mig vs yoyo",
     "no-op apply at head: mig vs import psycopg2 (floor)",
     "import time of a no-op apply (-X importtime",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from . import concurrency, data, migrations, seeds, testing
+from . import concurrency, data, migrations, release, seeds, testing
 
 SECTIONS = [
     ("apply", migrations.apply_section),
+    ("release", release.section),
     ("noop", migrations.noop_section),
     ("seeds", seeds.section),
     ("testing", testing.section),

@@ -31,15 +31,19 @@ def _print_plan(out: Printer, report: commands.RunReport, verb: str) -> None:
               help="load the seed data (seeds/base/) after the migrations")
 @click.option("--seed-env", metavar="NAME",
               help="with --seed, also load seeds/NAME/ (implies --seed)")
+@click.option("--single-transaction", is_flag=True,
+              help="apply every pending migration in one transaction: all or nothing")
 @click.option("--allow-out-of-order", is_flag=True, default=None,
               help="apply pending migrations ordered before an applied one "
               "[env: MIG_ALLOW_OUT_OF_ORDER]")
 @lock_options
 @common_options
 @with_settings
-def apply(settings, out: Printer, to, dry_run, as_json, with_seed, seed_env) -> int:
+def apply(settings, out: Printer, to, dry_run, as_json, with_seed, seed_env,
+          single_transaction) -> int:
     """Apply pending migrations, under a lock that concurrent runs wait for."""
-    report = commands.apply(settings, to=to, dry_run=dry_run, report=out.report)
+    report = commands.apply(settings, to=to, dry_run=dry_run,
+                            single_transaction=single_transaction, report=out.report)
     seeded = None
     if (with_seed or seed_env) and not dry_run:
         seeded = commands.seed(settings, env=seed_env, report=out.report)
