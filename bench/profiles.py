@@ -72,7 +72,7 @@ def _tree(frame: dict, wall: float, depth: int = 0) -> list[str]:
 def summary(data: dict, title: str) -> list[str]:
     wall, cpu = float(data["duration"]), float(data["cpu_time"])
     root = data["root_frame"]
-    verb = _find(root, "mig/commands.py")
+    verb = _find(root, "mig/commands/migrate.py")
     lines = [f"### {title}", "",
              f"Wall {wall * 1000:.0f} ms, CPU {cpu * 1000:.0f} ms (the other "
              f"{(wall - cpu) * 1000:.0f} ms wait: on the server, the disk, the network); "

@@ -46,8 +46,8 @@ if TYPE_CHECKING:
         stop_embedded,
         wait,
     )
+    from .commands.schema import SchemaDrift
     from .config import InsecureTLSWarning, Settings, resolve
-    from .verify import SchemaDrift, verify
 
 __version__ = "0.1.0"
 
@@ -65,8 +65,8 @@ _WHERE = {
     "Settings": "config",
     "InsecureTLSWarning": "config",
     "resolve": "config",
-    "verify": "verify",
-    "SchemaDrift": "verify",
+    "verify": "commands",
+    "SchemaDrift": "commands.schema",
 }
 
 __all__ = [

@@ -7,19 +7,13 @@ The server is the embedded build by default; ``MIG_TEST_PG_BINDIR`` points at ot
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg2
 import pytest
 
 from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
-
-REPO = Path(__file__).resolve().parent.parent
-PG15_BINDIR = Path("/usr/lib/postgresql/15/bin")
-PASSWORD_ROLE = "mig_pw"
-PASSWORD = "S3cret-Pa55word!"  # searched for in every output by the secrets tests
+from tests.support.server import PASSWORD, PASSWORD_ROLE, create_database, drop_database
 
 
 @pytest.fixture(scope="session")
@@ -40,24 +34,6 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]
     conn.close()
     yield server
     server.destroy()
-
-
-def create_database(server: LocalServer) -> str:
-    name = "t_" + uuid.uuid4().hex[:12]
-    conn = psycopg2.connect(server.url())
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    return name
-
-
-def drop_database(server: LocalServer, name: str) -> None:
-    conn = psycopg2.connect(server.url())
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
 
 
 @pytest.fixture

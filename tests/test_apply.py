@@ -8,7 +8,7 @@ import pytest
 from mig import commands
 from mig.config import resolve
 from mig.errors import BadMigrationFile, ChecksumMismatch, MigError, Refused, StatementFailed
-from tests.helpers import query, tables, write_project
+from tests.support import query, tables, write_project
 
 BASIC = {
     "0001_users.sql": """

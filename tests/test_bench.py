@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.helpers import REPO
+from tests.support import REPO
 
 HEADER = [
     r"Written by `python bench/run\.py` --quick \(1 runs per figure, median\)\.",

@@ -12,9 +12,8 @@ from click.testing import CliRunner
 
 from mig.cli import cli
 from mig.errors import EXIT_PENDING, EXIT_USAGE
-from tests.conftest import PASSWORD, PASSWORD_ROLE
-from tests.helpers import REPO, run_mig, tables, write_project
-from tests.helpers import TWO_MIGRATIONS as MIGRATIONS
+from tests.support import PASSWORD, PASSWORD_ROLE, REPO, run_mig, tables, write_project
+from tests.support import TWO_MIGRATIONS as MIGRATIONS
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from mig.config import InsecureTLSWarning, resolve
 from mig.dsn import Dsn
 from mig.errors import ConfigError
-from tests.helpers import run_mig
+from tests.support import run_mig
 
 SECRET = "pa:ss@w/rd"
 

@@ -9,7 +9,7 @@ import pytest
 from mig import commands
 from mig.config import resolve
 from mig.errors import Refused
-from tests.helpers import REPO, query, run_mig
+from tests.support import REPO, query, run_mig
 
 EXAMPLE = REPO / "docs" / "examples" / "data-migrations"
 DOC = REPO / "docs" / "data-migrations.md"

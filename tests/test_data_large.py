@@ -23,7 +23,7 @@ import pytest
 
 from mig import commands
 from mig.config import resolve
-from tests.helpers import query, write_project
+from tests.support import query, write_project
 
 ROWS = 200_000
 FILES = {

@@ -14,7 +14,7 @@ from mig import commands
 from mig.config import resolve
 from mig.data.progress import Progress
 from mig.errors import BadMigrationFile, DataMigrationError, Refused
-from tests.helpers import query, run_mig, write_project
+from tests.support import query, run_mig, write_project
 
 TABLE = {
     "0001_items.sql": """

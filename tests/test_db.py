@@ -9,11 +9,10 @@ import uuid
 
 import pytest
 
-from mig import db
 from mig.dsn import Dsn
+from mig.engine import connect as db
 from mig.errors import DatabaseUnavailable
-from tests.conftest import drop_database
-from tests.helpers import query, run_mig, write_project
+from tests.support import drop_database, query, run_mig, write_project
 
 
 @pytest.fixture
@@ -78,7 +77,7 @@ def test_a_missing_role_gets_a_hint(tmp_path, pg_server):
 
 
 class _Server:
-    """What :func:`mig.db._ensure_database` needs of the embedded server, at a given port."""
+    """What ``mig.engine.connect._ensure_database`` needs of the embedded server, at a port."""
 
     def __init__(self, port: int, real=None) -> None:
         self.port, self.real, self.datadir = port, real, "/nowhere"

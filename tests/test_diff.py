@@ -8,11 +8,10 @@ import json
 import pytest
 
 from mig import commands
+from mig.commands.drift import diff
 from mig.config import resolve
-from mig.drift import diff
 from mig.errors import EXIT_DRIFT, MigrationError
-from tests.conftest import PASSWORD, PASSWORD_ROLE
-from tests.helpers import query, run_mig, write_project
+from tests.support import PASSWORD, PASSWORD_ROLE, query, run_mig, write_project
 
 MIGRATIONS = {
     "0001_items.sql": """\

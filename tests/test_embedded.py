@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.helpers import REPO, run_mig, tables
+from tests.support import REPO, run_mig, tables
 
 
 def _project_copy(root):

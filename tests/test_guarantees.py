@@ -13,10 +13,10 @@ import pytest
 
 from mig import commands
 from mig.config import resolve
+from mig.engine.lock import REPORT_EVERY_SECONDS, lock_key
+from mig.engine.snapshot import Snapshot, diff, snapshot
 from mig.errors import EXIT_LOCK_TIMEOUT, LockTimeout, StatementFailed
-from mig.lock import REPORT_EVERY_SECONDS, lock_key
-from mig.snapshot import Snapshot, diff, snapshot
-from tests.helpers import query, run_mig, tables, write_project
+from tests.support import query, run_mig, tables, write_project
 
 CHAIN = {
     "0001_a.sql": "CREATE TABLE a (id int PRIMARY KEY);\n",
@@ -58,7 +58,7 @@ def test_sixteen_processes_apply_each_migration_once(tmp_path, db_url, pg_server
     assert [rc for rc, _ in results] == [0] * 16, [err for _, err in results]
     assert _applied_once(db_url) == {"0001_a": 1, "0002_b": 1, "0003_c": 1}
     # the final state equals a single run's
-    from tests.conftest import create_database, drop_database
+    from tests.support import create_database, drop_database
 
     single = create_database(pg_server)
     try:
@@ -166,7 +166,7 @@ FAULT = """
 import os, signal, sys
 from mig import commands
 from mig.config import resolve
-from mig.runner import Runner
+from mig.engine.runner import Runner
 Runner._before_commit = lambda self, script: os.kill(os.getpid(), signal.SIGKILL)
 commands.apply(resolve(database=sys.argv[1], project_dir=sys.argv[2], env={}))
 """

@@ -8,12 +8,13 @@ import subprocess
 
 import pytest
 
-from mig import commands, history
-from mig import scripts as scripts_mod
+from mig import commands
 from mig.config import resolve
+from mig.disk import scripts as scripts_mod
+from mig.disk import sumfile as history
 from mig.errors import MigError
 from mig.lint import lint
-from tests.helpers import run_mig, write_project
+from tests.support import run_mig, write_project
 
 MIGRATIONS = {
     "0001_a.sql": "CREATE TABLE a (id bigint);\n",

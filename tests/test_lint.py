@@ -8,12 +8,12 @@ import textwrap
 
 import pytest
 
-from mig import history
-from mig import scripts as scripts_mod
 from mig.config import resolve
+from mig.disk import scripts as scripts_mod
+from mig.disk import sumfile as history
 from mig.errors import ConfigError
 from mig.lint import lint
-from tests.helpers import REPO, run_mig, write_project
+from tests.support import REPO, run_mig, write_project
 
 BASE = {
     "0001_base.sql": "CREATE TABLE items (id bigint PRIMARY KEY, name text, size int8);\n",

@@ -10,7 +10,7 @@ import pytest
 from mig import commands
 from mig.config import resolve
 from mig.errors import BadMigrationFile, StatementFailed
-from tests.helpers import query, wait_for, write_project
+from tests.support import query, wait_for, write_project
 
 NON_TRANSACTIONAL = "-- transactional: false\n"
 

@@ -7,7 +7,7 @@ import pytest
 from mig import commands
 from mig.config import resolve
 from mig.errors import Refused
-from tests.helpers import TWO_MIGRATIONS, run_mig, tables, write_project
+from tests.support import TWO_MIGRATIONS, run_mig, tables, write_project
 
 # Added on a parallel branch: its name sorts before 0002_b, which this database already has.
 PARALLEL = {"0001_c.sql": "CREATE TABLE c (id int);\n", "0001_c.rollback.sql": "DROP TABLE c;\n"}

@@ -14,9 +14,7 @@ import pytest
 from mig.server import LocalServer
 from mig.testing.options import OPTIONS, resolve
 from mig.testing.servers import RAM_DIR, RAM_PREFIX, docker_available, stop_embedded
-from tests.conftest import PASSWORD, PASSWORD_ROLE
-from tests.helpers import query
-from tests.test_testing import write_sample
+from tests.support import PASSWORD, PASSWORD_ROLE, REPO, SEED_ENV_INI, query, write_sample
 
 pytest_plugins = ["pytester"]
 
@@ -117,9 +115,6 @@ def test_made_db_base_only_on_request(mig_make_db):
     assert rows(mig_make_db(seed_env=None).connect()) == ["alpha", "beta"]
 """
 # The pytest.ini of docs/testing.md's example, as written there (tests/test_testing_docs.py).
-SEED_ENV_INI = "[pytest]\nmig_seed_env = test\n"
-
-
 @pytest.fixture
 def sample(pytester, tmp_path, monkeypatch):
     """A project in mig's layout with the sample tests; the plugin's variables cleared."""
@@ -364,7 +359,7 @@ def test_a_missing_embedded_server_is_a_clear_error(pytester, monkeypatch):
 
 
 def test_fixtures_and_options_are_documented(pytester):
-    docs = (Path(__file__).parent.parent / "docs/testing.md").read_text()
+    docs = (REPO / "docs/testing.md").read_text()
     result = pytester.runpytest("--fixtures")
     listed = {line.split()[0] for line in result.stdout.lines
               if line.startswith("mig_") and " -- " in line}

@@ -19,8 +19,8 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
-from mig.snapshot import diff, is_tracking_table, snapshot
-from tests.helpers import REPO, query, run_mig
+from mig.engine.snapshot import diff, is_tracking_table, snapshot
+from tests.support import REPO, query, run_mig
 
 PRIVILEGES_MIGRATION = "20260212_120000_application_role_privileges"
 ROW_ACCESS = ("SELECT", "INSERT", "UPDATE", "DELETE")

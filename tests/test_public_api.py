@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import mig
-from tests.helpers import tables, write_project
+from tests.support import REPO, tables, write_project
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 
 
 def test_every_public_name_resolves():
@@ -62,3 +62,14 @@ def test_the_api_page_lists_every_public_name():
     text = (ROOT / "docs" / "api.md").read_text()
     missing = [n for n in mig.__all__ if f"`{n}" not in text]
     assert missing == []
+
+
+def test_the_api_page_lists_every_verb_of_mig_commands():
+    from mig import commands
+
+    text = (ROOT / "docs" / "api.md").read_text()
+    missing = [n for n in commands.__all__
+               if f"`{n}(" not in text and f"`commands.{n}(" not in text]
+    assert missing == []
+    assert all(callable(getattr(commands, n)) and getattr(commands, n).__doc__
+               for n in commands.__all__)

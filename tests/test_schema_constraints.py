@@ -11,33 +11,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg2
 import psycopg2.errors
 import pytest
-from yoyo.migrations import read_sql_migration
 
 from mig.server import LocalServer
-
-from .conftest import create_database, drop_database
-
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-def apply_sql_files(url: str, directory: Path = MIGRATIONS) -> None:
-    """Apply every ``*.sql`` migration of ``directory`` in id order, one transaction each."""
-    conn = psycopg2.connect(url)
-    try:
-        for path in sorted(directory.glob("*.sql")):
-            if path.name.endswith(".rollback.sql"):
-                continue
-            _, _, statements = read_sql_migration(str(path))
-            with conn, conn.cursor() as cur:
-                for statement in statements:
-                    cur.execute(statement)
-    finally:
-        conn.close()
+from tests.support import apply_sql_files, create_database, drop_database
 
 
 @pytest.fixture(scope="module")

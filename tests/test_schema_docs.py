@@ -12,14 +12,11 @@ import psycopg2
 import pytest
 from click.testing import CliRunner
 
-from mig import erd
 from mig.cli import cli
+from mig.engine import erd
+from tests.support import REPO, apply_sql_files, create_database, drop_database, query
 
-from .conftest import create_database, drop_database
-from .helpers import query
-from .test_schema_constraints import apply_sql_files
-
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "schema.md"
+DOCS = REPO / "docs" / "schema.md"
 
 
 @pytest.fixture(scope="module")

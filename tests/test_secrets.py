@@ -25,8 +25,7 @@ import pytest
 from mig.cli import cli, main
 from mig.dsn import Dsn, redact
 from mig.server import LocalServer
-from tests.conftest import PASSWORD, PASSWORD_ROLE, create_database, drop_database
-from tests.helpers import REPO, query
+from tests.support import PASSWORD, PASSWORD_ROLE, REPO, create_database, drop_database, query
 
 WRONG_PASSWORD = "Wr0ng-Pa55word?"
 SSL_PASSWORD = "Key-Pa55phrase#"  # sslpassword: the client key's passphrase

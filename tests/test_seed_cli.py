@@ -11,8 +11,7 @@ import pytest
 from mig import commands
 from mig.cli import cli
 from mig.errors import EXIT_FAILURE, EXIT_PENDING
-from tests.helpers import run_mig
-from tests.test_seed_support import REPO, apply_product_schema, execute
+from tests.support import REPO, apply_product_schema, execute, run_mig
 
 pytestmark = pytest.mark.skipif(
     not hasattr(commands, "seed") or cli.get_command(click.Context(cli), "seed") is None,

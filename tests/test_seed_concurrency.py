@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 
 from mig.seeds import SEED_LOCK
-from tests.test_seed_support import REPO, apply_product_schema, execute, seed
+from tests.support import REPO, apply_product_schema, execute, seed
 
 
 def _state(url: str) -> dict[str, list[tuple]]:

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from mig.errors import SeedError
-from tests.test_seed_support import REPO, apply_product_schema, execute, seed
+from tests.support import REPO, apply_product_schema, execute, seed
 
 DOC = (REPO / "docs" / "seeds.md").read_text()
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", DOC, re.DOTALL)

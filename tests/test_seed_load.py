@@ -10,7 +10,7 @@ import pytest
 
 from mig.errors import SeedError
 from mig.seeds import load_seeds
-from tests.test_seed_support import (
+from tests.support import (
     TEAMS,
     counts,
     create_scratch_schema,

@@ -20,7 +20,7 @@ from mig.seeds import SeedCache
 from mig.seeds import reader as yaml_reader
 from mig.seeds.files import read_fixture, read_fixtures
 from mig.seeds.reader import LineDict, Secret
-from tests.test_seed_support import FIXTURES, REPO, write_seeds
+from tests.support import FIXTURES, REPO, write_seeds
 
 FILES = sorted([*REPO.glob("seeds/*/*.yaml"), *FIXTURES.rglob("*.yaml"),
                 *REPO.glob("docs/examples/**/*.yaml")])

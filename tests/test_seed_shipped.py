@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.test_seed_support import REPO, apply_product_schema, counts, execute, seed, versions
+from tests.support import REPO, apply_product_schema, counts, execute, seed, versions
 
 SEEDS = REPO / "seeds"
 AREAS = ("organization", "members", "invitations", "roles", "billing", "subscriptions",

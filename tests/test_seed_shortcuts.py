@@ -13,7 +13,7 @@ from mig import commands
 from mig.config import resolve
 from mig.errors import SeedError
 from mig.seeds import SeedCache, load_seeds
-from tests.test_seed_support import (
+from tests.support import (
     REPO,
     TEAMS,
     apply_product_schema,

@@ -18,7 +18,7 @@ import pytest
 
 from mig.errors import SeedError
 from mig.seeds.report import format_key
-from tests.test_seed_support import (
+from tests.support import (
     FIXTURES,
     REPO,
     apply_product_schema,

@@ -7,7 +7,7 @@ import pytest
 
 from mig.errors import ServerError
 from mig.server import LocalServer, embedded_bindir
-from tests.conftest import PG15_BINDIR
+from tests.support import PG15_BINDIR
 
 
 def _version(url: str) -> int:

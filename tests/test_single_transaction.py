@@ -7,7 +7,7 @@ import pytest
 from mig import commands
 from mig.config import resolve
 from mig.errors import Refused, StatementFailed
-from tests.helpers import TWO_MIGRATIONS, query, run_mig, tables, write_project
+from tests.support import TWO_MIGRATIONS, query, run_mig, tables, write_project
 
 BROKEN = {"0003_c.sql": "-- depends: 0002_b\nCREATE TABLE c (id int);\n"
                         "INSERT INTO c VALUES ('x');\n",

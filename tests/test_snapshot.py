@@ -10,9 +10,8 @@ import pytest
 
 from mig import commands
 from mig.config import resolve
-from mig.snapshot import SECTIONS, diff, snapshot
-
-from .test_schema_constraints import MIGRATIONS, apply_sql_files
+from mig.engine.snapshot import SECTIONS, diff, snapshot
+from tests.support import MIGRATIONS, apply_sql_files
 
 BASE = """
 CREATE TABLE t (id int PRIMARY KEY, name text NOT NULL, note text);
@@ -23,7 +22,7 @@ CREATE TRIGGER t_touch BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION touch();
 
 @pytest.fixture(scope="module")
 def module_conn(pg_server) -> Iterator[psycopg2.extensions.connection]:  # type: ignore[no-untyped-def]
-    from .conftest import create_database, drop_database
+    from tests.support import create_database, drop_database
 
     name = create_database(pg_server)
     connection = psycopg2.connect(pg_server.url(name))
@@ -210,7 +209,7 @@ def test_a_changed_function_body_is_shown_line_by_line(conn) -> None:  # type: i
 
 
 def test_the_engine_and_plain_sql_give_the_same_schema(pg_server, db_url: str) -> None:  # type: ignore[no-untyped-def]
-    from .conftest import create_database, drop_database
+    from tests.support import create_database, drop_database
 
     other = create_database(pg_server)
     try:

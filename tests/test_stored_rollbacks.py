@@ -10,7 +10,7 @@ import pytest
 from mig import commands
 from mig.config import resolve
 from mig.errors import Refused
-from tests.helpers import TWO_MIGRATIONS, query, run_mig, tables, write_project
+from tests.support import TWO_MIGRATIONS, query, run_mig, tables, write_project
 
 PY_MIGRATION = {
     "0003_c.py": '''

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 from pathlib import Path
 
@@ -19,35 +18,7 @@ from mig.testing import make_database, project_spec, servers
 from mig.testing.database import database_name
 from mig.testing.servers import existing, with_dbname
 from mig.testing.template import READY, TEMPLATE_PREFIX, ensure_template, template_name
-from tests.helpers import query
-
-ITEMS = """
-CREATE TABLE items (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name text NOT NULL UNIQUE,
-    deleted_at timestamptz
-);
-"""
-TAGS = "CREATE TABLE tags (name text PRIMARY KEY);"
-
-
-def write_sample(root: Path, marker: str = "") -> Path:
-    """A project in mig's layout: two migrations, base seeds and a 'test' environment."""
-    files = {
-        "yoyo.ini": "[DEFAULT]\nsources = %(here)s/migrations\n",
-        "migrations/20260101_000001_items.sql": f"-- {marker}\n{ITEMS}",
-        "migrations/20260101_000001_items.rollback.sql": "DROP TABLE items;\n",
-        "migrations/20260101_000002_tags.sql": TAGS + "\n",
-        "migrations/20260101_000002_tags.rollback.sql": "DROP TABLE tags;\n",
-        "seeds/base/010_items.yaml": "table: items\nkey: name\nrows:\n  - name: alpha\n"
-                                     "  - name: beta\n",
-        "seeds/test/010_items.yaml": "table: items\nkey: name\nrows:\n  - name: gamma\n",
-    }
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
+from tests.support import TAGS, query, write_sample
 
 
 def names(url: str) -> list[str]:
@@ -94,7 +65,7 @@ def test_importing_the_plugin_is_cheap_and_needs_no_extras():
             "import mig.testing.plugin; "
             "print(sorted(m for m in sys.modules if sys.modules[m] is not None and "
             "(m.split('.')[0] in ('psycopg2', 'docker', 'yoyo', 'yaml')"
-            " or m in ('mig.server', 'mig.db', 'mig.testing.template'))))")
+            " or m in ('mig.server', 'mig.engine.connect', 'mig.testing.template'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -18,8 +18,7 @@ import textwrap
 import mig.testing
 from mig.testing import plugin
 from mig.testing.options import OPTIONS
-from tests.helpers import REPO, query
-from tests.test_plugin import SEED_ENV_INI
+from tests.support import REPO, SEED_ENV_INI, query
 
 DOC = REPO / "docs" / "testing.md"
 # the files whose tests run the examples: the product's own session, and the sample projects

@@ -25,8 +25,7 @@ import mig
 from mig.config import resolve
 from mig.errors import EXIT_USAGE, ConfigError
 from mig.server import LocalServer, _as_root, _system_user
-from tests.conftest import PG15_BINDIR
-from tests.helpers import run_mig, write_project
+from tests.support import PG15_BINDIR, run_mig, write_project
 
 CLIENT_ROLE = "tls_client"  # may log in only with a client certificate signed by the CA
 

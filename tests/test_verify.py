@@ -11,14 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from mig.cli import cli
+from mig.commands.schema import SchemaDrift, verify
+from mig.disk.scripts import load as load_scripts
+from mig.engine.scratch import SCRATCH_PREFIX
 from mig.errors import MigrationError
-from mig.scripts import load as load_scripts
 from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
-from mig.verify import SCRATCH_PREFIX, SchemaDrift, verify
-
-from .conftest import PG15_BINDIR
-from .helpers import query, run_mig, write_project
-from .test_schema_constraints import MIGRATIONS
+from tests.support import MIGRATIONS, PG15_BINDIR, query, run_mig, write_project
 
 WIDGETS = {
     "0001_widgets.sql": "CREATE TABLE widgets (id int PRIMARY KEY, name text NOT NULL);\n",

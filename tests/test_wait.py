@@ -12,9 +12,8 @@ import pytest
 from mig import commands
 from mig.config import resolve
 from mig.errors import EXIT_FAILURE, EXIT_PENDING, NotAtHead
-from tests.conftest import drop_database
-from tests.helpers import TWO_MIGRATIONS as MIGRATIONS
-from tests.helpers import query, run_mig, write_project
+from tests.support import TWO_MIGRATIONS as MIGRATIONS
+from tests.support import drop_database, query, run_mig, write_project
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import click
 
 from ..dsn import guess_secrets, redact
 from ..errors import EXIT_FAILURE, MigError
-from ._common import STATE, LazyGroup, cli
+from ._common import LazyGroup, Run, cli
 
 # Which module registers which command; a module is imported only when its command runs.
 LazyGroup.modules = {
@@ -31,15 +31,15 @@ LazyGroup.modules = {
     "verify": "schema",
     "schema": "schema",
     "wait": "deploy",
-    "seed": "seed",
-    "lint": "lint",
-    "diff": "lint",
-    "hash": "lint",
+    "seed": "seeding",
+    "lint": "check",
+    "hash": "check",
+    "diff": "drift",
 }
 
 
-def _secrets() -> list[str]:
-    found = {*STATE["secrets"], os.environ.get("PGPASSWORD") or ""} - {""}
+def _secrets(run: Run) -> list[str]:
+    found = {*run.secrets, os.environ.get("PGPASSWORD") or ""} - {""}
     return sorted(found, key=len, reverse=True)  # a password masked whole before a part of it
 
 
@@ -57,28 +57,27 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("yoyo").addHandler(logging.NullHandler())
     logging.getLogger("yoyo").propagate = False
     # one run's, even when called in-process
-    STATE["traceback"] = False
-    STATE["secrets"] = _guessed_secrets(sys.argv[1:] if argv is None else list(argv))
+    run = Run(secrets=_guessed_secrets(sys.argv[1:] if argv is None else list(argv)))
     try:
-        code = cli.main(args=argv, prog_name="mig", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="mig", standalone_mode=False, obj=run)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(EXIT_FAILURE)
     except click.ClickException as exc:  # a usage error quotes the words it cannot place
         shown = io.StringIO()
         exc.show(file=shown)
-        click.echo(redact(shown.getvalue(), *_secrets()), err=True, nl=False)
+        click.echo(redact(shown.getvalue(), *_secrets(run)), err=True, nl=False)
         sys.exit(exc.exit_code)
     except MigError as exc:
-        click.echo(redact(f"error: {exc}", *_secrets()), err=True)
-        if STATE["traceback"]:
-            click.echo(redact(traceback.format_exc(), *_secrets()), err=True)
+        click.echo(redact(f"error: {exc}", *_secrets(run)), err=True)
+        if run.traceback:
+            click.echo(redact(traceback.format_exc(), *_secrets(run)), err=True)
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug or an unexpected library error: short unless asked
-        if STATE["traceback"]:
-            click.echo(redact(traceback.format_exc(), *_secrets()), err=True)
+        if run.traceback:
+            click.echo(redact(traceback.format_exc(), *_secrets(run)), err=True)
         else:
-            text = redact(" ".join(str(exc).split()), *_secrets())
+            text = redact(" ".join(str(exc).split()), *_secrets(run))
             click.echo(f"error: unexpected {type(exc).__name__}: {text}\n"
                        "  (run again with --traceback for details)", err=True)
         sys.exit(EXIT_FAILURE)

@@ -1,4 +1,5 @@
-"""Shared pieces of the CLI: the group, the common options and settings resolution."""
+"""Shared pieces of the CLI: the group, the run's state (click's ``ctx.obj``), the common options
+and settings resolution."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import functools
 import json
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
@@ -14,8 +16,19 @@ import click
 from ..config import InsecureTLSWarning, Settings, resolve
 from ..reports import silent
 
-# Set while parsing, read by ``main`` when it reports an error.
-STATE: dict[str, Any] = {"traceback": False, "secrets": []}
+
+@dataclass
+class Run:
+    """One run's state, click's ``ctx.obj``: set while parsing, read by ``main`` on an error."""
+
+    traceback: bool = False
+    secrets: list[str] = field(default_factory=list)  # masked in every message
+    database_given: bool = False  # --database on the command line (never the environment's)
+
+
+def current_run() -> Run:
+    """The state of the run being parsed (a fresh one when the group is invoked without)."""
+    return click.get_current_context().ensure_object(Run)
 
 
 class LazyGroup(click.Group):
@@ -46,7 +59,8 @@ def cli() -> None:
 
 
 def _remember_traceback(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
-    STATE["traceback"] = STATE["traceback"] or value
+    run = ctx.ensure_object(Run)
+    run.traceback = run.traceback or value
     return value
 
 
@@ -112,18 +126,21 @@ def settings_from(params: dict[str, Any]) -> Settings:
     keys = ("lock_wait", "db_lock_timeout", "db_lock_attempts", "db_lock_retry_wait",
             "allow_out_of_order", "statement_timeout", "seeds_dir", "app_role",
             "profile", "allow_insecure_tls", "sslmode", "sslrootcert", "sslcert", "sslkey")
+    database = params.pop("database", None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InsecureTLSWarning)  # printed below, in mig's words
         settings = resolve(
-            database=params.pop("database", None),
+            database=database,
             config_file=params.pop("config_file", None),
             **{k: params.pop(k) for k in keys if k in params},
         )
+    run = current_run()
+    run.database_given = database is not None
     if settings.database is not None:
-        STATE["secrets"].extend(settings.database.secrets)
+        run.secrets.extend(settings.database.secrets)
     if settings.password_file is not None:
         with contextlib.suppress(OSError, UnicodeDecodeError):
-            STATE["secrets"].append(settings.password_file.read_text().rstrip("\r\n"))
+            run.secrets.append(settings.password_file.read_text().rstrip("\r\n"))
     for warning in settings.warnings:
         click.echo(warning, err=True)  # whatever -q says: an accepted risk stays visible
     return settings

@@ -8,10 +8,11 @@ import click
 
 from .. import commands
 from ..errors import EXIT_OK, EXIT_PENDING
+from ..reports import RunReport
 from ._common import Printer, cli, common_options, lock_options, with_settings
 
 
-def _print_plan(out: Printer, report: commands.RunReport, verb: str) -> None:
+def _print_plan(out: Printer, report: RunReport, verb: str) -> None:
     if not report.migrations:
         out.line(f"nothing to {verb}")
         return

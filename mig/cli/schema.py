@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from .. import erd
-from ..db import connect, resolve_dsn
+from .. import commands
+from ..config import Settings
 from ..errors import EXIT_OK, MigError
-from ..snapshot import snapshot
-from ..verify import verify as verify_rollbacks
-from ._common import Printer, cli, common_options, settings_from, with_settings
+from ._common import Printer, cli, common_options, current_run, with_settings
 
 
 @cli.command()
@@ -22,7 +19,9 @@ from ._common import Printer, cli, common_options, settings_from, with_settings
 @click.option("--keep", is_flag=True, help="keep the scratch database and print its URL")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 @common_options
-def verify(scratch: str | None, keep: bool, as_json: bool, **params: Any) -> int:
+@with_settings
+def verify(settings: Settings, out: Printer, scratch: str | None, keep: bool,
+           as_json: bool) -> int:
     """Prove every rollback on a scratch database: apply, roll back, compare, re-apply.
 
     The scratch database is created on the embedded server (or --scratch-server, or the server
@@ -30,11 +29,8 @@ def verify(scratch: str | None, keep: bool, as_json: bool, **params: Any) -> int
     afterwards. A rollback that does not restore the exact previous schema fails with the
     difference, naming the migration.
     """
-    explicit_database = params.get("database") is not None  # never the environment's
-    out = Printer(params.pop("quiet", False), params.pop("verbose", False))
-    settings = settings_from(params)
-    server = scratch or (settings.database if explicit_database else None)
-    report = verify_rollbacks(server, settings=settings, keep=keep, report=out.report)
+    server = scratch or (settings.database if current_run().database_given else None)
+    report = commands.verify(server, settings=settings, keep=keep, report=out.report)
     if as_json:
         out.json(report.to_json())
         return EXIT_OK
@@ -65,26 +61,16 @@ def verify(scratch: str | None, keep: bool, as_json: bool, **params: Any) -> int
 )
 @common_options
 @with_settings
-def schema(settings, out: Printer, fmt, schema_name, update) -> int:
+def schema(settings: Settings, out: Printer, fmt: str, schema_name: str,
+           update: Path | None) -> int:
     """Print the live schema of the database, read from its catalogs."""
-    conn = connect(resolve_dsn(settings), verb="schema")
-    try:
-        ignore = (settings.migration_table,)
-        if fmt == "json":
-            if update:
-                raise MigError("--update works with --format mermaid only")
-            out.json(snapshot(conn, schema_name, ignore=ignore))
-            return EXIT_OK
-        diagram = erd.mermaid(conn, schema_name, ignore=ignore)
-    finally:
-        conn.close()
-    if update is None:
-        click.echo(diagram, nl=False)
-        return EXIT_OK
-    try:
-        text = erd.embed(update.read_text(encoding="utf-8"), diagram)
-    except ValueError as exc:
-        raise MigError(f"{update}: {exc}") from None
-    update.write_text(text, encoding="utf-8")
-    out.line(f"updated the diagram in {update}")
+    if fmt == "json":
+        if update:
+            raise MigError("--update works with --format mermaid only")
+        out.json(commands.schema_snapshot(settings, schema=schema_name))
+    elif update is None:
+        click.echo(commands.schema_diagram(settings, schema=schema_name), nl=False)
+    else:
+        commands.update_diagram(settings, update, schema=schema_name)
+        out.line(f"updated the diagram in {update}")
     return EXIT_OK

@@ -33,7 +33,7 @@ _RETRYABLE = (psycopg2.errors.LockNotAvailable, psycopg2.errors.DeadlockDetected
 
 def _report() -> Report:
     """The run's report callable (``mig apply`` sets one; -q silences it), else stderr."""
-    from ..runner import STEP_REPORT
+    from ..engine.runner import STEP_REPORT
 
     return STEP_REPORT.get() or _stderr
 

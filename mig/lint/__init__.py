@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import history
-from .. import scripts as scripts_mod
 from ..config import Settings
+from ..disk import scripts as scripts_mod
+from ..disk import sumfile as history
+from ..disk.scripts import Script
 from ..dsn import Dsn
 from ..errors import ConfigError
-from ..scripts import Script
 from . import rules, squawk
 from . import settings as settings_mod
 from .findings import Finding, Source
@@ -115,8 +115,8 @@ def _history(settings: Settings, scripts: list[Script], hooks: list[Script],
     if sums.exists:
         findings += _out_of_order(scripts, set(sums.ids), f"in {history.FILE_NAME}", hint)
     if database is not None:
-        from .. import tracking
-        from ..db import connect
+        from ..engine import tracking
+        from ..engine.connect import connect
 
         conn = connect(database, verb="lint")
         try:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..scripts import Script
+from ..disk.scripts import Script
 
 
 def shown(path: Path) -> str:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..sqltext import Statement, statements
+from ..disk.sqltext import Statement, statements
 from .findings import Finding, Source
 
 #: ``-- mig: allow-<rule> <reason>`` (``#`` in Python files): switches a rule off for the file.

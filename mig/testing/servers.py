@@ -79,8 +79,8 @@ class Server:
         not a connection set-up.
         """
         if self._admin is None or self._admin.closed:
-            from ..db import connect
             from ..dsn import Dsn
+            from ..engine.connect import connect
 
             self._admin = connect(Dsn.parse(self.maintenance_url), verb="testing")
         return self._admin

@@ -138,8 +138,8 @@ def ensure_template(server: Server, spec: TemplateSpec) -> Template:
             return Template(name, digest, server, spec, built=False)
     # The lock is held on a connection of its own, so that the shared one stays usable and a
     # builder that dies releases the lock with its connection.
-    from ..db import connect
     from ..dsn import Dsn
+    from ..engine.connect import connect
 
     lock_conn = connect(Dsn.parse(server.maintenance_url), verb="testing template build")
     key = int(digest[:8], 16) & 0x7FFFFFFF
@@ -172,8 +172,8 @@ def _fill(url: str, spec: TemplateSpec) -> None:
                               sources=list(spec.sources))
     commands.apply(settings, to=spec.to)
     if spec.seeds_dir is not None:
-        from ..db import connect
         from ..dsn import Dsn
+        from ..engine.connect import connect
         from ..seeds import load_seeds
 
         conn = connect(Dsn.parse(url), verb="testing seed", autocommit=False)

@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import sqltext, tracking
-from .errors import Refused
+from ..disk import sqltext
+from ..errors import Refused
+from . import tracking
 
 
 @dataclass

@@ -5,7 +5,7 @@ For each migration in order: snapshot the schema, apply the migration, roll it b
 again and require the two snapshots to be equal, then apply it again and require the schema it
 produced the first time. Then roll the whole chain back one migration at a time, checking each
 step against the schema that migration started from, down to the empty schema, and apply it all
-again. Schemas are compared through :mod:`mig.snapshot` (the PostgreSQL catalogs), never by
+again. Schemas are compared through :mod:`mig.engine.snapshot` (the PostgreSQL catalogs), never by
 reading the migration files.
 
 The scratch database is created on the server of the given URL (or the embedded server) under a
@@ -15,32 +15,24 @@ to connect and is never changed.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg2
-from psycopg2 import sql
-
-from . import commands
-from . import config as config_mod
-from . import scripts as scripts_mod
-from .config import Settings
-from .db import connect, resolve_dsn
-from .dsn import Dsn
-from .errors import DatabaseUnavailable, MigrationError
-from .reports import silent
-from .snapshot import Snapshot, diff, snapshot
+from .. import config as config_mod
+from ..config import Settings
+from ..disk import scripts as scripts_mod
+from ..dsn import Dsn
+from ..engine import erd
+from ..engine.connect import connect, resolve_dsn
+from ..engine.scratch import ScratchEngine, scratch_database
+from ..engine.snapshot import Snapshot, diff, snapshot
+from ..errors import MigError, MigrationError
+from ..reports import silent
 
 Report = Callable[[str], None]
-
-SCRATCH_PREFIX = "mig_verify_"
-
 
 class SchemaDrift(MigrationError):
     """A rollback did not restore the schema its migration started from (or a re-apply did not
@@ -118,79 +110,16 @@ def verify(
     scripts, hooks = scripts_mod.load(settings.sources)
     started = time.monotonic()
     server = resolve_dsn(settings)
-    with _scratch_database(server, keep=keep) as scratch:
+    with scratch_database(server, keep=keep) as scratch:
         result = VerifyReport(database=scratch.masked, kept=keep)
         say(f"verifying {len(scripts)} migration(s) on scratch database {scratch.dbname}")
-        engine = _Engine(dataclasses.replace(settings, database=scratch), hooks, schema)
+        engine = ScratchEngine(dataclasses.replace(settings, database=scratch), hooks, schema)
         try:
             _Verifier(engine, scripts, say, result).run()
         finally:
             engine.close()
     result.duration_ms = int((time.monotonic() - started) * 1000)
     return result
-
-
-@contextmanager
-def _scratch_database(server: Dsn, *, keep: bool) -> Iterator[Dsn]:
-    name = SCRATCH_PREFIX + uuid.uuid4().hex[:12]
-    admin = connect(server, verb="verify")
-    try:
-        with admin.cursor() as cur:
-            try:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            except psycopg2.errors.InsufficientPrivilege:
-                raise DatabaseUnavailable(
-                    f"cannot create a scratch database on {server.masked}: permission denied",
-                    hint="verify needs a role with CREATEDB; use a disposable server "
-                    "(the embedded default needs no setup)",
-                ) from None
-        try:
-            yield server.with_params(dbname=name)
-        finally:
-            if not keep:
-                with admin.cursor() as cur:
-                    cur.execute(
-                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                            sql.Identifier(name)
-                        )
-                    )
-    finally:
-        admin.close()
-
-
-class _Engine:
-    """Applies and rolls back single migrations on the scratch database, and snapshots it.
-
-    Built the way ``mig apply`` builds its runner (lock, tracking tables, timeouts, the
-    settings migrations may read), so each migration and its records commit together exactly
-    as they do there; the migrations are parsed once for the whole run.
-    """
-
-    def __init__(self, settings: Settings, hooks: list[scripts_mod.Script], schema: str) -> None:
-        self._stack = ExitStack()
-        # The engine's own construction (mig.commands), not a copy of it.
-        self.backend = self._stack.enter_context(
-            commands.locked_backend(settings, "verify", silent)
-        )
-        self.runner = self._stack.enter_context(
-            contextlib.closing(commands.make_runner(settings, self.backend, silent)))
-        self.hooks = hooks
-        self.schema = schema
-        self.ignore = (settings.migration_table,)
-
-    def apply(self, script: scripts_mod.Script) -> None:
-        self.runner.apply(script)
-        for hook in self.hooks:
-            self.runner.apply(hook)
-
-    def rollback(self, script: scripts_mod.Script) -> None:
-        self.runner.rollback(script)
-
-    def snapshot(self) -> Snapshot:
-        return snapshot(self.backend.connection, self.schema, ignore=self.ignore)
-
-    def close(self) -> None:
-        self._stack.close()
 
 
 # What each check compares, and how to fix a failure: (message, hint).
@@ -215,7 +144,8 @@ _PHASES = {
 
 
 class _Verifier:
-    def __init__(self, engine: _Engine, scripts: list, say: Report, result: VerifyReport) -> None:
+    def __init__(self, engine: ScratchEngine, scripts: list, say: Report,
+                 result: VerifyReport) -> None:
         self.engine = engine
         self.scripts = scripts
         self.say = say
@@ -272,3 +202,35 @@ class _Verifier:
         self.say("ok: the whole chain applies again to the same schema")
         for entry in self.result.migrations:
             entry["checks"] += ["chain rollback", "chain reapply"]
+
+
+def schema_snapshot(settings: Settings, *, schema: str = "public") -> Snapshot:
+    """The live schema of the configured database, read from its catalogs: what
+    :func:`verify` compares (mig's tracking tables left out)."""
+    conn = connect(resolve_dsn(settings), verb="schema")
+    try:
+        return snapshot(conn, schema, ignore=(settings.migration_table,))
+    finally:
+        conn.close()
+
+
+def schema_diagram(settings: Settings, *, schema: str = "public") -> str:
+    """The entity-relationship diagram (Mermaid) of the configured database's live schema."""
+    conn = connect(resolve_dsn(settings), verb="schema")
+    try:
+        return erd.mermaid(conn, schema, ignore=(settings.migration_table,))
+    finally:
+        conn.close()
+
+
+def update_diagram(settings: Settings, path: Path, *, schema: str = "public") -> None:
+    """Replace the diagram between the ``mig:erd`` markers of the Markdown file ``path``.
+
+    :raises MigError: the file has no (or unbalanced) markers; it is left as it was.
+    """
+    diagram = schema_diagram(settings, schema=schema)
+    try:
+        text = erd.embed(path.read_text(encoding="utf-8"), diagram)
+    except ValueError as exc:
+        raise MigError(f"{path}: {exc}") from None
+    path.write_text(text, encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The public verbs. The CLI, the pytest plugin and users' own code all call these.
+"""Verbs that change or report the migration state: status, apply, rollback, repair, new.
 
 Each verb takes resolved :class:`~mig.config.Settings` and returns a report object; progress
 lines go to the optional ``report`` callable. Errors are :class:`~mig.errors.MigError`
@@ -8,7 +8,6 @@ subclasses.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -16,43 +15,26 @@ from typing import Any
 
 import psycopg2.errors
 
-from . import scripts as scripts_mod
-from . import tracking
-from .config import Settings
-from .db import connect, resolve_dsn
-from .dsn import Dsn
-from .errors import (
+from ..config import Settings
+from ..disk import scripts as scripts_mod
+from ..disk.scripts import Script
+from ..engine import tracking
+from ..engine.connect import connect, resolve_dsn
+from ..engine.lock import locked_connection
+from ..engine.stored import StoredScript, stand_in
+from ..errors import (
     BadMigrationFile,
     ChecksumMismatch,
     DatabaseUnavailable,
     MigError,
-    NotAtHead,
     Refused,
 )
-from .lock import lock_key, migration_lock
-from .reports import RunReport, StatusReport, silent
-from .scripts import Script
-from .stored import StoredScript, stand_in
+from ..reports import RunReport, StatusReport, silent
 
 Report = Callable[[str], None]
 
 
 # -- shared steps ----------------------------------------------------------------------------
-def _edited(scripts: list[Script], applied: list[tracking.Applied]) -> list[dict]:
-    """Applied migrations whose file changed, disappeared or was renamed."""
-    on_disk = {s.id: s for s in scripts}
-    problems = []
-    for row in applied:
-        script = on_disk.get(row.id)
-        if script is None:
-            problems.append({"id": row.id, "problem": "missing", "recorded": row.checksum,
-                             "current": None})
-        elif row.checksum is not None and row.checksum != script.checksum:
-            problems.append({"id": row.id, "problem": "edited", "recorded": row.checksum,
-                             "current": script.checksum, "path": str(script.path)})
-    return problems
-
-
 def _refuse_edited(problems: list[dict]) -> None:
     if not problems:
         return
@@ -72,19 +54,6 @@ def _refuse_edited(problems: list[dict]) -> None:
     )
 
 
-@contextlib.contextmanager
-def _locked(settings: Settings, verb: str, report: Report) -> Iterator[tuple[Dsn, Any]]:
-    """A connection holding the migration lock (waiting for it as configured)."""
-    dsn = resolve_dsn(settings)
-    conn = connect(dsn, verb=verb)
-    try:
-        with migration_lock(conn, lock_key(settings.migration_table), wait=settings.lock_wait,
-                            report=report):
-            yield dsn, conn
-    finally:
-        conn.close()
-
-
 def _at_head(scripts: list[Script], applied: list[tracking.Applied]) -> bool:
     """Every migration on disk is applied with its file's checksum: nothing to import."""
     recorded = {a.id: a.checksum for a in applied}
@@ -102,32 +71,6 @@ def _bad_files_first(scripts: list[Script], hooks: list[Script]) -> Iterator[Non
     except MigError:
         scripts_mod.prepared(scripts, hooks)
         raise
-
-
-def _backend(settings: Settings, dsn: Dsn, conn, verb: str):
-    """yoyo's backend on the locked connection, with the tracking tables in place."""
-    from .runner import Backend
-
-    backend = Backend(dsn, settings.migration_table, verb, connection=conn)
-    tracking.ensure_tables(backend)
-    return backend
-
-
-@contextlib.contextmanager
-def locked_backend(settings: Settings, verb: str, report: Report) -> Iterator:
-    """yoyo's backend on a connection holding the migration lock (shared with ``mig verify``)."""
-    with _locked(settings, verb, report) as (dsn, conn):
-        yield _backend(settings, dsn, conn, verb)
-
-
-def make_runner(settings: Settings, backend, report: Report):
-    """The runner every verb applies migrations with: the configured timeouts and roles."""
-    from .runner import Runner
-
-    return Runner(backend, lock_timeout=settings.db_lock_timeout,
-                  statement_timeout=settings.statement_timeout, report=report,
-                  app_role=settings.app_role, lock_attempts=settings.db_lock_attempts,
-                  lock_retry_wait=settings.db_lock_retry_wait)
 
 
 def _adopt(conn, scripts: list[Script], applied: list[tracking.Applied]) -> list[str]:
@@ -258,7 +201,7 @@ def status(settings: Settings) -> StatusReport:
             "checksum": a.checksum,
         })
     report.pending = [{"id": s.id, "path": str(s.path)} for s in scripts if s.id not in applied_ids]
-    report.edited = _edited(scripts, applied)
+    report.edited = tracking.edited(scripts, applied)
     for problem in report.edited:
         if problem["problem"] == "missing":
             found = stored.get(problem["id"])
@@ -290,7 +233,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
         try:
             conn.set_session(readonly=True)  # data steps count the rows they would touch
             applied = tracking.read_applied(conn, settings.migration_table)
-            _refuse_edited([p for p in _edited(scripts, applied) if p["recorded"]])
+            _refuse_edited([p for p in tracking.edited(scripts, applied) if p["recorded"]])
             plan = _plan_apply(scripts, {a.id for a in applied}, to)
             if not settings.allow_out_of_order:
                 _refuse_out_of_order(scripts, {a.id for a in applied}, plan)
@@ -302,11 +245,12 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
         return result
 
     scripts, hooks = scripts_mod.scan(settings.sources)
-    with _bad_files_first(scripts, hooks), _locked(settings, "apply", say) as (dsn, conn), \
+    with _bad_files_first(scripts, hooks), \
+            locked_connection(settings, "apply", say) as (dsn, conn), \
             contextlib.ExitStack() as stack:
         # Recomputed under the lock: a process that waited sees what the leader applied.
         applied = tracking.read_applied(conn, settings.migration_table)
-        _refuse_edited(_edited(scripts, applied))
+        _refuse_edited(tracking.edited(scripts, applied))
         if _at_head(scripts, applied):
             return result  # the deploy path: no Python migration imported, no yoyo backend
         scripts, hooks = scripts_mod.prepared(scripts, hooks)
@@ -317,7 +261,9 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
             _refuse_out_of_order(scripts, {a.id for a in applied}, plan)
         if single_transaction:
             _refuse_non_transactional(plan + hooks if plan else [])
-        backend = _backend(settings, dsn, conn, "apply")
+        from ..engine.runner import backend_on, make_runner
+
+        backend = backend_on(settings, dsn, conn, "apply")
         result.adopted = _adopt(conn, scripts, applied)
         runner = stack.enter_context(contextlib.closing(make_runner(settings, backend, say)))
         if single_transaction and plan:
@@ -395,14 +341,15 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         result.migrations = [_dry_run_entry(s, "rollback") for s in plan]
         return result
 
+    from ..engine.runner import locked_backend, make_runner, refuse_irreversible
+
     with locked_backend(settings, "rollback", say) as backend, contextlib.ExitStack() as stack:
         applied = tracking.read_applied(backend.connection, settings.migration_table)
         # A file that is gone is no obstacle: its stored rollback is used if it is rolled back.
-        _refuse_edited([p for p in _edited(scripts, applied) if p["problem"] == "edited"])
+        _refuse_edited([p for p in tracking.edited(scripts, applied)
+                        if p["problem"] == "edited"])
         plan = plan_for(backend.connection, applied)
         if not force:
-            from .runner import refuse_irreversible
-
             refuse_irreversible(plan)
         if len(plan) > 1 and not yes and not (confirm and confirm([s.id for s in plan])):
             raise Refused(
@@ -433,11 +380,13 @@ def repair(settings: Settings, *, report: Report | None = None) -> list[dict]:
     say = report or silent
     scripts, _ = scripts_mod.load(settings.sources)
     repaired: list[dict] = []
+    from ..engine.runner import locked_backend
+
     with locked_backend(settings, "repair", say) as backend:
         conn = backend.connection
         applied = tracking.read_applied(conn, settings.migration_table)
         applied_ids = {a.id for a in applied}
-        problems = _edited(scripts, applied)
+        problems = tracking.edited(scripts, applied)
         unresolved = []
         backend.begin()
         for p in problems:
@@ -479,7 +428,7 @@ def new(settings: Settings, name: str, *, python: bool = False) -> list[Path]:
     The new migration is added to the history lock file (``mig.sum``), which is created
     when missing; the entries already there are kept as they are.
     """
-    from . import history
+    from ..disk import sumfile as history
 
     scripts, _ = scripts_mod.load(settings.sources)
     history.check_writable(settings.sources)  # a lock file in conflict: create nothing
@@ -489,91 +438,3 @@ def new(settings: Settings, name: str, *, python: bool = False) -> list[Path]:
     history.append(settings.sources, scripts + hooks,
                    [s for s in scripts + hooks if s.path in paths])
     return paths
-
-
-def wait(settings: Settings, *, timeout: float, interval: float = 2.0,
-         allow_newer: bool = False, report: Report | None = None) -> StatusReport:
-    """Wait until every migration is applied and none was edited, checking every ``interval``.
-
-    Only reads (no lock, no transaction left open). An unreachable database, or one whose
-    migration records this role may not read yet, counts as not current: it may be starting.
-    :param allow_newer: see :func:`require_head`.
-    :raises NotAtHead: still behind after ``timeout`` seconds.
-    :raises DatabaseUnavailable: still unreachable after ``timeout`` seconds.
-    """
-    say = report or silent
-    deadline = time.monotonic() + timeout
-    last_seen = None
-    while True:
-        try:
-            return require_head(settings, allow_newer=allow_newer)
-        except (NotAtHead, DatabaseUnavailable) as exc:
-            error = exc
-        if error.message != last_seen:
-            say(f"waiting: {error.message}")
-            last_seen = error.message
-        left = deadline - time.monotonic()
-        if left <= 0:
-            error.message = f"gave up after {timeout:g} s: {error.message}"
-            if isinstance(error, NotAtHead):
-                error.hint = ("migrations are applied by 'mig apply' (the migration job): "
-                              "check that it ran and succeeded")
-            raise error
-        time.sleep(min(interval, left))
-
-
-def seed(settings: Settings, *, env: str | None = None, prune: bool = False,
-         dry_run: bool = False, report: Report | None = None):
-    """Load ``seeds/base/`` (and ``seeds/<env>/``) into a database at the newest migration.
-
-    :returns: a :class:`mig.seeds.SeedReport` with real per-table counts.
-    :raises NotAtHead: migrations are pending or edited (seed data follows the schema).
-    :raises SeedError: a fixture problem (all of them, with file and line); nothing written.
-    """
-    from .seeds import load_seeds
-
-    require_head(settings)
-    conn = connect(resolve_dsn(settings), verb="seed")
-    try:
-        return load_seeds(conn, settings.seeds_dir, env, prune=prune, dry_run=dry_run,
-                          cache=settings.seed_cache)
-    finally:
-        conn.close()
-
-
-def require_head(settings: Settings, *, allow_newer: bool = False) -> StatusReport:
-    """Raise :class:`NotAtHead` unless every migration is applied and none was edited.
-
-    :param allow_newer: also accept applied migrations that are not on disk when their ids sort
-        after every migration on disk: a newer release applied them (the application was rolled
-        back to this one). Every migration on disk must still be applied and unchanged.
-    """
-    current = status(settings)
-    problems = [p for p in current.edited if not (allow_newer and _newer(p, current))]
-    if current.pending or problems:
-        pending = ", ".join(p["id"] for p in current.pending) or "none"
-        edited = ", ".join(p["id"] for p in problems) or "none"
-        raise NotAtHead(f"the database is not at the newest migration (pending: {pending};"
-                        f" edited: {edited})", hint="run 'mig apply' first")
-    return current
-
-
-def database_url(settings: Settings) -> str:
-    """The URL of the database mig works on, e.g. for psql: the configured one with its password
-    masked, or the embedded default's (its server started and database created if needed)."""
-    return resolve_dsn(settings).masked  # the embedded server's has no password to mask
-
-
-def stop_embedded(settings: Settings) -> bool:
-    """Stop the embedded default server; its data stays. False when it was not running."""
-    from .db import embedded_server
-
-    return embedded_server(settings).stop()
-
-
-def _newer(problem: dict, report: StatusReport) -> bool:
-    """Whether an applied migration missing on disk is newer than every one on disk."""
-    missing = {p["id"] for p in report.edited if p["problem"] == "missing"}
-    on_disk = [p["id"] for p in report.pending] + [
-        a["id"] for a in report.applied if a["id"] not in missing]
-    return problem["problem"] == "missing" and problem["id"] > max(on_disk, default="")

@@ -1,4 +1,4 @@
-"""Fixtures and helpers shared by the seed tests (this module holds no tests itself)."""
+"""Fixtures and helpers shared by the seed tests: scratch schemas, seeding, counting."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import psycopg2
 from mig import commands
 from mig.config import resolve
 from mig.seeds import SeedReport, load_seeds
-from tests.helpers import REPO, query
+
+from .project import REPO, query
 
 FIXTURES = REPO / "tests" / "fixtures" / "seeds"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg2
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]  # the repository: tests/support/ is two below
 
 
 def write_project(root: Path, migrations: dict[str, str], *, ini: str | None = None) -> Path:

@@ -13,8 +13,12 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
-from .errors import LockTimeout
+from ..config import Settings
+from ..dsn import Dsn
+from ..errors import LockTimeout
+from .connect import connect, resolve_dsn
 
 POLL_SECONDS = 0.1  # a waiter notices a released lock within this
 REPORT_EVERY_SECONDS = 5.0
@@ -93,3 +97,17 @@ def migration_lock(
                 if conn.get_transaction_status() != 0:  # not idle: end the failed transaction
                     cur.execute("ROLLBACK")
                 cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+@contextlib.contextmanager
+def locked_connection(settings: Settings, verb: str,
+                      report: Callable[[str], None]) -> Iterator[tuple[Dsn, Any]]:
+    """A connection holding the migration lock (waiting for it as configured)."""
+    dsn = resolve_dsn(settings)
+    conn = connect(dsn, verb=verb)
+    try:
+        with migration_lock(conn, lock_key(settings.migration_table), wait=settings.lock_wait,
+                            report=report):
+            yield dsn, conn
+    finally:
+        conn.close()

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import psycopg2
 
-from .db import connect
-from .dsn import Dsn
+from ..dsn import Dsn
+from .connect import connect
 
 # The blocking sessions of the backend %(pid)s, evaluated only while it waits for a lock.
 _BLOCKERS_SQL = """

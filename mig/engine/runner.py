@@ -25,13 +25,16 @@ import psycopg2
 from psycopg2 import sql
 from yoyo.backends.core.postgresql import PostgresqlBackend
 
-from . import sqltext, tracking
+from ..config import Settings
+from ..disk import sqltext
+from ..disk.scripts import Script, statement_text
+from ..dsn import Dsn
+from ..errors import MigError, Refused, StatementFailed
+from ..reports import silent
+from . import tracking
 from .blockers import BlockerWatch, backoff, describe, seconds
-from .db import connect
-from .dsn import Dsn
-from .errors import MigError, Refused, StatementFailed
-from .reports import silent
-from .scripts import Script, statement_text
+from .connect import connect
+from .lock import locked_connection
 
 # What a Python step may report through while it runs (mig.data's progress lines): the
 # run's report callable, so that -q silences a step as it silences the runner.
@@ -576,3 +579,26 @@ def _failure(script, path, line, shown, exc, direction, done, total, *,
                             hint=hint)
     error.lock_timeout = lock_timeout
     return error
+
+
+def backend_on(settings: Settings, dsn: Dsn, conn, verb: str) -> Backend:
+    """yoyo's backend on a connection holding the migration lock, with the tracking tables."""
+    backend = Backend(dsn, settings.migration_table, verb, connection=conn)
+    tracking.ensure_tables(backend)
+    return backend
+
+
+@contextlib.contextmanager
+def locked_backend(settings: Settings, verb: str, report: Callable[[str], None]
+                   ) -> Iterator[Backend]:
+    """yoyo's backend on a connection holding the migration lock (waiting for it as set)."""
+    with locked_connection(settings, verb, report) as (dsn, conn):
+        yield backend_on(settings, dsn, conn, verb)
+
+
+def make_runner(settings: Settings, backend: Backend, report: Callable[[str], None]) -> Runner:
+    """The runner every verb applies migrations with: the configured timeouts and roles."""
+    return Runner(backend, lock_timeout=settings.db_lock_timeout,
+                  statement_timeout=settings.statement_timeout, report=report,
+                  app_role=settings.app_role, lock_attempts=settings.db_lock_attempts,
+                  lock_retry_wait=settings.db_lock_retry_wait)

@@ -25,6 +25,8 @@ from datetime import datetime, timedelta, timezone
 
 from psycopg2 import sql
 
+from ..disk.scripts import Script
+
 MIG_TABLES = ("_mig_migrations", "_mig_log", "_mig_progress")
 
 _CREATE = """
@@ -287,3 +289,18 @@ def mark_step(conn, migration_id: str, step: int) -> None:
             " ON CONFLICT DO NOTHING",
             (migration_id, step),
         )
+
+
+def edited(scripts: list[Script], applied: list[Applied]) -> list[dict]:
+    """Applied migrations whose file changed, disappeared or was renamed."""
+    on_disk = {s.id: s for s in scripts}
+    problems = []
+    for row in applied:
+        script = on_disk.get(row.id)
+        if script is None:
+            problems.append({"id": row.id, "problem": "missing", "recorded": row.checksum,
+                             "current": None})
+        elif row.checksum is not None and row.checksum != script.checksum:
+            problems.append({"id": row.id, "problem": "edited", "recorded": row.checksum,
+                             "current": script.checksum, "path": str(script.path)})
+    return problems

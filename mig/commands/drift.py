@@ -2,8 +2,8 @@
 
 The migrations applied in the live database are applied, in order, to a scratch database (on
 the embedded server by default, or on the server of ``scratch``), the way ``mig verify`` builds
-them, and the two schemas are compared with :mod:`mig.snapshot`. Migrations not applied yet in
-the live database are left out of the build and listed as pending: a difference is then a
+them, and the two schemas are compared with :mod:`mig.engine.snapshot`. Migrations not applied
+yet in the live database are left out of the build and listed as pending: a difference is then a
 change made outside the migrations (drift), not work still to do.
 
 The build uses the files as they are now: an applied migration edited since (its checksum no
@@ -23,16 +23,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import scripts as scripts_mod
-from . import tracking
-from .commands import _edited
-from .config import Settings
-from .db import connect, resolve_dsn
-from .dsn import Dsn
-from .errors import MigrationError
-from .reports import silent
-from .snapshot import SECTIONS, Snapshot, snapshot
-from .verify import _Engine, _scratch_database
+from ..config import Settings
+from ..disk import scripts as scripts_mod
+from ..dsn import Dsn
+from ..engine import tracking
+from ..engine.connect import connect, resolve_dsn
+from ..engine.scratch import ScratchEngine, scratch_database
+from ..engine.snapshot import SECTIONS, Snapshot, snapshot
+from ..errors import MigrationError
+from ..reports import silent
 
 Report = Callable[[str], None]
 
@@ -171,10 +170,10 @@ def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = 
     result = DiffReport(live_dsn.masked, server.masked, schema)
     build = [s for s in scripts if s.id in applied]
     result.pending = [s.id for s in scripts if s.id not in applied]
-    result.edited = [e for e in _edited(scripts, rows) if e["problem"] == "edited"]
-    with _scratch_database(server, keep=False) as dsn:
+    result.edited = [e for e in tracking.edited(scripts, rows) if e["problem"] == "edited"]
+    with scratch_database(server, keep=False) as dsn:
         say(f"building {len(build)} applied migration(s) on scratch database {dsn.dbname}")
-        engine = _Engine(dataclasses.replace(settings, database=dsn), hooks, schema)
+        engine = ScratchEngine(dataclasses.replace(settings, database=dsn), hooks, schema)
         try:
             for script in build:
                 engine.apply(script)

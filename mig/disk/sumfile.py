@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import MigError
+from ..errors import MigError
 from .scripts import Script
 
 FILE_NAME = "mig.sum"

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import BadMigrationFile, MigError
+from ..errors import BadMigrationFile, MigError
 
 
 def is_migration_name(path: Path) -> bool:
@@ -155,7 +155,7 @@ class Script:
         SQL files: a leading comment ``-- lock_timeout: 30s``; Python files:
         ``__lock_timeout__ = "30s"``.
         """
-        from .config import DURATION  # not at the top: listing migrations needs no settings
+        from ..config import DURATION  # not at the top: listing migrations needs no settings
 
         if self.is_sql:
             value: object = self.directives.get(name)

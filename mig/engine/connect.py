@@ -14,9 +14,9 @@ import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
-from .config import Settings
-from .dsn import Dsn, redact
-from .errors import ConfigError, DatabaseUnavailable, ServerError
+from ..config import Settings
+from ..dsn import Dsn, redact
+from ..errors import ConfigError, DatabaseUnavailable, ServerError
 
 EMBEDDED_DBNAME = "mig"
 # How long to wait for a server to answer when neither the connection settings nor
@@ -26,7 +26,7 @@ DEFAULT_CONNECT_TIMEOUT = 10
 
 
 def embedded_server(settings: Settings):  # -> LocalServer (imported lazily: not on the hot path)
-    from .server import LocalServer
+    from ..server import LocalServer
 
     return LocalServer(settings.embedded_dir / "pgdata")
 

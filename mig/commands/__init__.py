@@ -1,0 +1,74 @@
+"""The public verbs. The CLI, the pytest plugin and users' own code all call these.
+
+Each verb takes resolved :class:`~mig.config.Settings` and returns a result object (see
+:mod:`mig.reports`); progress lines go to the optional ``report`` callable. Errors are
+:class:`~mig.errors.MigError` subclasses. The verbs live in one module per area; this package
+re-exports every one of them, so ``from mig import commands; commands.apply(...)`` is the way to
+call them. A verb's module is imported on first use, which keeps ``mig apply`` from importing
+what ``mig diff`` needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .check import hash_history, lint
+    from .db import database_url, stop_embedded
+    from .deploy import require_head, wait
+    from .drift import diff
+    from .migrate import apply, new, repair, rollback, status
+    from .schema import schema_diagram, schema_snapshot, update_diagram, verify
+    from .seeding import seed
+
+# Which module of this package holds which verb.
+_WHERE = {
+    "apply": "migrate",
+    "rollback": "migrate",
+    "status": "migrate",
+    "new": "migrate",
+    "repair": "migrate",
+    "wait": "deploy",
+    "require_head": "deploy",
+    "seed": "seeding",
+    "database_url": "db",
+    "stop_embedded": "db",
+    "verify": "schema",
+    "schema_snapshot": "schema",
+    "schema_diagram": "schema",
+    "update_diagram": "schema",
+    "lint": "check",
+    "hash_history": "check",
+    "diff": "drift",
+}
+
+__all__ = [
+    "apply",
+    "database_url",
+    "diff",
+    "hash_history",
+    "lint",
+    "new",
+    "repair",
+    "require_head",
+    "rollback",
+    "schema_diagram",
+    "schema_snapshot",
+    "seed",
+    "status",
+    "stop_embedded",
+    "update_diagram",
+    "verify",
+    "wait",
+]
+
+
+def __getattr__(name: str) -> object:  # names not imported above: an error for mypy
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,81 @@
+"""Helpers shared by the test files, imported as ``from tests.support import ...``.
+
+``project``: migration folders written on the fly, mig run as a real process, queries;
+``server``: the test server's databases and password role; ``schema``: the shipped migrations
+applied as plain SQL; ``seeds``: scratch schemas and seeding; ``sample``: a small project in
+mig's layout for the plugin tests. ``REPO`` is the repository's root.
+"""
+
+from __future__ import annotations
+
+from .project import (
+    REPO,
+    TWO_MIGRATIONS,
+    query,
+    run_mig,
+    tables,
+    wait_for,
+    write_project,
+)
+from .sample import (
+    ITEMS,
+    SEED_ENV_INI,
+    TAGS,
+    write_sample,
+)
+from .schema import (
+    MIGRATIONS,
+    apply_sql_files,
+)
+from .seeds import (
+    FIXTURES,
+    SCRATCH_SCHEMA,
+    TEAMS,
+    apply_product_schema,
+    counts,
+    create_scratch_schema,
+    execute,
+    row_count,
+    seed,
+    versions,
+    write_seeds,
+)
+from .server import (
+    PASSWORD,
+    PASSWORD_ROLE,
+    PG15_BINDIR,
+    create_database,
+    drop_database,
+)
+
+__all__ = [
+    "FIXTURES",
+    "ITEMS",
+    "MIGRATIONS",
+    "PASSWORD",
+    "PASSWORD_ROLE",
+    "PG15_BINDIR",
+    "REPO",
+    "SCRATCH_SCHEMA",
+    "SEED_ENV_INI",
+    "TAGS",
+    "TEAMS",
+    "TWO_MIGRATIONS",
+    "apply_product_schema",
+    "apply_sql_files",
+    "counts",
+    "create_database",
+    "create_scratch_schema",
+    "drop_database",
+    "execute",
+    "query",
+    "row_count",
+    "run_mig",
+    "seed",
+    "tables",
+    "versions",
+    "wait_for",
+    "write_project",
+    "write_sample",
+    "write_seeds",
+]

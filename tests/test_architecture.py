@@ -1,0 +1,179 @@
+"""The layers of docs/architecture.md, checked on the source: every import of a mig module goes
+down the layer table (or stays in its layer), and no module reaches another module's private
+names. Read with ``ast``, so lazy imports inside functions count as much as those at the top."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO
+
+PACKAGE = REPO / "mig"
+
+# The layer of each part of the package, lowest first: a module may import from its own layer
+# and the layers below it, never from a layer above (docs/architecture.md).
+LAYERS: dict[str, int] = {
+    "mig.errors": 0, "mig.dsn": 0, "mig.tls": 0, "mig.config": 0, "mig.server": 0,
+    "mig.reports": 0,
+    "mig.disk": 1,
+    "mig.engine": 2,
+    "mig.seeds": 3, "mig.data": 3, "mig.lint": 3,
+    "mig.commands": 4,
+    "mig.cli": 5, "mig.testing": 5,
+    "mig": 6, "mig.__main__": 6,
+}
+# Parts of one layer that stay independent of each other.
+APART = {"mig.seeds", "mig.data", "mig.lint", "mig.cli", "mig.testing"}
+# What the CLI may not reach past the verbs: it parses, calls a verb, prints.
+CLI_NEVER = ("mig.disk", "mig.engine")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def part_of(module: str) -> str:
+    """The entry of LAYERS that ``module`` belongs to (the longest matching prefix)."""
+    candidates = [p for p in LAYERS if module == p or module.startswith(p + ".")]
+    if not candidates:
+        raise AssertionError(f"{module} is in no layer: add it to LAYERS and docs/architecture.md")
+    return max(candidates, key=len)
+
+
+def resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def is_module(name: str) -> bool:
+    path = REPO.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def imports(path: Path) -> list[tuple[int, str, list[str]]]:
+    """(line, imported module, names) of every mig import in ``path``; ``from a import b``
+    where ``b`` is a module counts as importing ``a.b``."""
+    module = module_name(path)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name, []) for a in node.names
+                      if a.name.split(".")[0] == "mig"]
+        elif isinstance(node, ast.ImportFrom):
+            target = resolve(module, path.name == "__init__.py", node)
+            if target.split(".")[0] != "mig":
+                continue
+            for alias in node.names:
+                full = f"{target}.{alias.name}"
+                if is_module(full):
+                    found.append((node.lineno, full, []))
+                else:
+                    found.append((node.lineno, target, [alias.name]))
+    return found
+
+
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+
+def test_every_folder_of_modules_is_a_package_that_setuptools_finds():
+    folders = {path.parent for path in SOURCES}
+    assert [f for f in folders if not (f / "__init__.py").is_file()] == []
+
+
+def test_every_module_is_in_a_layer():
+    assert SOURCES
+    for path in SOURCES:
+        part_of(module_name(path))
+
+
+def wrong_imports(paths: list[Path]) -> list[str]:
+    """Every import of ``paths`` that goes against the layer table."""
+    wrong = []
+    for path in paths:
+        here = part_of(module_name(path))
+        for line, target, names in imports(path):
+            if target == "mig" and names == ["__version__"]:
+                continue  # the package's version number, a constant
+            there = part_of(target)
+            where = f"{path.relative_to(REPO)}:{line}: {here} imports {target}"
+            if LAYERS[there] > LAYERS[here]:
+                wrong.append(f"{where} (layer {LAYERS[there]} above {LAYERS[here]})")
+            elif there != here and LAYERS[there] == LAYERS[here] and {here, there} <= APART:
+                wrong.append(f"{where} (two parts of one layer that stay apart)")
+            elif here == "mig.cli" and there.startswith(CLI_NEVER):
+                wrong.append(f"{where} (the CLI calls verbs of mig.commands instead)")
+    return wrong
+
+
+def test_imports_go_down_the_layers():
+    assert wrong_imports(SOURCES) == []
+
+
+def private_uses(paths: list[Path]) -> list[str]:
+    """Every use in ``paths`` of another module's ``_private`` name."""
+    wrong = []
+    for path in paths:
+        module = module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules_bound: set[str] = set()  # local names bound to mig modules
+        for line, target, names in imports(path):
+            for name in names:
+                if name.startswith("_") and not name.startswith("__") and target != module:
+                    wrong.append(f"{path.relative_to(REPO)}:{line}: {target}.{name}")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                target = resolve(module, path.name == "__init__.py", node)
+                modules_bound |= {a.asname or a.name for a in node.names
+                                  if target.startswith("mig") and is_module(f"{target}.{a.name}")}
+            elif isinstance(node, ast.Import):
+                modules_bound |= {a.asname for a in node.names
+                                  if a.asname and a.name.startswith("mig")}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in modules_bound and node.attr.startswith("_")
+                    and not node.attr.startswith("__")):
+                wrong.append(f"{path.relative_to(REPO)}:{node.lineno}: "
+                             f"{node.value.id}.{node.attr}")
+    return wrong
+
+
+def test_no_module_uses_another_modules_private_names():
+    assert private_uses(SOURCES) == []
+
+
+@pytest.mark.parametrize("folder, source, expected", [
+    ("disk", "from ..engine import runner\n", "layer 2 above 1"),
+    ("engine", "def f():\n    from ..commands import migrate\n", "layer 4 above 2"),
+    ("seeds", "from ..lint import lint\n", "stay apart"),
+    ("cli", "from ..engine.connect import connect\n", "calls verbs"),
+])
+def test_the_layer_check_catches_a_wrong_import(folder, source, expected):
+    """The check itself can fail: a module written against the table is reported."""
+    probe = PACKAGE / folder / "_architecture_probe.py"
+    probe.write_text(source)
+    try:
+        (found,) = wrong_imports([probe])
+    finally:
+        probe.unlink()
+    assert expected in found and "_architecture_probe.py" in found
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("from ..engine.connect import _ensure_database\n", "mig.engine.connect._ensure_database"),
+    ("from ..engine import connect\nconnect._read_password_file\n", "connect._read_password_file"),
+])
+def test_the_private_name_check_catches_a_reach(source, expected):
+    probe = PACKAGE / "commands" / "_architecture_probe.py"
+    probe.write_text(source)
+    try:
+        (found,) = private_uses([probe])
+    finally:
+        probe.unlink()
+    assert found.endswith(expected)
