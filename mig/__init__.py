@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     BadMigrationFile,
+    BaselineRefused,
     ChecksumMismatch,
     ConfigError,
     DatabaseUnavailable,
@@ -71,6 +72,7 @@ _WHERE = {
 
 __all__ = [
     "BadMigrationFile",
+    "BaselineRefused",
     "ChecksumMismatch",
     "ConfigError",
     "DataMigrationError",

@@ -13,7 +13,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_LOCK_TIMEOUT = 3
 EXIT_PENDING = 4
-EXIT_DRIFT = 5  # mig diff: the live schema differs from its migrations'
+EXIT_DRIFT = 5  # mig diff, mig baseline: the live schema differs from its migrations'
 
 
 class MigError(Exception):
@@ -152,3 +152,17 @@ class SeedError(MigError):
         self.line = line
         self.key = key
         self.problems = list(problems or [])
+
+
+class BaselineRefused(MigError):
+    """``mig baseline`` found the live schema different from what the migrations up to the
+    target build (``differences``, as ``mig diff`` reports them), or holding objects it cannot
+    compare (``unreadable``); nothing was recorded."""
+
+    exit_code = EXIT_DRIFT
+
+    def __init__(self, message: str, *, differences: list[dict], unreadable: list[str],
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.differences = differences
+        self.unreadable = unreadable

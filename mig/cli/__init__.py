@@ -35,6 +35,9 @@ LazyGroup.modules = {
     "lint": "check",
     "hash": "check",
     "diff": "drift",
+    "init": "adopt",
+    "baseline": "adopt",
+    "foreign": "adopt",
 }
 
 

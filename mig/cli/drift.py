@@ -15,17 +15,22 @@ from ._common import Printer, cli, common_options, with_settings
               help="server to build the migrations' schema on [default: the embedded server] "
               "[env: MIG_SCRATCH_SERVER]")
 @click.option("--schema", "schema_name", default="public", show_default=True, metavar="NAME")
+@click.option("--to", "to", metavar="ID",
+              help="compare with the migrations up to and including ID instead of the applied "
+              "ones (before 'mig baseline --to ID')")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @common_options
 @with_settings
 def diff(settings: Settings, out: Printer, scratch: str | None, schema_name: str,
-         as_json: bool) -> int:
+         to: str | None, as_json: bool) -> int:
     """Compare the database's schema with the schema its applied migrations produce.
 
     Exits with 5 when they differ (drift: a change made outside the migrations). Applied
     migrations edited since are named in a warning: the schema is built from the files.
     """
-    report = commands.diff(settings, scratch=scratch, schema=schema_name, report=out.report)
+    report = commands.diff(settings, scratch=scratch, schema=schema_name, to=to,
+                           report=out.report)
+    which = "" if to else "applied "
     if not as_json:
         for warning in report.warnings():
             click.echo(warning)
@@ -36,12 +41,12 @@ def diff(settings: Settings, out: Printer, scratch: str | None, schema_name: str
         out.json(report.to_json())
     elif report.drift:
         click.echo(f"{report.database} differs from the schema of its "
-                   f"{len(report.migrations)} applied migration(s):")
+                   f"{len(report.migrations)} {which}migration(s):")
         for line in report.lines():
             click.echo(f"  {line}")
     else:
-        out.line(f"no drift: {report.database} matches its {len(report.migrations)} applied "
-                 "migration(s)")
+        out.line(f"no drift: {report.database} matches its {len(report.migrations)} "
+                 f"{which}migration(s)")
     if report.pending and not as_json:
         out.line(f"{len(report.pending)} migration(s) pending, not compared: "
                  + ", ".join(report.pending))

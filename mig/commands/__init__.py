@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .adopt import baseline, foreign_histories, init
     from .check import hash_history, lint
     from .db import database_url, stop_embedded
     from .deploy import require_head, wait
@@ -41,9 +42,15 @@ _WHERE = {
     "lint": "check",
     "hash_history": "check",
     "diff": "drift",
+    "init": "adopt",
+    "baseline": "adopt",
+    "foreign_histories": "adopt",
 }
 
 __all__ = [
+    "baseline",
+    "foreign_histories",
+    "init",
     "apply",
     "database_url",
     "diff",

@@ -30,7 +30,7 @@ from ..engine import tracking
 from ..engine.connect import connect, resolve_dsn
 from ..engine.scratch import ScratchEngine, scratch_database
 from ..engine.snapshot import SECTIONS, Snapshot, snapshot
-from ..errors import MigrationError
+from ..errors import MigError, MigrationError
 from ..reports import silent
 
 Report = Callable[[str], None]
@@ -76,6 +76,8 @@ class DiffReport:
             was, now = d["expected"], d["actual"]
             if d["change"] != "changed":
                 out.append(f"{head}: {_one_line(was if now is None else now)}")
+            elif d["kind"] == "column":
+                out.append(f"{head}: {_column_change(was, now)}")
             elif "\n" in was or "\n" in now:
                 out.append(f"{head}:")
                 changed = difflib.ndiff(was.splitlines(), now.splitlines())
@@ -111,6 +113,31 @@ def compare(expected: Snapshot, actual: Snapshot) -> list[dict]:
     return found
 
 
+_COLUMN = re.compile(r'^(?P<type>.*?)(?P<collate> collate "[^"]*")?(?P<notnull> not null)?'
+                     r"(?: default (?P<default>.*?))?(?P<rest> generated .*)?$")
+
+
+def _column_change(was: str, now: str) -> str:
+    """A changed column said part by part: ``type text -> character varying(255)``,
+    ``default now() -> none``, ``not null -> nullable``."""
+    old, new = _COLUMN.match(was), _COLUMN.match(now)
+    assert old is not None and new is not None  # every part is optional
+    parts = []
+    if old["type"] != new["type"]:
+        parts.append(f"type {old['type']} -> {new['type']}")
+    if old["collate"] != new["collate"]:
+        parts.append(f"collation {(old['collate'] or ' default').strip()} -> "
+                     f"{(new['collate'] or ' default').strip()}")
+    if bool(old["notnull"]) != bool(new["notnull"]):
+        parts.append("not null -> nullable" if old["notnull"] else "nullable -> not null")
+    if old["default"] != new["default"]:
+        parts.append(f"default {old['default'] or 'none'} -> {new['default'] or 'none'}")
+    if old["rest"] != new["rest"]:
+        parts.append(f"{(old['rest'] or ' not generated').strip()} -> "
+                     f"{(new['rest'] or ' not generated').strip()}")
+    return "; ".join(parts) or f"{was} -> {now}"
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -126,21 +153,70 @@ def _owner_free(snap: Snapshot, owner: str) -> Snapshot:
     return result
 
 
-def _read(conn, schema: str, ignore: tuple[str, ...]) -> tuple[Snapshot, str]:
+def read_schema(conn, schema: str, ignore: tuple[str, ...]) -> tuple[Snapshot, str]:
+    """The snapshot of ``schema`` and the role ``conn`` is connected as (the objects' owner)."""
     with conn.cursor() as cur:
         cur.execute("SELECT current_user")
         user = cur.fetchone()[0]
     return snapshot(conn, schema, ignore=ignore), user
 
 
+def build_schema(settings: Settings, build: list[scripts_mod.Script],
+                 hooks: list[scripts_mod.Script], server: Dsn, *, schema: str,
+                 report: Report) -> tuple[Snapshot, str]:
+    """The snapshot (and owner role) of ``build`` applied in order on a scratch database of
+    ``server``, the way ``mig apply`` applies them; the scratch database is dropped after."""
+    ignore = (settings.migration_table,)
+    with scratch_database(server, keep=False) as dsn:
+        report(f"building {len(build)} migration(s) on scratch database {dsn.dbname}")
+        engine = ScratchEngine(dataclasses.replace(settings, database=dsn), hooks, schema)
+        try:
+            for script in build:
+                engine.apply(script)
+            return read_schema(engine.backend.connection, schema, ignore)
+        finally:
+            engine.close()
+
+
+def differences(expected: Snapshot, expected_owner: str, live: Snapshot,
+                live_owner: str) -> list[dict]:
+    """:func:`compare` with each side's owner role written as ``<owner>`` in grants.
+
+    A table whose column list changed only because a column is missing or extra is left out:
+    that column's own entry says it (a change of column order alone is kept).
+    """
+    found = compare(_owner_free(expected, expected_owner), _owner_free(live, live_owner))
+    added_or_gone = {d["name"].split(".")[0] for d in found
+                     if d["kind"] == "column" and d["change"] != "changed"}
+    return [d for d in found if not (d["kind"] == "table" and d["change"] == "changed"
+                                     and d["name"] in added_or_gone
+                                     and _qualifiers(d["expected"]) == _qualifiers(d["actual"]))]
+
+
+def _qualifiers(table: str) -> str:
+    """A table's snapshot text without its column list."""
+    return table.split(")", 1)[1] if table.startswith("(") else table
+
+
+def scratch_server(settings: Settings, scratch: str | Dsn | None) -> Dsn:
+    """The server to build on: ``scratch``, else the embedded one (never the live database's)."""
+    if isinstance(scratch, str):
+        scratch = Dsn.parse(scratch)
+    return scratch or resolve_dsn(dataclasses.replace(settings, database=None,
+                                                      password_file=None))
+
+
 def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = "public",
-         report: Report | None = None) -> DiffReport:
+         to: str | None = None, report: Report | None = None) -> DiffReport:
     """Compare the configured database's schema with the one its applied migrations produce.
 
     :param scratch: URL of the server to build the migrations on (the database it names is only
         used to connect); default: the embedded server.
     :param schema: the schema compared.
+    :param to: compare with the migrations up to and including this one instead of the applied
+        ones (what ``mig baseline --to`` checks, e.g. on a database mig has never seen).
     :returns: a :class:`DiffReport`; its ``differences`` are empty when there is no drift.
+    :raises MigError: ``to`` is no migration on disk.
     :raises MigrationError: a migration applied in the live database has no file any more.
     :raises StatementFailed: a migration fails on the scratch database.
     :raises DatabaseUnavailable: a server is unreachable, or refuses to create a database.
@@ -152,10 +228,12 @@ def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = 
     conn = connect(live_dsn, verb="diff")
     try:
         rows = tracking.read_applied(conn, settings.migration_table)
-        live, live_owner = _read(conn, schema, ignore)
+        live, live_owner = read_schema(conn, schema, ignore)
     finally:
         conn.close()
     applied = {a.id for a in rows}
+    if to is not None:
+        applied = set(upto(scripts, to))
     missing = sorted(applied - {s.id for s in scripts})
     if missing:
         raise MigrationError(
@@ -163,24 +241,31 @@ def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = 
             hint="restore those migration files: the expected schema is built from them",
         )
 
-    if isinstance(scratch, str):
-        scratch = Dsn.parse(scratch)
-    server = scratch or resolve_dsn(dataclasses.replace(settings, database=None,
-                                                        password_file=None))
+    server = scratch_server(settings, scratch)
     result = DiffReport(live_dsn.masked, server.masked, schema)
     build = [s for s in scripts if s.id in applied]
     result.pending = [s.id for s in scripts if s.id not in applied]
     result.edited = [e for e in tracking.edited(scripts, rows) if e["problem"] == "edited"]
-    with scratch_database(server, keep=False) as dsn:
-        say(f"building {len(build)} applied migration(s) on scratch database {dsn.dbname}")
-        engine = ScratchEngine(dataclasses.replace(settings, database=dsn), hooks, schema)
-        try:
-            for script in build:
-                engine.apply(script)
-                result.migrations.append(script.id)
-            expected, scratch_owner = _read(engine.backend.connection, schema, ignore)
-        finally:
-            engine.close()
-    result.differences = compare(_owner_free(expected, scratch_owner),
-                                 _owner_free(live, live_owner))
+    expected, scratch_owner = build_schema(settings, build, hooks, server, schema=schema,
+                                           report=say)
+    result.migrations = [s.id for s in build]
+    result.differences = differences(expected, scratch_owner, live, live_owner)
     return result
+
+
+def upto(scripts: list[scripts_mod.Script], to: str) -> list[str]:
+    """The ids of ``scripts`` (in order) up to and including ``to``.
+
+    :raises MigError: ``to`` is not one of them (the message names it and the nearest ids).
+    """
+    ids = [s.id for s in scripts]
+    if to not in ids:
+        close = difflib.get_close_matches(to, ids, n=1, cutoff=0.6)
+        raise MigError(f"{to}: no such migration in {', '.join(str(p) for p in _folders(scripts))}",
+                       hint=(f"did you mean {' or '.join(close)}? " if close else "")
+                       + "'mig status' lists the ids (file names without extension)")
+    return ids[: ids.index(to) + 1]
+
+
+def _folders(scripts: list[scripts_mod.Script]) -> list:
+    return sorted({s.path.parent for s in scripts}) or ["the migrations folder"]

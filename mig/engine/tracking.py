@@ -141,7 +141,7 @@ INSERT INTO {migrations} (migration_hash, migration_id, applied_at_utc)
 SELECT * FROM unnest(%(hash)s::text[], %(id)s::text[], %(when)s::timestamp[]);
 INSERT INTO _yoyo_log (id, migration_hash, migration_id, operation, username, hostname,
                        created_at_utc)
-SELECT l, h, i, 'apply', %(user)s, %(host)s, w
+SELECT l, h, i, %(operation)s, %(user)s, %(host)s, w
   FROM unnest(%(log_id)s::text[], %(hash)s::text[], %(id)s::text[], %(when)s::timestamp[])
        AS r(l, h, i, w);
 INSERT INTO _mig_migrations (migration_id, checksum, duration_ms, transactional, rollback_kind,
@@ -162,13 +162,15 @@ def record_apply(backend, script, duration_ms: int | None) -> None:
     record_applies(backend, [script], [duration_ms])
 
 
-def record_applies(backend, scripts: list, durations: list[int | None]) -> None:
+def record_applies(backend, scripts: list, durations: list[int | None], *,
+                   operation: str = "apply") -> None:
     """Insert the rows that say ``scripts`` are applied (inside the caller's transaction).
 
     yoyo's rows are written in yoyo's own format (what ``mark_one`` and ``log_migration``
     write), all four statements in one round trip however many migrations. Each migration's
     rollback is stored with its record (see :func:`stored_rollbacks`); their times follow
     their order, a microsecond apart, so that the order they were applied in stays readable.
+    ``operation`` is yoyo's log word (``mark``: recorded without running, as by a baseline).
     """
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     rollbacks = [rollback_of(script) for script in scripts]
@@ -186,6 +188,7 @@ def record_applies(backend, scripts: list, durations: list[int | None]) -> None:
             "transactional": [script.transactional for script in scripts],
             "rollback_kind": [kind for kind, _ in rollbacks],
             "rollback_sql": [text for _, text in rollbacks],
+            "operation": operation,
         })
 
 
@@ -304,3 +307,19 @@ def edited(scripts: list[Script], applied: list[Applied]) -> list[dict]:
             problems.append({"id": row.id, "problem": "edited", "recorded": row.checksum,
                              "current": script.checksum, "path": str(script.path)})
     return problems
+
+
+def record_baseline(backend, script, detail: str) -> None:
+    """The rows that say ``script`` is applied by a baseline, not by running it: yoyo's
+    ``mark`` (what ``yoyo mark`` writes), no duration, and a ``baseline`` event in ``_mig_log``
+    whose ``detail`` says what was verified and which foreign entries it replaced."""
+    record_applies(backend, [script], [None], operation="mark")
+    log_event(backend.connection, script.id, "baseline", detail)
+
+
+def forget(backend, migration_id: str) -> None:
+    """Remove another yoyo project's record of ``migration_id`` (a baseline replaced it)."""
+    with backend.connection.cursor() as cur:
+        cur.execute(sql.SQL("DELETE FROM {} WHERE migration_id = %s")
+                    .format(sql.Identifier(backend.migration_table)), (migration_id,))
+        cur.execute("DELETE FROM _mig_migrations WHERE migration_id = %s", (migration_id,))
