@@ -47,12 +47,16 @@ def verify(settings: Settings, out: Printer, scratch: str | None, keep: bool,
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["mermaid", "json"]),
+    type=click.Choice(["mermaid", "json", "sql"]),
     default="mermaid",
     show_default=True,
-    help="an entity-relationship diagram, or the full snapshot that 'mig verify' compares",
+    help="an entity-relationship diagram, the full snapshot that 'mig verify' compares, or "
+    "the DDL from pg_dump --schema-only",
 )
 @click.option("--schema", "schema_name", default="public", show_default=True, metavar="NAME")
+@click.option("--pg-dump", "pg_dump", metavar="PATH", envvar="MIG_PG_DUMP",
+              help="the pg_dump binary for --format sql [default: the embedded server's, PATH's "
+              "or /usr/lib/postgresql/*/bin's, the first as new as the server] [env: MIG_PG_DUMP]")
 @click.option(
     "--update",
     metavar="FILE",
@@ -61,10 +65,14 @@ def verify(settings: Settings, out: Printer, scratch: str | None, keep: bool,
 )
 @common_options
 @with_settings
-def schema(settings: Settings, out: Printer, fmt: str, schema_name: str,
+def schema(settings: Settings, out: Printer, fmt: str, schema_name: str, pg_dump: str | None,
            update: Path | None) -> int:
-    """Print the live schema of the database, read from its catalogs."""
-    if fmt == "json":
+    """Print the live schema of the database, read from its catalogs (or, as SQL, by pg_dump)."""
+    if fmt == "sql":
+        if update:
+            raise MigError("--update works with --format mermaid only")
+        click.echo(commands.schema_sql(settings, schema=schema_name, pg_dump=pg_dump), nl=False)
+    elif fmt == "json":
         if update:
             raise MigError("--update works with --format mermaid only")
         out.json(commands.schema_snapshot(settings, schema=schema_name))

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .deploy import require_head, wait
     from .drift import diff
     from .migrate import apply, new, repair, rollback, status
-    from .schema import schema_diagram, schema_snapshot, update_diagram, verify
+    from .schema import schema_diagram, schema_snapshot, schema_sql, update_diagram, verify
     from .seeding import seed
 
 # Which module of this package holds which verb.
@@ -38,6 +38,7 @@ _WHERE = {
     "verify": "schema",
     "schema_snapshot": "schema",
     "schema_diagram": "schema",
+    "schema_sql": "schema",
     "update_diagram": "schema",
     "lint": "check",
     "hash_history": "check",
@@ -62,6 +63,7 @@ __all__ = [
     "rollback",
     "schema_diagram",
     "schema_snapshot",
+    "schema_sql",
     "seed",
     "status",
     "stop_embedded",

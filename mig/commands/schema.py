@@ -214,6 +214,26 @@ def schema_snapshot(settings: Settings, *, schema: str = "public") -> Snapshot:
         conn.close()
 
 
+def schema_sql(settings: Settings, *, schema: str = "public", pg_dump: str | None = None) -> str:
+    """The live schema as SQL, from ``pg_dump --schema-only``, without the tracking tables.
+
+    :param pg_dump: the pg_dump binary; default: the first as new as the server of the
+        embedded server's, PATH's and ``/usr/lib/postgresql/*/bin``'s.
+    :raises MigError: no pg_dump new enough was found (the message lists what was looked at),
+        or pg_dump failed.
+    """
+    from ..engine.pgdump import dump_schema
+
+    dsn = resolve_dsn(settings)
+    conn = connect(dsn, verb="schema")
+    try:
+        major = conn.server_version // 10000
+    finally:
+        conn.close()
+    return dump_schema(dsn, major, schema=schema, pg_dump=pg_dump,
+                       extra_tables=(settings.migration_table,))
+
+
 def schema_diagram(settings: Settings, *, schema: str = "public") -> str:
     """The entity-relationship diagram (Mermaid) of the configured database's live schema."""
     conn = connect(resolve_dsn(settings), verb="schema")
