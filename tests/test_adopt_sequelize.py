@@ -1,0 +1,98 @@
+"""The road from sequelize-cli, as docs/adopt.md walks it: a database built the old way (soft
+delete added late, foreign keys fixed after the fact under other names, an ENUM status, a
+SequelizeMeta table) is named by 'mig diff --to', closed by the shipped bridge, baselined with
+the shipped map, and then carried forward by 'mig apply'."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import psycopg2
+import pytest
+
+from tests.support import REPO, query, run_mig
+
+EXAMPLE = REPO / "docs" / "examples" / "sequelize"
+TARGET = "20260130_000000_organizations_and_access"
+
+
+def run_file(url: str, path) -> None:
+    """One file in one transaction, as psql --single-transaction -f runs it."""
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(path.read_text())
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def project(tmp_path):
+    for name in ("migrations", "seeds"):
+        shutil.copytree(REPO / name, tmp_path / name)
+    shutil.copy(REPO / "yoyo.ini", tmp_path / "yoyo.ini")
+    return tmp_path
+
+
+def test_from_sequelize_to_mig(project, db_url, pg_server):
+    run_file(db_url, REPO / "tests" / "fixtures" / "sequelize_history.sql")
+    mig = ["-d", db_url, "--scratch-server", pg_server.url()]
+
+    # 1. what differs from mig's history up to the target, named
+    diff = run_mig(["diff", "--to", TARGET, *mig], cwd=project)
+    assert diff.returncode == 5, diff.stderr
+    lines = diff.stdout.splitlines()
+    for expected in [
+        "  changed column users.email: type text -> character varying(255)",
+        "  changed column users.id: default gen_random_uuid() -> none",
+        "  changed column invitations.status: type text -> enum_invitations_status; "
+        "default 'pending'::text -> 'pending'::enum_invitations_status",
+        "  extra constraint users.users_email_key: UNIQUE (email)",
+        "  extra constraint roles.fk_roles_organization: FOREIGN KEY (organization_id) "
+        "REFERENCES organizations(id) ON DELETE CASCADE",
+        "  missing index users_email_live_key: CREATE UNIQUE INDEX users_email_live_key ON "
+        "public.users USING btree (lower(email)) WHERE (deleted_at IS NULL)",
+        "  missing trigger users.users_set_updated_at: CREATE TRIGGER users_set_updated_at BEFORE "
+        "UPDATE ON users FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
+        "  extra type enum_invitations_status: enum ('pending', 'accepted', 'revoked', 'expired')",
+    ]:
+        assert expected in lines, expected
+    assert not any("deleted_at" in line and "column" in line for line in lines)  # added late
+    assert not any("SequelizeMeta" in line for line in lines)  # history, not schema
+
+    # a baseline now is refused with the same list, and records nothing
+    refused = run_mig(["baseline", "--to", TARGET, "--map", str(EXAMPLE / "map.yaml"), *mig],
+                      cwd=project)
+    assert refused.returncode == 5
+    assert "  extra constraint users.users_email_key: UNIQUE (email)" in refused.stderr
+    assert query(db_url, "SELECT to_regclass('_yoyo_migration')") == [(None,)]
+
+    # 2. the bridge closes every difference
+    run_file(db_url, EXAMPLE / "bridge.sql")
+    clean = run_mig(["diff", "--to", TARGET, *mig], cwd=project)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "no drift" in clean.stdout
+
+    # 3. the baseline records the rest, with the SequelizeMeta entries each migration replaces
+    done = run_mig(["baseline", "--to", TARGET, "--map", str(EXAMPLE / "map.yaml"), *mig],
+                   cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "recorded 2 migration(s) as applied up to " + TARGET in done.stdout
+    replaced = {mid: [e["name"] for e in json.loads(detail)["replaces"]] for mid, detail in query(
+        db_url, "SELECT migration_id, detail FROM _mig_log WHERE migration_id IS NOT NULL")}
+    assert replaced["20260128_104444_users"] == [
+        "20260128104444-add_initial_users_table.js", "20260205100000-fix-user-email-check.js"]
+
+    # 4. mig carries the database forward, and it matches mig's whole history
+    applied = run_mig(["apply", "--seed", *mig[:2]], cwd=project)
+    assert applied.returncode == 0, applied.stderr
+    status = run_mig(["status", "--exit-code", *mig[:2]], cwd=project)
+    assert status.returncode == 0, status.stdout
+    final = run_mig(["diff", *mig], cwd=project)
+    assert final.returncode == 0, final.stdout
+
+    # SequelizeMeta is kept, read-only, for the previous release's start-up
+    assert query(db_url, 'SELECT count(*) FROM "SequelizeMeta"') == [(6,)]
+    with pytest.raises(psycopg2.errors.CheckViolation):
+        query(db_url, """INSERT INTO "SequelizeMeta" VALUES ('20260301000000-new.js')""")
