@@ -457,6 +457,7 @@ def test_a_given_pg_dump_older_than_the_server_is_refused(project, db_url):
 
 
 # -- docs/adopt.md: a new project in four commands -------------------------------------------------
+@pytest.mark.slow
 def test_a_new_project_reaches_a_passing_pytest_in_the_four_commands_of_the_docs(
         tmp_path, db_url, pg_server):
     import re

@@ -35,6 +35,7 @@ def project(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_from_sequelize_to_mig(project, db_url, pg_server):
     run_file(db_url, REPO / "tests" / "fixtures" / "sequelize_history.sql")
     mig = ["-d", db_url, "--scratch-server", pg_server.url()]
