@@ -10,28 +10,13 @@ import pytest
 
 from mig.config import resolve
 from mig.disk import scripts as scripts_mod
-from mig.disk import sumfile as history
 from mig.errors import ConfigError
 from mig.lint import lint
-from tests.support import REPO, run_mig, write_project
+from tests.support import LINT_BASE, REPO, lint_found, lint_listed, run_mig, write_project
 
-BASE = {
-    "0001_base.sql": "CREATE TABLE items (id bigint PRIMARY KEY, name text, size int8);\n",
-    "0001_base.rollback.sql": "DROP TABLE items;\n",
-}
-
-
-def _lint(root, files=()):
-    """Lint the project at ``root`` after listing its migrations in the lock file."""
-    settings = resolve(project_dir=root, env={})
-    scripts, hooks = scripts_mod.load(settings.sources)
-    history.write(settings.sources, scripts + hooks, force=True)
-    return lint(settings, files)
-
-
-def _found(root, migrations, files=()):
-    write_project(root, {**BASE, **migrations})
-    return [(f.path.name, f.line, f.rule) for f in _lint(root, files).findings]
+BASE = LINT_BASE
+_lint = lint_listed
+_found = lint_found
 
 
 # (migration files, the findings expected: (file, line, rule)); each bad case with a good twin

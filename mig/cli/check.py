@@ -14,15 +14,21 @@ from ._common import Printer, cli, common_options, current_run, with_settings
 @cli.command()
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="print the findings as JSON")
+@click.option("--since", metavar="ID|REV",
+              help="check only the migrations after migration ID, or those added or changed "
+              "since git revision REV (e.g. origin/main)")
 @common_options
 @with_settings
-def lint(settings: Settings, out: Printer, files: tuple[str, ...], as_json: bool) -> int:
+def lint(settings: Settings, out: Printer, files: tuple[str, ...], as_json: bool,
+         since: str | None) -> int:
     """Check migrations (all, or FILES) with squawk and mig's own rules, and the lock file.
 
     Prints one 'file:line: rule: message' line per finding and exits with 1 when any is an
     error. With --database, also reports new migrations ordered before one applied there.
+    With --since, only the migrations newer than an id (or changed since a git revision).
     """
-    report = commands.lint(settings, files, against_database=current_run().database_given)
+    report = commands.lint(settings, files, against_database=current_run().database_given,
+                           since=since)
     if as_json:
         out.json(report.to_json())
     else:

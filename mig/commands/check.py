@@ -14,17 +14,20 @@ from ..lint import lint as lint_migrations
 
 
 def lint(settings: Settings, files: Sequence[str | Path] = (), *,
-         against_database: bool = False) -> LintReport:
+         against_database: bool = False, since: str | None = None) -> LintReport:
     """Check migrations (all of ``settings.sources``, or ``files``) with squawk and mig's own
     rules, and the history lock file.
 
     :param against_database: also report new migrations ordered before one applied in the
         configured database.
+    :param since: check only the migrations after this migration id, or those added or changed
+        since this git revision (how a shipped history adopts lint).
     :returns: a :class:`mig.lint.LintReport`; ``ok`` is False when any finding is an error.
-    :raises ConfigError: a file given is not a migration.
+    :raises ConfigError: a file given is not a migration; ``since`` is neither a migration id
+        nor a git revision.
     """
     database = resolve_dsn(settings) if against_database else None
-    return lint_migrations(settings, files, database=database)
+    return lint_migrations(settings, files, database=database, since=since)
 
 
 def hash_history(settings: Settings, *, force: bool = False) -> tuple[Path, int]:

@@ -17,7 +17,7 @@ from ..disk import sumfile as history
 from ..disk.scripts import Script
 from ..dsn import Dsn
 from ..errors import ConfigError
-from . import rules, squawk
+from . import parsed, rules, squawk
 from . import settings as settings_mod
 from .findings import Finding, Source
 from .settings import LintSettings
@@ -28,7 +28,10 @@ __all__ = ["Finding", "LintReport", "LintSettings", "lint"]
 _ROLLBACK_PREFIXES = ("ban-drop-", "renaming-")
 _ROLLBACK_RULES = {"ban-set-schema", "ban-alter-identity", "ban-revoke", "ban-truncate-cascade"}
 # A squawk finding inside a statement mig already reported under its own rule is left out.
-_SUPERSEDED = {"prefer-robust-stmts": "not-rerunnable"}
+_SUPERSEDED = {"prefer-robust-stmts": "not-rerunnable",
+               "transaction-nesting": "transaction-control",
+               "ban-concurrent-index-creation-in-transaction": "non-transactional-statement",
+               "syntax-error": "syntax-error"}
 
 
 @dataclass
@@ -164,41 +167,53 @@ def _keep_squawk(source: Source, finding: Finding, allowed: set[str], own: list[
 
 
 def lint(settings: Settings, files: Sequence[str | Path] = (), *, database: Dsn | None = None,
-         lint_settings: LintSettings | None = None) -> LintReport:
+         lint_settings: LintSettings | None = None, since: str | None = None) -> LintReport:
     """Check migrations with squawk and mig's own rules, and the history lock file.
 
     :param files: migration files to check (default: every migration of ``settings.sources``
         and the lock file itself).
     :param database: also report new migrations ordered before one applied there.
     :param lint_settings: default: ``[tool.mig.lint]`` of the project's ``pyproject.toml``.
-    :raises ConfigError: a file that is not a migration, or unreadable lint settings.
-    :raises MigError: squawk is not installed or failed.
+    :param since: check only the migrations after this migration id, or those added or changed
+        since this git revision (a branch, tag or commit): how a shipped history adopts lint.
+    :raises ConfigError: a file that is not a migration, unreadable lint settings, or a
+        ``since`` that is neither a migration id nor a git revision.
+    :raises MigError: squawk or pglast is not installed, or squawk failed.
     """
     config = lint_settings or settings_mod.load(settings.project_dir)
     scripts, hooks = scripts_mod.load(settings.sources)
     chosen, in_history = _select(files, scripts + hooks)
+    if since is not None:
+        chosen = _since(settings, scripts + hooks, chosen, since)
 
     findings: list[Finding] = []
     allowed: dict[Path, set[str]] = {}
     sources: list[Source] = []
-    for script in chosen:
-        marks, problems = _marker_findings(script)
-        findings += problems
-        for path in (script.path, script.rollback_path):
-            if path is not None:
-                allowed[path] = marks
-        findings += rules.missing_rollback(script)
-        for source in rules.sources(script):
-            sources.append(source)
-            findings += rules.not_rerunnable(source)
-            findings += rules.destructive(source)
-    own = list(findings)
+    checked = {script.path for script in chosen}
+    # The history in order (column types are learnt from every migration before the one
+    # checked), then any file given from outside it.
+    columns = parsed.Columns()
+    for script in scripts + hooks + [s for s in chosen if s not in scripts + hooks]:
+        own = list(rules.sources(script))
+        if script.path in checked:
+            marks, problems = _marker_findings(script)
+            findings += problems
+            for path in (script.path, script.rollback_path):
+                if path is not None:
+                    allowed[path] = marks
+            findings += rules.missing_rollback(script)
+            findings += _own_rules(script, own, columns)
+            sources += own
+        for source in own:
+            if not source.rollback:
+                columns.learn(source)
+    mine = list(findings)
     for source, finding in squawk.check(sources, config):
-        if _keep_squawk(source, finding, allowed.get(source.path, set()), own):
+        if _keep_squawk(source, finding, allowed.get(source.path, set()), mine):
             findings.append(finding)
     if in_history:
         history_findings = _history(settings, scripts, hooks, database)
-        if files:  # only what concerns the files given
+        if files or since is not None:  # only what concerns the files checked
             paths = set(allowed)
             history_findings = [f for f in history_findings if f.path in paths]
         findings += history_findings
@@ -210,3 +225,58 @@ def lint(settings: Settings, files: Sequence[str | Path] = (), *, database: Dsn 
             f.level = "warning"
     findings.sort(key=lambda f: (str(f.path), f.line, f.rule))
     return LintReport(len(chosen), findings, config.switched_off(), squawk.version())
+
+
+def _own_rules(script: Script, own: list[Source], columns: parsed.Columns) -> list[Finding]:
+    """mig's own rules over the SQL of one migration (``columns``: the types before it)."""
+    found: list[Finding] = []
+    for source in own:
+        found += rules.not_rerunnable(source)
+        found += rules.destructive(source)
+        found += parsed.check(source)
+        found += columns.narrowing(source)
+    if script.is_sql and not script.post_apply:
+        apply = next(s for s in own if not s.rollback)
+        found += parsed.empty_migration(apply)
+        found += [f for rollback in own if rollback.rollback
+                  for f in parsed.noop_rollback(apply, rollback)]
+    return found
+
+
+def _since(settings: Settings, known: list[Script], chosen: list[Script],
+           since: str) -> list[Script]:
+    """The scripts of ``chosen`` newer than migration ``since``, or changed since git
+    revision ``since``."""
+    ids = [s.id for s in known]
+    if since in ids:
+        newer = {s.id for s in known[ids.index(since) + 1:]}
+        return [s for s in chosen if s.id in newer]
+    changed = _changed_since(settings, since)
+    return [s for s in chosen
+            if s.path.resolve() in changed
+            or (s.rollback_path is not None and s.rollback_path.resolve() in changed)]
+
+
+def _changed_since(settings: Settings, revision: str) -> set[Path]:
+    """Files under the migration folders added or changed since ``revision`` (committed or
+    not, and files git does not track yet)."""
+    import subprocess
+
+    def git(*args: str) -> list[str]:
+        result = subprocess.run(["git", *args], cwd=settings.project_dir, capture_output=True,
+                                text=True)
+        if result.returncode != 0:
+            said = result.stderr.strip().splitlines() or ["git failed"]
+            raise ConfigError(
+                f"--since {revision}: neither a migration id nor a git revision here"
+                f" ({said[-1]})",
+                hint="give the id of the last migration already checked (see 'mig status'),"
+                " or a branch, tag or commit, e.g. --since origin/main")
+        return [line for line in result.stdout.splitlines() if line]
+
+    top = Path(git("rev-parse", "--show-toplevel")[0])
+    git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    folders = [str(folder) for folder in settings.sources]
+    names = git("diff", "--name-only", "--diff-filter=AMR", revision, "--", *folders)
+    names += git("ls-files", "--others", "--exclude-standard", "--full-name", "--", *folders)
+    return {(top / name).resolve() for name in names}

@@ -8,6 +8,11 @@ mig's layout for the plugin tests. ``REPO`` is the repository's root.
 
 from __future__ import annotations
 
+from .lint import (
+    LINT_BASE,
+    lint_found,
+    lint_listed,
+)
 from .project import (
     REPO,
     TWO_MIGRATIONS,
@@ -51,6 +56,7 @@ from .server import (
 __all__ = [
     "FIXTURES",
     "ITEMS",
+    "LINT_BASE",
     "MIGRATIONS",
     "PASSWORD",
     "PASSWORD_ROLE",
@@ -68,6 +74,8 @@ __all__ = [
     "create_scratch_schema",
     "drop_database",
     "execute",
+    "lint_found",
+    "lint_listed",
     "query",
     "row_count",
     "run_mig",
