@@ -47,7 +47,7 @@ if TYPE_CHECKING:
         stop_embedded,
         wait,
     )
-    from .commands.schema import SchemaDrift
+    from .commands.schema import SchemaDrift, VerificationFailed
     from .config import InsecureTLSWarning, Settings, resolve
 
 __version__ = "0.1.0"
@@ -68,6 +68,7 @@ _WHERE = {
     "resolve": "config",
     "verify": "commands",
     "SchemaDrift": "commands.schema",
+    "VerificationFailed": "commands.schema",
 }
 
 __all__ = [
@@ -88,6 +89,7 @@ __all__ = [
     "ServerError",
     "Settings",
     "StatementFailed",
+    "VerificationFailed",
     "apply",
     "database_url",
     "new",

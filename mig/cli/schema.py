@@ -17,29 +17,43 @@ from ._common import Printer, cli, common_options, current_run, with_settings
               help="server to create the scratch database on [default: the server of --database "
               "when given on the command line, else the embedded server] [env: MIG_SCRATCH_SERVER]")
 @click.option("--keep", is_flag=True, help="keep the scratch database and print its URL")
-@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@click.option("--chain", is_flag=True,
+              help="only apply everything, roll it all back newest first and apply it again")
+@click.option("--keep-going", is_flag=True,
+              help="check every migration and report each failing one, not only the first")
+@click.option("--json", "as_json", is_flag=True,
+              help="print the result as JSON (also when a check fails)")
 @common_options
 @with_settings
-def verify(settings: Settings, out: Printer, scratch: str | None, keep: bool,
-           as_json: bool) -> int:
+def verify(settings: Settings, out: Printer, scratch: str | None, keep: bool, chain: bool,
+           keep_going: bool, as_json: bool) -> int:
     """Prove every rollback on a scratch database: apply, roll back, compare, re-apply.
 
     The scratch database is created on the embedded server (or --scratch-server, or the server
     of a --database given here; never one from the environment or yoyo.ini) and dropped
     afterwards. A rollback that does not restore the exact previous schema fails with the
-    difference, naming the migration.
+    difference, naming the migration. --chain checks only the whole chain (for histories whose
+    rollbacks work newest first only); --keep-going reports every failing migration.
     """
     server = scratch or (settings.database if current_run().database_given else None)
-    report = commands.verify(server, settings=settings, keep=keep, report=out.report)
+    try:
+        report = commands.verify(server, settings=settings, keep=keep, chain=chain,
+                                 keep_going=keep_going, report=out.report)
+    except MigError as exc:
+        failed = getattr(exc, "report", None)
+        if failed is not None and as_json:
+            out.json({**failed.to_json(), "error": exc.message})
+        if failed is not None and keep and failed.database:
+            click.echo(f"scratch database kept: {failed.database}", err=True)
+        raise
     if as_json:
         out.json(report.to_json())
         return EXIT_OK
-    out.line(
-        f"verified {len(report.migrations)} migration(s) in {report.duration_ms} ms: every "
-        "rollback restores the previous schema"
-    )
+    what = ("the whole chain rolls back newest first and applies again" if chain
+            else "every rollback restores the previous schema")
+    out.line(f"verified {len(report.migrations)} migration(s) in {report.duration_ms} ms: {what}")
     if keep:
-        out.line(f"scratch database kept: {report.database}")
+        click.echo(f"scratch database kept: {report.database}")
     return EXIT_OK
 
 

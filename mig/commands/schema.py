@@ -27,7 +27,7 @@ from ..disk import scripts as scripts_mod
 from ..dsn import Dsn
 from ..engine import erd
 from ..engine.connect import connect, resolve_dsn
-from ..engine.scratch import ScratchEngine, scratch_database
+from ..engine.scratch import Scratch, ScratchEngine
 from ..engine.snapshot import Snapshot, diff, snapshot
 from ..errors import MigError, MigrationError
 from ..reports import silent
@@ -60,14 +60,37 @@ class VerifyReport:
     migrations: list[dict] = field(default_factory=list)
     kept: bool = False
     duration_ms: int = 0
+    chain: bool = False
+    # Each failed check: {"id", "phase", "message", "diff"} (diff: the differing lines, or
+    # None when a statement failed).
+    failures: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
 
     def to_json(self) -> dict:
         return {
+            "ok": self.ok,
             "database": self.database,
             "kept": self.kept,
+            "chain": self.chain,
             "duration_ms": self.duration_ms,
             "migrations": self.migrations,
+            "failures": self.failures,
         }
+
+
+class VerificationFailed(MigrationError):
+    """``keep_going``: one or more checks failed; ``report`` lists every failure."""
+
+    def __init__(self, report: VerifyReport) -> None:
+        lines = [f"  {f['id']} ({f['phase']}): {f['message'].splitlines()[0]}"
+                 for f in report.failures]
+        super().__init__(f"{len(report.failures)} check(s) failed:\n" + "\n".join(lines),
+                         migration_id=report.failures[0]["id"],
+                         hint="each is shown above with what differs; fix the rollbacks named")
+        self.report = report
 
 
 def verify(
@@ -77,6 +100,8 @@ def verify(
     settings: Settings | None = None,
     schema: str = "public",
     keep: bool = False,
+    chain: bool = False,
+    keep_going: bool = False,
     report: Report | None = None,
 ) -> VerifyReport:
     """Apply, roll back and re-apply every migration of ``sources`` on a scratch database.
@@ -89,10 +114,18 @@ def verify(
         the environment and ``yoyo.ini`` like any mig command.
     :param schema: the schema compared.
     :param keep: keep the scratch database (its URL is in the report) instead of dropping it.
+    :param chain: only the chain checks: apply every migration, roll them all back newest
+        first (each must restore the schema from before it, down to the empty one), apply
+        them again; for histories whose rollbacks only work in that order.
+    :param keep_going: check every migration and report each failing one (a failure rebuilds
+        the scratch database up to that migration and goes on), instead of stopping at the
+        first.
     :returns: a :class:`VerifyReport` listing every migration checked.
     :raises SchemaDrift: a rollback left the schema different; names the migration and carries
         the difference.
     :raises StatementFailed: a migration or its rollback failed to run.
+    :raises VerificationFailed: with ``keep_going``, any check failed (all are in its report).
+    Each of these carries the report so far as ``report`` (the kept database among it).
     :raises DatabaseUnavailable: the server is unreachable or refuses to create a database.
     """
     say = report or silent
@@ -110,15 +143,24 @@ def verify(
     scripts, hooks = scripts_mod.load(settings.sources)
     started = time.monotonic()
     server = resolve_dsn(settings)
-    with scratch_database(server, keep=keep) as scratch:
-        result = VerifyReport(database=scratch.masked, kept=keep)
-        say(f"verifying {len(scripts)} migration(s) on scratch database {scratch.dbname}")
-        engine = ScratchEngine(dataclasses.replace(settings, database=scratch), hooks, schema)
-        try:
-            _Verifier(engine, scripts, say, result).run()
-        finally:
-            engine.close()
+    result = VerifyReport(database="", kept=keep, chain=chain)
+    try:
+        with Scratch(server, keep=keep) as scratch:
+            verifier = _Verifier(scratch, settings, hooks, schema, scripts, say, result,
+                                 keep_going=keep_going)
+            say(f"verifying {len(scripts)} migration(s) on scratch database"
+                f" {verifier.engine.dbname}")
+            try:
+                verifier.run_chain() if chain else verifier.run()
+            finally:
+                verifier.close()
+    except MigError as exc:
+        result.duration_ms = int((time.monotonic() - started) * 1000)
+        exc.report = result  # type: ignore[attr-defined]
+        raise
     result.duration_ms = int((time.monotonic() - started) * 1000)
+    if result.failures:
+        raise VerificationFailed(result)
     return result
 
 
@@ -144,12 +186,29 @@ _PHASES = {
 
 
 class _Verifier:
-    def __init__(self, engine: ScratchEngine, scripts: list, say: Report,
-                 result: VerifyReport) -> None:
-        self.engine = engine
+    """Runs the checks on the scratch database, recording each migration checked and (with
+    ``keep_going``) each failure, rebuilding the scratch database to go on after one."""
+
+    def __init__(self, scratch: Scratch, settings: Settings, hooks: list, schema: str,
+                 scripts: list, say: Report, result: VerifyReport, *, keep_going: bool) -> None:
+        self.scratch = scratch
+        self.settings = settings
+        self.hooks = hooks
+        self.schema = schema
         self.scripts = scripts
         self.say = say
         self.result = result
+        self.keep_going = keep_going
+        self.engine = self._engine()
+
+    def _engine(self) -> ScratchEngine:
+        engine = ScratchEngine(dataclasses.replace(self.settings, database=self.scratch.dsn),
+                               self.hooks, self.schema)
+        self.result.database = engine.masked
+        return engine
+
+    def close(self) -> None:
+        self.engine.close()
 
     def check(self, script: scripts_mod.Script, phase: str, expected: Snapshot) -> None:
         lines = diff(expected, self.engine.snapshot())
@@ -169,39 +228,103 @@ class _Verifier:
             hint=hint,
         )
 
+    def failed(self, script: scripts_mod.Script, phase: str, exc: MigError) -> None:
+        """Record a failed check; raise it unless going on."""
+        self.result.failures.append({"id": script.id, "phase": phase, "message": exc.message,
+                                     "diff": getattr(exc, "diff", None)})
+        if not self.keep_going:
+            raise exc
+        self.say(f"FAILED {script.id} ({phase}): {exc.message.splitlines()[0]}")
+
+    def rebuild(self, applied: list) -> None:
+        """A new scratch database with ``applied`` applied, to go on after a failure."""
+        self.engine.close()
+        self.scratch.fresh()
+        self.engine = self._engine()
+        for script in applied:
+            self.engine.apply(script)
+
     def run(self) -> None:
+        """Each migration on its own (apply, roll back, apply again), then the chain."""
         before: dict[str, Snapshot] = {}
-        for script in self.scripts:
-            if script.path.suffix == ".sql" and script.rollback_path is None:
-                raise MigrationError(
-                    f"{script.id} has no rollback file ({script.id}.rollback.sql)",
-                    migration_id=script.id,
-                    path=str(script.path),
-                    hint="write a rollback that restores the previous schema",
-                )
+        for index, script in enumerate(self.scripts):
             before[script.id] = self.engine.snapshot()
-            self.engine.apply(script)
-            applied = self.engine.snapshot()
-            self.engine.rollback(script)
-            self.check(script, "rollback", before[script.id])
-            self.engine.apply(script)
-            self.check(script, "reapply", applied)
+            phase = "apply"
+            try:
+                if script.path.suffix == ".sql" and script.rollback_path is None:
+                    phase = "rollback"
+                    self.engine.apply(script)
+                    raise MigrationError(
+                        f"{script.id} has no rollback file ({script.id}.rollback.sql)",
+                        migration_id=script.id,
+                        path=str(script.path),
+                        hint="write a rollback that restores the previous schema",
+                    )
+                self.engine.apply(script)
+                applied = self.engine.snapshot()
+                phase = "rollback"
+                self.engine.rollback(script)
+                self.check(script, "rollback", before[script.id])
+                phase = "reapply"
+                self.engine.apply(script)
+                self.check(script, "reapply", applied)
+            except MigError as exc:
+                self.failed(script, phase, exc)
+                if phase == "apply":
+                    return  # the migrations after it need it
+                self.rebuild(self.scripts[:index + 1])
+                continue
             self.result.migrations.append({"id": script.id, "checks": ["rollback", "reapply"]})
             self.say(f"ok {script.id}: its rollback restores the schema; re-applying reproduces it")
-        if not self.scripts:
-            return
+        if not self.scripts or self.result.failures:
+            return  # the chain checks would only repeat what failed
+        if self._chain(before):
+            for entry in self.result.migrations:
+                entry["checks"] += ["chain rollback", "chain reapply"]
 
-        head = self.engine.snapshot()
-        for script in reversed(self.scripts):
-            self.engine.rollback(script)
-            self.check(script, "chain rollback", before[script.id])
-        self.say("ok: the whole chain rolls back to the empty schema")
+    def run_chain(self) -> None:
+        """Only the chain: apply everything, roll it all back newest first, apply it again."""
+        before: dict[str, Snapshot] = {}
         for script in self.scripts:
-            self.engine.apply(script)
-        self.check(self.scripts[-1], "chain reapply", head)
+            before[script.id] = self.engine.snapshot()
+            try:
+                self.engine.apply(script)
+            except MigError as exc:
+                self.failed(script, "apply", exc)
+                return
+        if self.scripts:
+            self._chain(before)
+        failed = {f["id"] for f in self.result.failures}
+        self.result.migrations = [{"id": s.id, "checks": ["chain rollback", "chain reapply"]}
+                                  for s in self.scripts if s.id not in failed]
+
+    def _chain(self, before: dict[str, Snapshot]) -> bool:
+        """Roll the chain back newest first, each step compared with the schema from before
+        that migration, then apply it all again; whether every check passed."""
+        head = self.engine.snapshot()
+        ok = True
+        for index in reversed(range(len(self.scripts))):
+            script = self.scripts[index]
+            try:
+                self.engine.rollback(script)
+                self.check(script, "chain rollback", before[script.id])
+            except MigError as exc:
+                self.failed(script, "chain rollback", exc)
+                ok = False
+                self.rebuild(self.scripts[:index])
+        if ok:
+            self.say("ok: the whole chain rolls back to the empty schema")
+        last = self.scripts[-1]
+        try:
+            for script in self.scripts:
+                last = script
+                self.engine.apply(script)
+            self.check(last, "chain reapply", head)
+        except MigError as exc:
+            self.failed(last, "chain reapply", exc)
+            return False
         self.say("ok: the whole chain applies again to the same schema")
-        for entry in self.result.migrations:
-            entry["checks"] += ["chain rollback", "chain reapply"]
+        return ok
 
 
 def schema_snapshot(settings: Settings, *, schema: str = "public") -> Snapshot:

@@ -8,6 +8,7 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from typing import Any
 
 import psycopg2
 from psycopg2 import sql
@@ -24,36 +25,65 @@ from .snapshot import Snapshot, snapshot
 SCRATCH_PREFIX = "mig_verify_"
 
 
+class Scratch:
+    """The scratch database on ``server``: created on entry, dropped on exit unless ``keep``.
+    :meth:`fresh` replaces it with a new empty one (``--keep-going`` after a failure)."""
+
+    def __init__(self, server: Dsn, *, keep: bool) -> None:
+        self.server = server
+        self.keep = keep
+        self.dsn: Dsn | None = None
+        self.admin: Any = None
+
+    def __enter__(self) -> Scratch:
+        self.admin = connect(self.server, verb="verify")
+        try:
+            self.fresh()
+        except BaseException:
+            self.admin.close()
+            raise
+        return self
+
+    def fresh(self) -> Dsn:
+        """A new empty scratch database (the previous one dropped)."""
+        self._drop()
+        name = SCRATCH_PREFIX + uuid.uuid4().hex[:12]
+        with self.admin.cursor() as cur:
+            try:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except psycopg2.errors.InsufficientPrivilege:
+                raise DatabaseUnavailable(
+                    f"cannot create a scratch database on {self.server.masked}: permission"
+                    " denied", hint="verify needs a role with CREATEDB; use a disposable server "
+                    "(the embedded default needs no setup)",
+                ) from None
+        self.dsn = self.server.with_params(dbname=name)
+        return self.dsn
+
+    def _drop(self) -> None:
+        if self.dsn is not None:
+            with self.admin.cursor() as cur:
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(str(self.dsn.dbname))))
+            self.dsn = None
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if not self.keep:
+                self._drop()
+        finally:
+            self.admin.close()
+
+
 @contextmanager
 def scratch_database(server: Dsn, *, keep: bool) -> Iterator[Dsn]:
     """A new database on ``server``, dropped on exit (with its connections) unless ``keep``.
 
     :raises DatabaseUnavailable: the role may not create databases there.
     """
-    name = SCRATCH_PREFIX + uuid.uuid4().hex[:12]
-    admin = connect(server, verb="verify")
-    try:
-        with admin.cursor() as cur:
-            try:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            except psycopg2.errors.InsufficientPrivilege:
-                raise DatabaseUnavailable(
-                    f"cannot create a scratch database on {server.masked}: permission denied",
-                    hint="verify needs a role with CREATEDB; use a disposable server "
-                    "(the embedded default needs no setup)",
-                ) from None
-        try:
-            yield server.with_params(dbname=name)
-        finally:
-            if not keep:
-                with admin.cursor() as cur:
-                    cur.execute(
-                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                            sql.Identifier(name)
-                        )
-                    )
-    finally:
-        admin.close()
+    with Scratch(server, keep=keep) as scratch:
+        assert scratch.dsn is not None
+        yield scratch.dsn
 
 
 class ScratchEngine:
@@ -65,6 +95,9 @@ class ScratchEngine:
     """
 
     def __init__(self, settings: Settings, hooks: list[Script], schema: str) -> None:
+        assert settings.database is not None
+        self.dbname = settings.database.dbname
+        self.masked = settings.database.masked
         self._stack = ExitStack()
         # The engine's own construction (what mig apply runs with), not a copy of it.
         self.backend = self._stack.enter_context(locked_backend(settings, "verify", silent))
