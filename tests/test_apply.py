@@ -187,8 +187,8 @@ def test_runtime_error_names_the_statement_and_leaves_nothing(tmp_path, db_url):
     text = str(info.value)
     assert "0001_bad.sql:5: applying 0001_bad failed at: UPDATE t SET n = n / 0\n" in text
     assert "division by zero" in text
-    assert tables(db_url) == {"_mig_log", "_mig_migrations", "_mig_progress", "_yoyo_log",
-                              "_yoyo_migration", "_yoyo_version"}
+    assert tables(db_url) == {"_mig_log", "_mig_migrations", "_mig_partial", "_mig_progress",
+                              "_yoyo_log", "_yoyo_migration", "_yoyo_version"}
 
 
 RUNS = "SELECT nextval('runs');\n"  # a sequence keeps counting through a rollback

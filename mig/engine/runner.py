@@ -305,7 +305,7 @@ class Runner:
                 self._run(script, index, wrapper, inner, "apply", done=done, total=len(leaves))
                 if not script.post_apply:
                     tracking.mark_step(self.conn, script.id, index)
-                    done.add(index)
+                    done[index] = None
             duration = int((time.monotonic() - started) * 1000)
             if not script.post_apply:
                 self.backend.begin()

@@ -9,8 +9,11 @@ yoyo's own tables stay the source of truth for *which* migrations are applied
   (another branch's) can still be rolled back;
 - ``_mig_log``: mig's own events (checksums accepted by ``repair``, migrations adopted from plain
   yoyo, rollbacks);
-- ``_mig_progress``: the steps of a non-transactional migration that already completed, so a
-  re-run resumes after them.
+- ``_mig_partial``: a non-transactional migration whose apply or rollback started and has not
+  finished: the direction, the checksum of the file it started from and its number of steps
+  (written before its first step, removed in the transaction that records the end);
+- ``_mig_progress``: the steps of such a run that already completed, each with the checksum of
+  its statement, so a re-run resumes after them by content, not by position.
 
 Reads never create anything: a database mig has never touched simply has nothing applied.
 """
@@ -27,7 +30,7 @@ from psycopg2 import sql
 
 from ..disk.scripts import Script
 
-MIG_TABLES = ("_mig_migrations", "_mig_log", "_mig_progress")
+MIG_TABLES = ("_mig_migrations", "_mig_log", "_mig_progress", "_mig_partial")
 
 _CREATE = """
 CREATE TABLE IF NOT EXISTS _mig_migrations (
@@ -62,10 +65,33 @@ CREATE TABLE IF NOT EXISTS _mig_log (
 );
 CREATE TABLE IF NOT EXISTS _mig_progress (
     migration_id text NOT NULL,
+    direction text NOT NULL DEFAULT 'apply',
     step integer NOT NULL,
+    checksum text,
     done_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (migration_id, step)
+    PRIMARY KEY (migration_id, direction, step)
 );
+CREATE TABLE IF NOT EXISTS _mig_partial (
+    migration_id text PRIMARY KEY,
+    direction text NOT NULL CHECK (direction IN ('apply', 'rollback')),
+    checksum text NOT NULL,
+    steps integer NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    started_by text NOT NULL DEFAULT current_user
+);
+DO $$
+BEGIN
+    -- _mig_progress of mig before resumes by content: one direction, no step checksums
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = '_mig_progress'::regclass
+                   AND attname = 'direction' AND NOT attisdropped) THEN
+        ALTER TABLE _mig_progress
+            ADD COLUMN direction text NOT NULL DEFAULT 'apply',
+            ADD COLUMN checksum text,
+            DROP CONSTRAINT _mig_progress_pkey,
+            ADD PRIMARY KEY (migration_id, direction, step);
+    END IF;
+END
+$$;
 """
 
 
@@ -153,7 +179,8 @@ ON CONFLICT (migration_id) DO UPDATE
 SET checksum = excluded.checksum, applied_at = now(), applied_by = current_user,
     duration_ms = excluded.duration_ms, transactional = excluded.transactional,
     rollback_kind = excluded.rollback_kind, rollback_sql = excluded.rollback_sql;
-DELETE FROM _mig_progress WHERE migration_id = ANY (%(id)s::text[])
+DELETE FROM _mig_progress WHERE migration_id = ANY (%(id)s::text[]);
+DELETE FROM _mig_partial WHERE migration_id = ANY (%(id)s::text[])
 """
 
 
@@ -239,6 +266,7 @@ def record_rollback(backend, script) -> None:
     with backend.connection.cursor() as cur:
         cur.execute("DELETE FROM _mig_migrations WHERE migration_id = %s", (script.id,))
         cur.execute("DELETE FROM _mig_progress WHERE migration_id = %s", (script.id,))
+        cur.execute("DELETE FROM _mig_partial WHERE migration_id = %s", (script.id,))
     log_event(backend.connection, script.id, "rollback", None)
 
 
@@ -277,20 +305,90 @@ def set_checksum(conn, migration_id: str, value: str) -> None:
         )
 
 
-def completed_steps(conn, migration_id: str) -> set[int]:
+@dataclass(frozen=True)
+class Partial:
+    """A non-transactional migration whose apply or rollback started and did not finish."""
+
+    id: str
+    direction: str  # "apply" or "rollback"
+    checksum: str | None  # of the file the run started from (None: recorded by an older mig)
+    steps: int | None  # how many steps the run has
+    done: int  # how many of them completed
+    started_at: datetime | None
+    started_by: str | None
+
+    @property
+    def summary(self) -> str:
+        """``partial: k of n steps applied`` / ``rolling back: k of n steps undone``."""
+        total = "?" if self.steps is None else str(self.steps)
+        if self.direction == "apply":
+            return f"partial: {self.done} of {total} steps applied"
+        return f"rolling back: {self.done} of {total} steps undone"
+
+
+_READ_PARTIAL = """
+SELECT p.migration_id, p.direction, p.checksum, p.steps,
+       (SELECT count(*) FROM _mig_progress g
+         WHERE g.migration_id = p.migration_id AND g.direction = p.direction),
+       p.started_at, p.started_by
+  FROM _mig_partial p
+UNION ALL
+SELECT g.migration_id, g.direction, NULL, NULL, count(*), min(g.done_at), NULL
+  FROM _mig_progress g
+ WHERE NOT EXISTS (SELECT 1 FROM _mig_partial p WHERE p.migration_id = g.migration_id)
+ GROUP BY g.migration_id, g.direction
+ ORDER BY 1
+"""
+
+
+def read_partial(conn) -> list[Partial]:
+    """Every unfinished non-transactional apply or rollback (progress an older mig wrote, with
+    no ``_mig_partial`` row, counts too)."""
     with conn.cursor() as cur:
-        if not table_exists(cur, "_mig_progress"):
-            return set()
-        cur.execute("SELECT step FROM _mig_progress WHERE migration_id = %s", (migration_id,))
-        return {r[0] for r in cur.fetchall()}
+        if not table_exists(cur, "_mig_partial"):
+            if not table_exists(cur, "_mig_progress"):
+                return []
+            cur.execute("SELECT migration_id, 'apply', NULL, NULL, count(*), min(done_at), NULL"
+                        " FROM _mig_progress GROUP BY migration_id ORDER BY 1")
+        else:
+            cur.execute(_READ_PARTIAL)
+        return [Partial(*row) for row in cur.fetchall()]
 
 
-def mark_step(conn, migration_id: str, step: int) -> None:
+def start_partial(conn, migration_id: str, direction: str, checksum: str, steps: int) -> None:
+    """Record (in autocommit, before the first step) that a run of ``migration_id`` started."""
     with conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO _mig_progress (migration_id, step) VALUES (%s, %s)"
-            " ON CONFLICT DO NOTHING",
-            (migration_id, step),
+            "INSERT INTO _mig_partial (migration_id, direction, checksum, steps)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (migration_id) DO NOTHING",
+            (migration_id, direction, checksum, steps),
+        )
+
+
+def accept_partial(conn, migration_id: str, checksum: str) -> None:
+    """Take ``checksum`` as the file an unfinished run resumes from (``mig repair``)."""
+    with conn.cursor() as cur:
+        cur.execute("UPDATE _mig_partial SET checksum = %s WHERE migration_id = %s",
+                    (checksum, migration_id))
+
+
+def completed_steps(conn, migration_id: str, direction: str = "apply") -> dict[int, str | None]:
+    """The completed steps of an unfinished run: position -> checksum of its statement."""
+    with conn.cursor() as cur:
+        if not table_exists(cur, "_mig_progress"):
+            return {}
+        cur.execute("SELECT step, checksum FROM _mig_progress"
+                    " WHERE migration_id = %s AND direction = %s", (migration_id, direction))
+        return dict(cur.fetchall())
+
+
+def mark_step(conn, migration_id: str, step: int, checksum: str | None = None,
+              direction: str = "apply") -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO _mig_progress (migration_id, direction, step, checksum)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (migration_id, direction, step, checksum),
         )
 
 
