@@ -90,8 +90,16 @@ def test_a_lock_never_released_fails_naming_the_blocking_session(tmp_path, db_ur
     assert commands.status(settings).pending
 
 
-def test_a_malformed_lock_attempts_names_the_file(tmp_path, db_url):
-    write_project(tmp_path, {"0001_t.sql": "-- lock_attempts: many\nCREATE TABLE t (n int);\n"})
+@pytest.mark.parametrize(("name", "text", "where"), [
+    ("0001_t.sql", "-- lock_attempts: many\nCREATE TABLE t (n int);\n",
+     "0001_t.sql:1: -- lock_attempts: must be a whole"),
+    ("0001_t.py", "from yoyo import step\n__lock_attempts__ = 0\n"
+                  "steps = [step('CREATE TABLE t (n int)')]\n",
+     "0001_t.py: __lock_attempts__ must be a whole"),
+])
+def test_a_malformed_lock_attempts_names_the_file(tmp_path, db_url, name, text, where):
+    write_project(tmp_path, {name: text})
     settings = resolve(database=db_url, project_dir=tmp_path, env={})
-    with pytest.raises(BadMigrationFile, match=r"0001_t.sql:1: -- lock_attempts: must be a whole"):
+    with pytest.raises(BadMigrationFile, match=where):
         commands.apply(settings)
+    assert commands.status(settings).pending
