@@ -76,6 +76,12 @@ class Settings:
     password_file: Path | None = None
     profile: str = "development"
     allow_insecure_tls: bool = False
+    # A schema target (a fleet's tenant schema): connections put it alone on search_path, so
+    # the migrations and yoyo's and mig's tables all live in it, and it has a lock of its own.
+    schema: str | None = None
+    # The explicit TLS settings (sslmode, sslrootcert, sslcert, sslkey), written into every
+    # connection string of the run: the configured database's and each fleet target's.
+    tls: tuple[tuple[str, str], ...] = ()
     # Warnings to show on every run (an explicitly allowed unverified TLS connection).
     warnings: tuple[str, ...] = ()
 
@@ -221,6 +227,7 @@ def resolve(
     sources: list[str | Path] | None = None,
     project_dir: str | Path | None = None,
     env: Mapping[str, str] | None = None,
+    fleet: bool = False,
     **options: object,
 ) -> Settings:
     """Resolve the settings of a run.
@@ -230,6 +237,8 @@ def resolve(
     :param sources: migration folders; default: ``sources`` of yoyo.ini, else ``migrations/``.
     :param project_dir: the project's root; default: the folder of yoyo.ini, else the working one.
     :param env: the environment to read (default ``os.environ``).
+    :param fleet: the run covers a fleet (docs/fleet.md): without a configured database (the
+        catalog), the profile is enforced on each target instead of on the embedded default.
     :param options: ``lock_wait``, ``db_lock_timeout``, ``db_lock_attempts``,
         ``db_lock_retry_wait``, ``allow_out_of_order``, ``statement_timeout``, ``seeds_dir``,
         ``seed_cache`` (a folder, or ``off``),
@@ -302,7 +311,8 @@ def resolve(
         dsn = tls.with_settings(dsn, tls_values)  # type: ignore[arg-type]
     profile = tls.check_profile(str(resolved["profile"]))
     allow_insecure = _flag("allow_insecure_tls", resolved["allow_insecure_tls"])
-    warnings = tls.check(profile, dsn, env, allow_insecure=allow_insecure)
+    warnings = () if fleet and dsn is None else tls.check(profile, dsn, env,
+                                                           allow_insecure=allow_insecure)
     for text in warnings:  # Python's own "InsecureTLSWarning:" replaces mig's "warning:"
         _warnings.warn(text.removeprefix("warning: "), InsecureTLSWarning, stacklevel=2)
 
@@ -327,6 +337,7 @@ def resolve(
         password_file=Path(password_file) if password_file else None,
         profile=profile,
         allow_insecure_tls=allow_insecure,
+        tls=tuple((k, str(v)) for k, v in tls_values.items() if v is not None),
         warnings=warnings,
     )
 

@@ -21,7 +21,7 @@ LAYERS: dict[str, int] = {
     "mig.disk": 1,
     "mig.engine": 2,
     "mig.seeds": 3, "mig.data": 3, "mig.lint": 3,
-    "mig.commands": 4,
+    "mig.commands": 4, "mig.fleet": 4,
     "mig.cli": 5, "mig.testing": 5,
     "mig": 6, "mig.__main__": 6,
 }

@@ -132,6 +132,7 @@ def settings_from(params: dict[str, Any]) -> Settings:
         settings = resolve(
             database=database,
             config_file=params.pop("config_file", None),
+            fleet=bool(params.get("fleet")),
             **{k: params.pop(k) for k in keys if k in params},
         )
     run = current_run()

@@ -6,7 +6,9 @@ import click
 
 from .. import commands
 from ..errors import EXIT_OK
+from . import fleet as fleet_cli
 from ._common import Printer, cli, common_options, with_settings
+from .fleet import fleet_options
 
 
 @cli.command()
@@ -17,13 +19,23 @@ from ._common import Printer, cli, common_options, with_settings
 @click.option("--allow-newer", is_flag=True,
               help="also accept migrations newer than this release's (after a rollback of the "
               "application)")
+@click.option("--json", "as_json", is_flag=True,
+              help="print the database's status as JSON (with --fleet: one object per target "
+              "and a summary)")
+@fleet_options(changes=False)
 @common_options
 @with_settings
-def wait(settings, out: Printer, timeout: float, interval: float, allow_newer: bool) -> int:
+def wait(settings, out: Printer, timeout: float, interval: float, allow_newer: bool,
+         as_json: bool, fleet) -> int:
     """Wait until the database is at the newest migration (e.g. in an initContainer)."""
+    if fleet is not None:
+        return fleet_cli.run("wait", settings, out, fleet, as_json=as_json, timeout=timeout,
+                             interval=interval, allow_newer=allow_newer)
     report = commands.wait(settings, timeout=timeout, interval=interval,
                            allow_newer=allow_newer, report=out.report)
-    if report.current:
+    if as_json:
+        out.json(report.to_json())
+    elif report.current:
         out.line(f"the database is at the newest migration ({len(report.applied)} applied)")
     else:
         newer = ", ".join(p["id"] for p in report.edited)

@@ -9,7 +9,9 @@ import click
 from .. import commands
 from ..errors import EXIT_OK, EXIT_PENDING
 from ..reports import RunReport
+from . import fleet as fleet_cli
 from ._common import Printer, cli, common_options, lock_options, with_settings
+from .fleet import fleet_options
 
 
 def _print_plan(out: Printer, report: RunReport, verb: str) -> None:
@@ -37,12 +39,20 @@ def _print_plan(out: Printer, report: RunReport, verb: str) -> None:
 @click.option("--allow-out-of-order", is_flag=True, default=None,
               help="apply pending migrations ordered before an applied one "
               "[env: MIG_ALLOW_OUT_OF_ORDER]")
+@click.option("--yes", "-y", is_flag=True,
+              help="with --fleet --canary, go on after the canary passes without asking")
+@fleet_options(changes=True)
 @lock_options
 @common_options
 @with_settings
 def apply(settings, out: Printer, to, dry_run, as_json, with_seed, seed_env,
-          single_transaction) -> int:
+          single_transaction, yes, fleet) -> int:
     """Apply pending migrations, under a lock that concurrent runs wait for."""
+    if fleet is not None:
+        if dry_run or single_transaction:
+            fleet_cli.refuse("--dry-run" if dry_run else "--single-transaction")
+        return fleet_cli.run("apply", settings, out, fleet, as_json=as_json, yes=yes, to=to,
+                             seed=with_seed, seed_env=seed_env)
     report = commands.apply(settings, to=to, dry_run=dry_run,
                             single_transaction=single_transaction, report=out.report)
     seeded = None
@@ -78,11 +88,17 @@ def apply(settings, out: Printer, to, dry_run, as_json, with_seed, seed_env,
               help="roll back migrations without a rollback and irreversible data"
               " migrations too (what they changed stays)")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@fleet_options(changes=True)
 @lock_options
 @common_options
 @with_settings
-def rollback(settings, out: Printer, steps, to, dry_run, yes, force, as_json) -> int:
+def rollback(settings, out: Printer, steps, to, dry_run, yes, force, as_json, fleet) -> int:
     """Roll back the newest migration (more with --steps N or --to ID, confirmed by --yes)."""
+    if fleet is not None:
+        if dry_run:
+            fleet_cli.refuse("--dry-run")
+        return fleet_cli.run("rollback", settings, out, fleet, as_json=as_json, yes=yes,
+                             steps=steps, to=to, force=force)
 
     def confirm(ids: list[str]) -> bool:
         if not sys.stdin.isatty():
@@ -115,10 +131,14 @@ _MISSING_ROLLBACK = {
 @click.option("--json", "as_json", is_flag=True, help="print an object with applied/pending/edited")
 @click.option("--exit-code", is_flag=True,
               help=f"exit {EXIT_PENDING} when anything is pending or edited")
+@fleet_options(changes=False)
 @common_options
 @with_settings
-def status(settings, out: Printer, as_json, exit_code) -> int:
+def status(settings, out: Printer, as_json, exit_code, fleet) -> int:
     """Show applied (when, by whom), pending and edited migrations."""
+    if fleet is not None:
+        return fleet_cli.run("status", settings, out, fleet, as_json=as_json,
+                             exit_code=exit_code)
     report = commands.status(settings)
     if as_json:
         out.json(report.to_json())

@@ -6,7 +6,9 @@ import click
 
 from .. import commands
 from ..errors import EXIT_OK
+from . import fleet as fleet_cli
 from ._common import Printer, cli, common_options, with_settings
+from .fleet import fleet_options
 
 
 @cli.command()
@@ -22,14 +24,22 @@ from ._common import Printer, cli, common_options, with_settings
               help='print {"tables": {name: {inserted, updated, unchanged, deleted}}, ...}')
 @click.option("--seeds", "seeds_dir", metavar="PATH",
               help="the seeds folder [default: seeds] [env: MIG_SEEDS]")
+@click.option("--yes", "-y", is_flag=True,
+              help="with --fleet --canary, go on after the canary passes without asking")
+@fleet_options(changes=True)
 @common_options
 @with_settings
-def seed(settings, out: Printer, env, dry_run, prune, as_json) -> int:
+def seed(settings, out: Printer, env, dry_run, prune, as_json, yes, fleet) -> int:
     """Load seed data: seeds/base/ everywhere, seeds/ENV/ with --env.
 
     Every fixture is validated first; any problem stops the run with file and line and
     nothing is written. A second run writes nothing.
     """
+    if fleet is not None:
+        if dry_run:
+            fleet_cli.refuse("--dry-run")
+        return fleet_cli.run("seed", settings, out, fleet, as_json=as_json, yes=yes, env=env,
+                             prune=prune)
     report = commands.seed(settings, env=env, prune=prune, dry_run=dry_run,
                            report=out.report)
     if as_json:

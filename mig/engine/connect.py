@@ -86,7 +86,27 @@ def resolve_dsn(settings: Settings, *, start: bool = True) -> Dsn:
         dsn = embedded_dsn(server, EMBEDDED_DBNAME)
     if settings.password_file is not None and dsn.password is None:
         dsn = dsn.with_params(password=_read_password_file(settings.password_file))
+    if settings.schema is not None:
+        dsn = with_schema(dsn, settings.schema)
     return dsn
+
+
+SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+
+
+def with_schema(dsn: Dsn, schema: str) -> Dsn:
+    """``dsn`` with ``schema`` alone on the search_path of its sessions (libpq ``options``).
+
+    Alone, not before ``public``: a schema whose tracking tables do not exist yet must not find
+    ``public``'s and take their records for its own. Built-in functions stay reachable
+    (pg_catalog is always searched).
+    """
+    if not SCHEMA_NAME.match(schema):
+        raise ConfigError(
+            f"schema name {schema!r} is not supported: use letters, digits, '_' and '$',"
+            " starting with a letter or '_' (at most 63 characters)")
+    options = f"{dsn.get('options') or ''} -c search_path=\"{schema}\"".strip()
+    return dsn.with_params(options=options)
 
 
 def _read_password_file(path: Path) -> str:

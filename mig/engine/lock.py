@@ -40,6 +40,14 @@ def lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def settings_key(settings) -> int:
+    """The lock of the database (or schema) that ``settings`` point at: a schema target's lock
+    is its own, so the schemas of one database migrate side by side."""
+    if settings.schema is not None:
+        return lock_key(f"{settings.schema}.{settings.migration_table}")
+    return lock_key(settings.migration_table)
+
+
 def holder(conn, key: int) -> str | None:
     """Who holds the lock: pid, application name and host, from pg_stat_activity."""
     unsigned = key & 0xFFFFFFFFFFFFFFFF
@@ -106,7 +114,7 @@ def locked_connection(settings: Settings, verb: str,
     dsn = resolve_dsn(settings)
     conn = connect(dsn, verb=verb)
     try:
-        with migration_lock(conn, lock_key(settings.migration_table), wait=settings.lock_wait,
+        with migration_lock(conn, settings_key(settings), wait=settings.lock_wait,
                             report=report):
             yield dsn, conn
     finally:

@@ -1,0 +1,21 @@
+"""mig over a fleet: many databases, or schemas of one database, migrated with bounded
+parallelism, a canary phase, a failure policy, resumable outcome records and a report
+(docs/fleet.md).
+
+- :mod:`~mig.fleet.targets`: the fleet's sources (a file, a catalog query, a name pattern)
+  and shards;
+- :mod:`~mig.fleet.run`: the scheduler, the canary phase and the failure policy;
+- :mod:`~mig.fleet.journal`: the per-target outcome records that make a rerun resume;
+- :mod:`~mig.fleet.verbs`: ``apply``, ``status``, ``seed``, ``rollback``, ``wait`` over the
+  targets, each calling the verb of :mod:`mig.commands` once per target;
+- :mod:`~mig.fleet.report`: the progress line and the text summary.
+"""
+
+from __future__ import annotations
+
+from .run import Summary
+from .targets import Target, load, parse_shard, shard
+from .verbs import FleetOptions, apply, rollback, seed, status, wait
+
+__all__ = ["FleetOptions", "Summary", "Target", "apply", "load", "parse_shard", "rollback",
+           "seed", "shard", "status", "wait"]

@@ -1,0 +1,94 @@
+"""The run journal: one line of JSON per finished target, so a rerun continues where a run
+stopped.
+
+Where it lives is a choice, argued here: a local file (default
+``.mig/fleet/<verb>-<key>.jsonl`` in the project, or ``--journal PATH``) rather than a table
+on a catalog database. The journal is only a shortcut: what each target has applied is in that
+target's own records, written in the same transaction as each migration, so a lost or stale
+journal costs at most the one cheap status query per target that a run makes anyway, never a
+wrong result. A file needs no catalog (file and pattern fleets have none), no privileges, and no
+write per target to one shared database that every worker of every shard would contend on.
+Where workers come and go (a Kubernetes Job), a rerun of a shard in a new pod finds the
+targets already done by that cheap query; put the journal on a volume to skip even that.
+
+Each line is written and flushed as its target finishes, so a killed coordinator loses nothing
+that finished; the targets it was working on are simply not in the journal and run again
+(mig's per-database guarantees make that safe). A run in which every target succeeded ends with
+a ``complete`` line; the next run with the same key then starts afresh instead of resuming.
+
+The key is a hash of the verb, its options, the migrations on disk (ids and checksums) and the
+shard: a new release, or a different rollback, is a different run. A record counts for a
+target only when both its name and where it points match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import ConfigError
+from .targets import Target
+
+
+def key(verb: str, options: dict, migrations: list[tuple[str, str]],
+        shard: tuple[int, int] | None) -> str:
+    text = json.dumps([verb, options, migrations, shard], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Journal:
+    """Outcome records of one fleet run, appended to a JSON-lines file."""
+
+    def __init__(self, path: Path, *, restart: bool = False) -> None:
+        self.path = path
+        self._done: dict[str, str] = {}  # target name -> where, for every success recorded
+        self._lock = threading.Lock()
+        self.complete = False
+        if path.exists() and not restart:
+            self._read()
+        if self.complete or restart or not path.exists():
+            self._done.clear()
+            self.complete = False
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("")
+        self._file = path.open("a", encoding="utf-8")
+
+    def _read(self) -> None:
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                # the last line of a killed run may be cut short; anything else is damage
+                if number == len(lines):
+                    continue
+                raise ConfigError(f"{self.path}:{number}: not a journal record (JSON)",
+                                  hint="remove the file, or rerun with --restart") from None
+            if record.get("complete"):
+                self.complete = True
+            elif record.get("ok"):
+                self._done[record["target"]] = record.get("where", "")
+            else:
+                self._done.pop(record.get("target", ""), None)
+
+    def done(self, target: Target) -> bool:
+        """Whether this run already finished ``target`` successfully."""
+        return self._done.get(target.name) == target.where
+
+    def record(self, outcome: dict) -> None:
+        """Append one target's outcome (``target``, ``where``, ``ok`` and the rest)."""
+        line = json.dumps({**outcome, "at": datetime.now(timezone.utc).isoformat()},
+                          default=str)
+        with self._lock:
+            self._file.write(line + "\n")
+            self._file.flush()  # in the page cache: survives the process being killed
+
+    def finish(self, all_ok: bool) -> None:
+        if all_ok:
+            self.record({"complete": True})
+        self._file.close()

@@ -1,0 +1,228 @@
+"""mig's verbs over a fleet: each target gets the public verb of :mod:`mig.commands` with
+settings of its own, and so every guarantee mig gives one database (its own migration lock,
+one transaction per migration and its record, checksums, ...).
+
+Every verb takes the resolved settings (the catalog database, if any, is ``settings.database``;
+the rest applies to every target), the targets (:func:`mig.fleet.targets.load`) and a
+:class:`FleetOptions`; it returns the run's :class:`~mig.fleet.run.Summary`. Per-target results
+go to ``options.on_outcome`` as they finish.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import commands, tls
+from ..config import Settings
+from ..errors import ConfigError, DatabaseUnavailable, MigError
+from . import journal as journal_mod
+from .run import Summary, cores, run
+from .targets import Target, shard
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    """How a fleet run goes; see the ``--jobs``, ``--canary``, ... options in docs/fleet.md."""
+
+    jobs: int | None = None  # None: from the cores and the server's max_connections
+    canary: int = 0
+    max_failures: int | None = None
+    shard: tuple[int, int] | None = None
+    journal: Path | None = None  # None: .mig/fleet/<verb>-<key>.jsonl in the project
+    restart: bool = False  # ignore an unfinished journal and start over
+    confirm: Callable[[Summary], bool] | None = None  # asked after the canary phase
+    on_outcome: Callable[[dict, Summary], None] | None = None
+
+
+def target_settings(settings: Settings, target: Target) -> Settings:
+    """The settings of one target: the fleet's, pointed at the target's database (and schema)."""
+    return dataclasses.replace(
+        settings, database=target.dsn, database_source="fleet", schema=target.schema,
+        password_file=target.password_file or settings.password_file)
+
+
+def _secured(settings: Settings, target: Target) -> Target:
+    """The target with the run's TLS settings written in, refused (naming it) when the
+    production profile would not verify its server."""
+    dsn = tls.with_settings(target.dsn, dict(settings.tls))
+    try:
+        tls.check(settings.profile, dsn, os.environ, allow_insecure=settings.allow_insecure_tls)
+    except ConfigError as exc:
+        raise ConfigError(f"target {target.name}: {exc.message}", hint=exc.hint) from None
+    return dataclasses.replace(target, dsn=dsn)
+
+
+def _version(report) -> str | None:
+    """The newest applied migration of a status report (what a target is "at")."""
+    return report.applied[-1]["id"] if report.applied else None
+
+
+def _state(report) -> str:
+    if report.current:
+        return "current"
+    parts = []
+    if report.pending:
+        parts.append(f"{len(report.pending)} pending")
+    if report.edited:
+        parts.append(f"{len(report.edited)} edited")
+    return ", ".join(parts)
+
+
+def default_jobs(settings: Settings, targets: list[Target]) -> int:
+    """Twice the cores (a target mostly waits for its server), at most half the connections
+    the first target's server has free, and at most the number of targets."""
+    jobs = 2 * cores()
+    with contextlib.suppress(MigError):
+        from ..engine.connect import connect, resolve_dsn
+
+        conn = connect(resolve_dsn(target_settings(settings, targets[0])), verb="fleet")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT current_setting('max_connections')::int"
+                            " - current_setting('superuser_reserved_connections')::int"
+                            " - (SELECT count(*) FROM pg_stat_activity"
+                            "    WHERE backend_type = 'client backend')")
+                row = cur.fetchone()
+                free = int(row[0]) if row else jobs
+        finally:
+            conn.close()
+        jobs = min(jobs, max(1, free // 2))
+    return max(1, min(jobs, len(targets)))
+
+
+def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetOptions,
+           work: Callable[[Settings, Target], dict], *, verb_options: dict | None = None,
+           journaled: bool = True) -> Summary:
+    if options.canary < 0 or (options.max_failures is not None and options.max_failures < 1):
+        raise ConfigError("--canary must be 0 or more and --max-failures 1 or more")
+    if options.jobs is not None and options.jobs < 1:
+        raise ConfigError("--jobs must be at least 1")
+    if options.shard is not None:
+        targets = shard(targets, *options.shard)
+    targets = [_secured(settings, t) for t in targets]  # every target checked before any runs
+    journal = None
+    if journaled and targets:
+        from ..disk import scripts as scripts_mod
+
+        scripts, hooks = scripts_mod.scan(settings.sources)
+        key = journal_mod.key(verb, verb_options or {},
+                              [(s.id, s.checksum) for s in scripts + hooks], options.shard)
+        path = options.journal or settings.embedded_dir / "fleet" / f"{verb}-{key}.jsonl"
+        journal = journal_mod.Journal(path, restart=options.restart)
+    if not targets:  # an empty shard
+        return Summary(verb, 0)
+    jobs = options.jobs or default_jobs(settings, targets)
+    return run(verb, targets, lambda t: work(target_settings(settings, t), t), jobs=jobs,
+               canary=options.canary, max_failures=options.max_failures, journal=journal,
+               confirm=options.confirm, on_outcome=options.on_outcome)
+
+
+def status(settings: Settings, targets: list[Target], options: FleetOptions) -> Summary:
+    """Which migration each target is at; :attr:`Summary.versions` groups them."""
+
+    def work(ts: Settings, target: Target) -> dict:
+        report = commands.status(ts)
+        return {"outcome": "current" if report.current else "behind",
+                "version": _version(report), "state": _state(report),
+                "pending": len(report.pending), "edited": len(report.edited)}
+
+    return _fleet("status", settings, targets, options, work, journaled=False)
+
+
+def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
+          to: str | None = None, seed_env: str | None = None, seed: bool = False) -> Summary:
+    """Apply pending migrations on every target; a target already at head is skipped after one
+    read-only status query. A schema target's schema is created when missing.
+
+    :param seed: load the seed data (``seed_env`` too) after the migrations, on each target.
+    """
+
+    def work(ts: Settings, target: Target) -> dict:
+        report = commands.status(ts)
+        result: dict = {"outcome": "at head", "migrations": []}
+        if not report.current or to is not None:
+            if target.schema is not None and not report.applied:
+                _create_schema(ts, target.schema)
+            run_report = commands.apply(ts, to=to)
+            if run_report.migrations:
+                result = {"outcome": "applied",
+                          "migrations": [m["id"] for m in run_report.migrations]}
+            report = commands.status(ts)
+        if seed or seed_env:
+            result["seed"] = _seed_counts(commands.seed(ts, env=seed_env))
+        return {**result, "version": _version(report), "state": _state(report)}
+
+    return _fleet("apply", settings, targets, options, work,
+                  verb_options={"to": to, "seed": seed or bool(seed_env), "seed_env": seed_env})
+
+
+def seed(settings: Settings, targets: list[Target], options: FleetOptions, *,
+         env: str | None = None, prune: bool = False) -> Summary:
+    """Load the seed data into every target (each must be at the newest migration)."""
+
+    def work(ts: Settings, target: Target) -> dict:
+        return {"outcome": "seeded", "seed": _seed_counts(commands.seed(ts, env=env,
+                                                                         prune=prune))}
+
+    return _fleet("seed", settings, targets, options, work,
+                  verb_options={"env": env, "prune": prune})
+
+
+def rollback(settings: Settings, targets: list[Target], options: FleetOptions, *,
+             steps: int | None = None, to: str | None = None, yes: bool = False,
+             force: bool = False) -> Summary:
+    """Roll back on every target as :func:`mig.commands.rollback` does on one (more than one
+    migration per target needs ``yes``). The journal keeps a rerun from rolling a target
+    back twice."""
+
+    def work(ts: Settings, target: Target) -> dict:
+        report = commands.rollback(ts, steps=steps, to=to, yes=yes, force=force)
+        ids = [m["id"] for m in report.migrations]
+        return {"outcome": "rolled back" if ids else "nothing to roll back",
+                "migrations": ids, "version": _version(commands.status(ts))}
+
+    return _fleet("rollback", settings, targets, options, work,
+                  verb_options={"steps": steps, "to": to, "force": force})
+
+
+def wait(settings: Settings, targets: list[Target], options: FleetOptions, *,
+         timeout: float, interval: float = 2.0, allow_newer: bool = False) -> Summary:
+    """Wait until every target is at the newest migration, ``timeout`` seconds in all."""
+    deadline = time.monotonic() + timeout
+
+    def work(ts: Settings, target: Target) -> dict:
+        left = max(0.0, deadline - time.monotonic())
+        report = commands.wait(ts, timeout=left, interval=interval, allow_newer=allow_newer)
+        return {"outcome": "current", "version": _version(report), "state": _state(report)}
+
+    return _fleet("wait", settings, targets, options, work, journaled=False)
+
+
+def _create_schema(ts: Settings, schema: str) -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    from ..engine.connect import connect, resolve_dsn
+
+    conn = connect(resolve_dsn(ts), verb="fleet create schema")
+    try:
+        # two coordinators may race: the loser's IF NOT EXISTS can still collide
+        with conn.cursor() as cur, contextlib.suppress(psycopg2.errors.UniqueViolation,
+                                                       psycopg2.errors.DuplicateSchema):
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                sql.Identifier(schema)))
+    except psycopg2.Error as exc:
+        raise DatabaseUnavailable(f"cannot create schema {schema}: "
+                                  f"{' '.join(str(exc).split())}") from None
+    finally:
+        conn.close()
+
+
+def _seed_counts(report) -> dict:
+    return report.totals().to_json()
