@@ -60,8 +60,9 @@ class Bench:
             conn.close()
 
     # -- databases -------------------------------------------------------------------------
-    def admin(self, sql: str) -> None:
-        conn = psycopg2.connect(self.server.url())
+    def admin(self, sql: str, dbname: str | None = None) -> None:
+        """Run ``sql`` outside a transaction, on ``dbname`` (default: the server's default)."""
+        conn = psycopg2.connect(self.server.url(dbname or "postgres"))
         conn.autocommit = True
         try:
             with conn.cursor() as cur:

@@ -22,7 +22,15 @@ from mig import fleet
 from mig.engine.lock import lock_key, settings_key
 from mig.errors import ConfigError
 from mig.server import LocalServer
-from tests.support import PASSWORD, PASSWORD_ROLE, REPO, query, run_mig, write_project
+from tests.support import (
+    PASSWORD,
+    PASSWORD_ROLE,
+    REPO,
+    TWO_MIGRATIONS,
+    query,
+    run_mig,
+    write_project,
+)
 
 HEAD = "20260212_120000_application_role_privileges"
 BEFORE_HEAD = "20260209_090000_lowercase_emails"
@@ -413,6 +421,9 @@ def test_bad_yaml_and_options(tmp_path) -> None:
     bad_shard = run_mig(["status", "--fleet", str(listing), "--shard", "4/4"], cwd=tmp_path)
     assert bad_shard.returncode == 2 and "expected I/N with 0 <= I < N" in bad_shard.stderr
     assert "no such file" in run_mig(["apply", "--fleet", "missing.txt"], cwd=tmp_path).stderr
+    (tmp_path / "one.txt").write_text("postgresql://nowhere.invalid/x\n")
+    wide = run_mig(["rollback", "--fleet", "one.txt", "--steps", "2"], cwd=tmp_path)
+    assert wide.returncode == 2 and "needs --yes" in wide.stderr
     assert "--dry-run does not work with --fleet" in run_mig(
         ["apply", "--fleet", "missing.txt", "--dry-run"], cwd=tmp_path).stderr
 
@@ -452,3 +463,76 @@ def test_apply_over_1000_databases(request, pg_server, template, tmp_path) -> No
             assert _applied(pg_server, name)[-1] == HEAD
     finally:
         _drop(pg_server, names)
+
+
+def test_verify_proves_the_rollbacks_once_per_server(pg_server, few, tmp_path) -> None:
+    project = write_project(tmp_path / "project", TWO_MIGRATIONS)
+    listing = tmp_path / "fleet.txt"
+    listing.write_text(f"{pg_server.url(few[0])}\n{pg_server.url(few[1])}\n"
+                       f"postgresql://postgres@127.0.0.1:{_closed_port()}/x name=down\n")
+    run = run_mig(["verify", "--fleet", str(listing), "--json"], cwd=project)
+    assert run.returncode == 1
+    outcomes, summary = _lines(run.stdout)
+    assert outcomes[few[0]]["migrations"] == outcomes[few[1]]["migrations"] == ["0001_a",
+                                                                                "0002_b"]
+    assert outcomes[few[0]]["scratch"] == outcomes[few[1]]["scratch"]  # one proof
+    assert outcomes["down"]["error_type"] == "DatabaseUnavailable"
+    assert summary["outcomes"] == {"verified": 2, "failed": 1}
+
+
+def test_the_production_profile_checks_every_target_before_any_runs(pg_server, few,
+                                                                    tmp_path) -> None:
+    listing = tmp_path / "fleet.txt"
+    listing.write_text(f"{pg_server.url(few[0])} name=plain\n")
+    run = run_mig(["apply", "--fleet", str(listing), "--profile", "production"], cwd=REPO)
+    assert run.returncode == 2
+    assert "target plain: the production profile requires a verified TLS connection" in run.stderr
+    assert _applied(pg_server, few[0])[-1] == BEFORE_HEAD
+
+
+def test_the_progress_line_counts_done_failed_pending_rate_and_eta() -> None:
+    import io
+
+    from mig.fleet.report import Progress
+    from mig.fleet.run import Summary
+
+    summary = Summary("apply", 10)
+    summary.started -= 2.0  # as if the run began two seconds ago
+    summary.outcomes.update({"applied": 3, "failed": 1})
+    stream = io.StringIO()
+    Progress(stream).update(summary, final=True)
+    line = stream.getvalue()
+    assert line.startswith("\rapply: 4/10 done, 1 failed, 6 pending, ")
+    rate = float(line.split("pending, ")[1].split("/s")[0])
+    assert 1.5 < rate <= 2.0  # 4 targets in a little over 2 s
+    eta = float(line.split("ETA ")[1].split(" s")[0])
+    assert abs(eta - 6 / rate) <= 1
+    assert line.endswith("\n")
+
+
+def test_the_journal_resumes_past_a_cut_line_and_restarts_when_complete(tmp_path) -> None:
+    from mig.fleet.journal import Journal
+
+    listing = tmp_path / "fleet.txt"
+    listing.write_text("postgresql://db/a\npostgresql://db/b\npostgresql://db/c\n")
+    a, b, c = fleet.load(str(listing), None)
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+    journal.record({"target": "a", "where": a.where, "ok": True, "outcome": "applied"})
+    journal.record({"target": "b", "where": b.where, "ok": False, "outcome": "failed"})
+    journal._file.write('{"target": "c", "wh')  # killed while writing
+    journal._file.close()
+    resumed = Journal(path)
+    assert [resumed.done(t) for t in (a, b, c)] == [True, False, False]
+    resumed.record({"target": "b", "where": b.where, "ok": True, "outcome": "applied"})
+    resumed.finish(all_ok=False)
+    again = Journal(path)
+    assert [again.done(t) for t in (a, b, c)] == [True, True, False]
+    again.finish(all_ok=True)
+    assert [Journal(path).done(t) for t in (a, b, c)] == [False, False, False]  # a new run
+    other = dataclasses.replace(a, dsn=c.dsn)  # same name, another database: not done
+    path.write_text(json.dumps({"target": "a", "where": a.where, "ok": True}) + "\n")
+    assert not Journal(path).done(other)
+    path.write_text("garbage\n{}\n")
+    with pytest.raises(ConfigError, match="j.jsonl:1: not a journal record"):
+        Journal(path)

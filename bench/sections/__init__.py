@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import concurrency, data, migrations, release, seeds, testing
+from . import concurrency, data, fleet, migrations, release, seeds, testing
 
 SECTIONS = [
     ("apply", migrations.apply_section),
@@ -12,4 +12,5 @@ SECTIONS = [
     ("testing", testing.section),
     ("data", data.section),
     ("concurrency", concurrency.section),
+    ("fleet", fleet.section),
 ]

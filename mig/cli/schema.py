@@ -9,7 +9,9 @@ import click
 from .. import commands
 from ..config import Settings
 from ..errors import EXIT_OK, MigError
+from . import fleet as fleet_cli
 from ._common import Printer, cli, common_options, current_run, with_settings
+from .fleet import fleet_options
 
 
 @cli.command()
@@ -23,10 +25,11 @@ from ._common import Printer, cli, common_options, current_run, with_settings
               help="check every migration and report each failing one, not only the first")
 @click.option("--json", "as_json", is_flag=True,
               help="print the result as JSON (also when a check fails)")
+@fleet_options(changes=False)
 @common_options
 @with_settings
 def verify(settings: Settings, out: Printer, scratch: str | None, keep: bool, chain: bool,
-           keep_going: bool, as_json: bool) -> int:
+           keep_going: bool, as_json: bool, fleet) -> int:
     """Prove every rollback on a scratch database: apply, roll back, compare, re-apply.
 
     The scratch database is created on the embedded server (or --scratch-server, or the server
@@ -35,6 +38,12 @@ def verify(settings: Settings, out: Printer, scratch: str | None, keep: bool, ch
     difference, naming the migration. --chain checks only the whole chain (for histories whose
     rollbacks work newest first only); --keep-going reports every failing migration.
     """
+    if fleet is not None:
+        for given, option in ((scratch, "--scratch-server"), (keep, "--keep"),
+                              (chain, "--chain"), (keep_going, "--keep-going")):
+            if given:
+                fleet_cli.refuse(option)
+        return fleet_cli.run("verify", settings, out, fleet, as_json=as_json)
     server = scratch or (settings.database if current_run().database_given else None)
     try:
         report = commands.verify(server, settings=settings, keep=keep, chain=chain,

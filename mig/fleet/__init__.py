@@ -6,8 +6,9 @@ parallelism, a canary phase, a failure policy, resumable outcome records and a r
   and shards;
 - :mod:`~mig.fleet.run`: the scheduler, the canary phase and the failure policy;
 - :mod:`~mig.fleet.journal`: the per-target outcome records that make a rerun resume;
-- :mod:`~mig.fleet.verbs`: ``apply``, ``status``, ``seed``, ``rollback``, ``wait`` over the
-  targets, each calling the verb of :mod:`mig.commands` once per target;
+- :mod:`~mig.fleet.verbs`: ``apply``, ``status``, ``seed``, ``rollback``, ``wait`` and
+  ``verify`` over the targets, each calling mig's own verb once per target (``verify``: once
+  per server);
 - :mod:`~mig.fleet.report`: the progress line and the text summary.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from .run import Summary
 from .targets import Target, load, parse_shard, shard
-from .verbs import FleetOptions, apply, rollback, seed, status, wait
+from .verbs import FleetOptions, apply, rollback, seed, status, verify, wait
 
 __all__ = ["FleetOptions", "Summary", "Target", "apply", "load", "parse_shard", "rollback",
-           "seed", "shard", "status", "wait"]
+           "seed", "shard", "status", "verify", "wait"]

@@ -55,6 +55,8 @@ class Journal:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("")
         self._file = path.open("a", encoding="utf-8")
+        if path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            self._file.write("\n")  # after a line cut short by a kill: start a new one
 
     def _read(self) -> None:
         lines = self.path.read_text(encoding="utf-8").splitlines()
@@ -64,8 +66,9 @@ class Journal:
             try:
                 record = json.loads(line)
             except ValueError:
-                # the last line of a killed run may be cut short; anything else is damage
-                if number == len(lines):
+                # a record cut short by a kill (the next run starts a new line after it);
+                # anything else is damage
+                if line.startswith('{"'):
                     continue
                 raise ConfigError(f"{self.path}:{number}: not a journal record (JSON)",
                                   hint="remove the file, or rerun with --restart") from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from .. import commands, tls
 from ..config import Settings
-from ..errors import ConfigError, DatabaseUnavailable, MigError
+from ..errors import ConfigError, DatabaseUnavailable, MigError, Refused
 from . import journal as journal_mod
 from .run import Summary, cores, run
 from .targets import Target, shard
@@ -150,13 +151,18 @@ def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
             if target.schema is not None and not report.applied:
                 _create_schema(ts, target.schema)
             run_report = commands.apply(ts, to=to)
-            if run_report.migrations:
-                result = {"outcome": "applied",
-                          "migrations": [m["id"] for m in run_report.migrations]}
-            report = commands.status(ts)
+            ids = [m["id"] for m in run_report.migrations]
+            if ids:
+                result = {"outcome": "applied", "migrations": ids}
+            if ids and to is None:  # everything pending is applied, the newest last
+                result.update(version=ids[-1], state="current")
+            else:
+                report = commands.status(ts)
         if seed or seed_env:
             result["seed"] = _seed_counts(commands.seed(ts, env=seed_env))
-        return {**result, "version": _version(report), "state": _state(report)}
+        result.setdefault("version", _version(report))
+        result.setdefault("state", _state(report))
+        return result
 
     return _fleet("apply", settings, targets, options, work,
                   verb_options={"to": to, "seed": seed or bool(seed_env), "seed_env": seed_env})
@@ -179,7 +185,13 @@ def rollback(settings: Settings, targets: list[Target], options: FleetOptions, *
              force: bool = False) -> Summary:
     """Roll back on every target as :func:`mig.commands.rollback` does on one (more than one
     migration per target needs ``yes``). The journal keeps a rerun from rolling a target
-    back twice."""
+    back twice.
+
+    :raises Refused: ``steps`` over 1, or ``to``, without ``yes``: checked before any target.
+    """
+    if ((steps or 1) > 1 or to is not None) and not yes:
+        raise Refused("over a fleet, rolling back more than one migration per target (--steps N,"
+                      " --to ID) needs --yes", hint="pass --yes to confirm it for every target")
 
     def work(ts: Settings, target: Target) -> dict:
         report = commands.rollback(ts, steps=steps, to=to, yes=yes, force=force)
@@ -202,6 +214,49 @@ def wait(settings: Settings, targets: list[Target], options: FleetOptions, *,
         return {"outcome": "current", "version": _version(report), "state": _state(report)}
 
     return _fleet("wait", settings, targets, options, work, journaled=False)
+
+
+def verify(settings: Settings, targets: list[Target], options: FleetOptions) -> Summary:
+    """Prove the rollbacks (:func:`mig.verify`) on a scratch database of each distinct server
+    of the fleet, once per server, with the first of its targets' credentials: servers of
+    different versions or settings are each proven. Every target reports its server's result.
+    """
+
+    proofs: dict[tuple[str, str], _Once] = {}
+    guard = threading.Lock()
+
+    def work(ts: Settings, target: Target) -> dict:
+        server = (target.dsn.get("host") or "", target.dsn.get("port") or "")
+        with guard:
+            once = proofs.setdefault(server, _Once())
+        plain = dataclasses.replace(ts, schema=None)
+        report = once.result(lambda: commands.verify(ts.database, settings=plain))
+        return {"outcome": "verified", "migrations": [m["id"] for m in report.migrations],
+                "scratch": report.database}
+
+    return _fleet("verify", settings, targets, options, work, journaled=False)
+
+
+class _Once:
+    """A result computed by the first caller; the others wait for it (errors included)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+        self._value: object = None
+        self._error: MigError | None = None
+
+    def result(self, compute: Callable[[], object]):
+        with self._lock:
+            if not self._done:
+                try:
+                    self._value = compute()
+                except MigError as exc:
+                    self._error = exc
+                self._done = True
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _create_schema(ts: Settings, schema: str) -> None:
