@@ -14,6 +14,8 @@ EXIT_USAGE = 2
 EXIT_LOCK_TIMEOUT = 3
 EXIT_PENDING = 4
 EXIT_DRIFT = 5  # mig diff, mig baseline: the live schema differs from its migrations'
+EXIT_REFUSED = 6  # a rollback refused: it would lose what it cannot undo
+EXIT_INCONSISTENT = 7  # mig status --check: the records and the catalog disagree
 
 
 class MigError(Exception):
@@ -95,6 +97,11 @@ class StatementFailed(MigrationError):
     lock_timeout = False
 
 
+class ConnectionLost(MigrationError):
+    """The connection to the database was lost while a migration ran; the message says what
+    stays applied."""
+
+
 class DataMigrationError(MigrationError):
     """A data step stopped: a batch could not get its locks after the configured attempts, a
     statement of a batch failed, or the step broke the batch contract.
@@ -127,6 +134,22 @@ class Refused(MigError):
     """An operation that needs explicit confirmation (``--yes``) or a force flag."""
 
     exit_code = EXIT_USAGE
+
+
+class NeedsConfirmation(Refused):
+    """A wide operation given neither ``--yes`` nor a confirmation on a terminal."""
+
+
+class CannotUndo(Refused):
+    """A rollback refused because it cannot undo a migration (no rollback, or an irreversible
+    data step); ``force`` overrides it. Every such migration is named."""
+
+    exit_code = EXIT_REFUSED
+
+
+class Unfinished(MigError):
+    """A non-transactional apply or rollback was interrupted; the command asked for would not
+    finish it (the message names it and the command that does)."""
 
 
 class SeedError(MigError):

@@ -20,10 +20,16 @@ class StatusReport:
     applied: list[dict] = field(default_factory=list)
     pending: list[dict] = field(default_factory=list)
     edited: list[dict] = field(default_factory=list)
+    # unfinished non-transactional applies and rollbacks ("partial", "rolling back")
+    partial: list[dict] = field(default_factory=list)
+    # indexes left INVALID by an interrupted CREATE INDEX CONCURRENTLY, with the SQL to fix them
+    invalid_indexes: list[dict] = field(default_factory=list)
+    # with status(check=True): where the records and the catalog disagree (mig.consistency)
+    problems: list[dict] | None = None
 
     @property
     def current(self) -> bool:
-        return not self.pending and not self.edited
+        return not self.pending and not self.edited and not self.partial
 
     def to_json(self) -> dict:
         return {
@@ -32,6 +38,9 @@ class StatusReport:
             "applied": self.applied,
             "pending": self.pending,
             "edited": self.edited,
+            "partial": self.partial,
+            "invalid_indexes": self.invalid_indexes,
+            **({} if self.problems is None else {"problems": self.problems}),
         }
 
 
@@ -43,11 +52,13 @@ class RunReport:
     dry_run: bool = False
     migrations: list[dict] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)
+    duration_ms: int | None = None  # the whole run, commits included
 
     def to_json(self) -> dict:
         return {
             "action": self.action,
             "dry_run": self.dry_run,
+            "duration_ms": self.duration_ms,
             "migrations": self.migrations,
             "adopted": self.adopted,
         }

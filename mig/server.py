@@ -58,6 +58,26 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited and waits to be reaped by its parent."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _zombie(pid)
+
+
 def _as_root() -> bool:
     return os.geteuid() == 0
 
@@ -131,12 +151,25 @@ class LocalServer:
         if not lines:
             return False
         try:
-            os.kill(int(lines[0]), 0)
-        except (ValueError, ProcessLookupError):
+            alive = _alive(int(lines[0]))
+        except ValueError:
             return False
-        except PermissionError:
-            return True
-        return len(lines) >= 8 and lines[7].strip() == "ready"
+        return alive and len(lines) >= 8 and lines[7].strip() == "ready"
+
+    def _clear_stale_pidfile(self) -> None:
+        """Remove ``postmaster.pid`` when the postmaster it names is dead but not yet reaped
+        (a zombie: its pid still answers signals, so PostgreSQL itself would refuse to start
+        over it). PostgreSQL still refuses while old backends hold its shared memory."""
+        lines = self._pidfile()
+        if not lines:
+            return
+        try:
+            pid = int(lines[0])
+        except ValueError:
+            return
+        if _zombie(pid):
+            with contextlib.suppress(FileNotFoundError):
+                (self.datadir / "postmaster.pid").unlink()
 
     @property
     def port(self) -> int:
@@ -251,6 +284,7 @@ class LocalServer:
         with self.locked():
             if self.is_running():
                 return self
+            self._clear_stale_pidfile()
             self._prepare_dirs()
             if not (self.datadir / "PG_VERSION").exists():
                 self._initdb()
@@ -280,13 +314,18 @@ class LocalServer:
                 time.sleep(0.05)
             return self
 
-    def stop(self) -> bool:
-        """Stop the server if it runs. Returns whether it was running."""
+    def stop(self, *, mode: str = "fast") -> bool:
+        """Stop the server if it runs. Returns whether it was running.
+
+        :param mode: ``pg_ctl stop -m``: ``fast`` (the default: sessions are ended, a clean
+            shutdown) or ``immediate`` (a crash: the next start recovers from the WAL; what
+            fault tests use).
+        """
         with self.locked():
             if not self.is_running():
                 return False
             self._run(
-                [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"],
+                [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
                 timeout=60,
             )
             return True

@@ -271,7 +271,7 @@ def test_without_backward_rollback_is_refused_unless_forced(project):
         commands.rollback(settings)
     assert "slugify" in str(info.value) and "--force" in info.value.hint
     result = run_mig(["rollback", "-d", url], cwd=project)
-    assert result.returncode == 2
+    assert result.returncode == 6  # refused: it cannot be undone (not a usage error)
     assert "irreversible data migration 0002_slugs" in result.stderr
     assert query(url, "SELECT count(*) FROM _yoyo_migration") == [(2,)]
     result = run_mig(["rollback", "-d", url, "--force"], cwd=project)

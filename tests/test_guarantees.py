@@ -15,7 +15,7 @@ from mig import commands
 from mig.config import resolve
 from mig.engine.lock import REPORT_EVERY_SECONDS, lock_key
 from mig.engine.snapshot import Snapshot, diff, snapshot
-from mig.errors import EXIT_LOCK_TIMEOUT, LockTimeout, StatementFailed
+from mig.errors import EXIT_LOCK_TIMEOUT, ChecksumMismatch, LockTimeout, StatementFailed
 from tests.support import query, run_mig, tables, write_project
 
 CHAIN = {
@@ -300,6 +300,9 @@ def test_non_transactional_failure_reports_and_resumes(tmp_path, db_url):
     assert "nt" in tables(db_url) and commands.status(settings).pending
     (tmp_path / "migrations" / "0001_nt.sql").write_text(
         files["0001_nt.sql"].replace("missing_column", "id"))
+    with pytest.raises(ChecksumMismatch, match="edited since that run started"):
+        commands.apply(settings)  # an edited file is never resumed silently
+    commands.repair(settings)  # accepted after checking: resumes from the file as it is now
     commands.apply(settings)  # resumes: the CREATE TABLE is not run twice
     assert commands.status(settings).current
     assert query(db_url, "SELECT count(*) FROM _mig_progress") == [(0,)]

@@ -55,7 +55,7 @@ def test_the_api_page_example_runs(tmp_path, db_url, monkeypatch):
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(compile(example, "docs/api.md", "exec"), {})
-    assert "2 irreversible data migration 20260209_090000_lowercase_emails" in printed.getvalue()
+    assert "6 irreversible data migration 20260209_090000_lowercase_emails" in printed.getvalue()
 
 
 def test_the_api_page_lists_every_public_name():

@@ -12,7 +12,7 @@ import time
 import psycopg2
 import pytest
 
-from mig.seeds import SEED_LOCK
+from mig.engine.lock import lock_key
 from tests.support import REPO, apply_product_schema, execute, seed
 
 
@@ -38,11 +38,12 @@ def test_two_processes_at_once(db_url, tmp_path):
     (seeds / "dev" / "025_many_organizations.yaml").write_text(
         f"table: organizations\nkey: slug\nrows:\n{many}\n")
 
-    # Hold the seed lock so that both runs are started and waiting before either may go.
+    # Hold the migration lock (which seeds take, as apply does) so that both runs are started
+    # and waiting before either may go.
     holder = psycopg2.connect(url)
     holder.autocommit = True
     with holder.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", (SEED_LOCK,))
+        cur.execute("SELECT pg_advisory_lock(%s)", (lock_key("_yoyo_migration"),))
     # Two real CLI runs sharing one seed cache (MIG_SEED_CACHE), as two deploy jobs would.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MIG_", "PG"))}
     env.pop("DATABASE_URL", None)
@@ -54,14 +55,15 @@ def test_two_processes_at_once(db_url, tmp_path):
     waiting = 0
     deadline = time.monotonic() + 30
     while waiting < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-        [(waiting,)] = execute(url, "SELECT count(*) FROM pg_locks "
-                                    "WHERE locktype = 'advisory' AND NOT granted")
+        time.sleep(0.05)  # polling: a waiter polls the lock outside any transaction
+        [(waiting,)] = execute(url, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                    " application_name LIKE 'mig seed%%' AND query LIKE"
+                                    " '%%pg_try_advisory_lock%%'")
     with holder.cursor() as cur:
-        cur.execute("SELECT pg_advisory_unlock(%s)", (SEED_LOCK,))
+        cur.execute("SELECT pg_advisory_unlock(%s)", (lock_key("_yoyo_migration"),))
     holder.close()
     results = [p.communicate(timeout=120) for p in procs]
-    assert waiting == 2, "both runs should have waited for the seed lock"
+    assert waiting == 2, "both runs should have waited for the migration lock"
 
     for proc, (_, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err

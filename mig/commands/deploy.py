@@ -20,6 +20,10 @@ def require_head(settings: Settings, *, allow_newer: bool = False) -> StatusRepo
     """
     current = status(settings)
     problems = [p for p in current.edited if not (allow_newer and _newer(p, current))]
+    if current.partial:
+        runs = "; ".join(f"{p['id']} is {p['summary']}" for p in current.partial)
+        raise NotAtHead(f"the database is not at the newest migration: {runs}",
+                        hint=current.partial[0]["hint"])
     if current.pending or problems:
         pending = ", ".join(p["id"] for p in current.pending) or "none"
         edited = ", ".join(p["id"] for p in problems) or "none"

@@ -8,6 +8,7 @@ subclasses.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ import psycopg2.errors
 from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
-from ..engine import tracking
+from ..engine import consistency, tracking
 from ..engine.connect import connect, resolve_dsn
 from ..engine.lock import locked_connection
 from ..engine.stored import StoredScript, stand_in
@@ -27,7 +28,9 @@ from ..errors import (
     ChecksumMismatch,
     DatabaseUnavailable,
     MigError,
+    NeedsConfirmation,
     Refused,
+    Unfinished,
 )
 from ..reports import RunReport, StatusReport, silent
 
@@ -43,6 +46,10 @@ def _refuse_edited(problems: list[dict]) -> None:
         if p["problem"] == "missing":
             lines.append(f"  {p['id']}: applied, but its file is gone (deleted or renamed)"
                          f" (recorded checksum {p['recorded'] or 'none'})")
+        elif p["problem"] == "edited-partial":
+            lines.append(f"  {p['path']}: {p['summary']}, and the file was edited since that"
+                         f" run started (then {p['recorded'][:12]}, now {p['current'][:12]}):"
+                         " resuming could skip or repeat statements")
         else:
             lines.append(f"  {p['path']}: edited after it was applied"
                          f" (recorded {p['recorded'][:12]}, now {p['current'][:12]})")
@@ -50,8 +57,56 @@ def _refuse_edited(problems: list[dict]) -> None:
         "applied migrations no longer match their files:\n" + "\n".join(lines),
         problems=problems,
         hint="restore the files; if the change is intended (and already reflected in the "
-        "database), accept it with 'mig repair'",
+        "database), accept it with 'mig repair' (for a partly applied migration: after "
+        "checking by hand which of its statements the database holds; the resume then skips "
+        "the steps whose statements completed and runs the others)",
     )
+
+
+def _refuse_unfinished(partial: list[tracking.Partial], verb: str,
+                       plan: list[Script] | None = None) -> None:
+    """Refuse to start ``verb`` over an unfinished non-transactional run it would not finish:
+    apply does not undo a partial rollback, rollback does not finish a partial apply."""
+    for run in partial:
+        if verb == "apply" and run.direction == "rollback":
+            raise Unfinished(
+                f"{run.id} is {run.summary}: 'mig apply' does not bring a half rolled-back"
+                " migration forward",
+                hint=f"finish the rollback first ('mig rollback' resumes {run.id} where it"
+                " stopped), then run 'mig apply'")
+        if verb == "rollback" and run.direction == "apply":
+            raise Unfinished(
+                f"{run.id} is {run.summary}: finish applying it before rolling anything back",
+                hint=f"'mig apply' resumes {run.id} where it stopped; then roll back")
+        if verb == "rollback" and plan is not None and run.id not in {s.id for s in plan}:
+            raise Unfinished(
+                f"{run.id} is {run.summary}, and this rollback would not finish it",
+                hint=f"roll back {run.id} first ('mig rollback' resumes it)")
+
+
+def _partial_entry(run: tracking.Partial, scripts: list[Script]) -> dict:
+    on_disk = {s.id: s for s in scripts}
+    script = on_disk.get(run.id)
+    edited = script is not None and run.checksum is not None and run.checksum != script.checksum
+    if edited:
+        hint = ("its file was edited since the run started: restore it, or check by hand which"
+                " statements the database holds and run 'mig repair'")
+    elif run.direction == "apply":
+        hint = "run 'mig apply' to resume it (completed steps are not run again)"
+    else:
+        hint = "run 'mig rollback' to finish rolling it back (completed steps are not run again)"
+    return {
+        "id": run.id,
+        "state": "partial" if run.direction == "apply" else "rolling back",
+        "direction": run.direction,
+        "done": run.done,
+        "steps": run.steps,
+        "summary": run.summary,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "started_by": run.started_by,
+        "edited": edited,
+        "hint": hint,
+    }
 
 
 def _at_head(scripts: list[Script], applied: list[tracking.Applied]) -> bool:
@@ -80,7 +135,12 @@ def _adopt(conn, scripts: list[Script], applied: list[tracking.Applied]) -> list
     for row in applied:
         if row.checksum is None and row.id in on_disk:
             tracking.set_checksum(conn, row.id, on_disk[row.id].checksum)
-            tracking.log_event(conn, row.id, "adopt", on_disk[row.id].checksum)
+            when = row.applied_at.isoformat(timespec="seconds") if row.applied_at else "?"
+            tracking.log_event(
+                conn, row.id, "adopt",
+                f"applied by plain yoyo ({row.applied_by or 'unknown'}, {when} UTC), not by"
+                f" mig: its statements were neither run nor checked by mig; checksum"
+                f" {on_disk[row.id].checksum} recorded as the file is now")
             adopted.append(row.id)
     return adopted
 
@@ -162,13 +222,18 @@ def _dry_run_entry(script: Script | StoredScript, direction: str, conn=None) -> 
 
 
 # -- verbs -----------------------------------------------------------------------------------
-def status(settings: Settings) -> StatusReport:
-    """Applied (when, by whom), pending and edited migrations. Changes nothing.
+def status(settings: Settings, *, check: bool = False) -> StatusReport:
+    """Applied (when, by whom), pending, edited and partly applied or rolled back migrations,
+    and indexes left INVALID. Changes nothing.
 
     An applied migration whose file is gone is listed under ``edited`` with ``problem``
     ``"missing"`` and ``rollback``: ``"sql"`` (stored: ``rollback`` can undo it without the
     file), ``"python"`` (its file is needed), ``"none"``, or ``"unknown"`` (applied before
     rollbacks were stored).
+
+    :param check: also compare the records with the catalog (``report.problems``, see
+        :mod:`mig.consistency`): unfinished runs, invalid indexes, leftover scratch databases
+        of ``mig verify``, relations an applied migration creates that the catalog lacks.
     """
     scripts, hooks = scripts_mod.scan(settings.sources)
     with _bad_files_first(scripts, hooks):
@@ -179,6 +244,14 @@ def status(settings: Settings) -> StatusReport:
             on_disk = {s.id for s in scripts}
             stored = tracking.stored_rollbacks(conn, [a.id for a in applied
                                                       if a.id not in on_disk])
+            partial = tracking.read_partial(conn)
+            invalid = consistency.invalid_indexes(conn)
+            if check:
+                loaded, _ = scripts_mod.prepared(scripts, hooks)
+                by_id = {s.id: s for s in loaded}
+                problems = _check(conn, [by_id[a.id] for a in applied if a.id in by_id
+                                         and a.checksum == by_id[a.id].checksum],
+                                  partial, invalid, loaded)
         except psycopg2.errors.InsufficientPrivilege as exc:
             raise DatabaseUnavailable(
                 f"{dsn.masked}: this role may not read the migration records: "
@@ -201,13 +274,50 @@ def status(settings: Settings) -> StatusReport:
             "checksum": a.checksum,
         })
     report.pending = [{"id": s.id, "path": str(s.path)} for s in scripts if s.id not in applied_ids]
-    report.edited = tracking.edited(scripts, applied)
+    report.edited = tracking.edited(scripts, applied, partial)
     for problem in report.edited:
         if problem["problem"] == "missing":
             found = stored.get(problem["id"])
             problem["rollback"] = (found.kind if found is not None and found.kind
                                    else "unknown")
+    report.partial = [_partial_entry(run, scripts) for run in partial]
+    report.invalid_indexes = invalid
+    if check:
+        report.problems = [p.to_json() for p in problems]
     return report
+
+
+def _check(conn, applied: list[Script], partial: list[tracking.Partial], invalid: list[dict],
+           scripts: list[Script]) -> list[consistency.Problem]:
+    problems: list[consistency.Problem] = []
+    for run in partial:
+        entry = _partial_entry(run, scripts)
+        problems.append(consistency.Problem(
+            "partial", run.id, f"{run.id} is {run.summary}", entry["hint"]))
+    expected = consistency.expected_relations(applied)
+    for index in invalid:
+        name = f"{index['schema']}.{index['name']}"
+        owner = expected.get(name) or expected.get(index["name"])
+        if owner:
+            fix = (f"{index['rebuild']} (it belongs to {owner}, which is recorded as applied)")
+        else:
+            fix = (f"{index['sql']} then 'mig apply' builds it again (a partial migration's"
+                   " resume does both)")
+        problems.append(consistency.Problem(
+            "invalid-index", name, f"index {name} on {index['table']} is INVALID (an"
+            " interrupted CREATE INDEX CONCURRENTLY left it): queries do not use it, writes"
+            " still maintain it", fix))
+    for name in consistency.leftover_scratch_databases(conn):
+        problems.append(consistency.Problem(
+            "scratch-database", name, f"database {name} is a scratch database an interrupted"
+            " 'mig verify' left", f'DROP DATABASE "{name}"; (the next mig verify drops it too)'))
+    for relation, owner in consistency.missing_relations(conn, applied):
+        problems.append(consistency.Problem(
+            "missing-object", relation, f"{owner} is recorded as applied, but {relation},"
+            " which it creates, is not in the database",
+            "find out who dropped it; restore it by hand, or roll the migration back and apply"
+            " it again"))
+    return problems
 
 
 def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
@@ -227,13 +337,17 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
     """
     say = report or silent
     result = RunReport("apply", dry_run=dry_run)
+    started = time.monotonic()
     if dry_run:
         scripts, hooks = scripts_mod.load(settings.sources)
         conn = connect(resolve_dsn(settings), verb="apply --dry-run")
         try:
             conn.set_session(readonly=True)  # data steps count the rows they would touch
             applied = tracking.read_applied(conn, settings.migration_table)
-            _refuse_edited([p for p in tracking.edited(scripts, applied) if p["recorded"]])
+            partial = tracking.read_partial(conn)
+            _refuse_edited([p for p in tracking.edited(scripts, applied, partial)
+                            if p["recorded"]])
+            _refuse_unfinished(partial, "apply")
             plan = _plan_apply(scripts, {a.id for a in applied}, to)
             if not settings.allow_out_of_order:
                 _refuse_out_of_order(scripts, {a.id for a in applied}, plan)
@@ -245,12 +359,16 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
         return result
 
     scripts, hooks = scripts_mod.scan(settings.sources)
+    if to is not None and to not in {s.id for s in scripts}:
+        raise MigError(f"--to {to}: no such migration", hint="see 'mig status' for the ids")
     with _bad_files_first(scripts, hooks), \
             locked_connection(settings, "apply", say) as (dsn, conn), \
             contextlib.ExitStack() as stack:
         # Recomputed under the lock: a process that waited sees what the leader applied.
         applied = tracking.read_applied(conn, settings.migration_table)
-        _refuse_edited(tracking.edited(scripts, applied))
+        partial = tracking.read_partial(conn)
+        _refuse_edited(tracking.edited(scripts, applied, partial))
+        _refuse_unfinished(partial, "apply")
         if _at_head(scripts, applied):
             return result  # the deploy path: no Python migration imported, no yoyo backend
         scripts, hooks = scripts_mod.prepared(scripts, hooks)
@@ -277,13 +395,20 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
             say(f"committed the release: {len(plan)} migration(s) in one transaction")
             return result
         for script in plan:
-            duration = runner.apply(script)
+            try:
+                duration = runner.apply(script)
+            except MigError as exc:
+                if result.migrations:
+                    exc.message += ("\n  applied before it in this run (and still applied): "
+                                    + ", ".join(m["id"] for m in result.migrations))
+                raise
             result.migrations.append({"id": script.id, "duration_ms": duration})
             say(f"applied {script.id} ({duration} ms)")
         if plan:
             for hook in hooks:
                 runner.apply(hook)
                 say(f"ran post-apply hook {hook.id}")
+    result.duration_ms = int((time.monotonic() - started) * 1000)
     return result
 
 
@@ -331,34 +456,43 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         return [by_id[mid] if mid in by_id else stand_in(mid, stored.get(mid), force=force)
                 for mid in chosen]
 
+    def checked_plan(conn) -> list:
+        """The plan, refused exactly as the real rollback refuses it (dry runs too)."""
+        applied = tracking.read_applied(conn, settings.migration_table)
+        partial = tracking.read_partial(conn)
+        # A file that is gone is no obstacle: its stored rollback is used if it is rolled back.
+        _refuse_edited([p for p in tracking.edited(scripts, applied, partial)
+                        if p["problem"] != "missing"])
+        plan = plan_for(conn, applied)
+        _refuse_unfinished(partial, "rollback", plan)
+        if not force:
+            from ..engine.runner import refuse_irreversible
+
+            refuse_irreversible(plan)
+        if len(plan) > 1 and not yes and not (confirm and confirm([s.id for s in plan])):
+            raise NeedsConfirmation(
+                f"this would roll back {len(plan)} migrations: {', '.join(s.id for s in plan)}",
+                hint="pass --yes to confirm rolling back more than one migration",
+            )
+        return plan
+
     if dry_run:
         conn = connect(resolve_dsn(settings), verb="rollback --dry-run")
         try:
-            applied = tracking.read_applied(conn, settings.migration_table)
-            plan = plan_for(conn, applied)
+            plan = checked_plan(conn)
         finally:
             conn.close()
         result.migrations = [_dry_run_entry(s, "rollback") for s in plan]
         return result
 
-    from ..engine.runner import locked_backend, make_runner, refuse_irreversible
+    from ..engine.runner import irreversible, locked_backend, make_runner
 
     with locked_backend(settings, "rollback", say) as backend, contextlib.ExitStack() as stack:
-        applied = tracking.read_applied(backend.connection, settings.migration_table)
-        # A file that is gone is no obstacle: its stored rollback is used if it is rolled back.
-        _refuse_edited([p for p in tracking.edited(scripts, applied)
-                        if p["problem"] == "edited"])
-        plan = plan_for(backend.connection, applied)
-        if not force:
-            refuse_irreversible(plan)
-        if len(plan) > 1 and not yes and not (confirm and confirm([s.id for s in plan])):
-            raise Refused(
-                f"this would roll back {len(plan)} migrations: {', '.join(s.id for s in plan)}",
-                hint="pass --yes to confirm rolling back more than one migration",
-            )
+        plan = checked_plan(backend.connection)
+        skipped = irreversible(plan) if force else {}
         runner = stack.enter_context(contextlib.closing(make_runner(settings, backend, say)))
         for script in plan:
-            duration = runner.rollback(script)
+            duration = runner.rollback(script, forced=skipped.get(script.id))
             entry: dict[str, Any] = {"id": script.id, "duration_ms": duration}
             if isinstance(script, StoredScript):
                 entry["stored"] = True
@@ -386,10 +520,18 @@ def repair(settings: Settings, *, report: Report | None = None) -> list[dict]:
         conn = backend.connection
         applied = tracking.read_applied(conn, settings.migration_table)
         applied_ids = {a.id for a in applied}
-        problems = tracking.edited(scripts, applied)
+        problems = tracking.edited(scripts, applied, tracking.read_partial(conn))
         unresolved = []
         backend.begin()
         for p in problems:
+            if p["problem"] == "edited-partial":
+                tracking.accept_partial(conn, p["id"], p["current"])
+                tracking.log_event(conn, p["id"], "repair",
+                                   f"partial run resumes from checksum {p['recorded']} ->"
+                                   f" {p['current']}")
+                repaired.append({**p, "action": "the unfinished run resumes from the file as"
+                                 " it is now"})
+                continue
             if p["problem"] == "edited":
                 tracking.set_checksum(conn, p["id"], p["current"])
                 tracking.log_event(conn, p["id"], "repair",
@@ -430,11 +572,11 @@ def new(settings: Settings, name: str, *, python: bool = False) -> list[Path]:
     """
     from ..disk import sumfile as history
 
-    scripts, _ = scripts_mod.load(settings.sources)
+    scripts, _ = scripts_mod.load(settings.sources, checked=False)
     history.check_writable(settings.sources)  # a lock file in conflict: create nothing
     paths = scripts_mod.new_migration(settings.sources[0], name, python=python,
                                       after=scripts[-1].id if scripts else None)
-    scripts, hooks = scripts_mod.load(settings.sources)
+    scripts, hooks = scripts_mod.load(settings.sources, checked=False)
     history.append(settings.sources, scripts + hooks,
                    [s for s in scripts + hooks if s.path in paths])
     return paths

@@ -145,7 +145,7 @@ def verify(
     server = resolve_dsn(settings)
     result = VerifyReport(database="", kept=keep, chain=chain)
     try:
-        with Scratch(server, keep=keep) as scratch:
+        with Scratch(server, keep=keep, say=say) as scratch:
             verifier = _Verifier(scratch, settings, hooks, schema, scripts, say, result,
                                  keep_going=keep_going)
             say(f"verifying {len(scripts)} migration(s) on scratch database"

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import psycopg2
+
 from ..config import Settings
 from ..engine.connect import connect, resolve_dsn
+from ..engine.lock import locked_connection
+from ..errors import ConnectionLost, MigError
+from ..reports import silent
 from .deploy import require_head
 from .migrate import Report
 
@@ -15,13 +20,34 @@ def seed(settings: Settings, *, env: str | None = None, prune: bool = False,
     :returns: a :class:`mig.seeds.SeedReport` with real per-table counts.
     :raises NotAtHead: migrations are pending or edited (seed data follows the schema).
     :raises SeedError: a fixture problem (all of them, with file and line); nothing written.
+    :raises LockTimeout: an apply or rollback held the migration lock past ``lock_wait``.
+    :raises ConnectionLost: the connection was lost; nothing of the run was written.
     """
     from ..seeds import load_seeds
 
-    require_head(settings)
-    conn = connect(resolve_dsn(settings), verb="seed")
-    try:
-        return load_seeds(conn, settings.seeds_dir, env, prune=prune, dry_run=dry_run,
-                          cache=settings.seed_cache)
-    finally:
-        conn.close()
+    if dry_run:
+        require_head(settings)
+        conn = connect(resolve_dsn(settings), verb="seed --dry-run")
+        try:
+            return load_seeds(conn, settings.seeds_dir, env, prune=prune, dry_run=True,
+                              cache=settings.seed_cache)
+        finally:
+            conn.close()
+    # Under the migration lock (waited for outside any transaction, as apply waits): a seed
+    # never writes into a schema an apply or rollback is changing, and the schema it checked
+    # is the one it writes into.
+    with locked_connection(settings, "seed", report or silent) as (_, conn):
+        require_head(settings)
+        try:
+            return load_seeds(conn, settings.seeds_dir, env, prune=prune, dry_run=False,
+                              cache=settings.seed_cache)
+        except (psycopg2.Error, MigError) as exc:
+            if not conn.closed:
+                raise
+            cause = exc.message if isinstance(exc, MigError) else str(exc)
+            cause = "; ".join(line.strip() for line in cause.splitlines() if line.strip())
+            raise ConnectionLost(
+                f"lost the connection to the database while loading seeds: {cause}\n"
+                "  nothing of this seed run was written (it loads in one transaction that never"
+                " committed)", hint="check why the server went away (its log), then run"
+                " 'mig seed' again") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +33,45 @@ def checksum(*paths: Path) -> str:
             data = path.read_bytes().replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             digest.update(data + b"\0")
     return digest.hexdigest()
+
+
+def read_text(path: Path) -> str:
+    """A migration file's text: UTF-8, a leading byte-order mark removed (as Flyway does).
+
+    :raises BadMigrationFile: the file holds a NUL byte (libpq would silently cut the SQL
+        there) or is not valid UTF-8; the error names the file and line.
+    """
+    data = path.read_bytes()
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise BadMigrationFile(
+            f"{path}:{line}: the file holds a NUL byte (offset {nul}); everything after it would"
+            " never reach the server", path=str(path), line=line,
+            hint="remove the NUL byte (a binary file saved as SQL, or a bad paste)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise BadMigrationFile(
+            f"{path}:{line}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset"
+            f" {exc.start})", path=str(path), line=line,
+            hint="save the file as UTF-8") from None
+    return text.removeprefix("\ufeff")
+
+
+# Statements that end or start a transaction: in a transactional migration they would commit
+# part of it (or open a second transaction) behind mig's back.
+_TRANSACTION_CONTROL = re.compile(
+    r"^(BEGIN|COMMIT|END|ABORT|START TRANSACTION|PREPARE TRANSACTION|ROLLBACK(?! TO\b))\b")
+
+
+def transaction_control(text: str) -> list[tuple[int, str]]:
+    """``(line, statement)`` of each transaction-control statement of ``text``."""
+    from .sqltext import statements
+
+    return [(part.line, part.text) for part in statements(text)
+            if _TRANSACTION_CONTROL.match(part.words)]
 
 
 _DIRECTIVE = re.compile(
@@ -73,6 +113,7 @@ class Script:
     _migration: Any = None
     _checksum: str | None = None
     _directives: dict[str, str] | None = None
+    _text: str | None = None
 
     @property
     def migration(self) -> Any:
@@ -100,9 +141,9 @@ class Script:
 
     @property
     def rollback_sql(self) -> str:
-        """The rollback file's text ("" without one)."""
+        """The rollback file's text, checked (see :func:`read_text`); "" without one."""
         path = self.rollback_path
-        return path.read_text(encoding="utf-8") if path is not None else ""
+        return read_text(path) if path is not None else ""
 
     @property
     def checksum(self) -> str:
@@ -114,22 +155,42 @@ class Script:
     @property
     def directives(self) -> dict[str, str]:
         if self._directives is None:
-            self._directives = sql_directives(self.path.read_text(encoding="utf-8"))
+            self._directives = sql_directives(self.text)
         return self._directives
+
+    @property
+    def text(self) -> str:
+        """The file's text, checked (see :func:`read_text`)."""
+        if self._text is None:
+            self._text = read_text(self.path)
+        return self._text
 
     def loaded(self) -> Any:
         """The yoyo migration with its steps parsed (or imported)."""
         from yoyo import exceptions as yoyo_exceptions
 
         if not self.migration.loaded:
+            self.text  # noqa: B018 - a NUL byte or bad encoding is refused by name first
             try:
                 self.migration.load()
             except yoyo_exceptions.BadMigration as exc:
                 raise _bad_file(self, exc) from None
+            except SystemExit as exc:  # sys.exit() at import must not end mig's own run
+                self.migration.steps = None
+                raise BadMigrationFile(
+                    f"{self.path}: the migration calls sys.exit({exc.code!r}) when imported;"
+                    " a migration file must define steps, not end the process",
+                    migration_id=self.id, path=str(self.path)) from None
             except Exception as exc:  # e.g. a file in a wrong encoding
                 raise BadMigrationFile(
                     f"cannot read migration {self.path}: {exc}", path=str(self.path)
                 ) from None
+            if self.is_sql:  # yoyo reads the file itself: drop a byte-order mark it kept
+                for _, inner in leaves(self.migration.steps):
+                    for attr in ("_apply", "_rollback"):
+                        value = getattr(inner, attr, None)
+                        if isinstance(value, str) and value.startswith("\ufeff"):
+                            setattr(inner, attr, value[1:])
         return self.migration
 
     @property
@@ -196,7 +257,7 @@ class Script:
 
     def line_of(self, statement: str) -> int | None:
         """The line in the file where ``statement`` starts, where it can be found."""
-        text = self.path.read_text(encoding="utf-8")
+        text = self.text
         index = text.find(statement.strip()[:200])
         return text.count("\n", 0, index) + 1 if index >= 0 else None
 
@@ -242,7 +303,8 @@ def scan(sources: tuple[Path, ...]) -> tuple[list[Script], list[Script]]:
     return scripts, hooks
 
 
-def load(sources: tuple[Path, ...]) -> tuple[list[Script], list[Script]]:
+def load(sources: tuple[Path, ...], *, checked: bool = True
+         ) -> tuple[list[Script], list[Script]]:
     """Read and order the migrations: ``(migrations in dependency order, post-apply hooks)``.
 
     Python migrations are imported here, so one that does not import fails before anything
@@ -250,19 +312,101 @@ def load(sources: tuple[Path, ...]) -> tuple[list[Script], list[Script]]:
     :raises BadMigrationFile: a file that does not import, a duplicate id, a dependency on an
         unknown migration, or a dependency cycle.
     """
-    return prepared(*scan(sources))
+    return prepared(*scan(sources), checked=checked)
 
 
-def prepared(scripts: list[Script], hooks: list[Script]) -> tuple[list[Script], list[Script]]:
-    """:func:`scan`'s scripts checked, imported (Python migrations) and in dependency order."""
+def prepared(scripts: list[Script], hooks: list[Script], *, checked: bool = True
+             ) -> tuple[list[Script], list[Script]]:
+    """:func:`scan`'s scripts checked, imported (Python migrations) and in dependency order.
+
+    :param checked: refuse files that cannot run as written (see :func:`check`), all named at
+        once; ``mig new`` orders files it has just created, still empty, without.
+    """
     known = {s.id for s in scripts}
+    problems: list[BadMigrationFile] = []
     for script in scripts + hooks:
-        unknown = sorted(script.depends - known) if script.is_sql else []
-        if unknown:
-            raise _unknown_depends(script, unknown)
-        if not script.is_sql:
-            script.loaded()
+        try:
+            unknown = sorted(script.depends - known) if script.is_sql else []
+            if unknown:
+                raise _unknown_depends(script, unknown)
+            if not script.is_sql:
+                script.loaded()
+            if checked:
+                check(script)
+        except BadMigrationFile as exc:
+            problems.append(exc)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        first = problems[0]
+        raise BadMigrationFile(
+            f"{len(problems)} migration files cannot run as written:\n"
+            + "\n".join(f"  {p}".replace("\n", "\n  ") for p in problems),
+            migration_id=first.migration_id, path=first.path, line=first.line)
     return _ordered(scripts), hooks
+
+
+def check(script: Script) -> None:
+    """Refuse a file that would not run as it reads, before anything runs.
+
+    An empty migration (no statement, or a Python file with no step) is almost always unsaved
+    work; a transaction-control statement in a transactional migration would commit part of
+    it behind mig's back.
+    :raises BadMigrationFile: naming the file and line.
+    """
+    if script.is_sql:
+        texts = [(script.path, script.text)]
+        if script.rollback_path is not None:
+            texts.append((script.rollback_path, script.rollback_sql))
+        if not _statements(script.text):
+            raise BadMigrationFile(
+                f"{script.path}: the migration is empty (no SQL statement, only comments or"
+                " nothing): was it saved?", migration_id=script.id, path=str(script.path),
+                hint="write its statements, or delete the file")
+    else:
+        found_steps = list(leaves(script.steps))
+        if not found_steps:
+            raise BadMigrationFile(
+                f"{script.path}: the migration is empty (no step): was it saved?",
+                migration_id=script.id, path=str(script.path),
+                hint="give it steps = [step(...)], or delete the file")
+        texts = []
+        for _, inner in found_steps:
+            for attr in ("_apply", "_rollback"):
+                value = getattr(inner, attr, None)
+                if isinstance(value, str):
+                    texts.append((script.path, value))
+    if not script.transactional:
+        return
+    for path, text in texts:
+        found = transaction_control(text)
+        if found:
+            line, statement = found[0]
+            if not script.is_sql:
+                line = script.line_of(statement) or line
+            shown = " ".join(statement.split())[:60]
+            raise BadMigrationFile(
+                f"{path}:{line}: {shown!r} in a transactional migration: it would commit or"
+                " end part of the migration outside mig's transaction",
+                migration_id=script.id, path=str(path), line=line,
+                hint="remove it (mig runs the whole migration in one transaction), or mark"
+                " the migration '-- transactional: false' (__transactional__ = False)")
+
+
+def _statements(text: str) -> bool:
+    from .sqltext import statements
+
+    return bool(statements(text))
+
+
+def leaves(steps) -> Iterator[tuple[Any, Any]]:
+    """``(wrapper, step)`` of each step, step groups unwrapped (the runner's order)."""
+    for wrapper in steps or []:
+        inner = getattr(wrapper, "step", wrapper)
+        if hasattr(inner, "steps"):
+            yield from leaves(inner.steps)
+        else:
+            yield wrapper, inner
 
 
 def _ordered(scripts: list[Script]) -> list[Script]:

@@ -16,9 +16,13 @@ sessions that blocked it (:mod:`mig.blockers`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TypeVar
 
 import psycopg2
@@ -27,9 +31,9 @@ from yoyo.backends.core.postgresql import PostgresqlBackend
 
 from ..config import Settings
 from ..disk import sqltext
-from ..disk.scripts import Script, statement_text
+from ..disk.scripts import Script, leaves, statement_text
 from ..dsn import Dsn
-from ..errors import MigError, Refused, StatementFailed
+from ..errors import CannotUndo, ChecksumMismatch, ConnectionLost, MigError, StatementFailed
 from ..reports import silent
 from . import tracking
 from .blockers import BlockerWatch, backoff, describe, seconds
@@ -96,14 +100,7 @@ def _settings_sql(script: Script, defaults: dict[str, str], context: dict[str, s
 
 def _flatten(steps: list) -> list:
     """yoyo wraps each step (or group of steps) in a transaction wrapper; unwrap to leaves."""
-    leaves = []
-    for wrapper in steps:
-        inner = getattr(wrapper, "step", wrapper)
-        if hasattr(inner, "steps"):
-            leaves.extend(_flatten(inner.steps))
-        else:
-            leaves.append((wrapper, inner))
-    return leaves
+    return list(leaves(steps))
 
 
 def _run_leaf(backend: Backend, wrapper, inner, direction: str) -> None:
@@ -153,6 +150,7 @@ class Runner:
         self.lock_retry_wait = lock_retry_wait
         self._watch: BlockerWatch | None = None
         self._in_release = False  # applying a whole release in one transaction
+        self._state = _State()
 
     def close(self) -> None:
         """Stop watching for blockers (the watch's connection closes)."""
@@ -216,10 +214,16 @@ class Runner:
         del self.conn.notices[:]
 
     def apply(self, script: Script) -> int:
-        """Apply ``script`` and record it; returns the duration in milliseconds."""
+        """Apply ``script`` and record it; returns the duration in milliseconds, commit
+        included."""
         del self.conn.notices[:]
+        self._state = _State()
         try:
             return self._apply(script)
+        except (psycopg2.Error, MigError) as exc:
+            if self.conn.closed:
+                raise _lost(script, "apply", self._state, exc) from None
+            raise
         finally:
             self._warnings(script)
 
@@ -239,8 +243,9 @@ class Runner:
             if not script.post_apply:
                 tracking.record_apply(self.backend, script, duration)
             self._before_commit(script)
+            self._state.committing = True
             self.backend.commit()
-        return duration
+        return int((time.monotonic() - started) * 1000)
 
     @contextlib.contextmanager
     def _undone_on_error(self) -> Iterator[None]:
@@ -248,8 +253,7 @@ class Runner:
         try:
             yield
         except BaseException:
-            if not self.conn.closed and self.conn.get_transaction_status() != 0:
-                self.backend.rollback()
+            self._end_failed_transaction()
             raise
 
     def apply_release(self, scripts: list[Script]) -> list[int]:
@@ -294,59 +298,153 @@ class Runner:
 
     def _apply_steps(self, script: Script) -> int:
         started = time.monotonic()
-        leaves = _flatten(script.steps)
-        done = tracking.completed_steps(self.conn, script.id)
         with self.conn.cursor() as cur:
             _session_settings(cur, script, self.defaults, self.context, local=False)
         try:
-            for index, (wrapper, inner) in enumerate(leaves):
-                if index in done:
-                    continue
-                self._run(script, index, wrapper, inner, "apply", done=done, total=len(leaves))
-                if not script.post_apply:
-                    tracking.mark_step(self.conn, script.id, index)
-                    done[index] = None
+            self._run_steps(script, "apply", record=not script.post_apply)
             duration = int((time.monotonic() - started) * 1000)
             if not script.post_apply:
                 self.backend.begin()
                 tracking.record_apply(self.backend, script, duration)
                 self._before_commit(script)
+                self._state.committing = True
                 self.backend.commit()
+        except BaseException:
+            self._end_failed_transaction()
+            raise
         finally:
-            with self.conn.cursor() as cur:
-                cur.execute("RESET lock_timeout; RESET statement_timeout")
-                for name in self.context:
-                    cur.execute(sql.SQL("RESET {}").format(sql.Identifier(name)))
-        return duration
+            self._reset_settings()
+        return int((time.monotonic() - started) * 1000)
 
-    def rollback(self, script: Script) -> int:
-        """Roll ``script`` back and remove its records, in one transaction where possible."""
+    def _end_failed_transaction(self) -> None:
+        """Roll back the transaction a failure left open, if one is (a failed statement's
+        transaction may already be rolled back: a second ROLLBACK would only warn)."""
+        if not self.conn.closed and self.conn.get_transaction_status() != 0:
+            self.backend.rollback()
+
+    def _reset_settings(self) -> None:
+        if self.conn.closed:
+            return
+        with self.conn.cursor() as cur:
+            cur.execute("RESET lock_timeout; RESET statement_timeout")
+            for name in self.context:
+                cur.execute(sql.SQL("RESET {}").format(sql.Identifier(name)))
+
+    def _run_steps(self, script: Script, direction: str, *, record: bool) -> None:
+        """Run a non-transactional migration's steps in ``direction``, resuming by content.
+
+        Before the first step, ``_mig_partial`` records the run with the checksum of the file
+        it starts from. A step that can run in a transaction commits together with its
+        ``_mig_progress`` row, which holds the checksum of its statement; a step that cannot
+        (``CREATE INDEX CONCURRENTLY``, a Python step that commits itself) is recorded right
+        after it. A re-run of the same file skips the steps whose statements completed; a
+        re-run of an edited file is refused (see :func:`_resume`).
+        """
+        pairs = _flatten(script.steps)
+        if direction == "rollback":
+            pairs = [p for p in reversed(pairs) if p[1]._rollback is not None]
+        sums = [step_checksum(inner, direction) for _, inner in pairs]
+        total = len(pairs)
+        skip, legacy, count = (_resume(self.conn, script, direction, total) if record
+                               else (Counter(), set(), 0))
+        for index, (wrapper, inner) in enumerate(pairs):
+            if index in legacy:
+                continue
+            if skip[sums[index]] > 0:
+                skip[sums[index]] -= 1
+                continue
+            self._state.done, self._state.total = count, total
+            action = inner._apply if direction == "apply" else inner._rollback
+            if isinstance(action, str) and self._concurrent_step_done(script, action):
+                pass  # an interrupted run completed it before it could record it
+            elif record and isinstance(action, str) and not _NO_TRANSACTION.search(action):
+                def once(index=index, wrapper=wrapper, inner=inner, count=count) -> int:
+                    self.backend.begin()
+                    with self._undone_on_error():
+                        self._run(script, index, wrapper, inner, direction, done=count,
+                                  total=total)
+                        tracking.mark_step(self.conn, script.id, sums[index], direction)
+                        self.backend.commit()
+                    return 0
+
+                self._lock_retries(script, once)  # the step and its record, retried together
+                count += 1
+                continue
+            else:
+                self._run(script, index, wrapper, inner, direction, done=count, total=total)
+            if record:
+                tracking.mark_step(self.conn, script.id, sums[index], direction)
+                count += 1
+        self._state.done = count
+
+    def _concurrent_step_done(self, script: Script, statement: str) -> bool:
+        """Whether a ``CREATE``/``DROP INDEX CONCURRENTLY`` step is already done; an
+        ``INVALID`` index left by an interrupted ``CREATE INDEX CONCURRENTLY`` is dropped first
+        so the step builds it again."""
+        match = _CONCURRENT_INDEX.match(sqltext.mask(statement))  # same offsets as statement
+        if match is None:
+            return False
+        name = statement[match.start("name"):match.end("name")]
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT c.oid::regclass::text, i.indisvalid FROM pg_class c"
+                        " JOIN pg_index i ON i.indexrelid = c.oid"
+                        " WHERE c.oid = to_regclass(%s)", (name,))
+            row = cur.fetchone()
+            if match.group("verb") == "DROP":
+                return row is None
+            if row is None:
+                return False
+            if row[1]:
+                return match.group("exists") is None  # IF NOT EXISTS: let it say so
+            cur.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                sql.SQL(row[0])))
+        self.report(f"{script.id}: dropped the INVALID index {row[0]} an interrupted"
+                    " CREATE INDEX CONCURRENTLY left; building it again")
+        return False
+
+    def rollback(self, script: Script, *, forced: str | None = None) -> int:
+        """Roll ``script`` back and remove its records, in one transaction where possible.
+
+        :param forced: why the rollback cannot undo everything (``--force``): logged with it.
+        """
         del self.conn.notices[:]
+        self._state = _State()
         try:
-            return self._rollback(script)
+            return self._rollback(script, forced)
+        except (psycopg2.Error, MigError) as exc:
+            if self.conn.closed:
+                raise _lost(script, "rollback", self._state, exc) from None
+            raise
         finally:
             self._warnings(script)
 
-    def _rollback(self, script: Script) -> int:
+    def _rollback(self, script: Script, forced: str | None = None) -> int:
         if script.transactional:
-            return self._lock_retries(script, lambda: self._rollback_once(script))
-        return self._rollback_once(script)
+            return self._lock_retries(script, lambda: self._rollback_once(script, forced))
+        return self._rollback_once(script, forced)
 
-    def _rollback_once(self, script: Script) -> int:
+    def _rollback_once(self, script: Script, forced: str | None = None) -> int:
         started = time.monotonic()
         transactional = script.transactional
         if transactional:
             self.backend.begin()
-        with self._undone_on_error():
-            with self.conn.cursor() as cur:
-                _session_settings(cur, script, self.defaults, self.context,
-                                  local=transactional)
-            self._run_all(script, "rollback")
+        try:
+            with self._undone_on_error():
+                with self.conn.cursor() as cur:
+                    _session_settings(cur, script, self.defaults, self.context,
+                                      local=transactional)
+                if transactional:
+                    self._run_all(script, "rollback")
+                else:
+                    self._run_steps(script, "rollback", record=True)
+                    self.backend.begin()
+                tracking.record_rollback(self.backend, script, forced=forced)
+                self._before_commit(script)
+                self._state.committing = True
+                self.backend.commit()
+        finally:
             if not transactional:
-                self.backend.begin()
-            tracking.record_rollback(self.backend, script)
-            self._before_commit(script)
-            self.backend.commit()
+                self._reset_settings()
         return int((time.monotonic() - started) * 1000)
 
     def _run_all(self, script: Script, direction: str, *, prefix: str = "") -> None:
@@ -362,7 +460,7 @@ class Runner:
         """
         if script.is_sql and script.transactional:
             if direction == "apply":
-                path, text = script.path, script.path.read_text(encoding="utf-8")
+                path, text = script.path, script.text
             else:  # the rollback file, or the copy stored when the file is gone
                 path, text = script.rollback_path or script.path, script.rollback_sql
             if _has_sql(text) or prefix:
@@ -381,6 +479,8 @@ class Runner:
             with self.conn.cursor() as cur:
                 cur.execute(prefix + text if _has_sql(text) else prefix)
         except psycopg2.DatabaseError as exc:
+            if self.conn.closed:
+                raise
             elapsed = time.monotonic() - started
             self.backend.rollback()
             statement, line = self._locate(script, text, exc, elapsed, len(prefix))
@@ -433,10 +533,14 @@ class Runner:
             try:
                 _run_leaf(self.backend, wrapper, inner, direction)
             except psycopg2.DatabaseError as exc:
+                if self.conn.closed:
+                    raise  # Runner.apply/rollback say what a lost connection left
                 raise _statement_error(script, inner, exc, direction, done, total) from None
             except MigError:
                 raise  # already says what and where (a data step's error, a refusal)
             except Exception as exc:  # a bug in a Python step: name the file and line
+                if self.conn.closed and isinstance(exc, psycopg2.Error):
+                    raise
                 raise _python_error(script, inner, exc, direction, done, total) from exc
             finally:
                 STEP_REPORT.reset(token)
@@ -446,6 +550,102 @@ class Runner:
             self._lock_retries(script, once)  # a step of its own (autocommit): retried alone
         else:
             once()  # inside the migration's transaction: retried with it
+
+
+# Statements PostgreSQL refuses inside a transaction block: such a step of a non-transactional
+# migration runs on its own and is recorded right after it.
+_NO_TRANSACTION = re.compile(
+    r"\bCONCURRENTLY\b|^\s*(VACUUM|CREATE\s+DATABASE|DROP\s+DATABASE|ALTER\s+SYSTEM|"
+    r"CREATE\s+TABLESPACE|DROP\s+TABLESPACE|COMMIT|BEGIN|END|START)\b",
+    re.IGNORECASE | re.MULTILINE)
+# CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] name / DROP INDEX CONCURRENTLY [IF EXISTS]
+# name, on the statement's words (comments and literals blanked, whitespace collapsed).
+_CONCURRENT_INDEX = re.compile(
+    r"^\s*(?P<verb>CREATE|DROP)\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+"
+    r"(?P<exists>IF\s+(NOT\s+)?EXISTS\s+)?(?P<name>[^\s(;]+)", re.IGNORECASE)
+
+
+def step_checksum(inner, direction: str) -> str:
+    """What identifies a step's work on resume: its SQL (whitespace-insensitive), or a Python
+    step's name."""
+    action = inner._apply if direction == "apply" else inner._rollback
+    if isinstance(action, str):
+        text = "sql:" + " ".join(action.split())
+    else:
+        text = "python:" + str(getattr(action, "__qualname__", action))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class _State:
+    """Where a run stands, for the message when its connection is lost."""
+
+    done: int | None = None  # steps completed (non-transactional migrations)
+    total: int | None = None
+    committing: bool = False
+
+
+def _resume(conn, script: Script, direction: str, total: int) -> tuple[Counter, set[int], int]:
+    """``(step checksums to skip, legacy positions to skip, steps done)`` of a run of
+    ``script`` in ``direction``; a first run records itself in ``_mig_partial``.
+
+    :raises ChecksumMismatch: the run started from another version of the file.
+    """
+    partial = tracking.partial_of(conn, script.id)
+    done = tracking.completed_steps(conn, script.id, direction)
+    if partial is None:
+        tracking.start_partial(conn, script.id, direction, script.checksum, total)
+    elif partial.direction != direction:
+        raise MigError(
+            f"{script.id} is {partial.summary}: finish that first",
+            hint="'mig apply' resumes a partial apply, 'mig rollback' a partial rollback")
+    elif partial.checksum is not None and partial.checksum != script.checksum:
+        raise partial_edited(script, partial)
+    legacy = {step for step, checksum in done.items() if checksum is None}
+    skip = Counter(checksum for checksum in done.values() if checksum is not None)
+    return skip, legacy, len(done)
+
+
+def partial_edited(script: Script, partial: tracking.Partial) -> ChecksumMismatch:
+    """The refusal to resume ``partial`` from an edited file."""
+    recorded, current = partial.checksum or "?", script.checksum
+    return ChecksumMismatch(
+        f"{script.path}: {script.id} is {partial.summary}, but its file was edited since"
+        f" that run started (checksum then {recorded[:12]}, now {current[:12]}): resuming"
+        " could skip or repeat statements",
+        problems=[{"id": script.id, "problem": "edited-partial", "recorded": recorded,
+                   "current": current, "path": str(script.path)}],
+        hint="restore the file as it was when the run started (e.g. from version control);"
+        " or check by hand which of its statements the database already holds and run"
+        " 'mig repair' to resume from the file as it is now: its steps whose statements"
+        " already completed are skipped, the others run")
+
+
+def _lost(script: Script, direction: str, state: _State, exc: Exception) -> ConnectionLost:
+    """The one error for a connection lost mid-run: its cause, and what stays applied."""
+    cause = exc.message if isinstance(exc, MigError) else (str(exc).strip() or repr(exc))
+    cause = "; ".join(line.strip() for line in cause.splitlines() if line.strip())
+    verb = "applying" if direction == "apply" else "rolling back"
+    message = f"lost the connection to the database while {verb} {script.id}: {cause}"
+    if state.committing:
+        message += (f"\n  the connection was lost while committing: whether {script.id} is"
+                    f" {'applied' if direction == 'apply' else 'rolled back'} is unknown until"
+                    " the database is back; 'mig status' then tells")
+    elif script.transactional:
+        message += ("\n  " + (f"nothing of {script.id} is applied" if direction == "apply"
+                              else f"nothing of its rollback was done: {script.id} is still"
+                              " applied") + " (its transaction never committed)")
+    elif direction == "apply":
+        message += (f"\n  {state.done or 0} of {state.total or '?'} steps of {script.id}"
+                    " remain applied; 'mig status' shows it as partial and 'mig apply'"
+                    " resumes it once the database is back")
+    else:
+        message += (f"\n  {state.done or 0} of {state.total or '?'} rollback steps of"
+                    f" {script.id} are done; it is still recorded as applied, 'mig status'"
+                    " shows it as rolling back and 'mig rollback' resumes it")
+    return ConnectionLost(message, migration_id=script.id, path=str(script.path),
+                          hint="check why the server went away (its log), then run the"
+                          " same command again")
 
 
 # A failed SQL migration is run again statement by statement to name the failing statement
@@ -489,7 +689,24 @@ def _has_sql(text: str) -> bool:
 def refuse_irreversible(plan: list) -> None:
     """Refuse to roll back a migration that has no rollback at all (rolling it back would
     only forget it was applied, and the next apply would then fail on what it left), or that
-    holds a data step without a backward function."""
+    holds a data step without a backward function. Every such migration of ``plan`` is named."""
+    reasons = list(irreversible(plan).values())
+    if not reasons:
+        return
+    head = reasons[0] if len(reasons) == 1 else (
+        f"{len(reasons)} migrations of this rollback cannot be undone:\n"
+        + "\n".join(f"  {r}" for r in reasons))
+    raise CannotUndo(
+        head,
+        hint="write the missing rollbacks ('mig verify' proves they restore the schema), or"
+        " pass --force (force=True) to roll back anyway: what those migrations changed stays"
+        " as it is",
+    )
+
+
+def irreversible(plan: list) -> dict[str, str]:
+    """Migration id -> why rolling it back cannot undo it, for each such migration of ``plan``."""
+    reasons: dict[str, str] = {}
     for script in plan:
         if script.is_sql:
             undoes = _has_sql(script.rollback_sql)
@@ -499,21 +716,16 @@ def refuse_irreversible(plan: list) -> None:
                          for _, inner in _flatten(script.steps))
             missing = "no step with a rollback"
         if not undoes:
-            raise Refused(
-                f"{script.id} has {missing}: rolling it back would change nothing in the"
-                " database and only forget that it was applied",
-                hint="write its rollback ('mig verify' proves it restores the schema), or pass"
-                " --force (force=True) to forget the record anyway: the schema stays as it is",
-            )
+            reasons[script.id] = (f"{script.id} has {missing}: rolling it back would change"
+                                  " nothing in the database and only forget that it was"
+                                  " applied")
+            continue
         names = [getattr(inner._rollback, "name", "?") for _, inner in _flatten(script.steps)
                  if getattr(inner._rollback, "irreversible", False)]
         if names:
-            raise Refused(
-                f"irreversible data migration {script.id}: data step(s) {', '.join(names)}"
-                " have no backward function",
-                hint="pass --force (force=True) to roll the migration back anyway: its data"
-                " changes stay as they are",
-            )
+            reasons[script.id] = (f"irreversible data migration {script.id}: data step(s)"
+                                  f" {', '.join(names)} have no backward function")
+    return reasons
 
 
 def _text_error(script, path, statement, line, exc, direction,
@@ -568,13 +780,18 @@ def _failure(script, path, line, shown, exc, direction, done, total, *,
     elif isinstance(exc, psycopg2.errors.QueryCanceled):
         hint = "the statement ran past statement_timeout; raise it for this migration if intended"
     if not script.transactional and done is not None:
-        kept = len(done)
-        message += (
-            f"\n  non-transactional migration: {kept} of {total} step(s) remain applied; "
-            "re-running resumes at the failed step"
-        )
-    else:
+        if direction == "apply":
+            message += (f"\n  non-transactional migration: {done} of {total} step(s) remain"
+                        " applied; re-running 'mig apply' resumes at the failed step")
+        else:
+            message += (f"\n  non-transactional rollback: {done} of {total} step(s) undone;"
+                        f" {script.id} is still recorded as applied, and re-running"
+                        " 'mig rollback' resumes at the failed step")
+    elif direction == "apply":
         message += "\n  " + _ROLLED_BACK
+    else:
+        message += (f"\n  nothing of this rollback was done: {script.id} is still applied"
+                    " (its transaction was rolled back)")
     error = StatementFailed(message, migration_id=script.id, path=str(path), line=line,
                             hint=hint)
     error.lock_timeout = lock_timeout

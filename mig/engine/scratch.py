@@ -5,8 +5,9 @@ builds the schema its applied migrations produce on one."""
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -25,19 +26,66 @@ from .snapshot import Snapshot, snapshot
 SCRATCH_PREFIX = "mig_verify_"
 
 
+_SCRATCH_NAME = re.compile(re.escape(SCRATCH_PREFIX) + r"(?:(keep)_|(\d+)_)?[0-9a-f]+")
+
+
+def unheld_scratch(conn) -> list[str]:
+    """Scratch databases a killed ``mig verify`` left: named after the server process of the
+    verify that created them (``mig_verify_<pid>_<random>``), which no longer runs. Kept ones
+    (``--keep``: ``mig_verify_keep_...``) stay; an older name without a pid counts while
+    nobody is connected to it."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT d.datname, EXISTS (SELECT FROM pg_stat_activity a WHERE a.datname ="
+            " d.datname), (SELECT array_agg(pid) FROM pg_stat_activity)"
+            " FROM pg_database d WHERE d.datname LIKE %s ORDER BY 1",
+            (SCRATCH_PREFIX.replace("_", r"\_") + "%",))
+        rows = cur.fetchall()
+    left = []
+    for name, in_use, pids in rows:
+        match = _SCRATCH_NAME.fullmatch(name)
+        if match is None or match.group(1):
+            continue
+        owner = match.group(2)
+        if (owner is not None and int(owner) not in (pids or [])) or (
+                owner is None and not in_use):
+            left.append(name)
+    return left
+
+
+def sweep(admin, say: Callable[[str], None]) -> list[str]:
+    """Drop the scratch databases interrupted verifies left (see :func:`unheld_scratch`)."""
+    dropped = []
+    for name in unheld_scratch(admin):
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+        say(f"dropped scratch database {name}, left by an interrupted mig verify")
+        dropped.append(name)
+    return dropped
+
+
 class Scratch:
     """The scratch database on ``server``: created on entry, dropped on exit unless ``keep``.
-    :meth:`fresh` replaces it with a new empty one (``--keep-going`` after a failure)."""
+    :meth:`fresh` replaces it with a new empty one (``--keep-going`` after a failure).
 
-    def __init__(self, server: Dsn, *, keep: bool) -> None:
+    Its name carries the admin connection's server pid (``mig_verify_<pid>_<random>``): while
+    this run lives the database is its own; once the run is gone, the next one (and
+    ``mig status --check``) knows it was left over, and drops it on entry.
+    """
+
+    def __init__(self, server: Dsn, *, keep: bool, say: Callable[[str], None] = silent
+                 ) -> None:
         self.server = server
         self.keep = keep
+        self.say = say
         self.dsn: Dsn | None = None
         self.admin: Any = None
 
     def __enter__(self) -> Scratch:
         self.admin = connect(self.server, verb="verify")
         try:
+            sweep(self.admin, self.say)
             self.fresh()
         except BaseException:
             self.admin.close()
@@ -47,7 +95,8 @@ class Scratch:
     def fresh(self) -> Dsn:
         """A new empty scratch database (the previous one dropped)."""
         self._drop()
-        name = SCRATCH_PREFIX + uuid.uuid4().hex[:12]
+        owner = "keep" if self.keep else str(self.admin.get_backend_pid())
+        name = f"{SCRATCH_PREFIX}{owner}_{uuid.uuid4().hex[:12]}"
         with self.admin.cursor() as cur:
             try:
                 cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -61,7 +110,7 @@ class Scratch:
         return self.dsn
 
     def _drop(self) -> None:
-        if self.dsn is not None:
+        if self.dsn is not None and not self.admin.closed:
             with self.admin.cursor() as cur:
                 cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                     sql.Identifier(str(self.dsn.dbname))))
@@ -76,12 +125,13 @@ class Scratch:
 
 
 @contextmanager
-def scratch_database(server: Dsn, *, keep: bool) -> Iterator[Dsn]:
+def scratch_database(server: Dsn, *, keep: bool, say: Callable[[str], None] = silent
+                     ) -> Iterator[Dsn]:
     """A new database on ``server``, dropped on exit (with its connections) unless ``keep``.
 
     :raises DatabaseUnavailable: the role may not create databases there.
     """
-    with Scratch(server, keep=keep) as scratch:
+    with Scratch(server, keep=keep, say=say) as scratch:
         assert scratch.dsn is not None
         yield scratch.dsn
 

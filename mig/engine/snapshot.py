@@ -243,7 +243,11 @@ class _Reader:
                 continue
             self.names[oid] = name
             if kind in ("i", "I"):
-                self.cur.execute("SELECT pg_get_indexdef(%s)", (oid,))
+                # an INVALID index (an interrupted CREATE INDEX CONCURRENTLY) is not the
+                # index its migration builds: queries do not use it
+                self.cur.execute("SELECT pg_get_indexdef(i.indexrelid) || CASE WHEN"
+                                 " i.indisvalid THEN '' ELSE ' -- INVALID' END"
+                                 " FROM pg_index i WHERE i.indexrelid = %s", (oid,))
                 self.out["indexes"][name] = self.cur.fetchone()[0]
                 continue
             if kind == "S":

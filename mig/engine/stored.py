@@ -60,6 +60,13 @@ class StoredScript:
         return self.stored.transactional
 
     @property
+    def checksum(self) -> str:
+        """What an interrupted non-transactional rollback of it resumes from: the stored SQL."""
+        import hashlib
+
+        return "stored:" + hashlib.sha256(self.rollback_sql.encode()).hexdigest()
+
+    @property
     def rollback_sql(self) -> str:
         return self.stored.sql or ""
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import getpass
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -260,14 +261,20 @@ def stored_rollbacks(conn, ids: list[str]) -> dict[str, StoredRollback]:
         return {row[0]: StoredRollback(*row) for row in cur.fetchall()}
 
 
-def record_rollback(backend, script) -> None:
+def record_rollback(backend, script, *, forced: str | None = None) -> None:
+    """Remove ``script``'s records; ``_mig_log`` gets a ``rollback`` row, or with ``forced``
+    (why the rollback could not undo everything) a ``rollback-forced`` row saying what stayed."""
     backend.unmark_one(script.migration, log=False)
     log_yoyo(backend, script.migration, "rollback")
     with backend.connection.cursor() as cur:
         cur.execute("DELETE FROM _mig_migrations WHERE migration_id = %s", (script.id,))
         cur.execute("DELETE FROM _mig_progress WHERE migration_id = %s", (script.id,))
         cur.execute("DELETE FROM _mig_partial WHERE migration_id = %s", (script.id,))
-    log_event(backend.connection, script.id, "rollback", None)
+    if forced:
+        log_event(backend.connection, script.id, "rollback-forced",
+                  f"forced (--force): {forced}; what it changed stays in the database")
+    else:
+        log_event(backend.connection, script.id, "rollback", None)
 
 
 def log_yoyo(backend, migration, operation: str) -> None:
@@ -345,14 +352,32 @@ def read_partial(conn) -> list[Partial]:
     """Every unfinished non-transactional apply or rollback (progress an older mig wrote, with
     no ``_mig_partial`` row, counts too)."""
     with conn.cursor() as cur:
-        if not table_exists(cur, "_mig_partial"):
-            if not table_exists(cur, "_mig_progress"):
-                return []
+        if not table_exists(cur, "_mig_progress"):
+            return []
+        has_partial = table_exists(cur, "_mig_partial")
+        cur.execute("SELECT has_table_privilege('_mig_progress', 'SELECT') AND (NOT %s OR"
+                    " has_table_privilege('_mig_partial', 'SELECT'))", (has_partial,))
+        if not cur.fetchone()[0]:
+            # A role granted only the migration records (the application role, see the
+            # privileges migration) sees a partial apply as pending, not as partial.
+            return []
+        if not has_partial:
             cur.execute("SELECT migration_id, 'apply', NULL, NULL, count(*), min(done_at), NULL"
                         " FROM _mig_progress GROUP BY migration_id ORDER BY 1")
         else:
             cur.execute(_READ_PARTIAL)
         return [Partial(*row) for row in cur.fetchall()]
+
+
+def partial_of(conn, migration_id: str) -> Partial | None:
+    """The unfinished run of ``migration_id`` recorded in ``_mig_partial``, if any."""
+    with conn.cursor() as cur:
+        if not table_exists(cur, "_mig_partial"):
+            return None
+        cur.execute("SELECT migration_id, direction, checksum, steps, 0, started_at, started_by"
+                    " FROM _mig_partial WHERE migration_id = %s", (migration_id,))
+        row = cur.fetchone()
+    return Partial(*row) if row else None
 
 
 def start_partial(conn, migration_id: str, direction: str, checksum: str, steps: int) -> None:
@@ -382,20 +407,29 @@ def completed_steps(conn, migration_id: str, direction: str = "apply") -> dict[i
         return dict(cur.fetchall())
 
 
-def mark_step(conn, migration_id: str, step: int, checksum: str | None = None,
-              direction: str = "apply") -> None:
+def mark_step(conn, migration_id: str, checksum: str, direction: str = "apply") -> None:
+    """Record one more completed step (numbered in the order the steps completed)."""
     with conn.cursor() as cur:
         cur.execute(
             "INSERT INTO _mig_progress (migration_id, direction, step, checksum)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (migration_id, direction, step, checksum),
+            " SELECT %(id)s, %(direction)s, coalesce(max(step) + 1, 0), %(checksum)s"
+            " FROM _mig_progress WHERE migration_id = %(id)s AND direction = %(direction)s",
+            {"id": migration_id, "direction": direction, "checksum": checksum},
         )
 
 
-def edited(scripts: list[Script], applied: list[Applied]) -> list[dict]:
-    """Applied migrations whose file changed, disappeared or was renamed."""
+def edited(scripts: list[Script], applied: list[Applied],
+           partial: Sequence[Partial] = ()) -> list[dict]:
+    """Applied migrations whose file changed, disappeared or was renamed, and unfinished
+    non-transactional runs whose file changed since they started (``edited-partial``)."""
     on_disk = {s.id: s for s in scripts}
-    problems = []
+    problems: list[dict] = []
+    for run in partial:
+        script = on_disk.get(run.id)
+        if script is not None and run.checksum is not None and run.checksum != script.checksum:
+            problems.append({"id": run.id, "problem": "edited-partial", "recorded": run.checksum,
+                             "current": script.checksum, "path": str(script.path),
+                             "summary": run.summary})
     for row in applied:
         script = on_disk.get(row.id)
         if script is None:

@@ -16,7 +16,7 @@ from ..disk import scripts as scripts_mod
 from ..disk import sumfile as history
 from ..disk.scripts import Script
 from ..dsn import Dsn
-from ..errors import ConfigError
+from ..errors import BadMigrationFile, ConfigError
 from . import parsed, rules, squawk
 from . import settings as settings_mod
 from .findings import Finding, Source
@@ -181,7 +181,7 @@ def lint(settings: Settings, files: Sequence[str | Path] = (), *, database: Dsn 
     :raises MigError: squawk or pglast is not installed, or squawk failed.
     """
     config = lint_settings or settings_mod.load(settings.project_dir)
-    scripts, hooks = scripts_mod.load(settings.sources)
+    scripts, hooks = scripts_mod.load(settings.sources, checked=False)
     chosen, in_history = _select(files, scripts + hooks)
     if since is not None:
         chosen = _since(settings, scripts + hooks, chosen, since)
@@ -194,6 +194,16 @@ def lint(settings: Settings, files: Sequence[str | Path] = (), *, database: Dsn 
     # checked), then any file given from outside it.
     columns = parsed.Columns()
     for script in scripts + hooks + [s for s in chosen if s not in scripts + hooks]:
+        try:  # a file whose text cannot be read: what apply refuses, as a finding
+            script.text  # noqa: B018
+            script.rollback_sql  # noqa: B018
+        except BadMigrationFile as exc:
+            where = Path(exc.path or script.path)
+            message = exc.message.removeprefix(f"{where}:").removeprefix(f"{exc.line}:")
+            if script.path in checked:
+                findings.append(Finding(where, exc.line or 1, "unrunnable", message.strip(),
+                                        exc.hint or ""))
+            continue
         own = list(rules.sources(script))
         if script.path in checked:
             marks, problems = _marker_findings(script)

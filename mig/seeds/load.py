@@ -129,10 +129,12 @@ def _transaction(conn: Any, *, keep: bool) -> Iterator[tuple[Any, str]]:
         else:
             conn.rollback()
     except BaseException:
-        conn.rollback()
+        if not conn.closed:  # a lost connection: the server rolled it back; say why it failed
+            conn.rollback()
         raise
     finally:
-        conn.autocommit = autocommit
+        if not conn.closed:
+            conn.autocommit = autocommit
 
 
 class _TableLoad:
