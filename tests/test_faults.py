@@ -31,7 +31,7 @@ import psycopg2
 import pytest
 
 from mig.engine.snapshot import diff, snapshot
-from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
+from mig.server import LocalServer
 from tests.support import write_project
 
 SEED = int(os.environ.get("MIG_FAULT_SEED", "13"))
@@ -124,7 +124,10 @@ class Lab:
     states of an uninterrupted run kept as template databases."""
 
     def __init__(self, root: Path) -> None:
-        self.server = LocalServer(root / "data", settings=FAST_UNSAFE_SETTINGS)
+        # Commits must survive an immediate stop: synchronous_commit stays on (the test
+        # session's fast settings turn it off, and a crash may then lose the newest commits).
+        # fsync may stay off: the operating system itself never crashes here.
+        self.server = LocalServer(root / "data", settings={"fsync": "off"})
         self.project = write_project(root / "project", MIGRATIONS)
         seeds = self.project / "seeds" / "base"
         seeds.mkdir(parents=True)
