@@ -98,6 +98,16 @@ def _finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
     return proc.returncode, err
 
 
+def _read_until(proc: subprocess.Popen, text: str) -> str:
+    """What ``proc`` writes to stderr up to the first line holding ``text`` (or its end)."""
+    read = []
+    for line in proc.stderr:
+        read.append(line)
+        if text in line:
+            break
+    return "".join(read)
+
+
 def _progress(url: str) -> tuple[int, list | None]:
     if query(url, "SELECT to_regclass('_mig_data_checkpoints')") == [(None,)]:
         return 0, None
@@ -233,12 +243,13 @@ def test_a_conflicting_lock_makes_the_batch_retry_not_hang(clone, lock, transact
         proc = _spawn(project, url, {"TEST_LOCK_TIMEOUT": "200ms", "TEST_ATTEMPTS": "30",
                                      "TEST_RETRY_WAIT": "0.1",
                                      "TEST_TRANSACTIONAL": "1" if transactional else "0"})
-        time.sleep(1.5)
+        seen = _read_until(proc, "attempt 2 of 30")  # blocked twice, and trying again
         assert proc.poll() is None  # still retrying
     finally:
         blocker.rollback()
         blocker.close()
-    code, err = _finish(proc)
+    code, rest = _finish(proc)
+    err = seen + rest
     assert code == 0, err
     assert time.monotonic() - started < 15
     assert "could not get its locks (canceling statement due to lock timeout); held by pid" \

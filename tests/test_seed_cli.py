@@ -5,17 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 
-import click
 import pytest
 
-from mig import commands
-from mig.cli import cli
 from mig.errors import EXIT_FAILURE, EXIT_PENDING
 from tests.support import REPO, apply_product_schema, execute, run_mig
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(commands, "seed") or cli.get_command(click.Context(cli), "seed") is None,
-    reason="mig seed needs commands.seed and the command's registration in mig.cli")
 
 
 @pytest.fixture
