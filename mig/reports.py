@@ -1,15 +1,78 @@
-"""What the verbs of :mod:`mig.commands` return: reports with a JSON form."""
+"""What the verbs of :mod:`mig.commands` return (reports with a JSON form), and the
+:class:`Reporter` their progress goes through.
+
+A verb's ``report`` parameter takes a :class:`Reporter` or any callable taking one line of
+text; :func:`reporter` turns either (or None: silent) into a Reporter, once, at the verb.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TextIO, runtime_checkable
+
+Line = Callable[[str], None]
 
 
-def silent(line: str) -> None:
-    """The report of a quiet run (-q, or an API call given no report): prints nothing.
+class Reporter:
+    """Where a run's progress goes: lines of text, and, on a terminal, a progress bar.
 
-    A data step's progress bar, which draws straight on the terminal, stays off under it too.
+    :param line: called with each line of progress; None: a silent run (-q, or an API call
+        given no report), which draws no bar either.
+    :param stream: where a bar may be drawn (default: stderr); only when it is a terminal.
     """
+
+    def __init__(self, line: Line | None = None, *, stream: TextIO | None = None) -> None:
+        self._line = line
+        self._stream = stream
+
+    def __call__(self, text: str) -> None:
+        """Report one line."""
+        if self._line is not None:
+            self._line(text)
+
+    @property
+    def silent(self) -> bool:
+        """Whether nothing is shown at all."""
+        return self._line is None
+
+    @property
+    def stream(self) -> TextIO:
+        """Where a progress bar is drawn."""
+        return self._stream if self._stream is not None else sys.stderr
+
+    @property
+    def draws_bars(self) -> bool:
+        """Whether a progress bar may be drawn: not silent, and the stream is a terminal."""
+        return not self.silent and self.stream.isatty()
+
+
+SILENT = Reporter()
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# A data step run outside mig's runner (plain yoyo, a script) reports to stderr.
+STDERR = Reporter(_stderr)
+
+
+def reporter(report: Reporter | Line | None) -> Reporter:
+    """``report`` as a Reporter: itself, a callable wrapped, or None as :data:`SILENT`."""
+    if isinstance(report, Reporter):
+        return report
+    return SILENT if report is None else Reporter(report)
+
+
+@runtime_checkable
+class ReportingStep(Protocol):
+    """A Python step that reports its own progress (a data step): the runner calls
+    ``step.run_reported(conn, reporter)`` instead of ``step(conn)``."""
+
+    def run_reported(self, conn: Any, reporter: Reporter) -> None:
+        """Run on ``conn``, reporting through ``reporter``."""
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from ..config import InsecureTLSWarning, Settings, resolve
-from ..reports import silent
+from ..reports import SILENT, Reporter
 
 
 @dataclass
@@ -163,9 +163,9 @@ class Printer:
             click.echo(text)
 
     @property
-    def report(self) -> Callable[[str], None]:
+    def report(self) -> Reporter:
         """What the verbs report progress through: :meth:`progress`, or nothing under -q."""
-        return silent if self.quiet else self.progress
+        return SILENT if self.quiet else Reporter(self.progress)
 
     def progress(self, text: str) -> None:
         """Progress goes to stderr, so stdout stays clean for --json."""

@@ -12,7 +12,6 @@ statistics, inheritance, ...) make the proof impossible and are refused the same
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,10 +24,8 @@ from ..engine.connect import connect, resolve_dsn
 from ..engine.lock import lock_key, migration_lock
 from ..engine.snapshot import uncompared_objects
 from ..errors import BaselineRefused, MigError
-from ..reports import silent
+from ..reports import Line, Reporter, reporter
 from .drift import DiffReport, build_schema, differences, read_schema, scratch_server, upto
-
-Report = Callable[[str], None]
 
 # -- mig init ---------------------------------------------------------------------------------
 _INI = """\
@@ -167,7 +164,7 @@ class BaselineReport:
 
 def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
              force: bool = False, dry_run: bool = False, scratch: str | None = None,
-             schema: str = "public", report: Report | None = None) -> BaselineReport:
+             schema: str = "public", report: Reporter | Line | None = None) -> BaselineReport:
     """Record every migration up to and including ``to`` as applied, without running it, once
     the live schema is proven equal to what they build.
 
@@ -187,7 +184,7 @@ def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
     :raises BaselineRefused: the live schema differs from the migrations' (``differences``), or
         holds objects that cannot be compared (``unreadable``); not with ``force``.
     """
-    say = report or silent
+    say = reporter(report)
     scripts, hooks = scripts_mod.load(settings.sources)
     ids = upto(scripts, to)
     mapping = foreign.read_map(Path(map_file)) if map_file is not None else None

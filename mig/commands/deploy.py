@@ -7,8 +7,8 @@ import time
 
 from ..config import Settings
 from ..errors import DatabaseUnavailable, NotAtHead
-from ..reports import StatusReport, silent
-from .migrate import Report, status
+from ..reports import Line, Reporter, StatusReport, reporter
+from .migrate import status
 
 
 def require_head(settings: Settings, *, allow_newer: bool = False) -> StatusReport:
@@ -33,7 +33,7 @@ def require_head(settings: Settings, *, allow_newer: bool = False) -> StatusRepo
 
 
 def wait(settings: Settings, *, timeout: float, interval: float = 2.0,
-         allow_newer: bool = False, report: Report | None = None) -> StatusReport:
+         allow_newer: bool = False, report: Reporter | Line | None = None) -> StatusReport:
     """Wait until every migration is applied and none was edited, checking every ``interval``.
 
     Only reads (no lock, no transaction left open). An unreachable database, or one whose
@@ -42,7 +42,7 @@ def wait(settings: Settings, *, timeout: float, interval: float = 2.0,
     :raises NotAtHead: still behind after ``timeout`` seconds.
     :raises DatabaseUnavailable: still unreachable after ``timeout`` seconds.
     """
-    say = report or silent
+    say = reporter(report)
     deadline = time.monotonic() + timeout
     last_seen = None
     while True:

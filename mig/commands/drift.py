@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..config import Settings
@@ -31,9 +30,7 @@ from ..engine.connect import connect, resolve_dsn
 from ..engine.scratch import ScratchEngine, scratch_database
 from ..engine.snapshot import SECTIONS, Snapshot, snapshot
 from ..errors import MigError, MigrationError
-from ..reports import silent
-
-Report = Callable[[str], None]
+from ..reports import Line, Reporter, reporter
 
 OWNER = "<owner>"
 _OWNED_SECTIONS = ("grants", "default_privileges")
@@ -163,7 +160,7 @@ def read_schema(conn, schema: str, ignore: tuple[str, ...]) -> tuple[Snapshot, s
 
 def build_schema(settings: Settings, build: list[scripts_mod.Script],
                  hooks: list[scripts_mod.Script], server: Dsn, *, schema: str,
-                 report: Report) -> tuple[Snapshot, str]:
+                 report: Reporter) -> tuple[Snapshot, str]:
     """The snapshot (and owner role) of ``build`` applied in order on a scratch database of
     ``server``, the way ``mig apply`` applies them; the scratch database is dropped after."""
     ignore = (settings.migration_table,)
@@ -207,7 +204,7 @@ def scratch_server(settings: Settings, scratch: str | Dsn | None) -> Dsn:
 
 
 def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = "public",
-         to: str | None = None, report: Report | None = None) -> DiffReport:
+         to: str | None = None, report: Reporter | Line | None = None) -> DiffReport:
     """Compare the configured database's schema with the one its applied migrations produce.
 
     :param scratch: URL of the server to build the migrations on (the database it names is only
@@ -221,7 +218,7 @@ def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = 
     :raises StatementFailed: a migration fails on the scratch database.
     :raises DatabaseUnavailable: a server is unreachable, or refuses to create a database.
     """
-    say = report or silent
+    say = reporter(report)
     scripts, hooks = scripts_mod.load(settings.sources)
     live_dsn = resolve_dsn(settings)
     ignore = (settings.migration_table,)

@@ -32,9 +32,7 @@ from ..errors import (
     Refused,
     Unfinished,
 )
-from ..reports import RunReport, StatusReport, silent
-
-Report = Callable[[str], None]
+from ..reports import Line, Reporter, RunReport, StatusReport, reporter
 
 
 # -- shared steps ----------------------------------------------------------------------------
@@ -321,7 +319,7 @@ def _check(conn, applied: list[Script], partial: list[tracking.Partial], invalid
 
 
 def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
-          single_transaction: bool = False, report: Report | None = None) -> RunReport:
+          single_transaction: bool = False, report: Reporter | Line | None = None) -> RunReport:
     """Apply pending migrations (up to and including ``to``) under the migration lock.
 
     :param dry_run: print nothing to the database; return the SQL each migration would run.
@@ -335,7 +333,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
         ``settings.allow_out_of_order``); ``single_transaction`` with a non-transactional
         migration pending.
     """
-    say = report or silent
+    say = reporter(report)
     result = RunReport("apply", dry_run=dry_run)
     started = time.monotonic()
     if dry_run:
@@ -415,7 +413,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
 def rollback(settings: Settings, *, steps: int | None = None, to: str | None = None,
              dry_run: bool = False, yes: bool = False, force: bool = False,
              confirm: Callable[[list[str]], bool] | None = None,
-             report: Report | None = None) -> RunReport:
+             report: Reporter | Line | None = None) -> RunReport:
     """Roll back the newest ``steps`` migrations (default one), or all applied after ``to``.
 
     More than one migration needs ``yes=True`` or a ``confirm`` callback that returns True.
@@ -427,7 +425,7 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         rollback or an irreversible data migration, or one whose file is gone and whose
         rollback was not stored (a Python migration's), without ``force``.
     """
-    say = report or silent
+    say = reporter(report)
     if steps is not None and to is not None:
         raise MigError("give either --steps or --to, not both")
     if steps is not None and steps < 1:
@@ -504,14 +502,14 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
     return result
 
 
-def repair(settings: Settings, *, report: Report | None = None) -> list[dict]:
+def repair(settings: Settings, *, report: Reporter | Line | None = None) -> list[dict]:
     """Accept the current checksums of edited applied migrations, and follow renamed files.
 
     A missing file whose recorded checksum matches exactly one pending file is taken as a
     rename: the record moves to the new id. Every change is written to ``_mig_log``.
     :raises ChecksumMismatch: an applied migration is missing and no renamed file matches it.
     """
-    say = report or silent
+    say = reporter(report)
     scripts, _ = scripts_mod.load(settings.sources)
     repaired: list[dict] = []
     from ..engine.runner import locked_backend

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,9 +30,8 @@ from ..engine.connect import connect, resolve_dsn
 from ..engine.scratch import Scratch, ScratchEngine
 from ..engine.snapshot import Snapshot, diff, snapshot
 from ..errors import MigError, MigrationError
-from ..reports import silent
+from ..reports import Line, Reporter, reporter
 
-Report = Callable[[str], None]
 
 class SchemaDrift(MigrationError):
     """A rollback did not restore the schema its migration started from (or a re-apply did not
@@ -102,7 +101,7 @@ def verify(
     keep: bool = False,
     chain: bool = False,
     keep_going: bool = False,
-    report: Report | None = None,
+    report: Reporter | Line | None = None,
 ) -> VerifyReport:
     """Apply, roll back and re-apply every migration of ``sources`` on a scratch database.
 
@@ -128,7 +127,7 @@ def verify(
     Each of these carries the report so far as ``report`` (the kept database among it).
     :raises DatabaseUnavailable: the server is unreachable or refuses to create a database.
     """
-    say = report or silent
+    say = reporter(report)
     if isinstance(sources, (str, Path)):
         sources = [sources]
     if settings is None:
@@ -190,7 +189,7 @@ class _Verifier:
     ``keep_going``) each failure, rebuilding the scratch database to go on after one."""
 
     def __init__(self, scratch: Scratch, settings: Settings, hooks: list, schema: str,
-                 scripts: list, say: Report, result: VerifyReport, *, keep_going: bool) -> None:
+                 scripts: list, say: Reporter, result: VerifyReport, *, keep_going: bool) -> None:
         self.scratch = scratch
         self.settings = settings
         self.hooks = hooks

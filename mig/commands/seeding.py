@@ -8,13 +8,12 @@ from ..config import Settings
 from ..engine.connect import connect, resolve_dsn
 from ..engine.lock import locked_connection
 from ..errors import ConnectionLost, MigError
-from ..reports import silent
+from ..reports import Line, Reporter, reporter
 from .deploy import require_head
-from .migrate import Report
 
 
 def seed(settings: Settings, *, env: str | None = None, prune: bool = False,
-         dry_run: bool = False, report: Report | None = None):
+         dry_run: bool = False, report: Reporter | Line | None = None):
     """Load ``seeds/base/`` (and ``seeds/<env>/``) into a database at the newest migration.
 
     :returns: a :class:`mig.seeds.SeedReport` with real per-table counts.
@@ -36,7 +35,7 @@ def seed(settings: Settings, *, env: str | None = None, prune: bool = False,
     # Under the migration lock (waited for outside any transaction, as apply waits): a seed
     # never writes into a schema an apply or rollback is changing, and the schema it checked
     # is the one it writes into.
-    with locked_connection(settings, "seed", report or silent) as (_, conn):
+    with locked_connection(settings, "seed", reporter(report)) as (_, conn):
         require_head(settings)
         try:
             return load_seeds(conn, settings.seeds_dir, env, prune=prune, dry_run=False,

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 
-Report = Callable[[str], None]
+from ..reports import Line
 
 BAR_WIDTH = 24
 
@@ -31,7 +31,7 @@ class Progress:
     :param bar: draw a bar on ``stream`` (default: when ``stream`` is a terminal).
     """
 
-    def __init__(self, label: str, *, total: int | None, done: int = 0, report: Report,
+    def __init__(self, label: str, *, total: int | None, done: int = 0, report: Line,
                  stream=None, bar: bool | None = None, every: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.label = label

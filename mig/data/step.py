@@ -21,27 +21,14 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from ..errors import DataMigrationError
-from ..reports import silent
+from ..reports import STDERR, Reporter
 from . import checkpoint, keys
-from .progress import Progress, Report
+from .progress import Progress
 
 FORWARD, BACKWARD = "forward", "backward"
 # Below this many rows (pg_class.reltuples) the total is counted exactly; above, estimated.
 EXACT_COUNT_BELOW = 1_000_000
 _RETRYABLE = (psycopg2.errors.LockNotAvailable, psycopg2.errors.DeadlockDetected)
-
-
-def _report() -> Report:
-    """The run's report callable (``mig apply`` sets one; -q silences it), else stderr."""
-    from ..engine.runner import STEP_REPORT
-
-    return STEP_REPORT.get() or _stderr
-
-
-def _stderr(line: str) -> None:
-    import sys
-
-    print(line, file=sys.stderr, flush=True)
 
 
 class Batch:
@@ -140,7 +127,12 @@ class DataStep:
         self.__doc__ = forward.__doc__
 
     def __call__(self, conn) -> None:
-        self.run(conn, FORWARD)
+        """Run forward, as yoyo calls a step (outside mig's runner: progress to stderr)."""
+        self.run(conn, FORWARD, STDERR)
+
+    def run_reported(self, conn, reporter: Reporter) -> None:
+        """Run forward, as mig's runner calls it: progress to the run's reporter."""
+        self.run(conn, FORWARD, reporter)
 
     # -- dry run ----------------------------------------------------------------------------
     def describe(self, conn=None) -> str:
@@ -172,7 +164,7 @@ class DataStep:
         return f"{head}: {count:,} row(s) would be touched{resumed}"
 
     # -- running ----------------------------------------------------------------------------
-    def run(self, conn, direction: str) -> None:
+    def run(self, conn, direction: str, report: Reporter) -> None:
         function = self.forward if direction == FORWARD else self.backward
         where = self.where if direction == FORWARD else self.backward_where
         assert function is not None
@@ -186,7 +178,6 @@ class DataStep:
             if not txn.owned:
                 cur.execute("SELECT current_setting('lock_timeout')")
                 saved_timeout = cur.fetchone()[0]
-        report = _report()
         if state is not None and state.finished:
             report(f"{label}: already done ({state.rows_changed:,} rows changed)")
             return
@@ -202,8 +193,8 @@ class DataStep:
         done = state.rows_done if state else 0
         changed = state.rows_changed if state else 0
         number = state.batches if state else 0
-        progress = Progress(label, total=None, done=done, report=report,
-                            every=self.progress_every, bar=False if report is silent else None)
+        progress = Progress(label, total=None, done=done, report=report, stream=report.stream,
+                            every=self.progress_every, bar=report.draws_bars)
         remaining = self._attempt(txn, direction, table, progress, "counting the rows", lo,
                                   lambda cur: _remaining(cur, table, lo))
         progress.total = done + remaining
@@ -325,7 +316,12 @@ class Backward:
         self.__qualname__ = f"data step {step.name} backward"
 
     def __call__(self, conn) -> None:
-        self.step.run(conn, BACKWARD)
+        """Run backward, as yoyo calls a step (outside mig's runner: progress to stderr)."""
+        self.run_reported(conn, STDERR)
+
+    def run_reported(self, conn, reporter: Reporter) -> None:
+        """Run backward and forget the step's checkpoint."""
+        self.step.run(conn, BACKWARD, reporter)
         with conn.cursor() as cur:
             checkpoint.forget(cur, self.step.migration_id, self.step.name)
 
@@ -345,9 +341,14 @@ class Irreversible:
         self.__qualname__ = f"data step {step.name}: irreversible, its data changes stay"
 
     def __call__(self, conn) -> None:
+        """Forget the step's checkpoint, as yoyo calls a step (saying so on stderr)."""
+        self.run_reported(conn, STDERR)
+
+    def run_reported(self, conn, reporter: Reporter) -> None:
+        """Forget the step's checkpoint; the data stays as it is."""
         with conn.cursor() as cur:
             checkpoint.forget(cur, self.step.migration_id, self.step.name)
-        _report()(f"{self.step.name}: irreversible data step; its data changes stay as they are")
+        reporter(f"{self.step.name}: irreversible data step; its data changes stay as they are")
 
 
 def _remaining(cur, table: keys.KeyedTable, lo) -> int:

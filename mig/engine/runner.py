@@ -21,7 +21,6 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -34,18 +33,13 @@ from ..disk import sqltext
 from ..disk.scripts import Script, leaves, statement_text
 from ..dsn import Dsn
 from ..errors import CannotUndo, ChecksumMismatch, ConnectionLost, MigError, StatementFailed
-from ..reports import silent
+from ..reports import Line, Reporter, ReportingStep, reporter
 from . import tracking
 from .blockers import BlockerWatch, backoff, describe, seconds
 from .connect import connect
 from .lock import locked_connection
 
-# What a Python step may report through while it runs (mig.data's progress lines): the
-# run's report callable, so that -q silences a step as it silences the runner.
 T = TypeVar("T")
-
-STEP_REPORT: ContextVar[Callable[[str], None] | None] = ContextVar("mig_step_report",
-                                                                     default=None)
 
 
 class Backend(PostgresqlBackend):
@@ -103,7 +97,7 @@ def _flatten(steps: list) -> list:
     return list(leaves(steps))
 
 
-def _run_leaf(backend: Backend, wrapper, inner, direction: str) -> None:
+def _run_leaf(backend: Backend, wrapper, inner, direction: str, report: Reporter) -> None:
     action = inner._apply if direction == "apply" else inner._rollback
     if action is None:
         return
@@ -115,6 +109,8 @@ def _run_leaf(backend: Backend, wrapper, inner, direction: str) -> None:
         if isinstance(action, str):
             with backend.connection.cursor() as cur:
                 cur.execute(action)
+        elif isinstance(action, ReportingStep):  # a data step: its progress goes to the run's
+            action.run_reported(backend.connection, report)
         else:
             action(backend.connection)
     except psycopg2.DatabaseError:
@@ -133,7 +129,7 @@ class Runner:
         *,
         lock_timeout: str,
         statement_timeout: str,
-        report: Callable[[str], None] | None = None,
+        report: Reporter | Line | None = None,
         app_role: str | None = None,
         lock_attempts: int = 1,
         lock_retry_wait: float = 1.0,
@@ -145,7 +141,7 @@ class Runner:
         self.context = {"mig.migration_table": backend.migration_table}
         if app_role is not None:
             self.context["mig.app_role"] = app_role
-        self.report = report or silent
+        self.report = reporter(report)
         self.lock_attempts = lock_attempts
         self.lock_retry_wait = lock_retry_wait
         self._watch: BlockerWatch | None = None
@@ -529,9 +525,8 @@ class Runner:
 
     def _run(self, script, index, wrapper, inner, direction, *, done=None, total=None) -> None:
         def once() -> int:
-            token = STEP_REPORT.set(self.report)
             try:
-                _run_leaf(self.backend, wrapper, inner, direction)
+                _run_leaf(self.backend, wrapper, inner, direction, self.report)
             except psycopg2.DatabaseError as exc:
                 if self.conn.closed:
                     raise  # Runner.apply/rollback say what a lost connection left
@@ -542,8 +537,6 @@ class Runner:
                 if self.conn.closed and isinstance(exc, psycopg2.Error):
                     raise
                 raise _python_error(script, inner, exc, direction, done, total) from exc
-            finally:
-                STEP_REPORT.reset(token)
             return 0
 
         if self.conn.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_IDLE:
@@ -806,14 +799,13 @@ def backend_on(settings: Settings, dsn: Dsn, conn, verb: str) -> Backend:
 
 
 @contextlib.contextmanager
-def locked_backend(settings: Settings, verb: str, report: Callable[[str], None]
-                   ) -> Iterator[Backend]:
+def locked_backend(settings: Settings, verb: str, report: Reporter) -> Iterator[Backend]:
     """yoyo's backend on a connection holding the migration lock (waiting for it as set)."""
     with locked_connection(settings, verb, report) as (dsn, conn):
         yield backend_on(settings, dsn, conn, verb)
 
 
-def make_runner(settings: Settings, backend: Backend, report: Callable[[str], None]) -> Runner:
+def make_runner(settings: Settings, backend: Backend, report: Reporter) -> Runner:
     """The runner every verb applies migrations with: the configured timeouts and roles."""
     return Runner(backend, lock_timeout=settings.db_lock_timeout,
                   statement_timeout=settings.statement_timeout, report=report,

@@ -18,7 +18,7 @@ from ..config import Settings
 from ..disk.scripts import Script
 from ..dsn import Dsn
 from ..errors import DatabaseUnavailable
-from ..reports import silent
+from ..reports import SILENT
 from .connect import connect
 from .runner import locked_backend, make_runner
 from .snapshot import Snapshot, snapshot
@@ -74,7 +74,7 @@ class Scratch:
     ``mig status --check``) knows it was left over, and drops it on entry.
     """
 
-    def __init__(self, server: Dsn, *, keep: bool, say: Callable[[str], None] = silent
+    def __init__(self, server: Dsn, *, keep: bool, say: Callable[[str], None] = SILENT
                  ) -> None:
         self.server = server
         self.keep = keep
@@ -125,7 +125,7 @@ class Scratch:
 
 
 @contextmanager
-def scratch_database(server: Dsn, *, keep: bool, say: Callable[[str], None] = silent
+def scratch_database(server: Dsn, *, keep: bool, say: Callable[[str], None] = SILENT
                      ) -> Iterator[Dsn]:
     """A new database on ``server``, dropped on exit (with its connections) unless ``keep``.
 
@@ -150,9 +150,9 @@ class ScratchEngine:
         self.masked = settings.database.masked
         self._stack = ExitStack()
         # The engine's own construction (what mig apply runs with), not a copy of it.
-        self.backend = self._stack.enter_context(locked_backend(settings, "verify", silent))
+        self.backend = self._stack.enter_context(locked_backend(settings, "verify", SILENT))
         self.runner = self._stack.enter_context(
-            contextlib.closing(make_runner(settings, self.backend, silent)))
+            contextlib.closing(make_runner(settings, self.backend, SILENT)))
         self.hooks = hooks
         self.schema = schema
         self.ignore = (settings.migration_table,)
