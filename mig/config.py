@@ -25,7 +25,7 @@ EMBEDDED = "embedded"
 
 # name -> (default, environment variable, ini key in [mig])
 _OPTIONS: dict[str, tuple[object, str, str]] = {
-    "lock_wait": (600.0, "MIG_LOCK_TIMEOUT", "lock_timeout"),
+    "lock_wait": (600.0, "MIG_LOCK_WAIT", "lock_wait"),
     "db_lock_timeout": ("5s", "MIG_DB_LOCK_TIMEOUT", "db_lock_timeout"),
     "db_lock_attempts": (5, "MIG_DB_LOCK_ATTEMPTS", "db_lock_attempts"),
     "db_lock_retry_wait": (1.0, "MIG_DB_LOCK_RETRY_WAIT", "db_lock_retry_wait"),
@@ -41,6 +41,9 @@ _OPTIONS: dict[str, tuple[object, str, str]] = {
     "sslcert": (None, "MIG_SSLCERT", "sslcert"),
     "sslkey": (None, "MIG_SSLKEY", "sslkey"),
 }
+# Earlier spellings still read, with a warning: name -> (environment variable, ini key). The
+# advisory-lock wait was "lock_timeout", a name that PostgreSQL's own lock_timeout also has.
+_DEPRECATED: dict[str, tuple[str, str]] = {"lock_wait": ("MIG_LOCK_TIMEOUT", "lock_timeout")}
 # A PostgreSQL duration as lock_timeout and statement_timeout take it (a bare number: ms).
 DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
 
@@ -82,7 +85,8 @@ class Settings:
     # The explicit TLS settings (sslmode, sslrootcert, sslcert, sslkey), written into every
     # connection string of the run: the configured database's and each fleet target's.
     tls: tuple[tuple[str, str], ...] = ()
-    # Warnings to show on every run (an explicitly allowed unverified TLS connection).
+    # Warnings to show on every run (an explicitly allowed unverified TLS connection, a
+    # deprecated spelling of a setting).
     warnings: tuple[str, ...] = ()
 
     @property
@@ -295,14 +299,23 @@ def resolve(
         source_paths = ((root / "migrations").absolute(),)
 
     resolved: dict[str, object] = {}
+    deprecations = []
     for name, (default, var, ini_key) in _OPTIONS.items():
+        old_var, old_key = _DEPRECATED.get(name, ("", ""))
         value = options.get(name)
         if value is None and env.get(var):
             value = env[var]
+        if value is None and old_var and env.get(old_var):
+            value = env[old_var]
+            deprecations.append(f"warning: {old_var} is deprecated: use {var}")
         if value is None and ini_mig.get(ini_key):
             value = ini_mig[ini_key]
             if name in ("sslrootcert", "sslcert", "sslkey") and value != "system":
                 value = str(root / Path(value).expanduser())  # relative to the ini's folder
+        if value is None and old_key and ini_mig.get(old_key):
+            value = ini_mig[old_key]
+            deprecations.append(f"warning: {old_key} in [mig] of {ini_path} is deprecated: "
+                                f"use {ini_key}")
         resolved[name] = default if value is None else value
 
     tls_values = {key: resolved[key] for key in tls.KEYS}
@@ -315,6 +328,8 @@ def resolve(
                                                            allow_insecure=allow_insecure)
     for text in warnings:  # Python's own "InsecureTLSWarning:" replaces mig's "warning:"
         _warnings.warn(text.removeprefix("warning: "), InsecureTLSWarning, stacklevel=2)
+    for text in deprecations:
+        _warnings.warn(text.removeprefix("warning: "), DeprecationWarning, stacklevel=2)
 
     password_file = env.get("MIG_DATABASE_PASSWORD_FILE") or None
     seeds = Path(str(resolved["seeds_dir"]))
@@ -325,7 +340,7 @@ def resolve(
         database_source=db_source,
         config_file=ini_path,
         migration_table=ini_defaults.get("migration_table") or "_yoyo_migration",
-        lock_wait=_seconds("lock timeout", resolved["lock_wait"]),
+        lock_wait=_seconds("lock_wait", resolved["lock_wait"]),
         db_lock_timeout=_duration("db_lock_timeout", resolved["db_lock_timeout"]),
         db_lock_attempts=attempts("db_lock_attempts", resolved["db_lock_attempts"]),
         db_lock_retry_wait=_seconds("db_lock_retry_wait", resolved["db_lock_retry_wait"]),
@@ -338,7 +353,7 @@ def resolve(
         profile=profile,
         allow_insecure_tls=allow_insecure,
         tls=tuple((k, str(v)) for k, v in tls_values.items() if v is not None),
-        warnings=warnings,
+        warnings=(*warnings, *deprecations),
     )
 
 

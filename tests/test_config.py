@@ -40,7 +40,7 @@ def test_precedence_option_env_ini_embedded(tmp_path):
 
 
 def test_ini_is_found_in_a_parent_folder(tmp_path, monkeypatch):
-    _ini(tmp_path, "[DEFAULT]\nsources = %(here)s/migrations\n[mig]\nlock_timeout = 42\n")
+    _ini(tmp_path, "[DEFAULT]\nsources = %(here)s/migrations\n[mig]\nlock_wait = 42\n")
     sub = tmp_path / "a" / "b"
     sub.mkdir(parents=True)
     monkeypatch.chdir(sub)
@@ -48,8 +48,30 @@ def test_ini_is_found_in_a_parent_folder(tmp_path, monkeypatch):
     assert s.config_file == tmp_path / "yoyo.ini"
     assert s.project_dir == tmp_path
     assert s.lock_wait == 42
-    assert resolve(env={"MIG_LOCK_TIMEOUT": "7"}).lock_wait == 7
-    assert resolve(env={"MIG_LOCK_TIMEOUT": "7"}, lock_wait=3).lock_wait == 3
+    assert resolve(env={"MIG_LOCK_WAIT": "7"}).lock_wait == 7
+    assert resolve(env={"MIG_LOCK_WAIT": "7"}, lock_wait=3).lock_wait == 3
+
+
+def test_the_old_spellings_of_the_lock_wait_are_read_with_a_warning(tmp_path, monkeypatch):
+    _ini(tmp_path, "[DEFAULT]\nsources = %(here)s/migrations\n[mig]\nlock_timeout = 42\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(DeprecationWarning, match="lock_timeout in \\[mig\\] of .* use lock_wait"):
+        s = resolve(env={})
+    assert s.lock_wait == 42 and s.warnings == (
+        f"warning: lock_timeout in [mig] of {tmp_path / 'yoyo.ini'} is deprecated: "
+        "use lock_wait",)
+    with pytest.warns(DeprecationWarning, match="MIG_LOCK_TIMEOUT is deprecated: use MIG_LOC"):
+        assert resolve(env={"MIG_LOCK_TIMEOUT": "7"}).lock_wait == 7
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new names: no warning
+        assert resolve(env={"MIG_LOCK_WAIT": "8", "MIG_LOCK_TIMEOUT": "7"}).lock_wait == 8
+    shown = run_mig(["config"], cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "lock_timeout in [mig]" in shown.stderr and "lock_wait" in shown.stdout
+    # the option too (the unreachable database fails the run after the settings are read)
+    result = run_mig(["apply", "--lock-timeout", "9", "-d", "postgresql://u@127.0.0.1:1/x"],
+                     cwd=tmp_path)
+    assert "warning: --lock-timeout is deprecated: use --lock-wait" in result.stderr
 
 
 @pytest.mark.parametrize(

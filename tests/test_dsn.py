@@ -75,7 +75,7 @@ def test_guess_secrets_finds_the_whole_password(text, password):
     assert quote(password, safe="") not in redact(text, *secrets)
 
 
-@pytest.mark.parametrize("word", ["apply", "--lock-timeout", "5", "host=db dbname=app",
+@pytest.mark.parametrize("word", ["apply", "--lock-wait", "5", "host=db dbname=app",
                                   "postgresql://mig@db/app", "migrations/0001_x.sql"])
 def test_guess_secrets_finds_nothing_where_there_is_no_password(word):
     assert guess_secrets(word) == ()

@@ -133,7 +133,7 @@ def test_killed_holder_leaves_no_lock_and_no_trace(tmp_path, db_url):
     proc.stdout.close()
     proc.stderr.close()
     started = time.monotonic()
-    result = run_mig(["apply", "-d", db_url, "--lock-timeout", "30"], cwd=tmp_path)
+    result = run_mig(["apply", "-d", db_url, "--lock-wait", "30"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 30
     # 0001_a committed before the kill; 0002_half is applied once, by the second run
@@ -337,7 +337,7 @@ def test_lock_wait_times_out_naming_the_holder(tmp_path, db_url):
         with pytest.raises(LockTimeout) as info:
             commands.apply(settings)
         assert "deploy-job-42" in str(info.value)
-        result = run_mig(["apply", "-d", db_url, "--lock-timeout", "0.5"], cwd=tmp_path)
+        result = run_mig(["apply", "-d", db_url, "--lock-wait", "0.5"], cwd=tmp_path)
         assert result.returncode == EXIT_LOCK_TIMEOUT
         assert "deploy-job-42" in result.stderr
     finally:

@@ -120,7 +120,7 @@ def _scenarios(port: int, tmp: Path) -> list[Scenario]:
         Scenario("a migration that fails", url, broken_migration=True, fails=True),
         # click's usage errors quote the words they cannot place
         Scenario("url as a positional argument", url, words=(url,), fails=True),
-        Scenario("url as a bad option value", url, words=("--lock-timeout", url), fails=True),
+        Scenario("url as a bad option value", url, words=("--lock-wait", url), fails=True),
         Scenario("unencoded / in the password",
                  f"postgresql://{PASSWORD_ROLE}:{SLASH_PASSWORD}@{host}/{{db}}",
                  argv_database=True, fails=True),
@@ -191,14 +191,15 @@ _URL = f"postgresql://mig:{quote(PASSWORD, safe='')}@127.0.0.1:1/db"
 
 @pytest.mark.parametrize("argv,env", [
     (["apply", _URL], {}),
-    (["apply", "--lock-timeout", _URL], {}),
-    (["apply", f"--lock-timeout={_URL}"], {}),
+    (["apply", "--lock-wait", _URL], {}),
+    (["apply", f"--lock-wait={_URL}"], {}),
+    (["apply", "--lock-timeout", _URL], {}),  # the deprecated spelling
     (["status", f"host=h password='{PASSWORD} x' dbname=db"], {}),
     (["apply", f"postgresql://mig:{AT_PASSWORD}@h/db"], {}),
-    (["apply", "--lock-timeout", f"postgresql://mig:{SLASH_PASSWORD}@h/db"], {}),
-    # mig apply --lock-timeout $DATABASE_URL: the shell put the variable's value there
-    (["apply", "--lock-timeout", "{DATABASE_URL}"], {"DATABASE_URL": _URL}),
-    (["apply", "--lock-timeout", "{MIG_DATABASE_URL}"],
+    (["apply", "--lock-wait", f"postgresql://mig:{SLASH_PASSWORD}@h/db"], {}),
+    # mig apply --lock-wait $DATABASE_URL: the shell put the variable's value there
+    (["apply", "--lock-wait", "{DATABASE_URL}"], {"DATABASE_URL": _URL}),
+    (["apply", "--lock-wait", "{MIG_DATABASE_URL}"],
      {"MIG_DATABASE_URL": f"host=h password={WRONG_PASSWORD}"}),
 ])
 def test_usage_errors_hide_passwords_in_the_words_they_quote(argv, env, monkeypatch, capfd):

@@ -97,9 +97,12 @@ def common_options(func: Callable) -> Callable:
 
 def lock_options(func: Callable) -> Callable:
     options = [
-        click.option("--lock-timeout", "lock_wait", type=float, metavar="SECONDS",
+        click.option("--lock-wait", "lock_wait", type=float, metavar="SECONDS",
                      help="how long to wait for another mig run's lock [default: 600] "
-                     "[env: MIG_LOCK_TIMEOUT]"),
+                     "[env: MIG_LOCK_WAIT]"),
+        click.option("--lock-timeout", "old_lock_wait", type=float, metavar="SECONDS",
+                     hidden=True, expose_value=True,
+                     help="deprecated spelling of --lock-wait"),
         click.option("--db-lock-timeout", metavar="DURATION",
                      help="PostgreSQL lock_timeout for each migration [default: 5s] "
                      "[env: MIG_DB_LOCK_TIMEOUT]"),
@@ -127,6 +130,11 @@ def settings_from(params: dict[str, Any]) -> Settings:
             "allow_out_of_order", "statement_timeout", "seeds_dir", "app_role",
             "profile", "allow_insecure_tls", "sslmode", "sslrootcert", "sslcert", "sslkey")
     database = params.pop("database", None)
+    old_lock_wait = params.pop("old_lock_wait", None)
+    if old_lock_wait is not None:
+        click.echo("warning: --lock-timeout is deprecated: use --lock-wait", err=True)
+        if params.get("lock_wait") is None:
+            params["lock_wait"] = old_lock_wait
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InsecureTLSWarning)  # printed below, in mig's words
         settings = resolve(

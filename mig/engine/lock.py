@@ -90,7 +90,7 @@ def migration_lock(
                 f"held by {who or 'a session that just released it'}",
                 holder=who,
                 hint="another mig run is migrating this database; wait for it, or raise "
-                "--lock-timeout (MIG_LOCK_TIMEOUT)",
+                "--lock-wait (MIG_LOCK_WAIT)",
             )
         if report is not None and now - last_report >= REPORT_EVERY_SECONDS:
             last_report = now
