@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
-from psycopg2.extensions import parse_dsn
+from psycopg2.extensions import make_dsn, parse_dsn
 
 from .errors import ConfigError
 
@@ -93,12 +93,10 @@ class Dsn:
                 params.pop(key, None)
             else:
                 params[key] = value
-        raw = " ".join(f"{k}={_quote_kw(v)}" for k, v in sorted(params.items()))
-        return Dsn(raw=raw, params=tuple(sorted(params.items())))
+        return Dsn(raw=make_dsn(**dict(sorted(params.items()))),
+                   params=tuple(sorted(params.items())))
 
-    @property
-    def masked(self) -> str:
-        """The settings as a URL with the password replaced by ``***``."""
+    def _url(self, *, masked: bool) -> str:
         params = dict(self.params)
         user = params.pop("user", "")
         password = params.pop("password", None)
@@ -107,13 +105,24 @@ class Dsn:
         dbname = params.pop("dbname", "")
         auth = quote(user, safe="")
         if password is not None:
-            auth += ":" + MASK
+            auth += ":" + (MASK if masked else quote(password, safe=""))
         netloc = (auth + "@" if auth else "") + (quote(host, safe="") if "/" in host else host)
         if port:
             netloc += f":{port}"
-        query = "&".join(f"{k}={MASK if k in SECRET_PARAMS else v}"
-                         for k, v in sorted(params.items()))
-        return f"postgresql://{netloc}/{dbname}" + (f"?{query}" if query else "")
+        shown = {k: MASK if masked and k in SECRET_PARAMS else v for k, v in params.items()}
+        query = "&".join(f"{k}={v if masked else quote(v, safe='')}"
+                         for k, v in sorted(shown.items()))
+        return f"postgresql://{netloc}/{quote(dbname, safe='')}" + (f"?{query}" if query else "")
+
+    @property
+    def url(self) -> str:
+        """The settings as a URL, the password included: to connect with, never to show."""
+        return self._url(masked=False)
+
+    @property
+    def masked(self) -> str:
+        """The settings as a URL with the password replaced by ``***``."""
+        return self._url(masked=True)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -126,12 +135,6 @@ class Dsn:
 
     def __str__(self) -> str:
         return self.masked
-
-
-def _quote_kw(value: str) -> str:
-    if value and not re.search(r"[\s'\\]", value):
-        return value
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _userinfo(text: str) -> str | None:

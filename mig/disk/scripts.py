@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadMigrationFile, MigError
+from ..ordering import Cycle, stable_order
 
 
 def is_migration_name(path: Path) -> bool:
@@ -411,23 +412,14 @@ def leaves(steps) -> Iterator[tuple[Any, Any]]:
 
 def _ordered(scripts: list[Script]) -> list[Script]:
     """Dependencies first; otherwise file-name order (a stable topological sort)."""
-    placed: set[str] = set()
-    ordered: list[Script] = []
-    remaining = list(scripts)
-    while remaining:
-        for index, script in enumerate(remaining):
-            if script.depends <= placed:
-                ordered.append(script)
-                placed.add(script.id)
-                del remaining[index]
-                break
-        else:
-            cycle = ", ".join(s.id for s in remaining)
-            raise BadMigrationFile(
-                f"the dependencies of these migrations form a cycle: {cycle}",
-                hint="check their depends lines",
-            )
-    return ordered
+    try:
+        return stable_order(scripts, lambda s: s.id, lambda s: s.depends)
+    except Cycle as cycle:
+        raise BadMigrationFile(
+            "the dependencies of these migrations form a cycle: "
+            + " -> ".join(s.id for s in cycle.items),
+            hint="check their depends lines",
+        ) from None
 
 
 def _unknown_depends(script: Script, unknown: list[str]) -> BadMigrationFile:

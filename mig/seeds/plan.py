@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SeedError
+from ..ordering import Cycle, stable_order
 from .catalog import Column, Table, read_tables, visible_tables
 from .checks import check_value, server_invalid
 from .files import Fixture, Reference, Row
@@ -233,22 +234,14 @@ def _same(a: Reference, b: Reference) -> bool:
 
 def _load_order(plans: list[TablePlan], problems: list[SeedError]) -> list[TablePlan]:
     """Referenced tables before the tables that refer to them; ties keep file order."""
-    by_oid = {p.table.oid: p for p in plans}
-    needs = {p.table.oid: {lk.table.oid for lk in p.links.values()
-                           if lk.table.oid in by_oid and lk.table.oid != p.table.oid}
-             for p in plans}
-    ordered: list[TablePlan] = []
-    while len(ordered) < len(plans):
-        done = {p.table.oid for p in ordered}
-        ready = [p for p in plans if p.table.oid not in done and needs[p.table.oid] <= done]
-        if not ready:
-            stuck = [p for p in plans if p.table.oid not in done]
-            cycle = " -> ".join(p.name for p in stuck)
-            for p in stuck:
-                problems.append(SeedError(
-                    f"references form a cycle among tables {cycle}; a fixture cannot depend "
-                    f"on rows that depend on it", file=p.fixtures[0].file,
-                    line=p.fixtures[0].lines.get("references")))
-            return ordered + stuck
-        ordered.append(ready[0])
-    return ordered
+    try:
+        return stable_order(plans, lambda p: p.table.oid,
+                            lambda p: (lk.table.oid for lk in p.links.values()))
+    except Cycle as cycle:
+        names = " -> ".join(p.name for p in cycle.items)
+        for p in cycle.items[:-1]:
+            problems.append(SeedError(
+                f"references form a cycle among tables {names}; a fixture cannot depend "
+                f"on rows that depend on it", file=p.fixtures[0].file,
+                line=p.fixtures[0].lines.get("references")))
+        return plans

@@ -14,7 +14,6 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from ..errors import ConfigError, MigError, ServerError
 
@@ -32,13 +31,12 @@ _DOCKER_COMMAND = "postgres -c fsync=off -c synchronous_commit=off -c full_page_
 
 
 def with_dbname(url: str, dbname: str) -> str:
-    """``url`` (a URL or a libpq keyword string) pointing at database ``dbname``."""
-    if "://" in url:
-        parts = urlsplit(url)
-        return urlunsplit(parts._replace(path="/" + quote(dbname, safe="")))
+    """``url`` (a URL or a libpq keyword string) pointing at database ``dbname``, in the form
+    it was given."""
     from ..dsn import Dsn
 
-    return Dsn.parse(url).with_params(dbname=dbname).raw
+    dsn = Dsn.parse(url).with_params(dbname=dbname)
+    return dsn.url if "://" in url else dsn.raw
 
 
 class Server:
