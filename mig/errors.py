@@ -7,6 +7,9 @@ migration), so callers can act on an error without parsing its text. The CLI con
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 # Exit codes, documented in docs/cli.md.
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -189,3 +192,9 @@ class BaselineRefused(MigError):
         super().__init__(message, hint=hint)
         self.differences = differences
         self.unreadable = unreadable
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` naming the closest of ``known`` to ``name``, or ``""``."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

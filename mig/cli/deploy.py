@@ -38,7 +38,8 @@ def wait(settings, out: Printer, timeout: float, interval: float, allow_newer: b
     elif report.current:
         out.line(f"the database is at the newest migration ({len(report.applied)} applied)")
     else:
-        newer = ", ".join(p["id"] for p in report.edited)
+        # with --allow-newer, what is applied but not on disk (and sorts after it all)
+        newer = ", ".join(p["id"] for p in report.edited if p["problem"] == "missing")
         out.line(f"the database has every migration of this release ({len(report.applied)} "
-                 f"applied), and newer ones: {newer}")
+                 f"applied), and newer ones not on disk: {newer}")
     return EXIT_OK

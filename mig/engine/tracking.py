@@ -31,8 +31,6 @@ from psycopg2 import sql
 
 from ..disk.scripts import Script
 
-MIG_TABLES = ("_mig_migrations", "_mig_log", "_mig_progress", "_mig_partial")
-
 _CREATE = """
 CREATE TABLE IF NOT EXISTS _mig_migrations (
     migration_id text PRIMARY KEY,

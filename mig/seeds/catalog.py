@@ -37,10 +37,6 @@ class Column:
         return self.not_null and not self.has_default and not self.identity and not self.generated
 
     @property
-    def writable(self) -> bool:
-        return not self.generated and self.identity != "a"
-
-    @property
     def max_length(self) -> int | None:
         return _max_length(self.type)
 

@@ -8,7 +8,6 @@ and reading goes on so that every problem of every file is reported at once.
 from __future__ import annotations
 
 import bisect
-import difflib
 import os
 import re
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import SeedError
+from ..errors import SeedError, did_you_mean
 from .cache import SeedCache, dump_parsed, load_parsed
 from .model import Fixture, Reference, Row, plain, row_lines
 from .reader import LineDict, Rows, Secret, has_secret, parse, split_rows
@@ -152,10 +151,6 @@ def _key_at(fixture: Fixture | None, line: int) -> dict[str, Any] | None:
     return fixture.key_of(fixture.rows[at]) if at >= 0 else None
 
 
-def _suggest(name: str, known: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
 
 def _names(value: Any) -> tuple[str, ...] | None:
     names = [value] if isinstance(value, str) else value
@@ -168,7 +163,7 @@ def _fixture(path: Path, file: str, doc: LineDict, problems: list[SeedError], pr
     lines = dict(doc.lines)
     for name in doc:
         if name not in TOP_LEVEL:
-            hint = _suggest(str(name), TOP_LEVEL)
+            hint = did_you_mean(str(name), TOP_LEVEL)
             problems.append(problem(f"unknown fixture field {name!r}{hint}", lines[name]))
     for name in ("table", "key", "rows"):
         if name not in doc:
@@ -286,7 +281,7 @@ def _resolve_secrets(row: Row) -> dict[str, str]:
     unset: dict[str, str] = {}
     for name in list(values):
         found: list[Secret] = []
-        values[name] = _unwrap(values[name], found)
+        values[name] = _with_secrets(values[name], found)
         for secret in found:
             fields.add(name)
             if secret.env in os.environ:
@@ -308,15 +303,16 @@ def _key(key: tuple[str, ...] | None, row: Row) -> dict[str, Any] | None:
     return known or None
 
 
-def _unwrap(value: Any, found: list[Secret]) -> Any:
+def _with_secrets(value: Any, found: list[Secret]) -> Any:
+    """``value`` with each ``!secret`` filled in from the environment (and listed in ``found``)."""
     if isinstance(value, Secret):
         found.append(value)
         value.value = os.environ.get(value.env)
         return value
     if isinstance(value, dict):
-        return {k: _unwrap(v, found) for k, v in value.items()}
+        return {k: _with_secrets(v, found) for k, v in value.items()}
     if isinstance(value, list):
-        return [_unwrap(v, found) for v in value]
+        return [_with_secrets(v, found) for v in value]
     return value
 
 

@@ -8,11 +8,10 @@ references. Problems are collected, never raised one by one.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import SeedError
+from ..errors import SeedError, did_you_mean
 from ..ordering import Cycle, stable_order
 from .catalog import Column, Table, read_tables, visible_tables
 from .checks import check_value, server_invalid
@@ -147,7 +146,7 @@ def build_plans(cur: Any, fixtures: list[Fixture]) -> tuple[list[TablePlan], lis
         if table is None:
             known = visible_tables(cur) if known is None else known
             problems.append(SeedError(
-                f"unknown table {fixture.table!r}{_suggest(fixture.table, known)}",
+                f"unknown table {fixture.table!r}{did_you_mean(fixture.table, known)}",
                 file=fixture.file, line=fixture.lines.get("table")))
             continue
         plan = plans.setdefault(table.oid, TablePlan(table, fixture.table, fixture.key))
@@ -174,10 +173,6 @@ def build_plans(cur: Any, fixtures: list[Fixture]) -> tuple[list[TablePlan], lis
     return ordered, problems
 
 
-def _suggest(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
 
 def _add_fixture(plan: TablePlan, fixture: Fixture, tables: dict[str, Table],
                  problems: list[SeedError]) -> None:
@@ -197,7 +192,7 @@ def _add_fixture(plan: TablePlan, fixture: Fixture, tables: dict[str, Table],
         if name not in table.columns and name not in {*fixture.references, *fixture.broken}:
             problems.append(SeedError(
                 f"key field {name!r} is neither a column of {plan.name} nor a reference"
-                f"{_suggest(name, list(table.columns))}",
+                f"{did_you_mean(name, list(table.columns))}",
                 file=fixture.file, line=fixture.lines.get("key")))
     for name, value in fixture.owned_where.items():
         values = value if isinstance(value, list) else [value]
@@ -208,7 +203,7 @@ def _add_fixture(plan: TablePlan, fixture: Fixture, tables: dict[str, Table],
                 continue
             message = f"owned: where on reference {name!r} needs a one-column reference key"
         elif name not in table.columns:
-            message = f"owned: where names unknown column {name!r}" + _suggest(
+            message = f"owned: where names unknown column {name!r}" + did_you_mean(
                 name, list(table.columns))
         elif any(_bad_scope_value(table.columns[name], v) for v in values):
             message = f"owned: where {name!r}: a value does not fit {table.columns[name].type}"

@@ -10,11 +10,10 @@ so every message, with its file and line, is the same either way.
 from __future__ import annotations
 
 import collections
-import difflib
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SeedError
+from ..errors import SeedError, did_you_mean
 from .catalog import SOFT_DELETE_COLUMN, Column, Table
 from .checks import NUL_PROBLEM, check_value, exact_key, key_form, quick_check
 from .files import Fixture, plain
@@ -121,7 +120,7 @@ def _row_by_row(plan: TablePlan, entries: list[Entry], problems: list[SeedError]
                     problems.append(entry.problem(f"{message}", name))
                 server_at += [(entry, name, secret)] * (len(server) - start)
             else:
-                hint = _suggest(name, [*table.columns, *entry.fixture.references])
+                hint = did_you_mean(name, [*table.columns, *entry.fixture.references])
                 if not hint and (" " in name or value is None):
                     hint = " (an unquoted comma inside {...} splits a value: quote the value)"
                 problems.append(entry.problem(
@@ -138,10 +137,6 @@ def _row_by_row(plan: TablePlan, entries: list[Entry], problems: list[SeedError]
                     f"missing required column {column.name!r} ({column.type} NOT NULL, "
                     f"no default) in table {plan.name}"))
 
-
-def _suggest(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _column_problem(table: Table, column: Column, value: Any, server: Server) -> str | None:

@@ -1,12 +1,14 @@
 """The SQL of one table's load, composed from a :class:`TablePlan`; a few statements per table.
 
-Rows travel as one JSON array into a temporary staging table (``jsonb_to_recordset`` does the
-type conversion, a join per reference turns natural keys into the referenced ids). Rows are
-then matched to live table rows by natural key in SQL, rather than with ``ON CONFLICT``:
-conflict targets cannot express "built-in roles, i.e. ``organization_id IS NULL``" or
-case-folded indexes, and a NULL key column would never conflict. A statement of data-modifying
-CTEs updates the rows whose values differ, inserts the missing ones and prunes, and returns
-the counts; rows already as seeded are not touched, so they keep their row version (``xmin``).
+Rows travel as ``COPY`` text into a temporary table, from which the staging table is built
+(typed values; a join per reference turns natural keys into the referenced ids); the same
+SELECT over a JSON array (``jsonb_to_recordset``) re-reads one row when a write fails, to name
+it. Rows are then matched to live table rows by natural key in SQL, rather than with
+``ON CONFLICT``: conflict targets cannot express "built-in roles, i.e.
+``organization_id IS NULL``" or case-folded indexes, and a NULL key column would never
+conflict. A statement of data-modifying CTEs updates the rows whose values differ, inserts
+the missing ones and prunes, and returns the counts; rows already as seeded are not touched,
+so they keep their row version (``xmin``).
 """
 
 from __future__ import annotations
