@@ -32,6 +32,8 @@ from .errors import (
     NeedsConfirmation,
     NotAtHead,
     Refused,
+    RollbackMismatch,
+    SchemaDrift,
     SeedError,
     ServerError,
     StatementFailed,
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
         stop_embedded,
         wait,
     )
-    from .commands.schema import SchemaDrift, VerificationFailed
+    from .commands.schema import VerificationFailed
     from .config import InsecureTLSWarning, Settings, resolve
 
 __version__ = "0.1.0"
@@ -71,7 +73,6 @@ _WHERE = {
     "InsecureTLSWarning": "config",
     "resolve": "config",
     "verify": "commands",
-    "SchemaDrift": "commands.schema",
     "VerificationFailed": "commands.schema",
 }
 
@@ -91,6 +92,7 @@ __all__ = [
     "NeedsConfirmation",
     "NotAtHead",
     "Refused",
+    "RollbackMismatch",
     "SchemaDrift",
     "SeedError",
     "ServerError",

@@ -127,6 +127,29 @@ class DataMigrationError(MigrationError):
         self.last_key = last_key
 
 
+class RollbackMismatch(MigrationError):
+    """``mig verify``: a rollback did not restore the schema its migration started from (or a
+    re-apply did not reproduce the schema of the first apply). ``phase`` says which check,
+    ``diff`` holds the differing lines. (Drift, in mig's words, is what ``mig diff`` finds: a
+    live schema changed outside its migrations.)"""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        migration_id: str,
+        phase: str,
+        diff: list[str],
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, migration_id=migration_id, hint=hint)
+        self.phase = phase
+        self.diff = diff
+
+
+SchemaDrift = RollbackMismatch  # its earlier name, kept for existing callers
+
+
 class NotAtHead(MigError):
     """The database schema is not at the newest migration where that is required."""
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from mig import RollbackMismatch, SchemaDrift
 from mig.cli import cli
-from mig.commands.schema import SchemaDrift, verify
+from mig.commands.schema import verify
 from mig.disk.scripts import load as load_scripts
 from mig.engine.scratch import SCRATCH_PREFIX
 from mig.errors import MigrationError
@@ -54,9 +55,10 @@ def test_a_rollback_that_forgets_an_index_fails_naming_the_migration(pg_server, 
             "0002_widget_prices.rollback.sql": "ALTER TABLE widgets DROP COLUMN price;\n",
         },
     )
-    with pytest.raises(SchemaDrift) as caught:
+    with pytest.raises(RollbackMismatch) as caught:
         verify(pg_server.url(), project / "migrations")
     err = caught.value
+    assert isinstance(err, SchemaDrift)  # the earlier name still catches it
     assert err.migration_id == "0002_widget_prices"
     assert err.phase == "rollback"
     assert err.diff == [
@@ -81,7 +83,7 @@ def test_a_rollback_that_forgets_a_column_default_fails(pg_server, tmp_path) -> 
             "0002_default_name.rollback.sql": "COMMENT ON TABLE widgets IS NULL;\n",
         },
     )
-    with pytest.raises(SchemaDrift) as caught:
+    with pytest.raises(RollbackMismatch) as caught:
         verify(pg_server.url(), project / "migrations")
     assert caught.value.migration_id == "0002_default_name"
     assert caught.value.diff == [
@@ -95,7 +97,7 @@ def test_a_shipped_rollback_missing_one_drop_is_caught(pg_server, tmp_path) -> N
     shutil.copytree(MIGRATIONS, folder)
     first = folder / "20260128_104444_users.rollback.sql"
     first.write_text(first.read_text().replace("DROP FUNCTION set_updated_at();", ""))
-    with pytest.raises(SchemaDrift) as caught:
+    with pytest.raises(RollbackMismatch) as caught:
         verify(pg_server.url(), folder)
     err = caught.value
     assert err.migration_id == "20260128_104444_users"

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from mig.commands.schema import SchemaDrift, VerificationFailed, verify
+from mig import SchemaDrift
+from mig.commands.schema import VerificationFailed, verify
 from mig.engine.scratch import SCRATCH_PREFIX
 from tests.support import query, run_mig, write_project
 

@@ -29,26 +29,8 @@ from ..engine import erd
 from ..engine.connect import connect, resolve_dsn
 from ..engine.scratch import Scratch, ScratchEngine
 from ..engine.snapshot import Snapshot, diff, snapshot
-from ..errors import MigError, MigrationError
+from ..errors import MigError, MigrationError, RollbackMismatch
 from ..reports import Line, Reporter, reporter
-
-
-class SchemaDrift(MigrationError):
-    """A rollback did not restore the schema its migration started from (or a re-apply did not
-    reproduce the schema of the first apply). ``diff`` holds the differing lines."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        migration_id: str,
-        phase: str,
-        diff: list[str],
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message, migration_id=migration_id, hint=hint)
-        self.phase = phase
-        self.diff = diff
 
 
 @dataclass
@@ -120,7 +102,7 @@ def verify(
         the scratch database up to that migration and goes on), instead of stopping at the
         first.
     :returns: a :class:`VerifyReport` listing every migration checked.
-    :raises SchemaDrift: a rollback left the schema different; names the migration and carries
+    :raises RollbackMismatch: a rollback left the schema different; names the migration and carries
         the difference.
     :raises StatementFailed: a migration or its rollback failed to run.
     :raises VerificationFailed: with ``keep_going``, any check failed (all are in its report).
@@ -218,7 +200,7 @@ class _Verifier:
         where = (
             script.rollback_path if "rollback" in phase and script.rollback_path else script.path
         )
-        raise SchemaDrift(
+        raise RollbackMismatch(
             f"{script.id}: {what} ({where}).\n"
             f"  ('-' is the expected schema, '+' what the database has instead)\n{shown}",
             migration_id=script.id,
