@@ -30,8 +30,8 @@ from .refs import Params
 
 if TYPE_CHECKING:
     from .cache import SeedCache
-    from .plan import TablePlan
     from .statements import Statements
+    from .tableplan import TablePlan
 
 # Settings that shape how values are written as text, and so the fingerprint.
 CONTEXT = ("concat_ws('|', " + ", ".join(

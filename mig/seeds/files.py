@@ -205,8 +205,10 @@ def _fixture(path: Path, file: str, doc: LineDict, problems: list[SeedError], pr
         columns = None
     if not isinstance(table, str) or not table or key is None:
         return None
-    fixture = Fixture(path, file, table, key, values, references, owned, owned_where,
-                      update is not False, lines, broken, rows, positions, defaults.lines, made,
+    fixture = Fixture(path=path, file=file, table=table, key=key, row_values=values,
+                      references=references, owned=owned, owned_where=owned_where,
+                      update=update is not False, lines=lines, broken=broken, source=rows,
+                      positions=positions, default_lines=defaults.lines, made=made,
                       columns=columns)
     for k in key:
         if k in defaults or (k in columns if columns is not None else all(

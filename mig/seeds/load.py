@@ -22,10 +22,11 @@ from ..errors import SeedError
 from .cache import SeedCache
 from .fast import CONTEXT, Shortcuts
 from .files import plain, read_fixtures
-from .plan import Entry, TablePlan, build_plans
+from .plan import build_plans
 from .refs import Params
 from .report import MASK, RowAction, SeedReport, TableCounts, format_key
 from .statements import Statements
+from .tableplan import Entry, TablePlan
 
 # pg_advisory_xact_lock key of seed runs: the bytes of "mig.seed" read as a bigint.
 SEED_LOCK = int.from_bytes(b"mig.seed", "big")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg2
 from psycopg2 import sql
@@ -21,9 +21,7 @@ from ..errors import SeedError
 from .catalog import Column, Table
 from .checks import check_value
 from .files import Fixture, Reference
-
-if TYPE_CHECKING:
-    from .plan import Entry, TablePlan
+from .tableplan import Entry, TablePlan
 
 
 class Params(dict[str, Any]):

@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import collections
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import SeedError, did_you_mean
 from .catalog import SOFT_DELETE_COLUMN, Column, Table
 from .checks import NUL_PROBLEM, check_value, exact_key, key_form, quick_check
 from .files import Fixture, plain
 from .reader import has_secret
-
-if TYPE_CHECKING:
-    from .plan import Entry, TablePlan
-    from .refs import Link
+from .refs import Link
+from .tableplan import Entry, TablePlan
 
 _SIMPLE = {str, int, float, bool, type(None)}
 Server = list[tuple[str, str]]  # (text, type) for the server's input functions
-ServerAt = list[tuple["Entry", str, bool]]  # the entry, field and secrecy of each
+ServerAt = list[tuple[Entry, str, bool]]  # the entry, field and secrecy of each
 
 
 def check_rows(plan: TablePlan, problems: list[SeedError], server: Server,

@@ -21,8 +21,8 @@ from psycopg2 import sql
 from . import copytext
 from .catalog import SOFT_DELETE_COLUMN, Column
 from .files import plain
-from .plan import Entry, TablePlan
 from .refs import Params, condition, equals
+from .tableplan import Entry, TablePlan
 
 S, T = "s", "t"  # aliases: staging row, table row
 
