@@ -20,7 +20,7 @@ from ..config import resolve as resolve_settings
 from ..disk import scripts as scripts_mod
 from ..disk import sumfile
 from ..engine import foreign, tracking
-from ..engine.connect import connect, resolve_dsn
+from ..engine.connect import connect, open_database
 from ..engine.lock import lock_key, migration_lock
 from ..engine.snapshot import uncompared_objects
 from ..errors import BaselineRefused, MigError
@@ -123,7 +123,7 @@ def foreign_histories(settings: Settings) -> list[foreign.Entry]:
     (``SequelizeMeta``, ``flyway_schema_history``, ``alembic_version``, and yoyo entries that
     are no migration on disk). Changes nothing."""
     scripts, _ = scripts_mod.scan(settings.sources)
-    conn = connect(resolve_dsn(settings), verb="foreign")
+    conn = connect(open_database(settings), verb="foreign")
     try:
         return foreign.read(conn, migration_table=settings.migration_table,
                             known_ids=[s.id for s in scripts])
@@ -189,7 +189,7 @@ def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
     ids = upto(scripts, to)
     mapping = foreign.read_map(Path(map_file)) if map_file is not None else None
     server = scratch_server(settings, scratch)
-    dsn = resolve_dsn(settings)
+    dsn = open_database(settings)
     ignore = (settings.migration_table,)
     conn = connect(dsn, verb="baseline")
     try:

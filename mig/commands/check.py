@@ -8,7 +8,7 @@ from pathlib import Path
 from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..disk import sumfile
-from ..engine.connect import resolve_dsn
+from ..engine.connect import open_database
 from ..lint import LintReport
 from ..lint import lint as lint_migrations
 
@@ -26,7 +26,7 @@ def lint(settings: Settings, files: Sequence[str | Path] = (), *,
     :raises ConfigError: a file given is not a migration; ``since`` is neither a migration id
         nor a git revision.
     """
-    database = resolve_dsn(settings) if against_database else None
+    database = open_database(settings) if against_database else None
     return lint_migrations(settings, files, database=database, since=since)
 
 

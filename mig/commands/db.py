@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from ..config import Settings
-from ..engine.connect import resolve_dsn
+from ..engine.connect import open_database
 
 
 def database_url(settings: Settings) -> str:
     """The URL of the database mig works on, e.g. for psql: the configured one with its password
     masked, or the embedded default's (its server started and database created if needed)."""
-    return resolve_dsn(settings).masked  # the embedded server's has no password to mask
+    return open_database(settings).masked  # the embedded server's has no password to mask
 
 
 def stop_embedded(settings: Settings) -> bool:

@@ -26,7 +26,7 @@ from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..dsn import Dsn
 from ..engine import tracking
-from ..engine.connect import connect, resolve_dsn
+from ..engine.connect import connect, open_database, open_embedded
 from ..engine.scratch import ScratchEngine, scratch_database
 from ..engine.snapshot import SECTIONS, Snapshot, snapshot
 from ..errors import MigError, MigrationError
@@ -199,8 +199,7 @@ def scratch_server(settings: Settings, scratch: str | Dsn | None) -> Dsn:
     """The server to build on: ``scratch``, else the embedded one (never the live database's)."""
     if isinstance(scratch, str):
         scratch = Dsn.parse(scratch)
-    return scratch or resolve_dsn(dataclasses.replace(settings, database=None,
-                                                      password_file=None))
+    return scratch or open_embedded(settings)
 
 
 def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = "public",
@@ -220,7 +219,7 @@ def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = 
     """
     say = reporter(report)
     scripts, hooks = scripts_mod.load(settings.sources)
-    live_dsn = resolve_dsn(settings)
+    live_dsn = open_database(settings)
     ignore = (settings.migration_table,)
     conn = connect(live_dsn, verb="diff")
     try:

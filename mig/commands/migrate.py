@@ -20,7 +20,7 @@ from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
 from ..engine import consistency, tracking
-from ..engine.connect import connect, resolve_dsn
+from ..engine.connect import connect, open_database
 from ..engine.lock import locked_connection
 from ..engine.stored import StoredScript, stand_in
 from ..errors import (
@@ -235,7 +235,7 @@ def status(settings: Settings, *, check: bool = False) -> StatusReport:
     """
     scripts, hooks = scripts_mod.scan(settings.sources)
     with _bad_files_first(scripts, hooks):
-        dsn = resolve_dsn(settings)
+        dsn = open_database(settings)
         conn = connect(dsn, verb="status")
         try:
             applied = tracking.read_applied(conn, settings.migration_table)
@@ -338,7 +338,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
     started = time.monotonic()
     if dry_run:
         scripts, hooks = scripts_mod.load(settings.sources)
-        conn = connect(resolve_dsn(settings), verb="apply --dry-run")
+        conn = connect(open_database(settings), verb="apply --dry-run")
         try:
             conn.set_session(readonly=True)  # data steps count the rows they would touch
             applied = tracking.read_applied(conn, settings.migration_table)
@@ -475,7 +475,7 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         return plan
 
     if dry_run:
-        conn = connect(resolve_dsn(settings), verb="rollback --dry-run")
+        conn = connect(open_database(settings), verb="rollback --dry-run")
         try:
             plan = checked_plan(conn)
         finally:

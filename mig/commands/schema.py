@@ -26,7 +26,7 @@ from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..dsn import Dsn
 from ..engine import erd
-from ..engine.connect import connect, resolve_dsn
+from ..engine.connect import connect, open_database
 from ..engine.scratch import Scratch, ScratchEngine
 from ..engine.snapshot import Snapshot, diff, snapshot
 from ..errors import MigError, MigrationError, RollbackMismatch
@@ -123,7 +123,7 @@ def verify(
 
     scripts, hooks = scripts_mod.load(settings.sources)
     started = time.monotonic()
-    server = resolve_dsn(settings)
+    server = open_database(settings)
     result = VerifyReport(database="", kept=keep, chain=chain)
     try:
         with Scratch(server, keep=keep, say=say) as scratch:
@@ -311,7 +311,7 @@ class _Verifier:
 def schema_snapshot(settings: Settings, *, schema: str = "public") -> Snapshot:
     """The live schema of the configured database, read from its catalogs: what
     :func:`verify` compares (mig's tracking tables left out)."""
-    conn = connect(resolve_dsn(settings), verb="schema")
+    conn = connect(open_database(settings), verb="schema")
     try:
         return snapshot(conn, schema, ignore=(settings.migration_table,))
     finally:
@@ -328,7 +328,7 @@ def schema_sql(settings: Settings, *, schema: str = "public", pg_dump: str | Non
     """
     from ..engine.pgdump import dump_schema
 
-    dsn = resolve_dsn(settings)
+    dsn = open_database(settings)
     conn = connect(dsn, verb="schema")
     try:
         major = conn.server_version // 10000
@@ -340,7 +340,7 @@ def schema_sql(settings: Settings, *, schema: str = "public", pg_dump: str | Non
 
 def schema_diagram(settings: Settings, *, schema: str = "public") -> str:
     """The entity-relationship diagram (Mermaid) of the configured database's live schema."""
-    conn = connect(resolve_dsn(settings), verb="schema")
+    conn = connect(open_database(settings), verb="schema")
     try:
         return erd.mermaid(conn, schema, ignore=(settings.migration_table,))
     finally:

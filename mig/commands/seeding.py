@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg2
 
 from ..config import Settings
-from ..engine.connect import connect, resolve_dsn
+from ..engine.connect import connect, open_database
 from ..engine.lock import locked_connection
 from ..errors import ConnectionLost, MigError
 from ..reports import Line, Reporter, reporter
@@ -26,7 +26,7 @@ def seed(settings: Settings, *, env: str | None = None, prune: bool = False,
 
     if dry_run:
         require_head(settings)
-        conn = connect(resolve_dsn(settings), verb="seed --dry-run")
+        conn = connect(open_database(settings), verb="seed --dry-run")
         try:
             return load_seeds(conn, settings.seeds_dir, env, prune=prune, dry_run=True,
                               cache=settings.seed_cache)

@@ -72,18 +72,23 @@ def _database_exists(cur, dbname: str) -> bool:
     return cur.fetchone() is not None
 
 
-def resolve_dsn(settings: Settings, *, start: bool = True) -> Dsn:
-    """The DSN to connect to: the configured one, or the embedded server's (started if needed)."""
-    if settings.database is not None:
-        dsn = settings.database
-    else:
-        server = embedded_server(settings)
-        if not server.is_running():
-            if not start:
-                raise DatabaseUnavailable("the embedded server is not running")
-            server.start()
-        _ensure_database(server, EMBEDDED_DBNAME)
-        dsn = embedded_dsn(server, EMBEDDED_DBNAME)
+def open_embedded(settings: Settings) -> Dsn:
+    """The embedded server's database: the server started, and the database created, if needed
+    (the data lives in ``settings.embedded_dir``)."""
+    server = embedded_server(settings)
+    if not server.is_running():
+        server.start()
+    _ensure_database(server, EMBEDDED_DBNAME)
+    return embedded_dsn(server, EMBEDDED_DBNAME)
+
+
+def open_database(settings: Settings) -> Dsn:
+    """The database mig works on, ready to connect to: the configured one (given the password
+    of ``settings.password_file`` when it has none), or the embedded one (:func:`open_embedded`:
+    it may start the server)."""
+    if settings.database is None:
+        return open_embedded(settings)
+    dsn = settings.database
     if settings.password_file is not None and dsn.password is None:
         dsn = dsn.with_params(password=_read_password_file(settings.password_file))
     if settings.schema is not None:

@@ -18,7 +18,7 @@ from typing import Any
 from ..config import Settings
 from ..dsn import Dsn
 from ..errors import LockTimeout
-from .connect import connect, resolve_dsn
+from .connect import connect, open_database
 
 POLL_SECONDS = 0.1  # a waiter notices a released lock within this
 REPORT_EVERY_SECONDS = 5.0
@@ -111,7 +111,7 @@ def migration_lock(
 def locked_connection(settings: Settings, verb: str,
                       report: Callable[[str], None]) -> Iterator[tuple[Dsn, Any]]:
     """A connection holding the migration lock (waiting for it as configured)."""
-    dsn = resolve_dsn(settings)
+    dsn = open_database(settings)
     conn = connect(dsn, verb=verb)
     try:
         with migration_lock(conn, settings_key(settings), wait=settings.lock_wait,

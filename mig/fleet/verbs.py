@@ -80,9 +80,9 @@ def default_jobs(settings: Settings, targets: list[Target]) -> int:
     the first target's server has free, and at most the number of targets."""
     jobs = 2 * cores()
     with contextlib.suppress(MigError):
-        from ..engine.connect import connect, resolve_dsn
+        from ..engine.connect import connect, open_database
 
-        conn = connect(resolve_dsn(target_settings(settings, targets[0])), verb="fleet")
+        conn = connect(open_database(target_settings(settings, targets[0])), verb="fleet")
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT current_setting('max_connections')::int"
@@ -263,9 +263,9 @@ def _create_schema(ts: Settings, schema: str) -> None:
     import psycopg2
     from psycopg2 import sql
 
-    from ..engine.connect import connect, resolve_dsn
+    from ..engine.connect import connect, open_database
 
-    conn = connect(resolve_dsn(ts), verb="fleet create schema")
+    conn = connect(open_database(ts), verb="fleet create schema")
     try:
         # two coordinators may race: the loser's IF NOT EXISTS can still collide
         with conn.cursor() as cur, contextlib.suppress(psycopg2.errors.UniqueViolation,
