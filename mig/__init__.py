@@ -14,8 +14,7 @@ Names are loaded on first use, so that ``import mig`` (and every ``mig`` command
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import (
     BadMigrationFile,
@@ -39,6 +38,7 @@ from .errors import (
     StatementFailed,
     Unfinished,
 )
+from .lazy import exports
 
 if TYPE_CHECKING:
     from .commands import (
@@ -115,11 +115,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = exports(__name__, _WHERE, __all__)
