@@ -260,63 +260,18 @@ def resolve(
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
 
-    if config_file is None and env.get("MIG_CONFIG"):
-        config_file = env["MIG_CONFIG"]
-    if config_file is not None:
-        ini_path: Path | None = Path(config_file).absolute()
-        if not Path(config_file).is_file():
-            raise ConfigError(f"config file {config_file} does not exist")
-    else:
-        ini_path = find_config(Path(project_dir) if project_dir else None)
+    ini_path = _ini_file(config_file, project_dir, env)
     ini_defaults, ini_mig = _read_ini(ini_path) if ini_path else ({}, {})
 
     root = Path(project_dir).absolute() if project_dir else None
     if root is None:
         root = ini_path.parent if ini_path else Path.cwd().absolute()
 
-    # database
-    db_text, db_source = database, "--database"
-    for var in ("MIG_DATABASE_URL", "DATABASE_URL"):
-        if not db_text and env.get(var):
-            db_text, db_source = env[var], var
-    if not db_text and ini_defaults.get("database", "").strip():
-        db_text, db_source = ini_defaults["database"], str(ini_path)
-    dsn = None
-    if db_text and db_text.strip() != EMBEDDED:
-        dsn = Dsn.parse(db_text)
-    else:
-        db_source = EMBEDDED
+    dsn, db_source = _database(database, env, ini_defaults, ini_path)
 
-    # migration sources
-    if sources:
-        source_paths = tuple(Path(s).absolute() for s in sources)
-    elif ini_defaults.get("sources", "").strip():
-        source_paths = tuple(
-            (root / s).absolute() if not Path(s).is_absolute() else Path(s)
-            for s in ini_defaults["sources"].split()
-        )
-    else:
-        source_paths = ((root / "migrations").absolute(),)
+    source_paths = _sources(sources, ini_defaults, root)
 
-    resolved: dict[str, object] = {}
-    deprecations = []
-    for name, (default, var, ini_key) in _OPTIONS.items():
-        old_var, old_key = _DEPRECATED.get(name, ("", ""))
-        value = options.get(name)
-        if value is None and env.get(var):
-            value = env[var]
-        if value is None and old_var and env.get(old_var):
-            value = env[old_var]
-            deprecations.append(f"warning: {old_var} is deprecated: use {var}")
-        if value is None and ini_mig.get(ini_key):
-            value = ini_mig[ini_key]
-            if name in ("sslrootcert", "sslcert", "sslkey") and value != "system":
-                value = str(root / Path(value).expanduser())  # relative to the ini's folder
-        if value is None and old_key and ini_mig.get(old_key):
-            value = ini_mig[old_key]
-            deprecations.append(f"warning: {old_key} in [mig] of {ini_path} is deprecated: "
-                                f"use {ini_key}")
-        resolved[name] = default if value is None else value
+    resolved, deprecations = _option_values(options, env, ini_mig, ini_path, root)
 
     tls_values = {key: resolved[key] for key in tls.KEYS}
     tls.check_sslmode(tls_values["sslmode"])  # type: ignore[arg-type]
@@ -355,6 +310,77 @@ def resolve(
         tls=tuple((k, str(v)) for k, v in tls_values.items() if v is not None),
         warnings=(*warnings, *deprecations),
     )
+
+
+def _ini_file(config_file: str | Path | None, project_dir: str | Path | None,
+              env: Mapping[str, str]) -> Path | None:
+    """The yoyo.ini to read: the one given (or ``MIG_CONFIG``), else the nearest one."""
+    if config_file is None and env.get("MIG_CONFIG"):
+        config_file = env["MIG_CONFIG"]
+    if config_file is not None:
+        ini_path: Path | None = Path(config_file).absolute()
+        if not Path(config_file).is_file():
+            raise ConfigError(f"config file {config_file} does not exist")
+    else:
+        ini_path = find_config(Path(project_dir) if project_dir else None)
+    return ini_path
+
+
+def _database(database: str | None, env: Mapping[str, str], ini_defaults: Mapping[str, str],
+              ini_path: Path | None) -> tuple[Dsn | None, str]:
+    """The database setting (None: the embedded server) and where it came from."""
+    db_text, db_source = database, "--database"
+    for var in ("MIG_DATABASE_URL", "DATABASE_URL"):
+        if not db_text and env.get(var):
+            db_text, db_source = env[var], var
+    if not db_text and ini_defaults.get("database", "").strip():
+        db_text, db_source = ini_defaults["database"], str(ini_path)
+    dsn = None
+    if db_text and db_text.strip() != EMBEDDED:
+        dsn = Dsn.parse(db_text)
+    else:
+        db_source = EMBEDDED
+    return dsn, db_source
+
+
+def _sources(sources: list[str | Path] | None, ini_defaults: Mapping[str, str],
+             root: Path) -> tuple[Path, ...]:
+    """The migration folders: as given, else yoyo.ini's ``sources``, else ``migrations/``."""
+    if sources:
+        return tuple(Path(s).absolute() for s in sources)
+    if ini_defaults.get("sources", "").strip():
+        return tuple(
+            (root / s).absolute() if not Path(s).is_absolute() else Path(s)
+            for s in ini_defaults["sources"].split()
+        )
+    return ((root / "migrations").absolute(),)
+
+
+def _option_values(options: Mapping[str, object], env: Mapping[str, str],
+                   ini_mig: Mapping[str, str], ini_path: Path | None,
+                   root: Path) -> tuple[dict[str, object], list[str]]:
+    """Each option's value (option > environment > ``[mig]`` > default), and a warning for
+    each deprecated spelling read."""
+    resolved: dict[str, object] = {}
+    deprecations = []
+    for name, (default, var, ini_key) in _OPTIONS.items():
+        old_var, old_key = _DEPRECATED.get(name, ("", ""))
+        value = options.get(name)
+        if value is None and env.get(var):
+            value = env[var]
+        if value is None and old_var and env.get(old_var):
+            value = env[old_var]
+            deprecations.append(f"warning: {old_var} is deprecated: use {var}")
+        if value is None and ini_mig.get(ini_key):
+            value = ini_mig[ini_key]
+            if name in ("sslrootcert", "sslcert", "sslkey") and value != "system":
+                value = str(root / Path(value).expanduser())  # relative to the ini's folder
+        if value is None and old_key and ini_mig.get(old_key):
+            value = ini_mig[old_key]
+            deprecations.append(f"warning: {old_key} in [mig] of {ini_path} is deprecated: "
+                                f"use {ini_key}")
+        resolved[name] = default if value is None else value
+    return resolved, deprecations
 
 
 def _role(name: str, value: object) -> str:
