@@ -22,6 +22,7 @@ import inspect
 import re
 import sys
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..config import DURATION
 from .checkpoint import TABLE as CHECKPOINT_TABLE
@@ -76,10 +77,25 @@ def data_step(
     :raises TypeError: at import, for a misused parameter.
     """
     collector = _collector()
-    step_name = name or str(getattr(forward, "__name__", ""))
     _check_function(forward, "forward")
     if backward is not None:
         _check_function(backward, "backward")
+    step_name = _unique_name(collector, name or str(getattr(forward, "__name__", "")))
+    _check_options(table=table, batch_size=batch_size, attempts=attempts, pause=pause,
+                   retry_wait=retry_wait, progress_every=progress_every,
+                   lock_timeout=lock_timeout)
+    step = DataStep(
+        forward, backward, migration_id=collector.migration.id, name=step_name, table=table,
+        where=where, backward_where=backward_where, key=tuple(key) if key else None,
+        batch_size=batch_size, pause=float(pause),
+        lock_timeout=str(lock_timeout) if lock_timeout is not None else None,
+        attempts=attempts, retry_wait=float(retry_wait), progress_every=float(progress_every))
+    rollback = Backward(step) if backward is not None else Irreversible(step)
+    return collector.add_step(step, rollback)
+
+
+def _unique_name(collector: Any, step_name: str) -> str:
+    """``step_name``, checked usable and not yet taken by another step of the migration."""
     if not _NAME.match(step_name):
         raise TypeError(f"data step name {step_name!r} is not usable: give name='...' (letters,"
                         " digits, _ . -; a lambda has no name of its own)")
@@ -88,6 +104,12 @@ def data_step(
         raise TypeError(f"two data steps of this migration are named {step_name!r}: give one"
                         " of them name='...'")
     names.add(step_name)
+    return step_name
+
+
+def _check_options(*, table: object, batch_size: object, attempts: object, pause: float,
+                   retry_wait: float, progress_every: float, lock_timeout: object) -> None:
+    """A :class:`TypeError` naming the first option given a value it cannot take."""
     if not isinstance(table, str) or not table.strip():
         raise TypeError("data_step() needs table='...': the table the batches walk")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -99,14 +121,6 @@ def data_step(
     if lock_timeout is not None and not DURATION.match(str(lock_timeout)):
         raise TypeError(f"lock_timeout must be a duration like '2s' or '500ms', got"
                         f" {lock_timeout!r}")
-    step = DataStep(
-        forward, backward, migration_id=collector.migration.id, name=step_name, table=table,
-        where=where, backward_where=backward_where, key=tuple(key) if key else None,
-        batch_size=batch_size, pause=float(pause),
-        lock_timeout=str(lock_timeout) if lock_timeout is not None else None,
-        attempts=attempts, retry_wait=float(retry_wait), progress_every=float(progress_every))
-    rollback = Backward(step) if backward is not None else Irreversible(step)
-    return collector.add_step(step, rollback)
 
 
 def _collector():
