@@ -21,6 +21,8 @@ from ..ordering import Cycle, stable_order
 
 
 def is_migration_name(path: Path) -> bool:
+    """Whether ``path`` names a migration (``.sql``/``.py``, a digit first, not a rollback
+    file) or a post-apply hook."""
     if path.suffix not in (".sql", ".py") or path.name.endswith(".rollback.sql"):
         return False
     return path.name[0].isdigit() or path.name.startswith("post-apply")
@@ -133,10 +135,12 @@ class Script:
 
     @property
     def is_sql(self) -> bool:
+        """Whether it is an SQL migration (else Python)."""
         return self.path.suffix == ".sql"
 
     @property
     def rollback_path(self) -> Path | None:
+        """An SQL migration's ``<id>.rollback.sql``, when it exists."""
         candidate = self.path.with_name(self.id + ".rollback.sql")
         return candidate if self.is_sql and candidate.exists() else None
 
@@ -148,6 +152,7 @@ class Script:
 
     @property
     def checksum(self) -> str:
+        """sha256 of the file and its rollback file, line endings normalised."""
         if self._checksum is None:
             paths = [self.path] + ([self.rollback_path] if self.rollback_path else [])
             self._checksum = checksum(*paths)
@@ -155,6 +160,7 @@ class Script:
 
     @property
     def directives(self) -> dict[str, str]:
+        """The ``-- name: value`` lines leading an SQL file (transactional, depends, timeouts)."""
         if self._directives is None:
             self._directives = sql_directives(self.text)
         return self._directives
@@ -196,16 +202,20 @@ class Script:
 
     @property
     def transactional(self) -> bool:
+        """Whether it runs in one transaction (``-- transactional: false`` or
+        ``__transactional__ = False`` say no)."""
         if self.is_sql:
             return self.directives.get("transactional", "true").lower() != "false"
         return bool(self.loaded().use_transactions)
 
     @property
     def steps(self) -> list:
+        """yoyo's steps of the migration (the file parsed or imported on first use)."""
         return list(self.loaded().steps)
 
     @property
     def depends(self) -> set[str]:
+        """The ids it depends on (``-- depends:`` or ``__depends__``)."""
         if self.is_sql:
             return set(self.directives.get("depends", "").split())
         depends = getattr(self.loaded().module, "__depends__", None) or set()

@@ -15,6 +15,8 @@ _DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 
 @dataclass(frozen=True)
 class Statement:
+    """One statement of an SQL text, with the lines it spans."""
+
     text: str  # as written
     words: str  # upper case, comments and literals blanked, whitespace collapsed
     line: int  # where it starts (1-based)

@@ -44,6 +44,8 @@ def path_for(sources: Sequence[Path]) -> Path:
 
 @dataclass(frozen=True)
 class Entry:
+    """One line of the lock file: a migration's id and checksum."""
+
     id: str
     checksum: str
     line: int = 0  # where it was read, 0 for a new entry
@@ -74,6 +76,7 @@ class SumFile:
 
     @property
     def ids(self) -> list[str]:
+        """The listed migration ids, in order."""
         return [e.id for e in self.entries]
 
     @property
@@ -89,6 +92,7 @@ def total(entries: Iterable[Entry]) -> str:
 
 
 def render(entries: Sequence[Entry]) -> str:
+    """The lock file's text for ``entries``: header, ``sum`` line, one line each."""
     lines = [f"{e.id} {e.checksum}\n" for e in entries]
     return _HEADER + f"sum {total(entries)}\n" + "".join(lines)
 
