@@ -111,5 +111,6 @@ def run(verb: str, settings, out: Printer, fleet: dict, *, as_json: bool,
 
 
 def refuse(option: str) -> None:
+    """A usage error: ``option`` does not work with ``--fleet``."""
     raise MigError(f"{option} does not work with --fleet",
                    hint="run it on one target (--database URL) instead")

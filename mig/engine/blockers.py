@@ -68,6 +68,7 @@ class Blocker:
 
 
 def describe(blockers: list[Blocker]) -> str:
+    """The blocking sessions as one phrase for a message (pid, application, what it runs)."""
     if not blockers:
         return ("blocking session not seen (the lock wait ended before the watch looked;"
                 " pg_locks shows who holds locks on the migration's tables)")
@@ -99,6 +100,7 @@ class BlockerWatch:
             self._thread.start()
 
     def disarm(self) -> None:
+        """Stop watching until :meth:`arm` (the statement got its locks or failed)."""
         self._armed.clear()
 
     def blockers(self) -> list[Blocker]:
@@ -107,6 +109,7 @@ class BlockerWatch:
             return list(self._seen)
 
     def close(self) -> None:
+        """Stop the watching thread and close its connection."""
         self._stopped.set()
         self._armed.set()
         if self._thread is not None:

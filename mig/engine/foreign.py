@@ -42,6 +42,7 @@ class Entry:
     note: str | None = None  # e.g. Flyway's description, or "failed"
 
     def to_json(self) -> dict:
+        """The history as --json prints it."""
         return {"table": self.table, "tool": self.tool, "name": self.name,
                 "applied_at": self.applied_at.isoformat() if self.applied_at else None,
                 "note": self.note}

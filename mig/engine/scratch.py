@@ -158,15 +158,19 @@ class ScratchEngine:
         self.ignore = (settings.migration_table,)
 
     def apply(self, script: Script) -> None:
+        """Apply ``script``, then the post-apply hooks, as ``mig apply`` does."""
         self.runner.apply(script)
         for hook in self.hooks:
             self.runner.apply(hook)
 
     def rollback(self, script: Script) -> None:
+        """Roll ``script`` back."""
         self.runner.rollback(script)
 
     def snapshot(self) -> Snapshot:
+        """The scratch database's schema now."""
         return snapshot(self.backend.connection, self.schema, ignore=self.ignore)
 
     def close(self) -> None:
+        """Release the lock and close the connection."""
         self._stack.close()

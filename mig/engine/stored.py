@@ -53,10 +53,12 @@ class StoredScript:
 
     @property
     def path(self) -> Path:
+        """A stand-in path for messages: the file is gone."""
         return Path(f"(stored rollback of {self.id})")
 
     @property
     def transactional(self) -> bool:
+        """Whether the migration ran in one transaction when it was applied."""
         return self.stored.transactional
 
     @property
@@ -68,20 +70,25 @@ class StoredScript:
 
     @property
     def rollback_sql(self) -> str:
+        """The rollback SQL stored when it was applied."""
         return self.stored.sql or ""
 
     @property
     def steps(self) -> list:
+        """The stored rollback's statements as rollback-only steps."""
         # yoyo keeps a rollback file's statements in reverse and the runner reverses them again.
         return [_Statement(s.text) for s in reversed(sqltext.statements(self.rollback_sql))]
 
     def option(self, name: str) -> str | None:
+        """No per-migration settings: the run's apply."""
         return None  # the run's lock_timeout and statement_timeout
 
     def lock_attempts(self, default: int) -> int:
+        """The run's number of lock attempts."""
         return default
 
     def line_of(self, statement: str) -> int | None:
+        """No file, so no line."""
         return None
 
 

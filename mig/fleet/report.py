@@ -18,6 +18,7 @@ class Progress:
         self.width = 0
 
     def update(self, summary: Summary, *, final: bool = False) -> None:
+        """Redraw the line for ``summary`` (at most ten times a second, always when ``final``)."""
         now = time.monotonic()
         if not final and now - self.last < 0.1:
             return

@@ -39,26 +39,32 @@ class Summary:
 
     @property
     def finished(self) -> int:
+        """Targets with an outcome."""
         return sum(self.outcomes.values())
 
     @property
     def failed(self) -> int:
+        """Targets that failed."""
         return self.outcomes["failed"]
 
     @property
     def pending(self) -> int:
+        """Targets not run (yet, or left pending by the failure policy)."""
         return self.total - self.finished
 
     @property
     def ok(self) -> bool:
+        """Whether every target ran and none failed."""
         return not self.failed and not self.pending
 
     def rate(self) -> float:
+        """Targets finished per second in this run (those from the journal left out)."""
         elapsed = time.monotonic() - self.started
         run = self.finished - self.from_journal
         return run / elapsed if elapsed > 0 else 0.0
 
     def to_json(self) -> dict:
+        """The summary as --json prints it."""
         return {
             "summary": True,
             "verb": self.verb,
@@ -82,6 +88,7 @@ def _by_count(item: tuple[tuple[str, str], int]) -> tuple[int, str]:
 
 
 def cores() -> int:
+    """The CPU cores this process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)
 
