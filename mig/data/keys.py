@@ -32,10 +32,12 @@ class KeyedTable:
 
     @property
     def ident(self) -> sql.Composable:
+        """The table's name as SQL (quoted by the server)."""
         # regclass::text is quoted by the server itself (quote_ident), so it is safe as SQL
         return sql.SQL(self.name)
 
     def column_list(self, alias: str | None = None) -> sql.Composable:
+        """The key columns as an SQL list, qualified by ``alias`` if given."""
         return sql.SQL(", ").join(_column(c, alias) for c in self.columns)
 
     def _values(self, key: list[str]) -> sql.Composable:
@@ -77,6 +79,7 @@ class KeyedTable:
             text=as_text, inner=inner, desc=descending)
 
     def count(self, lo: list[str] | None, where: str | None = None) -> sql.Composable:
+        """SQL counting the rows after key ``lo`` that match ``where``."""
         return sql.SQL("SELECT count(*) FROM {} WHERE {} AND ({})").format(
             self.ident, self.after(lo), sql.SQL(where or "TRUE"))
 

@@ -57,11 +57,13 @@ class Progress:
 
     @property
     def eta(self) -> float | None:
+        """Seconds left at this run's rate; None when unknown."""
         if self.total is None or self.rate <= 0:
             return None
         return max(self.total - self.done, 0) / self.rate
 
     def line(self) -> str:
+        """The progress as one plain line (rows, percent, rate, time left)."""
         total = max(self.total or 0, self.done)
         parts = [f"{self.done:,}/{total:,} rows" if self.total is not None
                  else f"{self.done:,} rows"]
@@ -83,6 +85,7 @@ class Progress:
 
     # -- events ---------------------------------------------------------------------------
     def advance(self, rows: int) -> None:
+        """Count ``rows`` more; redraw the bar, or print a line every ``every`` seconds."""
         self.done += rows
         now = self.clock()
         if self.bar:
@@ -101,6 +104,7 @@ class Progress:
         self.report(text)
 
     def finish(self, text: str) -> None:
+        """The last line, below a cleared bar."""
         self._clear()
         self.report(text)
 
@@ -112,4 +116,5 @@ class Progress:
 
     @property
     def elapsed(self) -> float:
+        """Seconds since this run started."""
         return self.clock() - self.started

@@ -45,13 +45,16 @@ class LintReport:
 
     @property
     def errors(self) -> list[Finding]:
+        """The findings that fail the check (the others are warnings)."""
         return [f for f in self.findings if f.level == "error"]
 
     @property
     def ok(self) -> bool:
+        """Whether no finding is an error."""
         return not self.errors
 
     def to_json(self) -> dict:
+        """The report as --json prints it."""
         return {
             "ok": self.ok,
             "migrations": self.migrations,

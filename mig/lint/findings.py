@@ -37,6 +37,7 @@ class Finding:
         return text + (f"\n  hint: {self.hint}" if self.hint else "")
 
     def to_json(self) -> dict:
+        """The finding as --json prints it."""
         return {
             "path": shown(self.path),
             "line": self.line,
@@ -64,4 +65,5 @@ class Source:
 
     @property
     def transactional(self) -> bool:
+        """Whether the migration runs in one transaction."""
         return self.script.transactional

@@ -47,6 +47,7 @@ class Parsed:
 
 
 class Unparsable(Exception):
+    """PostgreSQL's parser refused the text: ``message`` and the ``line`` it names."""
     def __init__(self, message: str, line: int) -> None:
         super().__init__(message)
         self.message = message
@@ -246,6 +247,7 @@ def noop_rollback(apply: Source, rollback: Source) -> Iterator[Finding]:
 
 
 def empty_migration(source: Source) -> Iterator[Finding]:
+    """``empty-migration``: a migration file holding no statement."""
     if parsed_or_none(source) == []:
         yield Finding(source.path, 1, "empty-migration",
                       f"{source.script.id} holds no statement: applying it records it and"
@@ -322,6 +324,7 @@ class Columns:
         self.types: dict[tuple[Any, Any], ColumnType] = {}
 
     def learn(self, source: Source) -> None:
+        """Take in the column types that ``source``'s statements create or change."""
         from pglast import ast
         from pglast.enums import AlterTableType
 

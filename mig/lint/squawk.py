@@ -33,6 +33,7 @@ def executable() -> str:
 
 
 def version() -> str:
+    """The installed squawk's version line."""
     done = subprocess.run([executable(), "--version"], capture_output=True, text=True)
     return done.stdout.strip()
 

@@ -39,10 +39,12 @@ class Database:
 
     @property
     def url(self) -> str:
+        """The database's URL (with the server's password, for connecting)."""
         return self.server.url(self.name)
 
     @property
     def masked_url(self) -> str:
+        """The database's URL with the password masked, for messages."""
         return self.server.masked_url(self.name)
 
     def connect(self, **kwargs):

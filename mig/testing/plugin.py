@@ -136,10 +136,12 @@ def _project_dir(config: pytest.Config) -> Path:
 
 # -- hooks -----------------------------------------------------------------------------------
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """The plugin's command-line options and ini keys (docs/testing.md)."""
     _options.add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Register the session's state, which owns the server and the templates."""
     state = _State(config)
     config.stash[_STATE] = state
     config.pluginmanager.register(state, "mig-session")
@@ -148,6 +150,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo
                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's databases are kept, their URLs added to its report."""
     report = yield
     fresh = [db for db in item.stash.get(_DATABASES, []) if not db.keep]
     if fresh and report.failed and report.when in ("setup", "call"):

@@ -119,6 +119,7 @@ class Template:
 
 
 def template_name(digest: str) -> str:
+    """The template database's name for a content ``digest``."""
     return TEMPLATE_PREFIX + digest[:20]
 
 
