@@ -44,6 +44,7 @@ class SeedCache:
         self.folder = Path(folder)
 
     def key(self, kind: str, *parts: bytes | str) -> str:
+        """The cache key of an entry of ``kind`` made from ``parts`` (and the format version)."""
         digest = hashlib.sha256(f"{_VERSION}:{kind}".encode())
         for part in parts:
             data = part.encode() if isinstance(part, str) else part
@@ -140,6 +141,7 @@ def tag(value: Any) -> Any:
 
 
 def untag(data: Any) -> Any:
+    """A cached document back as the reader made it (mappings with their lines, secrets)."""
     if not isinstance(data, list):
         return data
     kind = data[0]

@@ -18,6 +18,8 @@ SOFT_DELETE_COLUMN = "deleted_at"
 
 @dataclass(frozen=True)
 class Column:
+    """A column of a seeded table, as the catalogs describe it."""
+
     name: str
     type: str  # as format_type() spells it, usable in a column definition list
     category: str  # pg_type.typcategory of the (domain's base) type
@@ -38,6 +40,7 @@ class Column:
 
     @property
     def max_length(self) -> int | None:
+        """The length limit of a ``varchar(n)``/``char(n)`` column, else None."""
         return _max_length(self.type)
 
 
@@ -49,6 +52,8 @@ def _max_length(type_name: str) -> int | None:
 
 @dataclass(frozen=True)
 class ForeignKey:
+    """A single-column foreign key: the column and the table and column it refers to."""
+
     column: str
     table_oid: int
     target: str  # referenced column
@@ -56,6 +61,8 @@ class ForeignKey:
 
 @dataclass
 class Table:
+    """A seeded table: its columns, unique keys and foreign keys."""
+
     oid: int
     schema: str
     name: str
@@ -69,10 +76,12 @@ class Table:
 
     @property
     def ident(self) -> sql.Identifier:
+        """The table's schema-qualified name as SQL."""
         return sql.Identifier(self.schema, self.name)
 
     @property
     def soft_delete(self) -> bool:
+        """Whether the table has ``deleted_at`` (prune soft-deletes its rows)."""
         return SOFT_DELETE_COLUMN in self.columns
 
     def live(self, alias: str) -> sql.Composable:

@@ -28,6 +28,7 @@ YAML_BOOL_HINT = (
 
 
 def describe(value: Any, *, secret: bool = False) -> str:
+    """A value for a message: its kind and, unless secret, the value itself."""
     kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
             dict: "mapping", dt.date: "date", dt.datetime: "timestamp"}.get(type(value), "value")
     if secret or value is None or isinstance(value, (list, dict)):

@@ -29,10 +29,12 @@ def _json_default(value: Any) -> Any:
 
 
 def dump_json(value: Any) -> str:
+    """``value`` as JSON the server reads the same (dates as ISO text)."""
     return json.dumps(value, default=_json_default)
 
 
 def escape(text: str) -> str:
+    """``text`` escaped for ``COPY``'s text format."""
     return _SPECIAL.sub(lambda m: _ESCAPES[m.group()], text)
 
 

@@ -70,6 +70,8 @@ class Shortcuts:
 
     @property
     def can_copy(self) -> bool:
+        """Whether the rows can go straight to the table with ``COPY`` (one shape, no
+        references)."""
         return (self.shape is not None and not self.plan.links
                 and not self.plan.table.copy_differs)
 
@@ -134,6 +136,7 @@ class Shortcuts:
             self.expected = found
 
     def fingerprint(self) -> list[Any]:
+        """The table's rows summed up (count and two hashes) to see whether they changed."""
         params = Params()
         self.cur.execute(self._fingerprint(params), params)
         count, first, second = self.cur.fetchone()

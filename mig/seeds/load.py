@@ -83,6 +83,7 @@ def load_seeds(
 
 
 def describe_problem(problem: SeedError) -> str:
+    """A problem as one line: ``file:line: message``."""
     place = problem.file or "?"
     if problem.line:
         place += f":{problem.line}"

@@ -38,6 +38,7 @@ class Row:
         self.secret_fields = secret_fields
 
     def line_of(self, name: str) -> int:
+        """The line of field ``name`` (the row's own line when it has none)."""
         return self.lines.get(name, self.line)
 
 
@@ -73,6 +74,7 @@ class Fixture:
 
     @property
     def size(self) -> int:
+        """How many rows the fixture has."""
         if self.row_values is not None:
             return len(self.row_values)
         return len(next(iter(self.columns.values()))) if self.columns else 0
@@ -102,6 +104,7 @@ class Fixture:
 
     @property
     def rows(self) -> list[Row]:
+        """The rows, made on first use."""
         if self._rows is None:
             self._rows = [self.made.get(n) or self._row(n) for n in range(self.size)]
         return self._rows
@@ -122,6 +125,7 @@ class Fixture:
 
     @property
     def has_secrets(self) -> bool:
+        """Whether any row holds a ``!secret``."""
         return any(row.secret_fields for row in self.made.values())
 
     def key_of(self, row: Row) -> dict[str, Any]:

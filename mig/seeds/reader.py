@@ -287,6 +287,7 @@ class Rows:
 
     @property
     def items(self) -> list[Any]:
+        """The rows as mappings (made from the columns on first use)."""
         if self._items is None:
             assert self.columns is not None
             names = list(self.columns)

@@ -28,6 +28,7 @@ class Params(dict[str, Any]):
     """Named query parameters, added while a statement is composed."""
 
     def add(self, value: Any) -> sql.Placeholder:
+        """Add ``value`` as a parameter (JSON for mappings and lists); returns its placeholder."""
         name = f"p{len(self)}"
         self[name] = Json(value) if isinstance(value, (dict, list)) else value
         return sql.Placeholder(name)
@@ -73,6 +74,8 @@ class Link:
 
 def link_reference(table: Table, ref: Reference, tables: dict[str, Table], fixture: Fixture,
                    problems: list[SeedError]) -> Link | None:
+    """``ref`` resolved against the catalogue as a :class:`Link`; None, with a problem, when it
+    cannot be."""
     def fail(message: str) -> None:
         problems.append(SeedError(f"reference {ref.name!r}: {message}", file=fixture.file,
                                   line=ref.line))

@@ -13,12 +13,15 @@ MASK = "***"
 
 @dataclass
 class TableCounts:
+    """What a seed run did to one table."""
+
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
 
     def to_json(self) -> dict[str, int]:
+        """The counts as --json prints them."""
         return {"inserted": self.inserted, "updated": self.updated,
                 "unchanged": self.unchanged, "deleted": self.deleted}
 
@@ -38,6 +41,7 @@ class RowAction:
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """The action as --json prints it."""
         return {
             "table": self.table, "action": self.action, "key": _jsonable(self.key),
             "file": self.file, "line": self.line,
@@ -46,6 +50,7 @@ class RowAction:
         }
 
     def describe(self) -> str:
+        """The action as one line of a dry run: where, table, key, what."""
         where = f"{self.file}:{self.line}" if self.line else self.file
         text = f"{where}: {self.table} {format_key(self.key)}: {self.action}"
         if self.changes:
@@ -71,6 +76,7 @@ class SeedReport:
         return any(c.inserted or c.updated or c.deleted for c in self.tables.values())
 
     def totals(self) -> TableCounts:
+        """The counts of every table added up."""
         total = TableCounts()
         for counts in self.tables.values():
             total.inserted += counts.inserted
@@ -110,6 +116,7 @@ class SeedReport:
 
 
 def format_key(key: dict[str, Any]) -> str:
+    """A natural key for messages: ``[name=value, ...]``."""
     return "[" + ", ".join(f"{k}={_short(v)}" for k, v in key.items()) + "]"
 
 

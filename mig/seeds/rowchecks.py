@@ -28,6 +28,7 @@ ServerAt = list[tuple[Entry, str, bool]]  # the entry, field and secrecy of each
 
 def check_rows(plan: TablePlan, problems: list[SeedError], server: Server,
                server_at: ServerAt) -> None:
+    """Check every row of ``plan``: fields, types, required columns (problems collected)."""
     for fixture in plan.fixtures:
         if not _quick(plan, fixture, problems, server, server_at):
             _row_by_row(plan, plan.entries_of(fixture), problems, server, server_at)

@@ -114,6 +114,7 @@ class Statements:
             sql.Identifier(name), self._defs())
 
     def copy(self, name: str) -> sql.Composable:
+        """``COPY name FROM STDIN``."""
         return sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(name))
 
     def staged(self, name: str) -> sql.Identifier:
@@ -121,6 +122,7 @@ class Statements:
         return sql.Identifier(S, f"f{self.fields.index(name)}")
 
     def column_info(self, name: str) -> Column:
+        """The column that field ``name`` fills."""
         return self.plan.table.columns[self.plan.column(name)]
 
     def select_staged(self, params: Params, entries: list[Entry] | None = None, *,

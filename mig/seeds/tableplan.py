@@ -30,6 +30,7 @@ class Entry:
         self.refs = {} if refs is None else refs  # link field -> the referenced row's key
 
     def problem(self, message: str, field_name: str | None = None) -> SeedError:
+        """A problem with this row, naming its file, line and key."""
         line = self.row.line_of(field_name) if field_name else self.row.line
         return SeedError(message, file=self.fixture.file, line=line,
                          key=self.fixture.key_of(self.row))
@@ -37,6 +38,8 @@ class Entry:
 
 @dataclass(eq=False)
 class TablePlan:
+    """What is seeded into one table: its fixtures, their references and fields."""
+
     table: Table
     name: str  # as the first fixture spells it; the report's name for the table
     key: tuple[str, ...]  # fields
@@ -64,6 +67,7 @@ class TablePlan:
 
     @property
     def size(self) -> int:
+        """How many rows all the fixtures have."""
         return sum(f.size for f in self.fixtures)
 
     def values(self, name: str, missing: Any = None) -> list[Any]:
@@ -73,6 +77,7 @@ class TablePlan:
         return [v for f in self.fixtures for v in f.column(name, missing)]
 
     def entries_of(self, fixture: Fixture) -> list[Entry]:
+        """The entries of one fixture."""
         start = 0
         for other in self.fixtures:
             if other is fixture:
@@ -81,10 +86,12 @@ class TablePlan:
         return []
 
     def column(self, name: str) -> str:
+        """The column field ``name`` fills (a reference's column for a reference field)."""
         return self.links[name].column if name in self.links else name
 
     @property
     def key_columns(self) -> tuple[str, ...]:
+        """The natural key's columns."""
         return tuple(self.column(f) for f in self.key)
 
     def nullable_key_columns(self) -> set[str]:
@@ -100,6 +107,7 @@ class TablePlan:
         return nullable
 
     def shape(self, entry: Entry) -> tuple[str, ...]:
+        """The fields ``entry`` sets, in plan order."""
         return tuple(f for f in self.fields if f in entry.row.values)
 
     def shapes(self) -> list[tuple[tuple[str, ...], int]]:
@@ -127,4 +135,5 @@ class TablePlan:
 
     @property
     def owners(self) -> list[Fixture]:
+        """The fixtures that own their table's rows (prune removes the rest)."""
         return [f for f in self.fixtures if f.owned]
