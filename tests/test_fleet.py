@@ -211,7 +211,7 @@ targets:
     holder.cursor().execute("SELECT pg_advisory_lock(%s)", (lock_key("_yoyo_migration"),))
     journal = tmp_path / "journal.jsonl"
     try:
-        run = run_mig(["apply", "--fleet", str(listing), "--json", "--lock-timeout", "1",
+        run = run_mig(["apply", "--fleet", str(listing), "--json", "--lock-wait", "1",
                        "--journal", str(journal)], cwd=REPO)
     finally:
         holder.close()

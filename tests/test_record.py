@@ -264,7 +264,7 @@ def test_seed_waits_for_the_migration_lock(tmp_path, db_url):
     holder.autocommit = True
     try:
         holder.cursor().execute("SELECT pg_advisory_lock(%s)", (lock_key("_yoyo_migration"),))
-        result = run_mig(["seed", "-d", db_url], cwd=REPO, env={"MIG_LOCK_TIMEOUT": "0.5"})
+        result = run_mig(["seed", "-d", db_url], cwd=REPO, env={"MIG_LOCK_WAIT": "0.5"})
     finally:
         holder.close()
     assert result.returncode == EXIT_LOCK_TIMEOUT, result
