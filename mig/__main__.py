@@ -1,3 +1,5 @@
+"""``python -m mig``: the ``mig`` command."""
+
 from .cli import main
 
 main()

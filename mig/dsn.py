@@ -51,6 +51,8 @@ class Dsn:
 
     @classmethod
     def parse(cls, text: str) -> Dsn:
+        """Parse a URL or libpq string; a bad one is a :class:`ConfigError` that hides the
+        password."""
         text = text.strip()
         if not text:
             raise ConfigError("the database setting is empty")
@@ -73,14 +75,17 @@ class Dsn:
         return cls(raw=libpq, params=tuple(sorted(params.items())))
 
     def get(self, key: str, default: str | None = None) -> str | None:
+        """The value of libpq parameter ``key``."""
         return dict(self.params).get(key, default)
 
     @property
     def password(self) -> str | None:
+        """The password, if the string gives one (never shown)."""
         return self.get("password")
 
     @property
     def dbname(self) -> str | None:
+        """The database name, if the string gives one."""
         return self.get("dbname")
 
     database = dbname  # the attribute name yoyo's backends read

@@ -92,9 +92,11 @@ class StatusReport:
 
     @property
     def current(self) -> bool:
+        """Whether every migration is applied and none was edited."""
         return not self.pending and not self.edited and not self.partial
 
     def to_json(self) -> dict:
+        """The report as --json prints it."""
         return {
             "database": self.database,
             "current": self.current,
@@ -118,6 +120,7 @@ class RunReport:
     duration_ms: int | None = None  # the whole run, commits included
 
     def to_json(self) -> dict:
+        """The report as --json prints it."""
         return {
             "action": self.action,
             "dry_run": self.dry_run,

@@ -147,6 +147,7 @@ class LocalServer:
             return None
 
     def is_running(self) -> bool:
+        """Whether the server of this data folder is running (its pid file names a live process)."""
         lines = self._pidfile()
         if not lines:
             return False
@@ -173,6 +174,7 @@ class LocalServer:
 
     @property
     def port(self) -> int:
+        """The port the running server listens on (from its pid file)."""
         lines = self._pidfile()
         if not lines or len(lines) < 4:
             raise ServerError(f"the server of {self.datadir} is not running")

@@ -35,12 +35,14 @@ _FIX = (
 
 
 def check_profile(name: str) -> str:
+    """``name`` if it is a profile (development, production), else a :class:`ConfigError`."""
     if name not in PROFILES:
         raise ConfigError(f"profile must be one of {', '.join(PROFILES)}, got {name!r}")
     return name
 
 
 def check_sslmode(value: str | None) -> str | None:
+    """``value`` if it is a libpq ``sslmode`` (or None), else a :class:`ConfigError`."""
     if value is not None and value not in SSLMODES:
         raise ConfigError(f"sslmode must be one of {', '.join(SSLMODES)}, got {value!r}")
     return value

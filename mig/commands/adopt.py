@@ -68,6 +68,7 @@ class InitReport:
     next_steps: str = NEXT_STEPS
 
     def to_json(self) -> dict:
+        """The report as --json prints it."""
         return {"folder": self.folder, "created": self.created, "kept": self.kept}
 
 
@@ -153,9 +154,11 @@ class BaselineReport:
     unreadable: list[str] = field(default_factory=list)
 
     def difference_lines(self) -> list[str]:
+        """The differences as text, one line each (as ``mig diff`` prints them)."""
         return DiffReport("", "", "", differences=self.differences).lines()
 
     def to_json(self) -> dict:
+        """The report as --json prints it."""
         return {"database": self.database, "target": self.target, "dry_run": self.dry_run,
                 "forced": self.forced, "recorded": self.recorded, "already": self.already,
                 "foreign": self.foreign, "differences": self.differences,

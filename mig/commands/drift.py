@@ -57,6 +57,7 @@ class DiffReport:
 
     @property
     def drift(self) -> bool:
+        """Whether the live schema differs from its migrations'."""
         return bool(self.differences)
 
     def warnings(self) -> list[str]:
@@ -84,6 +85,7 @@ class DiffReport:
         return out
 
     def to_json(self) -> dict:
+        """The report as --json prints it."""
         return {
             "database": self.database,
             "scratch": self.scratch,

@@ -48,9 +48,11 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """Whether every check passed."""
         return not self.failures
 
     def to_json(self) -> dict:
+        """The report as --json prints it."""
         return {
             "ok": self.ok,
             "database": self.database,

@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS _mig_data_checkpoints (
 
 @dataclass(frozen=True)
 class Checkpoint:
+    """Where a data step stands: its key columns, the last key done and the counts so far."""
+
     key_columns: tuple[str, ...]
     last_key: list[str] | None
     rows_done: int
@@ -51,6 +53,7 @@ def ensure(cur) -> None:
 
 
 def read(cur, migration_id: str, step: str, direction: str) -> Checkpoint | None:
+    """The checkpoint of a step in one direction; None when it has none (or no table yet)."""
     cur.execute("SELECT to_regclass(%s) IS NOT NULL", (TABLE,))
     if not cur.fetchone()[0]:
         return None

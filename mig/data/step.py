@@ -165,6 +165,7 @@ class DataStep:
 
     # -- running ----------------------------------------------------------------------------
     def run(self, conn, direction: str, report: Reporter) -> None:
+        """Walk the table batch by batch in ``direction``, resuming from the checkpoint."""
         function = self.forward if direction == FORWARD else self.backward
         where = self.where if direction == FORWARD else self.backward_where
         assert function is not None

@@ -26,6 +26,7 @@ DEFAULT_CONNECT_TIMEOUT = 10
 
 
 def embedded_server(settings: Settings):  # -> LocalServer (imported lazily: not on the hot path)
+    """The embedded server of this project (``.mig/pgdata``), running or not."""
     from ..server import LocalServer
 
     return LocalServer(settings.embedded_dir / "pgdata")
@@ -160,6 +161,8 @@ def connect_timeout(dsn: Dsn) -> tuple[str, str]:
 
 
 def connection_error(dsn: Dsn, exc: Exception) -> DatabaseUnavailable:
+    """A failed connection as a :class:`DatabaseUnavailable` naming what to fix where it can,
+    passwords masked."""
     detail = " ".join(str(exc).split())
     detail = redact(detail, *dsn.secrets, os.environ.get("PGPASSWORD"))
     lower = detail.lower()

@@ -54,12 +54,15 @@ def leftover_scratch_databases(conn) -> list[str]:
 
 @dataclass(frozen=True)
 class Problem:
+    """One way the records and the catalog disagree, with its fix."""
+
     kind: str  # partial, invalid-index, scratch-database, missing-object
     subject: str  # the migration, index, database or object
     message: str
     fix: str  # SQL to run or a command
 
     def to_json(self) -> dict:
+        """The problem as --json prints it."""
         return {"kind": self.kind, "subject": self.subject, "message": self.message,
                 "fix": self.fix}
 

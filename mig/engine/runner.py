@@ -61,14 +61,17 @@ class Backend(PostgresqlBackend):
         super().__init__(dsn, migration_table)
 
     def connect(self, dburi):  # yoyo's hook: reuse the caller's connection when given one
+        """The connection yoyo works on: the caller's, or a new one to ``dsn``."""
         if self._given_connection is not None:
             return self._given_connection
         return connect(self.dsn, verb=self.verb)
 
     def copy(self):
+        """A backend like this one on a connection of its own (yoyo asks for one)."""
         return self.__class__(self.dsn, self.migration_table, self.verb)
 
     def lock(self, timeout=10):  # the caller holds mig's advisory lock
+        """No lock of yoyo's: the caller holds mig's advisory lock."""
         from contextlib import nullcontext
 
         return nullcontext()

@@ -96,6 +96,9 @@ $$;
 
 @dataclass(frozen=True)
 class Applied:
+    """One applied migration as recorded: id, checksum (None: applied by plain yoyo), when and
+    by whom."""
+
     id: str
     applied_at: datetime | None
     applied_by: str | None
@@ -103,6 +106,7 @@ class Applied:
 
 
 def os_user() -> str:
+    """The operating-system user running mig, for the records."""
     try:
         return getpass.getuser()
     except Exception:
@@ -110,6 +114,7 @@ def os_user() -> str:
 
 
 def table_exists(cur, name: str) -> bool:
+    """Whether table ``name`` exists (on the search path)."""
     cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
     return bool(cur.fetchone()[0])
 
@@ -293,6 +298,7 @@ def log_yoyo(backend, migration, operation: str) -> None:
 
 
 def log_event(conn, migration_id: str | None, operation: str, detail: str | None) -> None:
+    """Append one of mig's own events to ``_mig_log``."""
     with conn.cursor() as cur:
         cur.execute(
             "INSERT INTO _mig_log (migration_id, operation, detail, os_user, host)"
@@ -302,6 +308,7 @@ def log_event(conn, migration_id: str | None, operation: str, detail: str | None
 
 
 def set_checksum(conn, migration_id: str, value: str) -> None:
+    """Record ``value`` as the checksum of an applied migration."""
     with conn.cursor() as cur:
         cur.execute(
             "INSERT INTO _mig_migrations (migration_id, checksum) VALUES (%s, %s)"

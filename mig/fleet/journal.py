@@ -35,6 +35,7 @@ from .targets import Target
 
 def key(verb: str, options: dict, migrations: list[tuple[str, str]],
         shard: tuple[int, int] | None) -> str:
+    """What a journal belongs to: the verb, its options, the migrations and the shard, hashed."""
     text = json.dumps([verb, options, migrations, shard], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -92,6 +93,7 @@ class Journal:
             self._file.flush()  # in the page cache: survives the process being killed
 
     def finish(self, all_ok: bool) -> None:
+        """Close the journal, marking it complete when every target succeeded."""
         if all_ok:
             self.record({"complete": True})
         self._file.close()

@@ -91,6 +91,7 @@ def _not_rerunnable(words: str) -> tuple[str, str] | None:
 
 
 def not_rerunnable(source: Source) -> Iterator[Finding]:
+    """``not-rerunnable``: a non-transactional migration's statement that fails when run again."""
     if source.transactional:
         return
     for stmt in statements(source.text):
@@ -118,6 +119,7 @@ def _destructive(words: str) -> str | None:
 
 
 def destructive(source: Source) -> Iterator[Finding]:
+    """``destructive``: a statement that drops or narrows, without the allow marker."""
     if source.rollback:
         return
     for stmt in statements(source.text):
@@ -148,6 +150,7 @@ def _line_of_callable(func: object, path: Path) -> int:
 
 
 def missing_rollback(script) -> Iterator[Finding]:
+    """``missing-rollback``: no rollback file, an empty one, or a Python step without rollback."""
     hint = "write a rollback that restores the previous schema ('mig verify' proves it does)"
     if script.post_apply:
         return

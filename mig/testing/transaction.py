@@ -30,10 +30,12 @@ class RollbackOnlyConnection(_base):
     """A psycopg2 connection whose transaction can only be rolled back."""
 
     def commit(self) -> None:
+        """Refused: the test's transaction is rolled back, never committed."""
         raise _refuse("commit()")
 
     @property
     def autocommit(self) -> bool:
+        """Whether autocommit is on (turning it on is refused)."""
         return bool(_AUTOCOMMIT.__get__(self, type(self)))
 
     @autocommit.setter
@@ -43,6 +45,7 @@ class RollbackOnlyConnection(_base):
         _AUTOCOMMIT.__set__(self, value)
 
     def set_session(self, *args, **kwargs) -> None:
+        """As psycopg2's, but autocommit is refused."""
         if kwargs.get("autocommit") or (len(args) >= 4 and args[3]):
             raise _refuse("autocommit")
         super().set_session(*args, **kwargs)
@@ -56,6 +59,7 @@ class TransactionConnection:
         self._conn: RollbackOnlyConnection | None = None
 
     def get(self) -> RollbackOnlyConnection:
+        """The connection, opened on first use."""
         if self._conn is None or self._conn.closed:
             self._conn = psycopg2.connect(self.url, connection_factory=RollbackOnlyConnection)
         return self._conn
@@ -71,6 +75,7 @@ class TransactionConnection:
             conn.close()
 
     def close(self) -> None:
+        """Close the connection if it is open."""
         if self._conn is not None and not self._conn.closed:
             self._conn.close()
         self._conn = None
