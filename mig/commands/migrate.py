@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,37 @@ def _dry_run_entry(script: Script | StoredScript, direction: str, conn=None) -> 
 
 
 # -- verbs -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Head:
+    """A database proven at head by :func:`at_head`: ``version`` is its newest migration."""
+
+    version: str | None
+
+
+def at_head(settings: Settings, scripts: list[Script]) -> Head | None:
+    """Whether the database is at head, from one connection and one query: every migration
+    in ``scripts`` (:func:`mig.disk.scripts.scan`, which a caller checking many databases
+    does once) applied with its file's checksum, nothing applied that is not on disk, no
+    unfinished run. None when that is not proven (behind, edited, a record without mig's
+    checksum, tables missing or unreadable): :func:`status` then tells the whole state.
+    Whenever this returns a :class:`Head`, :func:`status` reports ``current``.
+    """
+    conn = connect(open_database(settings), verb="status", watch_client=False)
+    try:
+        found = tracking.read_head(conn, settings.migration_table)
+    finally:
+        conn.close()
+    if found is None:
+        return None
+    applied, unfinished = found
+    recorded = dict(applied)
+    if unfinished or len(recorded) != len(scripts):
+        return None
+    if not all(s.checksum is not None and recorded.get(s.id) == s.checksum for s in scripts):
+        return None
+    return Head(applied[-1][0] if applied else None)
+
+
 def status(settings: Settings, *, check: bool = False) -> StatusReport:
     """Applied (when, by whom), pending, edited and partly applied or rolled back migrations,
     and indexes left INVALID. Changes nothing.

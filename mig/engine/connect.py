@@ -130,9 +130,13 @@ def application_name(verb: str) -> str:
 
 
 def connect(
-    dsn: Dsn, *, verb: str = "run", autocommit: bool = True
+    dsn: Dsn, *, verb: str = "run", autocommit: bool = True, watch_client: bool = True
 ) -> psycopg2.extensions.connection:
-    """Open a connection; failures become :class:`DatabaseUnavailable` with a fix-it hint."""
+    """Open a connection; failures become :class:`DatabaseUnavailable` with a fix-it hint.
+
+    :param watch_client: have the server notice a dead client during a long statement (one
+        more round trip); a connection that runs one short read can do without.
+    """
     extra: dict[str, Any] = {"application_name": application_name(verb)}
     if connect_timeout(dsn)[1] == "mig's default":
         extra["connect_timeout"] = str(DEFAULT_CONNECT_TIMEOUT)
@@ -141,7 +145,7 @@ def connect(
     except psycopg2.OperationalError as exc:
         raise connection_error(dsn, exc) from None
     conn.autocommit = True
-    if conn.server_version >= 140000:
+    if watch_client and conn.server_version >= 140000:
         # Notice a dead client even during a long statement, so that its transaction rolls
         # back and its advisory lock goes with it at once (PostgreSQL 14+).
         with conn.cursor() as cur:

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import psycopg2.errors
 from psycopg2 import sql
 
 from ..disk.scripts import Script
@@ -164,6 +165,36 @@ def read_applied(conn, migration_table: str) -> list[Applied]:
         Applied(mid, at.replace(tzinfo=timezone.utc) if at else None, by, cs)
         for mid, at, by, cs in rows
     ]
+
+
+_READ_HEAD = """
+SELECT array(SELECT y.migration_id FROM {table} y
+              ORDER BY y.applied_at_utc, y.migration_id),
+       array(SELECT c.checksum FROM {table} y
+              LEFT JOIN _mig_migrations c ON c.migration_id = y.migration_id
+              ORDER BY y.applied_at_utc, y.migration_id),
+       EXISTS (SELECT FROM _mig_progress) OR EXISTS (SELECT FROM _mig_partial)
+"""
+
+
+def read_head(conn, migration_table: str) -> tuple[list[tuple[str, str | None]], bool] | None:
+    """In one round trip: the applied migrations (id and mig's checksum, in the order they
+    were applied) and whether any non-transactional run is unfinished.
+
+    It reads every tracking table without first checking that they exist: None when one is
+    missing or this role may not read it (a database mig has not fully set up, an older
+    layout, the application role); :func:`read_applied` and :func:`read_partial` then tell
+    what is there. ``conn`` must be in autocommit (a failed read leaves no transaction).
+    """
+    query = sql.SQL(_READ_HEAD).format(table=sql.Identifier(migration_table))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            ids, checksums, unfinished = cur.fetchone()
+    except (psycopg2.errors.UndefinedTable, psycopg2.errors.InsufficientPrivilege,
+            psycopg2.errors.UndefinedColumn):
+        return None
+    return list(zip(ids, checksums, strict=True)), bool(unfinished)
 
 
 _RECORD_APPLY = """

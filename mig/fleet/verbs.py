@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import commands, tls
+from ..commands.migrate import at_head
 from ..config import Settings
+from ..disk import scripts as scripts_mod
+from ..disk.scripts import Script
 from ..errors import ConfigError, DatabaseUnavailable, MigError, Refused
 from . import journal as journal_mod
 from .run import Summary, cores, run
@@ -99,7 +102,7 @@ def default_jobs(settings: Settings, targets: list[Target]) -> int:
 
 def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetOptions,
            work: Callable[[Settings, Target], dict], *, verb_options: dict | None = None,
-           journaled: bool = True) -> Summary:
+           journaled: bool = True, scanned: Scanned | None = None) -> Summary:
     if options.canary < 0 or (options.max_failures is not None and options.max_failures < 1):
         raise ConfigError("--canary must be 0 or more and --max-failures 1 or more")
     if options.jobs is not None and options.jobs < 1:
@@ -109,9 +112,7 @@ def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetO
     targets = [_secured(settings, t) for t in targets]  # every target checked before any runs
     journal = None
     if journaled and targets:
-        from ..disk import scripts as scripts_mod
-
-        scripts, hooks = scripts_mod.scan(settings.sources)
+        scripts, hooks = scanned or _scan(settings)
         key = journal_mod.key(verb, verb_options or {},
                               [(s.id, s.checksum) for s in scripts + hooks], options.shard)
         path = options.journal or settings.embedded_dir / "fleet" / f"{verb}-{key}.jsonl"
@@ -124,10 +125,32 @@ def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetO
                confirm=options.confirm, on_outcome=options.on_outcome)
 
 
+Scanned = tuple[list[Script], list[Script]]
+
+
+def _scan(settings: Settings) -> Scanned:
+    """The migration files, scanned and their checksums taken once for the whole run (every
+    target is compared with the same files).
+
+    :raises BadMigrationFile: before any target runs.
+    """
+    scripts, hooks = scripts_mod.scan(settings.sources)
+    for script in scripts + hooks:
+        script.checksum  # noqa: B018 - read once here, not by each target's thread
+    return scripts, hooks
+
+
 def status(settings: Settings, targets: list[Target], options: FleetOptions) -> Summary:
-    """Which migration each target is at; :attr:`Summary.versions` groups them."""
+    """Which migration each target is at; :attr:`Summary.versions` groups them. A target at
+    head is told by one query (:func:`mig.commands.migrate.at_head`), the others by the whole
+    status read."""
+    scripts, _ = _scan(settings)
 
     def work(ts: Settings, target: Target) -> dict:
+        head = at_head(ts, scripts)
+        if head is not None:
+            return {"outcome": "current", "version": head.version, "state": "current",
+                    "pending": 0, "edited": 0}
         report = commands.status(ts)
         return {"outcome": "current" if report.current else "behind",
                 "version": _version(report), "state": _state(report),
@@ -139,15 +162,22 @@ def status(settings: Settings, targets: list[Target], options: FleetOptions) -> 
 def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
           to: str | None = None, seed_env: str | None = None, seed: bool = False) -> Summary:
     """Apply pending migrations on every target; a target already at head is skipped after one
-    read-only status query. A schema target's schema is created when missing.
+    read-only query (:func:`mig.commands.migrate.at_head`). A schema target's schema is
+    created when missing.
 
     :param seed: load the seed data (``seed_env`` too) after the migrations, on each target.
     """
+    scanned = _scan(settings)
 
     def work(ts: Settings, target: Target) -> dict:
-        report = commands.status(ts)
+        head = at_head(ts, scanned[0]) if to is None else None
         result: dict = {"outcome": "at head", "migrations": []}
-        if not report.current or to is not None:
+        if head is not None:
+            result.update(version=head.version, state="current")
+            report = None
+        else:
+            report = commands.status(ts)
+        if report is not None and (not report.current or to is not None):
             if target.schema is not None and not report.applied:
                 _create_schema(ts, target.schema)
             run_report = commands.apply(ts, to=to)
@@ -160,11 +190,12 @@ def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
                 report = commands.status(ts)
         if seed or seed_env:
             result["seed"] = _seed_counts(commands.seed(ts, env=seed_env))
-        result.setdefault("version", _version(report))
-        result.setdefault("state", _state(report))
+        if report is not None:
+            result.setdefault("version", _version(report))
+            result.setdefault("state", _state(report))
         return result
 
-    return _fleet("apply", settings, targets, options, work,
+    return _fleet("apply", settings, targets, options, work, scanned=scanned,
                   verb_options={"to": to, "seed": seed or bool(seed_env), "seed_env": seed_env})
 
 
