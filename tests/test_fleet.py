@@ -249,6 +249,58 @@ targets:
     assert PASSWORD not in rerun.stdout + rerun.stderr
 
 
+def test_a_no_op_run_skips_only_the_targets_at_head(pg_server, few, tmp_path) -> None:
+    """The one-query skip never passes over a target that is behind, edited or unfinished."""
+    at_head, edited, unfinished, unchecked, also_at_head, behind = few
+    listing = tmp_path / "fleet.txt"
+    listing.write_text("".join(f"{pg_server.url(n)} name={n}\n" for n in few[:5]))
+    first = run_mig(["apply", "-q", "--fleet", str(listing), "--journal",
+                     str(tmp_path / "first.jsonl")], cwd=REPO)
+    assert first.returncode == 0, first.stderr
+    listing.write_text("".join(f"{pg_server.url(n)} name={n}\n" for n in few))
+    query(pg_server.url(edited), "UPDATE _mig_migrations SET checksum = 'x' || checksum"
+          " WHERE migration_id = '20260128_104444_users'")
+    query(pg_server.url(unfinished), "INSERT INTO _mig_partial (migration_id, direction,"
+          f" checksum, steps) SELECT migration_id, 'rollback', checksum, 2"
+          f" FROM _mig_migrations WHERE migration_id = '{HEAD}'")
+    query(pg_server.url(unchecked),  # a record without mig's checksum (applied by yoyo)
+          f"DELETE FROM _mig_migrations WHERE migration_id = '{HEAD}'")
+
+    run = run_mig(["apply", "--fleet", str(listing), "--json", "--journal",
+                   str(tmp_path / "noop.jsonl")], cwd=REPO)
+    outcomes, summary = _lines(run.stdout)
+    assert {n: o["outcome"] for n, o in outcomes.items()} == {
+        at_head: "at head", also_at_head: "at head", unchecked: "at head",
+        behind: "applied", edited: "failed", unfinished: "failed"}, run.stdout
+    assert outcomes[behind]["migrations"] == [HEAD]
+    assert outcomes[edited]["error_type"] == "ChecksumMismatch"
+    assert "20260128_104444_users" in outcomes[edited]["error"]
+    assert HEAD in outcomes[unfinished]["error"]
+    assert {outcomes[n]["version"] for n in (at_head, also_at_head, unchecked, behind)} == {HEAD}
+    assert summary["failed"] == 2 and run.returncode == 1
+
+    # the one-query check proves "at head" only where the whole status read says current
+    from mig.commands.migrate import at_head as probe
+    from mig.disk.scripts import scan
+
+    settings = mig.resolve(project_dir=REPO)
+    scripts, _ = scan(settings.sources)
+    for name in few:
+        one = dataclasses.replace(settings, database=mig.resolve(
+            database=pg_server.url(name)).database)
+        head = probe(one, scripts)
+        report = mig.status(one)
+        assert (head is not None) == (name in (at_head, also_at_head, behind)), name
+        if head is not None:
+            assert report.current and head.version == report.applied[-1]["id"] == HEAD
+    # an edited file on disk (the same records) is no longer at head anywhere
+    changed = [dataclasses.replace(s, _checksum="0" * 64) if s.id == HEAD else s
+               for s in scripts]
+    one = dataclasses.replace(settings, database=mig.resolve(
+        database=pg_server.url(at_head)).database)
+    assert probe(one, changed) is None
+
+
 def test_max_failures_and_canary_stop_before_the_rest(pg_server, few, tmp_path) -> None:
     unreachable = f"postgresql://postgres@127.0.0.1:{_closed_port()}/nowhere"
     listing = tmp_path / "fleet.txt"
