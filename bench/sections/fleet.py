@@ -80,7 +80,7 @@ def section(bench: Bench) -> tuple[list[Row], list[str]]:
             None),
     ]
     notes = [f"fleet: {count} empty databases created beforehand ({created:.0f} s, not "
-             f"counted); default --jobs here: {jobs} (twice the cores, at most half the "
+             f"counted); default --jobs here: {jobs} (four times the cores, at most half the "
              f"server's free connections); the no-op run over {small} databases took "
              f"{noop_small * 1000:.0f} ms. "
              "One database is a whole `mig apply` process (start-up included); the fleet runs "

@@ -79,9 +79,10 @@ def _state(report) -> str:
 
 
 def default_jobs(settings: Settings, targets: list[Target]) -> int:
-    """Twice the cores (a target mostly waits for its server), at most half the connections
-    the first target's server has free, and at most the number of targets."""
-    jobs = 2 * cores()
+    """Four times the cores (a target mostly waits for its server: a new connection, a server
+    process started for it, a few queries), at most half the connections the first target's
+    server has free, and at most the number of targets."""
+    jobs = 4 * cores()
     with contextlib.suppress(MigError):
         from ..engine.connect import connect, open_database
 
