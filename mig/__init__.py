@@ -54,7 +54,7 @@ if TYPE_CHECKING:
         wait,
     )
     from .commands.schema import VerificationFailed
-    from .config import InsecureTLSWarning, Settings, resolve
+    from .config import InsecureTLSWarning, Settings, UnknownSettingWarning, resolve
 
 __version__ = "0.1.0"
 
@@ -71,6 +71,7 @@ _WHERE = {
     "stop_embedded": "commands",
     "Settings": "config",
     "InsecureTLSWarning": "config",
+    "UnknownSettingWarning": "config",
     "resolve": "config",
     "verify": "commands",
     "VerificationFailed": "commands.schema",
@@ -98,6 +99,7 @@ __all__ = [
     "ServerError",
     "Settings",
     "StatementFailed",
+    "UnknownSettingWarning",
     "VerificationFailed",
     "Unfinished",
     "apply",

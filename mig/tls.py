@@ -6,6 +6,13 @@ the URL says. What neither sets, libpq takes from its own environment (``PGSSLMO
 ``PGSSLROOTCERT``, ...) and then from its defaults (``sslmode=prefer``): mig reads those the same
 way to know what libpq will do.
 
+For a host that is not local (not a Unix socket, ``localhost`` or a loopback address), the
+default is verified TLS whatever the profile: with no ``sslmode`` anywhere (mig's settings, the
+URL, ``PGSSLMODE``), mig connects with ``sslmode=verify-full``, and with ``sslrootcert=system``
+(the TLS library's trusted roots) unless a CA is configured (``sslrootcert``, ``PGSSLROOTCERT``
+or libpq's ``~/.postgresql/root.crt``). A weaker ``sslmode`` set explicitly is honoured with a
+warning on every run under the default profile.
+
 The ``production`` profile accepts only ``sslmode=verify-full`` with a CA (``sslrootcert``: a
 file, or ``system`` for the TLS library's trusted roots): anything else could be talking to an
 impostor. ``allow_insecure_tls`` lets a weaker connection through, with a warning on every run.
@@ -13,6 +20,7 @@ impostor. ``allow_insecure_tls`` lets a weaker connection through, with a warnin
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,6 +32,7 @@ SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 KEYS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
 LIBPQ_ENV = {key: "PG" + key.upper() for key in KEYS}  # PGSSLMODE, PGSSLROOTCERT, ...
 LIBPQ_DEFAULT_SSLMODE = "prefer"
+DEFAULT_ROOT_CERT = Path("~/.postgresql/root.crt")  # libpq's CA file when none is set
 
 _FIX = (
     "use sslmode=verify-full with the CA that signed the server's certificate: "
@@ -65,6 +74,51 @@ def effective(dsn: Dsn, env: Mapping[str, str]) -> dict[str, tuple[str | None, s
         else:
             found[key] = (None, "libpq's default")
     return found
+
+
+def _loopback(name: str) -> bool:
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def remote_hosts(dsn: Dsn, env: Mapping[str, str]) -> list[str]:
+    """The hosts of ``dsn`` that are not local: not a Unix socket, ``localhost`` or a loopback
+    address. (A name is judged as written: mig looks nothing up.)"""
+    hosts = [h.strip() for h in (dsn.get("host") or env.get("PGHOST") or "").split(",")]
+    hosts = [h for h in hosts if h]
+    if not hosts:  # libpq connects to hostaddr, else to its default Unix socket
+        hosts = [a.strip() for a in (dsn.get("hostaddr") or env.get("PGHOSTADDR") or "")
+                 .split(",") if a.strip()]
+    return [h for h in hosts if not (h.startswith(("/", "@")) or _loopback(h)
+                                     or h.lower() == "localhost"
+                                     or h.lower().endswith(".localhost"))]
+
+
+def verified_by_default(dsn: Dsn, env: Mapping[str, str]) -> tuple[Dsn, tuple[str, ...]]:
+    """``dsn`` with verified TLS for a host that is not local unless ``sslmode`` is set, and
+    the warnings to show: an explicit weaker ``sslmode`` for such a host."""
+    remote = remote_hosts(dsn, env)
+    if not remote:
+        return dsn, ()
+    found = effective(dsn, env)
+    mode, mode_source = found["sslmode"]
+    root = found["sslrootcert"][0]
+    if mode is None:
+        if root == "system":
+            return dsn, ()  # libpq's default then is verify-full
+        changes = {"sslmode": "verify-full"}
+        if root is None and not DEFAULT_ROOT_CERT.expanduser().is_file():
+            changes["sslrootcert"] = "system"
+        return dsn.with_params(**changes), ()
+    if mode == "verify-full":
+        return dsn, ()
+    return dsn, (
+        f"warning: the server's identity is NOT verified: sslmode is {mode!r} (from "
+        f"{mode_source}) for {', '.join(remote)}, which is not a local host; mig's default "
+        "there is verify-full (honoured because it was set explicitly; the production profile "
+        "refuses it)",)
 
 
 def problems(dsn: Dsn | None, env: Mapping[str, str]) -> list[str]:

@@ -12,8 +12,22 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 
-from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
+from mig.server import FAST_UNSAFE_SETTINGS, LocalServer, relocated_servers
 from tests.support.server import PASSWORD, PASSWORD_ROLE, create_database, drop_database
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _relocated_servers_removed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """As root, servers of projects in this session's temporary folders keep their data in
+    /var/lib/mig/servers (the server's user cannot enter pytest's 0700 folders): removed at
+    the end, as pytest removes its folders."""
+    yield
+    base = tmp_path_factory.getbasetemp()
+    for requested in relocated_servers():
+        # this session's, and those of sessions whose folders pytest has removed since (the
+        # project's folder, not .mig, which mig does not create when the data is elsewhere)
+        if requested.is_relative_to(base) or not requested.parent.parent.exists():
+            LocalServer(requested).destroy()
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +37,12 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]
         tmp_path_factory.mktemp("pg") / "data",
         bindir=bindir,
         settings=FAST_UNSAFE_SETTINGS,
-        # one role that must give its password over TCP; every other role is trusted
-        hba=[f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256"],
+        # The suite's own throw-away server, on TCP so that tests can hand out plain URLs: one
+        # role must give its password; every other role is trusted (unlike mig's default,
+        # which has no TCP listener at all; tests/test_embedded_security.py).
+        listen_tcp=True,
+        hba=[f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256",
+             "host all all 127.0.0.1/32 trust"],
     )
     server.start()
     conn = psycopg2.connect(server.url())

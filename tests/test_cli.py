@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from urllib.parse import quote
 
 import click
 import pytest
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from mig.cli import cli
 from mig.errors import EXIT_PENDING, EXIT_USAGE
+from mig.server import LocalServer
 from tests.support import PASSWORD, PASSWORD_ROLE, REPO, run_mig, tables, write_project
 from tests.support import TWO_MIGRATIONS as MIGRATIONS
 
@@ -138,10 +140,13 @@ def test_embedded_default_survives_between_commands(tmp_path):
         url = run_mig(["db", "url"], cwd=project).stdout.strip()
         # no TLS on the embedded server: the URL says so, so a PGSSLMODE for other servers
         # does not break psql "$(mig db url)"
-        assert url.startswith("postgresql://postgres@127.0.0.1:")
+        # its socket, in its data folder (as root maybe elsewhere than .mig: mig opens no
+        # folder it did not create)
+        datadir = LocalServer(project / ".mig" / "pgdata").datadir
+        assert url.startswith("postgresql://postgres@" + quote(str(datadir), safe="") + ":")
         assert url.endswith("/mig?sslmode=disable")
         assert {"a", "b"} <= tables(url)
-        assert (project / ".mig" / "pgdata" / "PG_VERSION").exists()
+        assert (datadir / "PG_VERSION").exists()
         result = run_mig(["db", "stop"], cwd=project)
         assert "stopped the embedded server" in result.stdout
         # the data survives a restart

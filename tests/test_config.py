@@ -111,7 +111,8 @@ def test_describe_masks_password(tmp_path):
     _ini(tmp_path, "[DEFAULT]\nsources = %(here)s/migrations\n")
     s = resolve(database="postgresql://u:hunter2@h/db", project_dir=tmp_path, env={})
     shown = s.describe()
-    assert shown["database"] == "postgresql://u:***@h/db"
+    # and shows the verified TLS a host that is not local gets by default
+    assert shown["database"] == "postgresql://u:***@h/db?sslmode=verify-full&sslrootcert=system"
     assert "hunter2" not in repr(s) and "hunter2" not in str(shown)
 
 
@@ -178,8 +179,8 @@ def test_the_insecure_tls_opt_out_warns_library_callers_too(tmp_path):
     assert [str(w.message) for w in rec] == [settings.warnings[0].removeprefix("warning: ")]
     assert rec[0].filename == __file__  # it points at the caller's line
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        resolve(database=url, project_dir=tmp_path, env={})  # development: nothing to say
+        warnings.simplefilter("error")  # development, verified: nothing to say
+        resolve(database="postgresql://u@db.example.test/app", project_dir=tmp_path, env={})
 
 
 def test_the_insecure_tls_warning_is_shown_once_by_the_cli_and_by_a_script(tmp_path):

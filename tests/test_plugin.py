@@ -168,9 +168,10 @@ def test_a_failing_test_keeps_its_database_on_the_embedded_server(sample, tmp_pa
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "*- mig: kept the database of this failed test -*",
-        "postgresql://postgres@127.0.0.1:*/mig_test_test_breaks_*",
+        # the embedded server's socket URL (no TCP listener)
+        "postgresql://postgres@%2F*%2Fdata:5432/mig_test_test_breaks_*",
         "*mig: databases kept for inspection*",
-        "test_fails.py::test_breaks: postgresql://postgres@127.0.0.1:*/mig_test_test_breaks_*",
+        "test_fails.py::test_breaks: postgresql://postgres@%2F*:5432/mig_test_test_breaks_*",
         "the embedded server's data is kept in *; start it with: python -c *",
     ])
     line = next(x for x in result.stdout.lines if x.startswith("test_fails.py::test_breaks: "))

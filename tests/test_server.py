@@ -42,8 +42,11 @@ def test_start_reuse_stop(tmp_path):
 
 @pytest.mark.skipif(not PG15_BINDIR.exists(), reason="Debian's postgresql-15 is not installed")
 def test_other_binaries(tmp_path):
-    with LocalServer(tmp_path / "data", bindir=PG15_BINDIR) as server:
-        assert 150000 <= _version(server.url()) < 160000
+    server = LocalServer(tmp_path / "data", bindir=PG15_BINDIR)
+    try:
+        assert 150000 <= _version(server.start().url()) < 160000
+    finally:
+        server.destroy()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the server user is only used when running as root")
@@ -53,17 +56,25 @@ def test_binaries_under_a_folder_closed_to_others(tmp_path):
     closed = tmp_path / "home"
     closed.mkdir(mode=0o700)
     (closed / "pginstall").symlink_to(embedded_bindir().parent)
-    with LocalServer(tmp_path / "data", bindir=closed / "pginstall" / "bin") as server:
-        assert _version(server.url()) >= 180000
+    server = LocalServer(tmp_path / "data", bindir=closed / "pginstall" / "bin")
+    try:
+        assert _version(server.start().url()) >= 180000
+        # a copy mig made, and the closed folder is as it was
+        assert str(server.bindir).startswith("/var/lib/mig/postgres/")
+        assert closed.stat().st_mode & 0o777 == 0o700
+    finally:
+        server.destroy()
 
 
 def test_missing_binaries_are_a_clear_error(tmp_path):
     bindir = tmp_path / "no-such-install" / "bin"
     bindir.mkdir(parents=True)
     expected = r"not a PostgreSQL installation: no initdb, pg_ctl, postgres"
+    server = LocalServer(tmp_path / "data", bindir=bindir)
     with pytest.raises(ServerError, match=expected) as info:
-        LocalServer(tmp_path / "data", bindir=bindir).start()
+        server.start()
     assert "hint:" in str(info.value)
+    server.destroy()
 
 
 def test_binaries_that_cannot_run_are_a_clear_error(tmp_path):
@@ -72,5 +83,29 @@ def test_binaries_that_cannot_run_are_a_clear_error(tmp_path):
     for tool in ("initdb", "pg_ctl", "postgres"):
         (bindir / tool).write_text("not a program\n")
         (bindir / tool).chmod(0o644)
+    server = LocalServer(tmp_path / "data", bindir=bindir)
     with pytest.raises(ServerError, match=r"cannot run .*initdb.*Permission denied"):
-        LocalServer(tmp_path / "data", bindir=bindir).start()
+        server.start()
+    server.destroy()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server user is only used when running as root")
+def test_a_data_folder_left_by_a_deleted_server_user_is_taken_over(tmp_path):
+    """The system user deleted and created again gets another id: its old data folder, owned
+    by an id that no longer exists, is mig's own and is given to the new user."""
+    import pwd
+
+    orphan = 4_100_000 + os.getpid() % 1000
+    with pytest.raises(KeyError):
+        pwd.getpwuid(orphan)
+    server = LocalServer(tmp_path / "data")
+    try:
+        server.start()
+        server.stop()
+        for root, dirs, files in os.walk(server.datadir):
+            for name in [*dirs, *files]:
+                os.lchown(os.path.join(root, name), orphan, orphan)
+        os.chown(server.datadir, orphan, orphan)
+        assert _version(server.start().url()) >= 180000
+    finally:
+        server.destroy()

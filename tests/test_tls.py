@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +25,12 @@ from cryptography.x509.oid import NameOID
 import mig
 from mig.config import resolve
 from mig.errors import EXIT_USAGE, ConfigError
-from mig.server import LocalServer, _as_root, _system_user
+from mig.server import LocalServer, _as_root, _system_user, scratch_folder
 from tests.support import PG15_BINDIR, run_mig, write_project
 
 CLIENT_ROLE = "tls_client"  # may log in only with a client certificate signed by the CA
+# A name that is not local, in the server's certificate; reached at 127.0.0.1 (hostaddr).
+REMOTE_NAME = "db.mig-test.example"
 
 
 # -- certificates ----------------------------------------------------------------------------
@@ -98,12 +101,12 @@ def tls_server(tmp_path_factory) -> Iterator[TlsServer]:
     if not (PG15_BINDIR / "postgres").exists():
         pytest.skip(f"Debian's PostgreSQL 15 server ({PG15_BINDIR}) is not installed: "
                     "apt-get install postgresql-15")
-    folder = tmp_path_factory.mktemp("tls")
+    folder = scratch_folder("mig-tls-")  # the server's user (as root) reads its files
     ca_key, other_key, server_key, client_key = _key(), _key(), _key(), _key()
     ca = _certificate("mig test CA", ca_key, "mig test CA", ca_key, ca=True)
     other = _certificate("another CA", other_key, "another CA", other_key, ca=True)
     server_cert = _certificate("localhost", server_key, "mig test CA", ca_key,
-                               dns=("localhost",), ips=("127.0.0.1",))
+                               dns=("localhost", REMOTE_NAME), ips=("127.0.0.1",))
     client_cert = _certificate(CLIENT_ROLE, client_key, "mig test CA", ca_key)
     paths = {
         "ca": _write_pem(folder / "ca.crt", ca),
@@ -125,6 +128,7 @@ def tls_server(tmp_path_factory) -> Iterator[TlsServer]:
         hba=[f"hostssl all {CLIENT_ROLE} 127.0.0.1/32 cert",
              "hostssl all all 127.0.0.1/32 trust",
              "host all all 127.0.0.1/32 reject"],  # no TLS, no connection
+        listen_tcp=True,
     )
     server.start()
     try:
@@ -137,6 +141,7 @@ def tls_server(tmp_path_factory) -> Iterator[TlsServer]:
         yield tls
     finally:
         server.destroy()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -244,6 +249,51 @@ def test_the_opt_out_connects_and_warns_on_every_run(tls_server, project):
             assert "sslmode is 'require'" in result.stderr
 
 
+def _remote(t: TlsServer, query: str = "") -> str:
+    return t.url("hostaddr=127.0.0.1" + (f"&{query}" if query else ""), host=REMOTE_NAME)
+
+
+def test_a_host_that_is_not_local_is_verified_by_default(tls_server, project):
+    t = tls_server
+    config = run_mig(["config", "--json", "-d", _remote(t)], cwd=project)
+    assert "sslmode=verify-full&sslrootcert=system" in config.stdout
+    # the CA configured: verified, no warning, under the default profile
+    result = run_mig(["status", "-d", _remote(t)], cwd=project,
+                     env={"MIG_SSLROOTCERT": str(t.ca)})
+    assert "pending  0001_a" in result.stdout, result.stderr
+    assert "warning" not in result.stderr
+    # no CA configured: the system's roots do not know the test CA, so it is refused
+    result = run_mig(["status", "-d", _remote(t)], cwd=project, env={"HOME": str(project)})
+    assert result.returncode == 1
+    assert "certificate verify failed" in result.stderr
+    assert "not signed by any CA the system trusts (sslrootcert=system)" in result.stderr
+    assert "--sslrootcert /path/to/ca.pem, MIG_SSLROOTCERT" in result.stderr
+    # a local name is left to libpq's default, as before
+    local = run_mig(["config", "--json", "-d", t.url()], cwd=project)
+    assert "sslmode" not in local.stdout.split('"database"')[1].split("\n")[0]
+
+
+@pytest.mark.parametrize("how", ["url", "option", "PGSSLMODE"])
+def test_an_explicit_weaker_sslmode_is_honoured_with_a_warning(tls_server, project, how):
+    t = tls_server
+    url, args, env = _remote(t), [], {}
+    if how == "url":
+        url = _remote(t, "sslmode=require")
+    elif how == "option":
+        args = ["--sslmode", "require"]
+    else:
+        env = {"PGSSLMODE": "require"}
+    result = run_mig(["status", "-q", "--exit-code", *args, "-d", url], cwd=project, env=env)
+    assert result.returncode == 4, result.stderr  # connected (unverified): 0001_a is pending
+    assert result.stderr.count("warning: the server's identity is NOT verified: sslmode is "
+                               "'require'") == 1
+    assert f"for {REMOTE_NAME}, which is not a local host" in result.stderr
+    refused = run_mig(["status", "--profile", "production", *args, "-d", url], cwd=project,
+                      env=env)
+    assert refused.returncode == EXIT_USAGE
+    assert "the production profile requires a verified TLS connection" in refused.stderr
+
+
 def test_the_production_profile_refuses_before_connecting(tls_server, project):
     t = tls_server
     result = run_mig(["status", "--profile", "production", "-d", t.url("sslmode=require")],
@@ -270,8 +320,12 @@ def _refusal(tmp_path, database=URL, env=None, **options) -> str:
 
 def test_production_explains_each_weakness(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.postgresql/root.crt to fall back on
-    message = _refusal(tmp_path)
-    assert "sslmode is not set, so libpq uses 'prefer'" in message
+    # nothing set: a host that is not local gets verify-full with the system's roots
+    settings = _settings(tmp_path, profile="production")
+    assert settings.database.get("sslmode") == "verify-full"
+    assert settings.database.get("sslrootcert") == "system" and settings.warnings == ()
+    message = _refusal(tmp_path, URL + "?sslmode=prefer")
+    assert "sslmode is 'prefer' (from the connection settings)" in message
     assert "no CA is given (sslrootcert)" in message
     assert "MIG_SSLMODE=verify-full MIG_SSLROOTCERT=" in message
     message = _refusal(tmp_path, URL + "?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem")
@@ -281,7 +335,7 @@ def test_production_explains_each_weakness(tmp_path, monkeypatch):
     message = _refusal(tmp_path, env={"PGSSLMODE": "require"})
     assert "sslmode is 'require' (from PGSSLMODE)" in message
     message = _refusal(tmp_path, database=None)
-    assert "no database is configured: the embedded server is for development" in message
+    assert "the production profile refuses the embedded development server" in message
     message = _refusal(tmp_path, database="host=/var/run/postgresql dbname=app",
                        sslmode="verify-full", sslrootcert="system")
     assert "goes through /var/run/postgresql, where TLS does not apply" in message
@@ -335,8 +389,12 @@ def test_the_opt_out_is_a_warning_not_a_silence(tmp_path):
         settings = _settings(tmp_path, URL + "?sslmode=disable",
                              env={"MIG_PROFILE": "production", "MIG_ALLOW_INSECURE_TLS": "yes"})
     assert settings.allow_insecure_tls and settings.warnings
-    # development asks for nothing and warns about nothing
-    assert _settings(tmp_path, URL + "?sslmode=disable").warnings == ()
+    # development honours an explicit weaker sslmode for a remote host, with a warning; for a
+    # local one it asks for nothing and warns about nothing
+    with pytest.warns(mig.InsecureTLSWarning, match="sslmode is 'disable'"):
+        assert _settings(tmp_path, URL + "?sslmode=disable").warnings
+    local = "postgresql://mig@localhost:5432/app?sslmode=disable"
+    assert _settings(tmp_path, local).warnings == ()
 
 
 @pytest.mark.parametrize("options,needle", [

@@ -54,6 +54,23 @@ def _guessed_secrets(words: list[str]) -> list[str]:
     return [secret for text in texts if text for secret in guess_secrets(text)]
 
 
+def _hide_passwords_from_the_process_list(words: list[str]) -> None:
+    """Rewrite this process's title (``/proc/PID/cmdline``, what ``ps`` shows every local
+    user) without the passwords of its command line, where the platform allows it. It is
+    visible until then (the interpreter's start): the environment or a password file stays
+    the way to pass one (docs/security.md)."""
+    secrets = sorted({s for w in words for s in guess_secrets(w)}
+                     | {s for w in words if w.startswith("-")
+                        for s in guess_secrets(w.partition("=")[2])}, key=len, reverse=True)
+    if not secrets:
+        return
+    try:
+        import setproctitle
+    except ImportError:  # an installation without it: nothing to hide with
+        return
+    setproctitle.setproctitle(" ".join(["mig", *(redact(w, *secrets) for w in words)]))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``mig`` console script."""
     # yoyo logs import failures with a traceback; mig reports them itself, briefly.
@@ -61,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("yoyo").propagate = False
     # one run's, even when called in-process
     run = Run(secrets=_guessed_secrets(sys.argv[1:] if argv is None else list(argv)))
+    if argv is None:
+        _hide_passwords_from_the_process_list(sys.argv[1:])
     try:
         code = cli.main(args=argv, prog_name="mig", standalone_mode=False, obj=run)
     except click.exceptions.Abort:

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ..config import InsecureTLSWarning, Settings, resolve
+from ..config import InsecureTLSWarning, Settings, UnknownSettingWarning, resolve
 from ..reports import SILENT, Reporter
 
 
@@ -136,7 +136,9 @@ def settings_from(params: dict[str, Any]) -> Settings:
         if params.get("lock_wait") is None:
             params["lock_wait"] = old_lock_wait
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", InsecureTLSWarning)  # printed below, in mig's words
+        # printed below, in mig's words
+        warnings.simplefilter("ignore", InsecureTLSWarning)
+        warnings.simplefilter("ignore", UnknownSettingWarning)
         settings = resolve(
             database=database,
             config_file=params.pop("config_file", None),
@@ -153,6 +155,20 @@ def settings_from(params: dict[str, Any]) -> Settings:
     for warning in settings.warnings:
         click.echo(warning, err=True)  # whatever -q says: an accepted risk stays visible
     return settings
+
+
+def announce(settings: Settings, out: Printer) -> None:
+    """Say which database the command is about to change, before anything happens."""
+    from ..commands import describe
+
+    out.progress(f"database: {describe(settings)}")
+
+
+def with_target(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """``--json`` output with the database it acted on (``mig.commands.target``)."""
+    from ..commands import target
+
+    return {"database": target(settings), **data}
 
 
 class Printer:

@@ -29,7 +29,8 @@ def url(settings, out: Printer) -> int:
 def stop(settings, out: Printer) -> int:
     """Stop the embedded server (its data stays)."""
     if commands.stop_embedded(settings):
-        out.line(f"stopped the embedded server ({settings.embedded_dir})")
+        data = commands.target(settings)["embedded_data"]
+        out.line(f"stopped the embedded server (data in {data})")
     else:
         out.line("the embedded server is not running")
     return EXIT_OK

@@ -10,7 +10,15 @@ from .. import commands
 from ..errors import EXIT_INCONSISTENT, EXIT_OK, EXIT_PENDING
 from ..reports import RunReport
 from . import fleet as fleet_cli
-from ._common import Printer, cli, common_options, lock_options, with_settings
+from ._common import (
+    Printer,
+    announce,
+    cli,
+    common_options,
+    lock_options,
+    with_settings,
+    with_target,
+)
 from .fleet import fleet_options
 
 
@@ -53,6 +61,7 @@ def apply(settings, out: Printer, to, dry_run, as_json, with_seed, seed_env,
             fleet_cli.refuse("--dry-run" if dry_run else "--single-transaction")
         return fleet_cli.run("apply", settings, out, fleet, as_json=as_json, yes=yes, to=to,
                              seed=with_seed, seed_env=seed_env)
+    announce(settings, out)
     report = commands.apply(settings, to=to, dry_run=dry_run,
                             single_transaction=single_transaction, report=out.report)
     seeded = None
@@ -62,7 +71,7 @@ def apply(settings, out: Printer, to, dry_run, as_json, with_seed, seed_env,
         data = report.to_json()
         if seeded is not None:
             data["seed"] = seeded.to_json()
-        out.json(data)
+        out.json(with_target(data, settings))
     elif dry_run:
         _print_plan(out, report, "apply")
     elif report.migrations:
@@ -104,10 +113,11 @@ def rollback(settings, out: Printer, steps, to, dry_run, yes, force, as_json, fl
             return False
         return click.confirm(f"roll back {len(ids)} migrations ({', '.join(ids)})?")
 
+    announce(settings, out)
     report = commands.rollback(settings, steps=steps, to=to, dry_run=dry_run, yes=yes,
                                force=force, confirm=confirm, report=out.report)
     if as_json:
-        out.json(report.to_json())
+        out.json(with_target(report.to_json(), settings))
     elif dry_run:
         _print_plan(out, report, "roll back")
     elif report.migrations:
@@ -204,6 +214,7 @@ def new(settings, out: Printer, name, kind) -> int:
 @with_settings
 def repair(settings, out: Printer) -> int:
     """Accept the current checksums of edited applied migrations (recorded in _mig_log)."""
+    announce(settings, out)
     repaired = commands.repair(settings, report=out.report)
     for r in repaired:
         out.line(f"{r['id']}: {r['action']}")

@@ -7,7 +7,7 @@ import click
 from .. import commands
 from ..errors import EXIT_OK
 from . import fleet as fleet_cli
-from ._common import Printer, cli, common_options, with_settings
+from ._common import Printer, announce, cli, common_options, with_settings, with_target
 from .fleet import fleet_options
 
 
@@ -40,10 +40,11 @@ def seed(settings, out: Printer, env, dry_run, prune, as_json, yes, fleet) -> in
             fleet_cli.refuse("--dry-run")
         return fleet_cli.run("seed", settings, out, fleet, as_json=as_json, yes=yes, env=env,
                              prune=prune)
+    announce(settings, out)
     report = commands.seed(settings, env=env, prune=prune, dry_run=dry_run,
                            report=out.report)
     if as_json:
-        out.json(report.to_json())
+        out.json(with_target(report.to_json(), settings))
     else:
         for line in report.lines():
             out.line(line)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .adopt import baseline, foreign_histories, init
     from .check import hash_history, lint
-    from .db import database_url, stop_embedded
+    from .db import database_url, describe, stop_embedded, target
     from .deploy import require_head, wait
     from .drift import diff
     from .migrate import apply, new, repair, rollback, status
@@ -35,6 +35,8 @@ _WHERE = {
     "seed": "seeding",
     "database_url": "db",
     "stop_embedded": "db",
+    "target": "db",
+    "describe": "db",
     "verify": "schema",
     "schema_snapshot": "schema",
     "schema_diagram": "schema",
@@ -54,6 +56,7 @@ __all__ = [
     "init",
     "apply",
     "database_url",
+    "describe",
     "diff",
     "hash_history",
     "lint",
@@ -67,6 +70,7 @@ __all__ = [
     "seed",
     "status",
     "stop_embedded",
+    "target",
     "update_diagram",
     "verify",
     "wait",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..config import Settings
-from ..engine.connect import open_database
+from ..engine.connect import describe_target, open_database
+from ..engine.connect import target as _target
 
 
 def database_url(settings: Settings) -> str:
@@ -17,3 +18,17 @@ def stop_embedded(settings: Settings) -> bool:
     from ..engine.connect import embedded_server
 
     return embedded_server(settings).stop()
+
+
+def target(settings: Settings) -> dict[str, str | None]:
+    """Which database a command with these settings acts on, without connecting: ``url``
+    (password masked; for the embedded server, once it runs), ``source`` and
+    ``embedded_data`` (its data folder). The CLI says it before every command that changes a
+    database (:func:`describe`), and puts it in their ``--json`` output as ``database``."""
+    return _target(settings)
+
+
+def describe(settings: Settings) -> str:
+    """:func:`target` as one line: ``postgresql://u:***@db/app (from MIG_DATABASE_URL)``, or
+    ``embedded server, data in /project/.mig/pgdata``."""
+    return describe_target(_target(settings))

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import BadMigrationFile, MigError
+from ..errors import BadMigrationFile, MigError, did_you_mean
 from ..ordering import Cycle, stable_order
 
 
@@ -81,6 +81,8 @@ _DIRECTIVE = re.compile(
     r"^\s*--\s*(transactional|depends|lock_timeout|lock_attempts|statement_timeout)\s*:"
     r"\s*(.*?)\s*$"
 )
+# the spellings yoyo accepts (any letter case)
+_TRANSACTIONAL = {"true": True, "false": False}
 _COMMENT_OR_EMPTY = re.compile(r"^\s*(--.*)?$")
 
 
@@ -205,7 +207,18 @@ class Script:
         """Whether it runs in one transaction (``-- transactional: false`` or
         ``__transactional__ = False`` say no)."""
         if self.is_sql:
-            return self.directives.get("transactional", "true").lower() != "false"
+            value = self.directives.get("transactional", "true")
+            if value.lower() not in _TRANSACTIONAL:
+                # yoyo's own reading fails on anything else too, later and less clearly
+                line = self.line_of("-- transactional:") or self.line_of("--transactional:")
+                where = f"{self.path}:{line}" if line else str(self.path)
+                raise BadMigrationFile(
+                    f"{where}: -- transactional: must be true or false, got {value!r}"
+                    f"{did_you_mean(value.lower(), _TRANSACTIONAL)}",
+                    hint="write '-- transactional: false' for a migration that must run outside"
+                    " a transaction (CREATE INDEX CONCURRENTLY); leave the line out otherwise",
+                    migration_id=self.id, path=str(self.path), line=line)
+            return _TRANSACTIONAL[value.lower()]
         return bool(self.loaded().use_transactions)
 
     @property
@@ -340,7 +353,9 @@ def prepared(scripts: list[Script], hooks: list[Script], *, checked: bool = True
             unknown = sorted(script.depends - known) if script.is_sql else []
             if unknown:
                 raise _unknown_depends(script, unknown)
-            if not script.is_sql:
+            if script.is_sql:
+                script.transactional  # noqa: B018  (a bad value is refused before anything runs)
+            else:
                 script.loaded()
             if checked:
                 check(script)

@@ -14,7 +14,7 @@ import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
-from ..config import Settings
+from ..config import EMBEDDED, Settings
 from ..dsn import Dsn, redact
 from ..errors import ConfigError, DatabaseUnavailable, ServerError
 
@@ -35,10 +35,32 @@ def embedded_server(settings: Settings):  # -> LocalServer (imported lazily: not
 def embedded_dsn(server, dbname: str) -> Dsn:
     """The DSN of ``dbname`` on the embedded ``server``.
 
-    The server listens on 127.0.0.1 only and has no TLS: ``sslmode=disable`` keeps a
-    ``PGSSLMODE`` meant for other servers from making every connection to it fail.
+    The server listens only on a Unix socket in its data folder, where TLS does not apply:
+    ``sslmode=disable`` keeps a ``PGSSLMODE`` meant for other servers from making every
+    connection to it fail.
     """
     return Dsn.parse(server.url(dbname)).with_params(sslmode="disable")
+
+
+def target(settings: Settings) -> dict[str, str | None]:
+    """Which database ``settings`` point at, for display, without connecting or starting
+    anything: ``url`` (the password masked; the embedded server's once it runs), ``source``
+    (``--database``, ``MIG_DATABASE_URL``, ``DATABASE_URL``, the ini file, or ``embedded``)
+    and ``embedded_data`` (the embedded server's data folder, else ``None``)."""
+    if settings.database is not None:
+        return {"url": settings.database.masked, "source": settings.database_source,
+                "embedded_data": None}
+    server = embedded_server(settings)
+    url = embedded_dsn(server, EMBEDDED_DBNAME).masked if server.is_running() else None
+    return {"url": url, "source": EMBEDDED, "embedded_data": str(server.datadir)}
+
+
+def describe_target(found: dict[str, str | None]) -> str:
+    """:func:`target` as one line: ``postgresql://u:***@db/app (from MIG_DATABASE_URL)`` or
+    ``embedded server, data in /project/.mig/pgdata``."""
+    if found["embedded_data"] is None:
+        return f"{found['url']} (from {found['source']})"
+    return f"embedded server, data in {found['embedded_data']}"
 
 
 def _ensure_database(server, dbname: str) -> None:
@@ -208,9 +230,22 @@ def _role_hint(dsn: Dsn, role: str) -> str:
 
 def _tls_hint(dsn: Dsn, lower: str) -> str | None:
     root = dsn.get("sslrootcert") or os.environ.get("PGSSLROOTCERT") or "~/.postgresql/root.crt"
+    pass_ca = ("pass the CA that issued it: --sslrootcert /path/to/ca.pem, MIG_SSLROOTCERT, "
+               "sslrootcert in [mig] or ?sslrootcert= in the URL (your provider publishes its "
+               "CA bundle)")
     if "certificate verify failed" in lower:
+        if root == "system":
+            return ("mig verifies the server of a host that is not local by default, and its "
+                    "certificate is not signed by any CA the system trusts (sslrootcert=system):"
+                    f" {pass_ca}; to connect without verifying, set sslmode=require explicitly "
+                    "(a warning on every run; refused by the production profile)")
         return (f"the server's certificate is not signed by the CA in sslrootcert ({root}): "
                 "use the CA that issued it (your provider publishes its CA bundle)")
+    if "does not support ssl" in lower:
+        return ("the server offers no TLS, and mig requires verified TLS for a host that is not "
+                "local: enable TLS on the server; to connect in clear anyway, set "
+                "sslmode=disable explicitly (a warning on every run; refused by the production "
+                "profile)")
     if "does not match host name" in lower:
         return ("the server's certificate was issued for another host name: connect with a "
                 "name the certificate lists, or have it reissued for this one; never switch "

@@ -132,12 +132,55 @@ def parse(text: str) -> Parsed:
         return _from_nodes(text)
 
 
+# How many values aliases may bring into one file, beyond those written in it. An alias
+# costs nothing to read, but what is built from the file is as big as its expansion: a
+# "billion laughs" file of 600 bytes expands to 10**9 values and would hang every later step.
+ALIAS_BUDGET = 200_000
+
+
 def _from_nodes(text: str) -> Parsed:
     loader = _Loader(text)
     try:
-        return loader.get_single_data(), loader.duplicates, loader.secrets
+        node = loader.get_single_node()
+        if node is None:
+            return None, [], False
+        _check_expansion(node)
+        return loader.construct_document(node), loader.duplicates, loader.secrets
     finally:
         loader.dispose()
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a node graph whose aliases expand it beyond :data:`ALIAS_BUDGET` values (or
+    into itself), naming the line of the collection where the budget ran out."""
+    sizes: dict[int, int] = {}
+    distinct = 0
+
+    def size(node: yaml.Node) -> int:
+        nonlocal distinct
+        known = sizes.get(id(node))
+        if known is not None:
+            if known < 0:
+                raise yaml.composer.ComposerError(
+                    None, None, "an alias refers to the collection it is in (a recursive "
+                    "alias): seed data cannot be infinite", node.start_mark)
+            return known
+        distinct += 1
+        sizes[id(node)] = -1
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        if total - distinct > ALIAS_BUDGET:
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases expand this file to more than {ALIAS_BUDGET:,} values "
+                "beyond those written in it (an alias bomb?): repeat fewer values through "
+                "anchors (&) and aliases (*)", node.start_mark)
+        sizes[id(node)] = total
+        return total
+
+    size(root)
 
 
 class _Unsupported(Exception):

@@ -153,7 +153,10 @@ def _ram_folder() -> Path | None:
         if not os.access(RAM_DIR, os.W_OK) or shutil.disk_usage(RAM_DIR).free < RAM_MIN_FREE:
             return None
         _remove_stale_ram_folders()
-        return Path(tempfile.mkdtemp(prefix=RAM_PREFIX, dir=RAM_DIR))
+        folder = Path(tempfile.mkdtemp(prefix=RAM_PREFIX, dir=RAM_DIR))
+        if os.geteuid() == 0:  # mig's own folder: entered (not listed) by the server's user
+            folder.chmod(0o711)
+        return folder
     except OSError:
         return None
 
