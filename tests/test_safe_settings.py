@@ -95,7 +95,7 @@ def test_an_unknown_mig_environment_variable_is_a_warning(tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         settings = resolve(project_dir=tmp_path, env={"MIG_PROFIL": "production",
-                                                      "MIG_LOCK_TIMEOUT": "3"})
+                                                      "MIG_LOCK_WAIT": "3"})
     assert [str(w.message) for w in caught if w.category is UnknownSettingWarning] == [
         "unknown environment variable MIG_PROFIL (did you mean 'MIG_PROFILE'?): mig does not "
         "read it (its variables: docs/cli.md#settings)"]
