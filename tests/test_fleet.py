@@ -542,6 +542,24 @@ def test_the_production_profile_checks_every_target_before_any_runs(pg_server, f
     assert _applied(pg_server, few[0])[-1] == BEFORE_HEAD
 
 
+def test_a_target_on_a_host_that_is_not_local_gets_verified_tls(tmp_path) -> None:
+    from mig.config import InsecureTLSWarning, resolve
+    from mig.fleet.verbs import secured
+
+    listing = tmp_path / "fleet.txt"
+    listing.write_text("postgresql://app@db.example.invalid/tenant_a name=remote\n"
+                       "postgresql://app@db.example.invalid/tenant_b?sslmode=require name=weak\n"
+                       "postgresql://app@127.0.0.1/tenant_c name=local\n")
+    remote, weak, local = fleet.load(str(listing), None)
+    settings = resolve(project_dir=REPO, fleet=True, env={})
+    verified = secured(settings, remote).dsn
+    assert verified.get("sslmode") == "verify-full"
+    assert verified.get("sslrootcert") in ("system", None)
+    assert secured(settings, local).dsn.get("sslmode") is None  # loopback: left to libpq
+    with pytest.warns(InsecureTLSWarning, match="target weak: .*NOT verified.*'require'"):
+        assert secured(settings, weak).dsn.get("sslmode") == "require"  # explicit: honoured
+
+
 def test_the_progress_line_counts_done_failed_pending_rate_and_eta() -> None:
     import io
 

@@ -15,13 +15,14 @@ import dataclasses
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import commands, tls
 from ..commands.migrate import at_head
-from ..config import Settings
+from ..config import InsecureTLSWarning, Settings
 from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
 from ..errors import ConfigError, DatabaseUnavailable, MigError, Refused
@@ -51,10 +52,16 @@ def target_settings(settings: Settings, target: Target) -> Settings:
         password_file=target.password_file or settings.password_file)
 
 
-def _secured(settings: Settings, target: Target) -> Target:
-    """The target with the run's TLS settings written in, refused (naming it) when the
-    production profile would not verify its server."""
+def secured(settings: Settings, target: Target) -> Target:
+    """The target with the run's TLS settings written in and, for a host that is not local,
+    verified TLS unless its ``sslmode`` is set (as for a single database); refused (naming
+    the target) when the production profile would not verify its server. An explicit weaker
+    ``sslmode`` for such a host warns (:class:`mig.InsecureTLSWarning`)."""
     dsn = tls.with_settings(target.dsn, dict(settings.tls))
+    dsn, weaker = tls.verified_by_default(dsn, os.environ)
+    for text in weaker:
+        warnings.warn(f"target {target.name}: {text.removeprefix('warning: ')}",
+                      InsecureTLSWarning, stacklevel=2)
     try:
         tls.check(settings.profile, dsn, os.environ, allow_insecure=settings.allow_insecure_tls)
     except ConfigError as exc:
@@ -110,7 +117,7 @@ def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetO
         raise ConfigError("--jobs must be at least 1")
     if options.shard is not None:
         targets = shard(targets, *options.shard)
-    targets = [_secured(settings, t) for t in targets]  # every target checked before any runs
+    targets = [secured(settings, t) for t in targets]  # every target checked before any runs
     journal = None
     if journaled and targets:
         scripts, hooks = scanned or _scan(settings)
