@@ -90,6 +90,19 @@ def _zombie(pid: int) -> bool:
         return False
 
 
+def _clear_socket_locks(folder: Path, pid: int) -> None:
+    """Remove the Unix sockets in ``folder`` whose lock file names ``pid``, and their locks."""
+    for lock in folder.glob(".s.PGSQL.*.lock"):
+        try:
+            owner = lock.read_text().splitlines()[0].strip()
+        except (OSError, IndexError, UnicodeDecodeError):
+            continue
+        if owner == str(pid):
+            for path in (lock, lock.with_suffix("")):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+
+
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` runs (a zombie, dead but not reaped, does not)."""
     try:
@@ -343,6 +356,11 @@ class LocalServer:
         except ValueError:
             return
         if _zombie(pid):
+            # The socket's lock file names the same dead postmaster, and PostgreSQL refuses to
+            # start over it for the same reason ("lock file ... already exists").
+            socket_dir = lines[4].strip() if len(lines) >= 5 else ""
+            if socket_dir:
+                _clear_socket_locks(Path(socket_dir), pid)
             with contextlib.suppress(FileNotFoundError):
                 (self.datadir / "postmaster.pid").unlink()
 
