@@ -6,12 +6,11 @@ the shipped map, and then carried forward by 'mig apply'."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import psycopg2
 import pytest
 
-from tests.support import REPO, query, run_mig
+from tests.support import REPO, copy_shipped_project, query, run_mig
 
 EXAMPLE = REPO / "docs" / "examples" / "sequelize"
 TARGET = "20260130_000000_organizations_and_access"
@@ -29,10 +28,7 @@ def run_file(url: str, path) -> None:
 
 @pytest.fixture
 def project(tmp_path):
-    for name in ("migrations", "seeds"):
-        shutil.copytree(REPO / name, tmp_path / name)
-    shutil.copy(REPO / "yoyo.ini", tmp_path / "yoyo.ini")
-    return tmp_path
+    return copy_shipped_project(tmp_path)
 
 
 @pytest.mark.slow

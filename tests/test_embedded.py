@@ -4,23 +4,17 @@ environment aimed at another server."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from tests.support import REPO, run_mig, tables
+from tests.support import copy_shipped_project, run_mig, tables
 
 
 def _project_copy(root):
     """The repository's project (yoyo.ini, migrations, seeds) in a folder of its own."""
-    project = root / "project"
-    project.mkdir()
-    shutil.copy(REPO / "yoyo.ini", project / "yoyo.ini")
-    for name in ("migrations", "seeds"):
-        shutil.copytree(REPO / name, project / name)
-    return project
+    return copy_shipped_project(root / "project")
 
 
 def _env(extra=None):

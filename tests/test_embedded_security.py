@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from mig.server import LocalServer, _system_user, scratch_folder
-from tests.support import REPO, query, run_mig
+from tests.support import REPO, copy_shipped_project, query, run_mig
 
 PSQL = Path("/usr/bin/psql")
 RUNUSER = shutil.which("runuser") or ""
@@ -51,12 +51,7 @@ def as_user(user: str, args: list[str], **kwargs) -> subprocess.CompletedProcess
 
 
 def _project(root: Path) -> Path:
-    project = root / "project"
-    project.mkdir()
-    shutil.copy(REPO / "yoyo.ini", project / "yoyo.ini")
-    for name in ("migrations", "seeds"):
-        shutil.copytree(REPO / name, project / name)
-    return project
+    return copy_shipped_project(root / "project")
 
 
 def _attempts(attacker: str, datadir: Path) -> dict[str, subprocess.CompletedProcess]:

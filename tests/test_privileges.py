@@ -9,7 +9,6 @@ production, never as a superuser.
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import psycopg2.errors
 import pytest
 
 from mig.engine.snapshot import diff, is_tracking_table, snapshot
-from tests.support import REPO, query, run_mig
+from tests.support import copy_shipped_project, query, run_mig
 
 PRIVILEGES_MIGRATION = "20260212_120000_application_role_privileges"
 ROW_ACCESS = ("SELECT", "INSERT", "UPDATE", "DELETE")
@@ -57,8 +56,7 @@ def _admin(server, sql_text: str) -> None:
 
 
 def _project(root: Path, extra: dict[str, str] | None = None) -> Path:
-    shutil.copytree(REPO / "migrations", root / "migrations")
-    shutil.copy(REPO / "yoyo.ini", root / "yoyo.ini")
+    copy_shipped_project(root, seeds=False)
     for name, text in (extra or {}).items():
         (root / "migrations" / name).write_text(text)
     return root

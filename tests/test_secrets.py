@@ -14,7 +14,6 @@ import io
 import logging
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -25,7 +24,14 @@ import pytest
 from mig.cli import cli, main
 from mig.dsn import Dsn, redact
 from mig.server import LocalServer
-from tests.support import PASSWORD, PASSWORD_ROLE, REPO, create_database, drop_database, query
+from tests.support import (
+    PASSWORD,
+    PASSWORD_ROLE,
+    copy_shipped_project,
+    create_database,
+    drop_database,
+    query,
+)
 
 WRONG_PASSWORD = "Wr0ng-Pa55word?"
 SSL_PASSWORD = "Key-Pa55phrase#"  # sslpassword: the client key's passphrase
@@ -132,9 +138,7 @@ def _scenarios(port: int, tmp: Path) -> list[Scenario]:
 
 
 def _project(root: Path, *, broken: bool, database: str | None = None) -> Path:
-    shutil.copytree(REPO / "migrations", root / "migrations")
-    shutil.copytree(REPO / "seeds", root / "seeds")
-    shutil.copy(REPO / "yoyo.ini", root / "yoyo.ini")
+    copy_shipped_project(root)
     if database is not None:  # the shipped yoyo.ini ends in [DEFAULT]
         with (root / "yoyo.ini").open("a") as ini:
             ini.write(f"database = {database}\n")

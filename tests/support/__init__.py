@@ -16,6 +16,7 @@ from .lint import (
 from .project import (
     REPO,
     TWO_MIGRATIONS,
+    copy_shipped_project,
     query,
     run_mig,
     tables,
@@ -83,6 +84,7 @@ __all__ = [
     "tables",
     "versions",
     "wait_for",
+    "copy_shipped_project",
     "write_project",
     "write_sample",
     "write_seeds",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,16 @@ from pathlib import Path
 import psycopg2
 
 REPO = Path(__file__).resolve().parents[2]  # the repository: tests/support/ is two below
+
+
+def copy_shipped_project(root: Path, *, seeds: bool = True) -> Path:
+    """The repository's own project (yoyo.ini, migrations and, unless ``seeds=False``, seeds)
+    copied into ``root`` (created if missing)."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "yoyo.ini", root / "yoyo.ini")
+    for name in ("migrations", "seeds") if seeds else ("migrations",):
+        shutil.copytree(REPO / name, root / name)
+    return root
 
 
 def write_project(root: Path, migrations: dict[str, str], *, ini: str | None = None) -> Path:
