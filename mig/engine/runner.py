@@ -21,7 +21,6 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TypeVar
 
 import psycopg2
@@ -30,13 +29,21 @@ from yoyo.backends.core.postgresql import PostgresqlBackend
 
 from ..config import Settings
 from ..disk import sqltext
-from ..disk.scripts import Script, leaves, statement_text
+from ..disk.scripts import Script, leaves
 from ..dsn import Dsn
-from ..errors import CannotUndo, ChecksumMismatch, ConnectionLost, MigError, StatementFailed
+from ..errors import CannotUndo, ChecksumMismatch, MigError, StatementFailed
 from ..reports import Line, Reporter, ReportingStep, reporter
 from . import tracking
 from .blockers import BlockerWatch, backoff, describe, seconds
 from .connect import connect
+from .failures import (
+    RunState,
+    connection_lost,
+    python_error,
+    statement_error,
+    text_error,
+    whole_release,
+)
 from .lock import locked_connection
 
 T = TypeVar("T")
@@ -149,7 +156,7 @@ class Runner:
         self.lock_retry_wait = lock_retry_wait
         self._watch: BlockerWatch | None = None
         self._in_release = False  # applying a whole release in one transaction
-        self._state = _State()
+        self._state = RunState()
 
     def close(self) -> None:
         """Stop watching for blockers (the watch's connection closes)."""
@@ -216,12 +223,12 @@ class Runner:
         """Apply ``script`` and record it; returns the duration in milliseconds, commit
         included."""
         del self.conn.notices[:]
-        self._state = _State()
+        self._state = RunState()
         try:
             return self._apply(script)
         except (psycopg2.Error, MigError) as exc:
             if self.conn.closed:
-                raise _lost(script, "apply", self._state, exc) from None
+                raise connection_lost(script, "apply", self._state, exc) from None
             raise
         finally:
             self._warnings(script)
@@ -267,7 +274,7 @@ class Runner:
             durations: list[int] = []
             del self.conn.notices[:]
             self.backend.begin()
-            with self._undone_on_error(), _whole_release(len(scripts)):
+            with self._undone_on_error(), whole_release(len(scripts)):
                 for script in scripts:
                     started = time.monotonic()
                     settings = _settings_sql(script, self.defaults, self.context, local=True)
@@ -407,12 +414,12 @@ class Runner:
         :param forced: why the rollback cannot undo everything (``--force``): logged with it.
         """
         del self.conn.notices[:]
-        self._state = _State()
+        self._state = RunState()
         try:
             return self._rollback(script, forced)
         except (psycopg2.Error, MigError) as exc:
             if self.conn.closed:
-                raise _lost(script, "rollback", self._state, exc) from None
+                raise connection_lost(script, "rollback", self._state, exc) from None
             raise
         finally:
             self._warnings(script)
@@ -492,7 +499,7 @@ class Runner:
             elif elapsed > REPLAY_WITHIN:
                 unlocated += (f": the migration ran {elapsed:.1f}s before it failed; running it"
                               " again to find the statement would hold its locks as long again")
-            raise _text_error(script, path, statement, line, exc, direction,
+            raise text_error(script, path, statement, line, exc, direction,
                               unlocated) from None
 
     def _locate(self, script: Script, text: str, exc, elapsed: float,
@@ -533,13 +540,13 @@ class Runner:
             except psycopg2.DatabaseError as exc:
                 if self.conn.closed:
                     raise  # Runner.apply/rollback say what a lost connection left
-                raise _statement_error(script, inner, exc, direction, done, total) from None
+                raise statement_error(script, inner, exc, direction, done, total) from None
             except MigError:
                 raise  # already says what and where (a data step's error, a refusal)
             except Exception as exc:  # a bug in a Python step: name the file and line
                 if self.conn.closed and isinstance(exc, psycopg2.Error):
                     raise
-                raise _python_error(script, inner, exc, direction, done, total) from exc
+                raise python_error(script, inner, exc, direction, done, total) from exc
             return 0
 
         if self.conn.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_IDLE:
@@ -570,15 +577,6 @@ def step_checksum(inner, direction: str) -> str:
     else:
         text = "python:" + str(getattr(action, "__qualname__", action))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-@dataclass
-class _State:
-    """Where a run stands, for the message when its connection is lost."""
-
-    done: int | None = None  # steps completed (non-transactional migrations)
-    total: int | None = None
-    committing: bool = False
 
 
 def _resume(conn, script: Script, direction: str, total: int) -> tuple[Counter, set[int], int]:
@@ -617,33 +615,6 @@ def partial_edited(script: Script, partial: tracking.Partial) -> ChecksumMismatc
         " already completed are skipped, the others run")
 
 
-def _lost(script: Script, direction: str, state: _State, exc: Exception) -> ConnectionLost:
-    """The one error for a connection lost mid-run: its cause, and what stays applied."""
-    cause = exc.message if isinstance(exc, MigError) else (str(exc).strip() or repr(exc))
-    cause = "; ".join(line.strip() for line in cause.splitlines() if line.strip())
-    verb = "applying" if direction == "apply" else "rolling back"
-    message = f"lost the connection to the database while {verb} {script.id}: {cause}"
-    if state.committing:
-        message += (f"\n  the connection was lost while committing: whether {script.id} is"
-                    f" {'applied' if direction == 'apply' else 'rolled back'} is unknown until"
-                    " the database is back; 'mig status' then tells")
-    elif script.transactional:
-        message += ("\n  " + (f"nothing of {script.id} is applied" if direction == "apply"
-                              else f"nothing of its rollback was done: {script.id} is still"
-                              " applied") + " (its transaction never committed)")
-    elif direction == "apply":
-        message += (f"\n  {state.done or 0} of {state.total or '?'} steps of {script.id}"
-                    " remain applied; 'mig status' shows it as partial and 'mig apply'"
-                    " resumes it once the database is back")
-    else:
-        message += (f"\n  {state.done or 0} of {state.total or '?'} rollback steps of"
-                    f" {script.id} are done; it is still recorded as applied, 'mig status'"
-                    " shows it as rolling back and 'mig rollback' resumes it")
-    return ConnectionLost(message, migration_id=script.id, path=str(script.path),
-                          hint="check why the server went away (its log), then run the"
-                          " same command again")
-
-
 # A failed SQL migration is run again statement by statement to name the failing statement
 # only when its first run failed within this many seconds: a replay takes about as long again,
 # holding the same locks, which a quick failure can afford and a long table rewrite cannot.
@@ -658,21 +629,6 @@ def _replayable(exc: psycopg2.DatabaseError, elapsed: float) -> bool:
     wait out the same limits again and could fail elsewhere or not at all.
     """
     return elapsed <= REPLAY_WITHIN and not isinstance(exc, psycopg2.OperationalError)
-
-
-_ROLLED_BACK = "nothing of this migration was applied (its transaction was rolled back)"
-
-
-@contextlib.contextmanager
-def _whole_release(count: int) -> Iterator[None]:
-    """A failure inside a release says that the whole release was rolled back."""
-    try:
-        yield
-    except StatementFailed as exc:
-        exc.message = exc.message.replace(
-            _ROLLED_BACK, f"nothing of the release was applied: its {count} migration(s) ran in"
-            " one transaction (--single-transaction), rolled back")
-        raise
 
 
 def _has_sql(text: str) -> bool:
@@ -722,76 +678,6 @@ def irreversible(plan: list) -> dict[str, str]:
             reasons[script.id] = (f"irreversible data migration {script.id}: data step(s)"
                                   f" {', '.join(names)} have no backward function")
     return reasons
-
-
-def _text_error(script, path, statement, line, exc, direction,
-                unlocated: str) -> StatementFailed:
-    shown = " ".join((statement or f"({unlocated})").split())
-    return _failure(script, path, line, shown, exc, direction, None, None)
-
-
-def _statement_error(script, inner, exc, direction, done, total) -> StatementFailed:
-    action = inner._apply if direction == "apply" else inner._rollback
-    statement = statement_text(inner) if direction == "apply" else (
-        action if isinstance(action, str) else None
-    )
-    if statement is None:
-        statement = f"python step {getattr(action, '__qualname__', action)!r}"
-        line = None
-    else:
-        line = script.line_of(statement) if direction == "apply" else None
-    return _failure(script, script.path, line, " ".join(statement.split()), exc, direction,
-                    done, total)
-
-
-def _python_error(script, inner, exc, direction, done, total) -> StatementFailed:
-    action = inner._apply if direction == "apply" else inner._rollback
-    line = None
-    tb = exc.__traceback__
-    while tb is not None:  # the deepest frame inside the migration file
-        if tb.tb_frame.f_code.co_filename == str(script.path):
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    shown = f"python step {getattr(action, '__qualname__', action)!r}"
-    return _failure(script, script.path, line, shown, exc, direction, done, total,
-                    detail=f"{type(exc).__name__}: {exc}")
-
-
-def _failure(script, path, line, shown, exc, direction, done, total, *,
-             detail: str | None = None) -> StatementFailed:
-    pgerror = detail or (getattr(exc, "pgerror", None) or str(exc)).strip()
-    shown = shown if len(shown) <= 160 else shown[:157] + "..."
-    where = f"{path}:{line}" if line else str(path)
-    verb = "applying" if direction == "apply" else "rolling back"
-    message = f"{where}: {verb} {script.id} failed at: {shown}\n  {pgerror}"
-    hint = None
-    lock_timeout = isinstance(exc, psycopg2.errors.LockNotAvailable)
-    if lock_timeout:
-        hint = (
-            "the migration could not get a table lock within lock_timeout: another session "
-            "holds a conflicting lock. Let it finish (or end it) and run again, or allow more "
-            "attempts (-- lock_attempts: 10 in the file, or --db-lock-attempts); a longer "
-            "lock_timeout makes every query behind the migration's lock request wait as long"
-        )
-    elif isinstance(exc, psycopg2.errors.QueryCanceled):
-        hint = "the statement ran past statement_timeout; raise it for this migration if intended"
-    if not script.transactional and done is not None:
-        if direction == "apply":
-            message += (f"\n  non-transactional migration: {done} of {total} step(s) remain"
-                        " applied; re-running 'mig apply' resumes at the failed step")
-        else:
-            message += (f"\n  non-transactional rollback: {done} of {total} step(s) undone;"
-                        f" {script.id} is still recorded as applied, and re-running"
-                        " 'mig rollback' resumes at the failed step")
-    elif direction == "apply":
-        message += "\n  " + _ROLLED_BACK
-    else:
-        message += (f"\n  nothing of this rollback was done: {script.id} is still applied"
-                    " (its transaction was rolled back)")
-    error = StatementFailed(message, migration_id=script.id, path=str(path), line=line,
-                            hint=hint)
-    error.lock_timeout = lock_timeout
-    return error
 
 
 def backend_on(settings: Settings, dsn: Dsn, conn, verb: str) -> Backend:
