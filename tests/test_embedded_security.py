@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from mig.server import LocalServer, _system_user, scratch_folder
+from mig.placement import scratch_folder, system_user
+from mig.server import LocalServer
 from tests.support import REPO, copy_shipped_project, query, run_mig
 
 PSQL = Path("/usr/bin/psql")
@@ -109,7 +110,7 @@ def test_the_server_runs_without_roots_groups(root_project):
     pid = int((server.datadir / "postmaster.pid").read_text().split()[0])
     status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text()
                   .splitlines() if ":" in line)
-    user = _system_user()
+    user = system_user()
     assert status["Uid"].split()[0] == str(user.pw_uid)
     assert status["Gid"].split() == [str(user.pw_gid)] * 4
     assert status["Groups"].split() in ([], [str(user.pw_gid)])

@@ -65,7 +65,8 @@ def test_importing_the_plugin_is_cheap_and_needs_no_extras():
             "import mig.testing.plugin; "
             "print(sorted(m for m in sys.modules if sys.modules[m] is not None and "
             "(m.split('.')[0] in ('psycopg2', 'docker', 'yoyo', 'yaml')"
-            " or m in ('mig.server', 'mig.engine.connect', 'mig.testing.template'))))")
+            " or m in ('mig.server', 'mig.placement', 'mig.engine.connect',"
+            " 'mig.testing.template'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,8 @@ from cryptography.x509.oid import NameOID
 import mig
 from mig.config import resolve
 from mig.errors import EXIT_USAGE, ConfigError
-from mig.server import LocalServer, _as_root, _system_user, scratch_folder
+from mig.placement import give_to_server_user, scratch_folder
+from mig.server import LocalServer
 from tests.support import PG15_BINDIR, run_mig, write_project
 
 CLIENT_ROLE = "tls_client"  # may log in only with a client certificate signed by the CA
@@ -116,9 +116,7 @@ def tls_server(tmp_path_factory) -> Iterator[TlsServer]:
     }
     server_crt = _write_pem(folder / "server.crt", server_cert)
     server_key_file = _write_pem(folder / "server.key", key=server_key)
-    if _as_root():  # the server runs as an unprivileged user, who must own its key
-        user = _system_user()
-        os.chown(server_key_file, user.pw_uid, user.pw_gid)
+    give_to_server_user(server_key_file)  # as root the server's user must own its key
     server = LocalServer(
         folder / "data",
         bindir=PG15_BINDIR,
