@@ -177,3 +177,25 @@ def test_the_private_name_check_catches_a_reach(source, expected):
     finally:
         probe.unlink()
     assert found.endswith(expected)
+
+
+def test_the_cli_has_one_module_per_module_of_the_verbs():
+    """docs/architecture.md: mig.cli mirrors mig.commands, module for module."""
+    verbs = {p.stem for p in (PACKAGE / "commands").glob("*.py")} - {"__init__"}
+    shells = {p.stem for p in (PACKAGE / "cli").glob("*.py")}
+    assert verbs and verbs - shells == set()
+
+
+def test_every_command_is_in_the_cli_module_its_lookup_table_names():
+    """LazyGroup.modules names the module that registers each command (imported on first use:
+    a wrong name would leave the command unknown), and each such module mirrors a module of
+    mig.commands (or is the fleet shell)."""
+    import importlib
+
+    from mig.cli import LazyGroup, cli
+
+    assert LazyGroup.modules
+    for command, module in LazyGroup.modules.items():
+        importlib.import_module(f"mig.cli.{module}")
+        assert cli.commands[command].callback.__module__ == f"mig.cli.{module}", command
+        assert (PACKAGE / "commands" / f"{module}.py").is_file(), module

@@ -280,7 +280,7 @@ def test_a_no_op_run_skips_only_the_targets_at_head(pg_server, few, tmp_path) ->
     assert summary["failed"] == 2 and run.returncode == 1
 
     # the one-query check proves "at head" only where the whole status read says current
-    from mig.commands.migrate import at_head as probe
+    from mig.commands.state import at_head as probe
     from mig.disk.scripts import scan
 
     settings = mig.resolve(project_dir=REPO)

@@ -23,7 +23,7 @@ from ._common import LazyGroup, Run, cli
 LazyGroup.modules = {
     "apply": "migrate",
     "rollback": "migrate",
-    "status": "migrate",
+    "status": "state",
     "new": "migrate",
     "repair": "migrate",
     "config": "migrate",

@@ -1,4 +1,4 @@
-"""Commands that change or report the migration state: apply, rollback, status, new, repair."""
+"""Commands that change the migration state: apply, rollback, new, repair; and config."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 import click
 
 from .. import commands
-from ..errors import EXIT_INCONSISTENT, EXIT_OK, EXIT_PENDING
+from ..errors import EXIT_OK
 from ..reports import RunReport
 from . import fleet as fleet_cli
 from ._common import (
@@ -124,74 +124,6 @@ def rollback(settings, out: Printer, steps, to, dry_run, yes, force, as_json, fl
         out.line(f"rolled back {len(report.migrations)} migration(s)")
     else:
         out.line("nothing to roll back")
-    return EXIT_OK
-
-
-# What 'mig rollback' can do for an applied migration whose file is gone.
-_MISSING_ROLLBACK = {
-    "sql": "its rollback was stored when it was applied: 'mig rollback' can undo it",
-    "python": "its rollback is Python code: roll it back where its file is",
-    "none": "it has no rollback",
-    "unknown": "applied before rollbacks were stored: roll it back where its file is",
-}
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True,
-              help="print an object with applied/pending/edited/partial")
-@click.option("--exit-code", is_flag=True,
-              help=f"exit {EXIT_PENDING} when anything is pending, edited, partly applied or"
-              " partly rolled back")
-@click.option("--check", is_flag=True,
-              help=f"also compare the records with the catalog (read-only); exit"
-              f" {EXIT_INCONSISTENT} when they disagree")
-@fleet_options(changes=False)
-@common_options
-@with_settings
-def status(settings, out: Printer, as_json, exit_code, check, fleet) -> int:
-    """Show applied (when, by whom), pending, edited and partly applied migrations."""
-    if fleet is not None:
-        return fleet_cli.run("status", settings, out, fleet, as_json=as_json,
-                             exit_code=exit_code)
-    report = commands.status(settings, check=check)
-    if as_json:
-        out.json(report.to_json())
-    else:
-        out.line(f"database: {report.database}")
-        rows = [("STATE", "MIGRATION", "APPLIED AT (UTC)", "BY")]
-        edited = {e["id"]: e["problem"] for e in report.edited}
-        partial = {p["id"]: p for p in report.partial}
-        for a in report.applied:
-            when = (a["applied_at"] or "")[:19].replace("T", " ")
-            state = partial[a["id"]]["state"] if a["id"] in partial else (
-                edited[a["id"]].upper() if a["id"] in edited else "applied")
-            rows.append((state, a["id"], when, a["applied_by"] or ""))
-        rows += [(partial[p["id"]]["state"] if p["id"] in partial else "pending", p["id"], "",
-                  "") for p in report.pending]
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        for r in rows:
-            out.line("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-        out.line(f"{len(report.applied)} applied, {len(report.pending)} pending, "
-                 f"{len(report.edited)} edited, {len(report.partial)} unfinished")
-        for problem in report.edited:
-            if problem["problem"] == "missing":
-                out.line(f"  {problem['id']}: applied, but not on disk; "
-                         + _MISSING_ROLLBACK[problem["rollback"]])
-        for p in report.partial:
-            out.line(f"{p['id']}: {p['summary']}\n  hint: {p['hint']}")
-        for index in report.invalid_indexes:
-            out.line(f"invalid index {index['schema']}.{index['name']} on {index['table']}"
-                     f" (an interrupted CREATE INDEX CONCURRENTLY): {index['sql']}")
-        if report.problems is not None:
-            if not report.problems:
-                out.line("check: the records agree with the catalog")
-            for problem in report.problems:
-                out.line(f"check: {problem['kind']}: {problem['message']}\n"
-                         f"  fix: {problem['fix']}")
-    if check and report.problems:
-        return EXIT_INCONSISTENT
-    if exit_code and not report.current:
-        return EXIT_PENDING
     return EXIT_OK
 
 

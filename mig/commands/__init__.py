@@ -19,15 +19,16 @@ if TYPE_CHECKING:
     from .db import database_url, describe, stop_embedded, target
     from .deploy import require_head, wait
     from .drift import diff
-    from .migrate import apply, new, repair, rollback, status
+    from .migrate import apply, new, repair, rollback
     from .schema import schema_diagram, schema_snapshot, schema_sql, update_diagram, verify
     from .seeding import seed
+    from .state import status
 
 # Which module of this package holds which verb.
 _WHERE = {
     "apply": "migrate",
     "rollback": "migrate",
-    "status": "migrate",
+    "status": "state",
     "new": "migrate",
     "repair": "migrate",
     "wait": "deploy",

@@ -8,7 +8,7 @@ import time
 from ..config import Settings
 from ..errors import DatabaseUnavailable, NotAtHead
 from ..reports import Line, Reporter, StatusReport, reporter
-from .migrate import status
+from .state import status
 
 
 def require_head(settings: Settings, *, allow_newer: bool = False) -> StatusReport:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import commands, tls
-from ..commands.migrate import at_head
+from ..commands.state import at_head
 from ..config import InsecureTLSWarning, Settings
 from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
@@ -150,7 +150,7 @@ def _scan(settings: Settings) -> Scanned:
 
 def status(settings: Settings, targets: list[Target], options: FleetOptions) -> Summary:
     """Which migration each target is at; :attr:`Summary.versions` groups them. A target at
-    head is told by one query (:func:`mig.commands.migrate.at_head`), the others by the whole
+    head is told by one query (:func:`mig.commands.state.at_head`), the others by the whole
     status read."""
     scripts, _ = _scan(settings)
 
@@ -170,7 +170,7 @@ def status(settings: Settings, targets: list[Target], options: FleetOptions) -> 
 def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
           to: str | None = None, seed_env: str | None = None, seed: bool = False) -> Summary:
     """Apply pending migrations on every target; a target already at head is skipped after one
-    read-only query (:func:`mig.commands.migrate.at_head`). A schema target's schema is
+    read-only query (:func:`mig.commands.state.at_head`). A schema target's schema is
     created when missing.
 
     :param seed: load the seed data (``seed_env`` too) after the migrations, on each target.
