@@ -39,11 +39,11 @@ def _where(frame: dict) -> str:
     return f"{path}:{frame['line_no']}" if frame.get("line_no") else path
 
 
-def _imports(frame: dict, top: bool = True) -> float:
+def _imports(frame: dict, *, top: bool = True) -> float:
     """Time in module-level code (imports): the outermost ``<module>`` frames below the root."""
     if not top and frame["function"] == "<module>":
         return float(frame["time"])
-    return sum(_imports(child, False) for child in frame.get("children", []))
+    return sum(_imports(child, top=False) for child in frame.get("children", []))
 
 
 def _find(frame: dict, suffix: str) -> dict | None:

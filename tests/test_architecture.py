@@ -44,7 +44,7 @@ def part_of(module: str) -> str:
     return max(candidates, key=len)
 
 
-def resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
+def resolve(module: str, node: ast.ImportFrom, *, is_package: bool) -> str:
     if not node.level:
         return node.module or ""
     base = module.split(".") if is_package else module.split(".")[:-1]
@@ -67,7 +67,7 @@ def imports(path: Path) -> list[tuple[int, str, list[str]]]:
             found += [(node.lineno, a.name, []) for a in node.names
                       if a.name.split(".")[0] == "mig"]
         elif isinstance(node, ast.ImportFrom):
-            target = resolve(module, path.name == "__init__.py", node)
+            target = resolve(module, node, is_package=path.name == "__init__.py")
             if target.split(".")[0] != "mig":
                 continue
             for alias in node.names:
@@ -129,7 +129,7 @@ def private_uses(paths: list[Path]) -> list[str]:
                     wrong.append(f"{path.relative_to(REPO)}:{line}: {target}.{name}")
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
-                target = resolve(module, path.name == "__init__.py", node)
+                target = resolve(module, node, is_package=path.name == "__init__.py")
                 modules_bound |= {a.asname or a.name for a in node.names
                                   if target.startswith("mig") and is_module(f"{target}.{a.name}")}
             elif isinstance(node, ast.Import):

@@ -273,7 +273,8 @@ def test_key_forms():
     from mig.seeds.checks import key_form
 
     def column(typname: str, category: str = "S") -> Column:
-        return Column("k", typname, category, typname, True, False, "", "")
+        return Column("k", typname, category, typname, not_null=True, has_default=False,
+                      identity="", generated="")
 
     same = [
         (column("date", "D"), dt.date(2024, 1, 1), "2024-01-01"),

@@ -181,7 +181,7 @@ def _shipped(bench: Bench, cache: SeedCache) -> tuple[float, float]:
         bench.admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return name
 
-    def once(rerun: bool) -> float:
+    def once(*, rerun: bool) -> float:
         name = clone()
         conn = psycopg2.connect(bench.url(name))
         try:
@@ -195,6 +195,6 @@ def _shipped(bench: Bench, cache: SeedCache) -> tuple[float, float]:
             bench.drop_db(name)
 
     try:
-        return bench.median(lambda: once(False)), bench.median(lambda: once(True))
+        return bench.median(lambda: once(rerun=False)), bench.median(lambda: once(rerun=True))
     finally:
         bench.drop_db(template)

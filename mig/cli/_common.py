@@ -58,7 +58,8 @@ def cli() -> None:
     """Safe PostgreSQL migrations, seed data and test databases on top of yoyo."""
 
 
-def _remember_traceback(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+# click calls an option's callback with the value positionally
+def _remember_traceback(ctx: click.Context, param: click.Parameter, value: bool) -> bool:  # noqa: FBT001
     run = ctx.ensure_object(Run)
     run.traceback = run.traceback or value
     return value
@@ -174,7 +175,7 @@ def with_target(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
 class Printer:
     """Output honouring -q/-v; JSON output is printed whatever -q says."""
 
-    def __init__(self, quiet: bool = False, verbose: bool = False) -> None:
+    def __init__(self, *, quiet: bool = False, verbose: bool = False) -> None:
         self.quiet = quiet
         self.verbose = verbose
 
@@ -206,7 +207,7 @@ def with_settings(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def wrapper(**params: Any) -> Any:
-        out = Printer(params.pop("quiet", False), params.pop("verbose", False))
+        out = Printer(quiet=params.pop("quiet", False), verbose=params.pop("verbose", False))
         settings = settings_from(params)
         return func(settings, out, **params)
 

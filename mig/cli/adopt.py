@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .. import commands
+from ..config import Settings
 from ..errors import EXIT_OK
 from ._common import Printer, cli, common_options, lock_options, with_settings
 
@@ -15,13 +16,13 @@ from ._common import Printer, cli, common_options, lock_options, with_settings
 @click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="print what was created as JSON")
 @click.option("-q", "--quiet", is_flag=True, help="print only errors and requested output")
-def init(folder: Path, as_json: bool, quiet: bool) -> int:
+def init(*, folder: Path, as_json: bool, quiet: bool) -> int:
     """Lay out a mig project in FOLDER (default: here); never overwrites a file.
 
     Creates what is missing of yoyo.ini, migrations/ with its lock file mig.sum, seeds/base/,
     .mig/.gitignore and a starter test tests/test_migrations.py, and prints the next steps.
     """
-    out = Printer(quiet)
+    out = Printer(quiet=quiet)
     report = commands.init(folder)
     if as_json:
         out.json(report.to_json())
@@ -51,8 +52,8 @@ def init(folder: Path, as_json: bool, quiet: bool) -> int:
 @lock_options
 @common_options
 @with_settings
-def baseline(settings, out: Printer, to, map_file, force, dry_run, scratch, schema_name,
-             as_json) -> int:
+def baseline(settings: Settings, out: Printer, *, to: str, map_file: Path | None, force: bool,
+             dry_run: bool, scratch: str | None, schema_name: str, as_json: bool) -> int:
     """Record the migrations up to ID as applied without running them, once the live schema
     is proven to be what they build.
 
@@ -90,7 +91,7 @@ def baseline(settings, out: Printer, to, map_file, force, dry_run, scratch, sche
 @click.option("--json", "as_json", is_flag=True, help="print the entries as JSON")
 @common_options
 @with_settings
-def foreign_(settings, out: Printer, as_json) -> int:
+def foreign_(settings: Settings, out: Printer, *, as_json: bool) -> int:
     """List the migration histories other tools left in the database (SequelizeMeta,
     flyway_schema_history, alembic_version, yoyo entries that are no migration on disk)."""
     entries = commands.foreign_histories(settings)

@@ -19,7 +19,7 @@ from ._common import Printer, cli, common_options, current_run, with_settings
               "since git revision REV (e.g. origin/main)")
 @common_options
 @with_settings
-def lint(settings: Settings, out: Printer, files: tuple[str, ...], as_json: bool,
+def lint(settings: Settings, out: Printer, *, files: tuple[str, ...], as_json: bool,
          since: str | None) -> int:
     """Check migrations (all, or FILES) with squawk and mig's own rules, and the lock file.
 
@@ -48,7 +48,7 @@ def lint(settings: Settings, out: Printer, files: tuple[str, ...], as_json: bool
               "rewrite lines that cannot be read (never a merge conflict)")
 @common_options
 @with_settings
-def hash_(settings: Settings, out: Printer, force: bool) -> int:
+def hash_(settings: Settings, out: Printer, *, force: bool) -> int:
     """Write the history lock file (migrations/mig.sum) from the migrations on disk."""
     path, count = commands.hash_history(settings, force=force)
     out.line(f"wrote {shown(path)}: {count} migration(s)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import commands
+from ..config import Settings
 from ..errors import EXIT_OK
 from ._common import Printer, cli, common_options, with_settings
 
@@ -17,7 +18,7 @@ def db() -> None:
 @db.command()
 @common_options
 @with_settings
-def url(settings, out: Printer) -> int:
+def url(settings: Settings, out: Printer) -> int:
     """Print the database URL (starting the embedded server if needed), e.g. for psql."""
     click.echo(commands.database_url(settings))  # a configured URL without its password
     return EXIT_OK
@@ -26,7 +27,7 @@ def url(settings, out: Printer) -> int:
 @db.command()
 @common_options
 @with_settings
-def stop(settings, out: Printer) -> int:
+def stop(settings: Settings, out: Printer) -> int:
     """Stop the embedded server (its data stays)."""
     if commands.stop_embedded(settings):
         data = commands.target(settings)["embedded_data"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from .. import commands
+from ..config import Settings
 from ..errors import EXIT_OK
 from . import fleet as fleet_cli
 from ._common import Printer, cli, common_options, with_settings
-from .fleet import fleet_options
+from .fleet import FleetParams, fleet_options
 
 
 @cli.command()
@@ -25,8 +26,8 @@ from .fleet import fleet_options
 @fleet_options(changes=False)
 @common_options
 @with_settings
-def wait(settings, out: Printer, timeout: float, interval: float, allow_newer: bool,
-         as_json: bool, fleet) -> int:
+def wait(settings: Settings, out: Printer, *, timeout: float, interval: float,
+         allow_newer: bool, as_json: bool, fleet: FleetParams | None) -> int:
     """Wait until the database is at the newest migration (e.g. in an initContainer)."""
     if fleet is not None:
         return fleet_cli.run("wait", settings, out, fleet, as_json=as_json, timeout=timeout,

@@ -21,7 +21,7 @@ from ._common import Printer, cli, common_options, with_settings
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @common_options
 @with_settings
-def diff(settings: Settings, out: Printer, scratch: str | None, schema_name: str,
+def diff(settings: Settings, out: Printer, *, scratch: str | None, schema_name: str,
          to: str | None, as_json: bool) -> int:
     """Compare the database's schema with the schema its applied migrations produce.
 

@@ -12,8 +12,12 @@ from typing import Any
 
 import click
 
+from ..config import Settings
 from ..errors import EXIT_FAILURE, EXIT_OK, EXIT_PENDING, MigError
 from ._common import Printer
+
+# The fleet options a command receives together as ``fleet`` (see :func:`fleet_options`).
+FleetParams = dict[str, Any]
 
 _KEYS = ("fleet", "jobs", "shard", "canary", "max_failures", "journal", "restart")
 
@@ -65,7 +69,7 @@ def fleet_options(*, changes: bool) -> Callable[[Callable], Callable]:
     return decorate
 
 
-def run(verb: str, settings, out: Printer, fleet: dict, *, as_json: bool,
+def run(verb: str, settings: Settings, out: Printer, fleet: FleetParams, *, as_json: bool,
         yes: bool = False, exit_code: bool = False, **verb_options: Any) -> int:
     """Load the targets, run ``verb`` of :mod:`mig.fleet` over them and print the outcome."""
     from .. import fleet as fleet_mod

@@ -7,6 +7,7 @@ import sys
 import click
 
 from .. import commands
+from ..config import Settings
 from ..errors import EXIT_OK
 from ..reports import RunReport
 from . import fleet as fleet_cli
@@ -19,7 +20,7 @@ from ._common import (
     with_settings,
     with_target,
 )
-from .fleet import fleet_options
+from .fleet import FleetParams, fleet_options
 
 
 def _print_plan(out: Printer, report: RunReport, verb: str) -> None:
@@ -53,8 +54,9 @@ def _print_plan(out: Printer, report: RunReport, verb: str) -> None:
 @lock_options
 @common_options
 @with_settings
-def apply(settings, out: Printer, to, dry_run, as_json, with_seed, seed_env,
-          single_transaction, yes, fleet) -> int:
+def apply(settings: Settings, out: Printer, *, to: str | None, dry_run: bool, as_json: bool,
+          with_seed: bool, seed_env: str | None, single_transaction: bool, yes: bool,
+          fleet: FleetParams | None) -> int:
     """Apply pending migrations, under a lock that concurrent runs wait for."""
     if fleet is not None:
         if dry_run or single_transaction:
@@ -100,7 +102,9 @@ def apply(settings, out: Printer, to, dry_run, as_json, with_seed, seed_env,
 @lock_options
 @common_options
 @with_settings
-def rollback(settings, out: Printer, steps, to, dry_run, yes, force, as_json, fleet) -> int:
+def rollback(settings: Settings, out: Printer, *, steps: int | None, to: str | None,
+             dry_run: bool, yes: bool, force: bool, as_json: bool,
+             fleet: FleetParams | None) -> int:
     """Roll back the newest migration (more with --steps N or --to ID, confirmed by --yes)."""
     if fleet is not None:
         if dry_run:
@@ -133,7 +137,7 @@ def rollback(settings, out: Printer, steps, to, dry_run, yes, force, as_json, fl
 @click.option("--py", "kind", flag_value="py", help="a Python migration")
 @common_options
 @with_settings
-def new(settings, out: Printer, name, kind) -> int:
+def new(settings: Settings, out: Printer, *, name: str, kind: str) -> int:
     """Create a timestamp-prefixed migration file (and its rollback file)."""
     for path in commands.new(settings, name, python=kind == "py"):
         click.echo(str(path))
@@ -144,7 +148,7 @@ def new(settings, out: Printer, name, kind) -> int:
 @lock_options
 @common_options
 @with_settings
-def repair(settings, out: Printer) -> int:
+def repair(settings: Settings, out: Printer) -> int:
     """Accept the current checksums of edited applied migrations (recorded in _mig_log)."""
     announce(settings, out)
     repaired = commands.repair(settings, report=out.report)
@@ -159,7 +163,7 @@ def repair(settings, out: Printer) -> int:
 @click.option("--json", "as_json", is_flag=True, help="print as JSON")
 @common_options
 @with_settings
-def show_config(settings, out: Printer, as_json) -> int:
+def show_config(settings: Settings, out: Printer, *, as_json: bool) -> int:
     """Show the resolved settings (password masked) and where the database came from."""
     shown = settings.describe()
     if as_json:

@@ -11,7 +11,7 @@ from ..config import Settings
 from ..errors import EXIT_OK, MigError
 from . import fleet as fleet_cli
 from ._common import Printer, cli, common_options, current_run, with_settings
-from .fleet import fleet_options
+from .fleet import FleetParams, fleet_options
 
 
 @cli.command()
@@ -28,8 +28,8 @@ from .fleet import fleet_options
 @fleet_options(changes=False)
 @common_options
 @with_settings
-def verify(settings: Settings, out: Printer, scratch: str | None, keep: bool, chain: bool,
-           keep_going: bool, as_json: bool, fleet) -> int:
+def verify(settings: Settings, out: Printer, *, scratch: str | None, keep: bool, chain: bool,
+           keep_going: bool, as_json: bool, fleet: FleetParams | None) -> int:
     """Prove every rollback on a scratch database: apply, roll back, compare, re-apply.
 
     The scratch database is created on the embedded server (or --scratch-server, or the server
@@ -88,7 +88,7 @@ def verify(settings: Settings, out: Printer, scratch: str | None, keep: bool, ch
 )
 @common_options
 @with_settings
-def schema(settings: Settings, out: Printer, fmt: str, schema_name: str, pg_dump: str | None,
+def schema(settings: Settings, out: Printer, *, fmt: str, schema_name: str, pg_dump: str | None,
            update: Path | None) -> int:
     """Print the live schema of the database, read from its catalogs (or, as SQL, by pg_dump)."""
     if fmt == "sql":

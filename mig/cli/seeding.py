@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from .. import commands
+from ..config import Settings
 from ..errors import EXIT_OK
 from . import fleet as fleet_cli
 from ._common import Printer, announce, cli, common_options, with_settings, with_target
-from .fleet import fleet_options
+from .fleet import FleetParams, fleet_options
 
 
 @cli.command()
@@ -29,7 +30,8 @@ from .fleet import fleet_options
 @fleet_options(changes=True)
 @common_options
 @with_settings
-def seed(settings, out: Printer, env, dry_run, prune, as_json, yes, fleet) -> int:
+def seed(settings: Settings, out: Printer, *, env: str | None, dry_run: bool, prune: bool,
+         as_json: bool, yes: bool, fleet: FleetParams | None) -> int:
     """Load seed data: seeds/base/ everywhere, seeds/ENV/ with --env.
 
     Every fixture is validated first; any problem stops the run with file and line and

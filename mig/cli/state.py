@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from .. import commands
@@ -11,7 +9,7 @@ from ..config import Settings
 from ..errors import EXIT_INCONSISTENT, EXIT_OK, EXIT_PENDING
 from . import fleet as fleet_cli
 from ._common import Printer, cli, common_options, with_settings
-from .fleet import fleet_options
+from .fleet import FleetParams, fleet_options
 
 # What 'mig rollback' can do for an applied migration whose file is gone.
 _MISSING_ROLLBACK = {
@@ -35,7 +33,7 @@ _MISSING_ROLLBACK = {
 @common_options
 @with_settings
 def status(settings: Settings, out: Printer, *, as_json: bool, exit_code: bool, check: bool,
-           fleet: dict[str, Any] | None) -> int:
+           fleet: FleetParams | None) -> int:
     """Show applied (when, by whom), pending, edited and partly applied migrations."""
     if fleet is not None:
         return fleet_cli.run("status", settings, out, fleet, as_json=as_json,

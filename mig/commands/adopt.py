@@ -15,10 +15,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from psycopg2.extensions import connection
+
 from ..config import Settings
 from ..config import resolve as resolve_settings
 from ..disk import scripts as scripts_mod
 from ..disk import sumfile
+from ..dsn import Dsn
 from ..engine import foreign, tracking
 from ..engine.connect import connect, open_database
 from ..engine.lock import lock_key, migration_lock
@@ -237,7 +240,8 @@ def _refuse_applied_past(applied: list[tracking.Applied], order: list[str], ids:
         )
 
 
-def _map_entries(entries: list[foreign.Entry], mapping, map_file, order: list[str],
+def _map_entries(entries: list[foreign.Entry], mapping: dict[str, dict[str, str | None]] | None,
+                 map_file: str | Path | None, order: list[str],
                  to: str) -> dict[foreign.Entry, str | None]:
     if mapping is None:
         if entries:
@@ -270,7 +274,7 @@ def _refusal(result: BaselineReport) -> BaselineRefused:
     )
 
 
-def _record(settings: Settings, dsn, conn, scripts: list[scripts_mod.Script],
+def _record(settings: Settings, dsn: Dsn, conn: connection, scripts: list[scripts_mod.Script],
             result: BaselineReport, replaced: dict[foreign.Entry, str | None]) -> None:
     """yoyo's and mig's records of a baseline, all in one transaction."""
     from ..engine.runner import Backend

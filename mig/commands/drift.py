@@ -22,11 +22,13 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
+from psycopg2.extensions import connection
+
 from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..dsn import Dsn
 from ..engine import tracking
-from ..engine.connect import connect, open_database, open_embedded
+from ..engine.connect import connect, fetch_row, open_database, open_embedded
 from ..engine.scratch import ScratchEngine, scratch_database
 from ..engine.snapshot import SECTIONS, Snapshot, snapshot
 from ..errors import MigError, MigrationError
@@ -152,11 +154,11 @@ def _owner_free(snap: Snapshot, owner: str) -> Snapshot:
     return result
 
 
-def read_schema(conn, schema: str, ignore: tuple[str, ...]) -> tuple[Snapshot, str]:
+def read_schema(conn: connection, schema: str, ignore: tuple[str, ...]) -> tuple[Snapshot, str]:
     """The snapshot of ``schema`` and the role ``conn`` is connected as (the objects' owner)."""
     with conn.cursor() as cur:
         cur.execute("SELECT current_user")
-        user = cur.fetchone()[0]
+        user = fetch_row(cur)[0]
     return snapshot(conn, schema, ignore=ignore), user
 
 

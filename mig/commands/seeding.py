@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import psycopg2
 
 from ..config import Settings
@@ -11,9 +13,12 @@ from ..errors import ConnectionLost, MigError
 from ..reports import Line, Reporter, reporter
 from .deploy import require_head
 
+if TYPE_CHECKING:
+    from ..seeds.report import SeedReport
+
 
 def seed(settings: Settings, *, env: str | None = None, prune: bool = False,
-         dry_run: bool = False, report: Reporter | Line | None = None):
+         dry_run: bool = False, report: Reporter | Line | None = None) -> SeedReport:
     """Load ``seeds/base/`` (and ``seeds/<env>/``) into a database at the newest migration.
 
     :returns: a :class:`mig.seeds.SeedReport` with real per-table counts.

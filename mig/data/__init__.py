@@ -22,6 +22,7 @@ import inspect
 import re
 import sys
 from collections.abc import Callable, Iterable
+from types import FrameType
 from typing import Any
 
 from ..config import DURATION
@@ -48,7 +49,7 @@ def data_step(
     attempts: int = 5,
     retry_wait: float = 0.5,
     progress_every: float = 5.0,
-):
+) -> object:
     """Add a data step to the migration being loaded (call it at the top level of the file).
 
     ``forward(batch)`` is called once per batch of ``batch_size`` rows of ``table``, in key
@@ -123,9 +124,9 @@ def _check_options(*, table: object, batch_size: object, attempts: object, pause
                         f" {lock_timeout!r}")
 
 
-def _collector():
+def _collector() -> Any:  # yoyo's StepCollector (yoyo has no type hints)
     """yoyo's step collector of the migration file being imported (found as yoyo finds it)."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         found = frame.f_globals.get("__yoyo_collector__")
         if found is not None:

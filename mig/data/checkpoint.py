@@ -12,6 +12,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from psycopg2.extensions import cursor
+
+from ..engine.connect import fetch_row
+
 TABLE = "_mig_data_checkpoints"
 
 _CREATE = """
@@ -45,17 +49,17 @@ class Checkpoint:
     finished: bool
 
 
-def ensure(cur) -> None:
+def ensure(cur: cursor) -> None:
     """Create the table where missing (mig's migration lock serialises concurrent runs)."""
     cur.execute("SELECT to_regclass(%s) IS NOT NULL", (TABLE,))
-    if not cur.fetchone()[0]:
+    if not fetch_row(cur)[0]:
         cur.execute(_CREATE)
 
 
-def read(cur, migration_id: str, step: str, direction: str) -> Checkpoint | None:
+def read(cur: cursor, migration_id: str, step: str, direction: str) -> Checkpoint | None:
     """The checkpoint of a step in one direction; None when it has none (or no table yet)."""
     cur.execute("SELECT to_regclass(%s) IS NOT NULL", (TABLE,))
-    if not cur.fetchone()[0]:
+    if not fetch_row(cur)[0]:
         return None
     cur.execute(
         "SELECT key_columns, last_key, rows_done, rows_changed, batches, finished_at IS NOT NULL"
@@ -69,7 +73,7 @@ def read(cur, migration_id: str, step: str, direction: str) -> Checkpoint | None
     return Checkpoint(tuple(columns), last_key, rows_done, rows_changed, batches, finished)
 
 
-def save(cur, migration_id: str, step: str, direction: str, columns: tuple[str, ...],
+def save(cur: cursor, migration_id: str, step: str, direction: str, columns: tuple[str, ...],
          last_key: list[str] | None, rows: int, changed: int, *, finished: bool = False
          ) -> None:
     """Record one more batch of ``rows`` (``changed`` of them changed) ending at ``last_key``,
@@ -92,9 +96,9 @@ def save(cur, migration_id: str, step: str, direction: str, columns: tuple[str, 
     )
 
 
-def forget(cur, migration_id: str, step: str) -> None:
+def forget(cur: cursor, migration_id: str, step: str) -> None:
     """Remove both directions' rows of a step (its migration was rolled back)."""
     cur.execute("SELECT to_regclass(%s) IS NOT NULL", (TABLE,))
-    if cur.fetchone()[0]:
+    if fetch_row(cur)[0]:
         cur.execute("DELETE FROM _mig_data_checkpoints WHERE migration_id = %s AND step = %s",
                     (migration_id, step))

@@ -15,7 +15,9 @@ import re
 from dataclasses import dataclass
 
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
+from ..engine.connect import fetch_row
 from ..errors import DataMigrationError
 
 _PLACEHOLDER = re.compile(r"\{(range|where)(?::([A-Za-z_][A-Za-z0-9_]*))?\}")
@@ -88,7 +90,8 @@ def _column(name: str, alias: str | None) -> sql.Composable:
     return sql.Identifier(alias, name) if alias else sql.Identifier(name)
 
 
-def expand(query: str, table: KeyedTable, lo: list[str] | None, hi: list[str], conn, *,
+def expand(query: str, table: KeyedTable, lo: list[str] | None, hi: list[str],
+           conn: connection, *,
            where: str | None = None, params: bool = False) -> str:
     """``query`` with ``{range}`` (or ``{range:alias}``) replaced by the batch's key range and
     ``{where}`` by the step's condition (``TRUE`` without one).
@@ -116,7 +119,7 @@ def expand(query: str, table: KeyedTable, lo: list[str] | None, hi: list[str], c
             hint="add 'AND {where}' after '{range}'; read other rows through batch.cursor",
         )
 
-    def replace(match: re.Match) -> str:
+    def replace(match: re.Match[str]) -> str:
         if match.group(1) == "where":
             if not where:
                 return "TRUE"
@@ -127,7 +130,7 @@ def expand(query: str, table: KeyedTable, lo: list[str] | None, hi: list[str], c
     return _PLACEHOLDER.sub(replace, query)
 
 
-def resolve(cur, table: str, key: tuple[str, ...] | None) -> KeyedTable:
+def resolve(cur: cursor, table: str, key: tuple[str, ...] | None) -> KeyedTable:
     """Find ``table`` and the key to walk it by.
 
     :param key: columns of a unique index to use instead of the primary key.
@@ -135,7 +138,7 @@ def resolve(cur, table: str, key: tuple[str, ...] | None) -> KeyedTable:
         not the column list of a unique, non-partial index over NOT NULL columns.
     """
     cur.execute("SELECT to_regclass(%s)::oid, to_regclass(%s)::text", (table, table))
-    oid, name = cur.fetchone()
+    oid, name = fetch_row(cur)
     if oid is None:
         raise DataMigrationError(
             f"data step table {table!r} does not exist",

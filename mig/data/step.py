@@ -11,15 +11,19 @@ for changes small enough to be all-or-nothing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
+from ..engine.connect import fetch_row
 from ..errors import DataMigrationError
 from ..reports import STDERR, Reporter
 from . import checkpoint, keys
@@ -30,6 +34,8 @@ FORWARD, BACKWARD = "forward", "backward"
 EXACT_COUNT_BELOW = 1_000_000
 _RETRYABLE = (psycopg2.errors.LockNotAvailable, psycopg2.errors.DeadlockDetected)
 
+_T = TypeVar("_T")
+
 
 class Batch:
     """One batch: the ``rows`` rows whose keys come after ``lo`` (None: the start) up to and
@@ -39,7 +45,7 @@ class Batch:
     ``cursor`` is there for reads. ``changed`` adds up the rows the statements changed.
     """
 
-    def __init__(self, table: keys.KeyedTable, cursor, number: int, lo: list[str] | None,
+    def __init__(self, table: keys.KeyedTable, cursor: cursor, number: int, lo: list[str] | None,
                  hi: list[str], rows: int, where: str | None) -> None:
         self.table = table
         self.cursor = cursor
@@ -71,7 +77,7 @@ class Batch:
 class _Transactions:
     """A batch's transaction: its own (autocommit connection) or a savepoint in the migration's."""
 
-    def __init__(self, conn) -> None:
+    def __init__(self, conn: connection) -> None:
         self.conn = conn
         self.owned = conn.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_IDLE
 
@@ -103,7 +109,8 @@ class DataStep:
 
     irreversible = False
 
-    def __init__(self, forward: Callable, backward: Callable | None, *, migration_id: str,
+    def __init__(self, forward: Callable[[Batch], object],
+                 backward: Callable[[Batch], object] | None, *, migration_id: str,
                  name: str, table: str, where: str | None, backward_where: str | None,
                  key: tuple[str, ...] | None, batch_size: int, pause: float,
                  lock_timeout: str | None, attempts: int, retry_wait: float,
@@ -126,16 +133,16 @@ class DataStep:
         self.__qualname__ = f"data step {name} on {table}"
         self.__doc__ = forward.__doc__
 
-    def __call__(self, conn) -> None:
+    def __call__(self, conn: connection) -> None:
         """Run forward, as yoyo calls a step (outside mig's runner: progress to stderr)."""
         self.run(conn, FORWARD, STDERR)
 
-    def run_reported(self, conn, reporter: Reporter) -> None:
+    def run_reported(self, conn: connection, reporter: Reporter) -> None:
         """Run forward, as mig's runner calls it: progress to the run's reporter."""
         self.run(conn, FORWARD, reporter)
 
     # -- dry run ----------------------------------------------------------------------------
-    def describe(self, conn=None) -> str:
+    def describe(self, conn: connection | None = None) -> str:
         """What the step would touch; rows are counted when given a (read-only) connection."""
         head = f"batches of {self.batch_size:,} rows of {self.table}"
         if self.where:
@@ -145,7 +152,7 @@ class DataStep:
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT to_regclass(%s) IS NOT NULL", (self.table,))
-                if not cur.fetchone()[0]:
+                if not fetch_row(cur)[0]:
                     return f"{head}: {self.table} does not exist yet, rows not counted"
                 table = keys.resolve(cur, self.table, self.key)
                 state = checkpoint.read(cur, self.migration_id, self.name, FORWARD)
@@ -153,7 +160,7 @@ class DataStep:
                     return f"{head}: already done ({state.rows_changed:,} rows changed)"
                 lo = state.last_key if state else None
                 cur.execute(table.count(lo, self.where))
-                count = cur.fetchone()[0]
+                count = fetch_row(cur)[0]
         except DataMigrationError as exc:
             return f"{head}: cannot run: {exc.message}"
         except psycopg2.Error as exc:  # e.g. a column an earlier pending migration adds
@@ -164,7 +171,7 @@ class DataStep:
         return f"{head}: {count:,} row(s) would be touched{resumed}"
 
     # -- running ----------------------------------------------------------------------------
-    def run(self, conn, direction: str, report: Reporter) -> None:
+    def run(self, conn: connection, direction: str, report: Reporter) -> None:
         """Walk the table batch by batch in ``direction``, resuming from the checkpoint."""
         function = self.forward if direction == FORWARD else self.backward
         where = self.where if direction == FORWARD else self.backward_where
@@ -178,7 +185,7 @@ class DataStep:
             saved_timeout = None
             if not txn.owned:
                 cur.execute("SELECT current_setting('lock_timeout')")
-                saved_timeout = cur.fetchone()[0]
+                saved_timeout = fetch_row(cur)[0]
         if state is not None and state.finished:
             report(f"{label}: already done ({state.rows_changed:,} rows changed)")
             return
@@ -186,7 +193,7 @@ class DataStep:
             raise self._error(
                 direction, f"{label}: its checkpoint walked {table.name} by"
                 f" ({', '.join(state.key_columns)}) but the key is now"
-                f" ({', '.join(table.columns)})", state.last_key, txn.owned,
+                f" ({', '.join(table.columns)})", state.last_key, owned=txn.owned,
                 hint="to start the step over, delete its checkpoint: DELETE FROM"
                 f" _mig_data_checkpoints WHERE migration_id = '{self.migration_id}'"
                 f" AND step = '{self.name}'")
@@ -207,8 +214,8 @@ class DataStep:
             number += 1
             outcome = self._attempt(
                 txn, direction, table, progress, f"batch {number}", lo,
-                lambda cur, n=number, lo=lo: self._batch(cur, table, function, direction,
-                                                         where, n, lo))
+                functools.partial(self._batch, table=table, function=function,
+                                  direction=direction, where=where, number=number, lo=lo))
             if outcome is None:
                 break
             lo, rows, batch_changed = outcome
@@ -223,7 +230,9 @@ class DataStep:
                         f" {progress.elapsed:.1f}s ({progress.rate:,.0f} rows/s);"
                         f" {changed:,} rows changed in all")
 
-    def _batch(self, cur, table, function, direction, where, number, lo):
+    def _batch(self, cur: cursor, table: keys.KeyedTable, function: Callable[[Batch], object],
+               direction: str, where: str | None, number: int, lo: list[str] | None
+               ) -> tuple[list[str], int, int] | None:
         """Choose the next batch, run the function on it, checkpoint it; None when done."""
         cur.execute(table.next_batch(lo, self.batch_size))
         row = cur.fetchone()
@@ -238,8 +247,9 @@ class DataStep:
                         batch.changed)
         return hi, rows, batch.changed
 
-    def _attempt(self, txn: _Transactions, direction: str, table, progress: Progress, what: str,
-                 lo, work):
+    def _attempt(self, txn: _Transactions, direction: str, table: keys.KeyedTable,
+                 progress: Progress, what: str, lo: list[str] | None,
+                 work: Callable[[cursor], _T]) -> _T:
         """Run ``work(cursor)`` in a batch transaction; retry it when its locks are not granted."""
         for attempt in range(1, self.attempts + 1):
             txn.begin()
@@ -259,7 +269,7 @@ class DataStep:
                     raise self._error(
                         direction, f"{progress.label}: {what} of {table.name} (keys after"
                         f" {_key(lo)}) could not get its locks in {self.attempts} attempt(s)"
-                        f" ({reason}){holders}", lo, txn.owned,
+                        f" ({reason}){holders}", lo, owned=txn.owned,
                         hint="another session holds a conflicting lock on"
                         f" {table.name}; let it finish (or end it), then run"
                         f" {_verb(direction)} again: {resume}. Or give the step a longer"
@@ -275,16 +285,16 @@ class DataStep:
                 text = (exc.pgerror or str(exc)).strip().removeprefix("ERROR:").strip()
                 raise self._error(
                     direction, f"{progress.label}: {what} of {table.name} (keys after {_key(lo)})"
-                    f" failed: {text}", lo, txn.owned) from None
+                    f" failed: {text}", lo, owned=txn.owned) from None
             except DataMigrationError as exc:  # the batch contract, e.g. no {range}
                 txn.undo()
                 raise self._error(direction,
                                   f"{progress.label}: {what} of {table.name}: {exc.message}",
-                                  lo, txn.owned, hint=exc.hint) from None
+                                  lo, owned=txn.owned, hint=exc.hint) from None
             except Exception as exc:
                 txn.undo()
                 raise self._error(direction, f"{progress.label}: {what} of {table.name} failed:"
-                                  f" {type(exc).__name__}: {exc}", lo, txn.owned) from exc
+                                  f" {type(exc).__name__}: {exc}", lo, owned=txn.owned) from exc
             except BaseException:
                 txn.undo()
                 raise
@@ -292,7 +302,7 @@ class DataStep:
             return result
         raise AssertionError("unreachable")
 
-    def _error(self, direction: str, message: str, last_key, owned: bool, *,
+    def _error(self, direction: str, message: str, last_key: list[str] | None, *, owned: bool,
                hint: str | None = None) -> DataMigrationError:
         message = f"{self.migration_id}: data step {message}"
         verb = _verb(direction)
@@ -316,11 +326,11 @@ class Backward:
         self.step = step
         self.__qualname__ = f"data step {step.name} backward"
 
-    def __call__(self, conn) -> None:
+    def __call__(self, conn: connection) -> None:
         """Run backward, as yoyo calls a step (outside mig's runner: progress to stderr)."""
         self.run_reported(conn, STDERR)
 
-    def run_reported(self, conn, reporter: Reporter) -> None:
+    def run_reported(self, conn: connection, reporter: Reporter) -> None:
         """Run backward and forget the step's checkpoint."""
         self.step.run(conn, BACKWARD, reporter)
         with conn.cursor() as cur:
@@ -341,29 +351,29 @@ class Irreversible:
         self.name = step.name  # what a refused rollback names
         self.__qualname__ = f"data step {step.name}: irreversible, its data changes stay"
 
-    def __call__(self, conn) -> None:
+    def __call__(self, conn: connection) -> None:
         """Forget the step's checkpoint, as yoyo calls a step (saying so on stderr)."""
         self.run_reported(conn, STDERR)
 
-    def run_reported(self, conn, reporter: Reporter) -> None:
+    def run_reported(self, conn: connection, reporter: Reporter) -> None:
         """Forget the step's checkpoint; the data stays as it is."""
         with conn.cursor() as cur:
             checkpoint.forget(cur, self.step.migration_id, self.step.name)
         reporter(f"{self.step.name}: irreversible data step; its data changes stay as they are")
 
 
-def _remaining(cur, table: keys.KeyedTable, lo) -> int:
+def _remaining(cur: cursor, table: keys.KeyedTable, lo: list[str] | None) -> int:
     """Rows after ``lo``: counted below EXACT_COUNT_BELOW rows, else pg_class.reltuples."""
     cur.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s", (table.oid,))
-    reltuples = cur.fetchone()[0]
+    reltuples = fetch_row(cur)[0]
     if reltuples < EXACT_COUNT_BELOW:  # -1: never analysed; counting is the only figure
         cur.execute(table.count(lo))
-        return cur.fetchone()[0]
+        return fetch_row(cur)[0]
     if lo is None:
         return reltuples
     # the share of the key range left, for a key the planner has a histogram of
     cur.execute(sql.SQL("EXPLAIN (FORMAT JSON) ") + table.count(lo))
-    plan = cur.fetchone()[0]
+    plan = fetch_row(cur)[0]
     plan = json.loads(plan) if isinstance(plan, str) else plan
     node = plan[0]["Plan"]
     while node.get("Plans") and "Aggregate" in node.get("Node Type", ""):
@@ -371,7 +381,7 @@ def _remaining(cur, table: keys.KeyedTable, lo) -> int:
     return int(node.get("Plan Rows", reltuples))
 
 
-def _holders(conn, table: keys.KeyedTable) -> str:
+def _holders(conn: connection, table: keys.KeyedTable) -> str:
     """Who holds locks on the table, for the message: ``; held by pid 12 (psql, idle ...)``."""
     try:
         with conn.cursor() as cur:

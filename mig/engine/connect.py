@@ -7,7 +7,7 @@ import os
 import re
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg2
 import psycopg2.errors
@@ -18,6 +18,9 @@ from ..config import EMBEDDED, Settings
 from ..dsn import Dsn, redact
 from ..errors import ConfigError, DatabaseUnavailable, ServerError
 
+if TYPE_CHECKING:
+    from ..server import LocalServer
+
 EMBEDDED_DBNAME = "mig"
 # How long to wait for a server to answer when neither the connection settings nor
 # PGCONNECT_TIMEOUT say: a host that accepts the connection and never answers would otherwise
@@ -25,14 +28,14 @@ EMBEDDED_DBNAME = "mig"
 DEFAULT_CONNECT_TIMEOUT = 10
 
 
-def embedded_server(settings: Settings):  # -> LocalServer (imported lazily: not on the hot path)
+def embedded_server(settings: Settings) -> LocalServer:  # imported lazily: not on the hot path
     """The embedded server of this project (``.mig/pgdata``), running or not."""
     from ..server import LocalServer
 
     return LocalServer(settings.embedded_dir / "pgdata")
 
 
-def embedded_dsn(server, dbname: str) -> Dsn:
+def embedded_dsn(server: LocalServer, dbname: str) -> Dsn:
     """The DSN of ``dbname`` on the embedded ``server``.
 
     The server listens only on a Unix socket in its data folder, where TLS does not apply:
@@ -63,7 +66,7 @@ def describe_target(found: dict[str, str | None]) -> str:
     return f"embedded server, data in {found['embedded_data']}"
 
 
-def _ensure_database(server, dbname: str) -> None:
+def _ensure_database(server: LocalServer, dbname: str) -> None:
     """Create ``dbname`` on the embedded ``server`` unless it exists.
 
     Many processes may start the embedded default at once: the server's file lock lets one of
@@ -90,7 +93,7 @@ def _ensure_database(server, dbname: str) -> None:
         conn.close()
 
 
-def _database_exists(cur, dbname: str) -> bool:
+def _database_exists(cur: psycopg2.extensions.cursor, dbname: str) -> bool:
     cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
     return cur.fetchone() is not None
 
@@ -174,6 +177,14 @@ def connect(
             cur.execute("SET client_connection_check_interval = '1s'")
     conn.autocommit = autocommit
     return conn
+
+
+def fetch_row(cur: psycopg2.extensions.cursor) -> tuple[Any, ...]:
+    """The row of a query that always returns one (an aggregate, a function's result)."""
+    row = cur.fetchone()
+    if row is None:
+        raise AssertionError("a query that returns one row returned none")
+    return row
 
 
 def connect_timeout(dsn: Dsn) -> tuple[str, str]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from psycopg2.extensions import connection
+
 from .snapshot import is_tracking_table
 
 #: The markers around the generated diagram in a Markdown file.
@@ -68,7 +70,7 @@ def _short_type(sql_type: str) -> str:
     return re.sub(r"[^A-Za-z0-9_()\[\]-]", "_", sql_type.replace(",", "-"))
 
 
-def mermaid(conn, schema: str = "public", *, ignore: Iterable[str] = ()) -> str:
+def mermaid(conn: connection, schema: str = "public", *, ignore: Iterable[str] = ()) -> str:
     """The ``erDiagram`` of ``schema`` in the database ``conn`` is connected to.
 
     :param ignore: more table-name patterns to leave out, besides the tracking tables.
@@ -115,7 +117,7 @@ def mermaid(conn, schema: str = "public", *, ignore: Iterable[str] = ()) -> str:
 class _Catalog:
     """The rows the diagram is drawn from, read in one go."""
 
-    def __init__(self, conn, schema: str, ignore: tuple[str, ...]) -> None:
+    def __init__(self, conn: connection, schema: str, ignore: tuple[str, ...]) -> None:
         with conn.cursor() as cur:
             cur.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", (schema,))
             found = cur.fetchone()

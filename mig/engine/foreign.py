@@ -20,8 +20,10 @@ from pathlib import Path
 
 import yaml
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
 from ..errors import MigError
+from .connect import fetch_row
 
 #: The tables of other migration tools, by the tool that writes them.
 TABLES = {
@@ -48,12 +50,12 @@ class Entry:
                 "note": self.note}
 
 
-def _table_exists(cur, name: str) -> bool:
+def _table_exists(cur: cursor, name: str) -> bool:
     cur.execute("SELECT to_regclass(%s) IS NOT NULL", (sql.Identifier(name).as_string(cur),))
-    return bool(cur.fetchone()[0])
+    return bool(fetch_row(cur)[0])
 
 
-def read(conn, *, migration_table: str, known_ids: Iterable[str]) -> list[Entry]:
+def read(conn: connection, *, migration_table: str, known_ids: Iterable[str]) -> list[Entry]:
     """Every foreign entry in the database ``conn`` is connected to, table by table.
 
     :param migration_table: yoyo's table as configured; its entries whose ids are not in

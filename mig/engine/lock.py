@@ -13,12 +13,13 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+
+from psycopg2.extensions import connection
 
 from ..config import Settings
 from ..dsn import Dsn
 from ..errors import LockTimeout
-from .connect import connect, open_database
+from .connect import connect, fetch_row, open_database
 
 POLL_SECONDS = 0.1  # a waiter notices a released lock within this
 REPORT_EVERY_SECONDS = 5.0
@@ -40,7 +41,7 @@ def lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def settings_key(settings) -> int:
+def settings_key(settings: Settings) -> int:
     """The lock of the database (or schema) that ``settings`` point at: a schema target's lock
     is its own, so the schemas of one database migrate side by side."""
     if settings.schema is not None:
@@ -48,7 +49,7 @@ def settings_key(settings) -> int:
     return lock_key(settings.migration_table)
 
 
-def holder(conn, key: int) -> str | None:
+def holder(conn: connection, key: int) -> str | None:
     """Who holds the lock: pid, application name and host, from pg_stat_activity."""
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     with conn.cursor() as cur:
@@ -62,7 +63,7 @@ def holder(conn, key: int) -> str | None:
 
 @contextlib.contextmanager
 def migration_lock(
-    conn,
+    conn: connection,
     key: int,
     *,
     wait: float,
@@ -79,7 +80,7 @@ def migration_lock(
     while True:
         with conn.cursor() as cur:
             cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
-            (acquired,) = cur.fetchone()
+            (acquired,) = fetch_row(cur)
         if acquired:
             break
         now = time.monotonic()
@@ -109,7 +110,7 @@ def migration_lock(
 
 @contextlib.contextmanager
 def locked_connection(settings: Settings, verb: str,
-                      report: Callable[[str], None]) -> Iterator[tuple[Dsn, Any]]:
+                      report: Callable[[str], None]) -> Iterator[tuple[Dsn, connection]]:
     """A connection holding the migration lock (waiting for it as configured)."""
     dsn = open_database(settings)
     conn = connect(dsn, verb=verb)

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg2
 from psycopg2 import sql
+from psycopg2.extensions import connection
 
 from ..config import Settings
 from ..disk.scripts import Script
@@ -29,7 +30,7 @@ SCRATCH_PREFIX = "mig_verify_"
 _SCRATCH_NAME = re.compile(re.escape(SCRATCH_PREFIX) + r"(?:(keep)_|(\d+)_)?[0-9a-f]+")
 
 
-def unheld_scratch(conn) -> list[str]:
+def unheld_scratch(conn: connection) -> list[str]:
     """Scratch databases a killed ``mig verify`` left: named after the server process of the
     verify that created them (``mig_verify_<pid>_<random>``), which no longer runs. Kept ones
     (``--keep``: ``mig_verify_keep_...``) stay; an older name without a pid counts while
@@ -53,7 +54,7 @@ def unheld_scratch(conn) -> list[str]:
     return left
 
 
-def sweep(admin, say: Callable[[str], None]) -> list[str]:
+def sweep(admin: connection, say: Callable[[str], None]) -> list[str]:
     """Drop the scratch databases interrupted verifies left (see :func:`unheld_scratch`)."""
     dropped = []
     for name in unheld_scratch(admin):

@@ -19,7 +19,9 @@ import fnmatch
 from collections.abc import Iterable
 
 from psycopg2 import sql
-from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE, connection, cursor
+
+from .connect import fetch_row
 
 Snapshot = dict[str, dict[str, str]]
 
@@ -168,7 +170,7 @@ def is_tracking_table(name: str, extra: Iterable[str] = ()) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in (*TRACKING_TABLES, *extra))
 
 
-def snapshot(conn, schema: str = "public", *, ignore: Iterable[str] = ()) -> Snapshot:
+def snapshot(conn: connection, schema: str = "public", *, ignore: Iterable[str] = ()) -> Snapshot:
     """Describe ``schema`` from the catalogs of the database ``conn`` is connected to.
 
     :param conn: a psycopg2 connection; left in the transaction state it was found in.
@@ -181,7 +183,7 @@ def snapshot(conn, schema: str = "public", *, ignore: Iterable[str] = ()) -> Sna
     was_idle = not conn.autocommit and conn.get_transaction_status() == TRANSACTION_STATUS_IDLE
     with conn.cursor() as cur:
         cur.execute("SELECT current_setting('search_path')")
-        search_path = cur.fetchone()[0]
+        search_path = fetch_row(cur)[0]
         path = sql.SQL("{}, pg_catalog").format(sql.Identifier(schema)).as_string(conn)
         cur.execute("SELECT set_config('search_path', %s, false)", (path,))
         try:
@@ -194,7 +196,7 @@ def snapshot(conn, schema: str = "public", *, ignore: Iterable[str] = ()) -> Sna
 
 
 class _Reader:
-    def __init__(self, cur, schema: str, ignore: tuple[str, ...]) -> None:
+    def __init__(self, cur: cursor, schema: str, ignore: tuple[str, ...]) -> None:
         self.cur = cur
         self.schema = schema
         self.ignore = ignore
@@ -210,7 +212,7 @@ class _Reader:
         if acl is None:
             if (kind, owner) not in self._defaults:
                 self.cur.execute(_ACLDEFAULT, (kind, owner))
-                self._defaults[kind, owner] = self.cur.fetchone()[0] or []
+                self._defaults[kind, owner] = fetch_row(self.cur)[0] or []
             acl = self._defaults[kind, owner]
         return "{" + ", ".join(sorted(acl)) + "}"
 
@@ -248,7 +250,7 @@ class _Reader:
                 self.cur.execute("SELECT pg_get_indexdef(i.indexrelid) || CASE WHEN"
                                  " i.indisvalid THEN '' ELSE ' -- INVALID' END"
                                  " FROM pg_index i WHERE i.indexrelid = %s", (oid,))
-                self.out["indexes"][name] = self.cur.fetchone()[0]
+                self.out["indexes"][name] = fetch_row(self.cur)[0]
                 continue
             if kind == "S":
                 self.out["grants"][f"sequence {name}"] = self.acl("s", owner, acl)
@@ -262,7 +264,7 @@ class _Reader:
                 words.append("with (" + ", ".join(sorted(options)) + ")")
             if kind in ("v", "m"):
                 self.cur.execute("SELECT pg_get_viewdef(%s, true)", (oid,))
-                definition = self.cur.fetchone()[0].strip()
+                definition = fetch_row(self.cur)[0].strip()
                 self.out["views"][name] = " ".join([*words, definition])
             else:
                 self.out["tables"][name] = " ".join(words)
@@ -424,7 +426,7 @@ ORDER BY 1, 2
 """
 
 
-def uncompared_objects(conn, schema: str = "public", *,
+def uncompared_objects(conn: connection, schema: str = "public", *,
                        ignore: tuple[str, ...] = ()) -> list[str]:
     """Objects of ``schema`` (and event triggers) that the snapshot cannot compare, as
     ``"<kind> <name>"``; empty when the whole schema can be compared. Those of tracking tables

@@ -92,7 +92,7 @@ class Journal:
             self._file.write(line + "\n")
             self._file.flush()  # in the page cache: survives the process being killed
 
-    def finish(self, all_ok: bool) -> None:
+    def finish(self, *, all_ok: bool) -> None:
         """Close the journal, marking it complete when every target succeeded."""
         if all_ok:
             self.record({"complete": True})

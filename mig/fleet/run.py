@@ -125,7 +125,7 @@ def run(verb: str, targets: list[Target], work: Work, *, jobs: int, canary: int 
         if summary.stopped is None:
             _phase(pool, rest, work, jobs, summary, max_failures, journal, on_outcome)
     if journal is not None:
-        journal.finish(summary.ok)
+        journal.finish(all_ok=summary.ok)
     return summary
 
 

@@ -19,13 +19,17 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar, cast
 
 from .. import commands, tls
 from ..commands.state import at_head
+from ..commands.schema import VerifyReport
 from ..config import InsecureTLSWarning, Settings
 from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
 from ..errors import ConfigError, DatabaseUnavailable, MigError, Refused
+from ..reports import StatusReport
+from ..seeds.report import SeedReport
 from . import journal as journal_mod
 from .run import Summary, cores, run
 from .targets import Target, shard
@@ -69,12 +73,12 @@ def secured(settings: Settings, target: Target) -> Target:
     return dataclasses.replace(target, dsn=dsn)
 
 
-def _version(report) -> str | None:
+def _version(report: StatusReport) -> str | None:
     """The newest applied migration of a status report (what a target is "at")."""
     return report.applied[-1]["id"] if report.applied else None
 
 
-def _state(report) -> str:
+def _state(report: StatusReport) -> str:
     if report.current:
         return "current"
     parts = []
@@ -261,7 +265,7 @@ def verify(settings: Settings, targets: list[Target], options: FleetOptions) -> 
     different versions or settings are each proven. Every target reports its server's result.
     """
 
-    proofs: dict[tuple[str, str], _Once] = {}
+    proofs: dict[tuple[str, str], _Once[VerifyReport]] = {}
     guard = threading.Lock()
 
     def work(ts: Settings, target: Target) -> dict:
@@ -276,16 +280,19 @@ def verify(settings: Settings, targets: list[Target], options: FleetOptions) -> 
     return _fleet("verify", settings, targets, options, work, journaled=False)
 
 
-class _Once:
+_T = TypeVar("_T")
+
+
+class _Once(Generic[_T]):
     """A result computed by the first caller; the others wait for it (errors included)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._done = False
-        self._value: object = None
+        self._value: _T | None = None
         self._error: MigError | None = None
 
-    def result(self, compute: Callable[[], object]):
+    def result(self, compute: Callable[[], _T]) -> _T:
         with self._lock:
             if not self._done:
                 try:
@@ -295,7 +302,7 @@ class _Once:
                 self._done = True
         if self._error is not None:
             raise self._error
-        return self._value
+        return cast(_T, self._value)  # computed: set, whatever _T is
 
 
 def _create_schema(ts: Settings, schema: str) -> None:
@@ -318,5 +325,5 @@ def _create_schema(ts: Settings, schema: str) -> None:
         conn.close()
 
 
-def _seed_counts(report) -> dict:
+def _seed_counts(report: SeedReport) -> dict:
     return report.totals().to_json()

@@ -22,13 +22,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MigError
 from .findings import Finding, Source
 
+if TYPE_CHECKING:
+    from pglast import ast
 
-def _pglast():
+
+def _pglast() -> ModuleType:
     try:
         import pglast
     except ImportError:  # pragma: no cover - the lint extra installs it
@@ -107,7 +111,7 @@ def _finding(source: Source, stmt: Parsed, rule: str, message: str, hint: str, *
                    end_line=stmt.end_line)
 
 
-def _outside_transaction(node) -> str | None:
+def _outside_transaction(node: ast.Node) -> str | None:
     """What in ``node`` PostgreSQL refuses to run inside a transaction block, or None."""
     from pglast import ast
 
@@ -152,7 +156,7 @@ def _relname(relation: Any) -> str:
     return str(relation.relname)
 
 
-def _changes_nothing(node) -> bool:
+def _changes_nothing(node: ast.Node) -> bool:
     """A statement without effect on the schema or the data: a plain SELECT (no INTO, no
     function call that could do anything)."""
     from pglast import ast
@@ -211,16 +215,19 @@ def check(source: Source) -> Iterator[Finding]:
                 " meant", level="warning")
 
 
-def _transaction_keyword(node) -> str:
+def _transaction_keyword(node: ast.TransactionStmt) -> str:
     from pglast.enums import TransactionStmtKind as Kind
 
-    return {Kind.TRANS_STMT_BEGIN: "BEGIN", Kind.TRANS_STMT_START: "START TRANSACTION",
-            Kind.TRANS_STMT_COMMIT: "COMMIT", Kind.TRANS_STMT_ROLLBACK: "ROLLBACK",
-            Kind.TRANS_STMT_SAVEPOINT: "SAVEPOINT", Kind.TRANS_STMT_RELEASE: "RELEASE SAVEPOINT",
-            Kind.TRANS_STMT_ROLLBACK_TO: "ROLLBACK TO SAVEPOINT",
-            Kind.TRANS_STMT_PREPARE: "PREPARE TRANSACTION",
-            Kind.TRANS_STMT_COMMIT_PREPARED: "COMMIT PREPARED",
-            Kind.TRANS_STMT_ROLLBACK_PREPARED: "ROLLBACK PREPARED"}.get(node.kind, "COMMIT")
+    keywords: dict[Kind | None, str] = {
+        Kind.TRANS_STMT_BEGIN: "BEGIN", Kind.TRANS_STMT_START: "START TRANSACTION",
+        Kind.TRANS_STMT_COMMIT: "COMMIT", Kind.TRANS_STMT_ROLLBACK: "ROLLBACK",
+        Kind.TRANS_STMT_SAVEPOINT: "SAVEPOINT", Kind.TRANS_STMT_RELEASE: "RELEASE SAVEPOINT",
+        Kind.TRANS_STMT_ROLLBACK_TO: "ROLLBACK TO SAVEPOINT",
+        Kind.TRANS_STMT_PREPARE: "PREPARE TRANSACTION",
+        Kind.TRANS_STMT_COMMIT_PREPARED: "COMMIT PREPARED",
+        Kind.TRANS_STMT_ROLLBACK_PREPARED: "ROLLBACK PREPARED",
+    }
+    return keywords.get(node.kind, "COMMIT")
 
 
 def parsed_or_none(source: Source) -> list[Parsed] | None:
@@ -269,8 +276,8 @@ class ColumnType:
         return self.name + mods + ("[]" if self.array else "")
 
 
-def _column_type(type_name) -> ColumnType:
-    names = [n.sval for n in type_name.names]
+def _column_type(type_name: ast.TypeName) -> ColumnType:
+    names = [n.sval for n in type_name.names or ()]
     mods = []
     for mod in type_name.typmods or ():
         value = getattr(getattr(mod, "val", None), "ival", None)
@@ -340,7 +347,8 @@ class Columns:
                 for cmd in node.cmds or ():
                     if cmd.subtype in (AlterTableType.AT_AddColumn,
                                        AlterTableType.AT_AlterColumnType) \
-                            and isinstance(cmd.def_, ast.ColumnDef):
+                            and isinstance(cmd.def_, ast.ColumnDef) \
+                            and cmd.def_.typeName is not None:
                         name = cmd.name or cmd.def_.colname
                         self.types[(table, name)] = _column_type(cmd.def_.typeName)
                     elif cmd.subtype == AlterTableType.AT_DropColumn:

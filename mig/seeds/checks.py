@@ -75,7 +75,8 @@ def check_value(column: Column, value: Any, server: list[tuple[str, str]]) -> st
         if not isinstance(value, list):
             return f"expected a list, got {describe(value, secret=secret)}"
         elem = Column(column.name, column.elem_type or "text", column.elem_category or "S",
-                      column.elem_typname or "text", False, False, "", "", labels=column.labels)
+                      column.elem_typname or "text", not_null=False, has_default=False,
+                      identity="", generated="", labels=column.labels)
         for item in value:
             problem = check_value(elem, item, server)
             if problem:

@@ -47,10 +47,10 @@ def column(values: list[Any], *, typname: str, array: bool) -> list[str]:
             return [escape(v) for v in values] if _SPECIAL.search("".join(values)) else values
         if kinds == {int}:
             return list(map(str, values))
-    return [_field(v, as_json, array) for v in values]
+    return [_field(v, as_json=as_json, array=array) for v in values]
 
 
-def _field(value: Any, as_json: bool, array: bool) -> str:
+def _field(value: Any, *, as_json: bool, array: bool) -> str:
     if value is MISSING:
         return NULL
     if type(value) is Secret:

@@ -159,7 +159,8 @@ def _names(value: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _fixture(path: Path, file: str, doc: LineDict, problems: list[SeedError], problem: Any):
+def _fixture(path: Path, file: str, doc: LineDict, problems: list[SeedError], problem: Any
+             ) -> Fixture | None:
     lines = dict(doc.lines)
     for name in doc:
         if name not in TOP_LEVEL:
@@ -318,7 +319,8 @@ def _with_secrets(value: Any, found: list[Secret]) -> Any:
     return value
 
 
-def _references(spec: Any, line: int | None, problems: list[SeedError], problem: Any):
+def _references(spec: Any, line: int | None, problems: list[SeedError], problem: Any
+                ) -> tuple[dict[str, Reference], set[str]]:
     refs: dict[str, Reference] = {}
     broken: set[str] = set()
     if not isinstance(spec, LineDict):
@@ -346,7 +348,8 @@ def _references(spec: Any, line: int | None, problems: list[SeedError], problem:
     return refs, broken
 
 
-def _owned(spec: Any, line: int | None, problems: list[SeedError], problem: Any):
+def _owned(spec: Any, line: int | None, problems: list[SeedError], problem: Any
+           ) -> tuple[bool, dict[str, Any]]:
     if isinstance(spec, bool):
         return spec, {}
     if isinstance(spec, dict) and set(spec) == {"where"} and isinstance(spec["where"], dict):

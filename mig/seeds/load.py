@@ -359,7 +359,7 @@ class _TableLoad:
         self.cur.execute(self.sql.doomed(params), params)
         width = len(self.plan.key)
         for row in self.cur.fetchall():
-            key = {f: _as_written(v, f in self.plan.links) for f, v in zip(
+            key = {f: _as_written(v, is_link=f in self.plan.links) for f, v in zip(
                 self.plan.key, row[:width], strict=True)}
             owner = next(f for f, inside in zip(self.plan.owners, row[width:], strict=True)
                          if inside)
@@ -371,10 +371,10 @@ class _TableLoad:
         if name in entry.row.secret_fields:
             return (MASK, MASK)
         new = plain(entry.row.values[name])
-        return (_as_written(old, name in self.plan.links), new)
+        return (_as_written(old, is_link=name in self.plan.links), new)
 
 
-def _as_written(value: Any, is_link: bool) -> Any:
+def _as_written(value: Any, *, is_link: bool) -> Any:
     """A referenced row's key as fixtures write it: one value, or the list of several."""
     if is_link and isinstance(value, list) and len(value) == 1:
         return value[0]

@@ -6,10 +6,16 @@ import os
 import re
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MigError
 from .servers import Server, existing
 from .template import Template, TemplateSpec, clone, drop_database, ensure_template
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection
+
+    from ..config import Settings
 
 DATABASE_PREFIX = "mig_test_"
 
@@ -47,7 +53,7 @@ class Database:
         """The database's URL with the password masked, for messages."""
         return self.server.masked_url(self.name)
 
-    def connect(self, **kwargs):
+    def connect(self, **kwargs: Any) -> connection:
         """A new psycopg2 connection to this database, closed when the database is dropped.
 
         Keyword arguments go to :func:`psycopg2.connect` (e.g. ``cursor_factory``).
@@ -58,7 +64,7 @@ class Database:
         self._conns.append(conn)
         return conn
 
-    def settings(self, **options):
+    def settings(self, **options: Any) -> Settings:
         """mig :class:`~mig.config.Settings` for this database and its template's migrations.
 
         For running mig's verbs on it, e.g. ``commands.apply(db.settings())`` in a test of a

@@ -11,9 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from .servers import DEFAULT_DOCKER_IMAGE, EMBEDDED, KINDS
+
+if TYPE_CHECKING:
+    import pytest
 
 # name -> (command-line option, environment variable, default, help)
 OPTIONS: dict[str, tuple[str, str, str | None, str]] = {
@@ -56,7 +60,7 @@ class TestSettings:
         return self
 
 
-def add_options(parser) -> None:
+def add_options(parser: pytest.Parser) -> None:
     """Register the command-line options and ini keys (``pytest_addoption``)."""
     group = parser.getgroup("mig", "mig test databases")
     for name, (flag, var, default, text) in OPTIONS.items():
@@ -64,7 +68,7 @@ def add_options(parser) -> None:
         parser.addini(name, f"{text} [{flag}, env {var}]", default=default)
 
 
-def resolve(config, env: Mapping[str, str] | None = None) -> TestSettings:
+def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> TestSettings:
     """The settings from a pytest ``config``, the environment and the ini file."""
     env = os.environ if env is None else env
     values: dict[str, str | None] = {}

@@ -14,8 +14,12 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, MigError, ServerError
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection
 
 EMBEDDED = "embedded"
 URL = "url"
@@ -58,7 +62,7 @@ class Server:
         self.datadir = datadir
         self.clone_strategy = clone_strategy
         self._stop = stop
-        self._admin = None
+        self._admin: connection | None = None
 
     def url(self, dbname: str | None = None) -> str:
         """A URL for database ``dbname`` on this server (default: the maintenance database)."""
@@ -70,7 +74,7 @@ class Server:
 
         return Dsn.parse(self.url(dbname)).masked
 
-    def admin(self):
+    def admin(self) -> connection:
         """This process's autocommit connection to the maintenance database, opened once.
 
         Creating and dropping databases goes through it, so that a clone costs one statement,

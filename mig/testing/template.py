@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psycopg2.errors
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
 from .. import __version__
 from ..errors import MigError
@@ -91,7 +92,7 @@ def _files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def _add(h, kind: str, name: Path, path: Path) -> None:
+def _add(h: hashlib._Hash, kind: str, name: Path, path: Path) -> None:
     data = path.read_bytes()
     h.update(f"\0{kind}\0{name.as_posix()}\0{len(data)}\0".encode())
     h.update(data)
@@ -123,7 +124,7 @@ def template_name(digest: str) -> str:
     return TEMPLATE_PREFIX + digest[:20]
 
 
-def _is_ready(cur, name: str, digest: str) -> bool:
+def _is_ready(cur: cursor, name: str, digest: str) -> bool:
     cur.execute(_READY_SQL, (f"{READY} {digest}", name))
     row = cur.fetchone()
     return bool(row and row[0])
@@ -185,7 +186,7 @@ def _fill(url: str, spec: TemplateSpec) -> None:
             conn.close()
 
 
-def _mark_ready(conn, name: str, digest: str) -> None:
+def _mark_ready(conn: connection, name: str, digest: str) -> None:
     # Marked only after migrations and seeds are committed, in one transaction: a template
     # is either complete and ready or not ready at all. It refuses connections from now on,
     # since any session connected to a template makes CREATE DATABASE ... TEMPLATE fail.
@@ -201,7 +202,7 @@ def _mark_ready(conn, name: str, digest: str) -> None:
         conn.autocommit = True
 
 
-def drop_database(cur, name: str) -> None:
+def drop_database(cur: cursor, name: str) -> None:
     """Drop ``name`` if it exists, template or not, closing its connections."""
     cur.execute("SELECT datistemplate FROM pg_database WHERE datname = %s", (name,))
     row = cur.fetchone()
@@ -223,7 +224,7 @@ def clone(server: Server, template: str, name: str) -> None:
         _create(server, cur, sql.SQL(text).format(sql.Identifier(name), sql.Identifier(template)))
 
 
-def _create(server: Server, cur, statement: sql.Composable) -> None:
+def _create(server: Server, cur: cursor, statement: sql.Composable) -> None:
     try:
         cur.execute(statement)
     except psycopg2.errors.InsufficientPrivilege as exc:

@@ -44,7 +44,7 @@ class RollbackOnlyConnection(_base):
             raise _refuse("autocommit")
         _AUTOCOMMIT.__set__(self, value)
 
-    def set_session(self, *args, **kwargs) -> None:
+    def set_session(self, *args: Any, **kwargs: Any) -> None:
         """As psycopg2's, but autocommit is refused."""
         if kwargs.get("autocommit") or (len(args) >= 4 and args[3]):
             raise _refuse("autocommit")
