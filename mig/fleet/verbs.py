@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Generic, TypeVar, cast
 
 from .. import commands, tls
-from ..commands.state import at_head
 from ..commands.schema import VerifyReport
+from ..commands.state import at_head
 from ..config import InsecureTLSWarning, Settings
 from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
