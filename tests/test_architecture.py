@@ -5,9 +5,11 @@ names. Read with ``ast``, so lazy imports inside functions count as much as thos
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
+import yoyo
 
 from tests.support import REPO
 
@@ -199,3 +201,115 @@ def test_every_command_is_in_the_cli_module_its_lookup_table_names():
         importlib.import_module(f"mig.cli.{module}")
         assert cli.commands[command].callback.__module__ == f"mig.cli.{module}", command
         assert (PACKAGE / "commands" / f"{module}.py").is_file(), module
+
+
+# -- yoyo's private names: read in mig/disk/steps.py and nowhere else ------------------------
+YOYO_ADAPTER = PACKAGE / "disk" / "steps.py"
+
+
+def _defined(node: ast.AST) -> str | None:
+    """The name ``node`` defines or assigns (a def, a class, a variable, an attribute)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+        return node.attr
+    return None
+
+
+def _is_private(name: str) -> bool:
+    """``_x``; of the ``__dunder__`` names only yoyo's own hooks (``__yoyo_collector__``):
+    ``__depends__`` and ``__transactional__`` are the documented migration-file API. A class's
+    ``__x`` counts in its mangled form (see :func:`yoyo_private_names`)."""
+    if name.startswith("__") and name.endswith("__"):
+        return "yoyo" in name
+    return name.startswith("_") and len(name) > 1 and not name.startswith("__")
+
+
+@functools.cache
+def yoyo_private_names() -> frozenset[str]:
+    """Every private name yoyo's modules define or assign, read from the installed package:
+    ``_x`` names, yoyo's dunder hooks, and ``_Class__x`` for a class's ``__x``."""
+    root = Path(yoyo.__file__).parent
+    names: set[str] = set()
+    for path in root.rglob("*.py"):
+        if "tests" in path.relative_to(root).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            name = _defined(node)
+            if name is not None and _is_private(name):
+                names.add(name)
+            if isinstance(node, ast.ClassDef):  # __x inside class C is _C__x outside it
+                names |= {f"_{node.name.lstrip('_')}{inner}" for sub in ast.walk(node)
+                          if (inner := _defined(sub)) and inner.startswith("__")
+                          and not inner.endswith("__")}
+    return frozenset(names)
+
+
+def yoyo_private_uses(paths: list[Path], exempt: Path | None = YOYO_ADAPTER) -> list[str]:
+    """Every place in ``paths`` (but ``exempt``) that reaches a private name of yoyo's: an
+    attribute, a string naming one (``getattr(step, "_apply")``, a globals lookup), a method or
+    class attribute of the same name (overriding or imitating it), or an import of one."""
+    private = yoyo_private_names()
+    wrong = []
+    for path in paths:
+        if path == exempt:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        members = {id(m) for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
+                   for m in c.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                     ast.AnnAssign, ast.Assign))}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute):
+                names = [node.attr]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names = [node.value]
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(node) in members:
+                names = [node.name]
+            elif isinstance(node, (ast.AnnAssign, ast.Assign)) and id(node) in members:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = [t.id for t in targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "yoyo":
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            wrong += [f"{path.relative_to(REPO)}:{node.lineno}: {name}"
+                      for name in names if name in private]
+    return wrong
+
+
+def test_only_the_adapter_reaches_yoyos_private_names():
+    assert yoyo_private_uses(SOURCES) == []
+
+
+def test_the_private_names_are_read_from_yoyo():
+    """The names the adapter reads are among those derived from yoyo's source (a yoyo release
+    that renames one shows here), and the check finds each of them where they are used."""
+    found = {line.rsplit(": ", 1)[1] for line in yoyo_private_uses([YOYO_ADAPTER], exempt=None)}
+    assert {"_apply", "_rollback", "_Migration__all_migrations", "_internal_schema_updated",
+            "__yoyo_collector__"} <= found
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("def f(step):\n    return step._apply\n", "2: _apply"),
+    ("def f(step):\n    return getattr(step, '_rollback', None)\n", "2: _rollback"),
+    ("from yoyo.migrations import Migration\nMigration._Migration__all_migrations\n",
+     "2: _Migration__all_migrations"),
+    ("def f(backend):\n    backend._internal_schema_updated = True\n",
+     "2: _internal_schema_updated"),
+    ("def f(frame):\n    return frame.f_globals.get('__yoyo_collector__')\n",
+     "2: __yoyo_collector__"),
+    ("from yoyo.migrations import _get_collector\n", "1: _get_collector"),
+    ("class Backend:\n    def _do_begin(self):\n        pass\n", "2: _do_begin"),
+    ("class Statement:\n    _rollback: str\n", "2: _rollback"),
+])
+def test_the_yoyo_check_catches_a_reach(source, expected):
+    """The check itself can fail: a module reaching into yoyo is reported, file and line."""
+    probe = PACKAGE / "engine" / "_architecture_probe.py"
+    probe.write_text(source)
+    try:
+        (found,) = yoyo_private_uses([probe])
+    finally:
+        probe.unlink()
+    assert found.endswith(f"_architecture_probe.py:{expected}")

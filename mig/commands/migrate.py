@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config import Settings
 from ..disk import scripts as scripts_mod
+from ..disk import steps as yoyo_steps
 from ..disk.scripts import Script
 from ..engine import tracking
 from ..engine.connect import connect, open_database
@@ -157,8 +158,7 @@ def _dry_run_entry(script: Script | StoredScript, direction: str, conn=None) -> 
     else:
         parts = []
         for s in leaves:
-            inner = getattr(s, "step", s)
-            action = getattr(inner, "_rollback", None)
+            action = yoyo_steps.action(yoyo_steps.unwrap(s), "rollback")
             if isinstance(action, str):
                 parts.append(action.strip().rstrip(";") + ";")
             elif action is not None:

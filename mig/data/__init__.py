@@ -22,10 +22,10 @@ import inspect
 import re
 import sys
 from collections.abc import Callable, Iterable
-from types import FrameType
 from typing import Any
 
 from ..config import DURATION
+from ..disk import steps as yoyo_steps
 from .checkpoint import TABLE as CHECKPOINT_TABLE
 from .step import Backward, Batch, DataStep, Irreversible
 
@@ -126,12 +126,9 @@ def _check_options(*, table: object, batch_size: object, attempts: object, pause
 
 def _collector() -> Any:  # yoyo's StepCollector (yoyo has no type hints)
     """yoyo's step collector of the migration file being imported (found as yoyo finds it)."""
-    frame: FrameType | None = sys._getframe(2)
-    while frame is not None:
-        found = frame.f_globals.get("__yoyo_collector__")
-        if found is not None:
-            return found
-        frame = frame.f_back
+    found = yoyo_steps.collector(sys._getframe(2))
+    if found is not None:
+        return found
     raise TypeError("data_step() adds a step to a migration: call it at the top level of a"
                     " migration file, as yoyo's step() is called")
 

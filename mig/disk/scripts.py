@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from ..errors import BadMigrationFile, MigError, did_you_mean
 from ..ordering import Cycle, stable_order
+from . import steps as yoyo_steps
 
 
 def is_migration_name(path: Path) -> bool:
@@ -195,11 +195,11 @@ class Script:
                     f"cannot read migration {self.path}: {exc}", path=str(self.path)
                 ) from None
             if self.is_sql:  # yoyo reads the file itself: drop a byte-order mark it kept
-                for _, inner in leaves(self.migration.steps):
-                    for attr in ("_apply", "_rollback"):
-                        value = getattr(inner, attr, None)
+                for _, inner in yoyo_steps.flatten(self.migration.steps):
+                    for direction in ("apply", "rollback"):
+                        value = yoyo_steps.action(inner, direction)
                         if isinstance(value, str) and value.startswith("\ufeff"):
-                            setattr(inner, attr, value[1:])
+                            yoyo_steps.set_action(inner, direction, value[1:])
         return self.migration
 
     @property
@@ -390,7 +390,7 @@ def check(script: Script) -> None:
                 " nothing): was it saved?", migration_id=script.id, path=str(script.path),
                 hint="write its statements, or delete the file")
     else:
-        found_steps = list(leaves(script.steps))
+        found_steps = yoyo_steps.flatten(script.steps)
         if not found_steps:
             raise BadMigrationFile(
                 f"{script.path}: the migration is empty (no step): was it saved?",
@@ -398,8 +398,8 @@ def check(script: Script) -> None:
                 hint="give it steps = [step(...)], or delete the file")
         texts = []
         for _, inner in found_steps:
-            for attr in ("_apply", "_rollback"):
-                value = getattr(inner, attr, None)
+            for direction in ("apply", "rollback"):
+                value = yoyo_steps.action(inner, direction)
                 if isinstance(value, str):
                     texts.append((script.path, value))
     if not script.transactional:
@@ -423,16 +423,6 @@ def _statements(text: str) -> bool:
     from .sqltext import statements
 
     return bool(statements(text))
-
-
-def leaves(steps) -> Iterator[tuple[Any, Any]]:
-    """``(wrapper, step)`` of each step, step groups unwrapped (the runner's order)."""
-    for wrapper in steps or []:
-        inner = getattr(wrapper, "step", wrapper)
-        if hasattr(inner, "steps"):
-            yield from leaves(inner.steps)
-        else:
-            yield wrapper, inner
 
 
 def _ordered(scripts: list[Script]) -> list[Script]:
@@ -461,10 +451,7 @@ def _bad_file(script: Script, exc: Exception) -> BadMigrationFile:
     depends = getattr(module, "__depends__", None) or set()
     if isinstance(depends, str):
         depends = {depends}
-    from yoyo.migrations import Migration
-
-    known = set(Migration._Migration__all_migrations)  # the ids yoyo can resolve
-    unknown = sorted(set(depends) - known)
+    unknown = sorted(set(depends) - yoyo_steps.known_ids())
     if unknown:
         return _unknown_depends(script, unknown)
     cause = exc.args[1] if len(exc.args) > 1 else exc.__cause__ or exc.__context__
@@ -486,8 +473,7 @@ def _bad_file(script: Script, exc: Exception) -> BadMigrationFile:
 
 def statement_text(step) -> str | None:
     """The SQL of a yoyo step, or ``None`` for a Python callable."""
-    inner = getattr(step, "step", step)
-    apply = getattr(inner, "_apply", None)
+    apply = yoyo_steps.action(yoyo_steps.unwrap(step), "apply")
     return apply if isinstance(apply, str) else None
 
 
@@ -497,10 +483,12 @@ def describe_step(step, conn=None) -> str:
     A callable with a ``describe(conn)`` attribute adds a line of its own (a data step counts
     the rows it would touch); ``conn`` is a read-only connection, or None.
     """
-    inner = getattr(step, "step", step)
-    if hasattr(inner, "steps"):  # a yoyo step group
-        return "\n".join(describe_step(s, conn) for s in inner.steps)
-    apply = getattr(inner, "_apply", None)
+    return "\n".join(_describe_leaf(inner, conn) for _, inner in yoyo_steps.flatten([step]))
+
+
+def _describe_leaf(inner: yoyo_steps.Step, conn: Any) -> str:
+    """What one step (not a group) does, as :func:`describe_step` shows it."""
+    apply = yoyo_steps.action(inner, "apply")
     if isinstance(apply, str):
         return apply.strip().rstrip(";") + ";"
     if apply is None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from psycopg2 import sql
 
-from ..disk.scripts import Script
+from ..disk import steps as yoyo_steps
+from ..disk.scripts import Script, statement_text
 from ..disk.sqltext import mask, statements
 
 _INVALID = """
@@ -88,15 +89,8 @@ def _norm(name: str) -> str:
 def _sql_of(script: Script) -> list[str]:
     if script.is_sql:
         return [part.text for part in statements(script.text)]
-    from ..disk.scripts import statement_text
-
-    return [text for _, inner in _leaves(script) if (text := statement_text(inner))]
-
-
-def _leaves(script: Script):
-    from ..disk.scripts import leaves
-
-    return leaves(script.steps)
+    return [text for _, inner in yoyo_steps.flatten(script.steps)
+            if (text := statement_text(inner))]
 
 
 def expected_relations(applied: list[Script]) -> dict[str, str]:

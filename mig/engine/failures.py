@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import psycopg2
 
+from ..disk import steps as yoyo_steps
 from ..disk.scripts import Script, statement_text
 from ..errors import ConnectionLost, MigError, StatementFailed
 
@@ -74,7 +75,7 @@ def text_error(script, path, statement, line, exc, direction,
 
 def statement_error(script, inner, exc, direction, done, total) -> StatementFailed:
     """A failed SQL step (``inner``) of a migration run step by step."""
-    action = inner._apply if direction == "apply" else inner._rollback
+    action = yoyo_steps.action(inner, direction)
     statement = statement_text(inner) if direction == "apply" else (
         action if isinstance(action, str) else None
     )
@@ -89,7 +90,7 @@ def statement_error(script, inner, exc, direction, done, total) -> StatementFail
 
 def python_error(script, inner, exc, direction, done, total) -> StatementFailed:
     """A failed Python step, at the deepest line of the migration file in its traceback."""
-    action = inner._apply if direction == "apply" else inner._rollback
+    action = yoyo_steps.action(inner, direction)
     line = None
     tb = exc.__traceback__
     while tb is not None:  # the deepest frame inside the migration file

@@ -29,7 +29,8 @@ from yoyo.backends.core.postgresql import PostgresqlBackend
 
 from ..config import Settings
 from ..disk import sqltext
-from ..disk.scripts import Script, leaves
+from ..disk import steps as yoyo_steps
+from ..disk.scripts import Script
 from ..dsn import Dsn
 from ..errors import CannotUndo, ChecksumMismatch, MigError, StatementFailed
 from ..reports import Line, Reporter, ReportingStep, reporter
@@ -102,16 +103,11 @@ def _settings_sql(script: Script, defaults: dict[str, str], context: dict[str, s
     return sql.SQL("SELECT {}").format(calls)
 
 
-def _flatten(steps: list) -> list:
-    """yoyo wraps each step (or group of steps) in a transaction wrapper; unwrap to leaves."""
-    return list(leaves(steps))
-
-
 def _run_leaf(backend: Backend, wrapper, inner, direction: str, report: Reporter) -> None:
-    action = inner._apply if direction == "apply" else inner._rollback
+    action = yoyo_steps.action(inner, direction)
     if action is None:
         return
-    ignore = getattr(wrapper, "ignore_errors", None) in (direction, "all")
+    ignore = yoyo_steps.ignores_errors(wrapper, direction)
     savepoint = ignore and backend.connection.get_transaction_status() != 0
     if savepoint:
         backend.execute("SAVEPOINT mig_step")
@@ -225,7 +221,7 @@ class Runner:
         del self.conn.notices[:]
         self._state = RunState()
         try:
-            return self._apply(script)
+            return self._apply_script(script)
         except (psycopg2.Error, MigError) as exc:
             if self.conn.closed:
                 raise connection_lost(script, "apply", self._state, exc) from None
@@ -233,7 +229,7 @@ class Runner:
         finally:
             self._warnings(script)
 
-    def _apply(self, script: Script) -> int:
+    def _apply_script(self, script: Script) -> int:
         if script.transactional:
             return self._lock_retries(script, lambda: self._apply_transaction(script))
         return self._apply_steps(script)
@@ -346,9 +342,9 @@ class Runner:
         after it. A re-run of the same file skips the steps whose statements completed; a
         re-run of an edited file is refused (see :func:`_resume`).
         """
-        pairs = _flatten(script.steps)
+        pairs = yoyo_steps.flatten(script.steps)
         if direction == "rollback":
-            pairs = [p for p in reversed(pairs) if p[1]._rollback is not None]
+            pairs = [p for p in reversed(pairs) if yoyo_steps.action(p[1], "rollback") is not None]
         sums = [step_checksum(inner, direction) for _, inner in pairs]
         total = len(pairs)
         skip, legacy, count = (_resume(self.conn, script, direction, total) if record
@@ -360,7 +356,7 @@ class Runner:
                 skip[sums[index]] -= 1
                 continue
             self._state.done, self._state.total = count, total
-            action = inner._apply if direction == "apply" else inner._rollback
+            action = yoyo_steps.action(inner, direction)
             if isinstance(action, str) and self._concurrent_step_done(script, action):
                 pass  # an interrupted run completed it before it could record it
             elif record and isinstance(action, str) and not _NO_TRANSACTION.search(action):
@@ -416,7 +412,7 @@ class Runner:
         del self.conn.notices[:]
         self._state = RunState()
         try:
-            return self._rollback(script, forced)
+            return self._rollback_script(script, forced)
         except (psycopg2.Error, MigError) as exc:
             if self.conn.closed:
                 raise connection_lost(script, "rollback", self._state, exc) from None
@@ -424,7 +420,7 @@ class Runner:
         finally:
             self._warnings(script)
 
-    def _rollback(self, script: Script, forced: str | None = None) -> int:
+    def _rollback_script(self, script: Script, forced: str | None = None) -> int:
         if script.transactional:
             return self._lock_retries(script, lambda: self._rollback_once(script, forced))
         return self._rollback_once(script, forced)
@@ -472,7 +468,7 @@ class Runner:
             if _has_sql(text) or prefix:
                 self._run_text(script, path, text, direction, prefix)
             return
-        leaves = _flatten(script.steps)
+        leaves = yoyo_steps.flatten(script.steps)
         if direction == "rollback":
             leaves.reverse()
         for index, (wrapper, inner) in enumerate(leaves):
@@ -571,7 +567,7 @@ _CONCURRENT_INDEX = re.compile(
 def step_checksum(inner, direction: str) -> str:
     """What identifies a step's work on resume: its SQL (whitespace-insensitive), or a Python
     step's name."""
-    action = inner._apply if direction == "apply" else inner._rollback
+    action = yoyo_steps.action(inner, direction)
     if isinstance(action, str):
         text = "sql:" + " ".join(action.split())
     else:
@@ -664,16 +660,17 @@ def irreversible(plan: list) -> dict[str, str]:
             undoes = _has_sql(script.rollback_sql)
             missing = f"no rollback file ({script.id}.rollback.sql holding statements)"
         else:
-            undoes = any(getattr(inner, "_rollback", None) is not None
-                         for _, inner in _flatten(script.steps))
+            undoes = any(yoyo_steps.action(inner, "rollback") is not None
+                         for _, inner in yoyo_steps.flatten(script.steps))
             missing = "no step with a rollback"
         if not undoes:
             reasons[script.id] = (f"{script.id} has {missing}: rolling it back would change"
                                   " nothing in the database and only forget that it was"
                                   " applied")
             continue
-        names = [getattr(inner._rollback, "name", "?") for _, inner in _flatten(script.steps)
-                 if getattr(inner._rollback, "irreversible", False)]
+        rollbacks = [yoyo_steps.action(inner, "rollback")
+                     for _, inner in yoyo_steps.flatten(script.steps)]
+        names = [getattr(r, "name", "?") for r in rollbacks if getattr(r, "irreversible", False)]
         if names:
             reasons[script.id] = (f"irreversible data migration {script.id}: data step(s)"
                                   f" {', '.join(names)} have no backward function")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..disk import sqltext
+from ..disk import steps as yoyo_steps
 from ..errors import Refused
 from . import tracking
 
@@ -24,14 +25,6 @@ class _Migration:
 
     id: str
     hash: str
-
-
-@dataclass
-class _Statement:
-    """A rollback-only step, as yoyo makes of each statement of a rollback file."""
-
-    _rollback: str
-    _apply: None = None
 
 
 @dataclass
@@ -77,7 +70,8 @@ class StoredScript:
     def steps(self) -> list:
         """The stored rollback's statements as rollback-only steps."""
         # yoyo keeps a rollback file's statements in reverse and the runner reverses them again.
-        return [_Statement(s.text) for s in reversed(sqltext.statements(self.rollback_sql))]
+        return [yoyo_steps.rollback_step(s.text)
+                for s in reversed(sqltext.statements(self.rollback_sql))]
 
     def option(self, name: str) -> str | None:
         """No per-migration settings: the run's apply."""

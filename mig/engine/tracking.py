@@ -30,6 +30,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg2.errors
 from psycopg2 import sql
 
+from ..disk import steps as yoyo_steps
 from ..disk.scripts import Script
 
 _CREATE = """
@@ -123,9 +124,7 @@ def table_exists(cur, name: str) -> bool:
 def ensure_tables(backend) -> None:
     """Create yoyo's and mig's tracking tables where missing (the caller holds the lock)."""
     backend.ensure_internal_schema_updated()
-    # yoyo sets this flag only after upgrading its tables; without it, each of its record
-    # methods would query the version table again.
-    backend._internal_schema_updated = True
+    yoyo_steps.mark_internal_schema_updated(backend)
     with backend.connection.cursor() as cur:
         cur.execute(_CREATE)
 

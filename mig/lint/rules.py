@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..disk import steps as yoyo_steps
 from ..disk.sqltext import Statement, statements
 from .findings import Finding, Source
 
@@ -131,15 +132,6 @@ def destructive(source: Source) -> Iterator[Finding]:
                 "(and keep the data the rollback needs, or say why it cannot)")
 
 
-def _leaves(steps: list) -> Iterator:
-    for step in steps:
-        inner = getattr(step, "step", step)
-        if hasattr(inner, "steps"):  # a yoyo step group
-            yield from _leaves(inner.steps)
-        else:
-            yield inner
-
-
 def _line_of_callable(func: object, path: Path) -> int:
     try:
         if Path(inspect.getsourcefile(func) or "") == path:  # type: ignore[arg-type]
@@ -162,9 +154,9 @@ def missing_rollback(script) -> Iterator[Finding]:
             yield Finding(script.rollback_path, 1, "missing-rollback",
                           "the rollback file has no statements", hint)
         return
-    for inner in _leaves(script.steps):
-        if getattr(inner, "_rollback", None) is None:
-            apply = getattr(inner, "_apply", None)
+    for _, inner in yoyo_steps.flatten(script.steps):
+        if yoyo_steps.action(inner, "rollback") is None:
+            apply = yoyo_steps.action(inner, "apply")
             line = (script.line_of(apply) or 1) if isinstance(apply, str) else (
                 _line_of_callable(apply, script.path))
             yield Finding(script.path, line, "missing-rollback",
@@ -179,9 +171,9 @@ def sources(script) -> Iterator[Source]:
             text = script.rollback_path.read_text(encoding="utf-8")
             yield Source(script, script.rollback_path, text, True)
         return
-    for inner in _leaves(script.steps):
-        for attr, rollback in (("_apply", False), ("_rollback", True)):
-            text = getattr(inner, attr, None)
+    for _, inner in yoyo_steps.flatten(script.steps):
+        for direction, rollback in (("apply", False), ("rollback", True)):
+            text = yoyo_steps.action(inner, direction)
             if isinstance(text, str) and text.strip():
                 found = script.line_of(text)
                 lead = text[: len(text) - len(text.lstrip())].count("\n")
