@@ -3,10 +3,13 @@ dry-run counts and progress output, against a real server."""
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
+import struct
 import subprocess
 import sys
+import termios
 
 import pytest
 
@@ -335,15 +338,39 @@ def test_progress_draws_a_bar_on_a_terminal_and_plain_lines_otherwise():
         plain.advance(1000)
     assert lines == ["fill: 5,000/10,000 rows (50%), 1,000 rows/s, ETA 0:05",
                      "fill: 10,000/10,000 rows (100%), 1,000 rows/s, ETA 0:00"]
+    # drawn on any stream when asked; resumed at 250 rows: the rate is this run's 250 rows
+    # in 2 s, the time left the other 500 at that rate
     screen = io.StringIO()
     bar = Progress("fill", total=1000, done=250, report=lines.append, stream=screen, bar=True,
                    clock=lambda: now[0])
     now[0] += 2.0
     bar.advance(250)
-    assert screen.getvalue() == ("\rfill [############------------] 500/1,000 rows"
-                                 "  125 rows/s  ETA 0:04\x1b[K")
+    frame = "fill [############------------] 500/1,000 rows  125 rows/s  ETA 0:04"
+    assert screen.getvalue() == "\r" + frame
+    bar.note("fill: retrying")  # a line of its own where the bar was
+    assert screen.getvalue() == "\r" + frame + "\r" + " " * len(frame) + "\r"
+    now[0] += 2.0
+    bar.advance(250)  # drawn again
+    assert screen.getvalue().endswith("\rfill [##################------] 750/1,000 rows"
+                                      "  125 rows/s  ETA 0:02")
     bar.finish("fill: done")
-    assert screen.getvalue().endswith("\r\x1b[K") and lines[-1] == "fill: done"
+    assert screen.getvalue().endswith("\r" + " " * len(frame) + "\r")
+    assert lines[-2:] == ["fill: retrying", "fill: done"]
+
+
+def test_the_bar_is_cut_to_the_terminals_width():
+    main, secondary = os.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))
+    try:
+        with os.fdopen(secondary, "w", closefd=False) as terminal:
+            bar = Progress("fill", total=1000, report=[].append, stream=terminal)
+            bar.advance(500)
+            terminal.flush()
+        drawn = os.read(main, 65536).decode()
+    finally:
+        os.close(secondary)
+        os.close(main)
+    assert drawn.startswith("\rfill [####") and len(drawn) == 1 + 40, drawn
 
 
 def test_progress_lines_follow_the_run_report(project):

@@ -1,19 +1,26 @@
 """Progress of a data step: rows done, estimated total, rate and time left.
 
-On a terminal (stderr is a TTY) a bar redrawn in place at most ten times a second; otherwise
-(CI, a log collector) a plain line every ``every`` seconds, so logs stay readable. Start,
-retry and end lines always go through the run's report callable.
+On a terminal (stderr is a TTY) a bar redrawn in place at most ten times a second, drawn by
+tqdm (imported only then); otherwise (CI, a log collector) a plain line every ``every``
+seconds, so logs stay readable. Start, retry and end lines always go through the run's report
+callable. The rate and time left are this run's, from ``clock``: the rows an interrupted
+earlier run did are where the bar starts, not part of the rate.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
+from typing import Any, TextIO
 
 from ..reports import Line
 
 BAR_WIDTH = 24
+_UNCUT = 10_000  # columns of a terminal of unknown width
+# The bar's line; ``speed`` and ``left`` are the run's own figures (see _bar).
+_BAR_FORMAT = f"{{desc}} [{{bar:{BAR_WIDTH}}}] {{n:,}}/{{total:,}} rows  {{speed}} rows/s{{left}}"
 
 
 def _duration(seconds: float) -> str:
@@ -32,7 +39,7 @@ class Progress:
     """
 
     def __init__(self, label: str, *, total: int | None, done: int = 0, report: Line,
-                 stream=None, bar: bool | None = None, every: float = 5.0,
+                 stream: TextIO | None = None, bar: bool | None = None, every: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.label = label
         self.total = total
@@ -46,7 +53,7 @@ class Progress:
         self.start_done = done
         # a bar appears with the first batch; plain lines once ``every`` seconds have passed
         self._shown = self.started - (1.0 if self.bar else 0.0)
-        self._drawn = False
+        self._drawn: Any = None  # the tqdm bar, once drawn
 
     # -- figures --------------------------------------------------------------------------
     @property
@@ -75,13 +82,14 @@ class Progress:
             parts.append(f"ETA {_duration(eta)}")
         return f"{self.label}: " + ", ".join(parts)
 
-    def _bar(self) -> str:
-        total = max(self.total or 0, self.done)
-        filled = BAR_WIDTH * self.done // total if total else 0
-        eta = self.eta
-        return (f"\r{self.label} [{'#' * filled}{'-' * (BAR_WIDTH - filled)}]"
-                f" {self.done:,}/{total:,} rows  {self.rate:,.0f} rows/s"
-                f"{f'  ETA {_duration(eta)}' if eta is not None else ''}\x1b[K")
+    def _draw(self) -> None:
+        """Draw the bar with the figures of now (the first call creates it)."""
+        if self._drawn is None:
+            self._drawn = _bar(self)
+        else:
+            self._drawn.n = self.done
+            self._drawn.total = max(self.total or 0, self.done)
+            self._drawn.refresh()
 
     # -- events ---------------------------------------------------------------------------
     def advance(self, rows: int) -> None:
@@ -91,30 +99,59 @@ class Progress:
         if self.bar:
             if now - self._shown >= 0.1:
                 self._shown = now
-                self.stream.write(self._bar())
-                self.stream.flush()
-                self._drawn = True
+                self._draw()
         elif now - self._shown >= self.every:
             self._shown = now
             self.report(self.line())
 
     def note(self, text: str) -> None:
-        """A line of its own (a start, a retry), below the bar if one is drawn."""
-        self._clear()
+        """A line of its own (a start, a retry) where the bar was; the bar is drawn again
+        with the next batch."""
+        if self._drawn is not None:
+            self._drawn.clear()
         self.report(text)
 
     def finish(self, text: str) -> None:
-        """The last line, below a cleared bar."""
-        self._clear()
+        """The last line, where the bar was (the bar is gone)."""
+        if self._drawn is not None:
+            self._drawn.close()
+            self._drawn = None
         self.report(text)
-
-    def _clear(self) -> None:
-        if self._drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self._drawn = False
 
     @property
     def elapsed(self) -> float:
         """Seconds since this run started."""
         return self.clock() - self.started
+
+
+def _bar(progress: Progress) -> Any:
+    """A tqdm bar for ``progress``, drawn at once: ``#`` done, ``-`` to do, the rows, this
+    run's rate and time left (tqdm's own would count a resumed step's earlier rows, and would
+    not follow ``progress.clock``), cleared when closed. mig redraws it (``refresh``) at its
+    own pace; tqdm's monitor thread is off."""
+    from tqdm import tqdm
+
+    class Bar(tqdm):
+        monitor_interval = 0
+
+        @property
+        def format_dict(self) -> dict[str, Any]:  # tqdm's documented place for extra fields
+            figures = dict(super().format_dict)
+            eta = progress.eta
+            figures.update(speed=f"{progress.rate:,.0f}",
+                           left=f"  ETA {_duration(eta)}" if eta is not None else "")
+            return figures
+
+    return Bar(desc=progress.label, total=max(progress.total or 0, progress.done),
+               initial=progress.done, file=progress.stream, bar_format=_BAR_FORMAT,
+               ascii="-#", leave=False, position=0, mininterval=0, miniters=1,
+               ncols=_columns(progress.stream), nrows=20)
+
+
+def _columns(stream: TextIO) -> int:
+    """The terminal's width, to cut the bar's line to; a terminal that tells none (0 columns:
+    a pseudo-terminal nobody sized, where tqdm would draw nothing) gets it whole."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or _UNCUT
+    except (AttributeError, OSError, ValueError):
+        return _UNCUT
