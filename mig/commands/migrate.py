@@ -13,14 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from psycopg2.extensions import connection
+
 from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..disk import steps as yoyo_steps
 from ..disk.scripts import Script
-from ..engine import tracking
+from ..engine import tracking, undo
 from ..engine.connect import connect, open_database
 from ..engine.lock import locked_connection
-from ..engine.stored import StoredScript, stand_in
+from ..engine.stored import StoredScript
 from ..errors import (
     ChecksumMismatch,
     MigError,
@@ -59,7 +61,7 @@ def _refuse_edited(problems: list[dict]) -> None:
 
 
 def _refuse_unfinished(partial: list[tracking.Partial], verb: str,
-                       plan: list[Script] | None = None) -> None:
+                       plan: list[Script | StoredScript] | None = None) -> None:
     """Refuse to start ``verb`` over an unfinished non-transactional run it would not finish:
     apply does not undo a partial rollback, rollback does not finish a partial apply."""
     for run in partial:
@@ -103,7 +105,7 @@ def _plan_apply(scripts: list[Script], applied_ids: set[str], to: str | None) ->
     if to not in {s.id for s in scripts}:
         raise MigError(f"--to {to}: no such migration", hint="see 'mig status' for the ids")
     target = next(s for s in scripts if s.id == to)
-    needed = {to} | _ancestors(target, scripts)
+    needed = {to} | scripts_mod.ancestors(target, scripts)
     return [s for s in pending if s.id in needed]
 
 
@@ -135,20 +137,6 @@ def _refuse_non_transactional(release: list[Script]) -> None:
             f"--single-transaction: non-transactional migration(s) pending: {', '.join(outside)}",
             hint="apply them on their own first (mig apply --to ID), or apply without"
             " --single-transaction (each migration in its own transaction)")
-
-
-def _ancestors(script: Script, scripts: list[Script]) -> set[str]:
-    by_id = {s.id: s for s in scripts}
-    seen: set[str] = set()
-    todo = list(script.depends)
-    while todo:
-        mid = todo.pop()
-        if mid not in seen:
-            seen.add(mid)
-            todo.extend(by_id[mid].depends if mid in by_id else ())
-    # with no explicit dependencies, order in the history is what counts
-    index = [s.id for s in scripts].index(script.id)
-    return seen | {s.id for s in scripts[:index]}
 
 
 def _dry_run_entry(script: Script | StoredScript, direction: str, conn=None) -> dict:
@@ -286,42 +274,19 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
     if steps is not None and steps < 1:
         raise MigError("--steps must be at least 1")
     scripts, _ = scripts_mod.load(settings.sources)
-    by_id = {s.id: s for s in scripts}
     result = RunReport("rollback", dry_run=dry_run)
 
-    def plan_for(conn, applied: list[tracking.Applied]) -> list:
-        """What to roll back, newest applied first; a migration whose file is gone is rolled
-        back from the rollback stored when it was applied."""
-        newest_first = list(reversed(applied))
-        if to is not None:
-            applied_ids = [a.id for a in applied]
-            if to in by_id:
-                keep = {to} | _ancestors(by_id[to], scripts)
-            elif to in applied_ids:  # its file is gone: keep what was applied up to it
-                keep = set(applied_ids[: applied_ids.index(to) + 1])
-            else:
-                raise MigError(f"--to {to}: no such migration", hint="see 'mig status'")
-            chosen = [a.id for a in newest_first if a.id not in keep]
-        else:
-            chosen = [a.id for a in newest_first[: steps or 1]]
-        gone = [mid for mid in chosen if mid not in by_id]
-        stored = tracking.stored_rollbacks(conn, gone)
-        return [by_id[mid] if mid in by_id else stand_in(mid, stored.get(mid), force=force)
-                for mid in chosen]
-
-    def checked_plan(conn) -> list:
+    def checked_plan(conn: connection) -> list[Script | StoredScript]:
         """The plan, refused exactly as the real rollback refuses it (dry runs too)."""
         applied = tracking.read_applied(conn, settings.migration_table)
         partial = tracking.read_partial(conn)
         # A file that is gone is no obstacle: its stored rollback is used if it is rolled back.
         _refuse_edited([p for p in tracking.edited(scripts, applied, partial)
                         if p["problem"] != "missing"])
-        plan = plan_for(conn, applied)
+        plan = undo.plan(conn, scripts, applied, steps=steps, to=to, force=force)
         _refuse_unfinished(partial, "rollback", plan)
         if not force:
-            from ..engine.runner import refuse_irreversible
-
-            refuse_irreversible(plan)
+            undo.refuse_irreversible(plan)
         if len(plan) > 1 and not yes and not (confirm and confirm([s.id for s in plan])):
             raise NeedsConfirmation(
                 f"this would roll back {len(plan)} migrations: {', '.join(s.id for s in plan)}",
@@ -338,14 +303,15 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         result.migrations = [_dry_run_entry(s, "rollback") for s in plan]
         return result
 
-    from ..engine.runner import irreversible, locked_backend, make_runner
+    from ..engine.runner import locked_backend, make_runner
 
     with locked_backend(settings, "rollback", say) as backend, contextlib.ExitStack() as stack:
         plan = checked_plan(backend.connection)
-        skipped = irreversible(plan) if force else {}
+        skipped = undo.irreversible(plan) if force else {}
         runner = stack.enter_context(contextlib.closing(make_runner(settings, backend, say)))
         for script in plan:
-            duration = runner.rollback(script, forced=skipped.get(script.id))
+            # a StoredScript stands in for a Script there (the runner's annotations say Script)
+            duration = runner.rollback(script, forced=skipped.get(script.id))  # type: ignore[arg-type]
             entry: dict[str, Any] = {"id": script.id, "duration_ms": duration}
             if isinstance(script, StoredScript):
                 entry["stored"] = True

@@ -550,3 +550,18 @@ def new_migration(
         p.write_text(text)
     return paths
 
+
+def ancestors(script: Script, scripts: list[Script]) -> set[str]:
+    """The ids ``script`` comes after in the history ``scripts``: its dependencies (and
+    theirs), and every migration ordered before it."""
+    by_id = {s.id: s for s in scripts}
+    seen: set[str] = set()
+    todo = list(script.depends)
+    while todo:
+        mid = todo.pop()
+        if mid not in seen:
+            seen.add(mid)
+            todo.extend(by_id[mid].depends if mid in by_id else ())
+    # with no explicit dependencies, order in the history is what counts
+    index = [s.id for s in scripts].index(script.id)
+    return seen | {s.id for s in scripts[:index]}

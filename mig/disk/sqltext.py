@@ -84,3 +84,10 @@ def statements(text: str) -> list[Statement]:
             ))
         start = end + 1
     return result
+
+
+def has_sql(text: str) -> bool:
+    """Whether ``text`` holds a statement (the server refuses a string of comments only)."""
+    if "/*" in text:
+        return bool(statements(text))
+    return any(line.strip() and not line.lstrip().startswith("--") for line in text.splitlines())

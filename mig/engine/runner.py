@@ -32,7 +32,7 @@ from ..disk import sqltext
 from ..disk import steps as yoyo_steps
 from ..disk.scripts import Script
 from ..dsn import Dsn
-from ..errors import CannotUndo, ChecksumMismatch, MigError, StatementFailed
+from ..errors import ChecksumMismatch, MigError, StatementFailed
 from ..reports import Line, Reporter, ReportingStep, reporter
 from . import tracking
 from .blockers import BlockerWatch, backoff, describe, seconds
@@ -465,7 +465,7 @@ class Runner:
                 path, text = script.path, script.text
             else:  # the rollback file, or the copy stored when the file is gone
                 path, text = script.rollback_path or script.path, script.rollback_sql
-            if _has_sql(text) or prefix:
+            if sqltext.has_sql(text) or prefix:
                 self._run_text(script, path, text, direction, prefix)
             return
         leaves = yoyo_steps.flatten(script.steps)
@@ -479,7 +479,7 @@ class Runner:
         started = time.monotonic()
         try:
             with self.conn.cursor() as cur:
-                cur.execute(prefix + text if _has_sql(text) else prefix)
+                cur.execute(prefix + text if sqltext.has_sql(text) else prefix)
         except psycopg2.DatabaseError as exc:
             if self.conn.closed:
                 raise
@@ -625,56 +625,6 @@ def _replayable(exc: psycopg2.DatabaseError, elapsed: float) -> bool:
     wait out the same limits again and could fail elsewhere or not at all.
     """
     return elapsed <= REPLAY_WITHIN and not isinstance(exc, psycopg2.OperationalError)
-
-
-def _has_sql(text: str) -> bool:
-    """Whether ``text`` holds a statement (the server refuses a string of comments only)."""
-    if "/*" in text:
-        return bool(sqltext.statements(text))
-    return any(line.strip() and not line.lstrip().startswith("--") for line in text.splitlines())
-
-
-def refuse_irreversible(plan: list) -> None:
-    """Refuse to roll back a migration that has no rollback at all (rolling it back would
-    only forget it was applied, and the next apply would then fail on what it left), or that
-    holds a data step without a backward function. Every such migration of ``plan`` is named."""
-    reasons = list(irreversible(plan).values())
-    if not reasons:
-        return
-    head = reasons[0] if len(reasons) == 1 else (
-        f"{len(reasons)} migrations of this rollback cannot be undone:\n"
-        + "\n".join(f"  {r}" for r in reasons))
-    raise CannotUndo(
-        head,
-        hint="write the missing rollbacks ('mig verify' proves they restore the schema), or"
-        " pass --force (force=True) to roll back anyway: what those migrations changed stays"
-        " as it is",
-    )
-
-
-def irreversible(plan: list) -> dict[str, str]:
-    """Migration id -> why rolling it back cannot undo it, for each such migration of ``plan``."""
-    reasons: dict[str, str] = {}
-    for script in plan:
-        if script.is_sql:
-            undoes = _has_sql(script.rollback_sql)
-            missing = f"no rollback file ({script.id}.rollback.sql holding statements)"
-        else:
-            undoes = any(yoyo_steps.action(inner, "rollback") is not None
-                         for _, inner in yoyo_steps.flatten(script.steps))
-            missing = "no step with a rollback"
-        if not undoes:
-            reasons[script.id] = (f"{script.id} has {missing}: rolling it back would change"
-                                  " nothing in the database and only forget that it was"
-                                  " applied")
-            continue
-        rollbacks = [yoyo_steps.action(inner, "rollback")
-                     for _, inner in yoyo_steps.flatten(script.steps)]
-        names = [getattr(r, "name", "?") for r in rollbacks if getattr(r, "irreversible", False)]
-        if names:
-            reasons[script.id] = (f"irreversible data migration {script.id}: data step(s)"
-                                  f" {', '.join(names)} have no backward function")
-    return reasons
 
 
 def backend_on(settings: Settings, dsn: Dsn, conn, verb: str) -> Backend:
