@@ -14,6 +14,7 @@ produce the same result (``tests/test_seed_reading.py``).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -211,79 +212,36 @@ def _from_events(text: str) -> Parsed:
 
 
 def _document(loader: _Loader, duplicates: list[tuple[int, str]]) -> Any:
-    """One node's value, built from events. Frames: [container, pending key, its line]."""
-    get, resolve = loader.get_event, loader.resolve
-    constructors = loader.yaml_constructors
-    bools = loader.bool_values
-    resolved: dict[str, str] = {}  # field names repeat on every row
-    # Plain scalars whose first character starts no implicit type (int, bool, null, date, ...)
-    # are strings, as the resolver would find; quoted ones always are.
+    """One node's value, built from events.
+
+    A frame of ``stack`` is an open collection: [list, None, 0], [mapping, pending key, the
+    key's line], or for ``!secret {env: ...}`` [dict, pending key, 0, its mark]. A value is
+    put into the innermost frame as it is completed; the outermost is the document.
+    """
+    get = loader.get_event
+    scalar = _scalar_reader(loader)
+    # The common case without a call: a string starting with no implicit type's character.
     starts = loader.yaml_implicit_resolvers
-    if None in starts:
-        raise _Unsupported  # a resolver for any first character: none to skip
     stack: list[list[Any]] = []
     while True:
         event = get()
         kind = type(event)
         if kind is ScalarEvent:
-            if event.anchor is not None:
-                raise _Unsupported
-            tag = event.tag
-            text = event.value
-            if tag is None or tag == "!":
-                implicit = event.implicit
-                if not implicit[0] or (text and text[0] not in starts):
-                    tag = _STR if not loader.yaml_path_resolvers else resolve(
-                        ScalarNode, text, implicit)
-                else:
-                    tag = resolved.get(text)
-                    if tag is None:
-                        tag = resolved[text] = resolve(ScalarNode, text, implicit)
-            if tag == _STR:
-                value: Any = text
-            elif tag == _INT and text.isascii() and text.isdigit() and (
-                    text[0] != "0" or len(text) == 1):
-                value = int(text)
-            elif tag == _NULL:
-                value = None
-            elif tag == _BOOL:
-                value = bools[text.lower()]
-            elif tag == SECRET_TAG:
-                loader.secrets = True
-                value = Secret(text)
-            elif tag in _SCALAR_TAGS:
-                value = constructors[tag](loader, ScalarNode(tag, text, event.start_mark,
-                                                             event.end_mark, event.style))
-            else:
-                raise _Unsupported  # merge keys, '=', other tags
-        elif kind is MappingStartEvent:
-            if event.anchor is not None:
-                raise _Unsupported
-            if event.tag == SECRET_TAG:
-                loader.secrets = True
-                stack.append([{}, _NOKEY, 0, event.start_mark])
-                continue
-            if event.tag not in (None, "!", _MAP):
-                raise _Unsupported
-            mapping = LineDict()
-            mapping.line = event.start_mark.line + 1
-            mapping.lines = {}
-            stack.append([mapping, _NOKEY, 0])
-            continue
-        elif kind is SequenceStartEvent:
-            if event.anchor is not None or event.tag not in (None, "!", _SEQ):
-                raise _Unsupported
-            stack.append([[], None, 0])
+            value = event.value
+            if (event.tag is not None or event.anchor is not None or not value
+                    or value[0] in starts):
+                value = scalar(event)
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            stack.append(_opened(loader, event))
             continue
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
             frame = stack.pop()
-            value = frame[0]
-            if len(frame) == 4:  # !secret {env: NAME, optional: true}
-                value = _secret_from(value, frame[3])
+            value = frame[0] if len(frame) == 3 else _secret_from(frame[0], frame[3])
         else:
             raise _Unsupported  # an alias
         if not stack:
             return value
+        # the value into its container: appended, a pending key, or a key's value
         frame = stack[-1]
         container = frame[0]
         if type(container) is list:
@@ -305,6 +263,73 @@ def _document(loader: _Loader, duplicates: list[tuple[int, str]]) -> Any:
             container[key] = value
             container.lines[key] = frame[2]
             frame[1] = _NOKEY
+
+
+def _scalar_reader(loader: _Loader) -> Callable[[ScalarEvent], Any]:
+    """A function from a scalar's event to its value, as the loader would construct it.
+
+    Events are typed ``Any`` below: yaml's stubs give their marks as PyYAML's or libyaml's,
+    or None, where the parser always sets one that ScalarNode takes.
+    """
+    resolve = loader.resolve
+    constructors = loader.yaml_constructors
+    bools = loader.bool_values
+    resolved: dict[str, str] = {}  # field names repeat on every row
+    # Plain scalars whose first character starts no implicit type (int, bool, null, date, ...)
+    # are strings, as the resolver would find; quoted ones always are.
+    starts = loader.yaml_implicit_resolvers
+    if None in starts or loader.yaml_path_resolvers:
+        raise _Unsupported  # a resolver for any first character, or by path: none to skip
+
+    def scalar(event: Any) -> Any:
+        if event.anchor is not None:
+            raise _Unsupported
+        tag = event.tag
+        text = event.value
+        if tag is None or tag == "!":
+            implicit = event.implicit
+            if not implicit[0] or (text and text[0] not in starts):
+                return text
+            tag = resolved.get(text)
+            if tag is None:
+                tag = resolved[text] = resolve(ScalarNode, text, implicit)
+        if tag == _STR:
+            return text
+        if tag == _INT and text.isascii() and text.isdigit() and (
+                text[0] != "0" or len(text) == 1):
+            return int(text)
+        if tag == _NULL:
+            return None
+        if tag == _BOOL:
+            return bools[text.lower()]
+        if tag == SECRET_TAG:
+            loader.secrets = True
+            return Secret(text)
+        if tag in _SCALAR_TAGS:
+            return constructors[tag](loader, ScalarNode(tag, text, event.start_mark,
+                                                        event.end_mark, event.style))
+        raise _Unsupported  # merge keys, '=', other tags
+
+    return scalar
+
+
+def _opened(loader: _Loader, event: Any) -> list[Any]:
+    """The frame of the collection that ``event`` (a mapping's or sequence's start) opens."""
+    if event.anchor is not None:
+        raise _Unsupported
+    if type(event) is SequenceStartEvent:
+        if event.tag not in (None, "!", _SEQ):
+            raise _Unsupported
+        return [[], None, 0]
+    if event.tag == SECRET_TAG:
+        loader.secrets = True
+        return [{}, _NOKEY, 0, event.start_mark]
+    if event.tag not in (None, "!", _MAP):
+        raise _Unsupported
+    mapping = LineDict()
+    mapping.line = event.start_mark.line + 1
+    mapping.lines = {}
+    return [mapping, _NOKEY, 0]
 
 
 class Rows:
