@@ -16,6 +16,7 @@ import warnings as _warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import ModuleType
 
 from . import tls
 from .dsn import Dsn
@@ -129,7 +130,7 @@ class Settings:
         return shown
 
 
-def _yoyo_config_module():
+def _yoyo_config_module() -> ModuleType:
     """yoyo's own ini reader (``yoyo/config.py``), loaded without the ``yoyo`` package.
 
     Importing ``yoyo`` itself pulls in its database backends and SQL parser (tens of
@@ -312,7 +313,7 @@ def resolve(
     allow_insecure = _flag("allow_insecure_tls", resolved["allow_insecure_tls"])
     require_database = _flag("require_database", resolved["require_database"])
     if dsn is None and not fleet:
-        _check_embedded_allowed(profile, require_database, database, env)
+        _check_embedded_allowed(profile, database, env, require_database=require_database)
     warnings = () if fleet and dsn is None else tls.check(profile, dsn, env,
                                                            allow_insecure=allow_insecure)
     warnings = warnings or tls_warnings
@@ -449,7 +450,7 @@ def _database_setting(
 
 
 def _check_embedded_allowed(
-    profile: str, require_database: bool, database: str | None, env: Mapping[str, str]
+    profile: str, database: str | None, env: Mapping[str, str], *, require_database: bool
 ) -> None:
     """The embedded server is for development: refused in production and when a database
     is required (``require_database``, e.g. ``MIG_REQUIRE_DATABASE=1`` in a deploy job)."""

@@ -81,7 +81,7 @@ def _refuse_unfinished(partial: list[tracking.Partial], verb: str,
                 hint=f"roll back {run.id} first ('mig rollback' resumes it)")
 
 
-def _adopt(conn, scripts: list[Script], applied: list[tracking.Applied]) -> list[str]:
+def _adopt(conn: connection, scripts: list[Script], applied: list[tracking.Applied]) -> list[str]:
     """Record checksums for migrations applied by plain yoyo (which keeps none)."""
     on_disk = {s.id: s for s in scripts}
     adopted = []
@@ -139,7 +139,8 @@ def _refuse_non_transactional(release: list[Script]) -> None:
             " --single-transaction (each migration in its own transaction)")
 
 
-def _dry_run_entry(script: Script | StoredScript, direction: str, conn=None) -> dict:
+def _dry_run_entry(script: Script | StoredScript, direction: str,
+                   conn: connection | None = None) -> dict:
     leaves = script.steps if direction == "apply" else list(reversed(script.steps))
     if direction == "apply":
         text = "\n".join(scripts_mod.describe_step(s, conn) for s in leaves)

@@ -471,13 +471,13 @@ def _bad_file(script: Script, exc: Exception) -> BadMigrationFile:
     )
 
 
-def statement_text(step) -> str | None:
+def statement_text(step: yoyo_steps.Step) -> str | None:
     """The SQL of a yoyo step, or ``None`` for a Python callable."""
     apply = yoyo_steps.action(yoyo_steps.unwrap(step), "apply")
     return apply if isinstance(apply, str) else None
 
 
-def describe_step(step, conn=None) -> str:
+def describe_step(step: yoyo_steps.Wrapper, conn: Any = None) -> str:
     """What a step does, for dry runs: its SQL, or a Python callable's name and docstring.
 
     A callable with a ``describe(conn)`` attribute adds a line of its own (a data step counts

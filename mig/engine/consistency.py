@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from psycopg2 import sql
+from psycopg2.extensions import connection
 
 from ..disk import steps as yoyo_steps
 from ..disk.scripts import Script, statement_text
@@ -30,7 +31,7 @@ SELECT n.nspname, c.relname, t.relname, pg_get_indexdef(c.oid)
 """
 
 
-def invalid_indexes(conn) -> list[dict]:
+def invalid_indexes(conn: connection) -> list[dict]:
     """Indexes the server marks INVALID, each with the SQL that clears it."""
     with conn.cursor() as cur:
         cur.execute(_INVALID)
@@ -46,7 +47,7 @@ def invalid_indexes(conn) -> list[dict]:
     return found
 
 
-def leftover_scratch_databases(conn) -> list[str]:
+def leftover_scratch_databases(conn: connection) -> list[str]:
     """Scratch databases no running ``mig verify`` holds (see :func:`mig.verify.sweep`)."""
     from .scratch import unheld_scratch
 
@@ -116,7 +117,7 @@ def expected_relations(applied: list[Script]) -> dict[str, str]:
     return expected
 
 
-def missing_relations(conn, applied: list[Script]) -> list[tuple[str, str]]:
+def missing_relations(conn: connection, applied: list[Script]) -> list[tuple[str, str]]:
     """``(relation, migration)`` for each expected relation the catalog lacks."""
     expected = expected_relations(applied)
     if not expected:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg2
 
@@ -66,14 +67,15 @@ def whole_release(count: int) -> Iterator[None]:
         raise
 
 
-def text_error(script, path, statement, line, exc, direction,
-                unlocated: str) -> StatementFailed:
+def text_error(script: Script, path: Path, statement: str | None, line: int | None,
+               exc: Exception, direction: str, unlocated: str) -> StatementFailed:
     """A failed statement of a migration's SQL text, located by a replay or ``unlocated``."""
     shown = " ".join((statement or f"({unlocated})").split())
     return failure(script, path, line, shown, exc, direction, None, None)
 
 
-def statement_error(script, inner, exc, direction, done, total) -> StatementFailed:
+def statement_error(script: Script, inner: yoyo_steps.Step, exc: Exception, direction: str,
+                    done: int | None, total: int | None) -> StatementFailed:
     """A failed SQL step (``inner``) of a migration run step by step."""
     action = yoyo_steps.action(inner, direction)
     statement = statement_text(inner) if direction == "apply" else (
@@ -88,7 +90,8 @@ def statement_error(script, inner, exc, direction, done, total) -> StatementFail
                     done, total)
 
 
-def python_error(script, inner, exc, direction, done, total) -> StatementFailed:
+def python_error(script: Script, inner: yoyo_steps.Step, exc: Exception, direction: str,
+                 done: int | None, total: int | None) -> StatementFailed:
     """A failed Python step, at the deepest line of the migration file in its traceback."""
     action = yoyo_steps.action(inner, direction)
     line = None
@@ -102,8 +105,9 @@ def python_error(script, inner, exc, direction, done, total) -> StatementFailed:
                     detail=f"{type(exc).__name__}: {exc}")
 
 
-def failure(script, path, line, shown, exc, direction, done, total, *,
-             detail: str | None = None) -> StatementFailed:
+def failure(script: Script, path: Path, line: int | None, shown: str, exc: Exception,
+            direction: str, done: int | None, total: int | None, *,
+            detail: str | None = None) -> StatementFailed:
     """The error of a failed step: where, what, the server's message, what stays applied and
     (for a lock or statement timeout) how to go on."""
     pgerror = detail or (getattr(exc, "pgerror", None) or str(exc)).strip()

@@ -21,9 +21,11 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import psycopg2
+import psycopg2.extensions
 from psycopg2 import sql
 from yoyo.backends.core.postgresql import PostgresqlBackend
 
@@ -61,32 +63,32 @@ class Backend(PostgresqlBackend):
     has_transactional_ddl = True
 
     def __init__(
-        self, dsn: Dsn, migration_table: str, verb: str = "apply", *, connection=None
+        self, dsn: Dsn, migration_table: str, verb: str = "apply", *,
+        connection: psycopg2.extensions.connection | None = None
     ) -> None:
         self.dsn = dsn
         self.verb = verb
         self._given_connection = connection
         super().__init__(dsn, migration_table)
 
-    def connect(self, dburi):  # yoyo's hook: reuse the caller's connection when given one
-        """The connection yoyo works on: the caller's, or a new one to ``dsn``."""
+    def connect(self, dburi: object) -> psycopg2.extensions.connection:  # yoyo's hook
+        """The connection yoyo works on: the caller's (reused when given one), or a new one
+        to ``dsn``."""
         if self._given_connection is not None:
             return self._given_connection
         return connect(self.dsn, verb=self.verb)
 
-    def copy(self):
+    def copy(self) -> Backend:
         """A backend like this one on a connection of its own (yoyo asks for one)."""
         return self.__class__(self.dsn, self.migration_table, self.verb)
 
-    def lock(self, timeout=10):  # the caller holds mig's advisory lock
+    def lock(self, timeout: float = 10) -> contextlib.nullcontext[None]:
         """No lock of yoyo's: the caller holds mig's advisory lock."""
-        from contextlib import nullcontext
-
-        return nullcontext()
+        return contextlib.nullcontext()
 
 
-def _session_settings(cur, script: Script, defaults: dict[str, str], context: dict[str, str],
-                      *, local: bool) -> None:
+def _session_settings(cur: psycopg2.extensions.cursor, script: Script, defaults: dict[str, str],
+                      context: dict[str, str], *, local: bool) -> None:
     """The migration's timeouts, and the settings it may read with ``current_setting('mig.app_role',
     true)``, in one round trip."""
     cur.execute(_settings_sql(script, defaults, context, local=local))
@@ -103,7 +105,8 @@ def _settings_sql(script: Script, defaults: dict[str, str], context: dict[str, s
     return sql.SQL("SELECT {}").format(calls)
 
 
-def _run_leaf(backend: Backend, wrapper, inner, direction: str, report: Reporter) -> None:
+def _run_leaf(backend: Backend, wrapper: yoyo_steps.Wrapper, inner: yoyo_steps.Step,
+              direction: str, report: Reporter) -> None:
     action = yoyo_steps.action(inner, direction)
     if action is None:
         return
@@ -360,7 +363,8 @@ class Runner:
             if isinstance(action, str) and self._concurrent_step_done(script, action):
                 pass  # an interrupted run completed it before it could record it
             elif record and isinstance(action, str) and not _NO_TRANSACTION.search(action):
-                def once(index=index, wrapper=wrapper, inner=inner, count=count) -> int:
+                def once(index: int = index, wrapper: yoyo_steps.Wrapper = wrapper,
+                         inner: yoyo_steps.Step = inner, count: int = count) -> int:
                     self.backend.begin()
                     with self._undone_on_error():
                         self._run(script, index, wrapper, inner, direction, done=count,
@@ -474,7 +478,7 @@ class Runner:
         for index, (wrapper, inner) in enumerate(leaves):
             self._run(script, index, wrapper, inner, direction)
 
-    def _run_text(self, script: Script, path, text: str, direction: str,
+    def _run_text(self, script: Script, path: Path, text: str, direction: str,
                   prefix: str = "") -> None:
         started = time.monotonic()
         try:
@@ -498,7 +502,7 @@ class Runner:
             raise text_error(script, path, statement, line, exc, direction,
                               unlocated) from None
 
-    def _locate(self, script: Script, text: str, exc, elapsed: float,
+    def _locate(self, script: Script, text: str, exc: psycopg2.DatabaseError, elapsed: float,
                 offset: int = 0) -> tuple[str | None, int | None]:
         """The failing statement of ``text`` (sent after ``offset`` characters of settings) and
         its line, for the error message."""
@@ -529,7 +533,9 @@ class Runner:
             self.backend.rollback()
         return None, None
 
-    def _run(self, script, index, wrapper, inner, direction, *, done=None, total=None) -> None:
+    def _run(self, script: Script, index: int, wrapper: yoyo_steps.Wrapper,
+             inner: yoyo_steps.Step, direction: str, *, done: int | None = None,
+             total: int | None = None) -> None:
         def once() -> int:
             try:
                 _run_leaf(self.backend, wrapper, inner, direction, self.report)
@@ -564,7 +570,7 @@ _CONCURRENT_INDEX = re.compile(
     r"(?P<exists>IF\s+(NOT\s+)?EXISTS\s+)?(?P<name>[^\s(;]+)", re.IGNORECASE)
 
 
-def step_checksum(inner, direction: str) -> str:
+def step_checksum(inner: yoyo_steps.Step, direction: str) -> str:
     """What identifies a step's work on resume: its SQL (whitespace-insensitive), or a Python
     step's name."""
     action = yoyo_steps.action(inner, direction)
@@ -575,7 +581,8 @@ def step_checksum(inner, direction: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _resume(conn, script: Script, direction: str, total: int) -> tuple[Counter, set[int], int]:
+def _resume(conn: psycopg2.extensions.connection, script: Script, direction: str, total: int
+            ) -> tuple[Counter[str], set[int], int]:
     """``(step checksums to skip, legacy positions to skip, steps done)`` of a run of
     ``script`` in ``direction``; a first run records itself in ``_mig_partial``.
 
@@ -627,7 +634,8 @@ def _replayable(exc: psycopg2.DatabaseError, elapsed: float) -> bool:
     return elapsed <= REPLAY_WITHIN and not isinstance(exc, psycopg2.OperationalError)
 
 
-def backend_on(settings: Settings, dsn: Dsn, conn, verb: str) -> Backend:
+def backend_on(settings: Settings, dsn: Dsn, conn: psycopg2.extensions.connection,
+               verb: str) -> Backend:
     """yoyo's backend on a connection holding the migration lock, with the tracking tables."""
     backend = Backend(dsn, settings.migration_table, verb, connection=conn)
     tracking.ensure_tables(backend)

@@ -96,7 +96,7 @@ def stand_in(migration_id: str, stored: tracking.StoredRollback | None, *,
     kind = stored.kind if stored is not None else None
     if kind == tracking.ROLLBACK_SQL or force:
         return StoredScript(migration_id, stored or tracking.StoredRollback(
-            migration_id, None, None, True))
+            migration_id, None, None, transactional=True))
     why = {
         tracking.ROLLBACK_PYTHON: "its rollback is Python code, which only its file holds",
         tracking.ROLLBACK_NONE: "it has no rollback",

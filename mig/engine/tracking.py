@@ -26,12 +26,19 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 import psycopg2.errors
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
 from ..disk import steps as yoyo_steps
 from ..disk.scripts import Script
+from .connect import fetch_row
+
+if TYPE_CHECKING:
+    from .runner import Backend
+    from .stored import StoredScript
 
 _CREATE = """
 CREATE TABLE IF NOT EXISTS _mig_migrations (
@@ -115,13 +122,13 @@ def os_user() -> str:
         return "unknown"
 
 
-def table_exists(cur, name: str) -> bool:
+def table_exists(cur: cursor, name: str) -> bool:
     """Whether table ``name`` exists (on the search path)."""
     cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
-    return bool(cur.fetchone()[0])
+    return bool(fetch_row(cur)[0])
 
 
-def ensure_tables(backend) -> None:
+def ensure_tables(backend: Backend) -> None:
     """Create yoyo's and mig's tracking tables where missing (the caller holds the lock)."""
     backend.ensure_internal_schema_updated()
     yoyo_steps.mark_internal_schema_updated(backend)
@@ -129,7 +136,7 @@ def ensure_tables(backend) -> None:
         cur.execute(_CREATE)
 
 
-def read_applied(conn, migration_table: str) -> list[Applied]:
+def read_applied(conn: connection, migration_table: str) -> list[Applied]:
     """Applied migrations in the order they were applied, with mig's checksum where known."""
     with conn.cursor() as cur:
         if not table_exists(cur, migration_table):
@@ -176,7 +183,8 @@ SELECT array(SELECT y.migration_id FROM {table} y
 """
 
 
-def read_head(conn, migration_table: str) -> tuple[list[tuple[str, str | None]], bool] | None:
+def read_head(conn: connection, migration_table: str
+              ) -> tuple[list[tuple[str, str | None]], bool] | None:
     """In one round trip: the applied migrations (id and mig's checksum, in the order they
     were applied) and whether any non-transactional run is unfinished.
 
@@ -189,7 +197,7 @@ def read_head(conn, migration_table: str) -> tuple[list[tuple[str, str | None]],
     try:
         with conn.cursor() as cur:
             cur.execute(query)
-            ids, checksums, unfinished = cur.fetchone()
+            ids, checksums, unfinished = fetch_row(cur)
     except (psycopg2.errors.UndefinedTable, psycopg2.errors.InsufficientPrivilege,
             psycopg2.errors.UndefinedColumn):
         return None
@@ -218,12 +226,12 @@ DELETE FROM _mig_partial WHERE migration_id = ANY (%(id)s::text[])
 """
 
 
-def record_apply(backend, script, duration_ms: int | None) -> None:
+def record_apply(backend: Backend, script: Script, duration_ms: int | None) -> None:
     """Insert the rows that say ``script`` is applied (inside the caller's transaction)."""
     record_applies(backend, [script], [duration_ms])
 
 
-def record_applies(backend, scripts: list, durations: list[int | None], *,
+def record_applies(backend: Backend, scripts: list[Script], durations: list[int | None], *,
                    operation: str = "apply") -> None:
     """Insert the rows that say ``scripts`` are applied (inside the caller's transaction).
 
@@ -259,7 +267,7 @@ def record_applies(backend, scripts: list, durations: list[int | None], *,
 ROLLBACK_SQL, ROLLBACK_PYTHON, ROLLBACK_NONE = "sql", "python", "none"
 
 
-def rollback_of(script) -> tuple[str, str | None]:
+def rollback_of(script: Script) -> tuple[str, str | None]:
     """``(rollback_kind, rollback_sql)`` of ``script`` as it is on disk now."""
     if not script.is_sql:
         return ROLLBACK_PYTHON, None
@@ -279,7 +287,7 @@ class StoredRollback:
     transactional: bool
 
 
-def stored_rollbacks(conn, ids: list[str]) -> dict[str, StoredRollback]:
+def stored_rollbacks(conn: connection, ids: list[str]) -> dict[str, StoredRollback]:
     """The stored rollbacks of the migrations ``ids`` (those with a record)."""
     with conn.cursor() as cur:
         if not ids or not table_exists(cur, "_mig_migrations"):
@@ -294,7 +302,8 @@ def stored_rollbacks(conn, ids: list[str]) -> dict[str, StoredRollback]:
         return {row[0]: StoredRollback(*row) for row in cur.fetchall()}
 
 
-def record_rollback(backend, script, *, forced: str | None = None) -> None:
+def record_rollback(backend: Backend, script: Script | StoredScript, *,
+                    forced: str | None = None) -> None:
     """Remove ``script``'s records; ``_mig_log`` gets a ``rollback`` row, or with ``forced``
     (why the rollback could not undo everything) a ``rollback-forced`` row saying what stayed."""
     backend.unmark_one(script.migration, log=False)
@@ -310,7 +319,7 @@ def record_rollback(backend, script, *, forced: str | None = None) -> None:
         log_event(backend.connection, script.id, "rollback", None)
 
 
-def log_yoyo(backend, migration, operation: str) -> None:
+def log_yoyo(backend: Backend, migration: Any, operation: str) -> None:
     """A ``_yoyo_log`` row in yoyo's own format (host name without a DNS lookup)."""
     sql_text = backend.format_sql(backend.log_migration_sql)
     backend.execute(
@@ -327,7 +336,8 @@ def log_yoyo(backend, migration, operation: str) -> None:
     )
 
 
-def log_event(conn, migration_id: str | None, operation: str, detail: str | None) -> None:
+def log_event(conn: connection, migration_id: str | None, operation: str,
+              detail: str | None) -> None:
     """Append one of mig's own events to ``_mig_log``."""
     with conn.cursor() as cur:
         cur.execute(
@@ -337,7 +347,7 @@ def log_event(conn, migration_id: str | None, operation: str, detail: str | None
         )
 
 
-def set_checksum(conn, migration_id: str, value: str) -> None:
+def set_checksum(conn: connection, migration_id: str, value: str) -> None:
     """Record ``value`` as the checksum of an applied migration."""
     with conn.cursor() as cur:
         cur.execute(
@@ -383,7 +393,7 @@ SELECT g.migration_id, g.direction, NULL, NULL, count(*), min(g.done_at), NULL
 """
 
 
-def read_partial(conn) -> list[Partial]:
+def read_partial(conn: connection) -> list[Partial]:
     """Every unfinished non-transactional apply or rollback (progress an older mig wrote, with
     no ``_mig_partial`` row, counts too)."""
     with conn.cursor() as cur:
@@ -392,7 +402,7 @@ def read_partial(conn) -> list[Partial]:
         has_partial = table_exists(cur, "_mig_partial")
         cur.execute("SELECT has_table_privilege('_mig_progress', 'SELECT') AND (NOT %s OR"
                     " has_table_privilege('_mig_partial', 'SELECT'))", (has_partial,))
-        if not cur.fetchone()[0]:
+        if not fetch_row(cur)[0]:
             # A role granted only the migration records (the application role, see the
             # privileges migration) sees a partial apply as pending, not as partial.
             return []
@@ -404,7 +414,7 @@ def read_partial(conn) -> list[Partial]:
         return [Partial(*row) for row in cur.fetchall()]
 
 
-def partial_of(conn, migration_id: str) -> Partial | None:
+def partial_of(conn: connection, migration_id: str) -> Partial | None:
     """The unfinished run of ``migration_id`` recorded in ``_mig_partial``, if any."""
     with conn.cursor() as cur:
         if not table_exists(cur, "_mig_partial"):
@@ -415,7 +425,8 @@ def partial_of(conn, migration_id: str) -> Partial | None:
     return Partial(*row) if row else None
 
 
-def start_partial(conn, migration_id: str, direction: str, checksum: str, steps: int) -> None:
+def start_partial(conn: connection, migration_id: str, direction: str, checksum: str,
+                  steps: int) -> None:
     """Record (in autocommit, before the first step) that a run of ``migration_id`` started."""
     with conn.cursor() as cur:
         cur.execute(
@@ -425,14 +436,15 @@ def start_partial(conn, migration_id: str, direction: str, checksum: str, steps:
         )
 
 
-def accept_partial(conn, migration_id: str, checksum: str) -> None:
+def accept_partial(conn: connection, migration_id: str, checksum: str) -> None:
     """Take ``checksum`` as the file an unfinished run resumes from (``mig repair``)."""
     with conn.cursor() as cur:
         cur.execute("UPDATE _mig_partial SET checksum = %s WHERE migration_id = %s",
                     (checksum, migration_id))
 
 
-def completed_steps(conn, migration_id: str, direction: str = "apply") -> dict[int, str | None]:
+def completed_steps(conn: connection, migration_id: str, direction: str = "apply"
+                    ) -> dict[int, str | None]:
     """The completed steps of an unfinished run: position -> checksum of its statement."""
     with conn.cursor() as cur:
         if not table_exists(cur, "_mig_progress"):
@@ -442,7 +454,7 @@ def completed_steps(conn, migration_id: str, direction: str = "apply") -> dict[i
         return dict(cur.fetchall())
 
 
-def mark_step(conn, migration_id: str, checksum: str, direction: str = "apply") -> None:
+def mark_step(conn: connection, migration_id: str, checksum: str, direction: str = "apply") -> None:
     """Record one more completed step (numbered in the order the steps completed)."""
     with conn.cursor() as cur:
         cur.execute(
@@ -476,7 +488,7 @@ def edited(scripts: list[Script], applied: list[Applied],
     return problems
 
 
-def record_baseline(backend, script, detail: str) -> None:
+def record_baseline(backend: Backend, script: Script, detail: str) -> None:
     """The rows that say ``script`` is applied by a baseline, not by running it: yoyo's
     ``mark`` (what ``yoyo mark`` writes), no duration, and a ``baseline`` event in ``_mig_log``
     whose ``detail`` says what was verified and which foreign entries it replaced."""
@@ -484,7 +496,7 @@ def record_baseline(backend, script, detail: str) -> None:
     log_event(backend.connection, script.id, "baseline", detail)
 
 
-def forget(backend, migration_id: str) -> None:
+def forget(backend: Backend, migration_id: str) -> None:
     """Remove another yoyo project's record of ``migration_id`` (a baseline replaced it)."""
     with backend.connection.cursor() as cur:
         cur.execute(sql.SQL("DELETE FROM {} WHERE migration_id = %s")

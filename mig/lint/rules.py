@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..disk import steps as yoyo_steps
+from ..disk.scripts import Script
 from ..disk.sqltext import Statement, statements
 from .findings import Finding, Source
 
@@ -141,7 +142,7 @@ def _line_of_callable(func: object, path: Path) -> int:
     return 1
 
 
-def missing_rollback(script) -> Iterator[Finding]:
+def missing_rollback(script: Script) -> Iterator[Finding]:
     """``missing-rollback``: no rollback file, an empty one, or a Python step without rollback."""
     hint = "write a rollback that restores the previous schema ('mig verify' proves it does)"
     if script.post_apply:
@@ -163,19 +164,20 @@ def missing_rollback(script) -> Iterator[Finding]:
                           "this step has no rollback", hint + "; give step() a second argument")
 
 
-def sources(script) -> Iterator[Source]:
+def sources(script: Script) -> Iterator[Source]:
     """The SQL of a migration: its files, or the string steps of a Python migration."""
     if script.is_sql:
-        yield Source(script, script.path, script.path.read_text(encoding="utf-8"), False)
+        yield Source(script, script.path, script.path.read_text(encoding="utf-8"),
+                     rollback=False)
         if script.rollback_path is not None:
             text = script.rollback_path.read_text(encoding="utf-8")
-            yield Source(script, script.rollback_path, text, True)
+            yield Source(script, script.rollback_path, text, rollback=True)
         return
     for _, inner in yoyo_steps.flatten(script.steps):
         for direction, rollback in (("apply", False), ("rollback", True)):
-            text = yoyo_steps.action(inner, direction)
-            if isinstance(text, str) and text.strip():
-                found = script.line_of(text)
-                lead = text[: len(text) - len(text.lstrip())].count("\n")
-                yield Source(script, script.path, text, rollback,
+            action = yoyo_steps.action(inner, direction)
+            if isinstance(action, str) and action.strip():
+                found = script.line_of(action)
+                lead = action[: len(action) - len(action.lstrip())].count("\n")
+                yield Source(script, script.path, action, rollback=rollback,
                              first_line=max(found - lead, 1) if found else 1)
