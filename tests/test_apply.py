@@ -93,6 +93,26 @@ def test_dry_run_changes_nothing_not_even_tracking_tables(project, db_url):
     assert tables(db_url) == before
 
 
+def test_a_rollback_dry_run_shows_the_steps_of_a_group_as_they_run(tmp_path, db_url):
+    write_project(tmp_path, {"0001_t.py": """
+        from yoyo import group, step
+
+        steps = [
+            group(step("CREATE TABLE a (n int)", "DROP TABLE a"),
+                  step("CREATE TABLE b (n int)", "DROP TABLE b")),
+            step("CREATE TABLE c (n int)", "DROP TABLE c"),
+        ]
+    """})
+    settings = resolve(database=db_url, project_dir=tmp_path, env={})
+    commands.apply(settings)
+    plan = commands.rollback(settings, dry_run=True)
+    assert plan.migrations[0]["sql"].splitlines() == [
+        "DROP TABLE c;", "DROP TABLE b;", "DROP TABLE a;"]
+    assert {"a", "b", "c"} <= tables(db_url)
+    commands.rollback(settings)
+    assert not {"a", "b", "c"} & tables(db_url)
+
+
 def test_checksums_edit_crlf_delete_rename_and_repair(project, tmp_path, db_url):
     commands.apply(project)
     path = tmp_path / "migrations" / "0003_extra.sql"

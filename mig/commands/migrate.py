@@ -141,13 +141,12 @@ def _refuse_non_transactional(release: list[Script]) -> None:
 
 def _dry_run_entry(script: Script | StoredScript, direction: str,
                    conn: connection | None = None) -> dict:
-    leaves = script.steps if direction == "apply" else list(reversed(script.steps))
     if direction == "apply":
-        text = "\n".join(scripts_mod.describe_step(s, conn) for s in leaves)
-    else:
+        text = "\n".join(scripts_mod.describe_step(s, conn) for s in script.steps)
+    else:  # the steps of a group() too, last first: as the runner rolls them back
         parts = []
-        for s in leaves:
-            action = yoyo_steps.action(yoyo_steps.unwrap(s), "rollback")
+        for _, inner in reversed(yoyo_steps.flatten(script.steps)):
+            action = yoyo_steps.action(inner, "rollback")
             if isinstance(action, str):
                 parts.append(action.strip().rstrip(";") + ";")
             elif action is not None:
