@@ -84,7 +84,7 @@ def _session(bench: Bench, root, selector: str) -> float:
 
 
 def section(bench: Bench) -> tuple[list[Row], list[str]]:
-    n = 20 if bench.quick else 200
+    n = 5 if bench.quick else 200
     root = _project(bench, n)
     _session(bench, root, "test_empty")  # builds the template once
     empty = bench.median(lambda: _session(bench, root, "test_empty")) / n
