@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.common import Bench, Row, ms, ratio_row
-from bench.sections.migrations import shipped_all
+from bench.sections.migrations import combined_sql, shipped_all, shipped_sql
 
 
 def _timed(bench: Bench, args: list[str], cwd: Path) -> tuple[float, int]:
@@ -65,11 +65,15 @@ def section(bench: Bench) -> tuple[list[Row], list[str]]:
         _many(bench, [f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in names])
         bench.drop_db(catalog)
     jobs = _default_jobs(bench)
+    floor = _psql_floor(bench, small, jobs)
     rows = [
         ratio_row(f"apply the shipped history to {count} databases (--fleet, default --jobs)"
                   " vs 1 database", applied, one, "one", 10.0),
         ratio_row(f"apply the shipped history to {schemas} schemas of one database vs 1 "
                   "database", in_schemas, one, "one", 10.0),
+        ratio_row(f"apply over {count} databases, per database: mig --fleet vs psql -1 -f of the "
+                  f"shipped SQL migrations, {jobs} databases at a time (floor)",
+                  applied / count, floor, "psql", 2.0),
         Row(f"no-op fleet apply over {count} databases at head", ms(noop), "-",
             f"{noop / count * 1000:.2f} ms per target", "≤ 5000 ms", noop <= 5.0),
         Row(f"coordinator peak RSS: no-op run over {small} vs {count} databases",
@@ -87,6 +91,24 @@ def section(bench: Bench) -> tuple[list[Row], list[str]]:
              "its targets in threads of one process, so the ratio's floor is the server's own "
              "work for all of them on this machine's cores."]
     return rows, notes
+
+
+def _psql_floor(bench: Bench, count: int, jobs: int) -> float:
+    """Seconds per database of ``psql -1 -f`` with the shipped SQL migrations over ``count``
+    new databases, ``jobs`` at a time: the server's own work per target, without mig's
+    records, its Python migration or a process per target's start-up counted once."""
+    all_sql = combined_sql(shipped_sql(bench))
+    names = [f"flp_{uuid.uuid4().hex[:6]}_{i:04d}" for i in range(count)]
+    _many(bench, [f'CREATE DATABASE "{n}"' for n in names])
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(jobs) as pool:
+            list(pool.map(lambda n: bench.run([bench.psql, "-X", "-q", "-1", "-v",
+                                               "ON_ERROR_STOP=1", "-f", str(all_sql),
+                                               bench.url(n)]), names))
+        return (time.perf_counter() - started) / count
+    finally:
+        _many(bench, [f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in names])
 
 
 def _default_jobs(bench: Bench) -> int:
