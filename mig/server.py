@@ -404,8 +404,10 @@ class LocalServer:
 
     def _stop_locked(self, mode: str = "fast") -> None:
         socket_dir = self.socket_dir
+        # a server started by another process (mig db stop): its binaries as when it started
+        pg_ctl = reachable_bindir(self.bindir) / "pg_ctl"
         self._run(
-            [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
+            [str(pg_ctl), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
             timeout=60,
         )
         if socket_dir and Path(socket_dir).name.startswith("mig-socket-"):
