@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psycopg2
 import pytest
 
 from mig import commands
 from mig.config import resolve
-from mig.engine.lock import REPORT_EVERY_SECONDS, lock_key
+from mig.engine.lock import lock_key
 from mig.engine.snapshot import Snapshot, diff, snapshot
 from mig.errors import EXIT_LOCK_TIMEOUT, ChecksumMismatch, LockTimeout, StatementFailed
 from tests.support import query, run_mig, tables, write_project
@@ -30,11 +32,14 @@ SLOW = {
 WAITERS = 4  # processes waiting for the lock while CREATE INDEX CONCURRENTLY runs
 
 
-def _spawn(args, cwd, env=None):
+def _spawn(args, cwd, env=None, stderr: Path | None = None):
+    """A mig process; its stderr piped, or written to the file ``stderr``."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MIG_", "PG"))}
     full_env.update(env or {})
-    return subprocess.Popen([sys.executable, "-m", "mig", *args], cwd=cwd, env=full_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with contextlib.ExitStack() as stack:
+        err = stack.enter_context(open(stderr, "w")) if stderr else subprocess.PIPE
+        return subprocess.Popen([sys.executable, "-m", "mig", *args], cwd=cwd, env=full_env,
+                                stdout=subprocess.PIPE, stderr=err, text=True)
 
 
 def _applied_once(url: str) -> dict[str, int]:
@@ -238,25 +243,20 @@ def test_concurrent_index_while_others_wait_for_the_lock(tmp_path, db_url):
                       "INSERT INTO t SELECT g FROM generate_series(1, 50000) g;\n",
         "0002_idx.py": f"""
             import time
+            from pathlib import Path
             from yoyo import step
             __depends__ = {{"0001_t"}}
             __transactional__ = False
 
             def wait_for_the_waiters(conn):
-                # Keep the lock until the other runs are connected and waiting for it, and long
-                # enough for each to report whom it waits for; then build the index.
+                # Keep the lock until each of the other runs has reported whom it waits for
+                # (in its stderr file); then build the index.
                 deadline = time.monotonic() + 60
-                with conn.cursor() as cur:
-                    while True:
-                        cur.execute("SELECT count(*) FROM pg_stat_activity"
-                                    " WHERE datname = current_database()"
-                                    " AND application_name LIKE 'mig apply %'"
-                                    " AND pid <> pg_backend_pid()")
-                        if cur.fetchone()[0] >= {WAITERS}:
-                            break
-                        assert time.monotonic() < deadline, "the waiters never connected"
-                        time.sleep(0.1)
-                time.sleep({REPORT_EVERY_SECONDS + 1})
+                files = [Path({str(tmp_path)!r}) / f"waiter{{i}}.err" for i in range({WAITERS})]
+                while not all(f.exists() and "waiting for the migration lock" in f.read_text()
+                              for f in files):
+                    assert time.monotonic() < deadline, "the waiters never reported"
+                    time.sleep(0.1)
 
             steps = [step(wait_for_the_waiters),
                      step("CREATE INDEX CONCURRENTLY t_id ON t (id)",
@@ -265,7 +265,8 @@ def test_concurrent_index_while_others_wait_for_the_lock(tmp_path, db_url):
     })
     leader = _spawn(["apply", "-d", db_url], tmp_path)
     _wait_for(lambda: "t" in tables(db_url))  # the leader holds the lock
-    waiters = [_spawn(["apply", "-d", db_url], tmp_path) for _ in range(WAITERS)]
+    errs = [tmp_path / f"waiter{i}.err" for i in range(WAITERS)]
+    waiters = [_spawn(["apply", "-d", db_url], tmp_path, stderr=path) for path in errs]
     results = []
     for p in [leader, *waiters]:
         try:
@@ -274,6 +275,7 @@ def test_concurrent_index_while_others_wait_for_the_lock(tmp_path, db_url):
             p.kill()
             out, err = p.communicate()
         results.append((p.returncode, err))
+    results[1:] = [(rc, path.read_text()) for (rc, _), path in zip(results[1:], errs)]
     assert [rc for rc, _ in results] == [0] * (WAITERS + 1), [err for _, err in results]
     assert query(db_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id'::regclass") \
         == [(True,)]
