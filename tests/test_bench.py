@@ -48,6 +48,7 @@ ROWS = [
     "apply the shipped history to 5 schemas of one database vs 1 database",
     "apply over 10 databases, per database: mig --fleet vs psql -1 -f of the shipped SQL",
     "no-op fleet apply over 10 databases at head",
+    "no-op fleet apply over 10 databases, the first run after the apply",
     "coordinator peak RSS: no-op run over 5 vs 10 databases",
     "coordinator peak RSS: apply over 10 databases / 5 schemas",
 ]
