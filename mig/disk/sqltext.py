@@ -23,8 +23,30 @@ class Statement:
     end_line: int
 
 
+# where something that is blanked may start: everything between is copied as it is
+_OPENING = re.compile(r"--|/\*|'|\$")
+
+
 def _blank(text: str) -> str:
-    return "".join("\n" if ch == "\n" else " " for ch in text)
+    return "\n".join(" " * len(line) for line in text.split("\n"))
+
+
+def _literal_end(text: str, i: int) -> int:
+    """Where the string literal opening at ``i`` ends (past its closing quote)."""
+    n = len(text)
+    escapes = i > 0 and text[i - 1] in "eE"
+    end = i + 1
+    while end < n:
+        if escapes and text[end] == "\\":
+            end += 2
+            continue
+        if text[end] == "'":
+            if text.startswith("''", end):
+                end += 2
+                continue
+            break
+        end += 1
+    return min(end + 1, n)
 
 
 def mask(text: str) -> str:
@@ -32,35 +54,29 @@ def mask(text: str) -> str:
     out: list[str] = []
     i, n = 0, len(text)
     while i < n:
-        ch = text[i]
-        if text.startswith("--", i):
-            end = text.find("\n", i)
+        found = _OPENING.search(text, i)
+        if found is None:
+            out.append(text[i:])
+            break
+        at = found.start()
+        out.append(text[i:at])
+        opening = found.group(0)
+        if opening == "--":
+            end = text.find("\n", at)
             end = n if end < 0 else end
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
+        elif opening == "/*":
+            end = text.find("*/", at + 2)
             end = n if end < 0 else end + 2
-        elif ch == "'":
-            escapes = i > 0 and text[i - 1] in "eE"
-            end = i + 1
-            while end < n:
-                if escapes and text[end] == "\\":
-                    end += 2
-                    continue
-                if text[end] == "'":
-                    if text.startswith("''", end):
-                        end += 2
-                        continue
-                    break
-                end += 1
-            end = min(end + 1, n)
-        elif ch == "$" and (match := _DOLLAR.match(text, i)) and not text[i - 1 : i].isalnum():
+        elif opening == "'":
+            end = _literal_end(text, at)
+        elif (match := _DOLLAR.match(text, at)) and not text[at - 1 : at].isalnum():
             close = text.find(match.group(0), match.end())
             end = n if close < 0 else close + len(match.group(0))
-        else:
-            out.append(ch)
-            i += 1
+        else:  # a $ that opens nothing ($1, a$b)
+            out.append("$")
+            i = at + 1
             continue
-        out.append(_blank(text[i:end]))
+        out.append(_blank(text[at:end]))
         i = end
     return "".join(out)
 
@@ -70,12 +86,14 @@ def statements(text: str) -> list[Statement]:
     masked = mask(text)
     result = []
     start = 0
+    counted, line = 0, 1  # the line at offset ``counted``, counted on from there
     for end in [m.start() for m in re.finditer(";", masked)] + [len(masked)]:
         chunk = masked[start:end]
         stripped = chunk.lstrip()
         if stripped.strip():
             begin = start + len(chunk) - len(stripped)
-            line = text.count("\n", 0, begin) + 1
+            line += text.count("\n", counted, begin)
+            counted = begin
             result.append(Statement(
                 text=text[begin:end].strip(),
                 words=" ".join(stripped.split()).upper(),
