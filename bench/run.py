@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
 
     text = ["# Benchmarks", "", "Written by `python bench/run.py`"
             + (" --quick" if args.quick else "") + f" ({args.runs} runs per figure, median).",
-            "", *_machine(), f"- PostgreSQL {server_version} (embedded, default settings)", "",
+            "", *_machine(), f"- PostgreSQL {server_version} (embedded, default settings)",
+            "- mig's modules byte-compiled before timing, as `pip install` leaves them (a "
+            "checkout under PYTHONDONTWRITEBYTECODE would compile them in every process)", "",
             *_table(rows), ""]
     if notes:
         text += ["## Notes", "", *[f"- {n}" for n in notes], ""]
