@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tests.support import REPO
 
-DEV_TOOLS = {"ruff", "mypy", "types-pyyaml", "types-psycopg2"}
+DEV_TOOLS = {"ruff", "mypy", "types-pyyaml", "types-psycopg2", "pyinstrument"}
 
 
 def _extras() -> dict[str, set[str]]:
