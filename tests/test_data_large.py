@@ -23,7 +23,7 @@ import pytest
 
 from mig import commands
 from mig.config import resolve
-from tests.support import query, write_project
+from tests.support import query, wait_for, write_project
 
 ROWS = 200_000
 FILES = {
@@ -115,15 +115,6 @@ def _progress(url: str) -> tuple[int, list | None]:
     return rows[0] if rows else (0, None)
 
 
-def _wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
-
-
 def _converted_once(url: str) -> None:
     assert query(url, "SELECT count(*), min(n), max(n) FROM accounts"
                       " WHERE email_lower = lower(email)") == [(ROWS, 1, 1)]
@@ -151,12 +142,12 @@ def test_killed_mid_way_and_rerun_equals_an_uninterrupted_run(clone):
     project, make = clone
     killed, whole = make(), make()
     proc = _spawn(project, killed, {"TEST_BATCH": "2000", "TEST_PAUSE": "0.03"})
-    _wait_for(lambda: _progress(killed)[0] >= 40_000)
+    wait_for(lambda: _progress(killed)[0] >= 40_000)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
     # the server notices the dead client and rolls back the batch in flight
-    _wait_for(lambda: query(killed, "SELECT count(*) FROM pg_stat_activity"
-                                    " WHERE application_name LIKE 'mig apply%'") == [(0,)])
+    wait_for(lambda: query(killed, "SELECT count(*) FROM pg_stat_activity"
+                                   " WHERE application_name LIKE 'mig apply%'") == [(0,)])
     done, last_key = _progress(killed)
     assert 40_000 <= done < ROWS
     # the checkpoint names exactly the rows whose change committed: batch and checkpoint

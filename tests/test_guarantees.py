@@ -18,7 +18,7 @@ from mig.config import resolve
 from mig.engine.lock import lock_key
 from mig.engine.snapshot import Snapshot, diff, snapshot
 from mig.errors import EXIT_LOCK_TIMEOUT, ChecksumMismatch, LockTimeout, StatementFailed
-from tests.support import query, run_mig, tables, write_project
+from tests.support import query, run_mig, tables, wait_for, write_project
 
 CHAIN = {
     "0001_a.sql": "CREATE TABLE a (id int PRIMARY KEY);\n",
@@ -108,15 +108,6 @@ def test_waiters_outlast_a_twelve_second_migration(tmp_path, db_url):
                for _, err in results)
 
 
-def _wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
 @pytest.mark.slow
 def test_killed_holder_leaves_no_lock_and_no_trace(tmp_path, db_url):
     write_project(tmp_path, {
@@ -130,9 +121,9 @@ def test_killed_holder_leaves_no_lock_and_no_trace(tmp_path, db_url):
         """,
     })
     proc = _spawn(["apply", "-d", db_url], tmp_path, {"SLOW_MIGRATION": "1"})
-    _wait_for(lambda: query(db_url, "SELECT count(*) FROM pg_stat_activity"
-                                    " WHERE query LIKE '%SELECT pg_sleep(60)%'"
-                                    " AND pid <> pg_backend_pid()")[0][0] == 1)
+    wait_for(lambda: query(db_url, "SELECT count(*) FROM pg_stat_activity"
+                                   " WHERE query LIKE '%SELECT pg_sleep(60)%'"
+                                   " AND pid <> pg_backend_pid()")[0][0] == 1)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.stdout.close()
@@ -152,17 +143,17 @@ def test_killed_holder_half_done_migration_is_rolled_back(tmp_path, db_url):
         "0001_half.sql": "CREATE TABLE half (id int);\nSELECT pg_sleep(60);\n",
     })
     proc = _spawn(["apply", "-d", db_url], tmp_path)
-    _wait_for(lambda: query(db_url, "SELECT count(*) FROM pg_stat_activity"
-                                    " WHERE query LIKE '%SELECT pg_sleep(60)%'"
-                                    " AND pid <> pg_backend_pid()")[0][0] == 1)
+    wait_for(lambda: query(db_url, "SELECT count(*) FROM pg_stat_activity"
+                                   " WHERE query LIKE '%SELECT pg_sleep(60)%'"
+                                   " AND pid <> pg_backend_pid()")[0][0] == 1)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.stdout.close()
     proc.stderr.close()
     # the server notices the dead client (client_connection_check_interval) and rolls back
-    _wait_for(lambda: query(db_url, "SELECT count(*) FROM pg_stat_activity"
-                                    " WHERE query LIKE '%SELECT pg_sleep(60)%'"
-                                    " AND pid <> pg_backend_pid()")[0][0] == 0)
+    wait_for(lambda: query(db_url, "SELECT count(*) FROM pg_stat_activity"
+                                   " WHERE query LIKE '%SELECT pg_sleep(60)%'"
+                                   " AND pid <> pg_backend_pid()")[0][0] == 0)
     assert "half" not in tables(db_url)
     assert query(db_url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == [(0,)]
 
@@ -264,7 +255,7 @@ def test_concurrent_index_while_others_wait_for_the_lock(tmp_path, db_url):
         """,
     })
     leader = _spawn(["apply", "-d", db_url], tmp_path)
-    _wait_for(lambda: "t" in tables(db_url))  # the leader holds the lock
+    wait_for(lambda: "t" in tables(db_url))  # the leader holds the lock
     errs = [tmp_path / f"waiter{i}.err" for i in range(WAITERS)]
     waiters = [_spawn(["apply", "-d", db_url], tmp_path, stderr=path) for path in errs]
     results = []
