@@ -34,19 +34,24 @@ def _blank(text: str) -> str:
 def _literal_end(text: str, i: int) -> int:
     """Where the string literal opening at ``i`` ends (past its closing quote)."""
     n = len(text)
-    escapes = i > 0 and text[i - 1] in "eE"
     end = i + 1
-    while end < n:
-        if escapes and text[end] == "\\":
-            end += 2
-            continue
-        if text[end] == "'":
-            if text.startswith("''", end):
+    if i > 0 and text[i - 1] in "eE":  # E'...': backslash escapes, one character at a time
+        while end < n:
+            if text[end] == "\\":
                 end += 2
                 continue
-            break
-        end += 1
-    return min(end + 1, n)
+            if text[end] == "'":
+                if text.startswith("''", end):
+                    end += 2
+                    continue
+                break
+            end += 1
+        return min(end + 1, n)
+    while (close := text.find("'", end)) >= 0:
+        if not text.startswith("''", close):
+            return close + 1
+        end = close + 2
+    return n
 
 
 def mask(text: str) -> str:
