@@ -142,20 +142,7 @@ def test_sys_exit_at_import_is_a_bad_file_not_the_exit_code(tmp_path, db_url, co
         "0002_exit.py": f"import sys\nsys.exit({code})\n"})
     result = run_mig(["apply"], cwd=tmp_path, env={"MIG_DATABASE_URL": db_url})
     assert result.returncode == 1, result
-    assert f"0002_exit.py: the migration calls sys.exit({code}) when imported" in result.stderr
-    assert tables(db_url) == set()
-
-
-def test_empty_migrations_are_refused_all_at_once(tmp_path, db_url):
-    settings = _project(tmp_path, db_url, {
-        "0001_a.sql": "CREATE TABLE a (id int);\n",
-        "0002_zero.sql": "",
-        "0003_comments.sql": "-- the new table\n/* to do */\n",
-        "0004_zero.py": ""})
-    (text,) = _refused(settings, commands.apply)
-    assert "3 migration files cannot run as written" in text
-    for name in ("0002_zero.sql", "0003_comments.sql", "0004_zero.py"):
-        assert f"{name}: the migration is empty" in text
+    assert f"0002_exit.py:2: the migration calls sys.exit({code}) when imported" in result.stderr
     assert tables(db_url) == set()
 
 

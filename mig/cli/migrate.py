@@ -29,10 +29,19 @@ def _print_plan(out: Printer, report: RunReport, verb: str) -> None:
         return
     for entry in report.migrations:
         mode = "" if entry["transactional"] else " (non-transactional)"
+        if entry["empty"]:
+            mode += " (empty: nothing to run)"
         click.echo(f"-- {verb} {entry['id']}{mode}")
-        click.echo(entry["sql"])
+        if entry["sql"]:
+            click.echo(entry["sql"])
         click.echo()
     out.line(f"-- dry run: {len(report.migrations)} migration(s) would {verb}; nothing was changed")
+
+
+def _empty_note(report: RunReport) -> str:
+    """How many of the run's migrations were empty (each is named on its progress line)."""
+    empty = sum(1 for entry in report.migrations if entry.get("empty"))
+    return f", {empty} of them empty (nothing to run)" if empty else ""
 
 
 @cli.command()
@@ -77,7 +86,8 @@ def apply(settings: Settings, out: Printer, *, to: str | None, dry_run: bool, as
     elif dry_run:
         _print_plan(out, report, "apply")
     elif report.migrations:
-        out.line(f"applied {len(report.migrations)} migration(s) in {report.duration_ms} ms")
+        out.line(f"applied {len(report.migrations)} migration(s) in {report.duration_ms} ms"
+                 f"{_empty_note(report)}")
     else:
         out.line("nothing to apply: the database is at the newest migration")
     for mid in report.adopted:
@@ -125,7 +135,7 @@ def rollback(settings: Settings, out: Printer, *, steps: int | None, to: str | N
     elif dry_run:
         _print_plan(out, report, "roll back")
     elif report.migrations:
-        out.line(f"rolled back {len(report.migrations)} migration(s)")
+        out.line(f"rolled back {len(report.migrations)} migration(s){_empty_note(report)}")
     else:
         out.line("nothing to roll back")
     return EXIT_OK

@@ -131,7 +131,7 @@ def _refuse_out_of_order(scripts: list[Script], applied_ids: set[str],
 def _refuse_non_transactional(release: list[Script]) -> None:
     """A release applied in one transaction cannot hold a migration that must run outside one
     (``CREATE INDEX CONCURRENTLY``): refuse before anything runs, naming them."""
-    outside = [s.id for s in release if not s.transactional]
+    outside = [s.id for s in release if not s.transactional and not s.empty]
     if outside:
         raise Refused(
             f"--single-transaction: non-transactional migration(s) pending: {', '.join(outside)}",
@@ -153,10 +153,24 @@ def _dry_run_entry(script: Script | StoredScript, direction: str,
                 parts.append(f"-- python: {getattr(action, '__qualname__', action)}")
         text = "\n".join(parts)
     entry: dict[str, Any] = {"id": script.id, "path": str(script.path),
-                             "transactional": script.transactional, "sql": text}
+                             "transactional": script.transactional, "sql": text,
+                             "empty": script.empty}
     if isinstance(script, StoredScript):
         entry["stored"] = True
     return entry
+
+
+#: How a progress line marks a migration that runs nothing (only its records change).
+_EMPTY = "empty: nothing to run"
+
+
+def _applied(script: Script, duration: int, say: Reporter) -> dict[str, Any]:
+    """The report entry of an applied migration, its progress line said."""
+    if script.empty:
+        say(f"applied {script.id} ({_EMPTY}; {duration} ms)")
+    else:
+        say(f"applied {script.id} ({duration} ms)")
+    return {"id": script.id, "duration_ms": duration, "empty": script.empty}
 
 
 # -- verbs -----------------------------------------------------------------------------------
@@ -231,8 +245,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
                 if script.post_apply:
                     say(f"ran post-apply hook {script.id}")
                 else:
-                    result.migrations.append({"id": script.id, "duration_ms": duration})
-                    say(f"applied {script.id} ({duration} ms)")
+                    result.migrations.append(_applied(script, duration, say))
             say(f"committed the release: {len(plan)} migration(s) in one transaction")
             return result
         for script in plan:
@@ -243,8 +256,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
                     exc.message += ("\n  applied before it in this run (and still applied): "
                                     + ", ".join(m["id"] for m in result.migrations))
                 raise
-            result.migrations.append({"id": script.id, "duration_ms": duration})
-            say(f"applied {script.id} ({duration} ms)")
+            result.migrations.append(_applied(script, duration, say))
         if plan:
             for hook in hooks:
                 runner.apply(hook)
@@ -312,13 +324,16 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         for script in plan:
             # a StoredScript stands in for a Script there (the runner's annotations say Script)
             duration = runner.rollback(script, forced=skipped.get(script.id))  # type: ignore[arg-type]
-            entry: dict[str, Any] = {"id": script.id, "duration_ms": duration}
+            entry: dict[str, Any] = {"id": script.id, "duration_ms": duration,
+                                     "empty": script.empty}
+            noop = script.empty and script.rollback_empty
+            done = f"{_EMPTY}; {duration} ms" if noop else f"{duration} ms"
             if isinstance(script, StoredScript):
                 entry["stored"] = True
-                say(f"rolled back {script.id} ({duration} ms) using the rollback stored when it"
-                    " was applied: its file is gone")
+                say(f"rolled back {script.id} ({done}) using the rollback stored when it was"
+                    " applied: its file is gone")
             else:
-                say(f"rolled back {script.id} ({duration} ms)")
+                say(f"rolled back {script.id} ({done})")
             result.migrations.append(entry)
     return result
 

@@ -234,7 +234,8 @@ class _Verifier:
             before[script.id] = self.engine.snapshot()
             phase = "apply"
             try:
-                if script.path.suffix == ".sql" and script.rollback_path is None:
+                # an empty migration needs no rollback file: it ran nothing
+                if script.is_sql and script.rollback_path is None and not script.empty:
                     phase = "rollback"
                     self.engine.apply(script)
                     raise MigrationError(

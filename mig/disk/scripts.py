@@ -8,11 +8,15 @@ Files are parsed and imported by yoyo itself, so yoyo's file formats hold unchan
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, NoReturn
 
 from ..errors import BadMigrationFile, MigError, did_you_mean
 from ..ordering import Cycle, stable_order
@@ -102,6 +106,70 @@ def sql_directives(text: str) -> dict[str, str]:
     return found
 
 
+class _ProcessExit(BaseException):
+    """``os._exit()`` or ``os.abort()`` called while a migration is imported."""
+
+    def __init__(self, call: str, code: object) -> None:
+        super().__init__(call, code)
+        self.call, self.code = call, code
+
+
+# A migration that calls os._exit() (or os.abort()) when imported would end mig's process on
+# the spot: no except clause, finally or atexit runs, so `mig apply` would exit 0 having
+# applied nothing. While a migration is imported those two functions raise instead, and the
+# import fails as one calling sys.exit() does. Replacing them for the import's duration costs
+# nothing and catches a call made anywhere the import runs (a helper function, a module it
+# imports), where reading the source (ast) would only see calls written at the top level; a
+# reference to the real function taken before the import is the one way around it.
+@contextlib.contextmanager
+def _process_exit_refused() -> Iterator[None]:
+    def refused_exit(code: int) -> NoReturn:
+        raise _ProcessExit("os._exit", code)
+
+    def refused_abort() -> NoReturn:
+        raise _ProcessExit("os.abort", None)
+
+    saved = os._exit, os.abort
+    setattr(os, "_exit", refused_exit)  # noqa: B010 - mypy refuses assigning a function
+    setattr(os, "abort", refused_abort)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(os, "_exit", saved[0])  # noqa: B010
+        setattr(os, "abort", saved[1])  # noqa: B010
+
+
+def _line_in(path: Path, tb: TracebackType | None) -> int | None:
+    """The line of the deepest frame of ``tb`` inside the file ``path``."""
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(path):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _cleaned(steps: list | None) -> list:
+    """yoyo's steps of an SQL file without what is not a statement.
+
+    yoyo keeps a leading byte-order mark, and makes a step of a piece of a file holding only
+    comments (``/* to do */``), which the server would refuse as an empty query: the mark is
+    dropped, such an action becomes no action, and a step with neither is left out (a file
+    of comments only has no step).
+    """
+    kept = []
+    for wrapper in steps or []:
+        inner = yoyo_steps.unwrap(wrapper)
+        for direction in ("apply", "rollback"):
+            value = yoyo_steps.action(inner, direction)
+            if isinstance(value, str):
+                value = value.removeprefix("\ufeff")
+                yoyo_steps.set_action(inner, direction, value if _statements(value) else None)
+        if any(yoyo_steps.action(inner, d) is not None for d in ("apply", "rollback")):
+            kept.append(wrapper)
+    return kept
+
+
 @dataclass
 class Script:
     """One migration file (and its rollback file).
@@ -174,32 +242,78 @@ class Script:
         return self._text
 
     def loaded(self) -> Any:
-        """The yoyo migration with its steps parsed (or imported)."""
+        """The yoyo migration with its steps parsed (or imported).
+
+        :raises BadMigrationFile: the file does not import, ends the process when imported
+            (``sys.exit()``, ``os._exit()``), or sets ``__transactional__`` to other than a
+            bool.
+        """
         from yoyo import exceptions as yoyo_exceptions
 
         if not self.migration.loaded:
             self.text  # noqa: B018 - a NUL byte or bad encoding is refused by name first
             try:
-                self.migration.load()
+                with _process_exit_refused():
+                    self.migration.load()
             except yoyo_exceptions.BadMigration as exc:
                 raise _bad_file(self, exc) from None
-            except SystemExit as exc:  # sys.exit() at import must not end mig's own run
+            except (SystemExit, _ProcessExit) as exc:  # must not end mig's own run
                 self.migration.steps = None
-                raise BadMigrationFile(
-                    f"{self.path}: the migration calls sys.exit({exc.code!r}) when imported;"
-                    " a migration file must define steps, not end the process",
-                    migration_id=self.id, path=str(self.path)) from None
+                raise self._exits(exc) from None
             except Exception as exc:  # e.g. a file in a wrong encoding
                 raise BadMigrationFile(
                     f"cannot read migration {self.path}: {exc}", path=str(self.path)
                 ) from None
-            if self.is_sql:  # yoyo reads the file itself: drop a byte-order mark it kept
-                for _, inner in yoyo_steps.flatten(self.migration.steps):
-                    for direction in ("apply", "rollback"):
-                        value = yoyo_steps.action(inner, direction)
-                        if isinstance(value, str) and value.startswith("\ufeff"):
-                            yoyo_steps.set_action(inner, direction, value[1:])
+            if self.is_sql:
+                self.migration.steps = _cleaned(self.migration.steps)
+            else:
+                self._check_transactional_value()
         return self.migration
+
+    def _exits(self, exc: SystemExit | _ProcessExit) -> BadMigrationFile:
+        """The refusal of a file that ends the process when imported."""
+        call = exc.call if isinstance(exc, _ProcessExit) else "sys.exit"
+        code = exc.code
+        line = _line_in(self.path, exc.__traceback__)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        return BadMigrationFile(
+            f"{where}: the migration calls {call}({code!r}) when imported; a migration file"
+            " must define steps, not end the process",
+            migration_id=self.id, path=str(self.path), line=line,
+            hint="move the call into a step's function, or remove it")
+
+    def _check_transactional_value(self) -> None:
+        """Refuse a ``__transactional__`` that is not a bool: yoyo would take any true value
+        (``"no"``, ``"false"``) as transactional."""
+        value = getattr(self.migration.module, "__transactional__", True)
+        if isinstance(value, bool):
+            return
+        self.migration.steps = None  # asked again, it is refused again
+        line = self.line_of("__transactional__")
+        where = f"{self.path}:{line}" if line else str(self.path)
+        raise BadMigrationFile(
+            f"{where}: __transactional__ must be True or False, got {value!r}",
+            migration_id=self.id, path=str(self.path), line=line,
+            hint="write __transactional__ = False for a migration that must run outside a"
+            " transaction (CREATE INDEX CONCURRENTLY); leave it out otherwise")
+
+    @property
+    def empty(self) -> bool:
+        """Whether the migration has nothing to run: an SQL file without a statement (nothing,
+        whitespace or comments only) or a Python file without a step. It is applied and
+        recorded like any other, and rolled back as a no-op when it has no rollback."""
+        if self.is_sql:
+            return not _statements(self.text)
+        return not yoyo_steps.flatten(self.steps)
+
+    @property
+    def rollback_empty(self) -> bool:
+        """Whether rolling it back runs nothing: no rollback file, or one without a
+        statement (SQL); no step with a rollback (Python)."""
+        if self.is_sql:
+            return not _statements(self.rollback_sql)
+        return all(yoyo_steps.action(inner, "rollback") is None
+                   for _, inner in yoyo_steps.flatten(self.steps))
 
     @property
     def transactional(self) -> bool:
@@ -374,29 +488,18 @@ def prepared(scripts: list[Script], hooks: list[Script], *, checked: bool = True
 def check(script: Script) -> None:
     """Refuse a file that would not run as it reads, before anything runs.
 
-    An empty migration (no statement, or a Python file with no step) is almost always unsaved
-    work; a transaction-control statement in a transactional migration would commit part of
-    it behind mig's back.
+    A transaction-control statement in a transactional migration would commit part of it
+    behind mig's back. An empty migration is not refused: it runs nothing and is recorded
+    (``Script.empty``); ``mig lint`` warns about it (``empty-migration``).
     :raises BadMigrationFile: naming the file and line.
     """
     if script.is_sql:
         texts = [(script.path, script.text)]
         if script.rollback_path is not None:
             texts.append((script.rollback_path, script.rollback_sql))
-        if not _statements(script.text):
-            raise BadMigrationFile(
-                f"{script.path}: the migration is empty (no SQL statement, only comments or"
-                " nothing): was it saved?", migration_id=script.id, path=str(script.path),
-                hint="write its statements, or delete the file")
     else:
-        found_steps = yoyo_steps.flatten(script.steps)
-        if not found_steps:
-            raise BadMigrationFile(
-                f"{script.path}: the migration is empty (no step): was it saved?",
-                migration_id=script.id, path=str(script.path),
-                hint="give it steps = [step(...)], or delete the file")
         texts = []
-        for _, inner in found_steps:
+        for _, inner in yoyo_steps.flatten(script.steps):
             for direction in ("apply", "rollback"):
                 value = yoyo_steps.action(inner, direction)
                 if isinstance(value, str):
@@ -455,11 +558,7 @@ def _bad_file(script: Script, exc: Exception) -> BadMigrationFile:
         return _unknown_depends(script, unknown)
     cause = exc.args[1] if len(exc.args) > 1 else exc.__cause__ or exc.__context__
     line = getattr(cause, "lineno", None) if isinstance(cause, SyntaxError) else None
-    tb = getattr(cause, "__traceback__", None)
-    while tb is not None:  # the deepest frame inside the migration file
-        if tb.tb_frame.f_code.co_filename == str(script.path):
-            line = tb.tb_lineno
-        tb = tb.tb_next
+    line = _line_in(script.path, getattr(cause, "__traceback__", None)) or line
     where = f"{script.path}:{line}" if line else str(script.path)
     reason = f"{type(cause).__name__}: {cause}" if cause else str(exc)
     return BadMigrationFile(

@@ -233,7 +233,7 @@ class Runner:
             self._warnings(script)
 
     def _apply_script(self, script: Script) -> int:
-        if script.transactional:
+        if _in_transaction(script, "apply"):
             return self._lock_retries(script, lambda: self._apply_transaction(script))
         return self._apply_steps(script)
 
@@ -425,13 +425,13 @@ class Runner:
             self._warnings(script)
 
     def _rollback_script(self, script: Script, forced: str | None = None) -> int:
-        if script.transactional:
+        if _in_transaction(script, "rollback"):
             return self._lock_retries(script, lambda: self._rollback_once(script, forced))
         return self._rollback_once(script, forced)
 
     def _rollback_once(self, script: Script, forced: str | None = None) -> int:
         started = time.monotonic()
-        transactional = script.transactional
+        transactional = _in_transaction(script, "rollback")
         if transactional:
             self.backend.begin()
         try:
@@ -555,6 +555,16 @@ class Runner:
             self._lock_retries(script, once)  # a step of its own (autocommit): retried alone
         else:
             once()  # inside the migration's transaction: retried with it
+
+
+def _in_transaction(script: Script, direction: str) -> bool:
+    """Whether ``script`` runs in ``direction`` in one transaction with its records: a
+    transactional migration, or one with nothing to run that way (an empty migration, a
+    rollback of nothing), where only the records change."""
+    if script.transactional:
+        return True
+    return not any(yoyo_steps.action(inner, direction) is not None
+                   for _, inner in yoyo_steps.flatten(script.steps))
 
 
 # Statements PostgreSQL refuses inside a transaction block: such a step of a non-transactional

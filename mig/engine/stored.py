@@ -62,6 +62,17 @@ class StoredScript:
         return "stored:" + hashlib.sha256(self.rollback_sql.encode()).hexdigest()
 
     @property
+    def empty(self) -> bool:
+        """Whether the migration ran nothing and has nothing to roll back: rolling it back
+        only removes its records."""
+        return self.stored.kind == tracking.ROLLBACK_EMPTY
+
+    @property
+    def rollback_empty(self) -> bool:
+        """Whether rolling it back runs nothing (no statement stored)."""
+        return not sqltext.statements(self.rollback_sql)
+
+    @property
     def rollback_sql(self) -> str:
         """The rollback SQL stored when it was applied."""
         return self.stored.sql or ""
@@ -90,18 +101,19 @@ def stand_in(migration_id: str, stored: tracking.StoredRollback | None, *,
              force: bool) -> StoredScript:
     """The stand-in for the missing file of applied migration ``migration_id``.
 
+    An empty migration (stored as such) stands in as one whose rollback runs nothing.
     :raises Refused: nothing usable was stored (a Python migration, one applied before mig
         stored rollbacks, one without a rollback) and ``force`` is false.
     """
     kind = stored.kind if stored is not None else None
-    if kind == tracking.ROLLBACK_SQL or force:
+    if kind in (tracking.ROLLBACK_SQL, tracking.ROLLBACK_EMPTY) or force:
         return StoredScript(migration_id, stored or tracking.StoredRollback(
             migration_id, None, None, transactional=True))
     why = {
         tracking.ROLLBACK_PYTHON: "its rollback is Python code, which only its file holds",
         tracking.ROLLBACK_NONE: "it has no rollback",
         None: "it was applied before mig stored rollbacks",
-    }[kind]
+    }.get(kind, f"its stored rollback is of a kind this mig does not know ({kind!r})")
     raise Refused(
         f"{migration_id} is applied but its file is gone, and {why}",
         hint="restore the file (e.g. check out the branch that has it) and roll back again, or"

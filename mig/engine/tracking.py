@@ -262,13 +262,16 @@ def record_applies(backend: Backend, scripts: list[Script], durations: list[int 
 
 
 #: What ``_mig_migrations.rollback_kind`` says: the SQL of the rollback file is stored; the
-#: rollback is Python code (only in the file); there is no rollback at all. NULL: applied
-#: before mig stored rollbacks.
-ROLLBACK_SQL, ROLLBACK_PYTHON, ROLLBACK_NONE = "sql", "python", "none"
+#: rollback is Python code (only in the file); there is no rollback at all; the migration ran
+#: nothing and its rollback runs nothing (an empty migration: undone by forgetting it). NULL:
+#: applied before mig stored rollbacks.
+ROLLBACK_SQL, ROLLBACK_PYTHON, ROLLBACK_NONE, ROLLBACK_EMPTY = "sql", "python", "none", "empty"
 
 
 def rollback_of(script: Script) -> tuple[str, str | None]:
     """``(rollback_kind, rollback_sql)`` of ``script`` as it is on disk now."""
+    if script.empty and script.rollback_empty:
+        return ROLLBACK_EMPTY, None
     if not script.is_sql:
         return ROLLBACK_PYTHON, None
     path = script.rollback_path
@@ -282,7 +285,7 @@ class StoredRollback:
     """A migration's rollback as stored when it was applied."""
 
     id: str
-    kind: str | None  # ROLLBACK_SQL, ROLLBACK_PYTHON, ROLLBACK_NONE; None: not stored
+    kind: str | None  # ROLLBACK_SQL, _PYTHON, _NONE, _EMPTY; None: not stored
     sql: str | None
     transactional: bool
 

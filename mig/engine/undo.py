@@ -4,7 +4,8 @@
 newest first; an applied migration whose file is gone is planned from the rollback stored when
 it was applied (:mod:`mig.engine.stored`). :func:`irreversible` names the migrations whose
 rollback would change nothing (no rollback at all) or leave data changed (a data step without
-a backward function); :func:`refuse_irreversible` refuses them, all named at once. The runner
+a backward function); :func:`refuse_irreversible` refuses them, all named at once. An empty
+migration ran nothing, so forgetting it undoes it: it is never among them. The runner
 (:mod:`mig.engine.runner`) then rolls the plan back.
 """
 
@@ -70,6 +71,8 @@ def irreversible(plan: list[Script | StoredScript]) -> dict[str, str]:
     """Migration id -> why rolling it back cannot undo it, for each such migration of ``plan``."""
     reasons: dict[str, str] = {}
     for script in plan:
+        if script.empty:
+            continue  # it ran nothing: forgetting it undoes it (a rollback it has runs too)
         if script.is_sql:
             undoes = has_sql(script.rollback_sql)
             missing = f"no rollback file ({script.id}.rollback.sql holding statements)"
