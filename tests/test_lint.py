@@ -80,6 +80,15 @@ CASES = {
                                 "DROP TABLE y;\n"},
         [("0003_y.sql", 3, "changing-column-type"),
          ("0003_y.rollback.sql", 1, "changing-column-type")]),
+    "empty and comment-only migrations, no rollback needed": (
+        {"0002_x.sql": "", "0003_y.sql": "-- nothing on PostgreSQL\n/* sqlite only */\n",
+         "0003_y.rollback.sql": "", "0004_z.py": "", "0005_w.py": "from yoyo import step\n"},
+        [("0002_x.sql", 1, "empty-migration"), ("0003_y.sql", 1, "empty-migration"),
+         ("0004_z.py", 1, "empty-migration"), ("0005_w.py", 1, "empty-migration")]),
+    "empty on purpose, said in the file": (
+        {"0002_x.sql": "-- mig: allow-empty-migration the table exists only on sqlite\n",
+         "0003_y.py": "# mig: allow-empty-migration nothing to do on PostgreSQL\n"},
+        []),
     "marker without a reason": (
         {"0002_x.sql": "-- mig: allow-destructive\nDROP TABLE items;\n",
          "0002_x.rollback.sql": BASE["0001_base.sql"]},
@@ -138,6 +147,22 @@ def test_squawk_rules_switched_off_in_pyproject_need_a_reason(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.mig.lint.disabled]\nban-char-field = ""\n')
     with pytest.raises(ConfigError, match="switched off without a reason"):
         _lint(tmp_path)
+
+
+def test_empty_migration_is_a_warning_that_can_be_switched_off(tmp_path):
+    write_project(tmp_path, {**BASE, "0002_x.sql": "-- to do\n", "0003_y.py": ""})
+    report = _lint(tmp_path)
+    assert [(f.path.name, f.rule, f.level) for f in report.findings] == [
+        ("0002_x.sql", "empty-migration", "warning"), ("0003_y.py", "empty-migration", "warning")]
+    assert report.findings[0].message == (
+        "0002_x holds no statement: applying it only records it, and changes nothing")
+    assert "# mig: allow-empty-migration <reason>" in report.findings[1].hint
+    result = run_mig(["lint"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout  # warnings do not fail the run
+    assert "0002_x.sql:1: empty-migration: " in result.stdout
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.mig.lint.disabled]\nempty-migration = "the history keeps other databases\' steps"\n')
+    assert _lint(tmp_path).findings == []
 
 
 def test_files_limit_the_check_to_those_migrations(tmp_path):

@@ -215,6 +215,7 @@ def lint(settings: Settings, files: Sequence[str | Path] = (), *, database: Dsn 
                 if path is not None:
                     allowed[path] = marks
             findings += rules.missing_rollback(script)
+            findings += rules.empty_migration(script)
             findings += _own_rules(script, own, columns)
             sources += own
         for source in own:
@@ -250,7 +251,6 @@ def _own_rules(script: Script, own: list[Source], columns: parsed.Columns) -> li
         found += columns.narrowing(source)
     if script.is_sql and not script.post_apply:
         apply = next(s for s in own if not s.rollback)
-        found += parsed.empty_migration(apply)
         found += [f for rollback in own if rollback.rollback
                   for f in parsed.noop_rollback(apply, rollback)]
     return found

@@ -13,7 +13,6 @@ binding of libpg_query), so that what a statement is never depends on how it is 
   holding its row locks to the end; a data step does it in batches.
 - ``noop-rollback`` (warning): a rollback whose statements change nothing (``SELECT 1;``) for a
   migration that does change something.
-- ``empty-migration`` (warning): a migration file without a single statement.
 - ``syntax-error`` (error): the SQL does not parse; the other rules cannot read it.
 """
 
@@ -251,15 +250,6 @@ def noop_rollback(apply: Source, rollback: Source) -> Iterator[Finding]:
                       " applied", "write statements that undo the migration ('mig verify' proves"
                       " they restore the schema), or delete the rollback file so that rollback"
                       " refuses it", level="warning")
-
-
-def empty_migration(source: Source) -> Iterator[Finding]:
-    """``empty-migration``: a migration file holding no statement."""
-    if parsed_or_none(source) == []:
-        yield Finding(source.path, 1, "empty-migration",
-                      f"{source.script.id} holds no statement: applying it records it and"
-                      " changes nothing", "write its statements, or delete the file",
-                      level="warning")
 
 
 # -- column type changes ----------------------------------------------------------------------

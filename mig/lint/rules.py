@@ -1,7 +1,11 @@
 """mig's own lint rules: what squawk cannot know about mig's migrations.
 
 - ``missing-rollback``: an SQL migration without ``<id>.rollback.sql`` (or with one that holds
-  no statement), a Python step without a rollback.
+  no statement), a Python step without a rollback. Not of an empty migration: it ran nothing,
+  so it has nothing to undo.
+- ``empty-migration`` (warning): a migration with nothing to run (an SQL file without a
+  statement, a Python file without a step): ``mig apply`` records it and runs nothing, which is
+  right for a migration empty on purpose and wrong for one not yet written (or saved).
 - ``not-rerunnable``: a statement of a non-transactional migration that fails when run a second
   time. Such a migration runs statement by statement and resumes at the failed one, so each
   statement must be safe to repeat after a partial run.
@@ -145,7 +149,7 @@ def _line_of_callable(func: object, path: Path) -> int:
 def missing_rollback(script: Script) -> Iterator[Finding]:
     """``missing-rollback``: no rollback file, an empty one, or a Python step without rollback."""
     hint = "write a rollback that restores the previous schema ('mig verify' proves it does)"
-    if script.post_apply:
+    if script.post_apply or script.empty:
         return
     if script.is_sql:
         if script.rollback_path is None:
@@ -162,6 +166,19 @@ def missing_rollback(script: Script) -> Iterator[Finding]:
                 _line_of_callable(apply, script.path))
             yield Finding(script.path, line, "missing-rollback",
                           "this step has no rollback", hint + "; give step() a second argument")
+
+
+def empty_migration(script: Script) -> Iterator[Finding]:
+    """``empty-migration``: a migration that runs nothing (what ``mig apply`` applies as a
+    recorded no-op, ``Script.empty``)."""
+    if script.post_apply or not script.empty:
+        return
+    what, mark = ("holds no statement", "--") if script.is_sql else ("has no step", "#")
+    yield Finding(script.path, 1, "empty-migration",
+                  f"{script.id} {what}: applying it only records it, and changes nothing",
+                  "write what it should do (was it saved?); if it is empty on purpose (nothing"
+                  f" to do on PostgreSQL), say so in the file: {mark} mig: allow-empty-migration"
+                  " <reason>", level="warning")
 
 
 def sources(script: Script) -> Iterator[Source]:
