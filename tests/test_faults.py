@@ -2,7 +2,7 @@
 
 A project with a transactional SQL migration, a non-transactional one (``CREATE INDEX
 CONCURRENTLY``), a transactional Python migration, a non-transactional data step (run forward
-and backward) and a seed goes through one run: apply, seed, two rollbacks, apply, seed. Each
+and backward), two empty migrations and a seed goes through one run: apply, seed, two rollbacks, apply, seed. Each
 round starts one command of that run on a database in the state the run had reached, and kills
 ``mig`` (SIGKILL) or the server (``pg_ctl stop -m immediate``) at a random point: once the
 server shows one of the command's statements in ``pg_stat_activity``, or after a random delay.
@@ -86,6 +86,9 @@ MIGRATIONS = {
         steps = [data_step(label, unlabel, table="items", where="label IS NULL",
                            backward_where="label IS NOT NULL", batch_size=1000)]
     ''',
+    # empty migrations: applied and rolled back as recorded no-ops
+    "0005_nothing.sql": "-- transactional: false\n-- nothing to do on PostgreSQL\n",
+    "0006_nothing.py": '"""Nothing to do on PostgreSQL."""\n',
 }
 
 SEED_FILE = """
