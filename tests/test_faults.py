@@ -2,10 +2,11 @@
 
 A project with a transactional SQL migration, a non-transactional one (``CREATE INDEX
 CONCURRENTLY``), a transactional Python migration, a non-transactional data step (run forward
-and backward), two empty migrations and a seed goes through one run: apply, seed, two rollbacks, apply, seed. Each
-round starts one command of that run on a database in the state the run had reached, and kills
-``mig`` (SIGKILL) or the server (``pg_ctl stop -m immediate``) at a random point: once the
-server shows one of the command's statements in ``pg_stat_activity``, or after a random delay.
+and backward), two empty migrations and a seed goes through one run: apply, seed, two
+rollbacks, apply, seed. Each round starts one command of that run on a database in the state
+the run had reached, and kills ``mig`` (SIGKILL) or the server (``pg_ctl stop -m immediate``)
+at a random point: once the server shows one of the command's statements in
+``pg_stat_activity``, or after a random delay.
 Then ``mig status --check`` and ``mig status`` must agree with the catalog, and finishing the
 run (the interrupted command again, then the rest) must reach the schema (compared as
 ``mig diff`` compares) and rows of an uninterrupted run.

@@ -107,11 +107,12 @@ def sql_directives(text: str) -> dict[str, str]:
 
 
 class _ProcessExit(BaseException):
-    """``os._exit()`` or ``os.abort()`` called while a migration is imported."""
+    """``os._exit()`` or ``os.abort()`` called while a migration is imported; ``call`` is the
+    call as written (``os._exit(0)``)."""
 
-    def __init__(self, call: str, code: object) -> None:
-        super().__init__(call, code)
-        self.call, self.code = call, code
+    def __init__(self, call: str) -> None:
+        super().__init__(call)
+        self.call = call
 
 
 # A migration that calls os._exit() (or os.abort()) when imported would end mig's process on
@@ -124,10 +125,10 @@ class _ProcessExit(BaseException):
 @contextlib.contextmanager
 def _process_exit_refused() -> Iterator[None]:
     def refused_exit(code: int) -> NoReturn:
-        raise _ProcessExit("os._exit", code)
+        raise _ProcessExit(f"os._exit({code!r})")
 
     def refused_abort() -> NoReturn:
-        raise _ProcessExit("os.abort", None)
+        raise _ProcessExit("os.abort()")
 
     saved = os._exit, os.abort
     setattr(os, "_exit", refused_exit)  # noqa: B010 - mypy refuses assigning a function
@@ -272,12 +273,11 @@ class Script:
 
     def _exits(self, exc: SystemExit | _ProcessExit) -> BadMigrationFile:
         """The refusal of a file that ends the process when imported."""
-        call = exc.call if isinstance(exc, _ProcessExit) else "sys.exit"
-        code = exc.code
+        call = exc.call if isinstance(exc, _ProcessExit) else f"sys.exit({exc.code!r})"
         line = _line_in(self.path, exc.__traceback__)
         where = f"{self.path}:{line}" if line else str(self.path)
         return BadMigrationFile(
-            f"{where}: the migration calls {call}({code!r}) when imported; a migration file"
+            f"{where}: the migration calls {call} when imported; a migration file"
             " must define steps, not end the process",
             migration_id=self.id, path=str(self.path), line=line,
             hint="move the call into a step's function, or remove it")
