@@ -251,3 +251,12 @@ def test_diff_and_the_history_lock_file_take_empty_migrations(tmp_path, db_url, 
     result = run_mig(["lint", "--json"], cwd=tmp_path)
     rules = {f["rule"] for f in json.loads(result.stdout)["findings"]}
     assert not {r for r in rules if r.startswith("history-")}, result.stdout
+
+
+def test_a_file_of_semicolons_and_comments_is_empty_not_an_empty_query(tmp_path, db_url):
+    settings = _project(tmp_path, db_url, {"0001_semi.sql": ";\n-- nothing\n;;\n",
+                                           "0002_semi_nt.sql": "-- transactional: false\n;\n"})
+    report = commands.apply(settings)
+    assert [(m["id"], m["empty"]) for m in report.migrations] == [
+        ("0001_semi", True), ("0002_semi_nt", True)]
+    assert _recorded(db_url)[0] == ["0001_semi", "0002_semi_nt"]

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 from ..errors import BadMigrationFile, MigError, did_you_mean
 from ..ordering import Cycle, stable_order
 from . import steps as yoyo_steps
+from .sqltext import has_sql
 
 
 def is_migration_name(path: Path) -> bool:
@@ -165,7 +166,7 @@ def _cleaned(steps: list | None) -> list:
             value = yoyo_steps.action(inner, direction)
             if isinstance(value, str):
                 value = value.removeprefix("\ufeff")
-                yoyo_steps.set_action(inner, direction, value if _statements(value) else None)
+                yoyo_steps.set_action(inner, direction, value if has_sql(value) else None)
         if any(yoyo_steps.action(inner, d) is not None for d in ("apply", "rollback")):
             kept.append(wrapper)
     return kept
@@ -303,7 +304,7 @@ class Script:
         whitespace or comments only) or a Python file without a step. It is applied and
         recorded like any other, and rolled back as a no-op when it has no rollback."""
         if self.is_sql:
-            return not _statements(self.text)
+            return not has_sql(self.text)
         return not yoyo_steps.flatten(self.steps)
 
     @property
@@ -311,7 +312,7 @@ class Script:
         """Whether rolling it back runs nothing: no rollback file, or one without a
         statement (SQL); no step with a rollback (Python)."""
         if self.is_sql:
-            return not _statements(self.rollback_sql)
+            return not has_sql(self.rollback_sql)
         return all(yoyo_steps.action(inner, "rollback") is None
                    for _, inner in yoyo_steps.flatten(self.steps))
 
@@ -519,12 +520,6 @@ def check(script: Script) -> None:
                 migration_id=script.id, path=str(path), line=line,
                 hint="remove it (mig runs the whole migration in one transaction), or mark"
                 " the migration '-- transactional: false' (__transactional__ = False)")
-
-
-def _statements(text: str) -> bool:
-    from .sqltext import statements
-
-    return bool(statements(text))
 
 
 def _ordered(scripts: list[Script]) -> list[Script]:

@@ -110,7 +110,12 @@ def statements(text: str) -> list[Statement]:
 
 
 def has_sql(text: str) -> bool:
-    """Whether ``text`` holds a statement (the server refuses a string of comments only)."""
+    """Whether ``text`` holds a statement (the server refuses a string of comments and
+    semicolons only as an empty query)."""
     if "/*" in text:
         return bool(statements(text))
-    return any(line.strip() and not line.lstrip().startswith("--") for line in text.splitlines())
+    for line in text.splitlines():
+        code = line.replace(";", " ").strip()
+        if code and not code.startswith("--"):
+            return True
+    return False
