@@ -73,6 +73,16 @@ def test_empty_migrations_apply_as_recorded_noops(tmp_path, db_url):
     assert status.current and status.problems == []
     assert [a["id"] for a in status.applied] == ALL_IDS
     assert commands.apply(settings).migrations == []
+    # yoyo itself (what `yoyo list` reads) sees every one applied
+    from yoyo import get_backend, read_migrations
+
+    backend = get_backend(db_url, migration_table="_yoyo_migration")
+    try:
+        on_disk = read_migrations(str(tmp_path / "migrations"))
+        assert [m.id for m in backend.to_apply(on_disk)] == []
+        assert sorted(m.id for m in backend.to_rollback(on_disk)) == sorted(ALL_IDS)
+    finally:
+        backend.connection.close()
 
 
 def test_empty_migrations_in_the_json_the_output_and_the_dry_run(tmp_path, db_url):
