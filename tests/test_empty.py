@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -209,15 +211,26 @@ def test_os_exit_at_import_is_a_bad_file_not_a_silent_exit(tmp_path, db_url, bod
 
 
 def test_the_exit_functions_are_restored_after_an_import(tmp_path, db_url):
-    import os
-
-    real = os._exit, os.abort
-    settings = _project(tmp_path, db_url, {"0001_exit.py": "import os\nos._exit(0)\n",
-                                           "0002_ok.py": "from yoyo import step\n"
-                                                         "steps = [step('SELECT 1')]\n"})
-    with pytest.raises(BadMigrationFile, match="calls os._exit"):
-        commands.apply(settings)
-    assert (os._exit, os.abort) == real
+    # in a process of its own: without the guard, the import would end this one
+    _project(tmp_path, db_url, {"0001_exit.py": "import os\nos._exit(0)\n",
+                                "0002_ok.py": "from yoyo import step\n"
+                                              "steps = [step('SELECT 1')]\n"})
+    script = (
+        "import os, sys\n"
+        "from mig import commands\n"
+        "from mig.config import resolve\n"
+        "from mig.errors import BadMigrationFile\n"
+        "real = os._exit, os.abort\n"
+        "try:\n"
+        f"    commands.apply(resolve(database={db_url!r}, project_dir={str(tmp_path)!r},"
+        " env={}))\n"
+        "except BadMigrationFile as exc:\n"
+        "    print('refused:', exc.message.splitlines()[0])\n"
+        "print('restored:', (os._exit, os.abort) == real)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert "refused: " in result.stdout and "calls os._exit(0)" in result.stdout, result
+    assert "restored: True" in result.stdout, result
 
 
 @pytest.mark.parametrize("value", ['"no"', '"false"', "0", "None"])
