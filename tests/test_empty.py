@@ -283,3 +283,20 @@ def test_a_file_of_semicolons_and_comments_is_empty_not_an_empty_query(tmp_path,
     assert [(m["id"], m["empty"]) for m in report.migrations] == [
         ("0001_semi", True), ("0002_semi_nt", True)]
     assert _recorded(db_url)[0] == ["0001_semi", "0002_semi_nt"]
+
+
+def test_sql_steps_of_a_python_migration_that_hold_no_statement_run_nothing(tmp_path, db_url):
+    settings = _project(tmp_path, db_url, {
+        "0001_a.py": "from yoyo import step, group\n"
+                     "steps = [step('CREATE TABLE a (id int)', ''),\n"
+                     "         group([step('-- to do', '/* nothing */')])]\n"})
+    (template,) = commands.new(settings, "not written yet", python=True)
+    report = commands.apply(settings)
+    assert [(m["id"], m["empty"]) for m in report.migrations] == [
+        ("0001_a", False), (template.stem, True)]
+    assert _tables(db_url) == {"a"}
+    commands.rollback(settings)  # the template's: nothing to undo
+    # an empty rollback string is no rollback: refused, not sent as an empty query
+    with pytest.raises(CannotUndo, match="0001_a has no step with a rollback"):
+        commands.rollback(settings)
+    assert _tables(db_url) == {"a"}

@@ -151,25 +151,12 @@ def _line_in(path: Path, tb: TracebackType | None) -> int | None:
     return line
 
 
-def _cleaned(steps: list | None) -> list:
-    """yoyo's steps of an SQL file without what is not a statement.
-
-    yoyo keeps a leading byte-order mark, and makes a step of a piece of a file holding only
-    comments (``/* to do */``), which the server would refuse as an empty query: the mark is
-    dropped, such an action becomes no action, and a step with neither is left out (a file
-    of comments only has no step).
-    """
-    kept = []
-    for wrapper in steps or []:
-        inner = yoyo_steps.unwrap(wrapper)
-        for direction in ("apply", "rollback"):
-            value = yoyo_steps.action(inner, direction)
-            if isinstance(value, str):
-                value = value.removeprefix("\ufeff")
-                yoyo_steps.set_action(inner, direction, value if has_sql(value) else None)
-        if any(yoyo_steps.action(inner, d) is not None for d in ("apply", "rollback")):
-            kept.append(wrapper)
-    return kept
+def _sql_or_none(text: str) -> str | None:
+    """A step's SQL as it runs: a leading byte-order mark (which yoyo keeps) dropped; None
+    when it holds no statement (``""``, ``/* to do */``: the server refuses those as an empty
+    query), so that such a step runs nothing and a file of them has no step."""
+    text = text.removeprefix("\ufeff")
+    return text if has_sql(text) else None
 
 
 @dataclass
@@ -266,10 +253,9 @@ class Script:
                 raise BadMigrationFile(
                     f"cannot read migration {self.path}: {exc}", path=str(self.path)
                 ) from None
-            if self.is_sql:
-                self.migration.steps = _cleaned(self.migration.steps)
-            else:
+            if not self.is_sql:
                 self._check_transactional_value()
+            self.migration.steps = yoyo_steps.pruned(self.migration.steps, _sql_or_none)
         return self.migration
 
     def _exits(self, exc: SystemExit | _ProcessExit) -> BadMigrationFile:
@@ -301,7 +287,8 @@ class Script:
     @property
     def empty(self) -> bool:
         """Whether the migration has nothing to run: an SQL file without a statement (nothing,
-        whitespace or comments only) or a Python file without a step. It is applied and
+        whitespace, comments or semicolons only), or a Python file without a step (an SQL step
+        holding no statement, as ``mig new --py`` writes it, is none). It is applied and
         recorded like any other, and rolled back as a no-op when it has no rollback."""
         if self.is_sql:
             return not has_sql(self.text)

@@ -56,6 +56,27 @@ def set_action(step: Step, direction: str, value: Action) -> None:
     setattr(step, _ATTRIBUTE[direction], value)
 
 
+def pruned(steps: Iterable[Wrapper] | None, clean: Callable[[str], str | None]) -> list[Wrapper]:
+    """``steps`` with each SQL action replaced by ``clean(sql)`` (None: no action), and the
+    steps left with no action in either direction left out, inside groups too (a group left
+    with no step goes as well). Callables are kept as they are."""
+    kept: list[Wrapper] = []
+    for wrapper in steps or []:
+        inner = unwrap(wrapper)
+        if hasattr(inner, "steps"):  # a yoyo step group
+            inner.steps = pruned(inner.steps, clean)
+            if inner.steps:
+                kept.append(wrapper)
+            continue
+        for direction in _ATTRIBUTE:
+            value = action(inner, direction)
+            if isinstance(value, str):
+                set_action(inner, direction, clean(value))
+        if any(action(inner, direction) is not None for direction in _ATTRIBUTE):
+            kept.append(wrapper)
+    return kept
+
+
 def ignores_errors(wrapper: Wrapper, direction: str) -> bool:
     """Whether the step was given ``ignore_errors`` covering ``direction``."""
     return getattr(wrapper, "ignore_errors", None) in (direction, "all")
