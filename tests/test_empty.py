@@ -153,6 +153,29 @@ def test_a_migration_with_statements_and_an_empty_rollback_is_still_refused(tmp_
     assert _tables(db_url) == {"a"}
 
 
+def test_an_empty_migration_with_statements_in_its_rollback_runs_them(tmp_path, db_url):
+    settings = _project(tmp_path, db_url, {
+        "0001_a.sql": "CREATE TABLE a (id int DEFAULT 1);\n",
+        "0001_a.rollback.sql": "DROP TABLE a;\n",
+        "0002_drop_default.sql": "ALTER TABLE a ALTER COLUMN id DROP DEFAULT;\n",
+        "0002_drop_default.rollback.sql": "-- only the next one's rollback is needed\n",
+        "0003_only_down.sql": "-- only down needed\n",
+        "0003_only_down.rollback.sql": "ALTER TABLE a ALTER COLUMN id SET DEFAULT 1;\n"})
+    commands.apply(settings)
+    assert query(db_url, "SELECT column_default FROM information_schema.columns"
+                         " WHERE table_name = 'a'") == [(None,)]
+    assert query(db_url, "SELECT rollback_kind FROM _mig_migrations"
+                         " WHERE migration_id = '0003_only_down'") == [("sql",)]
+    said: list[str] = []
+    plan = commands.rollback(settings, dry_run=True)
+    assert [(m["id"], m["empty"]) for m in plan.migrations] == [("0003_only_down", False)]
+    report = commands.rollback(settings, report=said.append)
+    assert [(m["id"], m["empty"]) for m in report.migrations] == [("0003_only_down", False)]
+    assert not any("empty" in line for line in said)
+    assert query(db_url, "SELECT column_default FROM information_schema.columns"
+                         " WHERE table_name = 'a'") == [("1",)]
+
+
 def test_an_empty_migration_whose_file_is_gone_rolls_back_from_its_record(tmp_path, db_url):
     settings = _project(tmp_path, db_url, {
         "0001_a.sql": "CREATE TABLE a (id int);\n", "0001_a.rollback.sql": "DROP TABLE a;\n",

@@ -154,7 +154,7 @@ def _dry_run_entry(script: Script | StoredScript, direction: str,
         text = "\n".join(parts)
     entry: dict[str, Any] = {"id": script.id, "path": str(script.path),
                              "transactional": script.transactional, "sql": text,
-                             "empty": script.empty}
+                             "empty": _runs_nothing(script, direction)}
     if isinstance(script, StoredScript):
         entry["stored"] = True
     return entry
@@ -162,6 +162,12 @@ def _dry_run_entry(script: Script | StoredScript, direction: str,
 
 #: How a progress line marks a migration that runs nothing (only its records change).
 _EMPTY = "empty: nothing to run"
+
+
+def _runs_nothing(script: Script | StoredScript, direction: str) -> bool:
+    """Whether ``script`` is an empty migration with nothing to run in ``direction`` (an empty
+    migration's rollback file may still hold statements, which then run)."""
+    return script.empty and (direction == "apply" or script.rollback_empty)
 
 
 def _applied(script: Script, duration: int, say: Reporter) -> dict[str, Any]:
@@ -324,9 +330,8 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         for script in plan:
             # a StoredScript stands in for a Script there (the runner's annotations say Script)
             duration = runner.rollback(script, forced=skipped.get(script.id))  # type: ignore[arg-type]
-            entry: dict[str, Any] = {"id": script.id, "duration_ms": duration,
-                                     "empty": script.empty}
-            noop = script.empty and script.rollback_empty
+            noop = _runs_nothing(script, "rollback")
+            entry: dict[str, Any] = {"id": script.id, "duration_ms": duration, "empty": noop}
             done = f"{_EMPTY}; {duration} ms" if noop else f"{duration} ms"
             if isinstance(script, StoredScript):
                 entry["stored"] = True
