@@ -13,6 +13,7 @@ import pytest
 from mig import commands
 from mig.config import Settings, resolve
 from mig.disk import scripts as scripts_mod
+from mig.disk import sumfile
 from mig.disk.importers import depends_in_order
 from mig.errors import ConfigError, ForeignHistoryUnreadable, ImportRefused, MigError
 from tests.support import REPO, create_database, drop_database, query, run_mig, write_project
@@ -178,8 +179,9 @@ def test_an_unfilled_placeholder_names_file_line_and_the_set_to_pass(project, tm
     assert (f"{folder / '2_more.up.sql'}:2: the placeholder 'Other' has no value: pass --set "
             "Other=...") in message
     assert "Namespace" not in message
-    assert refused.value.problems == [(str(folder / "2_more.up.sql"), 2,
-                                       "the placeholder 'Other' has no value: pass --set Other=...")]
+    assert refused.value.problems == [
+        (str(folder / "2_more.up.sql"), 2,
+         "the placeholder 'Other' has no value: pass --set Other=...")]
     assert written(project) == {}  # nothing written, not even the files that were fine
 
 
@@ -196,7 +198,8 @@ def test_a_template_action_pop_would_run_is_refused_and_plain_braces_elsewhere_s
 
 # -- running again, --force, --dry-run ------------------------------------------------------------
 def test_a_second_import_changes_nothing_and_says_so(project, tmp_path):
-    folder = source(tmp_path / "golang", {"1_a.up.sql": "SELECT 1;\n", "1_a.down.sql": "SELECT 2;\n"})
+    folder = source(tmp_path / "golang", {"1_a.up.sql": "SELECT 1;\n",
+                                          "1_a.down.sql": "SELECT 2;\n"})
     first = run_import(project, "golang-migrate", folder)
     assert [(Path(f.path).name, f.action) for f in first.files] == [
         ("1_a.sql", "create"), ("1_a.rollback.sql", "create")]
@@ -223,7 +226,9 @@ def test_a_differing_file_is_overwritten_only_with_force(project, tmp_path):
     assert {Path(f.path).name: f.action for f in report.changed} == {
         "1_a.sql": "overwrite", "3_c.sql": "create"}
     assert edited.read_text() == "SELECT 1;\n"
-    assert "history-edited" not in run_mig(["lint", "--no-squawk"], cwd=project).stdout
+    sources = settings_of(project).sources
+    scripts, _ = scripts_mod.scan(sources)
+    assert sumfile.check(sources, scripts)[1] == []  # the lock file follows the overwrite
 
 
 def test_dry_run_lists_and_writes_nothing(project, tmp_path):
@@ -294,7 +299,8 @@ def test_golang_migrate_versions_run_in_numeric_order(project, tmp_path):
 
 
 def test_golang_migrate_refuses_two_files_for_one_version(project, tmp_path):
-    folder = source(tmp_path / "golang", {"1_a.up.sql": "SELECT 1;\n", "01_b.up.sql": "SELECT 2;\n"})
+    folder = source(tmp_path / "golang", {"1_a.up.sql": "SELECT 1;\n",
+                                          "01_b.up.sql": "SELECT 2;\n"})
     with pytest.raises(ImportRefused, match="version 1 has a second up file"):
         run_import(project, "golang-migrate", folder)
 
