@@ -527,6 +527,14 @@ def test_a_pop_record_no_migration_was_imported_for_needs_a_map(project, tmp_pat
     ("CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY); INSERT INTO"
      " schema_migrations VALUES ('20200101000000'), ('20200102000000')",
      "dbmate", [("20200101000000", "20200101000000_a"), ("20200102000000", None)]),
+    ("CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50),"
+     " description varchar(200), type varchar(20), script varchar(1000), installed_on timestamp"
+     " NOT NULL DEFAULT now(), success boolean NOT NULL); INSERT INTO flyway_schema_history"
+     " (installed_rank, version, description, type, script, success) VALUES"
+     " (1, '1', 'init', 'SQL', 'V1__init.sql', true),"
+     " (2, '1.1', 'column', 'SQL', 'V1_1__column.sql', true),"
+     " (3, '2', 'index', 'SQL', 'V2__index.sql', false)",
+     "Flyway", [("1", "1__init"), ("1.1", "1_1__column"), ("2", None)]),
 ])
 def test_each_tools_table_is_read_with_the_ids_imported_for_its_versions(
         project, database, ddl, tool, names):
@@ -535,6 +543,8 @@ def test_each_tools_table_is_read_with_the_ids_imported_for_its_versions(
                    "2017-10-18-123456_users.sql": "SELECT 1;\n"},
         "golang-migrate": {"9_nine.sql": "SELECT 1;\n", "10_ten.sql": "SELECT 1;\n"},
         "dbmate": {"20200101000000_a.sql": "SELECT 1;\n"},
+        "Flyway": {"1__init.sql": "SELECT 1;\n", "1_1__column.sql": "SELECT 1;\n",
+                   "2__index.sql": "SELECT 1;\n"},  # 2 failed: it replaces nothing
     }[tool]
     for name, text in files.items():
         (project / "migrations" / name).write_text(text)

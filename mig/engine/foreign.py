@@ -4,11 +4,16 @@ entries to mig's migrations.
 Read from their own tables, never written: sequelize-cli's ``SequelizeMeta`` (one ``name`` per
 applied ``.js`` file), Flyway's ``flyway_schema_history`` (versioned and repeatable scripts,
 failed ones included), Alembic's ``alembic_version`` (the current head revisions only: Alembic
-keeps no list of what ran) and yoyo's tables (mig's own ``migration_table``: entries whose ids
-are not migrations on disk came from another yoyo project).
+keeps no list of what ran), pop's ``schema_migration``, diesel's ``__diesel_schema_migrations``,
+golang-migrate's ``schema_migrations`` (one row: the newest version, and whether it stopped
+half-way) or dbmate's (one row per version), and yoyo's tables (mig's own ``migration_table``:
+entries whose ids are not migrations on disk came from another yoyo project). A table of one
+of those names without the tool's columns is refused by name, never half-read.
 
 Which mig migration replaces which foreign entry is the user's to say, in a small YAML map
-(:func:`read_map`); nothing is guessed from names.
+(:func:`read_map`); nothing is guessed from names. The one exception is exact: a tool whose
+records are the versions its file names start with, imported with ``mig import``, which keeps
+each version at the start of the id (:func:`imported_ids`).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ TABLES = {
 }
 
 #: The tools whose records are versions that ``mig import`` keeps at the start of the ids.
-IMPORTED = {"pop", "diesel", "golang-migrate", "dbmate"}
+IMPORTED = {"pop", "diesel", "golang-migrate", "dbmate", "Flyway"}
 
 #: The columns mig reads of each tool's table.
 COLUMNS = {
@@ -57,8 +62,8 @@ class Entry:
     """One applied entry of a foreign history: ``name`` is what the map refers to.
 
     ``imported_as``: for the tools whose records are the versions their file names start with
-    (pop, diesel, golang-migrate, dbmate), the migration on disk that ``mig import`` wrote for
-    that version, when there is one.
+    (pop, diesel, golang-migrate, dbmate, Flyway), the migration on disk that ``mig import``
+    wrote for that version, when there is one (never for a failed Flyway script).
     """
 
     table: str
@@ -122,6 +127,10 @@ def _version_key(tool: str, version: str) -> str:
 
 def _id_version(tool: str, mid: str) -> str | None:
     """The version ``mig import`` kept at the start of the id ``mid`` for ``tool``."""
+    if tool == "Flyway":  # 1_1__add_column: version 1.1
+        head, sep, _ = mid.partition("__")
+        version = head.replace("_", ".")
+        return version if sep and version.replace(".", "").isdigit() else None
     head = mid.split("_", 1)[0]
     if tool == "diesel":
         head = head.replace("-", "")
@@ -172,9 +181,12 @@ def read(conn: connection, *, migration_table: str, known_ids: Iterable[str]) ->
                 "SELECT coalesce(version, script), description, installed_on, success"
                 " FROM flyway_schema_history WHERE type <> 'BASELINE' AND type <> 'SCHEMA'"
                 " ORDER BY installed_rank")
-            for name, description, at, success in cur.fetchall():
+            rows = cur.fetchall()
+            ids = imported_ids("Flyway", [row[0] for row in rows], order)
+            for name, description, at, success in rows:
                 note = description if success else f"{description} (failed)"
-                found.append(Entry("flyway_schema_history", "Flyway", name, at, note))
+                found.append(Entry("flyway_schema_history", "Flyway", name, at, note,
+                                   ids.get(name) if success else None))
         if _tool_of(cur, "alembic_version"):
             cur.execute("SELECT version_num FROM alembic_version ORDER BY version_num")
             found += [Entry("alembic_version", "Alembic", name, None, "head revision")
