@@ -146,6 +146,14 @@ def test_pop_fizz_files_are_refused_by_name_unless_postgres_sql_replaces_them(
     assert {Path(s.path).name for s in report.skipped} == {"1_users.up.fizz", "1_users.down.fizz"}
 
 
+def test_a_file_that_is_not_utf8_is_named_with_its_line(project, tmp_path):
+    folder = source(tmp_path / "pop", {"1_a.up.sql": "SELECT 1;\n", "1_a.down.sql": ""})
+    (folder / "1_a.up.sql").write_bytes(b"SELECT 1;\nSELECT '\xff';\n")
+    with pytest.raises(ImportRefused, match=r"1_a.up.sql:2: not valid UTF-8"):
+        run_import(project, "pop", folder)
+    assert written(project) == {}
+
+
 def test_a_down_file_without_an_up_file_is_refused(project, tmp_path):
     folder = source(tmp_path / "pop", {"1_a.up.sql": "SELECT 1;\n", "2_b.down.sql": "SELECT 2;\n"})
     with pytest.raises(ImportRefused, match="2_b.down.sql: a down file without an up file"):
@@ -521,6 +529,11 @@ def test_a_pop_record_no_migration_was_imported_for_needs_a_map(project, tmp_pat
      " VALUES ('20171018123456'), ('00000000000000')",
      "diesel", [("00000000000000", "00000000000000_setup"),
                 ("20171018123456", "2017-10-18-123456_users")]),
+    ("CREATE TABLE schema_migration (version varchar(48) NOT NULL); INSERT INTO"
+     " schema_migration VALUES ('20190100000001'), ('20190100000002000000')",
+     # a 14-digit version is pop's old record of the longer ones it starts with
+     "pop", [("20190100000001", "20190100000001000000_client"),
+             ("20190100000002000000", "20190100000002000000_client")]),
     ("CREATE TABLE schema_migrations (version bigint PRIMARY KEY, dirty boolean NOT NULL);"
      " INSERT INTO schema_migrations VALUES (10, false)",
      "golang-migrate", [("10", "10_ten")]),
@@ -539,6 +552,8 @@ def test_a_pop_record_no_migration_was_imported_for_needs_a_map(project, tmp_pat
 def test_each_tools_table_is_read_with_the_ids_imported_for_its_versions(
         project, database, ddl, tool, names):
     files = {
+        "pop": {"20190100000001000000_client.sql": "SELECT 1;\n",
+                "20190100000002000000_client.sql": "SELECT 1;\n"},
         "diesel": {"00000000000000_setup.sql": "SELECT 1;\n",
                    "2017-10-18-123456_users.sql": "SELECT 1;\n"},
         "golang-migrate": {"9_nine.sql": "SELECT 1;\n", "10_ten.sql": "SELECT 1;\n"},
