@@ -24,27 +24,21 @@ def version_of(name: str) -> str:
 
 def _transactional(path: Path, found: Found) -> bool:
     """What ``metadata.toml`` says (diesel's default: in a transaction)."""
-    if not path.is_file():
-        return True
-    text = found.text(path)
+    text = found.text(path) if path.is_file() else None
     if text is None:
         return True
     try:
         import tomllib
     except ImportError:  # Python 3.10: the one key diesel reads, read by line
         match = _RUN_IN_TRANSACTION.search(text.text)
-        value = match.group(1) if match else "true"
-        if value not in ("true", "false"):
-            found.problems.append(Problem(path, text.text.count("\n", 0, match.start()) + 1
-                                          if match else None,
-                                          f"run_in_transaction must be true or false, not {value}"))
-        return value != "false"
-    try:
-        data = tomllib.loads(text.text)
-    except tomllib.TOMLDecodeError as exc:
-        found.problems.append(Problem(path, None, f"not valid TOML: {exc}"))
-        return True
-    value = data.get("run_in_transaction", True)
+        value: object = {"true": True, "false": False}.get(match.group(1), match.group(1)) \
+            if match else True
+    else:
+        try:
+            value = tomllib.loads(text.text).get("run_in_transaction", True)
+        except tomllib.TOMLDecodeError as exc:
+            found.problems.append(Problem(path, None, f"not valid TOML: {exc}"))
+            return True
     if not isinstance(value, bool):
         found.problems.append(Problem(path, None,
                                       f"run_in_transaction must be true or false, not {value!r}"))
@@ -81,16 +75,15 @@ def read(folder: Path) -> Found:
                 "migration its own version"))
             continue
         seen[version] = path
+        for inner in sorted(path.iterdir()):
+            if inner.name not in ("up.sql", "down.sql", "metadata.toml"):
+                found.skipped.append(Skipped(inner, "not a file diesel reads"))
         up = found.text(path / "up.sql")
-        down: Text | None = found.text(path / "down.sql") if (path / "down.sql").is_file() \
-            else None
+        down: Text | None = (found.text(path / "down.sql") if (path / "down.sql").is_file()
+                             else None)
         transactional = _transactional(path / "metadata.toml", found)
         if up is None:
             continue
         notes = () if transactional else ("run_in_transaction = false",)
         found.migrations.append(Source(path.name, version, up, down, transactional, notes))
-    for entry in sorted(folder.iterdir()):
-        for inner in sorted(entry.iterdir()) if entry.is_dir() and entry in seen.values() else ():
-            if inner.name not in ("up.sql", "down.sql", "metadata.toml"):
-                found.skipped.append(Skipped(inner, "not a file diesel reads"))
     return found

@@ -65,9 +65,11 @@ def read(folder: Path) -> Found:
             found.problems.append(Problem(
                 path, None, "a fizz migration: fizz is pop's own language, which mig does not"
                 f" translate; write its PostgreSQL SQL as {version}_{name}.postgres."
-                f"{direction}.sql beside it (pop then runs that file too) and import again"))
+                f"{direction}.sql beside it (pop then runs that one on PostgreSQL instead)"
+                " and import again"))
             continue
         picked.setdefault((version, name), {})[direction] = (path, found_match)
+
     def pop_order(item: tuple[tuple[str, str], dict]) -> tuple[str, int, str]:
         (version, name), files = item
         up = files.get("up")
