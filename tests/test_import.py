@@ -171,7 +171,9 @@ TEMPLATED = {
 
 def test_set_fills_every_spelling_of_a_placeholder(project, tmp_path):
     folder = source(tmp_path / "pop", TEMPLATED)
-    run_import(project, "pop", folder, values={"Namespace": "auth"})
+    report = run_import(project, "pop", folder, values={"Namespace": "auth", "Other": "x"})
+    assert report.unused == ("Other",)
+    assert "warning: --set Other=... is used by no placeholder" in report.lines()
     assert written(project) == {
         "1_schema.sql": "CREATE SCHEMA IF NOT EXISTS auth;\nCREATE TABLE auth.users (id int);\n",
         "1_schema.rollback.sql": "DROP TABLE auth.users;\nDROP SCHEMA auth;\n",
