@@ -217,6 +217,31 @@ class BaselineRefused(MigError):
         self.unreadable = unreadable
 
 
+class ImportRefused(MigError):
+    """``mig import`` found problems in the folder it reads (or in the files it would write
+    over); nothing was written. ``problems`` are ``(path, line or None, message)``."""
+
+    def __init__(self, message: str, *, problems: list[tuple[str, int | None, str]],
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems
+
+
+class ForeignHistoryUnreadable(MigError):
+    """A table named like another tool's migration history that mig cannot read as that
+    history: it lacks ``expected`` columns (``found`` are its columns), or its records say a
+    migration stopped half-way (``dirty``)."""
+
+    def __init__(self, message: str, *, table: str, expected: list[str] | None = None,
+                 found: list[str] | None = None, dirty: str | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.table = table
+        self.expected = list(expected or [])
+        self.found = list(found or [])
+        self.dirty = dirty
+
+
 def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.6) -> str:
     """`` (did you mean 'x'?)`` naming the closest of ``known`` to ``name``, or ``""``."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=cutoff)

@@ -38,6 +38,7 @@ LazyGroup.modules = {
     "init": "adopt",
     "baseline": "adopt",
     "foreign": "adopt",
+    "import": "imports",
 }
 
 

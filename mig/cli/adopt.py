@@ -93,7 +93,9 @@ def baseline(settings: Settings, out: Printer, *, to: str, map_file: Path | None
 @with_settings
 def foreign_(settings: Settings, out: Printer, *, as_json: bool) -> int:
     """List the migration histories other tools left in the database (SequelizeMeta,
-    flyway_schema_history, alembic_version, yoyo entries that are no migration on disk)."""
+    flyway_schema_history, alembic_version, pop's schema_migration, diesel's
+    __diesel_schema_migrations, golang-migrate's or dbmate's schema_migrations, yoyo entries
+    that are no migration on disk), each version with the migration imported for it."""
     entries = commands.foreign_histories(settings)
     if as_json:
         out.json([e.to_json() for e in entries])
@@ -103,5 +105,10 @@ def foreign_(settings: Settings, out: Printer, *, as_json: bool) -> int:
     for e in entries:
         when = f"  {e.applied_at.isoformat()}" if e.applied_at else ""
         note = f"  ({e.note})" if e.note else ""
-        click.echo(f"{e.table}: {e.name}{when}{note}")
+        imported = f"  -> {e.imported_as}" if e.imported_as else ""
+        click.echo(f"{e.table}: {e.name}{when}{note}{imported}")
+    newest = [e.imported_as for e in entries if e.imported_as]
+    if newest:
+        out.line(f"{len(newest)} of {len(entries)} entries are migrations imported with 'mig "
+                 f"import' (-> id); the newest: {newest[-1]} ('mig baseline --to ID')")
     return EXIT_OK

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .db import database_url, describe, stop_embedded, target
     from .deploy import require_head, wait
     from .drift import diff
+    from .imports import import_history
     from .migrate import apply, new, repair, rollback
     from .schema import schema_diagram, schema_snapshot, schema_sql, update_diagram, verify
     from .seeding import seed
@@ -49,6 +50,7 @@ _WHERE = {
     "init": "adopt",
     "baseline": "adopt",
     "foreign_histories": "adopt",
+    "import_history": "imports",
 }
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "describe",
     "diff",
     "hash_history",
+    "import_history",
     "lint",
     "new",
     "repair",

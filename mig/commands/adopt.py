@@ -244,16 +244,17 @@ def _map_entries(entries: list[foreign.Entry], mapping: dict[str, dict[str, str 
                  map_file: str | Path | None, order: list[str],
                  to: str) -> dict[foreign.Entry, str | None]:
     if mapping is None:
-        if entries:
-            tables = sorted({e.table for e in entries})
-            counts = ", ".join(f"{t} ({sum(e.table == t for e in entries)} entries)"
+        unmapped = [e for e in entries if e.imported_as is None]
+        if unmapped:
+            tables = sorted({e.table for e in unmapped})
+            counts = ", ".join(f"{t} ({sum(e.table == t for e in unmapped)} entries)"
                                for t in tables)
             raise MigError(
                 f"the database holds the migration history of another tool: {counts}",
                 hint="say which mig migration replaces each entry in a map file and pass "
                 "--map FILE ('mig foreign' lists the entries; docs/adopt.md shows the format)",
             )
-        return {}
+        return foreign.apply_map(entries, {}, path=None, known_ids=order, target=to)
     return foreign.apply_map(entries, mapping, path=str(map_file), known_ids=order, target=to)
 
 

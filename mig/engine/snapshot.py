@@ -26,9 +26,12 @@ from .connect import fetch_row
 Snapshot = dict[str, dict[str, str]]
 
 #: Tables that record migrations rather than belong to the product's schema: yoyo's and mig's,
-#: and those other tools leave behind in a database mig adopts (sequelize-cli, Flyway, Alembic).
+#: and those other tools leave behind in a database mig adopts (sequelize-cli, Flyway, Alembic,
+#: pop with popx's renamed old table, diesel, golang-migrate and dbmate).
 TRACKING_TABLES = ("_yoyo_*", "yoyo_lock", "_mig_*", "SequelizeMeta", "SequelizeData",
-                   "flyway_schema_history", "alembic_version")
+                   "flyway_schema_history", "alembic_version", "schema_migration",
+                   "schema_migration_pop_legacy", "__diesel_schema_migrations",
+                   "schema_migrations")
 
 #: Sections in the order :func:`diff` reports them, with the word each line starts with.
 SECTIONS = {
