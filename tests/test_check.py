@@ -231,3 +231,32 @@ def test_an_edited_applied_migration_leaves_the_objects_unchecked(tmp_path, pg_s
     (problem,) = commands.status(settings, check=True, scratch=pg_server.url()).problems
     assert (problem["kind"], problem["subject"]) == ("unchecked", "0001_a")
     assert "edited or removed since applied" in problem["message"]
+
+
+def test_an_interrupted_rollback_is_reported_as_unfinished_not_as_missing(tmp_path, pg_server,
+                                                                          db_url):
+    files = {"0001_uv.sql": "-- transactional: false\nCREATE TABLE u (id int);\n"
+                            "CREATE TABLE v (id int);\n",
+             "0001_uv.rollback.sql": "DROP TABLE v;\nDROP TABLE u;\n"}
+    project = write_project(tmp_path / "p", files)
+    _applied(project, db_url)
+    query(db_url, "CREATE VIEW u_view AS SELECT * FROM u")  # makes DROP TABLE u fail
+    result = run_mig(["rollback"], cwd=project, env={"MIG_DATABASE_URL": db_url})
+    assert result.returncode != 0 and query(db_url, "SELECT to_regclass('v')") == [(None,)]
+    # 0001_uv is still recorded as applied, v is gone: its unfinished run says why
+    assert _problems(project, db_url, pg_server) == (EXIT_INCONSISTENT,
+                                                     [("partial", "0001_uv")])
+
+
+def test_the_history_is_built_on_the_embedded_server_by_default(tmp_path, db_url):
+    project = write_project(tmp_path / "p", {"0001_a.sql": "CREATE TABLE a (id int);\n"})
+    _applied(project, db_url)
+    try:
+        result = run_mig(["status", "--check"], cwd=project, env={"MIG_DATABASE_URL": db_url})
+        assert result.returncode == 0, result.stdout + result.stderr
+        query(db_url, "DROP TABLE a")
+        result = run_mig(["status", "--check"], cwd=project, env={"MIG_DATABASE_URL": db_url})
+        assert result.returncode == EXIT_INCONSISTENT
+        assert "table public.a is not in the database" in result.stdout
+    finally:
+        assert "stopped the embedded server" in run_mig(["db", "stop"], cwd=project).stdout
