@@ -70,8 +70,8 @@ def leftover_scratch_databases(conn: connection) -> list[str]:
 class Problem:
     """One way the records and the catalog disagree, with its fix."""
 
-    kind: str  # partial, invalid-index, scratch-database, missing-object
-    subject: str  # the migration, index, database or object
+    kind: str  # partial, invalid-index, scratch-database, unchecked, missing-object
+    subject: str  # the migration, index, database, object, or the scratch server
     message: str
     fix: str  # SQL to run or a command
 
