@@ -32,6 +32,8 @@ ROWS = [
     "no-op apply at head: mig vs yoyo",
     "no-op apply at head: mig vs import psycopg2 (floor)",
     "import time of a no-op apply (-X importtime",
+    "status --check after a clean apply, the shipped history: scratch build",
+    "status --check after a clean apply, the shipped history: build cached",
     "seed 500 rows into an empty table (seed cache warm): mig vs COPY (limit)",
     "seed 500 rows into an empty table, no cache (YAML parsed): mig vs COPY",
     "seed 500 rows: mig vs row-by-row INSERT (naive)",

@@ -151,7 +151,8 @@ class Lab:
     def env(self, dbname: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MIG_", "PG"))}
         env.pop("DATABASE_URL", None)
-        env.update(MIG_DATABASE_URL=self.server.url(dbname), MIG_SEED_CACHE="off")
+        env.update(MIG_DATABASE_URL=self.server.url(dbname), MIG_SEED_CACHE="off",
+                   MIG_SCRATCH_SERVER=self.server.url("postgres"))
         return env
 
     def mig(self, args: list[str], dbname: str) -> subprocess.CompletedProcess[str]:

@@ -147,7 +147,8 @@ def test_sys_exit_at_import_is_a_bad_file_not_the_exit_code(tmp_path, db_url, co
 
 
 # -- partial runs: resume by content, partial states (items 1, 2, 3) ---------------------------
-def test_an_edited_partial_migration_is_refused_then_resumed_by_content(tmp_path, db_url):
+def test_an_edited_partial_migration_is_refused_then_resumed_by_content(tmp_path, pg_server,
+                                                                       db_url):
     files = {"0001_nt.sql": "-- transactional: false\nCREATE TABLE nt (id int);\n"
                             "CREATE INDEX CONCURRENTLY nt_x ON nt (missing_column);\n"}
     settings = _project(tmp_path, db_url, files)
@@ -173,7 +174,7 @@ def test_an_edited_partial_migration_is_refused_then_resumed_by_content(tmp_path
     assert {"fix", "nt"} <= tables(db_url)
     assert query(db_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'nt_x'::regclass"
                  ) == [(True,)]
-    assert commands.status(settings, check=True).problems == []
+    assert commands.status(settings, check=True, scratch=pg_server.url()).problems == []
 
 
 ROLLBACK_STOPS = {
@@ -210,34 +211,40 @@ def test_an_interrupted_rollback_is_not_current_anywhere(tmp_path, db_url):
     assert commands.status(settings).partial == []
 
 
-def test_an_invalid_index_of_a_failed_cic_is_named_and_rebuilt(tmp_path, db_url):
+def test_an_invalid_index_of_a_failed_cic_is_named_and_rebuilt(tmp_path, pg_server, db_url):
     files = {"0001_t.sql": "CREATE TABLE t (n int);\nINSERT INTO t VALUES (1), (1);\n",
              "0002_cic.sql": "-- depends: 0001_t\n-- transactional: false\n"
                              "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_n ON t (n);\n"}
     settings = _project(tmp_path, db_url, files)
     with pytest.raises(StatementFailed, match="could not create unique index"):
         commands.apply(settings)
-    status = commands.status(settings, check=True)
+    status = commands.status(settings, check=True, scratch=pg_server.url())
     assert [i["name"] for i in status.invalid_indexes] == ["t_n"]
     assert status.invalid_indexes[0]["sql"] == 'DROP INDEX CONCURRENTLY IF EXISTS "public"."t_n";'
     assert {p["kind"] for p in status.problems} == {"partial", "invalid-index"}
-    result = run_mig(["status", "--check"], cwd=tmp_path, env={"MIG_DATABASE_URL": db_url})
+    result = run_mig(["status", "--check"], cwd=tmp_path, env={"MIG_DATABASE_URL": db_url,
+                                                            "MIG_SCRATCH_SERVER": pg_server.url()})
     assert result.returncode == 7, result
     assert 'DROP INDEX CONCURRENTLY IF EXISTS "public"."t_n";' in result.stdout
     query(db_url, "DELETE FROM t WHERE ctid = (SELECT max(ctid) FROM t)")
     commands.apply(settings)  # IF NOT EXISTS would keep the INVALID index: it is rebuilt
     assert query(db_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_n'::regclass"
                  ) == [(True,)]
-    assert commands.status(settings, check=True).problems == []
+    # the history needs the duplicate deleted by hand: on an empty database it does not build,
+    # and the check says it compared nothing rather than report what the build lacks
+    (problem,) = commands.status(settings, check=True, scratch=pg_server.url()).problems
+    assert problem["kind"] == "unchecked", problem
+    assert "0002_cic" in problem["message"] and "could not create unique index" in problem[
+        "message"]
 
 
-def test_check_sees_an_applied_migrations_missing_table(tmp_path, db_url):
+def test_check_sees_an_applied_migrations_missing_table(tmp_path, pg_server, db_url):
     settings = _project(tmp_path, db_url, ROLLBACK_STOPS)
     commands.apply(settings)
-    assert commands.status(settings, check=True).problems == []
+    assert commands.status(settings, check=True, scratch=pg_server.url()).problems == []
     query(db_url, "DROP TABLE v")
-    problems = commands.status(settings, check=True).problems
-    assert [(p["kind"], p["subject"]) for p in problems] == [("missing-object", "v")]
+    problems = commands.status(settings, check=True, scratch=pg_server.url()).problems
+    assert [(p["kind"], p["subject"]) for p in problems] == [("missing-object", "public.v")]
 
 
 # -- serialisation and leftovers (items 14, 15, 16) --------------------------------------------
@@ -275,7 +282,7 @@ def test_verify_sweeps_the_scratch_databases_a_killed_run_left(tmp_path, pg_serv
     try:
         settings = _project(tmp_path, db_url, {"0001_a.sql": "CREATE TABLE a (id int);\n",
                                                "0001_a.rollback.sql": "DROP TABLE a;\n"})
-        status = commands.status(settings, check=True)
+        status = commands.status(settings, check=True, scratch=pg_server.url())
         assert [(p["kind"], p["subject"]) for p in status.problems] == [
             ("scratch-database", f"mig_verify_{gone}_0123456789ab")]
         lines: list[str] = []

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from . import concurrency, data, fleet, migrations, release, seeds, testing
+from . import check, concurrency, data, fleet, migrations, release, seeds, testing
 
 SECTIONS = [
     ("apply", migrations.apply_section),
     ("release", release.section),
     ("noop", migrations.noop_section),
+    ("check", check.section),
     ("seeds", seeds.section),
     ("testing", testing.section),
     ("data", data.section),

@@ -29,16 +29,19 @@ _MISSING_ROLLBACK = {
 @click.option("--check", is_flag=True,
               help=f"also compare the records with the catalog (read-only); exit"
               f" {EXIT_INCONSISTENT} when they disagree")
+@click.option("--scratch-server", "scratch", metavar="URL", envvar="MIG_SCRATCH_SERVER",
+              help="with --check: server to build the applied migrations on [default: the"
+              " embedded server] [env: MIG_SCRATCH_SERVER]")
 @fleet_options(changes=False)
 @common_options
 @with_settings
 def status(settings: Settings, out: Printer, *, as_json: bool, exit_code: bool, check: bool,
-           fleet: FleetParams | None) -> int:
+           scratch: str | None, fleet: FleetParams | None) -> int:
     """Show applied (when, by whom), pending, edited and partly applied migrations."""
     if fleet is not None:
         return fleet_cli.run("status", settings, out, fleet, as_json=as_json,
                              exit_code=exit_code)
-    report = commands.status(settings, check=check)
+    report = commands.status(settings, check=check, scratch=scratch)
     if as_json:
         out.json(report.to_json())
     else:

@@ -9,17 +9,21 @@ checks they start from: :func:`applied_as_on_disk` and :func:`bad_files_first`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg2
 import psycopg2.errors
 from psycopg2.extensions import connection
 
+from .. import __version__
 from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
+from ..dsn import Dsn
 from ..engine import consistency, tracking
 from ..engine.connect import connect, open_database
 from ..errors import BadMigrationFile, DatabaseUnavailable, MigError
@@ -103,7 +107,8 @@ def at_head(settings: Settings, scripts: list[Script]) -> Head | None:
     return Head(applied[-1][0] if applied else None)
 
 
-def status(settings: Settings, *, check: bool = False) -> StatusReport:
+def status(settings: Settings, *, check: bool = False,
+           scratch: str | Dsn | None = None) -> StatusReport:
     """Applied (when, by whom), pending, edited and partly applied or rolled back migrations,
     and indexes left INVALID. Changes nothing.
 
@@ -113,8 +118,12 @@ def status(settings: Settings, *, check: bool = False) -> StatusReport:
     rollbacks were stored).
 
     :param check: also compare the records with the catalog (``report.problems``, see
-        :mod:`mig.consistency`): unfinished runs, invalid indexes, leftover scratch databases
-        of ``mig verify``, relations an applied migration creates that the catalog lacks.
+        :mod:`mig.engine.consistency`): unfinished runs, invalid indexes, leftover scratch
+        databases of ``mig verify``, and objects the applied history builds (on a scratch
+        database, or from the cache of an earlier build of the same history) that the catalog
+        lacks. A build that fails is a problem of kind ``unchecked``, never a missing object.
+    :param scratch: with ``check``, the URL of the server to build the applied history on
+        (the database it names is only used to connect); default: the embedded server.
     """
     scripts, hooks = scripts_mod.scan(settings.sources)
     with bad_files_first(scripts, hooks):
@@ -128,11 +137,9 @@ def status(settings: Settings, *, check: bool = False) -> StatusReport:
             partial = tracking.read_partial(conn)
             invalid = consistency.invalid_indexes(conn)
             if check:
-                loaded, _ = scripts_mod.prepared(scripts, hooks)
-                by_id = {s.id: s for s in loaded}
-                problems = _check(conn, [by_id[a.id] for a in applied if a.id in by_id
-                                         and a.checksum == by_id[a.id].checksum],
-                                  partial, invalid, loaded)
+                loaded, loaded_hooks = scripts_mod.prepared(scripts, hooks)
+                problems = _check(conn, settings, scratch, applied, partial, invalid,
+                                  loaded, loaded_hooks)
         except psycopg2.errors.InsufficientPrivilege as exc:
             raise DatabaseUnavailable(
                 f"{dsn.masked}: this role may not read the migration records: "
@@ -168,21 +175,27 @@ def status(settings: Settings, *, check: bool = False) -> StatusReport:
     return report
 
 
-def _check(conn: connection, applied: list[Script], partial: list[tracking.Partial],
-           invalid: list[dict[str, Any]], scripts: list[Script]) -> list[consistency.Problem]:
+def _check(conn: connection, settings: Settings, scratch: str | Dsn | None,
+           applied: list[tracking.Applied], partial: list[tracking.Partial],
+           invalid: list[dict[str, Any]], scripts: list[Script],
+           hooks: list[Script]) -> list[consistency.Problem]:
     """What ``mig status --check`` finds: unfinished runs, invalid indexes, leftover scratch
-    databases, relations that ``applied`` migrations create and the catalog lacks."""
+    databases, and objects the applied history builds that the catalog lacks (or, when that
+    history cannot be built, why nothing was compared)."""
     problems: list[consistency.Problem] = []
     for run in partial:
         entry = _partial_entry(run, scripts)
         problems.append(consistency.Problem(
             "partial", run.id, f"{run.id} is {run.summary}", entry["hint"]))
-    expected = consistency.expected_relations(applied)
+    ignore = (settings.migration_table,)
+    # read before the build: building sweeps the scratch server's leftovers, as verify does
+    leftovers = consistency.leftover_scratch_databases(conn)
+    expected, unchecked = _expected(settings, scratch, applied, partial, scripts, hooks)
     for index in invalid:
         name = f"{index['schema']}.{index['name']}"
-        owner = expected.get(name) or expected.get(index["name"])
-        if owner:
-            fix = (f"{index['rebuild']} (it belongs to {owner}, which is recorded as applied)")
+        if expected is not None and name in expected.objects["indexes"]:
+            fix = (f"{index['rebuild']} (the applied migrations build it: the rebuilt index is"
+                   " theirs)")
         else:
             fix = (f"{index['sql']} then 'mig apply' builds it again (a partial migration's"
                    " resume does both)")
@@ -190,14 +203,94 @@ def _check(conn: connection, applied: list[Script], partial: list[tracking.Parti
             "invalid-index", name, f"index {name} on {index['table']} is INVALID (an"
             " interrupted CREATE INDEX CONCURRENTLY left it): queries do not use it, writes"
             " still maintain it", fix))
-    for name in consistency.leftover_scratch_databases(conn):
+    for name in leftovers:
         problems.append(consistency.Problem(
             "scratch-database", name, f"database {name} is a scratch database an interrupted"
             " 'mig verify' left", f'DROP DATABASE "{name}"; (the next mig verify drops it too)'))
-    for relation, owner in consistency.missing_relations(conn, applied):
+    if unchecked is not None:
+        problems.append(unchecked)
+    if expected is None:
+        return problems
+    found = consistency.catalog_objects(conn, expected.schemas, ignore=ignore)
+    for gone in consistency.missing_objects(expected, found):
+        schema = gone.name.split(".", 1)[0]
+        if gone.definition is not None:
+            fix = f"find out who dropped it; {gone.definition}; builds it again"
+        else:
+            fix = ("find out who dropped it; restore it by hand ('mig diff --schema"
+                   f" {schema}' shows its definition), or roll back the migration that"
+                   " builds it and apply it again")
         problems.append(consistency.Problem(
-            "missing-object", relation, f"{owner} is recorded as applied, but {relation},"
-            " which it creates, is not in the database",
-            "find out who dropped it; restore it by hand, or roll the migration back and apply"
-            " it again"))
+            "missing-object", gone.name, f"{gone.kind} {gone.name} is not in the database,"
+            " but the applied migrations build it", fix))
     return problems
+
+
+def _expected(settings: Settings, scratch: str | Dsn | None, applied: list[tracking.Applied],
+              partial: list[tracking.Partial], scripts: list[Script], hooks: list[Script]
+              ) -> tuple[consistency.Expected | None, consistency.Problem | None]:
+    """The objects the applied history builds, or the ``unchecked`` problem saying why they
+    are not known.
+
+    The history is the applied migrations in the order they were applied, less one whose run
+    is unfinished (its own problem says what of it is there), applied with the post-apply
+    hooks on a scratch database; the objects a fresh database has already are left out.
+    """
+    on_disk = {s.id: s for s in scripts}
+    changed = [a.id for a in applied if a.id not in on_disk
+               or (a.checksum is not None and a.checksum != on_disk[a.id].checksum)]
+    if changed:
+        return None, consistency.Problem(
+            "unchecked", ", ".join(changed), f"no object was compared: {', '.join(changed)}"
+            f" {'was' if len(changed) == 1 else 'were'} edited or removed since applied, so"
+            " what the applied history built is not known",
+            "restore the file(s) as they were applied ('mig status' lists them); 'mig diff'"
+            " compares the schema with the files as they are now")
+    unfinished = {run.id for run in partial}
+    build = [on_disk[a.id] for a in applied if a.id not in unfinished]
+    if not build:
+        return consistency.Expected({section: frozenset() for section in consistency.COMPARED}
+                                    ), None
+    if isinstance(scratch, str):
+        scratch = Dsn.parse(scratch)
+    where = scratch.masked if scratch is not None else "the embedded server"
+    cache = consistency.ExpectedCache(settings.project_dir / ".mig" / "check-cache")
+    key = cache.key(__version__, where, str(settings.embedded_dir), settings.migration_table,
+                    settings.schema or "", *(f"{s.id}={s.checksum}" for s in build),
+                    *(f"hook {h.id}={h.checksum}" for h in hooks))
+    expected = cache.get(key)
+    if expected is not None:
+        return expected, None
+    try:
+        expected = _build(settings, scratch, build, hooks)
+    except (MigError, psycopg2.Error) as exc:
+        text = str(exc).strip()
+        hint = getattr(exc, "hint", None)
+        return None, consistency.Problem(
+            "unchecked", where, "no object was compared: the applied migrations could not be"
+            f" built on a scratch database on {where}: {text}",
+            (f"{hint}; " if hint else "") + "build on a server like this database's (its"
+            " version, extensions and roles): --scratch-server URL or MIG_SCRATCH_SERVER")
+    cache.put(key, expected)
+    return expected, None
+
+
+def _build(settings: Settings, scratch: Dsn | None, build: list[Script], hooks: list[Script]
+           ) -> consistency.Expected:
+    """The objects ``build`` creates when applied in order on a scratch database of
+    ``scratch`` (default: the embedded server), as ``mig apply`` applies them; the scratch
+    database is dropped after."""
+    from ..engine.scratch import ScratchEngine, scratch_database
+    from .drift import scratch_server
+
+    ignore = (settings.migration_table,)
+    with scratch_database(scratch_server(settings, scratch), keep=False) as dsn:
+        engine = ScratchEngine(dataclasses.replace(settings, database=dsn), hooks, "public")
+        try:
+            conn = engine.backend.connection
+            before = consistency.catalog_objects(conn, ignore=ignore)
+            for script in build:
+                engine.apply(script)
+            return consistency.catalog_objects(conn, ignore=ignore).without(before)
+        finally:
+            engine.close()

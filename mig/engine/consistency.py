@@ -3,21 +3,33 @@
 ``mig status --check`` reports what a fault can leave behind where the records and the
 database disagree or need a hand: unfinished non-transactional runs, indexes left ``INVALID``
 by an interrupted ``CREATE INDEX CONCURRENTLY``, scratch databases a killed ``mig verify``
-left, and applied migrations whose tables, indexes, views or sequences the catalog lacks.
-It only reads.
+left, and objects the applied history builds that the catalog lacks. It only reads.
+
+What the applied history builds is read from a scratch database the applied migrations were
+applied to, in the order they were applied (the build itself is in :mod:`mig.commands.state`):
+an object a later migration dropped or renamed is not expected, each object is looked for in
+the schema it was built in, and what DO blocks, functions or Python steps create counts like
+the rest. :class:`Expected` is that build's objects, by name; :func:`catalog_objects` reads
+them from either side, :func:`missing_objects` compares. :class:`ExpectedCache` keeps a
+build's objects on disk under a key made of the applied migrations' checksums, so that a
+repeated check of the same history needs no scratch database.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from psycopg2 import sql
 from psycopg2.extensions import connection
 
-from ..disk import steps as yoyo_steps
-from ..disk.scripts import Script, statement_text
-from ..disk.sqltext import mask, statements
+from .snapshot import SECTIONS, snapshot
 
 _INVALID = """
 SELECT n.nspname, c.relname, t.relname, pg_get_indexdef(c.oid)
@@ -58,8 +70,8 @@ def leftover_scratch_databases(conn: connection) -> list[str]:
 class Problem:
     """One way the records and the catalog disagree, with its fix."""
 
-    kind: str  # partial, invalid-index, scratch-database, missing-object
-    subject: str  # the migration, index, database or object
+    kind: str  # partial, invalid-index, scratch-database, unchecked, missing-object
+    subject: str  # the migration, index, database, object, or the scratch server
     message: str
     fix: str  # SQL to run or a command
 
@@ -69,65 +81,176 @@ class Problem:
                 "fix": self.fix}
 
 
-_NAME = r'((?:"[^"]+"|[\w$]+)(?:\.(?:"[^"]+"|[\w$]+))?)'
-_CREATES = re.compile(
-    r"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:UNLOGGED\s+|TEMP(?:ORARY)?\s+)?(?:UNIQUE\s+)?"
-    r"(?:MATERIALIZED\s+)?(TABLE|INDEX|VIEW|SEQUENCE)\s+(?:CONCURRENTLY\s+)?"
-    r"(?:IF\s+NOT\s+EXISTS\s+)?" + _NAME, re.IGNORECASE)
-_DROPS = re.compile(
-    r"^DROP\s+(?:MATERIALIZED\s+)?(?:TABLE|INDEX|VIEW|SEQUENCE)\s+(?:CONCURRENTLY\s+)?"
-    r"(?:IF\s+EXISTS\s+)?(.*?)(?:\s+(?:CASCADE|RESTRICT))?$", re.IGNORECASE | re.DOTALL)
-_RENAMES = re.compile(
-    r"^ALTER\s+(?:TABLE|INDEX|VIEW|SEQUENCE|MATERIALIZED\s+VIEW)\s+(?:IF\s+EXISTS\s+)?"
-    + _NAME + r"\s+RENAME\s+TO\s", re.IGNORECASE)
+
+#: The sections of a snapshot whose objects the check looks for: their presence, not their
+#: definitions (a changed definition is drift, which ``mig diff`` reports). Grants, comments
+#: and default privileges are left out: they name roles, which differ between servers.
+COMPARED = ("schemas", "extensions", "types", "sequences", "tables", "columns", "constraints",
+            "indexes", "views", "functions", "triggers", "policies")
+# Sections whose names are qualified by their table: left out when their table is missing.
+_OF_TABLE = ("columns", "constraints", "triggers", "policies")
+
+_USER_SCHEMAS = """
+SELECT nspname FROM pg_namespace
+ WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1
+"""
+
+_INDEX_TABLES = """
+SELECT n.nspname, c.relname, t.relname FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = ANY(%s)
+"""
 
 
-def _norm(name: str) -> str:
-    return ".".join(p[1:-1] if p.startswith('"') else p.lower() for p in
-                    re.findall(r'"[^"]+"|[^.]+', name.strip()))
+@dataclass(frozen=True)
+class Expected:
+    """The objects a history builds: ``objects`` maps each section of :data:`COMPARED` to the
+    names in it (schema-qualified, except schemas and extensions); ``definitions`` holds each
+    index's definition (the fix of a missing one), ``index_tables`` each index's table."""
+
+    objects: dict[str, frozenset[str]]
+    definitions: dict[str, str] = field(default_factory=dict)
+    index_tables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def schemas(self) -> list[str]:
+        """The schemas the objects are in."""
+        return sorted({name.split(".", 1)[0] for section, names in self.objects.items()
+                       if section not in ("schemas", "extensions") for name in names}
+                      | set(self.objects.get("schemas", ())))
+
+    def without(self, other: Expected) -> Expected:
+        """These objects less those of ``other`` (what a fresh database has already)."""
+        return Expected({section: names - other.objects.get(section, frozenset())
+                         for section, names in self.objects.items()},
+                        self.definitions, self.index_tables)
+
+    def to_json(self) -> dict:
+        """The objects as the cache stores them."""
+        return {"objects": {k: sorted(v) for k, v in self.objects.items()},
+                "definitions": self.definitions, "index_tables": self.index_tables}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Expected:
+        """The objects :meth:`to_json` stored."""
+        return cls({k: frozenset(v) for k, v in data["objects"].items()},
+                   dict(data["definitions"]), dict(data["index_tables"]))
 
 
-def _sql_of(script: Script) -> list[str]:
-    if script.is_sql:
-        return [part.text for part in statements(script.text)]
-    return [text for _, inner in yoyo_steps.flatten(script.steps)
-            if (text := statement_text(inner))]
-
-
-def expected_relations(applied: list[Script]) -> dict[str, str]:
-    """Relations the applied SQL creates and no later applied SQL drops or renames:
-    normalised name -> the migration that creates it. Only what can be read from plain
-    statements counts (a relation made by a function or a DO block is not seen)."""
-    expected: dict[str, str] = {}
-    for script in applied:
-        for text in _sql_of(script):
-            words = " ".join(mask(text).split())
-            created = _CREATES.match(words)
-            if created and not words.upper().startswith(("CREATE TEMP", "CREATE TEMPORARY")):
-                expected[_norm(created.group(2))] = script.id
-                continue
-            dropped = _DROPS.match(words)
-            if dropped:
-                for name in dropped.group(1).split(","):
-                    expected.pop(_norm(name), None)
-                continue
-            renamed = _RENAMES.match(words)
-            if renamed:
-                expected.pop(_norm(renamed.group(1)), None)
-    return expected
-
-
-def missing_relations(conn: connection, applied: list[Script]) -> list[tuple[str, str]]:
-    """``(relation, migration)`` for each expected relation the catalog lacks."""
-    expected = expected_relations(applied)
-    if not expected:
-        return []
-    names = sorted(expected)
+def user_schemas(conn: connection) -> list[str]:
+    """The database's schemas, less the system's."""
     with conn.cursor() as cur:
-        cur.execute("SELECT n, to_regclass(n) IS NULL FROM unnest(%s::text[]) AS n",
-                    ([".".join(sql.Identifier(p).as_string(conn) for p in n.split("."))
-                      for n in names],))
-        missing = {row[0] for row in cur.fetchall() if row[1]}
-    quoted = {".".join(sql.Identifier(p).as_string(conn) for p in n.split(".")): n
-              for n in names}
-    return [(quoted[q], expected[quoted[q]]) for q in sorted(missing)]
+        cur.execute(_USER_SCHEMAS)
+        return [row[0] for row in cur.fetchall()]
+
+
+def catalog_objects(conn: connection, schemas: Iterable[str] | None = None, *,
+                    ignore: tuple[str, ...] = ()) -> Expected:
+    """The objects of ``schemas`` (default: every schema but the system's) that the check
+    compares, read with :func:`mig.engine.snapshot.snapshot` (tracking tables, tables matching
+    ``ignore`` and extensions' members left out). A schema that does not exist has none."""
+    wanted = user_schemas(conn) if schemas is None else list(schemas)
+    objects: dict[str, set[str]] = {section: set() for section in COMPARED}
+    definitions: dict[str, str] = {}
+    for schema in wanted or ["public"]:
+        snap = snapshot(conn, schema, ignore=ignore)
+        objects["schemas"].update(snap["schemas"])
+        objects["extensions"].update(snap["extensions"])
+        if schema not in snap["schemas"]:
+            continue
+        for section in COMPARED[2:]:
+            objects[section].update(f"{schema}.{name}" for name in snap[section])
+        definitions.update((f"{schema}.{name}", text)
+                           for name, text in snap["indexes"].items())
+    with conn.cursor() as cur:
+        cur.execute(_INDEX_TABLES, (wanted,))
+        index_tables = {f"{schema}.{index}": f"{schema}.{table}"
+                        for schema, index, table in cur.fetchall()}
+    return Expected({k: frozenset(v) for k, v in objects.items()}, definitions,
+                    {k: v for k, v in index_tables.items() if k in objects["indexes"]})
+
+
+@dataclass(frozen=True)
+class Missing:
+    """An object the applied history builds that the catalog lacks."""
+
+    kind: str  # a word of SECTIONS: table, column, index, ...
+    name: str  # schema-qualified (a column: schema.table.column)
+    definition: str | None  # an index's CREATE INDEX
+
+
+def missing_objects(expected: Expected, found: Expected) -> list[Missing]:
+    """What ``expected`` holds and ``found`` lacks, in the order of :data:`COMPARED`. An
+    object inside a missing schema, or of a missing table (its columns, constraints, indexes,
+    triggers, policies), is left out: the schema's or table's own entry says it."""
+    gone: dict[str, set[str]] = {section: set(names - found.objects.get(section, frozenset()))
+                                 for section, names in expected.objects.items()}
+    schemas = gone.get("schemas", set())
+    tables = gone.get("tables", set())
+    result = []
+    for section in COMPARED:
+        for name in sorted(gone.get(section, ())):
+            if section not in ("schemas", "extensions") and name.split(".", 1)[0] in schemas:
+                continue
+            if section in _OF_TABLE and name.rsplit(".", 1)[0] in tables:
+                continue
+            if section == "indexes" and expected.index_tables.get(name) in tables:
+                continue
+            result.append(Missing(SECTIONS[section], name,
+                                  expected.definitions.get(name) if section == "indexes"
+                                  else None))
+    return result
+
+
+CACHE_FORMAT = 1
+
+
+class ExpectedCache:
+    """What builds of applied histories gave, kept in ``folder`` (one JSON file a key, the
+    newest few kept). Failing to read or write an entry never fails a check: the history is
+    then built again."""
+
+    KEEP = 16
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @staticmethod
+    def key(*parts: str) -> str:
+        """The key of a build made of ``parts`` (the migrations' ids and checksums, the hooks',
+        the server built on, ...)."""
+        digest = hashlib.sha256(f"mig-check:{CACHE_FORMAT}".encode())
+        for part in parts:
+            data = part.encode()
+            digest.update(len(data).to_bytes(8, "big") + data)
+        return digest.hexdigest()
+
+    def get(self, key: str) -> Expected | None:
+        """The objects stored under ``key``; None when absent, unreadable or damaged."""
+        try:
+            data = json.loads((self.folder / f"{key}.json").read_text())
+            if data.get("key") != key:
+                return None
+            return Expected.from_json(data["expected"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def put(self, key: str, expected: Expected) -> None:
+        """Store ``expected`` under ``key``, atomically; problems are ignored."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.folder)
+            try:
+                with os.fdopen(fd, "w") as out:
+                    json.dump({"key": key, "expected": expected.to_json()}, out)
+                os.replace(tmp, self.folder / f"{key}.json")
+            except BaseException:
+                os.unlink(tmp)
+                raise
+            entries = sorted(self.folder.glob("*.json"), key=lambda p: p.stat().st_mtime)
+            for old in entries[: max(0, len(entries) - self.KEEP)]:
+                with contextlib.suppress(OSError):
+                    old.unlink()
+        except (OSError, ValueError, TypeError):
+            return

@@ -3,11 +3,17 @@
 ``project``: migration folders written on the fly, mig run as a real process, queries;
 ``server``: the test server's databases and password role; ``schema``: the shipped migrations
 applied as plain SQL; ``seeds``: scratch schemas and seeding; ``sample``: a small project in
-mig's layout for the plugin tests. ``REPO`` is the repository's root.
+mig's layout for the plugin tests; ``corpus``: real histories of ``../shared/corpus`` as mig
+projects. ``REPO`` is the repository's root.
 """
 
 from __future__ import annotations
 
+from .corpus import (
+    CORPUS,
+    SUPABASE_AUTH,
+    render_supabase_auth,
+)
 from .lint import (
     LINT_BASE,
     lint_found,
@@ -55,6 +61,7 @@ from .server import (
 )
 
 __all__ = [
+    "CORPUS",
     "FIXTURES",
     "ITEMS",
     "LINT_BASE",
@@ -65,6 +72,7 @@ __all__ = [
     "REPO",
     "SCRATCH_SCHEMA",
     "SEED_ENV_INI",
+    "SUPABASE_AUTH",
     "TAGS",
     "TEAMS",
     "TWO_MIGRATIONS",
@@ -78,6 +86,7 @@ __all__ = [
     "lint_found",
     "lint_listed",
     "query",
+    "render_supabase_auth",
     "row_count",
     "run_mig",
     "seed",
