@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ..about import DISTRIBUTION, VERSION
 from ..config import InsecureTLSWarning, Settings, UnknownSettingWarning, resolve
 from ..reports import SILENT, Reporter
 
@@ -53,7 +54,8 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="mig")
+@click.version_option(VERSION, "-V", "--version", prog_name="mig",
+                      message=f"%(prog)s %(version)s (the {DISTRIBUTION} distribution)")
 def cli() -> None:
     """Safe PostgreSQL migrations, seed data and test databases on top of yoyo."""
 

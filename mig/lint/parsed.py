@@ -37,7 +37,7 @@ def _pglast() -> ModuleType:
         import pglast
     except ImportError:  # pragma: no cover - the lint extra installs it
         raise MigError("mig lint needs pglast (PostgreSQL's parser for Python)",
-                       hint="pip install 'mig[lint]'") from None
+                       hint="pip install 'mig-schema[lint]'") from None
     return pglast
 
 

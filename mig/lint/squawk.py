@@ -28,7 +28,7 @@ def executable() -> str:
     found = shutil.which("squawk")
     if found is None:
         raise MigError("squawk is not installed, so migrations cannot be linted",
-                       hint="pip install 'mig[lint]' (the squawk-cli package)")
+                       hint="pip install 'mig-schema[lint]' (the squawk-cli package)")
     return found
 
 
