@@ -24,6 +24,8 @@ LazyGroup.modules = {
     "apply": "migrate",
     "rollback": "migrate",
     "status": "state",
+    "current": "state",
+    "history": "events",
     "new": "migrate",
     "repair": "migrate",
     "config": "migrate",

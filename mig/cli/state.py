@@ -78,3 +78,18 @@ def status(settings: Settings, out: Printer, *, as_json: bool, exit_code: bool, 
     if exit_code and not report.current:
         return EXIT_PENDING
     return EXIT_OK
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True,
+              help="print an object with migration, applied_at and applied_by")
+@common_options
+@with_settings
+def current(settings: Settings, out: Printer, *, as_json: bool) -> int:
+    """Print the newest applied migration, or 'none'."""
+    report = commands.current(settings)
+    if as_json:
+        out.json(report.to_json())
+    else:
+        click.echo(report.line())
+    return EXIT_OK

@@ -19,16 +19,19 @@ if TYPE_CHECKING:
     from .db import database_url, describe, stop_embedded, target
     from .deploy import require_head, wait
     from .drift import diff
+    from .events import history
     from .migrate import apply, new, repair, rollback
     from .schema import schema_diagram, schema_snapshot, schema_sql, update_diagram, verify
     from .seeding import seed
-    from .state import status
+    from .state import current, status
 
 # Which module of this package holds which verb.
 _WHERE = {
     "apply": "migrate",
     "rollback": "migrate",
     "status": "state",
+    "current": "state",
+    "history": "events",
     "new": "migrate",
     "repair": "migrate",
     "wait": "deploy",
@@ -56,10 +59,12 @@ __all__ = [
     "foreign_histories",
     "init",
     "apply",
+    "current",
     "database_url",
     "describe",
     "diff",
     "hash_history",
+    "history",
     "lint",
     "new",
     "repair",

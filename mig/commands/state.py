@@ -23,7 +23,7 @@ from ..disk.scripts import Script
 from ..engine import consistency, tracking
 from ..engine.connect import connect, open_database
 from ..errors import BadMigrationFile, DatabaseUnavailable, MigError
-from ..reports import StatusReport
+from ..reports import CurrentReport, StatusReport
 
 
 def _partial_entry(run: tracking.Partial, scripts: list[Script]) -> dict[str, Any]:
@@ -201,3 +201,19 @@ def _check(conn: connection, applied: list[Script], partial: list[tracking.Parti
             "find out who dropped it; restore it by hand, or roll the migration back and apply"
             " it again"))
     return problems
+
+
+def current(settings: Settings) -> CurrentReport:
+    """The newest applied migration (in the order they were applied: the one ``rollback``
+    takes back first), when and by whom; ``migration`` is None when nothing is applied.
+    Reads only the records: changes nothing, imports no migration file."""
+    dsn = open_database(settings)
+    conn = connect(dsn, verb="current")
+    try:
+        applied = tracking.read_applied(conn, settings.migration_table)
+    finally:
+        conn.close()
+    if not applied:
+        return CurrentReport(dsn.masked, None)
+    newest = applied[-1]
+    return CurrentReport(dsn.masked, newest.id, newest.applied_at, newest.applied_by)
