@@ -27,6 +27,7 @@ LazyGroup.modules = {
     "current": "state",
     "history": "events",
     "new": "migrate",
+    "redo": "migrate",
     "repair": "migrate",
     "config": "migrate",
     "db": "db",

@@ -92,6 +92,8 @@ def apply(settings: Settings, out: Printer, *, to: str | None, dry_run: bool, as
 @click.option("--steps", type=int, metavar="N",
               help="roll back the newest N migrations [default: 1]")
 @click.option("--to", "to", metavar="ID", help="roll back every migration applied after ID")
+@click.option("--all", "all_applied", is_flag=True,
+              help="roll back every applied migration, back to the very beginning")
 @click.option("--dry-run", is_flag=True, help="print what would run; change nothing")
 @click.option("--yes", "-y", is_flag=True, help="confirm rolling back more than one migration")
 @click.option("--force", is_flag=True,
@@ -103,31 +105,57 @@ def apply(settings: Settings, out: Printer, *, to: str | None, dry_run: bool, as
 @common_options
 @with_settings
 def rollback(settings: Settings, out: Printer, *, steps: int | None, to: str | None,
-             dry_run: bool, yes: bool, force: bool, as_json: bool,
+             all_applied: bool, dry_run: bool, yes: bool, force: bool, as_json: bool,
              fleet: FleetParams | None) -> int:
-    """Roll back the newest migration (more with --steps N or --to ID, confirmed by --yes)."""
+    """Roll back the newest migration (more with --steps N, --to ID or --all, confirmed by
+    --yes)."""
     if fleet is not None:
-        if dry_run:
-            fleet_cli.refuse("--dry-run")
+        if dry_run or all_applied:
+            fleet_cli.refuse("--dry-run" if dry_run else "--all")
         return fleet_cli.run("rollback", settings, out, fleet, as_json=as_json, yes=yes,
                              steps=steps, to=to, force=force)
 
-    def confirm(ids: list[str]) -> bool:
-        if not sys.stdin.isatty():
-            return False
-        return click.confirm(f"roll back {len(ids)} migrations ({', '.join(ids)})?")
-
     announce(settings, out)
-    report = commands.rollback(settings, steps=steps, to=to, dry_run=dry_run, yes=yes,
-                               force=force, confirm=confirm, report=out.report)
+    report = commands.rollback(settings, steps=steps, to=to, all_applied=all_applied,
+                               dry_run=dry_run, yes=yes, force=force, confirm=_confirm,
+                               report=out.report)
     if as_json:
         out.json(with_target(report.to_json(), settings))
     elif dry_run:
         _print_plan(out, report, "roll back")
     elif report.migrations:
-        out.line(f"rolled back {len(report.migrations)} migration(s)")
+        out.line(f"rolled back {len(report.migrations)} migration(s)"
+                 f" in {report.duration_ms} ms")
     else:
         out.line("nothing to roll back")
+    return EXIT_OK
+
+
+def _confirm(ids: list[str]) -> bool:
+    """Rolling back several migrations, asked on a terminal (anywhere else: --yes)."""
+    if not sys.stdin.isatty():
+        return False
+    return click.confirm(f"roll back {len(ids)} migrations ({', '.join(ids)})?")
+
+
+@cli.command()
+@click.option("--force", is_flag=True,
+              help="redo a migration without a rollback or an irreversible data migration too"
+              " (what its rollback cannot undo stays)")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@lock_options
+@common_options
+@with_settings
+def redo(settings: Settings, out: Printer, *, force: bool, as_json: bool) -> int:
+    """Roll back the newest migration and apply it again (for development)."""
+    announce(settings, out)
+    report = commands.redo(settings, force=force, report=out.report)
+    if as_json:
+        out.json(with_target(report.to_json(), settings))
+    elif report.migrations:
+        out.line(f"redid {report.migrations[0]['id']} in {report.duration_ms} ms")
+    else:
+        out.line("nothing to redo: no migration is applied")
     return EXIT_OK
 
 

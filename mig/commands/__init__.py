@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .deploy import require_head, wait
     from .drift import diff
     from .events import history
-    from .migrate import apply, new, repair, rollback
+    from .migrate import apply, new, redo, repair, rollback
     from .schema import schema_diagram, schema_snapshot, schema_sql, update_diagram, verify
     from .seeding import seed
     from .state import current, status
@@ -33,6 +33,7 @@ _WHERE = {
     "current": "state",
     "history": "events",
     "new": "migrate",
+    "redo": "migrate",
     "repair": "migrate",
     "wait": "deploy",
     "require_head": "deploy",
@@ -67,6 +68,7 @@ __all__ = [
     "history",
     "lint",
     "new",
+    "redo",
     "repair",
     "require_head",
     "rollback",
