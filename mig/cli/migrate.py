@@ -195,7 +195,7 @@ def show_config(settings: Settings, out: Printer, *, as_json: bool) -> int:
     """Show the resolved settings (password masked) and where the database came from."""
     shown = settings.describe()
     if as_json:
-        out.json(shown)
+        out.json(settings.to_json())
     else:
         width = max(len(k) for k in shown)
         for key, value in shown.items():
