@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import click
+import click.shell_completion
 
 from ..about import DISTRIBUTION, VERSION
 from ..config import InsecureTLSWarning, Settings, UnknownSettingWarning, resolve
@@ -65,6 +66,22 @@ def _remember_traceback(ctx: click.Context, param: click.Parameter, value: bool)
     run = ctx.ensure_object(Run)
     run.traceback = run.traceback or value
     return value
+
+
+def complete_migration_id(ctx: click.Context, param: click.Parameter,
+                          incomplete: str) -> list[click.shell_completion.CompletionItem]:
+    """Shell completion of ``--to``: the ids of the project's migrations that start with what
+    is typed (none when the project cannot be read: completion never fails)."""
+    from ..commands import migration_ids
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            settings = resolve(config_file=ctx.params.get("config_file"))
+        ids = migration_ids(settings)
+    except Exception:  # a half-typed command line, no project here: nothing to offer
+        return []
+    return [click.shell_completion.CompletionItem(mid) for mid in ids if mid.startswith(incomplete)]
 
 
 def common_options(func: Callable) -> Callable:

@@ -16,6 +16,7 @@ from ._common import (
     announce,
     cli,
     common_options,
+    complete_migration_id,
     lock_options,
     with_settings,
     with_target,
@@ -36,7 +37,8 @@ def _print_plan(out: Printer, report: RunReport, verb: str) -> None:
 
 
 @cli.command()
-@click.option("--to", "to", metavar="ID", help="apply up to and including this migration")
+@click.option("--to", "to", metavar="ID", shell_complete=complete_migration_id,
+              help="apply up to and including this migration")
 @click.option("--dry-run", is_flag=True, help="print what would run; change nothing")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 @click.option("--seed", "with_seed", is_flag=True,
@@ -91,7 +93,8 @@ def apply(settings: Settings, out: Printer, *, to: str | None, dry_run: bool, as
 @cli.command()
 @click.option("--steps", type=int, metavar="N",
               help="roll back the newest N migrations [default: 1]")
-@click.option("--to", "to", metavar="ID", help="roll back every migration applied after ID")
+@click.option("--to", "to", metavar="ID", shell_complete=complete_migration_id,
+              help="roll back every migration applied after ID")
 @click.option("--all", "all_applied", is_flag=True,
               help="roll back every applied migration, back to the very beginning")
 @click.option("--dry-run", is_flag=True, help="print what would run; change nothing")

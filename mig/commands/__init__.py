@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .migrate import apply, new, redo, repair, rollback
     from .schema import schema_diagram, schema_snapshot, schema_sql, update_diagram, verify
     from .seeding import seed
-    from .state import current, status
+    from .state import current, migration_ids, status
 
 # Which module of this package holds which verb.
 _WHERE = {
@@ -31,6 +31,7 @@ _WHERE = {
     "rollback": "migrate",
     "status": "state",
     "current": "state",
+    "migration_ids": "state",
     "history": "events",
     "new": "migrate",
     "redo": "migrate",
@@ -67,6 +68,7 @@ __all__ = [
     "hash_history",
     "history",
     "lint",
+    "migration_ids",
     "new",
     "redo",
     "repair",

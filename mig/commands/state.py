@@ -217,3 +217,14 @@ def current(settings: Settings) -> CurrentReport:
         return CurrentReport(dsn.masked, None)
     newest = applied[-1]
     return CurrentReport(dsn.masked, newest.id, newest.applied_at, newest.applied_by)
+
+
+def migration_ids(settings: Settings) -> list[str]:
+    """The ids of the migrations on disk, in file-name order: what ``--to`` takes (the shell
+    completion of ``mig apply --to`` offers them). Reads the folders only: no migration is
+    imported, nothing connects.
+
+    :raises MigError: a migrations folder does not exist; two files have one id.
+    """
+    scripts, _ = scripts_mod.scan(settings.sources)
+    return [s.id for s in scripts]
