@@ -161,7 +161,7 @@ class HistoryEvent:
     ``operation``: ``apply`` (yoyo's log, so plain yoyo's applies count too), and mig's own
     events: ``rollback``, ``rollback-forced``, ``repair``, ``adopt``, ``baseline``. ``role`` is
     the database role, ``os_user`` and ``host`` who ran it and from where; ``duration_ms`` how
-    long it took, where recorded (the apply a migration is applied by now).
+    long it took, where recorded (the apply a migration is applied by now, and rollbacks).
     """
 
     at: datetime

@@ -60,6 +60,7 @@ def test_history_tells_applies_rollbacks_and_repairs_with_who_where_and_how_long
     assert first.role == role and first.duration_ms is not None
     assert again.role == role and again.duration_ms is not None
     assert rolled_back.role == role and "checksum" in (repaired.detail or "")
+    assert rolled_back.duration_ms is not None and repaired.duration_ms is None
 
     only_b = commands.history(settings, migration="0002_b").events
     assert [e.operation for e in only_b] == ["apply", "rollback", "apply"]
@@ -94,3 +95,21 @@ def test_since_takes_dates_times_and_spans_and_refuses_anything_else(project, db
     assert "7d" in error.value.hint
     result = run_mig(["history", "-d", db_url, "--since", "yesterday"], cwd=project)
     assert result.returncode == EXIT_USAGE and "--since 'yesterday': not a time" in result.stderr
+
+
+def test_a_rollback_is_logged_with_how_long_it_took_and_an_older_log_gains_the_column(
+        project, db_url):
+    (project / "migrations" / "0002_b.rollback.sql").write_text(
+        "SELECT pg_sleep(0.3);\nDROP TABLE b;\n")
+    settings = resolve(database=db_url, project_dir=project)
+    commands.apply(settings)
+    commands.rollback(settings)
+    (event,) = commands.history(settings, migration="0002_b").events[-1:]
+    assert event.operation == "rollback" and 300 <= event.duration_ms < 10_000
+
+    # a log from before durations were kept: read as unknown, and given the column in place
+    query(db_url, "ALTER TABLE _mig_log DROP COLUMN duration_ms")
+    assert commands.history(settings).events[-1].duration_ms is None
+    commands.apply(settings)
+    commands.rollback(settings)
+    assert commands.history(settings).events[-1].duration_ms >= 300

@@ -47,8 +47,9 @@ def history(settings: Settings, *, migration: str | None = None,
             since: datetime | str | None = None) -> HistoryReport:
     """What happened to the database's migrations, oldest first: every apply (when, the OS
     user and host, and for the apply a migration is applied by now its database role and
-    duration), and mig's events — rollbacks, forced rollbacks, repairs, adoptions of plain
-    yoyo's applies, baselines — each with the role, OS user, host and time, and its detail.
+    duration), and mig's events — rollbacks (with their duration), forced rollbacks, repairs,
+    adoptions of plain yoyo's applies, baselines — each with the role, OS user, host and
+    time, and its detail.
     Changes nothing.
 
     :param migration: only this migration's events.
