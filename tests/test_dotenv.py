@@ -32,6 +32,9 @@ def test_the_database_of_dotenv_is_used_and_named_as_the_source(project, db_url,
         f"{db_url.rsplit('/', 1)[1]} (from .env)")
     assert {"a", "b"} <= tables(db_url)
     assert PASSWORD not in result.stdout + result.stderr
+    status = run_mig(["status"], cwd=project)
+    assert status.stdout.splitlines()[0].endswith(" (from .env)"), status.stderr
+    assert PASSWORD not in status.stdout + status.stderr
 
     result = run_mig(["config"], cwd=project)
     assert result.returncode == 0, result.stderr

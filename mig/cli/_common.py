@@ -184,6 +184,14 @@ def announce(settings: Settings, out: Printer) -> None:
     out.progress(f"database: {describe(settings)}")
 
 
+def database_line(url: str, settings: Settings) -> str:
+    """The first line of a report about the database at ``url``: ``database: URL (from
+    SOURCE)``, the source being where a configured database was set (an option, a variable,
+    ``.env``, ``yoyo.ini``)."""
+    configured = settings.database is not None
+    return f"database: {url}" + (f" (from {settings.database_source})" if configured else "")
+
+
 def with_target(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """``--json`` output with the database it acted on (``mig.commands.target``)."""
     from ..commands import target

@@ -7,7 +7,7 @@ import click
 from .. import commands
 from ..config import Settings
 from ..errors import EXIT_OK
-from ._common import Printer, cli, common_options, with_settings
+from ._common import Printer, cli, common_options, database_line, with_settings
 
 
 @cli.command()
@@ -25,7 +25,7 @@ def history(settings: Settings, out: Printer, *, migration: str | None, since: s
     if as_json:
         out.json(report.to_json())
     else:
-        out.line(f"database: {report.database}")
+        out.line(database_line(report.database, settings))
         for line in report.lines():
             click.echo(line)
     return EXIT_OK

@@ -8,7 +8,7 @@ from .. import commands
 from ..config import Settings
 from ..errors import EXIT_INCONSISTENT, EXIT_OK, EXIT_PENDING
 from . import fleet as fleet_cli
-from ._common import Printer, cli, common_options, with_settings
+from ._common import Printer, cli, common_options, database_line, with_settings
 from .fleet import FleetParams, fleet_options
 
 # What 'mig rollback' can do for an applied migration whose file is gone.
@@ -42,7 +42,7 @@ def status(settings: Settings, out: Printer, *, as_json: bool, exit_code: bool, 
     if as_json:
         out.json(report.to_json())
     else:
-        out.line(f"database: {report.database}")
+        out.line(database_line(report.database, settings))
         rows = [("STATE", "MIGRATION", "APPLIED AT (UTC)", "BY")]
         edited = {e["id"]: e["problem"] for e in report.edited}
         partial = {p["id"]: p for p in report.partial}
