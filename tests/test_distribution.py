@@ -56,3 +56,16 @@ def test_version_is_this_codes_whatever_is_installed(tmp_path, option):
     result = run_mig([option], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"mig {VERSION} (the {DISTRIBUTION} distribution)"
+
+
+def test_nothing_reads_the_metadata_of_a_distribution_called_mig():
+    """``mig`` on PyPI is another project: its metadata, where installed, is not this code's."""
+    found = []
+    for folder in ("mig", "bench"):
+        for path in (REPO / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if re.search(r"""(version|metadata|distribution)\(\s*["']mig["']""", text) or \
+                    re.search(r"""package_name\s*=\s*["']mig["']""", text) or \
+                    re.search(r"""for pkg in \(\s*["']mig["']""", text):
+                found.append(str(path.relative_to(REPO)))
+    assert found == []
