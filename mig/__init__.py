@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .about import VERSION
 from .errors import (
     BadMigrationFile,
     BaselineRefused,
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from .commands.schema import VerificationFailed
     from .config import InsecureTLSWarning, Settings, UnknownSettingWarning, resolve
 
-__version__ = "0.1.0"
+__version__ = VERSION  # mig.about: the one place the version is written
 
 _WHERE = {
     "apply": "commands",

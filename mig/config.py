@@ -23,6 +23,7 @@ from .dsn import Dsn
 from .errors import ConfigError, did_you_mean
 
 EMBEDDED = "embedded"
+DOTENV = ".env"  # the project's file of variables, and the database's source when set there
 
 # name -> (default, environment variable, ini key in [mig])
 _OPTIONS: dict[str, tuple[object, str, str]] = {
@@ -83,6 +84,7 @@ class Settings:
     database: Dsn | None = field(default=None, repr=False)
     database_source: str = EMBEDDED
     config_file: Path | None = None
+    dotenv_file: Path | None = None  # the project's .env, when one was read
     migration_table: str = "_yoyo_migration"
     lock_wait: float = 600.0
     db_lock_timeout: str = "5s"
@@ -127,6 +129,23 @@ class Settings:
             elif f.name in ("sources", "warnings"):
                 value = " ".join(str(p) for p in value)
             shown[f.name] = str(value)
+        return shown
+
+    def to_json(self) -> dict[str, object]:
+        """The settings as ``mig config --json`` prints them: every value typed (numbers,
+        booleans, ``null``, lists), paths as text, the password masked."""
+        shown: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "database":
+                value = value.masked if value is not None else None
+            elif f.name == "tls":
+                value = dict(value)
+            elif isinstance(value, tuple):
+                value = [str(v) for v in value]
+            elif isinstance(value, Path):
+                value = str(value)
+            shown[f.name] = value
         return shown
 
 
@@ -263,7 +282,9 @@ def resolve(
     :param config_file: a ``yoyo.ini``; default: found from ``project_dir`` or the working folder.
     :param sources: migration folders; default: ``sources`` of yoyo.ini, else ``migrations/``.
     :param project_dir: the project's root; default: the folder of yoyo.ini, else the working one.
-    :param env: the environment to read (default ``os.environ``).
+    :param env: the environment to read (default ``os.environ`` over the variables of the
+        project folder's ``.env`` that mig reads: ``MIG_*`` and ``DATABASE_URL``; a mapping
+        given here is the whole environment, no ``.env`` read).
     :param fleet: the run covers a fleet (docs/fleet.md): without a configured database (the
         catalog), the profile is enforced on each target instead of on the embedded default.
     :param options: ``lock_wait``, ``db_lock_timeout``, ``db_lock_attempts``,
@@ -278,12 +299,18 @@ def resolve(
     :warns InsecureTLSWarning: the production profile with such a connection, allowed by
         ``allow_insecure_tls``; the text is also in :attr:`Settings.warnings`.
     """
+    read_dotenv = env is None
     env = os.environ if env is None else env
     unknown = set(options) - set(_OPTIONS)
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
 
     ini_path = _ini_file(config_file, project_dir, env)
+    dotenv_file, from_dotenv = None, frozenset[str]()
+    if read_dotenv:
+        env, dotenv_file, from_dotenv = _with_dotenv(env, project_dir, ini_path)
+        if "MIG_CONFIG" in from_dotenv and config_file is None:
+            ini_path = _ini_file(None, project_dir, env)
     ini_defaults, ini_mig = _read_ini(ini_path) if ini_path else ({}, {})
 
     root = Path(project_dir).absolute() if project_dir else None
@@ -293,6 +320,7 @@ def resolve(
     if ini_mig:
         _check_ini_keys(ini_mig, ini_defaults, ini_path)
     db_text, db_source = _database_setting(database, env, ini_defaults, ini_path)
+    db_source = DOTENV if db_source in from_dotenv else db_source
     dsn = None
     if db_text is not None and db_text.strip() != EMBEDDED:
         dsn = Dsn.parse(db_text)
@@ -338,6 +366,7 @@ def resolve(
         database=dsn,
         database_source=db_source,
         config_file=ini_path,
+        dotenv_file=dotenv_file,
         migration_table=ini_defaults.get("migration_table") or "_yoyo_migration",
         lock_wait=_seconds("lock_wait", resolved["lock_wait"]),
         db_lock_timeout=_duration("db_lock_timeout", resolved["db_lock_timeout"]),
@@ -507,3 +536,25 @@ def _seed_text(seeds_dir: Path) -> str:
         except OSError:
             continue
     return "\n".join(texts)
+
+
+def _with_dotenv(env: Mapping[str, str], project_dir: str | Path | None, ini_path: Path | None
+                 ) -> tuple[Mapping[str, str], Path | None, frozenset[str]]:
+    """``env`` over the variables of the project folder's ``.env`` that mig reads (``MIG_*``,
+    ``DATABASE_URL``; an application's own keys there are none of mig's business), the file
+    read, and the names it supplied. A variable set in ``env`` wins over the file's."""
+    folder = Path(project_dir) if project_dir else (ini_path.parent if ini_path else Path.cwd())
+    path = folder.absolute() / DOTENV
+    if not path.is_file():
+        return env, None, frozenset()
+    from dotenv import dotenv_values
+
+    try:
+        values = dotenv_values(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}",
+                          hint="make it a readable UTF-8 file of NAME=value lines") from None
+    found = {name: value for name, value in values.items()
+             if value is not None and (name.startswith("MIG_") or name == "DATABASE_URL")
+             and name not in env}
+    return {**env, **found}, path, frozenset(found)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Protocol, TextIO, runtime_checkable
 
 Line = Callable[[str], None]
@@ -127,4 +128,100 @@ class RunReport:
             "duration_ms": self.duration_ms,
             "migrations": self.migrations,
             "adopted": self.adopted,
+        }
+
+
+@dataclass(frozen=True)
+class CurrentReport:
+    """What ``mig current`` prints: the newest applied migration (None: nothing applied)."""
+
+    database: str
+    migration: str | None
+    applied_at: datetime | None = None
+    applied_by: str | None = None
+
+    def line(self) -> str:
+        """The one line of text: the migration's id, or ``none``."""
+        return self.migration or "none"
+
+    def to_json(self) -> dict:
+        """The report as --json prints it."""
+        return {
+            "database": self.database,
+            "migration": self.migration,
+            "applied_at": self.applied_at.isoformat() if self.applied_at else None,
+            "applied_by": self.applied_by,
+        }
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One thing that happened to a database's migrations, as its logs record it.
+
+    ``operation``: ``apply`` (yoyo's log, so plain yoyo's applies count too), and mig's own
+    events: ``rollback``, ``rollback-forced``, ``repair``, ``adopt``, ``baseline``. ``role`` is
+    the database role, ``os_user`` and ``host`` who ran it and from where; ``duration_ms`` how
+    long it took, where recorded (the apply a migration is applied by now, and rollbacks).
+    """
+
+    at: datetime
+    operation: str
+    migration: str | None
+    role: str | None = None
+    os_user: str | None = None
+    host: str | None = None
+    duration_ms: int | None = None
+    detail: str | None = None
+
+    def to_json(self) -> dict:
+        """The event as --json prints it."""
+        return {
+            "at": self.at.isoformat(),
+            "operation": self.operation,
+            "migration": self.migration,
+            "role": self.role,
+            "os_user": self.os_user,
+            "host": self.host,
+            "duration_ms": self.duration_ms,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class HistoryReport:
+    """What ``mig history`` prints: the events, oldest first, and the filters they passed."""
+
+    database: str
+    events: tuple[HistoryEvent, ...] = ()
+    migration: str | None = None  # --id
+    since: datetime | None = None  # --since
+
+    def lines(self) -> list[str]:
+        """The events as a table (time in UTC), each event's detail on the line below it."""
+        if not self.events:
+            return ["no events" + (f" for {self.migration}" if self.migration else "")
+                    + (f" since {self.since:%Y-%m-%d %H:%M:%S} UTC" if self.since else "")]
+        rows = [("WHEN (UTC)", "OPERATION", "MIGRATION", "BY", "FROM", "TOOK")]
+        details: list[str | None] = [None]
+        for e in self.events:
+            who = "/".join(w for w in (e.role, e.os_user) if w)
+            took = "" if e.duration_ms is None else f"{e.duration_ms} ms"
+            rows.append((f"{e.at.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S}", e.operation,
+                         e.migration or "", who, e.host or "", took))
+            details.append(e.detail)
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        out = []
+        for row, detail in zip(rows, details):
+            out.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+            if detail:
+                out.append("    " + " ".join(detail.split()))
+        return out
+
+    def to_json(self) -> dict:
+        """The report as --json prints it."""
+        return {
+            "database": self.database,
+            "migration": self.migration,
+            "since": self.since.isoformat() if self.since else None,
+            "events": [e.to_json() for e in self.events],
         }

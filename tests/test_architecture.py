@@ -20,6 +20,7 @@ PACKAGE = REPO / "mig"
 LAYERS: dict[str, int] = {
     "mig.errors": 0, "mig.dsn": 0, "mig.tls": 0, "mig.config": 0, "mig.server": 0,
     "mig.placement": 0, "mig.reports": 0, "mig.ordering": 0, "mig.lazy": 0,
+    "mig.about": 0,
     "mig.disk": 1,
     "mig.engine": 2,
     "mig.seeds": 3, "mig.data": 3, "mig.lint": 3,

@@ -1,6 +1,6 @@
 """The extras of setup.cfg fit who installs them.
 
-Users of the pytest plugin install ``mig[pytest]``: what the plugin needs at run time and
+Users of the pytest plugin install ``mig-schema[pytest]``: what the plugin needs at run time and
 nothing of mig's own tooling. Contributors' lint and type-check tools are in ``dev``. The
 README's test command installs ``test``, which must hold every third-party module mig's own
 suite (and the package itself) imports.

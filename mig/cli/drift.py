@@ -7,7 +7,7 @@ import click
 from .. import commands
 from ..config import Settings
 from ..errors import EXIT_DRIFT, EXIT_OK
-from ._common import Printer, cli, common_options, with_settings
+from ._common import Printer, cli, common_options, complete_migration_id, with_settings
 
 
 @cli.command()
@@ -15,7 +15,7 @@ from ._common import Printer, cli, common_options, with_settings
               help="server to build the migrations' schema on [default: the embedded server] "
               "[env: MIG_SCRATCH_SERVER]")
 @click.option("--schema", "schema_name", default="public", show_default=True, metavar="NAME")
-@click.option("--to", "to", metavar="ID",
+@click.option("--to", "to", metavar="ID", shell_complete=complete_migration_id,
               help="compare with the migrations up to and including ID instead of the applied "
               "ones (before 'mig baseline --to ID')")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")

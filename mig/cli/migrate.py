@@ -16,6 +16,7 @@ from ._common import (
     announce,
     cli,
     common_options,
+    complete_migration_id,
     lock_options,
     with_settings,
     with_target,
@@ -45,7 +46,8 @@ def _empty_note(report: RunReport) -> str:
 
 
 @cli.command()
-@click.option("--to", "to", metavar="ID", help="apply up to and including this migration")
+@click.option("--to", "to", metavar="ID", shell_complete=complete_migration_id,
+              help="apply up to and including this migration")
 @click.option("--dry-run", is_flag=True, help="print what would run; change nothing")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 @click.option("--seed", "with_seed", is_flag=True,
@@ -101,7 +103,10 @@ def apply(settings: Settings, out: Printer, *, to: str | None, dry_run: bool, as
 @cli.command()
 @click.option("--steps", type=int, metavar="N",
               help="roll back the newest N migrations [default: 1]")
-@click.option("--to", "to", metavar="ID", help="roll back every migration applied after ID")
+@click.option("--to", "to", metavar="ID", shell_complete=complete_migration_id,
+              help="roll back every migration applied after ID")
+@click.option("--all", "all_applied", is_flag=True,
+              help="roll back every applied migration, back to the very beginning")
 @click.option("--dry-run", is_flag=True, help="print what would run; change nothing")
 @click.option("--yes", "-y", is_flag=True, help="confirm rolling back more than one migration")
 @click.option("--force", is_flag=True,
@@ -113,31 +118,57 @@ def apply(settings: Settings, out: Printer, *, to: str | None, dry_run: bool, as
 @common_options
 @with_settings
 def rollback(settings: Settings, out: Printer, *, steps: int | None, to: str | None,
-             dry_run: bool, yes: bool, force: bool, as_json: bool,
+             all_applied: bool, dry_run: bool, yes: bool, force: bool, as_json: bool,
              fleet: FleetParams | None) -> int:
-    """Roll back the newest migration (more with --steps N or --to ID, confirmed by --yes)."""
+    """Roll back the newest migration (more with --steps N, --to ID or --all, confirmed by
+    --yes)."""
     if fleet is not None:
-        if dry_run:
-            fleet_cli.refuse("--dry-run")
+        if dry_run or all_applied:
+            fleet_cli.refuse("--dry-run" if dry_run else "--all")
         return fleet_cli.run("rollback", settings, out, fleet, as_json=as_json, yes=yes,
                              steps=steps, to=to, force=force)
 
-    def confirm(ids: list[str]) -> bool:
-        if not sys.stdin.isatty():
-            return False
-        return click.confirm(f"roll back {len(ids)} migrations ({', '.join(ids)})?")
-
     announce(settings, out)
-    report = commands.rollback(settings, steps=steps, to=to, dry_run=dry_run, yes=yes,
-                               force=force, confirm=confirm, report=out.report)
+    report = commands.rollback(settings, steps=steps, to=to, all_applied=all_applied,
+                               dry_run=dry_run, yes=yes, force=force, confirm=_confirm,
+                               report=out.report)
     if as_json:
         out.json(with_target(report.to_json(), settings))
     elif dry_run:
         _print_plan(out, report, "roll back")
     elif report.migrations:
-        out.line(f"rolled back {len(report.migrations)} migration(s){_empty_note(report)}")
+        out.line(f"rolled back {len(report.migrations)} migration(s){_empty_note(report)}"
+                 f" in {report.duration_ms} ms")
     else:
         out.line("nothing to roll back")
+    return EXIT_OK
+
+
+def _confirm(ids: list[str]) -> bool:
+    """Rolling back several migrations, asked on a terminal (anywhere else: --yes)."""
+    if not sys.stdin.isatty():
+        return False
+    return click.confirm(f"roll back {len(ids)} migrations ({', '.join(ids)})?")
+
+
+@cli.command()
+@click.option("--force", is_flag=True,
+              help="redo a migration without a rollback or an irreversible data migration too"
+              " (what its rollback cannot undo stays)")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@lock_options
+@common_options
+@with_settings
+def redo(settings: Settings, out: Printer, *, force: bool, as_json: bool) -> int:
+    """Roll back the newest migration and apply it again (for development)."""
+    announce(settings, out)
+    report = commands.redo(settings, force=force, report=out.report)
+    if as_json:
+        out.json(with_target(report.to_json(), settings))
+    elif report.migrations:
+        out.line(f"redid {report.migrations[0]['id']} in {report.duration_ms} ms")
+    else:
+        out.line("nothing to redo: no migration is applied")
     return EXIT_OK
 
 
@@ -177,7 +208,7 @@ def show_config(settings: Settings, out: Printer, *, as_json: bool) -> int:
     """Show the resolved settings (password masked) and where the database came from."""
     shown = settings.describe()
     if as_json:
-        out.json(shown)
+        out.json(settings.to_json())
     else:
         width = max(len(k) for k in shown)
         for key, value in shown.items():

@@ -49,9 +49,7 @@ def verify(settings: Settings, out: Printer, *, scratch: str | None, keep: bool,
         report = commands.verify(server, settings=settings, keep=keep, chain=chain,
                                  keep_going=keep_going, report=out.report)
     except MigError as exc:
-        failed = getattr(exc, "report", None)
-        if failed is not None and as_json:
-            out.json({**failed.to_json(), "error": exc.message})
+        failed = getattr(exc, "report", None)  # with --json, main prints it with the error
         if failed is not None and keep and failed.database:
             click.echo(f"scratch database kept: {failed.database}", err=True)
         raise

@@ -8,7 +8,7 @@ from .. import commands
 from ..config import Settings
 from ..errors import EXIT_INCONSISTENT, EXIT_OK, EXIT_PENDING
 from . import fleet as fleet_cli
-from ._common import Printer, cli, common_options, with_settings
+from ._common import Printer, cli, common_options, database_line, with_settings
 from .fleet import FleetParams, fleet_options
 
 # What 'mig rollback' can do for an applied migration whose file is gone.
@@ -45,7 +45,7 @@ def status(settings: Settings, out: Printer, *, as_json: bool, exit_code: bool, 
     if as_json:
         out.json(report.to_json())
     else:
-        out.line(f"database: {report.database}")
+        out.line(database_line(report.database, settings))
         rows = [("STATE", "MIGRATION", "APPLIED AT (UTC)", "BY")]
         edited = {e["id"]: e["problem"] for e in report.edited}
         partial = {p["id"]: p for p in report.partial}
@@ -80,4 +80,19 @@ def status(settings: Settings, out: Printer, *, as_json: bool, exit_code: bool, 
         return EXIT_INCONSISTENT
     if exit_code and not report.current:
         return EXIT_PENDING
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True,
+              help="print an object with migration, applied_at and applied_by")
+@common_options
+@with_settings
+def current(settings: Settings, out: Printer, *, as_json: bool) -> int:
+    """Print the newest applied migration, or 'none'."""
+    report = commands.current(settings)
+    if as_json:
+        out.json(report.to_json())
+    else:
+        click.echo(report.line())
     return EXIT_OK

@@ -19,18 +19,23 @@ if TYPE_CHECKING:
     from .db import database_url, describe, stop_embedded, target
     from .deploy import require_head, wait
     from .drift import diff
+    from .events import history
     from .imports import import_history
-    from .migrate import apply, new, repair, rollback
+    from .migrate import apply, new, redo, repair, rollback
     from .schema import schema_diagram, schema_snapshot, schema_sql, update_diagram, verify
     from .seeding import seed
-    from .state import status
+    from .state import current, migration_ids, status
 
 # Which module of this package holds which verb.
 _WHERE = {
     "apply": "migrate",
     "rollback": "migrate",
     "status": "state",
+    "current": "state",
+    "migration_ids": "state",
+    "history": "events",
     "new": "migrate",
+    "redo": "migrate",
     "repair": "migrate",
     "wait": "deploy",
     "require_head": "deploy",
@@ -58,13 +63,17 @@ __all__ = [
     "foreign_histories",
     "init",
     "apply",
+    "current",
     "database_url",
     "describe",
     "diff",
     "hash_history",
+    "history",
     "import_history",
     "lint",
+    "migration_ids",
     "new",
+    "redo",
     "repair",
     "require_head",
     "rollback",

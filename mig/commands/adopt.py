@@ -55,6 +55,7 @@ def test_the_test_database_has_every_migration(mig_db):
 NEXT_STEPS = """\
 next steps:
   mig new create_notes        # a migration and its rollback: write the SQL in both
+  mig hash                    # once written: their checksums into migrations/mig.sum
   mig apply                   # apply it (to the embedded database in .mig/ unless configured)
   python -m pytest            # tests/test_migrations.py, on a fresh database per test
 an existing database built without mig: 'mig diff --to ID', then 'mig baseline --to ID'

@@ -272,10 +272,11 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
 
 
 def rollback(settings: Settings, *, steps: int | None = None, to: str | None = None,
-             dry_run: bool = False, yes: bool = False, force: bool = False,
-             confirm: Callable[[list[str]], bool] | None = None,
+             all_applied: bool = False, dry_run: bool = False, yes: bool = False,
+             force: bool = False, confirm: Callable[[list[str]], bool] | None = None,
              report: Reporter | Line | None = None) -> RunReport:
-    """Roll back the newest ``steps`` migrations (default one), or all applied after ``to``.
+    """Roll back the newest ``steps`` migrations (default one), all applied after ``to``, or
+    with ``all_applied`` every applied migration (back to the very beginning).
 
     More than one migration needs ``yes=True`` or a ``confirm`` callback that returns True.
     A migration without any rollback, or holding a data step without a backward function, is
@@ -287,8 +288,9 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         rollback was not stored (a Python migration's), without ``force``.
     """
     say = reporter(report)
-    if steps is not None and to is not None:
-        raise MigError("give either --steps or --to, not both")
+    started = time.monotonic()
+    if sum((steps is not None, to is not None, all_applied)) > 1:
+        raise MigError("give one of --steps, --to and --all, not several")
     if steps is not None and steps < 1:
         raise MigError("--steps must be at least 1")
     scripts, _ = scripts_mod.load(settings.sources)
@@ -301,7 +303,8 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         # A file that is gone is no obstacle: its stored rollback is used if it is rolled back.
         _refuse_edited([p for p in tracking.edited(scripts, applied, partial)
                         if p["problem"] != "missing"])
-        plan = undo.plan(conn, scripts, applied, steps=steps, to=to, force=force)
+        plan = undo.plan(conn, scripts, applied, steps=len(applied) if all_applied else steps,
+                         to=to, force=force)
         _refuse_unfinished(partial, "rollback", plan)
         if not force:
             undo.refuse_irreversible(plan)
@@ -340,6 +343,55 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
             else:
                 say(f"rolled back {script.id} ({done})")
             result.migrations.append(entry)
+    result.duration_ms = int((time.monotonic() - started) * 1000)
+    return result
+
+
+def redo(settings: Settings, *, force: bool = False,
+         report: Reporter | Line | None = None) -> RunReport:
+    """Roll back the newest applied migration and apply it again: for development, after
+    editing a migration's rollback or trying one out. Each half is :func:`rollback` and
+    :func:`apply`, with their checks: an edited applied migration is refused (``mig repair``
+    accepts it first), one that cannot be undone needs ``force``. The report lists the
+    migration twice, ``"action": "rollback"`` then ``"apply"``, each with its duration.
+
+    :raises Refused: the newest applied migration's file is gone (it could be rolled back, not
+        applied again); :class:`~mig.errors.CannotUndo` as :func:`rollback` raises it.
+    :raises MigError: applying it again failed: the message says it is now rolled back.
+    """
+    say = reporter(report)
+    started = time.monotonic()
+    result = RunReport("redo")
+    scripts, _ = scripts_mod.scan(settings.sources)
+    conn = connect(open_database(settings), verb="redo")
+    try:
+        applied = tracking.read_applied(conn, settings.migration_table)
+    finally:
+        conn.close()
+    if not applied:
+        return result
+    newest = applied[-1].id
+    if newest not in {s.id for s in scripts}:
+        raise Refused(
+            f"{newest} is the newest applied migration, but its file is gone: redo could roll"
+            " it back, not apply it again",
+            hint="restore its file (the branch it came from), or roll it back alone with"
+            " 'mig rollback'")
+    back = rollback(settings, steps=1, force=force, report=say)
+    for entry in back.migrations:
+        result.migrations.append({"action": "rollback", **entry})
+    if not back.migrations:
+        return result
+    again = back.migrations[0]["id"]
+    try:
+        forward = apply(settings, to=again, report=say)
+    except MigError as exc:
+        exc.message += (f"\n  {again} was rolled back by this redo and is pending now: fix it"
+                        " and run 'mig apply'")
+        raise
+    for entry in forward.migrations:
+        result.migrations.append({"action": "apply", **entry})
+    result.duration_ms = int((time.monotonic() - started) * 1000)
     return result
 
 

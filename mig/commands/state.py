@@ -27,7 +27,7 @@ from ..dsn import Dsn
 from ..engine import consistency, tracking
 from ..engine.connect import connect, open_database
 from ..errors import BadMigrationFile, DatabaseUnavailable, MigError
-from ..reports import StatusReport
+from ..reports import CurrentReport, StatusReport
 
 
 def _partial_entry(run: tracking.Partial, scripts: list[Script]) -> dict[str, Any]:
@@ -294,3 +294,30 @@ def _build(settings: Settings, scratch: Dsn | None, build: list[Script], hooks: 
             return consistency.catalog_objects(conn, ignore=ignore).without(before)
         finally:
             engine.close()
+
+
+def current(settings: Settings) -> CurrentReport:
+    """The newest applied migration (in the order they were applied: the one ``rollback``
+    takes back first), when and by whom; ``migration`` is None when nothing is applied.
+    Reads only the records: changes nothing, imports no migration file."""
+    dsn = open_database(settings)
+    conn = connect(dsn, verb="current")
+    try:
+        applied = tracking.read_applied(conn, settings.migration_table)
+    finally:
+        conn.close()
+    if not applied:
+        return CurrentReport(dsn.masked, None)
+    newest = applied[-1]
+    return CurrentReport(dsn.masked, newest.id, newest.applied_at, newest.applied_by)
+
+
+def migration_ids(settings: Settings) -> list[str]:
+    """The ids of the migrations on disk, in file-name order: what ``--to`` takes (the shell
+    completion of ``mig apply --to`` offers them). Reads the folders only: no migration is
+    imported, nothing connects.
+
+    :raises MigError: a migrations folder does not exist; two files have one id.
+    """
+    scripts, _ = scripts_mod.scan(settings.sources)
+    return [s.id for s in scripts]

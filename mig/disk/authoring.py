@@ -18,11 +18,26 @@ _PY_TEMPLATE = '''"""{name}"""
 from yoyo import step
 
 {depends}
+# A change to many rows goes in a data step: batches walked by primary key, each committed
+# with a checkpoint, retried, reported, counted by 'mig apply --dry-run' (docs/data-migrations.md).
+# Uncomment it, or delete these lines:
+#
+# from mig.data import data_step
+#
+# __transactional__ = False  # one commit per batch: a re-run resumes after the last one
+#
+# def forward(batch):
+#     batch.execute("UPDATE users SET email = lower(email) WHERE {{range}} AND {{where}}")
+#
+# def backward(batch):  # leave it out and the rollback is refused as irreversible
+#     ...
+
 steps = [
     step(
         "",  # apply
         "",  # rollback
     ),
+    # data_step(forward, backward, table="users", where="email <> lower(email)"),
 ]
 '''
 

@@ -394,7 +394,9 @@ def discover(sources: tuple[Path, ...]) -> list[Path]:
         if not source.is_dir():
             raise MigError(
                 f"migrations folder {source} does not exist",
-                hint="create it, or point 'sources' in yoyo.ini at the folder that holds them",
+                hint="outside a project, 'mig init' lays one out (yoyo.ini, migrations/, seeds/);"
+                " in one, create the folder or point 'sources' in yoyo.ini at the one that holds"
+                " them",
             )
         found.extend(sorted(p for p in source.iterdir() if p.is_file() and is_migration_name(p)))
     return found

@@ -85,7 +85,7 @@ def find(server_major: int, given: str | None = None) -> Path:
         f"no pg_dump of PostgreSQL {server_major} or newer: looked at the embedded server's, "
         f"PATH and /usr/lib/postgresql/*/bin: {looked}",
         hint=f"install the PostgreSQL {server_major} client tools (e.g. postgresql-client-"
-        f"{server_major}) or pip install 'mig[embedded]', or give one with --pg-dump PATH "
+        f"{server_major}) or pip install 'mig-schema[embedded]', or give one with --pg-dump PATH "
         "(MIG_PG_DUMP)",
     )
 

@@ -34,6 +34,7 @@ from psycopg2.extensions import connection, cursor
 
 from ..disk import steps as yoyo_steps
 from ..disk.scripts import Script
+from ..reports import HistoryEvent
 from .connect import fetch_row
 
 if TYPE_CHECKING:
@@ -69,8 +70,16 @@ CREATE TABLE IF NOT EXISTS _mig_log (
     detail text,
     by_user text NOT NULL DEFAULT current_user,
     os_user text,
-    host text
+    host text,
+    duration_ms integer
 );
+DO $mig$ BEGIN
+    -- a log made before it recorded how long a rollback took gains the column in place
+    IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('_mig_log')
+                   AND attname = 'duration_ms' AND NOT attisdropped) THEN
+        ALTER TABLE _mig_log ADD COLUMN IF NOT EXISTS duration_ms integer;
+    END IF;
+END $mig$;
 CREATE TABLE IF NOT EXISTS _mig_progress (
     migration_id text NOT NULL,
     direction text NOT NULL DEFAULT 'apply',
@@ -308,18 +317,25 @@ def stored_rollbacks(conn: connection, ids: list[str]) -> dict[str, StoredRollba
 def record_rollback(backend: Backend, script: Script | StoredScript, *,
                     forced: str | None = None) -> None:
     """Remove ``script``'s records; ``_mig_log`` gets a ``rollback`` row, or with ``forced``
-    (why the rollback could not undo everything) a ``rollback-forced`` row saying what stayed."""
+    (why the rollback could not undo everything) a ``rollback-forced`` row saying what stayed,
+    with how long the rollback took: since its transaction began, or for a non-transactional
+    one since its run started (``_mig_partial``), the commit not included."""
     backend.unmark_one(script.migration, log=False)
     log_yoyo(backend, script.migration, "rollback")
+    detail = f"forced (--force): {forced}; what it changed stays in the database" if forced \
+        else None
     with backend.connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO _mig_log (migration_id, operation, detail, os_user, host, duration_ms)"
+            " SELECT %(id)s, %(operation)s, %(detail)s, %(os_user)s, %(host)s,"
+            " (extract(epoch FROM clock_timestamp() - coalesce((SELECT started_at"
+            " FROM _mig_partial WHERE migration_id = %(id)s AND direction = 'rollback'),"
+            " now())) * 1000)::integer",
+            {"id": script.id, "operation": "rollback-forced" if forced else "rollback",
+             "detail": detail, "os_user": os_user(), "host": socket.gethostname()})
         cur.execute("DELETE FROM _mig_migrations WHERE migration_id = %s", (script.id,))
         cur.execute("DELETE FROM _mig_progress WHERE migration_id = %s", (script.id,))
         cur.execute("DELETE FROM _mig_partial WHERE migration_id = %s", (script.id,))
-    if forced:
-        log_event(backend.connection, script.id, "rollback-forced",
-                  f"forced (--force): {forced}; what it changed stays in the database")
-    else:
-        log_event(backend.connection, script.id, "rollback", None)
 
 
 def log_yoyo(backend: Backend, migration: Any, operation: str) -> None:
@@ -505,3 +521,48 @@ def forget(backend: Backend, migration_id: str) -> None:
         cur.execute(sql.SQL("DELETE FROM {} WHERE migration_id = %s")
                     .format(sql.Identifier(backend.migration_table)), (migration_id,))
         cur.execute("DELETE FROM _mig_migrations WHERE migration_id = %s", (migration_id,))
+
+
+def read_history(conn: connection, migration_table: str, *, migration: str | None = None,
+                 since: datetime | None = None) -> list[HistoryEvent]:
+    """What happened to the migrations, oldest first: the applies of yoyo's log (plain yoyo's
+    too; the one a migration is applied by now with its duration and database role from
+    ``_mig_migrations``) and mig's own events of ``_mig_log`` (rollbacks, forced rollbacks,
+    repairs, adoptions, baselines). Only ``migration``'s, only those at or after ``since``.
+    A database without the tables has no history."""
+    with conn.cursor() as cur:
+        has_log = table_exists(cur, "_mig_log")
+        has_yoyo = table_exists(cur, "_yoyo_log")
+        has_mig = table_exists(cur, "_mig_migrations")
+        parts = []
+        if has_log:
+            cur.execute("SELECT FROM pg_attribute WHERE attrelid = to_regclass('_mig_log')"
+                        " AND attname = 'duration_ms' AND NOT attisdropped")
+            took = "duration_ms" if cur.fetchone() is not None else "NULL::integer"
+            parts.append(f"SELECT at, operation, migration_id, by_user, os_user, host, {took},"
+                         " detail, 1 AS source, id::text AS seq FROM _mig_log")
+        if has_yoyo:
+            # the apply a migration is applied by now: its role and duration are recorded
+            role, duration, join = "NULL::text", "NULL::integer", ""
+            if has_mig:
+                role, duration = "c.applied_by", "c.duration_ms"
+                join = ("LEFT JOIN _mig_migrations c ON c.migration_id = y.migration_id"
+                        " AND y.created_at_utc = (SELECT max(z.created_at_utc) FROM _yoyo_log z"
+                        " WHERE z.migration_id = y.migration_id AND z.operation = 'apply')")
+            parts.append(
+                f"SELECT y.created_at_utc AT TIME ZONE 'UTC', y.operation, y.migration_id,"
+                f" {role}, y.username, y.hostname, {duration}, NULL, 0, y.created_at_utc::text"
+                f" FROM _yoyo_log y {join} WHERE y.operation = 'apply'")
+        if not parts:
+            return []
+        cur.execute(
+            "SELECT * FROM (" + " UNION ALL ".join(parts) + ") AS e(at, operation, migration,"
+            " role, os_user, host, duration_ms, detail, source, seq)"
+            " WHERE (%(migration)s::text IS NULL OR migration = %(migration)s)"
+            " AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)"
+            " ORDER BY at, source, seq",
+            {"migration": migration, "since": since})
+        rows = cur.fetchall()
+    return [HistoryEvent(at.astimezone(timezone.utc), operation, mid, role, os_user, host,
+                         duration, detail)
+            for at, operation, mid, role, os_user, host, duration, detail, _, _ in rows]

@@ -183,6 +183,8 @@ def lint(settings: Settings, files: Sequence[str | Path] = (), *, database: Dsn 
         ``since`` that is neither a migration id nor a git revision.
     :raises MigError: squawk or pglast is not installed, or squawk failed.
     """
+    parsed.require()  # the tools of the lint extra, before anything is read
+    squawk.executable()
     config = lint_settings or settings_mod.load(settings.project_dir)
     scripts, hooks = scripts_mod.load(settings.sources, checked=False)
     chosen, in_history = _select(files, scripts + hooks)

@@ -34,10 +34,19 @@ if TYPE_CHECKING:
 def _pglast() -> ModuleType:
     try:
         import pglast
-    except ImportError:  # pragma: no cover - the lint extra installs it
-        raise MigError("mig lint needs pglast (PostgreSQL's parser for Python)",
-                       hint="pip install 'mig[lint]'") from None
+    except ImportError:  # the lint extra installs it
+        raise MigError("mig lint needs pglast (PostgreSQL's parser for Python), which is not"
+                       " installed: it comes with mig's lint extra",
+                       hint="pip install 'mig-schema[lint]' (pglast and squawk-cli)") from None
     return pglast
+
+
+def require() -> None:
+    """Make sure pglast can be imported, before any rule runs.
+
+    :raises MigError: it is not installed, naming the extra that brings it.
+    """
+    _pglast()
 
 
 @dataclass(frozen=True)

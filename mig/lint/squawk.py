@@ -27,8 +27,9 @@ def executable() -> str:
         return str(beside)
     found = shutil.which("squawk")
     if found is None:
-        raise MigError("squawk is not installed, so migrations cannot be linted",
-                       hint="pip install 'mig[lint]' (the squawk-cli package)")
+        raise MigError("squawk is not installed, so migrations cannot be linted: it comes"
+                       " with mig's lint extra",
+                       hint="pip install 'mig-schema[lint]' (squawk-cli and pglast)")
     return found
 
 

