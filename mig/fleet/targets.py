@@ -160,10 +160,13 @@ _PASSWORD = ("this target's URL holds a password; a fleet listing must not",
 def _from_text(path: Path) -> Iterator[Row]:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         where = f"{path}:{number}"
-        words = _COMMENT.split(line, maxsplit=1)[0].split()
+        kept = _COMMENT.split(line, maxsplit=1)[0]
+        words = kept.split()
         if not words:
             continue
-        if _password_in(line):  # the whole line: a '#' or a space may have cut the password
+        # a URL's credentials are read from the whole line (a '#' or a space may have cut the
+        # password), a password=... parameter from what is not a comment
+        if _password_in(line if _credentials(line) is not None else kept):
             yield where, _problem(where, _PASSWORD[0], hint=_PASSWORD[1])
             continue
         fields: dict = {"url": words[0], "labels": {}, "text": line}
