@@ -236,6 +236,9 @@ def test_a_fleet_refuses_two_entries_that_reach_the_same_records(pg_server: Loca
         assert "_yoyo_migration" not in {r[0] for r in query(
             db_url, "SELECT tablename FROM pg_tables")}
         assert not journal.exists()
+        status = run_mig(["status", "--fleet", str(listing), "--json"], cwd=project,
+                         env={"PGPORT": port})
+        assert status.returncode == 2 and "4 problems" in status.stderr, status.stderr
     finally:
         drop_database(pg_server, other)
 

@@ -205,8 +205,8 @@ def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetO
     jobs = options.jobs or default_jobs(settings, targets)
     looks: dict[str, Look] = {}
     if ask is not None and scanned is not None:
-        # a verb that changes targets asks each first: the listing is refused when two
-        # entries reach the same records, before anything runs or the journal is touched
+        # each target asked first: the listing is refused when two entries reach the same
+        # records, before anything runs or the journal is touched
         scripts = scanned[0]
         looks = _looked(settings, targets, jobs, lambda ts: _look(ts, verb, ask, scripts))
     journal = None
@@ -261,11 +261,12 @@ def _scan(settings: Settings) -> Scanned:
 def status(settings: Settings, targets: list[Target], options: FleetOptions) -> Summary:
     """Which migration each target is at; :attr:`Summary.versions` groups them. A target at
     head is told by one query (:func:`mig.commands.state.at_head`), the others by the whole
-    status read."""
-    scripts, _ = _scan(settings)
+    status read. As the verbs that change targets, it asks each target's server first (on
+    the connection of that one query) and refuses two entries that reach the same records."""
+    scanned = _scan(settings)
 
     def work(ts: Settings, target: Target, look: Look | None) -> dict:
-        head = at_head(ts, scripts)
+        head = look.head if look is not None else at_head(ts, scanned[0])
         if head is not None:
             return {"outcome": "current", "version": head.version, "state": "current",
                     "pending": 0, "edited": 0}
@@ -274,7 +275,8 @@ def status(settings: Settings, targets: list[Target], options: FleetOptions) -> 
                 "version": _version(report), "state": _state(report),
                 "pending": len(report.pending), "edited": len(report.edited)}
 
-    return _fleet("status", settings, targets, options, work, journaled=False)
+    return _fleet("status", settings, targets, options, work, journaled=False,
+                  scanned=scanned, ask=ASK_HEAD)
 
 
 def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
