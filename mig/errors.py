@@ -43,6 +43,29 @@ class ConfigError(MigError):
     exit_code = EXIT_USAGE
 
 
+class BadListing(ConfigError):
+    """A fleet listing that cannot run. ``problems`` holds every problem found, each a
+    :class:`BadListing` of one with ``where`` (file and line, query row) set; a listing with
+    one problem is that problem. No message shows a target's user name or password."""
+
+    def __init__(self, message: str, *, where: str | None = None,
+                 problems: list[BadListing] | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.where = where
+        self.problems = list(problems or [])
+
+    @classmethod
+    def of(cls, source: str, problems: list[BadListing]) -> BadListing:
+        """One error for every problem of ``source`` (each line of the message is one)."""
+        if len(problems) == 1:
+            only = problems[0]
+            return cls(only.message, where=only.where, problems=problems, hint=only.hint)
+        hints = list(dict.fromkeys(p.hint for p in problems if p.hint))
+        return cls(f"{source}: {len(problems)} problems\n"
+                   + "\n".join(f"  {p.message}" for p in problems),
+                   problems=problems, hint="; ".join(hints) or None)
+
+
 class ServerError(MigError):
     """The embedded or local PostgreSQL server could not be started, found or stopped."""
 

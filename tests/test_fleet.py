@@ -19,7 +19,7 @@ import pytest
 
 import mig
 from mig import fleet
-from mig.engine.lock import lock_key, settings_key
+from mig.engine.lock import lock_key
 from mig.errors import ConfigError
 from mig.server import LocalServer
 from tests.support import (
@@ -392,7 +392,7 @@ def test_schema_targets_each_have_their_own_tables_records_and_lock(pg_server, d
     holder = psycopg2.connect(db_url)
     holder.autocommit = True
     holder.cursor().execute("SELECT pg_advisory_lock(%s)",
-                            (settings_key(dataclasses.replace(settings, schema="tenant_a")),))
+                            (lock_key("tenant_a._yoyo_migration"),))
     seen: list[dict] = []
     try:
         summary = fleet.apply(

@@ -83,19 +83,26 @@ class Head:
     version: str | None
 
 
-def at_head(settings: Settings, scripts: list[Script]) -> Head | None:
+def at_head(settings: Settings, scripts: list[Script], *,
+            conn: connection | None = None) -> Head | None:
     """Whether the database is at head, from one connection and one query: every migration
     in ``scripts`` (:func:`mig.disk.scripts.scan`, which a caller checking many databases
     does once) applied with its file's checksum, nothing applied that is not on disk, no
     unfinished run. None when that is not proven (behind, edited, a record without mig's
     checksum, tables missing or unreadable): :func:`status` then tells the whole state.
     Whenever this returns a :class:`Head`, :func:`status` reports ``current``.
+
+    :param conn: an open autocommit connection of ``settings`` to ask on (a fleet asks more
+        of a target on the same connection); by default one of its own.
     """
-    conn = connect(open_database(settings), verb="status", watch_client=False)
-    try:
+    if conn is not None:
         found = tracking.read_head(conn, settings.migration_table)
-    finally:
-        conn.close()
+    else:
+        own = connect(open_database(settings), verb="status", watch_client=False)
+        try:
+            found = tracking.read_head(own, settings.migration_table)
+        finally:
+            own.close()
     if found is None:
         return None
     applied, unfinished = found

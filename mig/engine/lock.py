@@ -1,10 +1,18 @@
-"""The migration lock: a PostgreSQL session-level advisory lock.
+"""The migration lock: a PostgreSQL session-level advisory lock, keyed by what the tracking
+table *is* in the database, not by how the target was written.
 
 The server releases a session lock the moment the holding connection ends, so a killed
 ``mig apply`` leaves nothing behind to break by hand. Waiters poll with single autocommit
 statements and sleep between them: they never sit inside a transaction or hold a snapshot, so a
 leader running ``CREATE INDEX CONCURRENTLY`` (which waits for every older snapshot) cannot
 deadlock against them.
+
+The key comes from the server (:func:`tracking_place`): the schema the tracking table resolves
+to on the connection (the table's schema when it exists, else the first schema of the
+search_path, where it will be created, else the configured schema that does not exist yet) and
+the table's name. A plain target, the same database with ``schema=public``, a ``schemas:%``
+fleet, or a host alias all take one lock. (Advisory locks are per database already.) Every verb
+that changes the records takes the lock through :func:`locked_connection`.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from psycopg2.extensions import connection
 
@@ -41,12 +50,60 @@ def lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def settings_key(settings: Settings) -> int:
-    """The lock of the database (or schema) that ``settings`` point at: a schema target's lock
-    is its own, so the schemas of one database migrate side by side."""
-    if settings.schema is not None:
-        return lock_key(f"{settings.schema}.{settings.migration_table}")
-    return lock_key(settings.migration_table)
+# The schema of the tracking table as that connection resolves it, the database, and the server
+# (its system identifier where this role may read it, and when it started: two servers cloned
+# from one base backup share the identifier, never the start).
+_PLACE_SQL = """
+SELECT coalesce((SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.oid = to_regclass(quote_ident(%s))), current_schema()),
+       d.oid, d.datname,
+       CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE')
+            THEN (SELECT system_identifier::text FROM pg_control_system()) END,
+       pg_postmaster_start_time()::text
+  FROM pg_database d WHERE d.datname = current_database()
+"""
+
+
+@dataclass(frozen=True)
+class TrackingPlace:
+    """Where a target's migration records live, as its server says: what one lock guards."""
+
+    server: str  # the system identifier (when readable) and the server's start time
+    database: int  # the database's oid
+    dbname: str
+    schema: str | None  # the schema of the tracking table; None: no schema to put it in
+    table: str
+
+    @property
+    def key(self) -> int:
+        """The advisory-lock key of these records.
+
+        The tracking table in ``public`` keeps the key of a plain target of earlier mig
+        versions (the table's name alone), so an older mig migrating the same database beside
+        this one still waits for it; any other schema is ``schema.table``, as earlier versions
+        keyed a schema target.
+        """
+        if self.schema is None or self.schema == "public":
+            return lock_key(self.table)
+        return lock_key(f"{self.schema}.{self.table}")
+
+    @property
+    def shown(self) -> str:
+        """The place as a message names it: database, schema, server."""
+        return (f"database {self.dbname} (oid {self.database}), schema "
+                f"{self.schema or '(none)'}, on server {self.server}")
+
+
+def tracking_place(conn: connection, settings: Settings) -> TrackingPlace:
+    """Ask the server where the tracking table of ``settings`` is (or will be) on ``conn``:
+    one round trip. ``conn`` must be a connection opened for ``settings`` (its search_path
+    decides the schema) in autocommit mode."""
+    with conn.cursor() as cur:
+        cur.execute(_PLACE_SQL, (settings.migration_table,))
+        schema, oid, dbname, system, started = fetch_row(cur)
+    server = f"{system} started {started}" if system else f"started {started}"
+    return TrackingPlace(server, int(oid), dbname, schema or settings.schema,
+                         settings.migration_table)
 
 
 def holder(conn: connection, key: int) -> str | None:
@@ -69,7 +126,8 @@ def migration_lock(
     wait: float,
     report: Callable[[str], None] | None = None,
 ) -> Iterator[None]:
-    """Hold the advisory lock ``key`` on ``conn`` (which must be in autocommit mode).
+    """Hold the advisory lock ``key`` on ``conn`` (which must be in autocommit mode). Verbs
+    take the migration lock through :func:`locked_connection`, which derives the key.
 
     :param wait: seconds to wait for another holder before :class:`LockTimeout`.
     :param report: called every few seconds while waiting, with who holds the lock.
@@ -111,12 +169,13 @@ def migration_lock(
 @contextlib.contextmanager
 def locked_connection(settings: Settings, verb: str,
                       report: Callable[[str], None]) -> Iterator[tuple[Dsn, connection]]:
-    """A connection holding the migration lock (waiting for it as configured)."""
+    """A connection holding the migration lock of the records ``settings`` point at (waiting
+    for it as configured): the one way every verb takes the lock."""
     dsn = open_database(settings)
     conn = connect(dsn, verb=verb)
     try:
-        with migration_lock(conn, settings_key(settings), wait=settings.lock_wait,
-                            report=report):
+        key = tracking_place(conn, settings).key
+        with migration_lock(conn, key, wait=settings.lock_wait, report=report):
             yield dsn, conn
     finally:
         conn.close()

@@ -3,13 +3,16 @@ stopped.
 
 Where it lives is a choice, argued here: a local file (default
 ``.mig/fleet/<verb>-<key>.jsonl`` in the project, or ``--journal PATH``) rather than a table
-on a catalog database. The journal is only a shortcut: what each target has applied is in that
-target's own records, written in the same transaction as each migration, so a lost or stale
-journal costs at most the one cheap status query per target that a run makes anyway, never a
-wrong result. A file needs no catalog (file and pattern fleets have none), no privileges, and no
-write per target to one shared database that every worker of every shard would contend on.
-Where workers come and go (a Kubernetes Job), a rerun of a shard in a new pod finds the
-targets already done by that cheap query; put the journal on a volume to skip even that.
+on a catalog database. The journal is never the truth about a target: what each target has
+applied is in that target's own records, written in the same transaction as each migration.
+A rerun passes a target the journal records as done only after the same one-query check a
+no-op run makes (:func:`mig.commands.state.at_head`, or the newest applied migration for a
+rollback) proves the target is still where the journal left it; one that moved since (rolled
+back by hand, restored from a backup) runs again. So a lost or stale journal never costs a
+wrong result. What the journal adds is the outcome of the run being resumed: a rollback is not
+done twice, a target is counted as ``done before`` rather than run. A file needs no catalog
+(file and pattern fleets have none), no privileges, and no write per target to one shared
+database that every worker of every shard would contend on.
 
 Each line is written and flushed as its target finishes, so a killed coordinator loses nothing
 that finished; the targets it was working on are simply not in the journal and run again
@@ -32,6 +35,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from .targets import Target
 
+_KEPT = ("where", "outcome", "version")  # what a success record keeps for the rerun's proof
+
 
 def key(verb: str, options: dict, migrations: list[tuple[str, str]],
         shard: tuple[int, int] | None) -> str:
@@ -45,7 +50,7 @@ class Journal:
 
     def __init__(self, path: Path, *, restart: bool = False) -> None:
         self.path = path
-        self._done: dict[str, str] = {}  # target name -> where, for every success recorded
+        self._done: dict[str, dict] = {}  # target name -> its record, for every success
         self._lock = threading.Lock()
         self.complete = False
         if path.exists() and not restart:
@@ -76,13 +81,20 @@ class Journal:
             if record.get("complete"):
                 self.complete = True
             elif record.get("ok"):
-                self._done[record["target"]] = record.get("where", "")
+                self._done[record["target"]] = {k: record.get(k) for k in _KEPT}
             else:
                 self._done.pop(record.get("target", ""), None)
 
     def done(self, target: Target) -> bool:
-        """Whether this run already finished ``target`` successfully."""
-        return self._done.get(target.name) == target.where
+        """Whether the run being resumed finished ``target`` successfully (as recorded: a rerun
+        proves it on the target before passing it, see :meth:`recorded`)."""
+        return self.recorded(target) is not None
+
+    def recorded(self, target: Target) -> dict | None:
+        """The success recorded for ``target`` (``where``, ``outcome``, ``version``), if its
+        name and where it points both match; None otherwise."""
+        record = self._done.get(target.name)
+        return record if record is not None and record["where"] == target.where else None
 
     def record(self, outcome: dict) -> None:
         """Append one target's outcome (``target``, ``where``, ``ok`` and the rest)."""

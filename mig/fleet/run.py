@@ -93,24 +93,34 @@ def cores() -> int:
         os.cpu_count() or 1)
 
 
+# Proves on the target itself that a success the journal records still holds: the fields of
+# the target's state (``version``, ``state``) when it does, None when the target moved since.
+Proof = Callable[[Target, dict], "dict | None"]
+
+
 def run(verb: str, targets: list[Target], work: Work, *, jobs: int, canary: int = 0,
         max_failures: int | None = None, journal: Journal | None = None,
-        confirm: Callable[[Summary], bool] | None = None,
+        proven: Proof | None = None, confirm: Callable[[Summary], bool] | None = None,
         on_outcome: Callable[[dict, Summary], None] | None = None) -> Summary:
     """Run ``work`` on every target, ``jobs`` at a time.
 
     :param canary: run the first ``canary`` targets first; when one fails, stop there; when
         all pass, go on if ``confirm`` (called with the summary so far) is absent or says yes.
     :param max_failures: stop starting targets after this many failures (those running finish).
-    :param journal: skip targets it records as done; record every outcome in it.
+    :param journal: record every outcome in it; a target it records as done is passed
+        (``done before``) only when ``proven`` says the record still holds on the target.
+        Without ``proven``, every target runs.
     :param on_outcome: called with each target's outcome as it finishes (in this thread).
     """
     summary = Summary(verb, len(targets))
     todo: list[Target] = []
     for target in targets:
-        if journal is not None and journal.done(target):
+        record = journal.recorded(target) if journal is not None else None
+        state = proven(target, record) if record is not None and proven is not None else None
+        if state is not None:
             summary.outcomes["done before"] += 1
             summary.from_journal += 1
+            summary.versions[(state.get("version"), state.get("state") or "")] += 1
         else:
             todo.append(target)
     first = todo[:canary] if canary else []

@@ -14,7 +14,10 @@ A fleet source is one of:
 
 Passwords never appear in a listing: a target URL with a password is refused (without being
 shown). They come from ``.pgpass``, ``PGPASSWORD``, ``MIG_DATABASE_PASSWORD_FILE`` or a
-target's ``password_file``.
+target's ``password_file``; the targets that ``sql:``, ``databases:`` and ``schemas:`` find on
+the catalog's server use the catalog connection's. A listing is checked whole: every problem of
+every line is reported at once, and no message about a line shows its user name or password,
+or any part of them.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
-from ..dsn import Dsn
-from ..errors import ConfigError, MigError
+from ..dsn import Dsn, redact
+from ..errors import BadListing, ConfigError, MigError
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Target:
     schema: str | None = None
     labels: tuple[tuple[str, str], ...] = ()
     password_file: Path | None = None
+    listed_at: str = ""  # where the listing names it: file and line, or query row
 
     @property
     def where(self) -> str:
@@ -46,7 +51,10 @@ class Target:
 
     @property
     def identity(self) -> tuple[str, str, str, str]:
-        """What makes two targets the same database (or schema), whatever their names."""
+        """The target as written (host, port, database, schema): two equal ones are listed
+        twice. Other spellings of one database (a host alias, the default port given or not)
+        differ here; the server tells them apart when a fleet run starts
+        (:func:`mig.engine.lock.tracking_place`)."""
         return (self.dsn.get("host") or "", self.dsn.get("port") or "",
                 self.dsn.dbname or "", self.schema or "")
 
@@ -74,9 +82,10 @@ def parse_shard(text: str) -> tuple[int, int]:
 def load(source: str, catalog: Dsn | None) -> list[Target]:
     """The targets of ``source`` (see the module's documentation), checked.
 
-    :param catalog: the database that ``sql:``, ``databases:`` and ``schemas:`` read from.
-    :raises ConfigError: the source cannot be read, or a target is malformed, has a password in
-        its URL, or is listed twice; the message says where.
+    :param catalog: the database that ``sql:``, ``databases:`` and ``schemas:`` read from;
+        the targets on its server are given its password.
+    :raises BadListing: the source cannot be read, or targets are malformed, have a password in
+        their URL, or are listed twice; every problem is named with where it is.
     """
     kind, _, rest = source.partition(":")
     if kind in ("sql", "databases", "schemas") and rest:
@@ -96,28 +105,84 @@ def load(source: str, catalog: Dsn | None) -> list[Target]:
     return _checked(rows, where)
 
 
-Row = tuple[str, dict]  # (where in the source, fields)
+# (where in the source, the target's fields, or the problem of that entry)
+Row = tuple[str, "dict | BadListing"]
+
+_COMMENT = re.compile(r"(?:^|\s)#")  # a '#' at a line's start or after a space
+_KEYS_HINT = "keys: name, schema, password_file, label.KEY"
+
+
+def _problem(where: str, message: str, text: str = "", *, hint: str | None = None
+             ) -> BadListing:
+    """The problem of one entry: ``where: message``, with any credential of ``text`` (the
+    entry as written) masked in it."""
+    return BadListing(f"{where}: {_masked(message, text)}", where=where, hint=hint)
+
+
+def _credentials(text: str) -> str | None:
+    """What may be a user name and password in a URL as written (``user:password`` of
+    ``postgresql://user:password@host/db``): from ``://`` to the last ``@`` before the first
+    ``/``, whatever it holds (a ``#``, spaces, an unencoded ``%`` or ``:``). None without."""
+    _, scheme, rest = text.partition("://")
+    authority = rest.split("/", 1)[0]
+    if not scheme or "@" not in authority:
+        return None
+    return authority.rpartition("@")[0]
+
+
+def _masked(message: str, text: str) -> str:
+    """``message`` with the credential part of ``text`` masked: the whole part, and each
+    piece of it that a parser may have split off (at a ``:``, a space or a ``#``), as written
+    and percent-decoded. The part is taken up to the last ``@`` of ``text``: more than the
+    credentials when a later ``@`` is not theirs, never less."""
+    _, scheme, rest = text.partition("://")
+    part = rest.rpartition("@")[0] if scheme else ""
+    if not part:
+        return message
+    pieces = {part, *(p for p in re.split(r"[:\s#/]+", part) if len(p) >= 3)}
+    return redact(message, *sorted({*pieces, *map(unquote, pieces)}, key=len, reverse=True))
+
+
+def _password_in(text: str) -> bool:
+    """Whether a URL or libpq string as written holds a password (before any parsing, so that
+    a parser's misreading of an unencoded one cannot show part of it)."""
+    credentials = _credentials(text)
+    if credentials is not None:
+        return ":" in credentials
+    return re.search(r"(?:^|\s)password\s*=", text) is not None
+
+
+_PASSWORD = ("this target's URL holds a password; a fleet listing must not",
+             "remove it and let libpq find it: ~/.pgpass, PGPASSWORD, "
+             "MIG_DATABASE_PASSWORD_FILE, or the target's password_file")
 
 
 def _from_text(path: Path) -> Iterator[Row]:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        words = line.split("#", 1)[0].split() if not line.lstrip().startswith("#") else []
+        where = f"{path}:{number}"
+        kept = _COMMENT.split(line, maxsplit=1)[0]
+        words = kept.split()
         if not words:
             continue
-        fields: dict = {"url": words[0], "labels": {}}
+        # a URL's credentials are read from the whole line (a '#' or a space may have cut the
+        # password), a password=... parameter from what is not a comment
+        if _password_in(line if _credentials(line) is not None else kept):
+            yield where, _problem(where, _PASSWORD[0], hint=_PASSWORD[1])
+            continue
+        fields: dict = {"url": words[0], "labels": {}, "text": line}
+        problems = []
         for word in words[1:]:
             key, eq, value = word.partition("=")
             if not eq or not value:
-                raise ConfigError(f"{path}:{number}: expected KEY=VALUE after the URL, got "
-                                  f"{word!r} (keys: name, schema, password_file, label.KEY)")
-            if key.startswith("label."):
+                problems.append(_problem(where, f"expected KEY=VALUE after the URL, got "
+                                         f"{word!r} ({_KEYS_HINT})", line))
+            elif key.startswith("label."):
                 fields["labels"][key[6:]] = value
             elif key in ("name", "schema", "password_file"):
                 fields[key] = value
             else:
-                raise ConfigError(f"{path}:{number}: unknown key {key!r} (keys: name, schema,"
-                                  " password_file, label.KEY)")
-        yield f"{path}:{number}", fields
+                problems.append(_problem(where, f"unknown key {key!r} ({_KEYS_HINT})", line))
+        yield from ((where, p) for p in problems) if problems else [(where, fields)]
 
 
 def _from_yaml(path: Path) -> Iterator[Row]:
@@ -130,8 +195,10 @@ def _from_yaml(path: Path) -> Iterator[Row]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: not valid YAML: "
-                          f"{getattr(exc, 'problem', None) or exc}") from None
+        message = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        for written in text.splitlines():  # the parser may quote any of them
+            message = _masked(message, written)
+        raise BadListing(f"{path}{line}: {message}", where=f"{path}{line}") from None
     if isinstance(data, dict) and isinstance(nodes, yaml.MappingNode):
         # {targets: [...]} as well as a bare list
         nodes = next((v for k, v in nodes.value if k.value == "targets"), None)
@@ -142,17 +209,23 @@ def _from_yaml(path: Path) -> Iterator[Row]:
     for value, node in zip(data, nodes.value):
         where = f"{path}:{node.start_mark.line + 1}"
         if not isinstance(value, dict) or "url" not in value:
-            raise ConfigError(f"{where}: a target must be a mapping with url (and optionally "
-                              "name, schema, labels, password_file)")
+            yield where, _problem(where, "a target must be a mapping with url (and optionally "
+                                  "name, schema, labels, password_file)")
+            continue
+        url = str(value["url"])
+        if _password_in(url):
+            yield where, _problem(where, _PASSWORD[0], hint=_PASSWORD[1])
+            continue
         unknown = set(value) - {"url", "name", "schema", "labels", "password_file"}
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}"
-                              " (keys: url, name, schema, labels, password_file)")
         labels = value.get("labels") or {}
-        if not isinstance(labels, dict):
-            raise ConfigError(f"{where}: labels must be a mapping of names to values")
-        value["labels"] = {str(k): str(v) for k, v in labels.items()}
-        yield where, value
+        if unknown:
+            yield where, _problem(where, f"unknown key(s) {', '.join(sorted(map(str, unknown)))}"
+                                  " (keys: url, name, schema, labels, password_file)", url)
+        elif not isinstance(labels, dict):
+            yield where, _problem(where, "labels must be a mapping of names to values")
+        else:
+            value["labels"] = {str(k): str(v) for k, v in labels.items()}
+            yield where, {**value, "text": url}
 
 
 def _from_catalog(kind: str, text: str, catalog: Dsn) -> Iterator[Row]:
@@ -185,48 +258,65 @@ def _from_catalog(kind: str, text: str, catalog: Dsn) -> Iterator[Row]:
                 raise ConfigError(f"--fleet sql: the query's columns are {', '.join(columns)};"
                                   " it must return url or dbname (and may return schema, name)")
             for number, row in enumerate(cur, 1):
+                where = f"--fleet {kind}: row {number}"
                 fields = dict(zip(columns, row))
                 if fields.get("url") is None:
+                    # a database of the catalog's server: reached as the catalog is, with the
+                    # catalog connection's password too
                     changes = {"dbname": fields.get("dbname")} if fields.get("dbname") else {}
-                    fields["url"] = catalog.with_params(password=None, **changes)
-                yield f"--fleet {kind}: row {number}", fields
+                    fields["url"] = catalog.with_params(**changes)
+                elif _password_in(str(fields["url"])):
+                    yield where, _problem(where, _PASSWORD[0], hint=_PASSWORD[1])
+                    continue
+                else:
+                    fields["text"] = str(fields["url"])
+                yield where, fields
     finally:
         conn.close()
 
 
 def _checked(rows: Iterable[Row], source: str) -> list[Target]:
     targets: list[Target] = []
+    problems: list[BadListing] = []
     by_name: dict[str, str] = {}
     by_identity: dict[tuple, str] = {}
     for where, fields in rows:
+        if isinstance(fields, BadListing):
+            problems.append(fields)
+            continue
         url = fields["url"]
+        text = fields.get("text", "")
         if isinstance(url, Dsn):
-            dsn = url
+            dsn = url  # built from the catalog's connection: its password is the catalog's
         else:
             try:
                 dsn = Dsn.parse(str(url))
             except MigError as exc:
-                raise ConfigError(f"{where}: {exc.message}", hint=exc.hint) from None
-            if dsn.password is not None:
-                raise ConfigError(
-                    f"{where}: this target's URL holds a password; a fleet listing must not",
-                    hint="remove it and let libpq find it: ~/.pgpass, PGPASSWORD, "
-                    "MIG_DATABASE_PASSWORD_FILE, or the target's password_file")
+                problems.append(_problem(where, exc.message, text, hint=exc.hint))
+                continue
+            if dsn.password is not None:  # a form _password_in does not read (a parameter)
+                problems.append(_problem(where, _PASSWORD[0], hint=_PASSWORD[1]))
+                continue
         schema = fields.get("schema")
         schema = str(schema) if schema is not None else None
         name = str(fields.get("name") or _default_name(dsn, schema))
         password_file = fields.get("password_file")
         target = Target(name, dsn, schema, tuple(sorted((fields.get("labels") or {}).items())),
-                        Path(password_file).expanduser() if password_file else None)
+                        Path(password_file).expanduser() if password_file else None,
+                        listed_at=where)
         if name in by_name:
-            raise ConfigError(f"{where}: the target name {name!r} is also used at "
-                              f"{by_name[name]}", hint="give each target a name of its own")
+            problems.append(_problem(where, f"the target name {name!r} is also used at "
+                                     f"{by_name[name]}", hint="give each target a name of its own"))
+            continue
         if target.identity in by_identity:
-            raise ConfigError(f"{where}: {target.where} is listed again (first at "
-                              f"{by_identity[target.identity]})",
-                              hint="list each database or schema once")
+            problems.append(_problem(where, f"{target.where} is listed again (first at "
+                                     f"{by_identity[target.identity]})",
+                                     hint="list each database or schema once"))
+            continue
         by_name[name] = by_identity[target.identity] = where
         targets.append(target)
+    if problems:
+        raise BadListing.of(source, problems)
     if not targets:
         pattern = source.startswith(("--fleet databases:", "--fleet schemas:"))
         raise ConfigError(f"{source}: lists no targets", hint="the pattern is matched with LIKE"

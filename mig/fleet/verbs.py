@@ -17,17 +17,19 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar, cast
 
 from .. import commands, tls
 from ..commands.schema import VerifyReport
-from ..commands.state import at_head
+from ..commands.state import Head, at_head
 from ..config import InsecureTLSWarning, Settings
 from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
-from ..errors import ConfigError, DatabaseUnavailable, MigError, Refused
+from ..engine.lock import TrackingPlace, tracking_place
+from ..errors import BadListing, ConfigError, DatabaseUnavailable, MigError, Refused
 from ..reports import StatusReport
 from ..seeds.report import SeedReport
 from . import journal as journal_mod
@@ -112,9 +114,83 @@ def default_jobs(settings: Settings, targets: list[Target]) -> int:
     return max(1, min(jobs, len(targets)))
 
 
+@dataclass(frozen=True)
+class Look:
+    """What a target's server says before a run that changes targets, on one connection:
+    where its migration records are, and what the verb asks to decide without running."""
+
+    place: TrackingPlace
+    head: Head | None = None  # proven at head (:func:`mig.commands.state.at_head`), if asked
+    newest: str | None = None  # its newest applied migration, if asked and readable
+    settled: bool = False  # newest was read, and no non-transactional run is unfinished
+
+
+# What a verb asks of a target besides where its records are (see :func:`_look`).
+ASK_HEAD, ASK_NEWEST = "head", "newest"
+
+
+def _look(ts: Settings, verb: str, ask: str, scripts: list[Script]) -> Look | None:
+    """Ask a target, on one connection: where its records are (:func:`tracking_place`) and,
+    as ``ask`` says, whether it is at head (the one query of a no-op run) or its newest
+    applied migration. None when it cannot be asked: the run then reports why."""
+    import psycopg2
+
+    from ..engine import tracking
+    from ..engine.connect import connect, open_database
+
+    try:
+        conn = connect(open_database(ts), verb=f"fleet {verb}", watch_client=False)
+    except MigError:
+        return None
+    try:
+        place = tracking_place(conn, ts)
+        if ask == ASK_HEAD:
+            return Look(place, head=at_head(ts, scripts, conn=conn))
+        found = tracking.read_head(conn, ts.migration_table)
+        if found is None:
+            return Look(place)
+        applied, unfinished = found
+        return Look(place, newest=applied[-1][0] if applied else None, settled=not unfinished)
+    except psycopg2.Error:
+        return None
+    finally:
+        conn.close()
+
+
+def _looked(settings: Settings, targets: list[Target], jobs: int,
+            ask: Callable[[Settings], Look | None]) -> dict[str, Look]:
+    """Each target asked (``jobs`` at a time); refused when two reach the same records.
+
+    :raises BadListing: two entries reach the same database and schema, however written (a
+        host alias, the default port given or not, ``schema=public`` or not); each pair named
+        by where the listing has them. Nothing has run.
+    """
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mig-fleet-look") as pool:
+        looks = list(pool.map(lambda t: ask(target_settings(settings, t)), targets))
+    first: dict[tuple, Target] = {}
+    problems: list[BadListing] = []
+    for target, look in zip(targets, looks):
+        if look is None:
+            continue
+        place = look.place
+        same = first.setdefault((place.server, place.database, place.schema, place.table),
+                                target)
+        if same is not target:
+            problems.append(BadListing(
+                f"{target.listed_at or target.name}: {target.where} reaches the same records "
+                f"as {same.listed_at or same.name} ({same.where}): {place.shown}",
+                where=target.listed_at,
+                hint="list each database or schema once, however it is reached"))
+    if problems:
+        raise BadListing.of("the fleet", problems)
+    return {t.name: look for t, look in zip(targets, looks) if look is not None}
+
+
 def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetOptions,
-           work: Callable[[Settings, Target], dict], *, verb_options: dict | None = None,
-           journaled: bool = True, scanned: Scanned | None = None) -> Summary:
+           work: Callable[[Settings, Target, Look | None], dict], *,
+           verb_options: dict | None = None, journaled: bool = True,
+           scanned: Scanned | None = None, ask: str | None = None,
+           proof: Callable[[Look, dict], dict | None] | None = None) -> Summary:
     if options.canary < 0 or (options.max_failures is not None and options.max_failures < 1):
         raise ConfigError("--canary must be 0 or more and --max-failures 1 or more")
     if options.jobs is not None and options.jobs < 1:
@@ -122,19 +198,49 @@ def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetO
     if options.shard is not None:
         targets = shard(targets, *options.shard)
     targets = [secured(settings, t) for t in targets]  # every target checked before any runs
+    if not targets:  # an empty shard
+        return Summary(verb, 0)
+    if scanned is None and (journaled or ask is not None):
+        scanned = _scan(settings)
+    jobs = options.jobs or default_jobs(settings, targets)
+    looks: dict[str, Look] = {}
+    if ask is not None and scanned is not None:
+        # each target asked first: the listing is refused when two entries reach the same
+        # records, before anything runs or the journal is touched
+        scripts = scanned[0]
+        looks = _looked(settings, targets, jobs, lambda ts: _look(ts, verb, ask, scripts))
     journal = None
-    if journaled and targets:
-        scripts, hooks = scanned or _scan(settings)
+    if journaled and scanned is not None:
+        scripts, hooks = scanned
         key = journal_mod.key(verb, verb_options or {},
                               [(s.id, s.checksum) for s in scripts + hooks], options.shard)
         path = options.journal or settings.embedded_dir / "fleet" / f"{verb}-{key}.jsonl"
         journal = journal_mod.Journal(path, restart=options.restart)
-    if not targets:  # an empty shard
-        return Summary(verb, 0)
-    jobs = options.jobs or default_jobs(settings, targets)
-    return run(verb, targets, lambda t: work(target_settings(settings, t), t), jobs=jobs,
-               canary=options.canary, max_failures=options.max_failures, journal=journal,
-               confirm=options.confirm, on_outcome=options.on_outcome)
+
+    def proven(target: Target, record: dict) -> dict | None:
+        look = looks.get(target.name)
+        return proof(look, record) if look is not None and proof is not None else None
+
+    return run(verb, targets, lambda t: work(target_settings(settings, t), t, looks.get(t.name)),
+               jobs=jobs, canary=options.canary, max_failures=options.max_failures,
+               journal=journal, proven=proven, confirm=options.confirm,
+               on_outcome=options.on_outcome)
+
+
+def _at_head_still(look: Look, record: dict) -> dict | None:
+    """A recorded success holds while the target is at head (apply, seed: a seed is loaded
+    only at head; a target rolled back since runs again, and its seed is refused)."""
+    if look.head is None:
+        return None
+    return {"version": look.head.version, "state": "current"}
+
+
+def _newest_still(look: Look, record: dict) -> dict | None:
+    """A recorded success holds while the target's newest applied migration is the one
+    recorded, and no run is unfinished (rollback, apply --to)."""
+    if not look.settled or look.newest != record.get("version"):
+        return None
+    return {"version": look.newest}
 
 
 Scanned = tuple[list[Script], list[Script]]
@@ -155,11 +261,12 @@ def _scan(settings: Settings) -> Scanned:
 def status(settings: Settings, targets: list[Target], options: FleetOptions) -> Summary:
     """Which migration each target is at; :attr:`Summary.versions` groups them. A target at
     head is told by one query (:func:`mig.commands.state.at_head`), the others by the whole
-    status read."""
-    scripts, _ = _scan(settings)
+    status read. As the verbs that change targets, it asks each target's server first (on
+    the connection of that one query) and refuses two entries that reach the same records."""
+    scanned = _scan(settings)
 
-    def work(ts: Settings, target: Target) -> dict:
-        head = at_head(ts, scripts)
+    def work(ts: Settings, target: Target, look: Look | None) -> dict:
+        head = look.head if look is not None else at_head(ts, scanned[0])
         if head is not None:
             return {"outcome": "current", "version": head.version, "state": "current",
                     "pending": 0, "edited": 0}
@@ -168,7 +275,8 @@ def status(settings: Settings, targets: list[Target], options: FleetOptions) -> 
                 "version": _version(report), "state": _state(report),
                 "pending": len(report.pending), "edited": len(report.edited)}
 
-    return _fleet("status", settings, targets, options, work, journaled=False)
+    return _fleet("status", settings, targets, options, work, journaled=False,
+                  scanned=scanned, ask=ASK_HEAD)
 
 
 def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
@@ -181,8 +289,13 @@ def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
     """
     scanned = _scan(settings)
 
-    def work(ts: Settings, target: Target) -> dict:
-        head = at_head(ts, scanned[0]) if to is None else None
+    def work(ts: Settings, target: Target, look: Look | None) -> dict:
+        if to is not None:
+            head = None
+        elif look is not None:  # asked before the run, on the same one query
+            head = look.head
+        else:
+            head = at_head(ts, scanned[0])
         result: dict = {"outcome": "at head", "migrations": []}
         if head is not None:
             result.update(version=head.version, state="current")
@@ -208,19 +321,22 @@ def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
         return result
 
     return _fleet("apply", settings, targets, options, work, scanned=scanned,
-                  verb_options={"to": to, "seed": seed or bool(seed_env), "seed_env": seed_env})
+                  verb_options={"to": to, "seed": seed or bool(seed_env), "seed_env": seed_env},
+                  ask=ASK_HEAD if to is None else ASK_NEWEST,
+                  proof=_at_head_still if to is None else _newest_still)
 
 
 def seed(settings: Settings, targets: list[Target], options: FleetOptions, *,
          env: str | None = None, prune: bool = False) -> Summary:
     """Load the seed data into every target (each must be at the newest migration)."""
 
-    def work(ts: Settings, target: Target) -> dict:
+    def work(ts: Settings, target: Target, look: Look | None) -> dict:
         return {"outcome": "seeded", "seed": _seed_counts(commands.seed(ts, env=env,
                                                                          prune=prune))}
 
     return _fleet("seed", settings, targets, options, work,
-                  verb_options={"env": env, "prune": prune})
+                  verb_options={"env": env, "prune": prune}, ask=ASK_HEAD,
+                  proof=_at_head_still)
 
 
 def rollback(settings: Settings, targets: list[Target], options: FleetOptions, *,
@@ -236,14 +352,15 @@ def rollback(settings: Settings, targets: list[Target], options: FleetOptions, *
         raise Refused("over a fleet, rolling back more than one migration per target (--steps N,"
                       " --to ID) needs --yes", hint="pass --yes to confirm it for every target")
 
-    def work(ts: Settings, target: Target) -> dict:
+    def work(ts: Settings, target: Target, look: Look | None) -> dict:
         report = commands.rollback(ts, steps=steps, to=to, yes=yes, force=force)
         ids = [m["id"] for m in report.migrations]
         return {"outcome": "rolled back" if ids else "nothing to roll back",
                 "migrations": ids, "version": _version(commands.status(ts))}
 
     return _fleet("rollback", settings, targets, options, work,
-                  verb_options={"steps": steps, "to": to, "force": force})
+                  verb_options={"steps": steps, "to": to, "force": force}, ask=ASK_NEWEST,
+                  proof=_newest_still)
 
 
 def wait(settings: Settings, targets: list[Target], options: FleetOptions, *,
@@ -251,7 +368,7 @@ def wait(settings: Settings, targets: list[Target], options: FleetOptions, *,
     """Wait until every target is at the newest migration, ``timeout`` seconds in all."""
     deadline = time.monotonic() + timeout
 
-    def work(ts: Settings, target: Target) -> dict:
+    def work(ts: Settings, target: Target, look: Look | None) -> dict:
         left = max(0.0, deadline - time.monotonic())
         report = commands.wait(ts, timeout=left, interval=interval, allow_newer=allow_newer)
         return {"outcome": "current", "version": _version(report), "state": _state(report)}
@@ -268,7 +385,7 @@ def verify(settings: Settings, targets: list[Target], options: FleetOptions) -> 
     proofs: dict[tuple[str, str], _Once[VerifyReport]] = {}
     guard = threading.Lock()
 
-    def work(ts: Settings, target: Target) -> dict:
+    def work(ts: Settings, target: Target, look: Look | None) -> dict:
         server = (target.dsn.get("host") or "", target.dsn.get("port") or "")
         with guard:
             once = proofs.setdefault(server, _Once())
