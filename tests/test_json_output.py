@@ -36,6 +36,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "foreign": (["foreign", "-d", "{db}"], ["foreign", "-d", DEAD]),
     "init": (["init", "{tmp}/new"], ["init", "{tmp}/a-file"]),
     "lint": (["lint"], ["lint", "{tmp}/not-a-migration.sql"]),
+    "import": (["import", "--from", "golang-migrate", "{tmp}/golang"],
+               ["import", "--from", "golang-migrate", "{tmp}/no-such-folder"]),
 }
 
 
@@ -61,6 +63,8 @@ def project(tmp_path):
     (root / "seeds" / "base").mkdir(parents=True)
     (tmp_path / "a-file").write_text("not a folder\n")
     (tmp_path / "not-a-migration.sql").write_text("SELECT 1;\n")
+    (tmp_path / "golang").mkdir()
+    (tmp_path / "golang" / "0003_c.up.sql").write_text("CREATE TABLE c (id bigint);\n")
     return root
 
 
