@@ -145,7 +145,8 @@ class LocalServer:
         root, where the server's user cannot reach it, the data lives in the folder
         :func:`mig.placement.reachable_datadir` names instead (``self.datadir``;
         ``self.requested`` keeps the one asked for).
-    :param bindir: folder of ``initdb``/``pg_ctl``/``postgres``; default: the embedded build.
+    :param bindir: folder of ``initdb``/``pg_ctl``/``postgres``; default: those of the server
+        running on ``datadir``, else the embedded build.
     :param settings: extra server settings (``-c name=value``) applied at start.
     :param listen_tcp: also listen on 127.0.0.1 (a free port). By default the server has no
         TCP listener at all: only its owner may connect, through the socket in its data folder.
@@ -164,13 +165,24 @@ class LocalServer:
     ) -> None:
         self.requested = Path(datadir).absolute()
         self.datadir = reachable_datadir(self.requested)
-        self.bindir = Path(bindir) if bindir is not None else embedded_bindir()
+        if bindir is None:  # a running server is stopped by its own binaries' pg_ctl
+            bindir = self._running_bindir() or embedded_bindir()
+        self.bindir = Path(bindir)
         self.settings = {**_LOG_SETTINGS, **(settings or {})}
         self.hba = list(hba or [])
         self.listen_tcp = listen_tcp
         self.logfile = self.datadir.parent / (self.datadir.name + ".log")
         # Whether start() of this object started the server (it was not running before).
         self.started = False
+
+    def _running_bindir(self) -> Path | None:
+        """The binaries' folder of the server running on this data folder, if one does."""
+        lines = self._pidfile()
+        try:
+            program = Path(os.readlink(f"/proc/{int(lines[0])}/exe")) if lines else None
+        except (OSError, ValueError):
+            return None
+        return program.parent if program and (program.parent / "pg_ctl").is_file() else None
 
     @property
     def relocated(self) -> bool:
@@ -545,18 +557,12 @@ def sweep_orphaned() -> list[Swept]:
     for found in relocated():
         if not found.orphaned:
             continue
-        try:
-            bindir: Path | None = embedded_bindir()
-        except ServerError:
-            bindir = None
-        server = LocalServer(found.datadir, bindir=bindir or found.datadir)
+        try:  # the binaries of its running server, else the embedded package's
+            server = LocalServer(found.datadir)
+        except ServerError:  # neither: no server runs there, and none is needed to remove it
+            server = LocalServer(found.datadir, bindir=found.datadir)
         running = server.is_running()
         if running:
-            if bindir is None:
-                raise ServerError(
-                    f"cannot stop the server of {found.datadir}: the embedded server's "
-                    "binaries (which stop it) are not installed",
-                    hint=f"stop it with pg_ctl -D {found.datadir} stop, then run this again")
             server.stop(mode="immediate")  # its data is removed next: no need to be clean
         size = _size(found.folder)
         with server.locked():

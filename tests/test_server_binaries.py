@@ -118,6 +118,11 @@ def test_a_missing_extension_is_explained_and_server_bin_runs_other_binaries(
                 assert cur.fetchone() == (15, True)
         finally:
             conn.close()
+        # a running server is stopped by its own binaries, whatever server_bin says now
+        (project / "yoyo.ini").write_text(
+            (project / "yoyo.ini").read_text().replace(f"server_bin = {DEBIAN_15}", ""))
+        assert "stopped the embedded server" in _ok(run_mig(["db", "stop"], cwd=project))
+        assert not _server(project).is_running()
     finally:
         run_mig(["db", "stop"], cwd=project)
 
