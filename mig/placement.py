@@ -22,6 +22,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ServerError
@@ -219,13 +220,40 @@ def reachable_datadir(datadir: Path) -> Path:
     return ROOT_STATE / "servers" / _slug(datadir) / datadir.name
 
 
-def relocated_servers() -> list[Path]:
-    """The data folders asked for whose data lives in ``/var/lib/mig/servers`` (as root)."""
+@dataclass(frozen=True)
+class Relocated:
+    """A server's data kept in ``/var/lib/mig/servers`` (as root) for a data folder asked for
+    where the server's user could not reach it."""
+
+    folder: Path  # /var/lib/mig/servers/<name>-<hash>: the data folder, its log, lock, origin
+    requested: Path  # the data folder asked for (the origin file's), e.g. <project>/.mig/pgdata
+
+    @property
+    def datadir(self) -> Path:
+        """The data folder itself."""
+        return self.folder / self.requested.name
+
+    @property
+    def orphaned(self) -> bool:
+        """Whether the project the data belongs to is gone: the folder that held the data
+        folder's (``<project>`` of ``<project>/.mig/pgdata``; mig does not create ``.mig``
+        there when the data lives here) no longer exists."""
+        return not self.requested.parent.parent.exists()
+
+
+def relocated() -> list[Relocated]:
+    """The servers' data kept in ``/var/lib/mig/servers`` (as root), each with the data folder
+    asked for (its ``origin`` file)."""
     found = []
     for origin in sorted((ROOT_STATE / "servers").glob("*/origin")):
         with contextlib.suppress(OSError):
-            found.append(Path(origin.read_text().strip()))
+            found.append(Relocated(origin.parent, Path(origin.read_text().strip())))
     return found
+
+
+def relocated_servers() -> list[Path]:
+    """The data folders asked for whose data lives in ``/var/lib/mig/servers`` (as root)."""
+    return [r.requested for r in relocated()]
 
 
 def scratch_folder(prefix: str = "mig-") -> Path:

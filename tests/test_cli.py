@@ -143,8 +143,8 @@ def test_embedded_default_survives_between_commands(tmp_path):
         # its socket, in its data folder (as root maybe elsewhere than .mig: mig opens no
         # folder it did not create)
         datadir = LocalServer(project / ".mig" / "pgdata").datadir
-        assert url.startswith("postgresql://postgres@" + quote(str(datadir), safe="") + ":")
-        assert url.endswith("/mig?sslmode=disable")
+        assert url == (f"postgresql://postgres@/mig?host={quote(str(datadir), safe='/')}"
+                       "&port=5432&sslmode=disable")
         assert {"a", "b"} <= tables(url)
         assert (datadir / "PG_VERSION").exists()
         result = run_mig(["db", "stop"], cwd=project)

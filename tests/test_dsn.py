@@ -92,3 +92,16 @@ def test_a_port_that_is_not_a_number_is_a_configuration_error(text):
 def test_several_hosts_with_their_ports_are_accepted():
     dsn = Dsn.parse("postgresql://u@db1:5432,db2:5433/app")
     assert dsn.get("port") == "5432,5433"
+
+
+@pytest.mark.parametrize("given", [
+    "postgresql://postgres@%2Ftmp%2Fa%20b%2Fpgdata:5432/mig?sslmode=disable",
+    "host='/tmp/a b/pgdata' port=5432 dbname=mig user=postgres sslmode=disable",
+    "postgresql://postgres@/mig?host=/tmp/a%20b/pgdata&port=5432&sslmode=disable",
+])
+def test_a_socket_folder_is_written_as_the_host_parameter_and_read_back(given):
+    dsn = Dsn.parse(given)
+    expected = "postgresql://postgres@/mig?host=/tmp/a%20b/pgdata&port=5432&sslmode=disable"
+    assert dsn.url == dsn.masked == expected  # no %2F host, which yoyo cannot open
+    assert Dsn.parse(dsn.url).params == dsn.params
+    assert dsn.get("host") == "/tmp/a b/pgdata" and dsn.dbname == "mig"

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import psycopg2
 import pytest
 
+from mig.dsn import Dsn
 from mig.server import LocalServer
 from mig.testing.options import OPTIONS, resolve
 from mig.testing.servers import RAM_DIR, RAM_PREFIX, docker_available, stop_embedded
@@ -43,7 +44,8 @@ def rows(conn):
 def test_seeded(mig_db, mig_server, mig_template):
     record("seeded", mig_server, mig_template, mig_db)
     assert rows(mig_db.connect()) == ["alpha", "beta"]
-    assert mig_db.url.endswith(mig_db.name)
+    from mig.dsn import Dsn
+    assert Dsn.parse(mig_db.url).dbname == mig_db.name
 
 def test_own_database(mig_db, mig_server, mig_template):
     record("own", mig_server, mig_template, mig_db)
@@ -119,7 +121,8 @@ def test_made_db_base_only_on_request(mig_make_db):
 def sample(pytester, tmp_path, monkeypatch):
     """A project in mig's layout with the sample tests; the plugin's variables cleared."""
     for var in ("MIG_TEST_SERVER", "MIG_TEST_URL", "MIG_TEST_DOCKER_IMAGE", "MIG_TEST_SEED_ENV",
-                "MIG_DATABASE_URL", "DATABASE_URL", "MIG_CONFIG", "PYTEST_ADDOPTS"):
+                "MIG_DATABASE_URL", "DATABASE_URL", "MIG_CONFIG", "PYTEST_ADDOPTS",
+                "MIG_SERVER_BIN"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MIG_SAMPLE_OUT", str(tmp_path / "out"))
     write_sample(pytester.path, marker=pytester.path.name)
@@ -168,14 +171,14 @@ def test_a_failing_test_keeps_its_database_on_the_embedded_server(sample, tmp_pa
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "*- mig: kept the database of this failed test -*",
-        # the embedded server's socket URL (no TCP listener)
-        "postgresql://postgres@%2F*%2Fdata:5432/mig_test_test_breaks_*",
+        # the embedded server's socket URL (no TCP listener), its folder as the host parameter
+        "postgresql://postgres@/mig_test_test_breaks_*?host=/*/data&port=5432",
         "*mig: databases kept for inspection*",
-        "test_fails.py::test_breaks: postgresql://postgres@%2F*:5432/mig_test_test_breaks_*",
+        "test_fails.py::test_breaks: postgresql://postgres@/mig_test_test_breaks_*?host=/*",
         "the embedded server's data is kept in *; start it with: python -c *",
     ])
     line = next(x for x in result.stdout.lines if x.startswith("test_fails.py::test_breaks: "))
-    kept = line.rsplit("/", 1)[1]
+    kept = Dsn.parse(line.split(": ", 1)[1]).dbname
     datadir = Path(next(x for x in result.stdout.lines if "data is kept in" in x)
                    .split("data is kept in ", 1)[1].split(";", 1)[0])
     server = LocalServer(datadir).start()  # what the summary tells to do
@@ -183,6 +186,36 @@ def test_a_failing_test_keeps_its_database_on_the_embedded_server(sample, tmp_pa
         assert kept in {r[0] for r in query(server.url(), "SELECT datname FROM pg_database")}
     finally:
         stop_embedded(datadir, keep_data=False)
+
+
+DEBIAN_15 = Path("/usr/lib/postgresql/15/bin")
+
+
+@pytest.mark.skipif(not (DEBIAN_15 / "postgres").exists(),
+                    reason="Debian's postgresql-15 is not installed")
+@pytest.mark.parametrize("where", ["--mig-server-bin", "MIG_SERVER_BIN", "server_bin in yoyo.ini"])
+def test_the_embedded_test_server_runs_server_bin(sample, monkeypatch, where):
+    options = []
+    if where == "--mig-server-bin":
+        options = [f"--mig-server-bin={DEBIAN_15}"]  # a separate path would move rootdir
+    elif where == "MIG_SERVER_BIN":
+        monkeypatch.setenv("MIG_SERVER_BIN", str(DEBIAN_15))
+    else:
+        ini = sample.path / "yoyo.ini"
+        ini.write_text(ini.read_text() + f"\n[mig]\nserver_bin = {DEBIAN_15}\n")
+    sample.makepyfile(test_version="""
+        import psycopg2
+
+        def test_runs_postgresql_15_with_uuid_ossp(mig_db):
+            conn = psycopg2.connect(mig_db.url)
+            with conn.cursor() as cur:
+                cur.execute('CREATE EXTENSION "uuid-ossp"')
+                cur.execute("SELECT current_setting('server_version_num')::int / 10000")
+                assert cur.fetchone() == (15,)
+            conn.close()
+    """)
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", *options, "test_version.py")
+    result.assert_outcomes(passed=1)
 
 
 # -- an existing server -------------------------------------------------------------------------
@@ -314,7 +347,7 @@ def test_settings_precedence_command_line_environment_ini(pytester, monkeypatch)
 def test_each_setting_command_line_over_environment_over_ini(pytester, name):
     flag, var, default, _ = OPTIONS[name]
     field = {"mig_server": "server", "mig_url": "url", "mig_docker_image": "docker_image",
-             "mig_seed_env": "seed_env"}[name]
+             "mig_seed_env": "seed_env", "mig_server_bin": "server_bin"}[name]
 
     def resolved(*args: str, env: dict[str, str] | None = None) -> tuple[object, str]:
         settings = resolve(pytester.parseconfig(*args), env=env or {})

@@ -1,4 +1,5 @@
-"""``mig db``: the embedded default server (URL for psql, stop)."""
+"""``mig db``: the embedded default server (URL for psql, stop, remove) and the sweep of
+server data left by deleted projects (prune)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import click
 
 from .. import commands
 from ..config import Settings
-from ..errors import EXIT_OK
+from ..errors import EXIT_OK, NeedsConfirmation
 from ._common import Printer, cli, common_options, with_settings
 
 
@@ -34,4 +35,40 @@ def stop(settings: Settings, out: Printer) -> int:
         out.line(f"stopped the embedded server (data in {data})")
     else:
         out.line("the embedded server is not running")
+    return EXIT_OK
+
+
+@db.command()
+@click.option("--json", "as_json", is_flag=True, help="print what was removed as JSON")
+@common_options
+@with_settings
+def prune(settings: Settings, out: Printer, *, as_json: bool) -> int:
+    """Remove server data left in /var/lib/mig/servers by projects whose folder is gone."""
+    swept = commands.prune_servers()
+    if as_json:
+        out.json({"removed": [{"folder": str(s.folder), "origin": str(s.requested),
+                               "bytes": s.size, "was_running": s.was_running} for s in swept]})
+        return EXIT_OK
+    for s in swept:
+        stopped = ", its server stopped" if s.was_running else ""
+        out.line(f"removed {s.folder} (data of {s.requested}, {s.size / 1e6:.1f} MB{stopped})")
+    total = sum(s.size for s in swept)
+    out.line(f"{len(swept)} left-over server data folder(s) removed, {total / 1e6:.1f} MB freed"
+             if swept else "no left-over server data")
+    return EXIT_OK
+
+
+@db.command()
+@click.option("--yes", "-y", is_flag=True, help="do it: every database of the server is lost")
+@common_options
+@with_settings
+def remove(settings: Settings, out: Printer, *, yes: bool) -> int:
+    """Stop the embedded server and delete its data (e.g. to start anew with server_bin)."""
+    if not yes:
+        raise NeedsConfirmation(
+            "mig db remove deletes the embedded server's data, and every database in it",
+            hint="run 'mig db remove --yes' to do it (pg_dump what you want to keep first)")
+    removed = commands.remove_embedded(settings)
+    out.line(f"removed the embedded server's data ({removed})" if removed
+             else "the embedded server has no data")
     return EXIT_OK

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .adopt import baseline, foreign_histories, init
     from .check import hash_history, lint
-    from .db import database_url, describe, stop_embedded, target
+    from .db import (
+        database_url,
+        describe,
+        prune_servers,
+        remove_embedded,
+        stop_embedded,
+        target,
+    )
     from .deploy import require_head, wait
     from .drift import diff
     from .events import history
@@ -42,6 +49,8 @@ _WHERE = {
     "seed": "seeding",
     "database_url": "db",
     "stop_embedded": "db",
+    "prune_servers": "db",
+    "remove_embedded": "db",
     "target": "db",
     "describe": "db",
     "verify": "schema",
@@ -83,6 +92,8 @@ __all__ = [
     "seed",
     "status",
     "stop_embedded",
+    "prune_servers",
+    "remove_embedded",
     "target",
     "update_diagram",
     "verify",

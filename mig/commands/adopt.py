@@ -195,7 +195,6 @@ def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
     scripts, hooks = scripts_mod.load(settings.sources)
     ids = upto(scripts, to)
     mapping = foreign.read_map(Path(map_file)) if map_file is not None else None
-    server = scratch_server(settings, scratch)
     dsn = open_database(settings)
     ignore = (settings.migration_table,)
     conn = connect(dsn, verb="baseline")
@@ -212,8 +211,9 @@ def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
             result.unreadable = uncompared_objects(conn, schema, ignore=ignore)
             live, live_owner = read_schema(conn, schema, ignore)
             build = [s for s in scripts if s.id in set(ids)]
-            expected, owner = build_schema(settings, build, hooks, server, schema=schema,
-                                           report=say)
+            with scratch_server(settings, scratch) as server:
+                expected, owner = build_schema(settings, build, hooks, server, schema=schema,
+                                               report=say)
             result.differences = differences(expected, owner, live, live_owner)
             if (result.differences or result.unreadable) and not force:
                 raise _refusal(result)

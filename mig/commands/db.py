@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..config import Settings
 from ..engine.connect import describe_target, open_database
 from ..engine.connect import target as _target
+
+if TYPE_CHECKING:
+    from ..server import Swept
 
 
 def database_url(settings: Settings) -> str:
@@ -18,6 +23,33 @@ def stop_embedded(settings: Settings) -> bool:
     from ..engine.connect import embedded_server
 
     return embedded_server(settings).stop()
+
+
+def prune_servers() -> list[Swept]:
+    """Remove the server data that, as root, mig kept in ``/var/lib/mig/servers`` for projects
+    whose folder is gone (a CI job's temporary checkout), stopping such a server first when it
+    still runs. Commands that start a server do this by themselves before starting one.
+
+    :returns: what was removed (folder, the data folder it stood for, bytes freed, whether its
+        server ran); empty when not root, or when nothing is left over.
+    :raises ServerError: a server that still runs could not be stopped.
+    """
+    from ..server import sweep_orphaned
+
+    return sweep_orphaned()
+
+
+def remove_embedded(settings: Settings) -> str | None:
+    """Stop the embedded default server and delete its data (everything in it is lost), e.g.
+    to start anew with other binaries (``server_bin``). Returns the data folder removed, or
+    ``None`` when there was none."""
+    from ..engine.connect import embedded_server
+
+    server = embedded_server(settings)
+    if not server.datadir.exists():
+        return None
+    server.destroy()
+    return str(server.datadir)
 
 
 def target(settings: Settings) -> dict[str, str | None]:

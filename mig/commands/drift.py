@@ -17,9 +17,11 @@ by ``<owner>`` before comparing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from psycopg2.extensions import connection
@@ -28,7 +30,7 @@ from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..dsn import Dsn
 from ..engine import tracking
-from ..engine.connect import connect, fetch_row, open_database, open_embedded
+from ..engine.connect import connect, fetch_row, open_database, scratch_host
 from ..engine.scratch import ScratchEngine, scratch_database
 from ..engine.snapshot import SECTIONS, Snapshot, snapshot
 from ..errors import MigError, MigrationError
@@ -199,11 +201,17 @@ def _qualifiers(table: str) -> str:
     return table.split(")", 1)[1] if table.startswith("(") else table
 
 
-def scratch_server(settings: Settings, scratch: str | Dsn | None) -> Dsn:
-    """The server to build on: ``scratch``, else the embedded one (never the live database's)."""
+@contextlib.contextmanager
+def scratch_server(settings: Settings, scratch: str | Dsn | None) -> Iterator[Dsn]:
+    """The server to build on: ``scratch``, else the embedded one (never the live database's),
+    which is stopped again at the end when it was started only for this."""
     if isinstance(scratch, str):
         scratch = Dsn.parse(scratch)
-    return scratch or open_embedded(settings)
+    if scratch is not None:
+        yield scratch
+        return
+    with scratch_host(dataclasses.replace(settings, database=None)) as server:
+        yield server
 
 
 def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = "public",
@@ -241,13 +249,13 @@ def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = 
             hint="restore those migration files: the expected schema is built from them",
         )
 
-    server = scratch_server(settings, scratch)
-    result = DiffReport(live_dsn.masked, server.masked, schema)
-    build = [s for s in scripts if s.id in applied]
-    result.pending = [s.id for s in scripts if s.id not in applied]
-    result.edited = [e for e in tracking.edited(scripts, rows) if e["problem"] == "edited"]
-    expected, scratch_owner = build_schema(settings, build, hooks, server, schema=schema,
-                                           report=say)
+    with scratch_server(settings, scratch) as server:
+        result = DiffReport(live_dsn.masked, server.masked, schema)
+        build = [s for s in scripts if s.id in applied]
+        result.pending = [s.id for s in scripts if s.id not in applied]
+        result.edited = [e for e in tracking.edited(scripts, rows) if e["problem"] == "edited"]
+        expected, scratch_owner = build_schema(settings, build, hooks, server, schema=schema,
+                                               report=say)
     result.migrations = [s.id for s in build]
     result.differences = differences(expected, scratch_owner, live, live_owner)
     return result

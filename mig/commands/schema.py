@@ -26,7 +26,7 @@ from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..dsn import Dsn
 from ..engine import erd
-from ..engine.connect import connect, open_database
+from ..engine.connect import connect, open_database, scratch_host
 from ..engine.scratch import Scratch, ScratchEngine
 from ..engine.snapshot import Snapshot, diff, snapshot
 from ..errors import MigError, MigrationError, RollbackMismatch
@@ -125,10 +125,10 @@ def verify(
 
     scripts, hooks = scripts_mod.load(settings.sources)
     started = time.monotonic()
-    server = open_database(settings)
     result = VerifyReport(database="", kept=keep, chain=chain)
     try:
-        with Scratch(server, keep=keep, say=say) as scratch:
+        with scratch_host(settings, keep_running=keep) as server, \
+                Scratch(server, keep=keep, say=say) as scratch:
             verifier = _Verifier(scratch, settings, hooks, schema, scripts, say, result,
                                  keep_going=keep_going)
             say(f"verifying {len(scripts)} migration(s) on scratch database"

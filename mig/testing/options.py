@@ -31,6 +31,10 @@ OPTIONS: dict[str, tuple[str, str, str | None, str]] = {
     "mig_docker_image": ("--mig-docker-image", "MIG_TEST_DOCKER_IMAGE", DEFAULT_DOCKER_IMAGE,
                          f"PostgreSQL image for --mig-server docker (default "
                          f"{DEFAULT_DOCKER_IMAGE})"),
+    "mig_server_bin": ("--mig-server-bin", "MIG_SERVER_BIN", None,
+                       "folder of the PostgreSQL binaries the embedded test server runs "
+                       "(e.g. /usr/lib/postgresql/15/bin; default: server_bin in [mig] of the "
+                       "project's yoyo.ini, else the embedded package's)"),
     "mig_seed_env": ("--mig-seed-env", "MIG_TEST_SEED_ENV", None,
                      "seed environment loaded on top of seeds/base into the template "
                      "(default: base only)"),
@@ -47,6 +51,7 @@ class TestSettings:
     url: str | None = None
     docker_image: str = DEFAULT_DOCKER_IMAGE
     seed_env: str | None = None
+    server_bin: str | None = None
     origins: Mapping[str, str] | None = None  # setting -> where its value came from
 
     def check(self) -> TestSettings:
@@ -87,5 +92,6 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> Test
         url=values["mig_url"],
         docker_image=values["mig_docker_image"] or DEFAULT_DOCKER_IMAGE,
         seed_env=values["mig_seed_env"],
+        server_bin=values["mig_server_bin"],
         origins=origins,
     )

@@ -206,12 +206,14 @@ def mig_server(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFac
         if error:
             raise servers.ServerError(error)
         if settings.server == servers.EMBEDDED:
-            servers.require_embedded()  # before any folder is made for it
+            bindir = servers.server_bin(settings.server_bin, _project_dir(config))
+            if bindir is None:
+                servers.require_embedded()  # before any folder is made for it
             base = tmp_path_factory.getbasetemp()
             # xdist workers' temporary folders are inside the controller's: one server for all
             datadir = servers.embedded_datadir(base.parent if _is_worker(config) else base)
             state.embedded_dirs.add(str(datadir))  # removed at the end, even if it never starts
-            server = servers.embedded(datadir)
+            server = servers.embedded(datadir, bindir)
         elif settings.server == servers.URL:
             server = servers.existing(settings.url)
         elif "mig_server_url" in workerinput:

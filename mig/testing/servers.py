@@ -115,17 +115,34 @@ def require_embedded() -> None:
         )
 
 
-def embedded(datadir: Path) -> Server:
-    """Start (or join, when another process already did) a throw-away server in ``datadir``.
+def embedded(datadir: Path, bindir: Path | None = None) -> Server:
+    """Start (or join, when another process already did) a throw-away server in ``datadir``,
+    running the binaries of ``bindir`` (``mig_server_bin``; default: the embedded package's).
 
     The server is not stopped by the returned object: the process that owns the test session
     stops it at the end, after every pytest-xdist worker is done with it.
     """
     from ..server import FAST_UNSAFE_SETTINGS, LocalServer
 
-    require_embedded()
-    local = LocalServer(datadir, settings=FAST_UNSAFE_SETTINGS).start()
+    if bindir is None:
+        require_embedded()
+    local = LocalServer(datadir, bindir=bindir, settings=FAST_UNSAFE_SETTINGS).start()
     return Server(EMBEDDED, local.url("postgres"), datadir=datadir, clone_strategy="FILE_COPY")
+
+
+def server_bin(setting: str | None, project_dir: Path) -> Path | None:
+    """The binaries of the embedded test server: ``setting`` (``mig_server_bin``,
+    ``MIG_SERVER_BIN``), else ``server_bin`` in ``[mig]`` of the project's yoyo.ini, else
+    ``None`` (the embedded package's)."""
+    if setting:
+        path = Path(setting).expanduser()
+        return path if path.is_absolute() else project_dir / path
+    from ..config import resolve
+
+    try:
+        return resolve(project_dir=project_dir, database="embedded", env={}).server_bin
+    except MigError:  # the project's settings are reported by the commands that read them
+        return None
 
 
 def embedded_datadir(base: Path) -> Path:
