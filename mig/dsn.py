@@ -13,7 +13,9 @@ URL is refused (without showing it) rather than connecting somewhere else.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
@@ -140,6 +142,67 @@ class Dsn:
 
     def __str__(self) -> str:
         return self.masked
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One server a connection string names, as libpq reaches it: ``host`` (a name, an IP
+    address or a Unix-socket folder) and ``hostaddr`` (an IP address), either may be empty."""
+
+    host: str
+    hostaddr: str
+
+    @property
+    def address(self) -> str:
+        """Where libpq connects: ``hostaddr`` when given (the host name then only names the
+        server for TLS and ``.pgpass``), else ``host``; empty for libpq's default socket."""
+        return self.hostaddr or self.host
+
+    @property
+    def is_socket(self) -> bool:
+        """Whether libpq connects through a Unix socket (a folder, an abstract ``@name``, or
+        nothing given: its default socket)."""
+        return not self.address or self.address.startswith(("/", "@"))
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the address libpq connects to is on this machine: a Unix socket,
+        ``localhost`` (or a ``.localhost`` name) or a loopback address. A name is judged as
+        written: nothing is looked up."""
+        address = self.address.lower()
+        if self.is_socket or address == "localhost" or address.endswith(".localhost"):
+            return True
+        try:
+            return ipaddress.ip_address(address.strip("[]")).is_loopback
+        except ValueError:
+            return False
+
+    def __str__(self) -> str:
+        if self.hostaddr and self.host and self.host != self.hostaddr:
+            return f"{self.host} (hostaddr {self.hostaddr})"
+        return self.address or "the default Unix socket"
+
+
+def _entries(value: str | None) -> list[str]:
+    return [part.strip() for part in value.split(",")] if value else []
+
+
+def endpoints(dsn: Dsn, env: Mapping[str, str]) -> tuple[Endpoint, ...]:
+    """The servers ``dsn`` names, in libpq's order, each with the address it is reached at.
+
+    As libpq reads them: ``host`` and ``hostaddr`` (else ``PGHOST`` and ``PGHOSTADDR``) are
+    lists whose n-th entries belong together, an empty ``hostaddr`` entry leaves that host to
+    its name, and with neither given libpq uses its default Unix socket.
+    """
+    hosts = _entries(dsn.get("host") if dsn.get("host") is not None else env.get("PGHOST"))
+    addrs = _entries(dsn.get("hostaddr") if dsn.get("hostaddr") is not None
+                     else env.get("PGHOSTADDR"))
+    if len(addrs) == 1 and len(hosts) > 1:
+        addrs = addrs * len(hosts)  # one address for every name (libpq refuses a mismatch)
+    count = max(len(hosts), len(addrs), 1)
+    hosts += [""] * (count - len(hosts))
+    addrs += [""] * (count - len(addrs))
+    return tuple(Endpoint(host, addr) for host, addr in zip(hosts, addrs))
 
 
 def _userinfo(text: str) -> str | None:
