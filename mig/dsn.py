@@ -264,12 +264,38 @@ def guess_secrets(text: str) -> tuple[str, ...]:
     return tuple(sorted(set(found), key=len, reverse=True))
 
 
+# A password where a connection string holds one: a URL's userinfo (``//user:PASSWORD@``) and a
+# ``password=`` / ``sslpassword=`` keyword (libpq strings, URL queries, ``PGPASSWORD=``), quoted
+# or not. Masked whatever its value, so even a password mig was never told is hidden.
+_URL_PASSWORD = re.compile(r"(?P<lead>://[^:/@\s?#]*:)(?P<secret>[^@\s]+)(?=@)")
+_KEYWORD_PASSWORD = re.compile(
+    r"(?P<lead>(?<![A-Za-z0-9_])(?:PG)?(?:ssl)?password\s*=\s*)"
+    r"(?P<secret>'(?:[^'\\]|\\.)*'?|[^\s&'\"]+)", re.IGNORECASE)
+# A password shorter than this is masked only where it stands as a credential: a literal search
+# for "x" or "1" would mask every x and 1 of the message.
+MIN_LITERAL = 5
+
+
+def _literal(secret: str) -> re.Pattern[str]:
+    """``secret`` as a whole word: not the start or end of a longer run of letters and digits
+    (the password ``postgres`` is not in ``postgresql://``)."""
+    before = r"(?<![A-Za-z0-9])" if secret[0].isalnum() else ""
+    after = r"(?![A-Za-z0-9])" if secret[-1].isalnum() else ""
+    return re.compile(before + re.escape(secret) + after)
+
+
 def redact(text: str, *secrets: str | None) -> str:
-    """``text`` with each secret, as given and percent-encoded, replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
-            quoted = quote(secret, safe="")
-            if quoted != secret:
-                text = text.replace(quoted, MASK)
-    return text
+    """``text`` with its passwords replaced by ``***``.
+
+    Each of ``secrets`` long enough to be told from ordinary words (:data:`MIN_LITERAL`
+    characters), as given and percent-encoded, wherever it appears as a whole word; and every
+    credential, known or not, where it stands as one (a URL's ``user:PASSWORD@``,
+    ``password=...``). A shorter secret is never searched for on its own: that would garble
+    the message.
+    """
+    for secret in sorted({s for s in secrets if s and len(s) >= MIN_LITERAL}, key=len,
+                         reverse=True):
+        for form in dict.fromkeys((secret, quote(secret, safe=""))):
+            text = _literal(form).sub(MASK, text)
+    text = _URL_PASSWORD.sub(lambda m: m.group("lead") + MASK, text)
+    return _KEYWORD_PASSWORD.sub(lambda m: m.group("lead") + MASK, text)
