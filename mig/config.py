@@ -181,9 +181,55 @@ def _read_ini(path: Path) -> tuple[dict[str, str], dict[str, str]]:
         parser = _yoyo_config_module().read_config(str(path))
         defaults = {key: parser.get("DEFAULT", key) for key in parser.defaults()}
         mig = dict(parser.items("mig")) if parser.has_section("mig") else {}
+        sections = parser.sections()
     except Exception as exc:  # configparser errors, interpolation errors, missing includes
         raise _ini_error(path, exc) from None
+    _check_ini_sections(path, sections)
     return defaults, mig
+
+
+# Sections of yoyo.ini that yoyo itself reads or writes: never taken for a misspelt [mig].
+_YOYO_SECTIONS = ("DEFAULT", "migrations")
+_SECTION_HEADER = re.compile(r"^\[(?P<name>.+)\]")
+
+
+def _check_ini_sections(path: Path, sections: list[str]) -> None:
+    """Refuse a section that looks like a misspelt ``[mig]``: mig would silently ignore the
+    settings under it. ``[mgi]``, ``[MIG]``, ``[mig ]`` or ``[mig.lint]`` is refused, naming
+    the file and line; yoyo's own sections and unrelated ones (``[alembic]``) are left alone.
+
+    :raises ConfigError: naming the section, file and line, with the section meant.
+    """
+    for section in sections:
+        if section == "mig" or section in _YOYO_SECTIONS:
+            continue
+        name = section.strip().lower()
+        prefixed = re.match(r"mig[.\-_: /]", name) is not None
+        if not (name == "mig" or prefixed or did_you_mean(name, ["mig"])):
+            continue
+        line = _section_line(path, section)
+        where = f"{path}:{line}" if line else str(path)
+        hint = ("mig reads its settings from [mig] alone (lowercase, no spaces): rename the "
+                "section; a section of another tool's must not be named like it")
+        if prefixed:
+            hint += ("; mig lint's settings are read from pyproject.toml ([tool.mig.lint], "
+                     "docs/lint.md)")
+        raise ConfigError(
+            f"{where}: section [{section}] is not read by mig (did you mean [mig]?); the "
+            "settings under it would be ignored", hint=hint)
+
+
+def _section_line(path: Path, section: str) -> int | None:
+    """The line of ``[section]`` in ``path`` (None: it comes from an included file)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _SECTION_HEADER.match(line)
+        if match and match.group("name") == section:
+            return number
+    return None
 
 
 def _ini_error(path: Path, exc: Exception) -> ConfigError:

@@ -13,7 +13,9 @@ URL is refused (without showing it) rather than connecting somewhere else.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
@@ -147,6 +149,67 @@ class Dsn:
         return self.masked
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """One server a connection string names, as libpq reaches it: ``host`` (a name, an IP
+    address or a Unix-socket folder) and ``hostaddr`` (an IP address), either may be empty."""
+
+    host: str
+    hostaddr: str
+
+    @property
+    def address(self) -> str:
+        """Where libpq connects: ``hostaddr`` when given (the host name then only names the
+        server for TLS and ``.pgpass``), else ``host``; empty for libpq's default socket."""
+        return self.hostaddr or self.host
+
+    @property
+    def is_socket(self) -> bool:
+        """Whether libpq connects through a Unix socket (a folder, an abstract ``@name``, or
+        nothing given: its default socket)."""
+        return not self.address or self.address.startswith(("/", "@"))
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the address libpq connects to is on this machine: a Unix socket,
+        ``localhost`` (or a ``.localhost`` name) or a loopback address. A name is judged as
+        written: nothing is looked up."""
+        address = self.address.lower()
+        if self.is_socket or address == "localhost" or address.endswith(".localhost"):
+            return True
+        try:
+            return ipaddress.ip_address(address.strip("[]")).is_loopback
+        except ValueError:
+            return False
+
+    def __str__(self) -> str:
+        if self.hostaddr and self.host and self.host != self.hostaddr:
+            return f"{self.host} (hostaddr {self.hostaddr})"
+        return self.address or "the default Unix socket"
+
+
+def _entries(value: str | None) -> list[str]:
+    return [part.strip() for part in value.split(",")] if value else []
+
+
+def endpoints(dsn: Dsn, env: Mapping[str, str]) -> tuple[Endpoint, ...]:
+    """The servers ``dsn`` names, in libpq's order, each with the address it is reached at.
+
+    As libpq reads them: ``host`` and ``hostaddr`` (else ``PGHOST`` and ``PGHOSTADDR``) are
+    lists whose n-th entries belong together, an empty ``hostaddr`` entry leaves that host to
+    its name, and with neither given libpq uses its default Unix socket.
+    """
+    hosts = _entries(dsn.get("host") if dsn.get("host") is not None else env.get("PGHOST"))
+    addrs = _entries(dsn.get("hostaddr") if dsn.get("hostaddr") is not None
+                     else env.get("PGHOSTADDR"))
+    if len(addrs) == 1 and len(hosts) > 1:
+        addrs = addrs * len(hosts)  # one address for every name (libpq refuses a mismatch)
+    count = max(len(hosts), len(addrs), 1)
+    hosts += [""] * (count - len(hosts))
+    addrs += [""] * (count - len(addrs))
+    return tuple(Endpoint(host, addr) for host, addr in zip(hosts, addrs))
+
+
 def _userinfo(text: str) -> str | None:
     """The ``user:password`` of a URL as its writer meant it: up to the last ``@`` before the
     query. (libpq stops at the first ``@`` or ``/``, which differs when they are not encoded.)"""
@@ -206,12 +269,38 @@ def guess_secrets(text: str) -> tuple[str, ...]:
     return tuple(sorted(set(found), key=len, reverse=True))
 
 
+# A password where a connection string holds one: a URL's userinfo (``//user:PASSWORD@``) and a
+# ``password=`` / ``sslpassword=`` keyword (libpq strings, URL queries, ``PGPASSWORD=``), quoted
+# or not. Masked whatever its value, so even a password mig was never told is hidden.
+_URL_PASSWORD = re.compile(r"(?P<lead>://[^:/@\s?#]*:)(?P<secret>[^@\s]+)(?=@)")
+_KEYWORD_PASSWORD = re.compile(
+    r"(?P<lead>(?<![A-Za-z0-9_])(?:PG)?(?:ssl)?password\s*=\s*)"
+    r"(?P<secret>'(?:[^'\\]|\\.)*'?|[^\s&'\"]+)", re.IGNORECASE)
+# A password shorter than this is masked only where it stands as a credential: a literal search
+# for "x" or "1" would mask every x and 1 of the message.
+MIN_LITERAL = 5
+
+
+def _literal(secret: str) -> re.Pattern[str]:
+    """``secret`` as a whole word: not the start or end of a longer run of letters and digits
+    (the password ``postgres`` is not in ``postgresql://``)."""
+    before = r"(?<![A-Za-z0-9])" if secret[0].isalnum() else ""
+    after = r"(?![A-Za-z0-9])" if secret[-1].isalnum() else ""
+    return re.compile(before + re.escape(secret) + after)
+
+
 def redact(text: str, *secrets: str | None) -> str:
-    """``text`` with each secret, as given and percent-encoded, replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
-            quoted = quote(secret, safe="")
-            if quoted != secret:
-                text = text.replace(quoted, MASK)
-    return text
+    """``text`` with its passwords replaced by ``***``.
+
+    Each of ``secrets`` long enough to be told from ordinary words (:data:`MIN_LITERAL`
+    characters), as given and percent-encoded, wherever it appears as a whole word; and every
+    credential, known or not, where it stands as one (a URL's ``user:PASSWORD@``,
+    ``password=...``). A shorter secret is never searched for on its own: that would garble
+    the message.
+    """
+    for secret in sorted({s for s in secrets if s and len(s) >= MIN_LITERAL}, key=len,
+                         reverse=True):
+        for form in dict.fromkeys((secret, quote(secret, safe=""))):
+            text = _literal(form).sub(MASK, text)
+    text = _URL_PASSWORD.sub(lambda m: m.group("lead") + MASK, text)
+    return _KEYWORD_PASSWORD.sub(lambda m: m.group("lead") + MASK, text)

@@ -6,12 +6,14 @@ the URL says. What neither sets, libpq takes from its own environment (``PGSSLMO
 ``PGSSLROOTCERT``, ...) and then from its defaults (``sslmode=prefer``): mig reads those the same
 way to know what libpq will do.
 
-For a host that is not local (not a Unix socket, ``localhost`` or a loopback address), the
-default is verified TLS whatever the profile: with no ``sslmode`` anywhere (mig's settings, the
-URL, ``PGSSLMODE``), mig connects with ``sslmode=verify-full``, and with ``sslrootcert=system``
-(the TLS library's trusted roots) unless a CA is configured (``sslrootcert``, ``PGSSLROOTCERT``
-or libpq's ``~/.postgresql/root.crt``). A weaker ``sslmode`` set explicitly is honoured with a
-warning on every run under the default profile.
+For a connection that is not local, the default is verified TLS whatever the profile. A
+connection is local only when every address it uses is: a Unix socket, ``localhost`` or a
+loopback address, where a ``hostaddr`` is the address (the host name beside it only names the
+server), and with several hosts each one counts. Otherwise, with no ``sslmode`` anywhere
+(mig's settings, the URL, ``PGSSLMODE``), mig connects with ``sslmode=verify-full``, and with
+``sslrootcert=system`` (the TLS library's trusted roots) unless a CA is configured
+(``sslrootcert``, ``PGSSLROOTCERT`` or libpq's ``~/.postgresql/root.crt``). A weaker
+``sslmode`` set explicitly is honoured with a warning on every run under the default profile.
 
 The ``production`` profile accepts only ``sslmode=verify-full`` with a CA (``sslrootcert``: a
 file, or ``system`` for the TLS library's trusted roots): anything else could be talking to an
@@ -20,11 +22,10 @@ impostor. ``allow_insecure_tls`` lets a weaker connection through, with a warnin
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 
-from .dsn import Dsn
+from .dsn import Dsn, endpoints
 from .errors import ConfigError
 
 PROFILES = ("development", "production")
@@ -76,24 +77,11 @@ def effective(dsn: Dsn, env: Mapping[str, str]) -> dict[str, tuple[str | None, s
     return found
 
 
-def _loopback(name: str) -> bool:
-    try:
-        return ipaddress.ip_address(name.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def remote_hosts(dsn: Dsn, env: Mapping[str, str]) -> list[str]:
-    """The hosts of ``dsn`` that are not local: not a Unix socket, ``localhost`` or a loopback
-    address. (A name is judged as written: mig looks nothing up.)"""
-    hosts = [h.strip() for h in (dsn.get("host") or env.get("PGHOST") or "").split(",")]
-    hosts = [h for h in hosts if h]
-    if not hosts:  # libpq connects to hostaddr, else to its default Unix socket
-        hosts = [a.strip() for a in (dsn.get("hostaddr") or env.get("PGHOSTADDR") or "")
-                 .split(",") if a.strip()]
-    return [h for h in hosts if not (h.startswith(("/", "@")) or _loopback(h)
-                                     or h.lower() == "localhost"
-                                     or h.lower().endswith(".localhost"))]
+    """The servers of ``dsn`` reached at an address that is not local (see
+    :attr:`mig.dsn.Endpoint.is_local`: a ``hostaddr`` counts, not the host name beside it),
+    as shown in messages. A connection is local only when this is empty."""
+    return [str(end) for end in endpoints(dsn, env) if not end.is_local]
 
 
 def verified_by_default(dsn: Dsn, env: Mapping[str, str]) -> tuple[Dsn, tuple[str, ...]]:
@@ -129,11 +117,9 @@ def problems(dsn: Dsn | None, env: Mapping[str, str]) -> list[str]:
     mode, mode_source = found["sslmode"]
     root, root_source = found["sslrootcert"]
     shown: list[str] = []
-    host = dsn.get("host") or env.get("PGHOST") or ""
-    sockets = [h for h in host.split(",") if h.startswith("/") or h.startswith("@")]
-    tcp_address = dsn.get("hostaddr") or env.get("PGHOSTADDR")
-    if sockets or not (host or tcp_address):
-        where = sockets[0] if sockets else "a Unix socket (no host given)"
+    sockets = [end.address for end in endpoints(dsn, env) if end.is_socket]
+    if sockets:
+        where = sockets[0] or "a Unix socket (no host given)"
         shown.append(f"the connection goes through {where}, where TLS does not apply")
     if mode is None and root == "system":
         mode = "verify-full"  # libpq's default once sslrootcert=system

@@ -506,3 +506,106 @@ def run_env() -> dict[str, str]:
 
     return {k: v for k, v in os.environ.items()
             if not k.startswith(("MIG_", "PG")) and k != "DATABASE_URL"}
+
+
+# -- data migrations: recorded, but never claimed verified ---------------------------------------
+DATA_SQL = "-- depends: 0002_teams\nUPDATE users SET status = 'blocked' WHERE email LIKE '%@old';\n"
+DATA_PY = """\
+    from mig.data import data_step
+
+    __depends__ = {"0002_teams"}
+    __transactional__ = False
+
+    def block_old(batch):
+        batch.execute("UPDATE users SET status = 'blocked' WHERE {range} AND {where}")
+
+    steps = [data_step(block_old, table="users", where="email LIKE '%@old'")]
+    """
+
+
+@pytest.mark.parametrize("data", [{"0003_block_old.sql": DATA_SQL},
+                                  {"0003_block_old.py": DATA_PY}], ids=["sql", "data_step"])
+def test_a_data_migration_in_the_range_is_listed_as_not_checked(tmp_path, live, server, data):
+    project = write_project(tmp_path / "project", {**MIGRATIONS, **data})
+    result = baseline_cli(project, live, server.url(), "--to", "0003_block_old")
+    assert result.returncode == 0, result.stderr
+    assert ("warning: not checked: 0003_block_old: it changes rows, not the schema"
+            in result.stderr)
+    assert "except 1 data migration(s), not checked" in result.stdout
+    logged = {mid: json.loads(detail) for mid, detail in
+              query(live, "SELECT migration_id, detail FROM _mig_log")}
+    assert logged["0003_block_old"]["verified"] is False
+    assert logged["0003_block_old"]["not_checked"] == "it changes rows, not the schema"
+    # the schema migrations around it are still verified, and say nothing of the kind
+    assert logged["0002_teams"]["verified"] is True and "not_checked" not in logged["0002_teams"]
+
+
+def test_schema_migrations_are_verified_and_the_json_lists_the_data_ones(tmp_path, live, server):
+    project = write_project(tmp_path / "project", {**MIGRATIONS, "0003_block_old.sql": DATA_SQL})
+    schema_only = baseline_cli(project, live, server.url(), "--to", "0002_teams", "--dry-run",
+                               "--json")
+    assert schema_only.returncode == 0, schema_only.stderr
+    assert json.loads(schema_only.stdout)["not_checked"] == []
+    assert "not checked" not in schema_only.stderr
+    both = baseline_cli(project, live, server.url(), "--to", "0003_block_old", "--dry-run",
+                        "--json")
+    assert json.loads(both.stdout)["not_checked"] == [
+        {"id": "0003_block_old", "reason": "it changes rows, not the schema"}]
+
+
+@pytest.mark.parametrize("text,data", [
+    ("UPDATE users SET status = 'x';\nDELETE FROM teams;\n", True),
+    ("INSERT INTO users (email) VALUES ('a');\nSET lock_timeout = '1s';\n", True),
+    ("WITH gone AS (DELETE FROM teams RETURNING id) SELECT count(*) FROM gone;\n", True),
+    ("TRUNCATE teams;\n", True),
+    ("ALTER TABLE users ADD flag bool;\nUPDATE users SET flag = true;\n", False),
+    ("CREATE TABLE notes (id int);\n", False),
+    ("DO $$ BEGIN UPDATE users SET status = 'x'; END $$;\n", False),  # a DO may run DDL
+    ("SELECT 1;\n", False),
+    ("-- INSERT in a comment\nCOMMENT ON TABLE users IS 'UPDATE';\n", False),
+])
+def test_a_data_migration_is_told_from_its_statements(tmp_path, text, data):
+    from mig.disk import scripts
+    from mig.disk.kinds import is_data_migration
+
+    folder = write_project(tmp_path, {"0001_x.sql": text}) / "migrations"
+    (script,), _ = scripts.scan((folder,))
+    assert is_data_migration(script) is data
+
+
+# -- the migration lock ----------------------------------------------------------------------------
+def test_baseline_and_apply_of_a_schema_target_exclude_each_other(project, server, db_url,
+                                                                  monkeypatch):
+    import dataclasses
+    import importlib
+
+    from mig.engine.lock import locked_connection
+    from mig.errors import LockTimeout
+
+    run_sql(db_url, "CREATE SCHEMA tenant_a; SET search_path = tenant_a;\n" + USERS + TEAMS)
+    settings = dataclasses.replace(resolve(project_dir=project, database=db_url, env={}),
+                                   schema="tenant_a", lock_wait=0.3)
+    # baseline waits for an apply of the same target, and gives up naming it
+    with locked_connection(settings, "apply", lambda line: None), \
+            pytest.raises(LockTimeout) as waited:
+        commands.baseline(settings, "0002_teams", scratch=server.url(), schema="tenant_a")
+    assert "mig apply" in (waited.value.holder or "")
+    assert not exists(db_url, "tenant_a._mig_log")
+    # an apply of the target started while baseline holds the lock waits for it
+    adopt = importlib.import_module("mig.commands.adopt")
+    holders: list[str | None] = []
+
+    class Stop(Exception):
+        pass
+
+    def apply_meanwhile(*args: object, **kwargs: object) -> None:
+        with pytest.raises(LockTimeout) as waited:
+            commands.apply(settings)
+        holders.append(waited.value.holder)
+        raise Stop
+
+    monkeypatch.setattr(adopt, "read_schema", apply_meanwhile)
+    with pytest.raises(Stop):
+        commands.baseline(settings, "0002_teams", scratch=server.url(), schema="tenant_a")
+    assert holders and "mig baseline" in (holders[0] or ""), holders
+    assert not exists(db_url, "tenant_a.notes") and not exists(db_url, "tenant_a._mig_log")

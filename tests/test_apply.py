@@ -214,9 +214,38 @@ def test_runtime_error_names_the_statement_and_leaves_nothing(tmp_path, db_url):
 RUNS = "SELECT nextval('runs');\n"  # a sequence keeps counting through a rollback
 
 
+@pytest.mark.parametrize("head, body, located", [
+    ("", "SELECT 1 / 0;\n", "0001_t.sql:3: applying 0001_t failed at: SELECT 1 / 0\n"),
+    # a slow failure: a replay would have held the migration's locks as long again
+    ("", "SELECT pg_sleep(1.2);\nSELECT 1 / 0;\n",
+     "0001_t.sql:4: applying 0001_t failed at: SELECT 1 / 0\n"),
+    # a statement that ran out of time
+    ("-- statement_timeout: 200ms\n", "SELECT 1;\nSELECT pg_sleep(5);\nSELECT 2;\n",
+     "0001_t.sql:5: applying 0001_t failed at: SELECT pg_sleep(5)\n"),
+    # two statements on one line: the second
+    ("", "SELECT 1; SELECT 1 / 0; SELECT 3;\n",
+     "0001_t.sql:3: applying 0001_t failed at: SELECT 1 / 0\n"),
+])
+def test_the_failed_statement_is_named_without_running_anything_again(tmp_path, db_url, head,
+                                                                       body, located):
+    query(db_url, "CREATE SEQUENCE runs")
+    write_project(tmp_path, {"0001_t.sql": head + "CREATE TABLE t (n int);\n" + RUNS + body})
+    settings = resolve(database=db_url, project_dir=tmp_path, env={})
+    with pytest.raises(StatementFailed) as info:
+        commands.apply(settings)
+    assert located in str(info.value)
+    assert "statement not located" not in str(info.value)
+    assert "nothing of this migration was applied" in str(info.value)
+    assert query(db_url, "SELECT last_value FROM runs") == [(1,)]  # ran once
+    assert "t" not in tables(db_url)
+
+
+UNMARKED = "RESET ROLE;\n"  # a file that may change who runs it is sent without marks
+
+
 @pytest.mark.parametrize("head, body, runs, located", [
     # a quick failure is run again statement by statement to name the failing one
-    ("", "SELECT 1 / 0;\n", 2, "0001_t.sql:3: applying 0001_t failed at: SELECT 1 / 0\n"),
+    ("", "SELECT 1 / 0;\n", 2, "0001_t.sql:4: applying 0001_t failed at: SELECT 1 / 0\n"),
     # a slow one is not: a replay would hold the migration's locks as long again
     ("", "SELECT pg_sleep(1.2);\nSELECT 1 / 0;\n", 1,
      "failed at: (statement not located: the migration ran 1."),
@@ -224,10 +253,11 @@ RUNS = "SELECT nextval('runs');\n"  # a sequence keeps counting through a rollba
     ("-- statement_timeout: 200ms\n", "SELECT pg_sleep(5);\n", 1,
      "failed at: (statement not located: not run again after a timeout"),
 ])
-def test_a_failed_migration_is_run_again_only_when_cheap(tmp_path, db_url, head, body, runs,
-                                                         located):
+def test_without_marks_a_failed_migration_is_run_again_only_when_cheap(tmp_path, db_url, head,
+                                                                        body, runs, located):
     query(db_url, "CREATE SEQUENCE runs")
-    write_project(tmp_path, {"0001_t.sql": head + "CREATE TABLE t (n int);\n" + RUNS + body})
+    write_project(tmp_path, {
+        "0001_t.sql": head + UNMARKED + "CREATE TABLE t (n int);\n" + RUNS + body})
     settings = resolve(database=db_url, project_dir=tmp_path, env={})
     with pytest.raises(StatementFailed) as info:
         commands.apply(settings)
@@ -235,6 +265,36 @@ def test_a_failed_migration_is_run_again_only_when_cheap(tmp_path, db_url, head,
     assert "nothing of this migration was applied" in str(info.value)
     assert query(db_url, "SELECT last_value FROM runs") == [(runs,)]
     assert "t" not in tables(db_url)
+
+
+def test_a_lock_timeout_names_the_statement_that_waited(tmp_path, db_url):
+    query(db_url, "CREATE TABLE busy (n int)")
+    write_project(tmp_path, {"0001_t.sql": "-- lock_timeout: 200ms\nCREATE TABLE t (n int);\n"
+                                           "\nALTER TABLE busy ADD COLUMN a int;\n"})
+    settings = resolve(database=db_url, project_dir=tmp_path, env={}, db_lock_attempts=1)
+    holder = psycopg2.connect(db_url)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("LOCK TABLE busy IN ACCESS SHARE MODE")
+        with pytest.raises(StatementFailed, match="could not get a table lock") as info:
+            commands.apply(settings)
+    finally:
+        holder.close()
+    assert ("0001_t.sql:4: applying 0001_t failed at: ALTER TABLE busy ADD COLUMN a int\n"
+            in str(info.value))
+    assert "lock timeout" in str(info.value)
+
+
+def test_the_migrations_own_warnings_still_reach_the_report(tmp_path, db_url):
+    statements = "".join(f"SELECT {n};\n" for n in range(200))  # 200 marks around them
+    write_project(tmp_path, {"0001_t.sql": "DO $$BEGIN RAISE WARNING 'first'; END$$;\n"
+                                           + statements
+                                           + "DO $$BEGIN RAISE WARNING 'last'; END$$;\n"})
+    settings = resolve(database=db_url, project_dir=tmp_path, env={})
+    lines: list[str] = []
+    commands.apply(settings, report=lines.append)
+    assert "0001_t: warning: first" in lines and "0001_t: warning: last" in lines, lines
+    assert not any("mig:statement" in line for line in lines)
 
 
 def test_per_migration_timeouts_from_the_file(tmp_path, db_url):

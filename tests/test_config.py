@@ -201,3 +201,28 @@ def test_the_insecure_tls_warning_is_shown_once_by_the_cli_and_by_a_script(tmp_p
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0  # nothing listens on port 1
     assert result.stderr.count("InsecureTLSWarning: the server's identity is NOT verified") == 1
+
+
+# -- a misspelt [mig] section ------------------------------------------------------------------
+@pytest.mark.parametrize("section", ["mgi", "MIG", "mig ", "Mig", "migs", "mig.lint", "mig-tls"])
+def test_a_section_that_looks_like_mig_is_refused_naming_file_and_line(tmp_path, section):
+    ini = tmp_path / "yoyo.ini"
+    ini.write_text("[DEFAULT]\nsources = %(here)s/migrations\n\n"
+                   f"[{section}]\nprofile = production\n")
+    with pytest.raises(ConfigError) as caught:
+        resolve(project_dir=tmp_path, env={})
+    message = str(caught.value)
+    assert f"{ini}:4: section [{section}] is not read by mig (did you mean [mig]?)" in message
+    assert "production" not in message  # never a value
+    if "." in section or "-" in section:
+        assert "[tool.mig.lint]" in message
+
+
+@pytest.mark.parametrize("section", ["migrations", "alembic", "pytest", "flake8", "database"])
+def test_yoyos_and_unrelated_sections_stay_silent(tmp_path, section, recwarn):
+    (tmp_path / "yoyo.ini").write_text(
+        "[DEFAULT]\nsources = %(here)s/migrations\n\n[mig]\nprofile = development\n\n"
+        f"[{section}]\nanything = at all\n")
+    settings = resolve(project_dir=tmp_path, env={})
+    assert settings.profile == "development" and settings.warnings == ()
+    assert len(recwarn) == 0

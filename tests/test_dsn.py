@@ -105,3 +105,34 @@ def test_a_socket_folder_is_written_as_the_host_parameter_and_read_back(given):
     assert dsn.url == dsn.masked == expected  # no %2F host, which yoyo cannot open
     assert Dsn.parse(dsn.url).params == dsn.params
     assert dsn.get("host") == "/tmp/a b/pgdata" and dsn.dbname == "mig"
+
+
+# -- masking never garbles -------------------------------------------------------------------
+MESSAGE = ('connection to {url} failed: password authentication failed for user "mig" '
+           "(attempt 1 of 1, 50% of the wait; exit 0x1a)")
+
+
+@pytest.mark.parametrize("password", ["x", "a", "1", "%", "postgres"])
+def test_a_short_or_common_password_is_masked_as_a_credential_and_nowhere_else(password):
+    url = f"postgresql://mig:{quote(password, safe='')}@db.example:5432/app?sslmode=require"
+    masked = redact(MESSAGE.format(url=url), password)
+    assert masked == MESSAGE.format(
+        url="postgresql://mig:***@db.example:5432/app?sslmode=require")
+    keywords = f"host=db.example password={password} dbname=app"
+    assert redact(keywords, password) == "host=db.example password=*** dbname=app"
+    assert redact(f"PGPASSWORD={password} mig apply", password) == "PGPASSWORD=*** mig apply"
+    quoted = f"host=db password='{password} x' dbname=app"
+    assert redact(quoted, password) == "host=db password=*** dbname=app"
+
+
+def test_a_credential_is_masked_even_when_mig_was_not_told_it():
+    text = "postgresql://mig:hunter2@db/app and sslpassword=k3y and ?password=p&x=1"
+    assert redact(text) == "postgresql://mig:***@db/app and sslpassword=*** and ?password=***&x=1"
+
+
+def test_a_long_password_is_masked_wherever_it_stands_as_a_word():
+    assert redact("echoed: S3cretPw and S3cretPw%21 (postgresql)", "S3cretPw", "postgres") == (
+        "echoed: *** and ***%21 (postgresql)")
+    assert redact('user "postgres" at /postgres', "postgres") == 'user "***" at /***'
+    # its percent-encoded form too
+    assert redact("url: S3c%2Fret", "S3c/ret") == "url: ***"

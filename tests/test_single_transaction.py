@@ -64,4 +64,25 @@ def test_a_syntax_error_in_the_release_names_its_file_and_line(tmp_path, db_url)
     text = str(info.value)
     assert "0003_c.sql:3: applying 0003_c failed at: CREAT INDEX c_id ON c (id)" in text
     assert "LINE 3: CREAT INDEX" in text
+    # the line as the file has it, the caret under the C of CREAT
+    assert "LINE 3: CREAT INDEX c_id ON c (id);\n        ^\n" in text
+    assert "mig_mark" not in text
     assert info.value.line == 3 and tables(db_url) & {"a", "b", "c"} == set()
+
+
+@pytest.mark.parametrize("body, shown", [
+    ("SELECT 1;\nSELECT 1 / 0;\nSELECT 2;\n",
+     "0003_c.sql:3: applying 0003_c failed at: SELECT 1 / 0"),
+    ("-- statement_timeout: 200ms\nSELECT 1;\nSELECT pg_sleep(5);\n",
+     "0003_c.sql:4: applying 0003_c failed at: SELECT pg_sleep(5)"),
+])
+def test_a_failure_in_the_release_names_its_statement(tmp_path, db_url, body, shown):
+    write_project(tmp_path, {**TWO_MIGRATIONS, "0003_c.sql": "-- depends: 0002_b\n" + body})
+    settings = resolve(database=db_url, project_dir=tmp_path, env={})
+    with pytest.raises(StatementFailed) as info:
+        commands.apply(settings, single_transaction=True)
+    text = str(info.value)
+    assert shown in text, text
+    assert "statement not located" not in text
+    assert "nothing of the release was applied" in text
+    assert tables(db_url) & {"a", "b"} == set()

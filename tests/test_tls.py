@@ -7,9 +7,11 @@ tests need no server.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import shutil
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +31,22 @@ from mig.server import LocalServer
 from tests.support import PG15_BINDIR, run_mig, write_project
 
 CLIENT_ROLE = "tls_client"  # may log in only with a client certificate signed by the CA
-# A name that is not local, in the server's certificate; reached at 127.0.0.1 (hostaddr).
+# A name that is not local, in the server's certificate; reached at this machine's own
+# address that is not a loopback one (hostaddr), where the server listens too.
 REMOTE_NAME = "db.mig-test.example"
+
+
+def _own_address() -> str | None:
+    """An IPv4 address of this machine that is not a loopback address (None: it has none)."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the address
+        address = probe.getsockname()[0]
+        if not ipaddress.ip_address(address).is_loopback:
+            return address
+    return None
+
+
+OWN_ADDRESS = _own_address()
 
 
 # -- certificates ----------------------------------------------------------------------------
@@ -117,17 +133,17 @@ def tls_server(tmp_path_factory) -> Iterator[TlsServer]:
     server_crt = _write_pem(folder / "server.crt", server_cert)
     server_key_file = _write_pem(folder / "server.key", key=server_key)
     give_to_server_user(server_key_file)  # as root the server's user must own its key
-    server = LocalServer(
-        folder / "data",
-        bindir=PG15_BINDIR,
-        settings={"ssl": "on", "ssl_cert_file": str(server_crt),
-                  "ssl_key_file": str(server_key_file), "ssl_ca_file": str(paths["ca"]),
-                  "fsync": "off"},
-        hba=[f"hostssl all {CLIENT_ROLE} 127.0.0.1/32 cert",
-             "hostssl all all 127.0.0.1/32 trust",
-             "host all all 127.0.0.1/32 reject"],  # no TLS, no connection
-        listen_tcp=True,
-    )
+    settings = {"ssl": "on", "ssl_cert_file": str(server_crt),
+                "ssl_key_file": str(server_key_file), "ssl_ca_file": str(paths["ca"]),
+                "fsync": "off"}
+    hba = [f"hostssl all {CLIENT_ROLE} 127.0.0.1/32 cert",
+           "hostssl all all 127.0.0.1/32 trust",
+           "host all all 127.0.0.1/32 reject"]  # no TLS, no connection
+    if OWN_ADDRESS is not None:  # also reached as a host that is not local
+        settings["listen_addresses"] = f"127.0.0.1,{OWN_ADDRESS}"
+        hba += [f"hostssl all all {OWN_ADDRESS}/32 trust", f"host all all {OWN_ADDRESS}/32 reject"]
+    server = LocalServer(folder / "data", bindir=PG15_BINDIR, settings=settings, hba=hba,
+                         listen_tcp=True)
     server.start()
     try:
         tls = TlsServer(server, **paths)
@@ -248,7 +264,11 @@ def test_the_opt_out_connects_and_warns_on_every_run(tls_server, project):
 
 
 def _remote(t: TlsServer, query: str = "") -> str:
-    return t.url("hostaddr=127.0.0.1" + (f"&{query}" if query else ""), host=REMOTE_NAME)
+    """The TLS server reached as a host that is not local: its name, at an address that is not
+    a loopback one."""
+    if OWN_ADDRESS is None:
+        pytest.skip("this machine has no address but loopback ones to reach a server at")
+    return t.url(f"hostaddr={OWN_ADDRESS}" + (f"&{query}" if query else ""), host=REMOTE_NAME)
 
 
 def test_a_host_that_is_not_local_is_verified_by_default(tls_server, project):
@@ -285,7 +305,8 @@ def test_an_explicit_weaker_sslmode_is_honoured_with_a_warning(tls_server, proje
     assert result.returncode == 4, result.stderr  # connected (unverified): 0001_a is pending
     assert result.stderr.count("warning: the server's identity is NOT verified: sslmode is "
                                "'require'") == 1
-    assert f"for {REMOTE_NAME}, which is not a local host" in result.stderr
+    assert (f"for {REMOTE_NAME} (hostaddr {OWN_ADDRESS}), which is not a local host"
+            in result.stderr)
     refused = run_mig(["status", "--profile", "production", *args, "-d", url], cwd=project,
                       env=env)
     assert refused.returncode == EXIT_USAGE
@@ -403,3 +424,41 @@ def test_the_opt_out_is_a_warning_not_a_silence(tmp_path):
 def test_bad_tls_settings_are_config_errors(tmp_path, options, needle):
     with pytest.raises(ConfigError, match=needle):
         _settings(tmp_path, **options)
+
+
+# -- local means local -----------------------------------------------------------------------
+@pytest.mark.parametrize("database,env,local", [
+    ("host=localhost hostaddr=203.0.113.5 dbname=app", {}, False),  # hostaddr wins
+    ("postgresql://mig@localhost/app?hostaddr=203.0.113.5", {}, False),
+    ("host=/var/run/postgresql hostaddr=203.0.113.5 dbname=app", {}, False),
+    ("host=db.example hostaddr=127.0.0.1 dbname=app", {}, True),  # the name only names it
+    ("host=localhost,db.example dbname=app", {}, False),  # every host counts
+    ("host=localhost,db.example hostaddr=,127.0.0.1 dbname=app", {}, True),
+    ("host=localhost,/tmp,::1 dbname=app", {}, True),
+    ("dbname=app", {"PGHOST": "localhost", "PGHOSTADDR": "203.0.113.5"}, False),
+    ("host=localhost dbname=app", {"PGHOSTADDR": "203.0.113.5"}, False),
+    ("dbname=app", {}, True),  # libpq's default Unix socket
+])
+def test_a_connection_is_local_only_when_every_address_it_uses_is(tmp_path, monkeypatch,
+                                                                   database, env, local):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.postgresql/root.crt
+    settings = _settings(tmp_path, database, env=env)
+    expected = None if local else "verify-full"
+    assert settings.database.get("sslmode") == expected, settings.database.masked
+
+
+def test_a_weaker_sslmode_for_a_local_name_at_a_remote_address_warns_naming_both(tmp_path):
+    with pytest.warns(mig.InsecureTLSWarning) as caught:
+        settings = _settings(tmp_path, "host=localhost hostaddr=203.0.113.5 sslmode=require")
+    assert settings.database.get("sslmode") == "require"
+    (warning,) = settings.warnings
+    assert "for localhost (hostaddr 203.0.113.5), which is not a local host" in warning
+    assert len(caught) == 1
+
+
+def test_a_socket_folder_with_a_hostaddr_is_judged_by_the_address(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    settings = _settings(tmp_path, "host=/var/run/postgresql hostaddr=203.0.113.5 dbname=app",
+                         profile="production", sslmode="verify-full", sslrootcert=str(ca))
+    assert settings.warnings == ()  # TCP to 203.0.113.5 with TLS: not "through a socket"

@@ -81,11 +81,16 @@ def baseline(settings: Settings, out: Printer, *, to: str, map_file: Path | None
         for line in report.difference_lines() + [f"cannot compare {u}" for u in
                                                  report.unreadable]:
             click.echo(f"  {line}", err=True)
+    for line in report.not_checked_lines():
+        click.echo(f"warning: {line} (the live schema cannot show whether its change was "
+                   "made; check the rows by hand)", err=True)
     for entry in report.foreign:
         by = entry["replaced_by"] or "nothing (retired)"
         out.detail(f"{entry['table']}: {entry['name']} -> {by}")
     verb = "would record" if dry_run else "recorded"
     how = "forced" if report.forced else "verified: the live schema matches"
+    if report.not_checked:
+        how += f" except {len(report.not_checked)} data migration(s), not checked"
     out.line(f"{verb} {len(report.recorded)} migration(s) as applied up to {report.target} "
              f"({how}; {len(report.already)} already applied, {len(report.foreign)} foreign "
              "entries replaced)")

@@ -21,10 +21,11 @@ from ..config import Settings
 from ..config import resolve as resolve_settings
 from ..disk import scripts as scripts_mod
 from ..disk import sumfile
+from ..disk.kinds import is_data_migration
 from ..dsn import Dsn
 from ..engine import foreign, tracking
 from ..engine.connect import connect, open_database
-from ..engine.lock import lock_key, migration_lock
+from ..engine.lock import locked_connection
 from ..engine.snapshot import uncompared_objects
 from ..errors import BaselineRefused, MigError
 from ..reports import Line, Reporter, reporter
@@ -137,6 +138,10 @@ def foreign_histories(settings: Settings) -> list[foreign.Entry]:
 
 
 # -- mig baseline -----------------------------------------------------------------------------
+# Why a data migration in a baseline's range is recorded without proof.
+NOT_CHECKED = "it changes rows, not the schema"
+
+
 @dataclass
 class BaselineReport:
     """What :func:`baseline` checked and recorded (in a dry run: would record).
@@ -144,7 +149,10 @@ class BaselineReport:
     ``recorded`` are the migrations recorded as applied by this baseline, ``already`` those up
     to the target that were applied before; ``foreign`` the foreign entries with the migration
     that replaces each (``None``: retired); ``differences`` (as ``mig diff`` reports them) and
-    ``unreadable`` are empty unless ``forced``.
+    ``unreadable`` are empty unless ``forced``. ``not_checked`` are the recorded migrations
+    that change rows rather than the schema (see :func:`mig.disk.kinds.is_data_migration`):
+    comparing schemas cannot tell whether their change was made, so they are recorded as
+    applied without that proof.
     """
 
     database: str
@@ -156,6 +164,11 @@ class BaselineReport:
     foreign: list[dict] = field(default_factory=list)
     differences: list[dict] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)
+
+    def not_checked_lines(self) -> list[str]:
+        """One line per migration recorded without proof, saying why."""
+        return [f"not checked: {mid}: {NOT_CHECKED}" for mid in self.not_checked]
 
     def difference_lines(self) -> list[str]:
         """The differences as text, one line each (as ``mig diff`` prints them)."""
@@ -166,7 +179,8 @@ class BaselineReport:
         return {"database": self.database, "target": self.target, "dry_run": self.dry_run,
                 "forced": self.forced, "recorded": self.recorded, "already": self.already,
                 "foreign": self.foreign, "differences": self.differences,
-                "unreadable": self.unreadable}
+                "unreadable": self.unreadable,
+                "not_checked": [{"id": mid, "reason": NOT_CHECKED} for mid in self.not_checked]}
 
 
 def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
@@ -179,7 +193,9 @@ def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
     its schema compared with the live one; foreign histories found in the database must all
     be named by the map (``map_file``, see :func:`mig.foreign.read_map`), and the log records
     which entries each migration replaced. Works on a database without yoyo's tables (they are
-    created). Every refusal changes nothing.
+    created). Every refusal changes nothing. A migration in the range that changes rows rather
+    than the schema (a data migration) builds nothing to compare: it is recorded but listed in
+    ``not_checked``, and its log entry says it was not verified.
 
     :param map_file: YAML map of foreign history entries to mig migration ids.
     :param force: record even though the schemas differ (or cannot be compared); the log says
@@ -195,37 +211,33 @@ def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
     scripts, hooks = scripts_mod.load(settings.sources)
     ids = upto(scripts, to)
     mapping = foreign.read_map(Path(map_file)) if map_file is not None else None
-    dsn = open_database(settings)
     ignore = (settings.migration_table,)
-    conn = connect(dsn, verb="baseline")
-    try:
-        with migration_lock(conn, lock_key(settings.migration_table), wait=settings.lock_wait,
-                            report=say):
-            result = BaselineReport(dsn.masked, to, dry_run=dry_run)
-            applied = tracking.read_applied(conn, settings.migration_table)
-            _refuse_applied_past(applied, [s.id for s in scripts], ids, dsn.masked)
-            entries = foreign.read(conn, migration_table=settings.migration_table,
-                                   known_ids=[s.id for s in scripts])
-            replaced = _map_entries(entries, mapping, map_file, [s.id for s in scripts], to)
-            result.foreign = [{**e.to_json(), "replaced_by": mid} for e, mid in replaced.items()]
-            result.unreadable = uncompared_objects(conn, schema, ignore=ignore)
-            live, live_owner = read_schema(conn, schema, ignore)
-            build = [s for s in scripts if s.id in set(ids)]
-            with scratch_server(settings, scratch) as server:
-                expected, owner = build_schema(settings, build, hooks, server, schema=schema,
-                                               report=say)
-            result.differences = differences(expected, owner, live, live_owner)
-            if (result.differences or result.unreadable) and not force:
-                raise _refusal(result)
-            result.forced = bool(result.differences or result.unreadable)
-            done = {a.id for a in applied}
-            result.already = [mid for mid in ids if mid in done]
-            result.recorded = [mid for mid in ids if mid not in done]
-            if not dry_run:
-                _record(settings, dsn, conn, [s for s in build if s.id not in done], result,
-                        replaced)
-    finally:
-        conn.close()
+    with locked_connection(settings, "baseline", say) as (dsn, conn):
+        result = BaselineReport(dsn.masked, to, dry_run=dry_run)
+        applied = tracking.read_applied(conn, settings.migration_table)
+        _refuse_applied_past(applied, [s.id for s in scripts], ids, dsn.masked)
+        entries = foreign.read(conn, migration_table=settings.migration_table,
+                               known_ids=[s.id for s in scripts])
+        replaced = _map_entries(entries, mapping, map_file, [s.id for s in scripts], to)
+        result.foreign = [{**e.to_json(), "replaced_by": mid} for e, mid in replaced.items()]
+        result.unreadable = uncompared_objects(conn, schema, ignore=ignore)
+        live, live_owner = read_schema(conn, schema, ignore)
+        build = [s for s in scripts if s.id in set(ids)]
+        with scratch_server(settings, scratch) as server:
+            expected, owner = build_schema(settings, build, hooks, server, schema=schema,
+                                           report=say)
+        result.differences = differences(expected, owner, live, live_owner)
+        if (result.differences or result.unreadable) and not force:
+            raise _refusal(result)
+        result.forced = bool(result.differences or result.unreadable)
+        done = {a.id for a in applied}
+        result.already = [mid for mid in ids if mid in done]
+        result.recorded = [mid for mid in ids if mid not in done]
+        result.not_checked = [s.id for s in build
+                              if s.id not in done and is_data_migration(s)]
+        if not dry_run:
+            _record(settings, dsn, conn, [s for s in build if s.id not in done], result,
+                    replaced)
     return result
 
 
@@ -283,8 +295,8 @@ def _record(settings: Settings, dsn: Dsn, conn: connection, scripts: list[script
 
     backend = Backend(dsn, settings.migration_table, "baseline", connection=conn)
     tracking.ensure_tables(backend)
-    common = {"target": result.target, "verified": not result.forced,
-              "forced": result.forced}
+    common: dict[str, object] = {"target": result.target, "verified": not result.forced,
+                                 "forced": result.forced}
     if result.forced:
         common["differences"] = result.difference_lines()
         common["unreadable"] = result.unreadable
@@ -293,7 +305,9 @@ def _record(settings: Settings, dsn: Dsn, conn: connection, scripts: list[script
         for script in scripts:
             entries = [{"table": e.table, "name": e.name}
                        for e, mid in replaced.items() if mid == script.id]
-            detail = json.dumps({**common, "replaces": entries})
+            unchecked = ({"verified": False, "not_checked": NOT_CHECKED}
+                         if script.id in result.not_checked else {})
+            detail = json.dumps({**common, **unchecked, "replaces": entries})
             tracking.record_baseline(backend, script, detail)
         retired = [{"table": e.table, "name": e.name} for e, mid in replaced.items()
                    if mid is None]

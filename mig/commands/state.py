@@ -291,7 +291,8 @@ def _build(settings: Settings, scratch: Dsn | None, build: list[Script], hooks: 
     from .drift import scratch_server
 
     ignore = (settings.migration_table,)
-    with scratch_database(scratch_server(settings, scratch), keep=False) as dsn:
+    with scratch_server(settings, scratch) as server, \
+            scratch_database(server, keep=False) as dsn:
         engine = ScratchEngine(dataclasses.replace(settings, database=dsn), hooks, "public")
         try:
             conn = engine.backend.connection

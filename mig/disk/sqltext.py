@@ -21,6 +21,7 @@ class Statement:
     words: str  # upper case, comments and literals blanked, whitespace collapsed
     line: int  # where it starts (1-based)
     end_line: int
+    start: int = 0  # the offset in the text where it starts
 
 
 # where something that is blanked may start: everything between is copied as it is
@@ -104,6 +105,7 @@ def statements(text: str) -> list[Statement]:
                 words=" ".join(stripped.split()).upper(),
                 line=line,
                 end_line=line + stripped.rstrip().count("\n"),
+                start=begin,
             ))
         start = end + 1
     return result

@@ -69,10 +69,13 @@ def whole_release(count: int) -> Iterator[None]:
 
 
 def text_error(script: Script, path: Path, statement: str | None, line: int | None,
-               exc: Exception, direction: str, unlocated: str) -> StatementFailed:
-    """A failed statement of a migration's SQL text, located by a replay or ``unlocated``."""
+               exc: Exception, direction: str, unlocated: str, *,
+               detail: str | None = None) -> StatementFailed:
+    """A failed statement of a migration's SQL text (``unlocated``: why it is not known), with
+    the server's message as ``detail`` when it is given (the text as sent differs from the
+    file's)."""
     shown = " ".join((statement or f"({unlocated})").split())
-    return failure(script, path, line, shown, exc, direction, None, None)
+    return failure(script, path, line, shown, exc, direction, None, None, detail=detail)
 
 
 def statement_error(script: Script, inner: yoyo_steps.Step, exc: Exception, direction: str,

@@ -38,7 +38,7 @@ from ..errors import ChecksumMismatch, MigError, StatementFailed
 from ..reports import Line, Reporter, ReportingStep, reporter
 from . import tracking
 from .blockers import BlockerWatch, backoff, describe, seconds
-from .connect import connect
+from .connect import connect, fetch_row
 from .failures import (
     RunState,
     connection_lost,
@@ -129,6 +129,79 @@ def _run_leaf(backend: Backend, wrapper: yoyo_steps.Wrapper, inner: yoyo_steps.S
             backend.execute("ROLLBACK TO SAVEPOINT mig_step")
 
 
+# A transactional SQL migration is sent whole; a mark before each of its statements (a notice
+# the server sends as it reaches the statement) tells which one was running when it failed,
+# without running anything again: a timeout, a lock failure, a slow statement, a release.
+_MARK = "DO $mig_mark$BEGIN RAISE NOTICE 'mig:statement:{}'; END$mig_mark$; "
+_MARK_NOTICE = re.compile(r"mig:statement:(\d+)\s*$")
+# A file that changes who runs it or which notices reach mig would silence the marks after that
+# point (and then name an earlier statement): it is sent unmarked.
+_SILENCES_MARKS = re.compile(
+    r"^(SET|RESET)\s+(SESSION\s+|LOCAL\s+)?(ROLE|SESSION\s+AUTHORIZATION|CLIENT_MIN_MESSAGES)\b")
+_MARKS_USABLE_SQL = """
+SELECT coalesce((SELECT has_language_privilege(oid, 'USAGE') FROM pg_language
+                  WHERE lanname = 'plpgsql'), false)
+   AND current_setting('client_min_messages')
+       IN ('debug5', 'debug4', 'debug3', 'debug2', 'debug1', 'log', 'notice')
+"""
+
+
+_MARK_TEXT = re.compile(re.escape(_MARK).replace(r"\{\}", r"\d+"))
+
+
+def unmarked(message: str, sent: str, position: int) -> str:
+    """The server's error message about ``sent`` (a marked text; ``position``: the 0-based
+    offset in it that the server points at) with the ``LINE n:`` excerpt it quotes replaced
+    by that line as the file has it, the ``^`` under the same character."""
+    lines = message.split("\n")
+    for index, line in enumerate(lines):
+        head, colon, excerpt = line.partition(": ")
+        if not (head.startswith("LINE ") and colon and index + 1 < len(lines)
+                and lines[index + 1].strip() == "^"):
+            continue
+        begin = sent.rfind("\n", 0, position) + 1
+        end = sent.find("\n", position)
+        written = sent[begin:end if end >= 0 else len(sent)]
+        column = position - begin
+        column -= sum(m.end() - m.start() for m in _MARK_TEXT.finditer(written)
+                      if m.end() <= column)
+        original = _MARK_TEXT.sub("", written)
+        lines[index] = head + colon + original
+        lines[index + 1] = " " * (len(head) + len(colon) + column) + "^"
+        break
+    return "\n".join(lines)
+
+
+class _Notices:
+    """The connection's notices (what psycopg2 appends to ``conn.notices``), without the
+    statement marks: the last mark's number is kept in ``at`` instead, so that thousands of
+    marks never push a migration's own warnings out."""
+
+    LIMIT = 50  # as many as psycopg2 keeps
+
+    def __init__(self) -> None:
+        self.kept: list[str] = []
+        self.at: int | None = None
+
+    def append(self, notice: str) -> None:
+        """Take one notice from the server."""
+        mark = _MARK_NOTICE.search(notice)
+        if mark is not None:
+            self.at = int(mark.group(1))
+            return
+        self.kept.append(notice)
+        del self.kept[:-self.LIMIT]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.kept))
+
+    def __len__(self) -> int:
+        return len(self.kept)
+
+    def __delitem__(self, index: slice) -> None:
+        del self.kept[index]
+
+
 class Runner:
     """Applies and rolls back scripts on one backend connection (lock held by the caller)."""
 
@@ -156,6 +229,9 @@ class Runner:
         self._watch: BlockerWatch | None = None
         self._in_release = False  # applying a whole release in one transaction
         self._state = RunState()
+        self.notices = _Notices()
+        self.conn.notices = self.notices
+        self._marks: bool | None = None  # whether statement marks reach mig (asked once)
 
     def close(self) -> None:
         """Stop watching for blockers (the watch's connection closes)."""
@@ -481,15 +557,17 @@ class Runner:
     def _run_text(self, script: Script, path: Path, text: str, direction: str,
                   prefix: str = "") -> None:
         started = time.monotonic()
+        sent, parts = self._marked(text) if sqltext.has_sql(text) else ("", [])
+        self.notices.at = None
         try:
             with self.conn.cursor() as cur:
-                cur.execute(prefix + text if sqltext.has_sql(text) else prefix)
+                cur.execute(prefix + sent)
         except psycopg2.DatabaseError as exc:
             if self.conn.closed:
                 raise
             elapsed = time.monotonic() - started
             self.backend.rollback()
-            statement, line = self._locate(script, text, exc, elapsed, len(prefix))
+            statement, line = self._locate(script, text, sent, parts, exc, elapsed, len(prefix))
             unlocated = "statement not located"
             if self._in_release:
                 unlocated += (": not run again, as the migrations before it in the release were"
@@ -499,25 +577,56 @@ class Runner:
             elif elapsed > REPLAY_WITHIN:
                 unlocated += (f": the migration ran {elapsed:.1f}s before it failed; running it"
                               " again to find the statement would hold its locks as long again")
-            raise text_error(script, path, statement, line, exc, direction,
-                              unlocated) from None
+            detail = None
+            position = getattr(getattr(exc, "diag", None), "statement_position", None)
+            if sent != text and position and int(position) > len(prefix):
+                pgerror = (getattr(exc, "pgerror", None) or str(exc)).strip()
+                detail = unmarked(pgerror, sent, int(position) - len(prefix) - 1)
+            raise text_error(script, path, statement, line, exc, direction, unlocated,
+                             detail=detail) from None
 
-    def _locate(self, script: Script, text: str, exc: psycopg2.DatabaseError, elapsed: float,
-                offset: int = 0) -> tuple[str | None, int | None]:
-        """The failing statement of ``text`` (sent after ``offset`` characters of settings) and
-        its line, for the error message."""
+    def _marked(self, text: str) -> tuple[str, list[sqltext.Statement]]:
+        """``text`` as sent: with a mark before each statement, on the statement's own line
+        (so the server's line numbers stay the file's), and its statements. Unmarked when
+        the marks would not reach mig: no PL/pgSQL for the role, notices switched off, or a
+        file that changes either (:data:`_SILENCES_MARKS`)."""
+        if self._marks is None:
+            with self.conn.cursor() as cur:
+                cur.execute(_MARKS_USABLE_SQL)
+                self._marks = bool(fetch_row(cur)[0])
+        parts = sqltext.statements(text)
+        if not self._marks or any(_SILENCES_MARKS.match(part.words) for part in parts):
+            return text, parts
+        pieces: list[str] = []
+        at = 0
+        for number, part in enumerate(parts, 1):
+            pieces += [text[at:part.start], _MARK.format(number)]
+            at = part.start
+        pieces.append(text[at:])
+        return "".join(pieces), parts
+
+    def _locate(self, script: Script, text: str, sent: str, parts: list[sqltext.Statement],
+                exc: psycopg2.DatabaseError, elapsed: float, offset: int = 0
+                ) -> tuple[str | None, int | None]:
+        """The failing statement of ``text`` (``sent`` marked, after ``offset`` characters of
+        settings) and its line, for the error message: where the server says (a syntax
+        error), else the statement whose mark came last, else found by a replay where that
+        is cheap and safe."""
         position = getattr(getattr(exc, "diag", None), "statement_position", None)
         if position and int(position) > offset:  # a syntax error: the server says where
-            line = text.count("\n", 0, int(position) - offset - 1) + 1
-            for part in sqltext.statements(text):
+            # a mark holds no line break: lines counted in the sent text are the file's
+            line = sent.count("\n", 0, int(position) - offset - 1) + 1
+            for part in parts:
                 if part.line <= line <= part.end_line:
                     return part.text, line
             return None, line
+        at = self.notices.at
+        if at is not None and 1 <= at <= len(parts):
+            return parts[at - 1].text, parts[at - 1].line
         if self._in_release or not _replayable(exc, elapsed):
             return None, None
         # Replay the statements one by one in a transaction rolled back at the end, each
         # bounded by a statement_timeout the failed run would have met comfortably.
-        parts = sqltext.statements(text)
         self.backend.begin()
         try:
             with self.conn.cursor() as cur:
