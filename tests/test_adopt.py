@@ -582,7 +582,8 @@ def test_baseline_and_apply_of_a_schema_target_exclude_each_other(project, serve
     from mig.engine.lock import locked_connection
     from mig.errors import LockTimeout
 
-    run_sql(db_url, "CREATE SCHEMA tenant_a; SET search_path = tenant_a;\n" + USERS + TEAMS)
+    run_sql(db_url, "CREATE SCHEMA tenant_a; SET search_path = tenant_a;\n"
+            + textwrap.dedent(USERS) + textwrap.dedent(TEAMS))
     settings = dataclasses.replace(resolve(project_dir=project, database=db_url, env={}),
                                    schema="tenant_a", lock_wait=0.3)
     # baseline waits for an apply of the same target, and gives up naming it
@@ -609,3 +610,9 @@ def test_baseline_and_apply_of_a_schema_target_exclude_each_other(project, serve
         commands.baseline(settings, "0002_teams", scratch=server.url(), schema="tenant_a")
     assert holders and "mig baseline" in (holders[0] or ""), holders
     assert not exists(db_url, "tenant_a.notes") and not exists(db_url, "tenant_a._mig_log")
+    # and once alone, the schema target's baseline builds the target's schema on the scratch
+    # database and records the migrations in the target's own tables
+    monkeypatch.undo()
+    report = commands.baseline(settings, "0002_teams", scratch=server.url(), schema="tenant_a")
+    assert report.recorded == ["0001_users", "0002_teams"] and not report.differences
+    assert exists(db_url, "tenant_a._mig_log") and not exists(db_url, "public._mig_log")

@@ -150,6 +150,10 @@ class ScratchEngine:
         self.dbname = settings.database.dbname
         self.masked = settings.database.masked
         self._stack = ExitStack()
+        if settings.schema is not None:
+            # A schema target's schema exists on the live database before its first apply
+            # (a fleet creates it); the scratch database starts without it.
+            _create_schema(settings.database, settings.schema)
         # The engine's own construction (what mig apply runs with), not a copy of it.
         self.backend = self._stack.enter_context(locked_backend(settings, "verify", SILENT))
         self.runner = self._stack.enter_context(
@@ -175,3 +179,13 @@ class ScratchEngine:
     def close(self) -> None:
         """Release the lock and close the connection."""
         self._stack.close()
+
+
+def _create_schema(database: Dsn, schema: str) -> None:
+    """Create ``schema`` on the scratch ``database`` (where a schema target's migrations go)."""
+    conn = connect(database, verb="verify")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    finally:
+        conn.close()
