@@ -12,6 +12,7 @@ import pytest
 from mig import commands
 from mig.config import resolve
 from mig.errors import EXIT_INCONSISTENT
+from mig.server import LocalServer
 from tests.support import (
     SUPABASE_AUTH,
     copy_shipped_project,
@@ -251,12 +252,16 @@ def test_an_interrupted_rollback_is_reported_as_unfinished_not_as_missing(tmp_pa
 def test_the_history_is_built_on_the_embedded_server_by_default(tmp_path, db_url):
     project = write_project(tmp_path / "p", {"0001_a.sql": "CREATE TABLE a (id int);\n"})
     _applied(project, db_url)
+    embedded = LocalServer(project / ".mig" / "pgdata")
     try:
         result = run_mig(["status", "--check"], cwd=project, env={"MIG_DATABASE_URL": db_url})
         assert result.returncode == 0, result.stdout + result.stderr
+        # the build started the embedded server, and stopped it again: it was started for that
+        assert (embedded.datadir / "PG_VERSION").exists() and not embedded.is_running()
         query(db_url, "DROP TABLE a")
         result = run_mig(["status", "--check"], cwd=project, env={"MIG_DATABASE_URL": db_url})
         assert result.returncode == EXIT_INCONSISTENT
         assert "table public.a is not in the database" in result.stdout
+        assert not embedded.is_running()
     finally:
-        assert "stopped the embedded server" in run_mig(["db", "stop"], cwd=project).stdout
+        run_mig(["db", "stop"], cwd=project)
