@@ -73,3 +73,32 @@ def test_squawk_rules_that_mig_reports_itself_come_from_the_registry():
     assert set(registry.replaced()) == {"ban-drop-table", "ban-drop-column"}
     destructive = registry.registered()["destructive"]
     assert destructive.covers("ban-drop-not-null") and not destructive.covers("ban-char-field")
+
+
+# The calls that report a finding, and the position of the rule's name among their arguments.
+REPORTERS = {"Finding": 2, "_finding": 2, "Problem": 0}
+
+
+def reported_rules() -> dict[str, str]:
+    """rule -> where, of every rule name written as a literal where mig reports a finding."""
+    import ast
+
+    found = {}
+    for path in [*(REPO / "mig" / "lint").glob("*.py"), REPO / "mig" / "disk" / "sumfile.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                continue
+            at = REPORTERS.get(node.func.id)
+            if at is not None and len(node.args) > at \
+                    and isinstance(node.args[at], ast.Constant):
+                found[node.args[at].value] = f"{path.relative_to(REPO)}:{node.lineno}"
+    return found
+
+
+def test_every_rule_mig_reports_is_registered_and_every_rule_registered_is_reported():
+    reported = reported_rules()
+    assert {"history-sum", "out-of-order", "unrunnable", "destructive"} <= set(reported)
+    unknown = {rule: where for rule, where in reported.items()
+               if rule not in registry.registered()}
+    assert unknown == {}
+    assert set(registry.registered()) == set(reported)
