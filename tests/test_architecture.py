@@ -101,9 +101,7 @@ def wrong_imports(paths: list[Path]) -> list[str]:
     wrong = []
     for path in paths:
         here = part_of(module_name(path))
-        for line, target, names in imports(path):
-            if target == "mig" and names == ["__version__"]:
-                continue  # the package's version number, a constant
+        for line, target, _names in imports(path):
             there = part_of(target)
             where = f"{path.relative_to(REPO)}:{line}: {here} imports {target}"
             if LAYERS[there] > LAYERS[here]:

@@ -19,7 +19,7 @@ import psycopg2
 import psycopg2.errors
 from psycopg2.extensions import connection
 
-from .. import __version__
+from ..about import VERSION
 from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
@@ -262,7 +262,7 @@ def _expected(settings: Settings, scratch: str | Dsn | None, applied: list[track
         scratch = Dsn.parse(scratch)
     where = scratch.masked if scratch is not None else "the embedded server"
     cache = consistency.ExpectedCache(settings.project_dir / ".mig" / "check-cache")
-    key = cache.key(__version__, where, str(settings.embedded_dir), settings.migration_table,
+    key = cache.key(VERSION, where, str(settings.embedded_dir), settings.migration_table,
                     settings.schema or "", *(f"{s.id}={s.checksum}" for s in build),
                     *(f"hook {h.id}={h.checksum}" for h in hooks))
     expected = cache.get(key)
