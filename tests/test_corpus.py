@@ -205,12 +205,7 @@ def test_a_forced_full_rollback_of_hydra_stops_at_the_first_down_that_fails(
         drop_database(pg15, fresh)
 
 
-@pytest.mark.corpus
-def test_verify_names_exactly_hydras_rollbacks_that_do_not_restore_the_schema(
-        request, pg15, hydra):
-    """Minutes: run with ``python -m pytest -m corpus tests/test_corpus.py``."""
-    if "corpus" not in (request.config.getoption("-m") or ""):
-        pytest.skip("mig verify over hydra's 228 migrations takes minutes: run with -m corpus")
+def test_verify_names_exactly_hydras_rollbacks_that_do_not_restore_the_schema(pg15, hydra):
     result = run_mig(["verify", "--keep-going", "--json", "--scratch-server", pg15.url()],
                      cwd=hydra, timeout=1800)
     assert result.returncode == 1, result.stdout + result.stderr
