@@ -218,6 +218,9 @@ def test_verify_names_exactly_hydras_rollbacks_that_do_not_restore_the_schema(pg
     wrong = sorted(set(failures) - set(empty))
     assert wrong == sorted(WRONG_DOWNS)
     assert len(empty) == EMPTY_DOWNS
+    said = "its rollback file holds no statement"
+    assert all(said in failures[i]["message"] for i in empty)
+    assert not any(said in failures[i]["message"] for i in wrong)
     for migration_id, (_, line) in WRONG_DOWNS.items():
         assert any(d.startswith(line) for d in failures[migration_id]["diff"]), (
             migration_id, failures[migration_id]["diff"])

@@ -216,6 +216,10 @@ class _Verifier:
         where = (
             script.rollback_path if "rollback" in phase and script.rollback_path else script.path
         )
+        if "rollback" in phase and script.rollback_empty:
+            # as mig rollback sees it: a rollback of comments only undoes nothing
+            what += ": its rollback file holds no statement"
+            hint = "write a rollback that restores the previous schema"
         raise RollbackMismatch(
             f"{script.id}: {what} ({where}).\n"
             f"  ('-' is the expected schema, '+' what the database has instead)\n{shown}",
