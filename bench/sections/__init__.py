@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from . import check, concurrency, data, fleet, migrations, release, seeds, testing
+from . import check, concurrency, corpus, data, fleet, migrations, release, seeds, testing
 
 SECTIONS = [
     ("apply", migrations.apply_section),
     ("release", release.section),
     ("noop", migrations.noop_section),
     ("check", check.section),
+    ("corpus", corpus.section),
     ("seeds", seeds.section),
     ("testing", testing.section),
     ("data", data.section),

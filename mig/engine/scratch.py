@@ -93,14 +93,21 @@ class Scratch:
             raise
         return self
 
-    def fresh(self) -> Dsn:
-        """A new empty scratch database (the previous one dropped)."""
+    def fresh(self, template: str | None = None) -> Dsn:
+        """A new scratch database (the previous one dropped): empty, or a copy of the
+        database ``template`` (which nobody may be connected to)."""
         self._drop()
         owner = "keep" if self.keep else str(self.admin.get_backend_pid())
         name = f"{SCRATCH_PREFIX}{owner}_{uuid.uuid4().hex[:12]}"
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            # a file copy: far quicker than PostgreSQL 15's default (WAL_LOG) for a small one
+            strategy = " STRATEGY FILE_COPY" if self.admin.server_version >= 150000 else ""
+            create = sql.SQL("{} TEMPLATE {}{}").format(create, sql.Identifier(template),
+                                                       sql.SQL(strategy))
         with self.admin.cursor() as cur:
             try:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                cur.execute(create)
             except psycopg2.errors.InsufficientPrivilege:
                 raise DatabaseUnavailable(
                     f"cannot create a scratch database on {self.server.masked}: permission"
