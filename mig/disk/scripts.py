@@ -20,7 +20,8 @@ from typing import Any, NoReturn
 
 from ..errors import BadMigrationFile, MigError, did_you_mean
 from ..ordering import Cycle, stable_order
-from . import steps as yoyo_steps
+from ..yoyo import migrations as yoyo_migrations
+from ..yoyo import steps as yoyo_steps
 from .sqltext import has_sql
 
 
@@ -180,15 +181,12 @@ class Script:
     def migration(self) -> Any:
         """The yoyo migration object (its steps not yet loaded)."""
         if self._migration is None:
-            # yoyo resolves dependencies through a registry of every Migration object it has
-            # created, so the objects of all scripts are made together.
-            from yoyo.migrations import Migration, PostApplyHookMigration
-
+            # yoyo resolves dependencies through a registry of every migration object it has
+            # made, so the objects of all scripts are made together.
             for script in self.siblings or [self]:
                 if script._migration is None:
-                    cls = PostApplyHookMigration if script.post_apply else Migration
-                    script._migration = cls(script.id, str(script.path),
-                                            source_dir=str(script.path.parent))
+                    script._migration = yoyo_migrations.make(
+                        script.id, script.path, post_apply=script.post_apply)
         return self._migration
 
     @property
@@ -237,15 +235,11 @@ class Script:
             (``sys.exit()``, ``os._exit()``), or sets ``__transactional__`` to other than a
             bool.
         """
-        from yoyo import exceptions as yoyo_exceptions
-
         if not self.migration.loaded:
             self.text  # noqa: B018 - a NUL byte or bad encoding is refused by name first
             try:
                 with _process_exit_refused():
-                    self.migration.load()
-            except yoyo_exceptions.BadMigration as exc:
-                raise _bad_file(self, exc) from None
+                    failure = yoyo_migrations.load(self.migration)
             except (SystemExit, _ProcessExit) as exc:  # must not end mig's own run
                 self.migration.steps = None
                 raise self._exits(exc) from None
@@ -253,6 +247,8 @@ class Script:
                 raise BadMigrationFile(
                     f"cannot read migration {self.path}: {exc}", path=str(self.path)
                 ) from None
+            if failure is not None:
+                raise _bad_file(self, failure)
             if not self.is_sql:
                 self._check_transactional_value()
             self.migration.steps = yoyo_steps.pruned(self.migration.steps, _sql_or_none)
@@ -532,19 +528,19 @@ def _unknown_depends(script: Script, unknown: list[str]) -> BadMigrationFile:
     )
 
 
-def _bad_file(script: Script, exc: Exception) -> BadMigrationFile:
+def _bad_file(script: Script, failure: yoyo_migrations.LoadFailure) -> BadMigrationFile:
     module = script.migration.module
     depends = getattr(module, "__depends__", None) or set()
     if isinstance(depends, str):
         depends = {depends}
-    unknown = sorted(set(depends) - yoyo_steps.known_ids())
+    unknown = sorted(set(depends) - yoyo_migrations.known_ids())
     if unknown:
         return _unknown_depends(script, unknown)
-    cause = exc.args[1] if len(exc.args) > 1 else exc.__cause__ or exc.__context__
+    cause = failure.cause
     line = getattr(cause, "lineno", None) if isinstance(cause, SyntaxError) else None
     line = _line_in(script.path, getattr(cause, "__traceback__", None)) or line
     where = f"{script.path}:{line}" if line else str(script.path)
-    reason = f"{type(cause).__name__}: {cause}" if cause else str(exc)
+    reason = f"{type(cause).__name__}: {cause}" if cause else failure.message
     return BadMigrationFile(
         f"{where}: the migration does not import ({reason})",
         migration_id=script.id,

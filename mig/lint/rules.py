@@ -24,9 +24,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..disk import steps as yoyo_steps
 from ..disk.scripts import Script
 from ..disk.sqltext import Statement, statements
+from ..yoyo import steps as yoyo_steps
 from .findings import Finding, Source
 
 #: ``-- mig: allow-<rule> <reason>`` (``#`` in Python files): switches a rule off for the file.
