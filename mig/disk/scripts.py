@@ -235,13 +235,13 @@ class Script:
             (``sys.exit()``, ``os._exit()``), or sets ``__transactional__`` to other than a
             bool.
         """
-        if not self.migration.loaded:
+        if not yoyo_migrations.is_loaded(self.migration):
             self.text  # noqa: B018 - a NUL byte or bad encoding is refused by name first
             try:
                 with _process_exit_refused():
                     failure = yoyo_migrations.load(self.migration)
             except (SystemExit, _ProcessExit) as exc:  # must not end mig's own run
-                self.migration.steps = None
+                yoyo_migrations.set_steps(self.migration, None)
                 raise self._exits(exc) from None
             except Exception as exc:  # e.g. a file in a wrong encoding
                 raise BadMigrationFile(
@@ -251,7 +251,8 @@ class Script:
                 raise _bad_file(self, failure)
             if not self.is_sql:
                 self._check_transactional_value()
-            self.migration.steps = yoyo_steps.pruned(self.migration.steps, _sql_or_none)
+            yoyo_migrations.set_steps(self.migration, yoyo_steps.pruned(
+                yoyo_migrations.steps_of(self.migration), _sql_or_none))
         return self.migration
 
     def _exits(self, exc: SystemExit | _ProcessExit) -> BadMigrationFile:
@@ -268,10 +269,10 @@ class Script:
     def _check_transactional_value(self) -> None:
         """Refuse a ``__transactional__`` that is not a bool: yoyo would take any true value
         (``"no"``, ``"false"``) as transactional."""
-        value = getattr(self.migration.module, "__transactional__", True)
+        value = yoyo_migrations.declared(self.migration, "__transactional__", default=True)
         if isinstance(value, bool):
             return
-        self.migration.steps = None  # asked again, it is refused again
+        yoyo_migrations.set_steps(self.migration, None)  # asked again, it is refused again
         line = self.line_of("__transactional__")
         where = f"{self.path}:{line}" if line else str(self.path)
         raise BadMigrationFile(
@@ -316,19 +317,19 @@ class Script:
                     " a transaction (CREATE INDEX CONCURRENTLY); leave the line out otherwise",
                     migration_id=self.id, path=str(self.path), line=line)
             return _TRANSACTIONAL[value.lower()]
-        return bool(self.loaded().use_transactions)
+        return yoyo_migrations.transactional(self.loaded())
 
     @property
     def steps(self) -> list:
         """yoyo's steps of the migration (the file parsed or imported on first use)."""
-        return list(self.loaded().steps)
+        return list(yoyo_migrations.steps_of(self.loaded()) or [])
 
     @property
     def depends(self) -> set[str]:
         """The ids it depends on (``-- depends:`` or ``__depends__``)."""
         if self.is_sql:
             return set(self.directives.get("depends", "").split())
-        depends = getattr(self.loaded().module, "__depends__", None) or set()
+        depends = yoyo_migrations.declared(self.loaded(), "__depends__") or set()
         return {depends} if isinstance(depends, str) else set(depends)
 
     def option(self, name: str) -> str | None:
@@ -343,7 +344,7 @@ class Script:
             value: object = self.directives.get(name)
             spelled = f"-- {name}:"
         else:
-            value = getattr(self.loaded().module, f"__{name}__", None)
+            value = yoyo_migrations.declared(self.loaded(), f"__{name}__")
             spelled = f"__{name}__"
         if value is None:
             return None
@@ -363,7 +364,7 @@ class Script:
             value: object = self.directives.get("lock_attempts")
             spelled = "-- lock_attempts:"
         else:
-            value = getattr(self.loaded().module, "__lock_attempts__", None)
+            value = yoyo_migrations.declared(self.loaded(), "__lock_attempts__")
             spelled = "__lock_attempts__"
         if value is None:
             return default
@@ -529,8 +530,7 @@ def _unknown_depends(script: Script, unknown: list[str]) -> BadMigrationFile:
 
 
 def _bad_file(script: Script, failure: yoyo_migrations.LoadFailure) -> BadMigrationFile:
-    module = script.migration.module
-    depends = getattr(module, "__depends__", None) or set()
+    depends = yoyo_migrations.declared(script.migration, "__depends__") or set()
     if isinstance(depends, str):
         depends = {depends}
     unknown = sorted(set(depends) - yoyo_migrations.known_ids())

@@ -1,5 +1,9 @@
 """yoyo's migration objects: made for the files found, loaded (the file parsed or imported),
-their ids and hashes, and the Python migration file yoyo imports.
+their steps, what the file declares (``__depends__``, ``__transactional__``, ...), their ids
+and hashes, and the Python migration file yoyo imports.
+
+yoyo documents how a migration file is written, not the objects it makes of one: their
+attributes are read here alone.
 
 A migration's hash is what yoyo keys its rows with: derived from its id alone, so a record
 can be written or removed for a migration whose file is gone.
@@ -90,3 +94,32 @@ def known_ids() -> set[str]:
     from yoyo.migrations import Migration
 
     return set(Migration._Migration__all_migrations)
+
+
+def is_loaded(migration: Migration) -> bool:
+    """Whether ``migration``'s steps are loaded."""
+    return bool(migration.loaded)
+
+
+def steps_of(migration: Migration) -> list[Any] | None:
+    """``migration``'s steps as loaded (``steps = [...]`` of the file; for an SQL file one
+    step per statement); None before it is loaded."""
+    steps: list[Any] | None = migration.steps
+    return steps
+
+
+def set_steps(migration: Migration, steps: list[Any] | None) -> None:
+    """Replace ``migration``'s steps (None: it counts as not loaded, and loads again)."""
+    migration.steps = steps
+
+
+def declared(migration: Migration, name: str, *, default: Any = None) -> Any:
+    """What the file of ``migration`` declares as ``name`` at its top level (``__depends__``,
+    ``__transactional__``, ...; for an SQL file yoyo sets these from its directives), once
+    loaded; ``default`` when it declares nothing of that name."""
+    return getattr(migration.module, name, default)
+
+
+def transactional(migration: Migration) -> bool:
+    """Whether yoyo runs the loaded ``migration`` in a transaction."""
+    return bool(migration.use_transactions)
