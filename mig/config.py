@@ -16,11 +16,11 @@ import warnings as _warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from types import ModuleType
 
 from . import tls
 from .dsn import Dsn
 from .errors import ConfigError, did_you_mean
+from .yoyo import ini
 
 EMBEDDED = "embedded"
 DOTENV = ".env"  # the project's file of variables, and the database's source when set there
@@ -153,32 +153,9 @@ class Settings:
         return shown
 
 
-def _yoyo_config_module() -> ModuleType:
-    """yoyo's own ini reader (``yoyo/config.py``), loaded without the ``yoyo`` package.
-
-    Importing ``yoyo`` itself pulls in its database backends and SQL parser (tens of
-    milliseconds); the reader needs only the standard library, and every mig command reads
-    the ini, so the module is loaded on its own, unchanged.
-    """
-    import importlib.util
-    import sys
-
-    name = "_mig_yoyo_config"
-    if name not in sys.modules:
-        spec = importlib.util.find_spec("yoyo")
-        assert spec is not None and spec.submodule_search_locations
-        path = Path(list(spec.submodule_search_locations)[0]) / "config.py"
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        assert module_spec is not None and module_spec.loader is not None
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
-
-
 def _read_ini(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     try:
-        parser = _yoyo_config_module().read_config(str(path))
+        parser = ini.read(path)
         defaults = {key: parser.get("DEFAULT", key) for key in parser.defaults()}
         mig = dict(parser.items("mig")) if parser.has_section("mig") else {}
         sections = parser.sections()

@@ -25,12 +25,13 @@ from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
 from ..dsn import Dsn
 from ..engine import consistency, tracking
+from ..engine import partial as partial_runs
 from ..engine.connect import connect, open_database
 from ..errors import BadMigrationFile, DatabaseUnavailable, MigError
 from ..reports import CurrentReport, StatusReport
 
 
-def _partial_entry(run: tracking.Partial, scripts: list[Script]) -> dict[str, Any]:
+def _partial_entry(run: partial_runs.Partial, scripts: list[Script]) -> dict[str, Any]:
     """A status entry for the unfinished run ``run``, with the hint that goes on from it."""
     on_disk = {s.id: s for s in scripts}
     script = on_disk.get(run.id)
@@ -141,7 +142,7 @@ def status(settings: Settings, *, check: bool = False,
             on_disk = {s.id for s in scripts}
             stored = tracking.stored_rollbacks(conn, [a.id for a in applied
                                                       if a.id not in on_disk])
-            partial = tracking.read_partial(conn)
+            partial = partial_runs.read_partial(conn)
             invalid = consistency.invalid_indexes(conn)
             if check:
                 loaded, loaded_hooks = scripts_mod.prepared(scripts, hooks)
@@ -183,7 +184,7 @@ def status(settings: Settings, *, check: bool = False,
 
 
 def _check(conn: connection, settings: Settings, scratch: str | Dsn | None,
-           applied: list[tracking.Applied], partial: list[tracking.Partial],
+           applied: list[tracking.Applied], partial: list[partial_runs.Partial],
            invalid: list[dict[str, Any]], scripts: list[Script],
            hooks: list[Script]) -> list[consistency.Problem]:
     """What ``mig status --check`` finds: unfinished runs, invalid indexes, leftover scratch
@@ -234,7 +235,7 @@ def _check(conn: connection, settings: Settings, scratch: str | Dsn | None,
 
 
 def _expected(settings: Settings, scratch: str | Dsn | None, applied: list[tracking.Applied],
-              partial: list[tracking.Partial], scripts: list[Script], hooks: list[Script]
+              partial: list[partial_runs.Partial], scripts: list[Script], hooks: list[Script]
               ) -> tuple[consistency.Expected | None, consistency.Problem | None]:
     """The objects the applied history builds, or the ``unchecked`` problem saying why they
     are not known.

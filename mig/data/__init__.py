@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..disk import steps as yoyo_steps
+from ..yoyo import steps as yoyo_steps
 from .checkpoint import TABLE as CHECKPOINT_TABLE
 from .step import Backward, Batch, DataStep, Irreversible
 

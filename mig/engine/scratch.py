@@ -21,7 +21,8 @@ from ..dsn import Dsn
 from ..errors import DatabaseUnavailable
 from ..reports import SILENT
 from .connect import connect
-from .runner import locked_backend, make_runner
+from .lock import locked_backend
+from .runner import make_runner
 from .snapshot import Snapshot, snapshot
 
 SCRATCH_PREFIX = "mig_verify_"

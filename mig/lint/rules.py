@@ -26,9 +26,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..disk import steps as yoyo_steps
 from ..disk.scripts import Script
 from ..disk.sqltext import Statement, statements
+from ..yoyo import steps as yoyo_steps
 from .findings import Finding, Source
 from .registry import Migration, Rule, declare, rule
 
