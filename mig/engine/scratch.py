@@ -22,6 +22,7 @@ from ..errors import DatabaseUnavailable
 from ..reports import SILENT
 from .connect import connect
 from .lock import locked_backend
+from .prerequisites import create_schemas
 from .runner import make_runner
 from .snapshot import Snapshot, snapshot
 
@@ -158,10 +159,15 @@ class ScratchEngine:
         self.dbname = settings.database.dbname
         self.masked = settings.database.masked
         self._stack = ExitStack()
-        if settings.schema is not None:
-            # A schema target's schema exists on the live database before its first apply
-            # (a fleet creates it); the scratch database starts without it.
-            _create_schema(settings.database, settings.schema)
+        # What the live database had before the history's first migration: a schema
+        # target's schema (a fleet creates it) and the schemas of create_schemas.
+        expected = (*((settings.schema,) if settings.schema else ()), *settings.create_schemas)
+        if expected:
+            conn = connect(settings.database, verb="verify")
+            try:
+                create_schemas(conn, expected)
+            finally:
+                conn.close()
         # The engine's own construction (what mig apply runs with), not a copy of it.
         self.backend = self._stack.enter_context(locked_backend(settings, "verify", SILENT))
         self.runner = self._stack.enter_context(
@@ -188,12 +194,3 @@ class ScratchEngine:
         """Release the lock and close the connection."""
         self._stack.close()
 
-
-def _create_schema(database: Dsn, schema: str) -> None:
-    """Create ``schema`` on the scratch ``database`` (where a schema target's migrations go)."""
-    conn = connect(database, verb="verify")
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-    finally:
-        conn.close()
