@@ -183,7 +183,7 @@ def test_the_supabase_auth_history_checks_clean_and_faults_are_named(tmp_path, p
                                                                      db_url):
     project = import_supabase_auth(tmp_path / "p")
     _applied(project, db_url)
-    assert query(db_url, "SELECT count(*) FROM _yoyo_migration") == [(71,)]
+    assert query(db_url, "SELECT count(*) FROM _yoyo_migration") == [(70,)]
     assert _problems(project, db_url, pg_server) == (0, [])
     query(db_url, "DROP INDEX auth.users_instance_id_idx; ALTER TABLE auth.users DROP COLUMN"
                   " phone_change; DROP TABLE auth.sso_domains")

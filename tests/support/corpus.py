@@ -22,17 +22,15 @@ def _import(root: Path, fmt: str, folder: Path, *args: str) -> Path:
 
 def import_supabase_auth(root: Path, namespace: str = "auth") -> Path:
     """A project in ``root`` with supabase/auth's 70 migrations imported by ``mig import
-    --from golang-migrate --set Namespace=<namespace>``, and one migration of the project's
-    own before them, ``0000_namespace``: ``CREATE SCHEMA IF NOT EXISTS <namespace>``.
-
-    The history expects the schema to exist before its first migration (supabase's
-    deployments create it); the project's own first migration makes it exist wherever the
-    history is built, the scratch databases of ``mig verify`` and ``mig status --check`` too,
-    and leaves a schema created by hand as it was.
-    """
+    --from golang-migrate --set Namespace=<namespace>``, and ``create_schemas = <namespace>``
+    in its yoyo.ini: the history expects the schema to exist before its first migration
+    (supabase's deployments create it), so mig creates it where it is missing, on the
+    database and on the scratch databases of ``mig verify`` and ``mig status --check``."""
     _import(root, "golang-migrate", SUPABASE_AUTH, "--set", f"Namespace={namespace}")
-    (root / "migrations" / "0000_namespace.sql").write_text(
-        f'CREATE SCHEMA IF NOT EXISTS "{namespace}";\n')
+    ini = root / "yoyo.ini"
+    base = ini.read_text() if ini.exists() else (
+        "[DEFAULT]\nsources = %(here)s/migrations\nmigration_table = _yoyo_migration\n")
+    ini.write_text(base + f"\n[mig]\ncreate_schemas = {namespace}\n")
     return root
 
 
