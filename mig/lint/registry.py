@@ -14,15 +14,25 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .findings import Finding, Source
 
 if TYPE_CHECKING:
     from ..disk.scripts import Script
-    from .parsed import Columns
 
 LEVELS = ("error", "warning")
+
+
+class ColumnTypes(Protocol):
+    """The column types the migrations so far give each table (:class:`mig.lint.parsed.Columns`,
+    named here by what checks call on it, so that the registry imports no rule module)."""
+
+    def learn(self, source: Source) -> None:
+        """Take in the column types that ``source``'s statements create or change."""
+
+    def narrowing(self, source: Source) -> Iterator[Finding]:
+        """Findings for column type changes in ``source`` that may narrow."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +42,7 @@ class Migration:
 
     script: Script
     sources: tuple[Source, ...]
-    columns: Columns
+    columns: ColumnTypes
 
     @property
     def applied(self) -> tuple[Source, ...]:
@@ -109,9 +119,8 @@ def rule(name: str, level: str, summary: str, *, supersedes: tuple[str, ...] = (
 
 
 def registered() -> dict[str, Rule]:
-    """Every rule, by name, in the order registered."""
-    from . import parsed, rules  # noqa: F401  (importing them registers their rules)
-
+    """Every rule, by name, in the order registered (the package :mod:`mig.lint` imports the
+    modules whose checks register them, before anything can ask)."""
     return dict(_RULES)
 
 
