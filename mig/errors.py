@@ -19,6 +19,7 @@ EXIT_PENDING = 4
 EXIT_DRIFT = 5  # mig diff, mig baseline: the live schema differs from its migrations'
 EXIT_REFUSED = 6  # a rollback refused: it would lose what it cannot undo
 EXIT_INCONSISTENT = 7  # mig status --check: the records and the catalog disagree
+EXIT_CANARY = 8  # --fleet --canary: a canary target failed; the others were not started
 
 
 class MigError(Exception):

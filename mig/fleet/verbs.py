@@ -83,7 +83,7 @@ def _version(report: StatusReport) -> str | None:
 def _state(report: StatusReport) -> str:
     if report.current:
         return "current"
-    parts = []
+    parts = [f"unfinished {p['direction']} of {p['id']}" for p in report.partial]
     if report.pending:
         parts.append(f"{len(report.pending)} pending")
     if report.edited:
@@ -271,9 +271,12 @@ def status(settings: Settings, targets: list[Target], options: FleetOptions) -> 
             return {"outcome": "current", "version": head.version, "state": "current",
                     "pending": 0, "edited": 0}
         report = commands.status(ts)
-        return {"outcome": "current" if report.current else "behind",
-                "version": _version(report), "state": _state(report),
-                "pending": len(report.pending), "edited": len(report.edited)}
+        # a run that stopped half-way (killed, or a failed non-transactional migration) is
+        # told apart from a target that is merely behind: it needs that run finished first
+        outcome = "partial" if report.partial else "current" if report.current else "behind"
+        return {"outcome": outcome, "version": _version(report), "state": _state(report),
+                "pending": len(report.pending), "edited": len(report.edited),
+                "partial": [p["id"] for p in report.partial]}
 
     return _fleet("status", settings, targets, options, work, journaled=False,
                   scanned=scanned, ask=ASK_HEAD)
@@ -331,8 +334,11 @@ def seed(settings: Settings, targets: list[Target], options: FleetOptions, *,
     """Load the seed data into every target (each must be at the newest migration)."""
 
     def work(ts: Settings, target: Target, look: Look | None) -> dict:
-        return {"outcome": "seeded", "seed": _seed_counts(commands.seed(ts, env=env,
-                                                                         prune=prune))}
+        counts = _seed_counts(commands.seed(ts, env=env, prune=prune))
+        # a seed loads only at head: the target is at the newest migration, as asked before
+        head = look.head if look is not None else None
+        version = head.version if head is not None else _version(commands.status(ts))
+        return {"outcome": "seeded", "seed": counts, "version": version, "state": "current"}
 
     return _fleet("seed", settings, targets, options, work,
                   verb_options={"env": env, "prune": prune}, ask=ASK_HEAD,
