@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import check, concurrency, data, fleet, migrations, release, seeds, testing
+from . import check, concurrency, data, fleet, migrations, release, seeds, tenants, testing
 
 SECTIONS = [
     ("apply", migrations.apply_section),
@@ -14,4 +14,5 @@ SECTIONS = [
     ("data", data.section),
     ("concurrency", concurrency.section),
     ("fleet", fleet.section),
+    ("tenants", tenants.section),
 ]
