@@ -8,6 +8,7 @@ import json
 import socket
 
 import psycopg2
+import pytest
 
 from mig import commands
 from mig.config import resolve
@@ -77,3 +78,95 @@ def test_baselined_adopted_and_run_migrations_are_told_apart(tmp_path, db_url, p
     applied, lines = _status(project, db_url)
     assert {a["recorded"] for a in applied.values()} == {"run"}
     assert [_row(lines, m)[0] for m in ("0001_a", "0002_b", "0003_c")] == ["applied"] * 3
+
+
+SEQUELIZE = """
+CREATE TABLE a (id int);
+CREATE TABLE "SequelizeMeta" (name varchar(255) PRIMARY KEY);
+INSERT INTO "SequelizeMeta" VALUES ('20250101000000-create-a.js');
+CREATE TABLE "SequelizeData" (name varchar(255) PRIMARY KEY);
+INSERT INTO "SequelizeData" VALUES ('20250102000000-demo-users.js'),
+    ('20250103000000-admin.js');
+"""
+
+
+def test_sequelize_seeders_are_a_foreign_history_too(tmp_path, db_url, pg_server):
+    """sequelize-cli records the seeders it ran in SequelizeData (seederStorage: sequelize)."""
+    project = write_project(tmp_path / "project", THREE)
+    conn = psycopg2.connect(db_url)
+    with conn, conn.cursor() as cur:
+        cur.execute(SEQUELIZE)
+    conn.close()
+    shown = run_mig(["foreign", "-d", db_url], cwd=project)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [
+        "SequelizeMeta: 20250101000000-create-a.js",
+        "SequelizeData: 20250102000000-demo-users.js  (seeder)",
+        "SequelizeData: 20250103000000-admin.js  (seeder)"]
+    as_json = json.loads(run_mig(["foreign", "--json", "-d", db_url], cwd=project).stdout)
+    entries = as_json["entries"] if isinstance(as_json, dict) else as_json
+    assert {(e["table"], e["tool"], e["note"]) for e in entries if e["table"] == "SequelizeData"
+            } == {("SequelizeData", "sequelize-cli", "seeder")}
+
+    scratch = ["--scratch-server", pg_server.url()]
+    unmapped = (project / "map.yaml")
+    unmapped.write_text("SequelizeMeta:\n  20250101000000-create-a.js: 0001_a\n")
+    refused = run_mig(["baseline", "--to", "0001_a", "--map", str(unmapped), "-d", db_url,
+                       *scratch], cwd=project)
+    assert refused.returncode == 1
+    assert ("SequelizeData: 20250102000000-demo-users.js: applied in the database, but not in "
+            "the map") in refused.stderr
+    unmapped.write_text("SequelizeMeta:\n  20250101000000-create-a.js: 0001_a\n"
+                        "SequelizeData:\n  20250102000000-demo-users.js: null\n"
+                        "  20250103000000-admin.js: null\n")
+    done = run_mig(["baseline", "--to", "0001_a", "--map", str(unmapped), "-d", db_url,
+                    *scratch], cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "3 foreign entries replaced" in done.stdout
+
+
+def test_sequelize_meta_is_kept_read_only_for_its_owner_too(db_url):
+    """The end of docs/examples/sequelize/bridge.sql, run by the role that owns SequelizeMeta
+    (the one sequelize-cli runs as): no row can be added, changed or deleted by it either;
+    a REVOKE would not stop it (an owner grants itself its privileges back)."""
+    from tests.support import REPO
+
+    bridge = (REPO / "docs" / "examples" / "sequelize" / "bridge.sql").read_text()
+    tail = bridge[bridge.index("-- SequelizeMeta stays, read-only"):]
+    owner = "sequelize_owner_" + db_url.rsplit("/", 1)[1]
+    admin = psycopg2.connect(db_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE ROLE {owner} LOGIN")
+        cur.execute(f"GRANT CREATE ON SCHEMA public TO {owner}")
+    try:
+        conn = psycopg2.connect(db_url, user=owner)  # the server trusts local roles
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute('CREATE TABLE "SequelizeMeta" (name varchar(255) PRIMARY KEY);'
+                        """INSERT INTO "SequelizeMeta" VALUES ('20250101000000-a.js')""")
+            # what the docs say does not work: a REVOKE from the owner, granted right back
+            cur.execute(f'REVOKE DELETE ON "SequelizeMeta" FROM {owner}')
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute('DELETE FROM "SequelizeMeta"')
+            cur.execute(f'GRANT DELETE ON "SequelizeMeta" TO {owner}')
+            cur.execute(tail)
+            for statement, error in [
+                    ("""DELETE FROM "SequelizeMeta" WHERE name = '20250101000000-a.js'""",
+                     "SequelizeMeta is read-only"),
+                    ('DELETE FROM "SequelizeMeta"', "SequelizeMeta is read-only"),
+                    ("""INSERT INTO "SequelizeMeta" VALUES ('20250301000000-b.js')""",
+                     "SequelizeMeta_read_only"),
+                    ("""UPDATE "SequelizeMeta" SET name = 'x.js'""",
+                     "SequelizeMeta_read_only")]:
+                with pytest.raises(psycopg2.Error, match=error):
+                    cur.execute(statement)
+            cur.execute('SELECT name FROM "SequelizeMeta"')  # db:migrate's read still works
+            assert cur.fetchall() == [("20250101000000-a.js",)]
+        conn.close()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute('DROP TABLE IF EXISTS "SequelizeMeta"')
+            cur.execute(f"REVOKE CREATE ON SCHEMA public FROM {owner}")
+            cur.execute(f"DROP ROLE {owner}")
+        admin.close()
