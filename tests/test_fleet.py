@@ -617,13 +617,15 @@ def test_seed_over_a_shard_says_which_migration_its_targets_are_at(pg_server, fe
     applied = run_mig(["apply", "-q", "--fleet", str(listing), "--journal",
                        str(tmp_path / "a.jsonl")], cwd=REPO)
     assert applied.returncode == 0, applied.stderr
-    share = fleet.shard(fleet.load(str(listing), None), 0, 2)
-    seeded = run_mig(["seed", "--fleet", str(listing), "--shard", "0/2", "--journal",
+    targets = fleet.load(str(listing), None)
+    index = 0 if fleet.shard(targets, 0, 2) else 1  # a share that holds a target
+    share = fleet.shard(targets, index, 2)
+    seeded = run_mig(["seed", "--fleet", str(listing), "--shard", f"{index}/2", "--journal",
                       str(tmp_path / "s.jsonl")], cwd=REPO)
     assert seeded.returncode == 0, seeded.stderr
     assert f"  {len(share)} at {HEAD} (current)" in seeded.stdout.splitlines()
     assert "no migration" not in seeded.stdout
-    as_json = run_mig(["seed", "--fleet", str(listing), "--shard", "0/2", "--json",
+    as_json = run_mig(["seed", "--fleet", str(listing), "--shard", f"{index}/2", "--json",
                        "--journal", str(tmp_path / "s2.jsonl")], cwd=REPO)
     outcomes, summary = _lines(as_json.stdout)
     assert {o["version"] for o in outcomes.values()} == {HEAD}
