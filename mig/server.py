@@ -364,8 +364,9 @@ class LocalServer:
             timeout=120,
         )
 
-    def _check_version(self) -> None:
-        """Refuse a data folder made by another major version than the binaries'."""
+    def check_version(self) -> None:
+        """Refuse a data folder made by another major version than the binaries' (a running
+        server too: it runs the binaries of its data's version, not these)."""
         data_version = (self.datadir / "PG_VERSION").read_text().strip()
         bin_version = binaries_version(self.bindir)
         if data_version == bin_version:
@@ -419,7 +420,7 @@ class LocalServer:
             self._prepare_dirs()
             if not (self.datadir / "PG_VERSION").exists():
                 self._initdb()
-            self._check_version()
+            self.check_version()
             self._write_hba()
             port = _free_port() if self.listen_tcp else SOCKET_PORT
             listen = "127.0.0.1" if self.listen_tcp else ""

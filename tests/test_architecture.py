@@ -18,15 +18,17 @@ PACKAGE = REPO / "mig"
 # The layer of each part of the package, lowest first: a module may import from its own layer
 # and the layers below it, never from a layer above (docs/architecture.md).
 LAYERS: dict[str, int] = {
-    "mig.errors": 0, "mig.dsn": 0, "mig.tls": 0, "mig.config": 0, "mig.server": 0,
+    "mig.errors": 0, "mig.dsn": 0, "mig.tls": 0, "mig.server": 0,
     "mig.placement": 0, "mig.reports": 0, "mig.ordering": 0, "mig.lazy": 0,
     "mig.about": 0,
-    "mig.disk": 1,
-    "mig.engine": 2,
-    "mig.seeds": 3, "mig.data": 3, "mig.lint": 3,
-    "mig.commands": 4, "mig.fleet": 4,
-    "mig.cli": 5, "mig.testing": 5,
-    "mig": 6, "mig.__main__": 6,
+    "mig.yoyo": 1,
+    "mig.config": 2,
+    "mig.disk": 3,
+    "mig.engine": 4,
+    "mig.seeds": 5, "mig.data": 5, "mig.lint": 5,
+    "mig.commands": 6, "mig.fleet": 6,
+    "mig.cli": 7, "mig.testing": 7,
+    "mig": 8, "mig.__main__": 8,
 }
 # Parts of one layer that stay independent of each other.
 APART = {"mig.seeds", "mig.data", "mig.lint", "mig.cli", "mig.testing"}
@@ -101,9 +103,7 @@ def wrong_imports(paths: list[Path]) -> list[str]:
     wrong = []
     for path in paths:
         here = part_of(module_name(path))
-        for line, target, names in imports(path):
-            if target == "mig" and names == ["__version__"]:
-                continue  # the package's version number, a constant
+        for line, target, _names in imports(path):
             there = part_of(target)
             where = f"{path.relative_to(REPO)}:{line}: {here} imports {target}"
             if LAYERS[there] > LAYERS[here]:
@@ -151,9 +151,62 @@ def test_no_module_uses_another_modules_private_names():
     assert private_uses(SOURCES) == []
 
 
+def import_circles(paths: list[Path]) -> list[list[str]]:
+    """The circles of imports among the modules of ``paths`` (lazy and ``TYPE_CHECKING`` ones
+    count): each as its modules, sorted. A package's ``__init__`` is left out: it hands its
+    modules' names on, and they import each other as modules."""
+    packages = {module_name(p) for p in paths if p.name == "__init__.py"}
+    graph = {module_name(p): {t for _, t, _ in imports(p)} for p in paths}
+    graph = {m: {t for t in targets if t in graph and t not in packages and t != m}
+             for m, targets in graph.items() if m not in packages}
+    circles, index, low, stack, number = [], {}, {}, [], [0]
+
+    def visit(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = number[0]
+        number[0] += 1
+        stack.append(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            found = []
+            while not found or found[-1] != node:
+                found.append(stack.pop())
+            if len(found) > 1:
+                circles.append(sorted(found))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return circles
+
+
+def test_no_modules_import_each_other_in_a_circle():
+    assert import_circles(SOURCES) == []
+
+
+def test_the_circle_check_catches_a_circle():
+    """The check itself can fail: a module importing one that imports it back (only for type
+    checking) is a circle."""
+    first, second = PACKAGE / "engine" / "_probe_a.py", PACKAGE / "engine" / "_probe_b.py"
+    first.write_text("from . import _probe_b\n")
+    second.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                      "    from ._probe_a import x\n")
+    try:
+        found = import_circles([first, second])
+    finally:
+        first.unlink()
+        second.unlink()
+    assert found == [["mig.engine._probe_a", "mig.engine._probe_b"]]
+
+
 @pytest.mark.parametrize("folder, source, expected", [
-    ("disk", "from ..engine import runner\n", "layer 2 above 1"),
-    ("engine", "def f():\n    from ..commands import migrate\n", "layer 4 above 2"),
+    ("disk", "from ..engine import runner\n", "layer 4 above 3"),
+    ("engine", "def f():\n    from ..commands import migrate\n", "layer 6 above 4"),
+    ("yoyo", "from ..config import Settings\n", "layer 2 above 1"),
     ("seeds", "from ..lint import lint\n", "stay apart"),
     ("cli", "from ..engine.connect import connect\n", "calls verbs"),
 ])
@@ -204,8 +257,50 @@ def test_every_command_is_in_the_cli_module_its_lookup_table_names():
         assert (PACKAGE / "commands" / f"{module}.py").is_file(), module
 
 
-# -- yoyo's private names: read in mig/disk/steps.py and nowhere else ------------------------
-YOYO_ADAPTER = PACKAGE / "disk" / "steps.py"
+# -- yoyo: imported, and its private names read, in mig/yoyo/ alone --------------------------
+YOYO_PACKAGE = PACKAGE / "yoyo"
+
+
+def yoyo_imports(paths: list[Path]) -> list[str]:
+    """Every import of yoyo (``import yoyo...``, ``from yoyo... import``, lazy ones too) in
+    ``paths`` outside ``mig/yoyo/``, the one package that touches it."""
+    wrong = []
+    for path in paths:
+        if YOYO_PACKAGE in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            wrong += [f"{path.relative_to(REPO)}:{node.lineno}: {name}"
+                      for name in names if name.split(".")[0] == "yoyo"]
+    return wrong
+
+
+def test_only_the_yoyo_package_imports_yoyo():
+    assert yoyo_imports(SOURCES) == []
+
+
+@pytest.mark.parametrize("folder, source, expected", [
+    ("engine", "from yoyo.backends.core.postgresql import PostgresqlBackend\n",
+     "1: yoyo.backends.core.postgresql"),
+    ("disk", "def f():\n    import yoyo.migrations\n", "2: yoyo.migrations"),
+    ("commands", "def f():\n    from yoyo import step\n", "2: yoyo"),
+])
+def test_the_yoyo_import_check_catches_an_import(folder, source, expected):
+    """The check itself can fail: yoyo imported outside its package is reported, file and
+    line; mig's own ``from ..yoyo import`` is not."""
+    probe = PACKAGE / folder / "_architecture_probe.py"
+    probe.write_text("from ..yoyo import steps\n" + source)
+    try:
+        (found,) = yoyo_imports([probe])
+    finally:
+        probe.unlink()
+    line, name = expected.split(": ")
+    assert found.endswith(f"_architecture_probe.py:{int(line) + 1}: {name}")
 
 
 def _defined(node: ast.AST) -> str | None:
@@ -248,14 +343,14 @@ def yoyo_private_names() -> frozenset[str]:
     return frozenset(names)
 
 
-def yoyo_private_uses(paths: list[Path], exempt: Path | None = YOYO_ADAPTER) -> list[str]:
+def yoyo_private_uses(paths: list[Path], exempt: Path | None = YOYO_PACKAGE) -> list[str]:
     """Every place in ``paths`` (but ``exempt``) that reaches a private name of yoyo's: an
     attribute, a string naming one (``getattr(step, "_apply")``, a globals lookup), a method or
     class attribute of the same name (overriding or imitating it), or an import of one."""
     private = yoyo_private_names()
     wrong = []
     for path in paths:
-        if path == exempt:
+        if exempt is not None and exempt in path.parents:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         members = {id(m) for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
@@ -280,14 +375,15 @@ def yoyo_private_uses(paths: list[Path], exempt: Path | None = YOYO_ADAPTER) -> 
     return wrong
 
 
-def test_only_the_adapter_reaches_yoyos_private_names():
+def test_only_the_yoyo_package_reaches_yoyos_private_names():
     assert yoyo_private_uses(SOURCES) == []
 
 
 def test_the_private_names_are_read_from_yoyo():
     """The names the adapter reads are among those derived from yoyo's source (a yoyo release
     that renames one shows here), and the check finds each of them where they are used."""
-    found = {line.rsplit(": ", 1)[1] for line in yoyo_private_uses([YOYO_ADAPTER], exempt=None)}
+    package = sorted(YOYO_PACKAGE.glob("*.py"))
+    found = {line.rsplit(": ", 1)[1] for line in yoyo_private_uses(package, exempt=None)}
     assert {"_apply", "_rollback", "_Migration__all_migrations", "_internal_schema_updated",
             "__yoyo_collector__"} <= found
 

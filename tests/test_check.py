@@ -16,8 +16,8 @@ from mig.server import LocalServer
 from tests.support import (
     SUPABASE_AUTH,
     copy_shipped_project,
+    import_supabase_auth,
     query,
-    render_supabase_auth,
     run_mig,
     write_project,
 )
@@ -181,9 +181,9 @@ def test_an_invalid_index_the_applied_history_builds_is_rebuilt_in_place(tmp_pat
 @pytest.mark.skipif(not SUPABASE_AUTH.is_dir(), reason="../shared/corpus is not there")
 def test_the_supabase_auth_history_checks_clean_and_faults_are_named(tmp_path, pg_server,
                                                                      db_url):
-    project = render_supabase_auth(tmp_path / "p")
+    project = import_supabase_auth(tmp_path / "p")
     _applied(project, db_url)
-    assert query(db_url, "SELECT count(*) FROM _yoyo_migration") == [(71,)]
+    assert query(db_url, "SELECT count(*) FROM _yoyo_migration") == [(70,)]
     assert _problems(project, db_url, pg_server) == (0, [])
     query(db_url, "DROP INDEX auth.users_instance_id_idx; ALTER TABLE auth.users DROP COLUMN"
                   " phone_change; DROP TABLE auth.sso_domains")

@@ -416,3 +416,35 @@ def test_quiet_draws_no_bar_on_a_terminal(project):
     assert "\rslugify [" in loud and "rows/s" in loud  # the bar, drawn on the terminal
     run_mig(["rollback", "-d", url], cwd=project)
     assert _stderr_on_a_terminal(["apply", "-d", url, "-q"], project) == ""
+
+
+def _slugify(batch):
+    """Fills in the slugs."""
+
+
+def test_a_data_step_is_a_frozen_record_checked_when_made():
+    import dataclasses
+
+    from mig.data import DataStep
+
+    step = DataStep(forward=_slugify, migration_id="0002_slugs", table="items",
+                    key=["id"], pause=1, lock_timeout="2s")
+    assert (step.name, step.key, step.pause, step.batch_size, step.attempts) == (
+        "_slugify", ("id",), 1.0, 1000, 5)
+    assert step.__qualname__ == "data step _slugify on items"  # what a dry run names
+    assert step.__doc__ == "Fills in the slugs."
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        step.batch_size = 10  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        DataStep(_slugify, migration_id="0002_slugs", table="items")  # type: ignore[misc]
+    assert dataclasses.replace(step, batch_size=10).batch_size == 10
+    for bad, message in [({"batch_size": 0}, "batch_size must be"),
+                         ({"attempts": 0}, "attempts must be"),
+                         ({"lock_timeout": "soon"}, "lock_timeout must be"),
+                         ({"progress_every": 0}, "progress_every > 0"),
+                         ({"table": " "}, "needs table="),
+                         ({"name": "no spaces"}, "is not usable"),
+                         ({"forward": lambda: None}, "must take exactly one argument"),
+                         ({"backward": "nope"}, "backward must be a function")]:
+        with pytest.raises(TypeError, match=message):
+            dataclasses.replace(step, **bad)

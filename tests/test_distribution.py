@@ -69,3 +69,16 @@ def test_nothing_reads_the_metadata_of_a_distribution_called_mig():
                     re.search(r"""for pkg in \(\s*["']mig["']""", text):
                 found.append(str(path.relative_to(REPO)))
     assert found == []
+
+
+def test_the_version_is_written_in_one_place():
+    # Every other place reads mig.about.VERSION: setup.cfg, mig --version, mig.__version__,
+    # the keys of the caches (the seed cache, the template cache, the head-check cache).
+    written = [f"{path.relative_to(REPO)}:{number}"
+               for path in [*(REPO / "mig").rglob("*.py"), REPO / "setup.cfg"]
+               for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+               if VERSION in line or re.search(r"""^\s*(__version__|VERSION)\s*=\s*["']""", line)]
+    assert written == ["mig/about.py:15"]
+    import mig
+
+    assert mig.__version__ == VERSION

@@ -36,6 +36,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "foreign": (["foreign", "-d", "{db}"], ["foreign", "-d", DEAD]),
     "init": (["init", "{tmp}/new"], ["init", "{tmp}/a-file"]),
     "lint": (["lint"], ["lint", "{tmp}/not-a-migration.sql"]),
+    "db prune": (["db", "prune"], ["db", "prune", "--no-such-option"]),
     "import": (["import", "--from", "golang-migrate", "{tmp}/golang"],
                ["import", "--from", "golang-migrate", "{tmp}/no-such-folder"]),
     "db create": (["db", "create", "{dbname}_clone", "--from-template", "{dbname}", "-d",

@@ -11,6 +11,26 @@ import pytest
 
 from mig import commands
 from mig.errors import MigError
+from tests.support import REPO, query
+
+pytest_plugins = ["pytester"]
+
+# Two tests in one run, in this order, on one mig_conn database: the second must not see the
+# first's row.
+ONE_AFTER_THE_OTHER = """
+def users(conn):
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM users WHERE email = 'a@b.example'")
+        return cur.fetchone()[0]
+
+def test_writes(mig_conn):
+    with mig_conn.cursor() as cur:
+        cur.execute("INSERT INTO users (email, full_name) VALUES ('a@b.example', 'A')")
+    assert users(mig_conn) == 1
+
+def test_then_finds_nothing(mig_conn):
+    assert users(mig_conn) == 0
+"""
 
 
 def test_owner_role_exists(mig_db):
@@ -21,13 +41,26 @@ def test_owner_role_exists(mig_db):
 
 def test_fastest(mig_conn):  # one transaction, rolled back after the test
     with mig_conn.cursor() as cur:
+        cur.execute("SELECT name FROM roles WHERE key = 'owner'")  # migrated and seeded
+        assert cur.fetchone() == ("Owner",)
         cur.execute("INSERT INTO users (email, full_name) VALUES ('a@b.example', 'A')")
+        assert cur.rowcount == 1
 
 
-def test_the_previous_test_left_nothing(mig_conn):
-    with mig_conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM users WHERE email = 'a@b.example'")
-        assert cur.fetchone() == (0,)
+def test_a_tests_rows_are_gone_for_the_next_test(pytester, mig_server, monkeypatch):
+    # A run of its own on this session's server (the product's template is found there), whose
+    # tests run in the order written, one after the other in one process.
+    for var in ("MIG_TEST_SERVER", "MIG_TEST_URL", "MIG_TEST_SEED_ENV", "PYTEST_ADDOPTS"):
+        monkeypatch.delenv(var, raising=False)
+    pytester.makepyfile(test_order=ONE_AFTER_THE_OTHER)
+    databases = "SELECT datname FROM pg_database ORDER BY 1"
+    before = query(mig_server.url(), databases)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:randomly", "-v", f"--rootdir={REPO}",
+        "--mig-server", "url", "--mig-url", mig_server.url(), "test_order.py")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*::test_writes PASSED*", "*::test_then_finds_nothing PASSED*"])
+    assert query(mig_server.url(), databases) == before  # the run dropped its database
 
 
 def test_system_config_migration(mig_make_db):

@@ -30,6 +30,15 @@ def test_importing_mig_stays_cheap():
     assert out.stdout.strip() == "[]"
 
 
+def test_the_verbs_that_only_read_records_leave_yoyo_unimported():
+    """yoyo (its backends, its SQL parser) is imported by the verbs that run migrations, not by
+    those that read the records (status, require_head, wait) nor by the engine's records."""
+    code = ("import sys, mig.commands.state, mig.commands.deploy, mig.commands.migrate, "
+            "mig.engine.tracking, mig.engine.lock; print('yoyo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_module_docstring_example(tmp_path, db_url):
     write_project(tmp_path, {"0001_a.sql": "CREATE TABLE a (id int);\n"})
     settings = mig.resolve(database=db_url, project_dir=tmp_path, env={})

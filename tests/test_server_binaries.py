@@ -91,6 +91,11 @@ def test_a_missing_extension_is_explained_and_server_bin_runs_other_binaries(
 
         # the data folder is PostgreSQL 18's: Debian's 15 is refused, saying what to do
         debian = {"MIG_SERVER_BIN": str(DEBIAN_15)}
+        # also while the PostgreSQL 18 server still runs: never used in silence
+        assert _server(project).is_running()
+        refused = run_mig(["apply"], cwd=project, env=debian)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert "was made by PostgreSQL 18" in refused.stderr, refused.stderr
         _ok(run_mig(["db", "stop"], cwd=project))
         refused = run_mig(["apply"], cwd=project, env=debian)
         assert refused.returncode == 1, refused.stdout + refused.stderr

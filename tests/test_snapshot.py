@@ -163,6 +163,61 @@ def test_granting_and_revoking_again_is_no_change(conn) -> None:  # type: ignore
     assert diff(before, snapshot(conn)) == []
 
 
+# Rollbacks that restore the schema in other words than it was built with, as real histories
+# write them (ory/hydra's down files among them): (what is there first, the migration, its
+# rollback). Each must compare equal to the schema before the migration; the migration alone
+# must still differ. Names the server generates, OIDs, spelling the server normalises.
+RESTORED = {
+    "constraint named by the server": (
+        "CREATE TABLE c (t_id int REFERENCES t, code text UNIQUE)",
+        "ALTER TABLE c DROP CONSTRAINT c_t_id_fkey; ALTER TABLE c DROP CONSTRAINT c_code_key",
+        "ALTER TABLE c ADD FOREIGN KEY (t_id) REFERENCES t (id) MATCH SIMPLE"
+        " ON UPDATE NO ACTION ON DELETE NO ACTION; ALTER TABLE c ADD UNIQUE (code)",
+    ),
+    "primary key named by the server": (
+        "", "ALTER TABLE t DROP CONSTRAINT t_pkey", "ALTER TABLE t ADD PRIMARY KEY (id)",
+    ),
+    "default spelt otherwise": (
+        "ALTER TABLE t ALTER COLUMN note SET DEFAULT 'x'::text",
+        "ALTER TABLE t ALTER COLUMN note DROP DEFAULT",
+        "ALTER TABLE t ALTER COLUMN note SET DEFAULT ('x')",
+    ),
+    "index spelt otherwise": (
+        "CREATE INDEX t_name_idx ON t (name)",
+        "DROP INDEX t_name_idx",
+        "CREATE INDEX IF NOT EXISTS t_name_idx ON public.t USING btree (name ASC NULLS LAST)",
+    ),
+    "table with a serial column made again (new OIDs, the same sequence name)": (
+        "CREATE TABLE s (id serial PRIMARY KEY, v int)",
+        "DROP TABLE s",
+        "CREATE TABLE s (id serial PRIMARY KEY, v int)",
+    ),
+    "view spelt otherwise": (
+        "CREATE VIEW names AS SELECT name FROM t WHERE id > 0",
+        "DROP VIEW names",
+        "CREATE VIEW names AS SELECT t.name FROM public.t WHERE (t.id > 0)",
+    ),
+    "trigger made again": (
+        "", "DROP TRIGGER t_touch ON t",
+        "CREATE TRIGGER t_touch BEFORE UPDATE ON public.t FOR EACH ROW EXECUTE PROCEDURE touch()",
+    ),
+    "grant given as the default it was": (
+        "", "REVOKE ALL ON t FROM CURRENT_USER", "GRANT ALL ON t TO CURRENT_USER",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(RESTORED))
+def test_a_rollback_in_other_words_restores_an_equal_schema(conn, case: str) -> None:  # type: ignore[no-untyped-def]
+    first, migration, rollback = RESTORED[case]
+    run(conn, BASE + first)
+    before = snapshot(conn)
+    run(conn, migration)
+    assert diff(before, snapshot(conn)) != []  # a real difference still differs
+    run(conn, rollback)
+    assert diff(before, snapshot(conn)) == []
+
+
 def test_independent_of_the_search_path_and_leaves_it_alone(conn) -> None:  # type: ignore[no-untyped-def]
     run(conn, BASE + "CREATE TABLE child (t_id int REFERENCES t (id) ON DELETE CASCADE);")
     expected = snapshot(conn)

@@ -56,6 +56,27 @@ def test_keep_going_reports_every_failing_migration(pg_server, tmp_path):
     assert scratch_databases(pg_server.url()) == []  # each rebuilt one dropped as well
 
 
+def test_keep_going_applies_each_migration_once_more_however_many_fail(pg_server, tmp_path):
+    """After a failure the scratch database is a copy of one that follows behind: the
+    migrations before the failing ones are not applied again for each failure."""
+    applied = tmp_path / "applied.log"
+    counted = ("from yoyo import step\n\n\n"
+               "def count(conn):\n"
+               f"    with open({str(applied)!r}, 'a') as log:\n"
+               "        log.write('applied\\n')\n\n\n"
+               "steps = [step(count, lambda conn: None)]\n")
+    history = {"0000_counted.py": counted,
+               **{k: v.replace("CREATE TABLE widgets", "-- depends: 0000_counted\nCREATE TABLE"
+                               " widgets") for k, v in HISTORY.items()}}
+    folder = write_project(tmp_path / "p", history) / "migrations"
+    with pytest.raises(VerificationFailed) as caught:
+        verify(pg_server.url(), folder, keep_going=True)
+    assert [f["id"] for f in caught.value.report.failures] == ["0002_index", "0003_note"]
+    # applied and applied again after its rollback; then once on the copy, for both failures
+    assert applied.read_text().splitlines() == ["applied"] * 3
+    assert scratch_databases(pg_server.url()) == []  # the copy dropped too
+
+
 def test_chain_checks_only_the_whole_chain(pg_server, tmp_path):
     good = {k: v for k, v in HISTORY.items() if not k.startswith(("0002", "0003"))}
     good["0004_gadgets.sql"] = "-- depends: 0001_widgets\nCREATE TABLE gadgets (id int);\n"

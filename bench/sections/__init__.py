@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from . import check, concurrency, data, fleet, migrations, release, seeds, tenants, testing
+from . import (
+    check,
+    concurrency,
+    corpus,
+    data,
+    fleet,
+    migrations,
+    release,
+    seeds,
+    tenants,
+    testing,
+)
 
 SECTIONS = [
     ("apply", migrations.apply_section),
     ("release", release.section),
     ("noop", migrations.noop_section),
     ("check", check.section),
+    ("corpus", corpus.section),
     ("seeds", seeds.section),
     ("testing", testing.section),
     ("data", data.section),

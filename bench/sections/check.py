@@ -3,7 +3,7 @@
 The check builds the applied history on a scratch database (here on the bench server, through
 ``--scratch-server``) the first time, and reads the build's objects from ``.mig/check-cache``
 after; both are measured, on the shipped history and on supabase/auth's 70 migrations (from
-``../shared/corpus``, rendered as ``tests.support.corpus`` renders it for the tests).
+``../shared/corpus``, imported with ``mig import`` as ``tests.support.corpus`` does for the tests).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from bench.sections.migrations import shipped_all
 
 
 def _supabase_auth(bench: Bench) -> Path | None:
-    from tests.support.corpus import SUPABASE_AUTH, render_supabase_auth
+    from tests.support.corpus import SUPABASE_AUTH, import_supabase_auth
 
     if not SUPABASE_AUTH.is_dir():
         return None
     root = bench.tmp / "supabase_auth"
     if not root.exists():
-        render_supabase_auth(root)
+        import_supabase_auth(root)
     return root
 
 

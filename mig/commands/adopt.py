@@ -291,10 +291,9 @@ def _refusal(result: BaselineReport) -> BaselineRefused:
 def _record(settings: Settings, dsn: Dsn, conn: connection, scripts: list[scripts_mod.Script],
             result: BaselineReport, replaced: dict[foreign.Entry, str | None]) -> None:
     """yoyo's and mig's records of a baseline, all in one transaction."""
-    from ..engine.runner import Backend
+    from ..engine.lock import backend_on
 
-    backend = Backend(dsn, settings.migration_table, "baseline", connection=conn)
-    tracking.ensure_tables(backend)
+    backend = backend_on(settings, dsn, conn, "baseline")
     common: dict[str, object] = {"target": result.target, "verified": not result.forced,
                                  "forced": result.forced}
     if result.forced:

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 import psycopg2.errors
 
 from ..config import Settings
-from ..engine import tracking
 from ..engine.connect import connect, open_database
+from ..engine.history import read_history
 from ..errors import ConfigError, DatabaseUnavailable
 from ..reports import HistoryReport
 
@@ -64,7 +64,7 @@ def history(settings: Settings, *, migration: str | None = None,
     dsn = open_database(settings)
     conn = connect(dsn, verb="history")
     try:
-        events = tracking.read_history(conn, settings.migration_table, migration=migration,
+        events = read_history(conn, settings.migration_table, migration=migration,
                                        since=when)
     except psycopg2.errors.InsufficientPrivilege as exc:
         raise DatabaseUnavailable(

@@ -17,11 +17,12 @@ from psycopg2.extensions import connection
 
 from ..config import Settings
 from ..disk import scripts as scripts_mod
-from ..disk import steps as yoyo_steps
 from ..disk.scripts import Script
+from ..engine import partial as partial_runs
 from ..engine import tracking, undo
 from ..engine.connect import connect, open_database
 from ..engine.lock import locked_connection
+from ..engine.prerequisites import create_schemas
 from ..engine.stored import StoredScript
 from ..errors import (
     ChecksumMismatch,
@@ -31,6 +32,7 @@ from ..errors import (
     Unfinished,
 )
 from ..reports import Line, Reporter, RunReport, reporter
+from ..yoyo import steps as yoyo_steps
 from .state import applied_as_on_disk, bad_files_first
 
 
@@ -60,7 +62,7 @@ def _refuse_edited(problems: list[dict]) -> None:
     )
 
 
-def _refuse_unfinished(partial: list[tracking.Partial], verb: str,
+def _refuse_unfinished(partial: list[partial_runs.Partial], verb: str,
                        plan: list[Script | StoredScript] | None = None) -> None:
     """Refuse to start ``verb`` over an unfinished non-transactional run it would not finish:
     apply does not undo a partial rollback, rollback does not finish a partial apply."""
@@ -205,7 +207,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
         try:
             conn.set_session(readonly=True)  # data steps count the rows they would touch
             applied = tracking.read_applied(conn, settings.migration_table)
-            partial = tracking.read_partial(conn)
+            partial = partial_runs.read_partial(conn)
             _refuse_edited([p for p in tracking.edited(scripts, applied, partial)
                             if p["recorded"]])
             _refuse_unfinished(partial, "apply")
@@ -227,7 +229,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
             contextlib.ExitStack() as stack:
         # Recomputed under the lock: a process that waited sees what the leader applied.
         applied = tracking.read_applied(conn, settings.migration_table)
-        partial = tracking.read_partial(conn)
+        partial = partial_runs.read_partial(conn)
         _refuse_edited(tracking.edited(scripts, applied, partial))
         _refuse_unfinished(partial, "apply")
         if applied_as_on_disk(scripts, applied):
@@ -240,8 +242,11 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
             _refuse_out_of_order(scripts, {a.id for a in applied}, plan)
         if single_transaction:
             _refuse_non_transactional(plan + hooks if plan else [])
-        from ..engine.runner import backend_on, make_runner
+        from ..engine.lock import backend_on
+        from ..engine.runner import make_runner
 
+        for name in create_schemas(conn, settings.create_schemas):
+            say(f"created schema {name} (create_schemas: the history expects it)")
         backend = backend_on(settings, dsn, conn, "apply")
         result.adopted = _adopt(conn, scripts, applied)
         runner = stack.enter_context(contextlib.closing(make_runner(settings, backend, say)))
@@ -299,7 +304,7 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
     def checked_plan(conn: connection) -> list[Script | StoredScript]:
         """The plan, refused exactly as the real rollback refuses it (dry runs too)."""
         applied = tracking.read_applied(conn, settings.migration_table)
-        partial = tracking.read_partial(conn)
+        partial = partial_runs.read_partial(conn)
         # A file that is gone is no obstacle: its stored rollback is used if it is rolled back.
         _refuse_edited([p for p in tracking.edited(scripts, applied, partial)
                         if p["problem"] != "missing"])
@@ -324,7 +329,8 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
         result.migrations = [_dry_run_entry(s, "rollback") for s in plan]
         return result
 
-    from ..engine.runner import locked_backend, make_runner
+    from ..engine.lock import locked_backend
+    from ..engine.runner import make_runner
 
     with locked_backend(settings, "rollback", say) as backend, contextlib.ExitStack() as stack:
         plan = checked_plan(backend.connection)
@@ -405,18 +411,18 @@ def repair(settings: Settings, *, report: Reporter | Line | None = None) -> list
     say = reporter(report)
     scripts, _ = scripts_mod.load(settings.sources)
     repaired: list[dict] = []
-    from ..engine.runner import locked_backend
+    from ..engine.lock import locked_backend
 
     with locked_backend(settings, "repair", say) as backend:
         conn = backend.connection
         applied = tracking.read_applied(conn, settings.migration_table)
         applied_ids = {a.id for a in applied}
-        problems = tracking.edited(scripts, applied, tracking.read_partial(conn))
+        problems = tracking.edited(scripts, applied, partial_runs.read_partial(conn))
         unresolved = []
         backend.begin()
         for p in problems:
             if p["problem"] == "edited-partial":
-                tracking.accept_partial(conn, p["id"], p["current"])
+                partial_runs.accept_partial(conn, p["id"], p["current"])
                 tracking.log_event(conn, p["id"], "repair",
                                    f"partial run resumes from checksum {p['recorded']} ->"
                                    f" {p['current']}")
@@ -435,15 +441,7 @@ def repair(settings: Settings, *, report: Reporter | Line | None = None) -> list
                 unresolved.append(p)
                 continue
             new = matches[0]
-            with conn.cursor() as cur:
-                from psycopg2 import sql
-
-                cur.execute(sql.SQL("UPDATE {} SET migration_id = %s, migration_hash = %s"
-                                    " WHERE migration_id = %s").format(
-                    sql.Identifier(settings.migration_table)),
-                    (new.id, new.migration.hash, p["id"]))
-                cur.execute("UPDATE _mig_migrations SET migration_id = %s, checksum = %s"
-                            " WHERE migration_id = %s", (new.id, new.checksum, p["id"]))
+            tracking.rename(backend, p["id"], new)
             tracking.log_event(conn, new.id, "repair", f"renamed from {p['id']}")
             repaired.append({**p, "action": f"renamed to {new.id}"})
         if unresolved:

@@ -183,17 +183,31 @@ class _Verifier:
         self.result = result
         self.keep_going = keep_going
         self.engine = self._engine()
+        # After a first failure: a second scratch database holding the first ``_copy_at``
+        # migrations, which a rebuild brings up to date and clones (see rebuild).
+        self._copy: Scratch | None = None
+        self._copy_at = 0
 
-    def _engine(self) -> ScratchEngine:
-        engine = ScratchEngine(dataclasses.replace(self.settings, database=self.scratch.dsn),
+    def _engine(self, scratch: Scratch | None = None) -> ScratchEngine:
+        where = scratch or self.scratch
+        engine = ScratchEngine(dataclasses.replace(self.settings, database=where.dsn),
                                self.hooks, self.schema)
-        self.result.database = engine.masked
+        if scratch is None:
+            self.result.database = engine.masked
         return engine
 
     def close(self) -> None:
-        self.engine.close()
+        try:
+            self.engine.close()
+        finally:
+            if self._copy is not None:
+                self._copy.__exit__(None, None, None)
 
     def check(self, script: scripts_mod.Script, phase: str, expected: Snapshot) -> None:
+        """Require the scratch database's schema to be ``expected``.
+
+        :raises RollbackMismatch: it differs; names ``script`` and carries the difference.
+        """
         lines = diff(expected, self.engine.snapshot())
         if not lines:
             return
@@ -202,6 +216,10 @@ class _Verifier:
         where = (
             script.rollback_path if "rollback" in phase and script.rollback_path else script.path
         )
+        if "rollback" in phase and script.rollback_empty:
+            # as mig rollback sees it: a rollback of comments only undoes nothing
+            what += ": its rollback file holds no statement"
+            hint = "write a rollback that restores the previous schema"
         raise RollbackMismatch(
             f"{script.id}: {what} ({where}).\n"
             f"  ('-' is the expected schema, '+' what the database has instead)\n{shown}",
@@ -220,18 +238,39 @@ class _Verifier:
         self.say(f"FAILED {script.id} ({phase}): {exc.message.splitlines()[0]}")
 
     def rebuild(self, applied: list) -> None:
-        """A new scratch database with ``applied`` applied, to go on after a failure."""
+        """A new scratch database with ``applied`` (the first migrations) applied, to go on
+        after a failure.
+
+        It is a copy of a second scratch database that follows a few migrations behind: the
+        migrations it lacks of ``applied`` are applied there first, so that each is applied
+        there once in a whole run however many migrations fail, instead of all before them
+        again for each failure. Only when it is ahead of ``applied`` (the chain's rollbacks go
+        backwards) is it built again from the empty database.
+        """
         self.engine.close()
-        self.scratch.fresh()
+        if self._copy is None:
+            self._copy = Scratch(self.scratch.server, keep=False, say=self.say).__enter__()
+        elif self._copy_at > len(applied):
+            self._copy.fresh()
+            self._copy_at = 0
+        copy = self._engine(self._copy)
+        try:
+            for script in applied[self._copy_at:]:
+                copy.apply(script)
+                self._copy_at += 1
+        finally:
+            copy.close()  # a database is copied with nobody connected to it
+        assert self._copy.dsn is not None
+        self.scratch.fresh(template=str(self._copy.dsn.dbname))
         self.engine = self._engine()
-        for script in applied:
-            self.engine.apply(script)
 
     def run(self) -> None:
         """Each migration on its own (apply, roll back, apply again), then the chain."""
         before: dict[str, Snapshot] = {}
+        now: Snapshot | None = None  # the schema now, when a check has just read it
         for index, script in enumerate(self.scripts):
-            before[script.id] = self.engine.snapshot()
+            before[script.id] = now if now is not None else self.engine.snapshot()
+            now = None
             phase = "apply"
             try:
                 # an empty migration needs no rollback file: it ran nothing
@@ -252,6 +291,7 @@ class _Verifier:
                 phase = "reapply"
                 self.engine.apply(script)
                 self.check(script, "reapply", applied)
+                now = applied  # what the check found: the schema the next one starts from
             except MigError as exc:
                 self.failed(script, phase, exc)
                 if phase == "apply":

@@ -19,18 +19,19 @@ import psycopg2
 import psycopg2.errors
 from psycopg2.extensions import connection
 
-from .. import __version__
+from ..about import VERSION
 from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
 from ..dsn import Dsn
 from ..engine import consistency, tracking
+from ..engine import partial as partial_runs
 from ..engine.connect import connect, open_database
 from ..errors import BadMigrationFile, DatabaseUnavailable, MigError
 from ..reports import CurrentReport, StatusReport
 
 
-def _partial_entry(run: tracking.Partial, scripts: list[Script]) -> dict[str, Any]:
+def _partial_entry(run: partial_runs.Partial, scripts: list[Script]) -> dict[str, Any]:
     """A status entry for the unfinished run ``run``, with the hint that goes on from it."""
     on_disk = {s.id: s for s in scripts}
     script = on_disk.get(run.id)
@@ -152,7 +153,7 @@ def status(settings: Settings, *, check: bool = False,
             on_disk = {s.id for s in scripts}
             stored = tracking.stored_rollbacks(conn, [a.id for a in applied
                                                       if a.id not in on_disk])
-            partial = tracking.read_partial(conn)
+            partial = partial_runs.read_partial(conn)
             recorded = tracking.read_recorded(conn)
             invalid = consistency.invalid_indexes(conn)
             if check:
@@ -196,7 +197,7 @@ def status(settings: Settings, *, check: bool = False,
 
 
 def _check(conn: connection, settings: Settings, scratch: str | Dsn | None,
-           applied: list[tracking.Applied], partial: list[tracking.Partial],
+           applied: list[tracking.Applied], partial: list[partial_runs.Partial],
            invalid: list[dict[str, Any]], scripts: list[Script],
            hooks: list[Script]) -> list[consistency.Problem]:
     """What ``mig status --check`` finds: unfinished runs, invalid indexes, leftover scratch
@@ -247,7 +248,7 @@ def _check(conn: connection, settings: Settings, scratch: str | Dsn | None,
 
 
 def _expected(settings: Settings, scratch: str | Dsn | None, applied: list[tracking.Applied],
-              partial: list[tracking.Partial], scripts: list[Script], hooks: list[Script]
+              partial: list[partial_runs.Partial], scripts: list[Script], hooks: list[Script]
               ) -> tuple[consistency.Expected | None, consistency.Problem | None]:
     """The objects the applied history builds, or the ``unchecked`` problem saying why they
     are not known.
@@ -275,7 +276,7 @@ def _expected(settings: Settings, scratch: str | Dsn | None, applied: list[track
         scratch = Dsn.parse(scratch)
     where = scratch.masked if scratch is not None else "the embedded server"
     cache = consistency.ExpectedCache(settings.project_dir / ".mig" / "check-cache")
-    key = cache.key(__version__, where, str(settings.embedded_dir), settings.migration_table,
+    key = cache.key(VERSION, where, str(settings.embedded_dir), settings.migration_table,
                     settings.schema or "", *(f"{s.id}={s.checksum}" for s in build),
                     *(f"hook {h.id}={h.checksum}" for h in hooks))
     expected = cache.get(key)

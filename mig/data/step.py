@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import json
+import re
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import ClassVar, TypeVar
 
 import psycopg2
 import psycopg2.errors
@@ -23,6 +26,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 from psycopg2.extensions import connection, cursor
 
+from ..config import DURATION
 from ..engine.connect import fetch_row
 from ..errors import DataMigrationError
 from ..reports import STDERR, Reporter
@@ -35,6 +39,7 @@ EXACT_COUNT_BELOW = 1_000_000
 _RETRYABLE = (psycopg2.errors.LockNotAvailable, psycopg2.errors.DeadlockDetected)
 
 _T = TypeVar("_T")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}$")
 
 
 class Batch:
@@ -103,35 +108,61 @@ class _Transactions:
                           "RELEASE SAVEPOINT mig_data_batch")
 
 
+@dataclass(frozen=True, kw_only=True, eq=False)
 class DataStep:
-    """The apply action of a data step (see :func:`mig.data.data_step`); yoyo calls it with the
-    migration's connection."""
+    """The apply action of a data step (see :func:`mig.data.data_step`, which documents each
+    field); yoyo calls it with the migration's connection.
 
-    irreversible = False
+    Its configuration is checked when it is made: :class:`TypeError` names the first field
+    given a value it cannot take (raised while the migration file is read).
+    """
 
-    def __init__(self, forward: Callable[[Batch], object],
-                 backward: Callable[[Batch], object] | None, *, migration_id: str,
-                 name: str, table: str, where: str | None, backward_where: str | None,
-                 key: tuple[str, ...] | None, batch_size: int, pause: float,
-                 lock_timeout: str | None, attempts: int, retry_wait: float,
-                 progress_every: float) -> None:
-        self.forward = forward
-        self.backward = backward
-        self.migration_id = migration_id
-        self.name = name
-        self.table = table
-        self.where = where
-        self.backward_where = backward_where
-        self.key = key
-        self.batch_size = batch_size
-        self.pause = pause
-        self.lock_timeout = lock_timeout
-        self.attempts = attempts
-        self.retry_wait = retry_wait
-        self.progress_every = progress_every
-        # what a dry run prints for this step
-        self.__qualname__ = f"data step {name} on {table}"
-        self.__doc__ = forward.__doc__
+    forward: Callable[[Batch], object]
+    backward: Callable[[Batch], object] | None = None
+    migration_id: str
+    table: str
+    name: str = ""  # default: the forward function's name
+    where: str | None = None
+    backward_where: str | None = None
+    key: tuple[str, ...] | None = None  # default: the primary key
+    batch_size: int = 1000
+    pause: float = 0.0
+    lock_timeout: str | None = None
+    attempts: int = 5
+    retry_wait: float = 0.5
+    progress_every: float = 5.0
+
+    irreversible: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        _check_function(self.forward, "forward")
+        if self.backward is not None:
+            _check_function(self.backward, "backward")
+        name = self.name or str(getattr(self.forward, "__name__", ""))
+        if not _NAME.match(name):
+            raise TypeError(f"data step name {name!r} is not usable: give name='...' (letters,"
+                            " digits, _ . -; a lambda has no name of its own)")
+        if not isinstance(self.table, str) or not self.table.strip():
+            raise TypeError("data_step() needs table='...': the table the batches walk")
+        if not _whole(self.batch_size):
+            raise TypeError(f"batch_size must be a whole number of rows >= 1, got"
+                            f" {self.batch_size!r}")
+        if not _whole(self.attempts):
+            raise TypeError(f"attempts must be a whole number >= 1, got {self.attempts!r}")
+        if self.pause < 0 or self.retry_wait < 0 or self.progress_every <= 0:
+            raise TypeError("pause and retry_wait must be >= 0 seconds, progress_every > 0")
+        if self.lock_timeout is not None and not DURATION.match(str(self.lock_timeout)):
+            raise TypeError(f"lock_timeout must be a duration like '2s' or '500ms', got"
+                            f" {self.lock_timeout!r}")
+        normal = {"name": name, "key": tuple(self.key) if self.key else None,
+                  "pause": float(self.pause), "retry_wait": float(self.retry_wait),
+                  "progress_every": float(self.progress_every),
+                  "lock_timeout": None if self.lock_timeout is None else str(self.lock_timeout),
+                  # what a dry run prints for this step
+                  "__qualname__": f"data step {name} on {self.table}",
+                  "__doc__": self.forward.__doc__}
+        for field_name, value in normal.items():
+            object.__setattr__(self, field_name, value)
 
     def __call__(self, conn: connection) -> None:
         """Run forward, as yoyo calls a step (outside mig's runner: progress to stderr)."""
@@ -360,6 +391,30 @@ class Irreversible:
         with conn.cursor() as cur:
             checkpoint.forget(cur, self.step.migration_id, self.step.name)
         reporter(f"{self.step.name}: irreversible data step; its data changes stay as they are")
+
+
+def _whole(value: object) -> bool:
+    """Whether ``value`` is a whole number >= 1."""
+    return isinstance(value, int) and value >= 1
+
+
+def _check_function(function: object, role: str) -> None:
+    """A :class:`TypeError` unless ``function`` can be called with the batch alone."""
+    if not callable(function):
+        raise TypeError(f"data_step() {role} must be a function taking the batch, got"
+                        f" {function!r}")
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin: nothing to check
+        return
+    try:
+        signature.bind(object())
+    except TypeError:
+        label = getattr(function, "__qualname__", repr(function))
+        raise TypeError(
+            f"data_step() {role} {label} must take exactly one argument, the batch (with its"
+            f" key range): def {getattr(function, '__name__', role)}(batch): ..."
+        ) from None
 
 
 def _remaining(cur: cursor, table: keys.KeyedTable, lo: list[str] | None) -> int:

@@ -8,38 +8,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import MigError
+from ..yoyo.migrations import PYTHON_TEMPLATE
 
 _SQL_TEMPLATE = """-- {name}
 {depends}
 """
-
-_PY_TEMPLATE = '''"""{name}"""
-
-from yoyo import step
-
-{depends}
-# A change to many rows goes in a data step: batches walked by primary key, each committed
-# with a checkpoint, retried, reported, counted by 'mig apply --dry-run' (docs/data-migrations.md).
-# Uncomment it, or delete these lines:
-#
-# from mig.data import data_step
-#
-# __transactional__ = False  # one commit per batch: a re-run resumes after the last one
-#
-# def forward(batch):
-#     batch.execute("UPDATE users SET email = lower(email) WHERE {{range}} AND {{where}}")
-#
-# def backward(batch):  # leave it out and the rollback is refused as irreversible
-#     ...
-
-steps = [
-    step(
-        "",  # apply
-        "",  # rollback
-    ),
-    # data_step(forward, backward, table="users", where="email <> lower(email)"),
-]
-'''
 
 
 def new_migration(
@@ -56,7 +29,7 @@ def new_migration(
         path = folder / f"{mid}.py"
         depends = f"__depends__ = {{{after!r}}}\n" if after else ""
         paths = [path]
-        contents = [_PY_TEMPLATE.format(name=name, depends=depends)]
+        contents = [PYTHON_TEMPLATE.format(name=name, depends=depends)]
     else:
         path = folder / f"{mid}.sql"
         depends = f"-- depends: {after}" if after else ""

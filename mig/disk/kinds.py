@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from ..reports import ReportingStep
-from . import steps as yoyo_steps
+from ..yoyo import steps as yoyo_steps
 from .scripts import Script
 from .sqltext import Statement, statements
 

@@ -20,7 +20,8 @@ from typing import Any, NoReturn
 
 from ..errors import BadMigrationFile, MigError, did_you_mean
 from ..ordering import Cycle, stable_order
-from . import steps as yoyo_steps
+from ..yoyo import migrations as yoyo_migrations
+from ..yoyo import steps as yoyo_steps
 from .sqltext import has_sql
 
 
@@ -180,15 +181,12 @@ class Script:
     def migration(self) -> Any:
         """The yoyo migration object (its steps not yet loaded)."""
         if self._migration is None:
-            # yoyo resolves dependencies through a registry of every Migration object it has
-            # created, so the objects of all scripts are made together.
-            from yoyo.migrations import Migration, PostApplyHookMigration
-
+            # yoyo resolves dependencies through a registry of every migration object it has
+            # made, so the objects of all scripts are made together.
             for script in self.siblings or [self]:
                 if script._migration is None:
-                    cls = PostApplyHookMigration if script.post_apply else Migration
-                    script._migration = cls(script.id, str(script.path),
-                                            source_dir=str(script.path.parent))
+                    script._migration = yoyo_migrations.make(
+                        script.id, script.path, post_apply=script.post_apply)
         return self._migration
 
     @property
@@ -237,25 +235,24 @@ class Script:
             (``sys.exit()``, ``os._exit()``), or sets ``__transactional__`` to other than a
             bool.
         """
-        from yoyo import exceptions as yoyo_exceptions
-
-        if not self.migration.loaded:
+        if not yoyo_migrations.is_loaded(self.migration):
             self.text  # noqa: B018 - a NUL byte or bad encoding is refused by name first
             try:
                 with _process_exit_refused():
-                    self.migration.load()
-            except yoyo_exceptions.BadMigration as exc:
-                raise _bad_file(self, exc) from None
+                    failure = yoyo_migrations.load(self.migration)
             except (SystemExit, _ProcessExit) as exc:  # must not end mig's own run
-                self.migration.steps = None
+                yoyo_migrations.set_steps(self.migration, None)
                 raise self._exits(exc) from None
             except Exception as exc:  # e.g. a file in a wrong encoding
                 raise BadMigrationFile(
                     f"cannot read migration {self.path}: {exc}", path=str(self.path)
                 ) from None
+            if failure is not None:
+                raise _bad_file(self, failure)
             if not self.is_sql:
                 self._check_transactional_value()
-            self.migration.steps = yoyo_steps.pruned(self.migration.steps, _sql_or_none)
+            yoyo_migrations.set_steps(self.migration, yoyo_steps.pruned(
+                yoyo_migrations.steps_of(self.migration), _sql_or_none))
         return self.migration
 
     def _exits(self, exc: SystemExit | _ProcessExit) -> BadMigrationFile:
@@ -272,10 +269,10 @@ class Script:
     def _check_transactional_value(self) -> None:
         """Refuse a ``__transactional__`` that is not a bool: yoyo would take any true value
         (``"no"``, ``"false"``) as transactional."""
-        value = getattr(self.migration.module, "__transactional__", True)
+        value = yoyo_migrations.declared(self.migration, "__transactional__", default=True)
         if isinstance(value, bool):
             return
-        self.migration.steps = None  # asked again, it is refused again
+        yoyo_migrations.set_steps(self.migration, None)  # asked again, it is refused again
         line = self.line_of("__transactional__")
         where = f"{self.path}:{line}" if line else str(self.path)
         raise BadMigrationFile(
@@ -320,19 +317,19 @@ class Script:
                     " a transaction (CREATE INDEX CONCURRENTLY); leave the line out otherwise",
                     migration_id=self.id, path=str(self.path), line=line)
             return _TRANSACTIONAL[value.lower()]
-        return bool(self.loaded().use_transactions)
+        return yoyo_migrations.transactional(self.loaded())
 
     @property
     def steps(self) -> list:
         """yoyo's steps of the migration (the file parsed or imported on first use)."""
-        return list(self.loaded().steps)
+        return list(yoyo_migrations.steps_of(self.loaded()) or [])
 
     @property
     def depends(self) -> set[str]:
         """The ids it depends on (``-- depends:`` or ``__depends__``)."""
         if self.is_sql:
             return set(self.directives.get("depends", "").split())
-        depends = getattr(self.loaded().module, "__depends__", None) or set()
+        depends = yoyo_migrations.declared(self.loaded(), "__depends__") or set()
         return {depends} if isinstance(depends, str) else set(depends)
 
     def option(self, name: str) -> str | None:
@@ -347,7 +344,7 @@ class Script:
             value: object = self.directives.get(name)
             spelled = f"-- {name}:"
         else:
-            value = getattr(self.loaded().module, f"__{name}__", None)
+            value = yoyo_migrations.declared(self.loaded(), f"__{name}__")
             spelled = f"__{name}__"
         if value is None:
             return None
@@ -367,7 +364,7 @@ class Script:
             value: object = self.directives.get("lock_attempts")
             spelled = "-- lock_attempts:"
         else:
-            value = getattr(self.loaded().module, "__lock_attempts__", None)
+            value = yoyo_migrations.declared(self.loaded(), "__lock_attempts__")
             spelled = "__lock_attempts__"
         if value is None:
             return default
@@ -532,19 +529,18 @@ def _unknown_depends(script: Script, unknown: list[str]) -> BadMigrationFile:
     )
 
 
-def _bad_file(script: Script, exc: Exception) -> BadMigrationFile:
-    module = script.migration.module
-    depends = getattr(module, "__depends__", None) or set()
+def _bad_file(script: Script, failure: yoyo_migrations.LoadFailure) -> BadMigrationFile:
+    depends = yoyo_migrations.declared(script.migration, "__depends__") or set()
     if isinstance(depends, str):
         depends = {depends}
-    unknown = sorted(set(depends) - yoyo_steps.known_ids())
+    unknown = sorted(set(depends) - yoyo_migrations.known_ids())
     if unknown:
         return _unknown_depends(script, unknown)
-    cause = exc.args[1] if len(exc.args) > 1 else exc.__cause__ or exc.__context__
+    cause = failure.cause
     line = getattr(cause, "lineno", None) if isinstance(cause, SyntaxError) else None
     line = _line_in(script.path, getattr(cause, "__traceback__", None)) or line
     where = f"{script.path}:{line}" if line else str(script.path)
-    reason = f"{type(cause).__name__}: {cause}" if cause else str(exc)
+    reason = f"{type(cause).__name__}: {cause}" if cause else failure.message
     return BadMigrationFile(
         f"{where}: the migration does not import ({reason})",
         migration_id=script.id,

@@ -104,16 +104,20 @@ def open_embedded(settings: Settings) -> Dsn:
     """The embedded server's database: the server started, and the database created, if needed
     (the data lives in ``settings.embedded_dir``). Before starting it, the data of servers
     whose project is gone is swept (as root: :func:`mig.server.sweep_orphaned`)."""
-    return _open_embedded(embedded_server(settings))
+    return _open_embedded(embedded_server(settings), chosen_bin=settings.server_bin is not None)
 
 
-def _open_embedded(server: LocalServer) -> Dsn:
+def _open_embedded(server: LocalServer, *, chosen_bin: bool) -> Dsn:
     if not server.is_running():
         from ..server import sweep_orphaned
 
         with contextlib.suppress(ServerError, OSError):  # mig db prune says why
             sweep_orphaned()
         server.start()
+    elif chosen_bin:
+        # A server already running from other binaries would be used silently otherwise
+        # (server_bin set after it started): the versions must agree, as at a start.
+        server.check_version()
     _ensure_database(server, EMBEDDED_DBNAME)
     return embedded_dsn(server, EMBEDDED_DBNAME)
 
@@ -129,7 +133,7 @@ def scratch_host(settings: Settings, *, keep_running: bool = False) -> Iterator[
         yield open_database(settings)
         return
     server = embedded_server(settings)
-    dsn = _open_embedded(server)
+    dsn = _open_embedded(server, chosen_bin=settings.server_bin is not None)
     try:
         yield dsn
     finally:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import psycopg2
 
-from ..disk import steps as yoyo_steps
 from ..disk.scripts import Script, statement_text
 from ..errors import ConnectionLost, MigError, StatementFailed
+from ..yoyo import steps as yoyo_steps
 
 
 @dataclass

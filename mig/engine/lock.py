@@ -12,23 +12,31 @@ to on the connection (the table's schema when it exists, else the first schema o
 search_path, where it will be created, else the configured schema that does not exist yet) and
 the table's name. A plain target, the same database with ``schema=public``, a ``schemas:%``
 fleet, or a host alias all take one lock. (Advisory locks are per database already.) Every verb
-that changes the records takes the lock through :func:`locked_connection`.
+that changes the records takes the lock through :func:`locked_connection`, or
+:func:`locked_backend` for yoyo's backend on that connection.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from psycopg2.extensions import connection
 
 from ..config import Settings
 from ..dsn import Dsn
 from ..errors import LockTimeout
+from ..reports import Reporter
+from . import tables
 from .connect import connect, fetch_row, open_database
+
+if TYPE_CHECKING:  # yoyo's backends are imported by the verbs that run migrations
+    from ..yoyo.backend import Backend
 
 POLL_SECONDS = 0.1  # a waiter notices a released lock within this
 REPORT_EVERY_SECONDS = 5.0
@@ -179,3 +187,21 @@ def locked_connection(settings: Settings, verb: str,
             yield dsn, conn
     finally:
         conn.close()
+
+
+def backend_on(settings: Settings, dsn: Dsn, conn: connection,
+               verb: str) -> Backend:
+    """yoyo's backend on a connection holding the migration lock, with the tracking tables."""
+    from ..yoyo.backend import Backend
+
+    backend = Backend(dsn, settings.migration_table, connection=conn,
+                      opener=functools.partial(connect, dsn, verb=verb))
+    tables.ensure(backend)
+    return backend
+
+
+@contextlib.contextmanager
+def locked_backend(settings: Settings, verb: str, report: Reporter) -> Iterator[Backend]:
+    """yoyo's backend on a connection holding the migration lock (waiting for it as set)."""
+    with locked_connection(settings, verb, report) as (dsn, conn):
+        yield backend_on(settings, dsn, conn, verb)

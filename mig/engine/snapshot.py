@@ -56,11 +56,17 @@ SECTIONS = {
 _RELKIND_WORDS = {"p": "partitioned", "f": "foreign", "m": "materialized"}
 
 # Relations of the schema that are not members of an extension, with the table that owns them
-# (an index's table, a sequence's owning table) so that tracking tables' objects can be dropped.
+# (an index's table, a sequence's owning table) so that tracking tables' objects can be dropped,
+# and an index's or a view's definition (read in the same query: one round trip for them all).
+# An INVALID index (an interrupted CREATE INDEX CONCURRENTLY) is not the index its migration
+# builds: queries do not use it.
 _RELATIONS = """
 SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.relforcerowsecurity,
        c.reloptions, c.relacl::text[], pg_get_userbyid(c.relowner),
-       COALESCE(owner_table.relname, c.relname)
+       COALESCE(owner_table.relname, c.relname),
+       CASE WHEN c.relkind IN ('i', 'I')
+            THEN pg_get_indexdef(c.oid) || CASE WHEN i.indisvalid THEN '' ELSE ' -- INVALID' END
+            WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END
 FROM pg_class c
 LEFT JOIN pg_index i ON i.indexrelid = c.oid
 LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
@@ -243,17 +249,12 @@ class _Reader:
     def read_relations(self) -> None:
         self.names: dict[int, str] = {}
         for row in self.rows(_RELATIONS):
-            oid, name, kind, persistence, rls, force_rls, options, acl, owner, table = row
+            oid, name, kind, persistence, rls, force_rls, options, acl, owner, table, text = row
             if is_tracking_table(table, self.ignore):
                 continue
             self.names[oid] = name
             if kind in ("i", "I"):
-                # an INVALID index (an interrupted CREATE INDEX CONCURRENTLY) is not the
-                # index its migration builds: queries do not use it
-                self.cur.execute("SELECT pg_get_indexdef(i.indexrelid) || CASE WHEN"
-                                 " i.indisvalid THEN '' ELSE ' -- INVALID' END"
-                                 " FROM pg_index i WHERE i.indexrelid = %s", (oid,))
-                self.out["indexes"][name] = fetch_row(self.cur)[0]
+                self.out["indexes"][name] = text
                 continue
             if kind == "S":
                 self.out["grants"][f"sequence {name}"] = self.acl("s", owner, acl)
@@ -266,9 +267,7 @@ class _Reader:
             if options:
                 words.append("with (" + ", ".join(sorted(options)) + ")")
             if kind in ("v", "m"):
-                self.cur.execute("SELECT pg_get_viewdef(%s, true)", (oid,))
-                definition = fetch_row(self.cur)[0].strip()
-                self.out["views"][name] = " ".join([*words, definition])
+                self.out["views"][name] = " ".join([*words, text.strip()])
             else:
                 self.out["tables"][name] = " ".join(words)
             self.out["grants"][f"table {name}"] = self.acl("r", owner, acl)

@@ -1,30 +1,22 @@
 """Rolling back a migration whose file is gone, from the rollback stored when it was applied.
 
 After switching branches, a migration applied from the other branch has no file here. Its
-rollback SQL was stored in ``_mig_migrations`` when it was applied (:mod:`mig.tracking`), so a
-:class:`StoredScript` stands in for the missing file: the runner rolls it back as it would the
-file (in one transaction, or statement by statement for a non-transactional migration) and
-removes its records. A Python migration's rollback is code, which is not stored: its file is
-needed.
+rollback SQL was stored in ``_mig_migrations`` when it was applied
+(:mod:`mig.engine.tracking`), so a :class:`StoredScript` stands in for the missing file: the
+runner rolls it back as it would the file (in one transaction, or statement by statement for
+a non-transactional migration) and removes its records. A Python migration's rollback is
+code, which is not stored: its file is needed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..disk import sqltext
-from ..disk import steps as yoyo_steps
 from ..errors import Refused
+from ..yoyo import steps as yoyo_steps
 from . import tracking
-
-
-@dataclass
-class _Migration:
-    """What yoyo's record methods need of a migration: its id and hash."""
-
-    id: str
-    hash: str
 
 
 @dataclass
@@ -37,12 +29,6 @@ class StoredScript:
     post_apply: bool = False
     is_sql: bool = True
     rollback_path: None = None
-    migration: _Migration = field(init=False)
-
-    def __post_init__(self) -> None:
-        from yoyo.migrations import get_migration_hash
-
-        self.migration = _Migration(self.id, get_migration_hash(self.id))
 
     @property
     def path(self) -> Path:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from psycopg2.extensions import connection
 
-from ..disk import steps as yoyo_steps
 from ..disk.scripts import Script, ancestors
 from ..disk.sqltext import has_sql
 from ..errors import CannotUndo, MigError
+from ..yoyo import steps as yoyo_steps
 from . import tracking
 from .stored import StoredScript, stand_in
 

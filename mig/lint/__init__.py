@@ -17,9 +17,10 @@ from ..disk import sumfile as history
 from ..disk.scripts import Script
 from ..dsn import Dsn
 from ..errors import BadMigrationFile, ConfigError
-from . import parsed, rules, squawk
+from . import parsed, registry, rules, squawk
 from . import settings as settings_mod
 from .findings import Finding, Source
+from .registry import Migration, Rule
 from .settings import LintSettings
 
 __all__ = ["Finding", "LintReport", "LintSettings", "lint"]
@@ -27,11 +28,6 @@ __all__ = ["Finding", "LintReport", "LintSettings", "lint"]
 # squawk rules about removing or renaming things: what a rollback is for.
 _ROLLBACK_PREFIXES = ("ban-drop-", "renaming-")
 _ROLLBACK_RULES = {"ban-set-schema", "ban-alter-identity", "ban-revoke", "ban-truncate-cascade"}
-# A squawk finding inside a statement mig already reported under its own rule is left out.
-_SUPERSEDED = {"prefer-robust-stmts": "not-rerunnable",
-               "transaction-nesting": "transaction-control",
-               "ban-concurrent-index-creation-in-transaction": "non-transactional-statement",
-               "syntax-error": "syntax-error"}
 
 
 @dataclass
@@ -156,14 +152,19 @@ def _marker_findings(script: Script) -> tuple[set[str], list[Finding]]:
     return allowed, problems
 
 
-def _keep_squawk(source: Source, finding: Finding, allowed: set[str], own: list[Finding]) -> bool:
+def _keep_squawk(source: Source, finding: Finding, allowed: set[str], own: list[Finding],
+                 known: dict[str, Rule]) -> bool:
+    """Whether a squawk finding is reported: not a rollback's removal, not switched off by the
+    marker of a rule of mig's that covers it, not inside a statement a rule of mig's that
+    supersedes it reported."""
     rule = finding.rule
     if source.rollback and (rule.startswith(_ROLLBACK_PREFIXES) or rule in _ROLLBACK_RULES):
         return False
-    if "destructive" in allowed and not source.rollback and rule.startswith("ban-drop-"):
+    if any(name in known and known[name].covers(rule) for name in allowed):
         return False
+    superseded_by = registry.superseded().get(rule)
     return not any(
-        mine.rule == _SUPERSEDED.get(rule) and mine.path == finding.path
+        mine.rule == superseded_by and mine.path == finding.path
         and mine.line <= finding.line <= (mine.end_line or mine.line)
         for mine in own
     )
@@ -191,6 +192,7 @@ def lint(settings: Settings, files: Sequence[str | Path] = (), *, database: Dsn 
     if since is not None:
         chosen = _since(settings, scripts + hooks, chosen, since)
 
+    known = registry.registered()
     findings: list[Finding] = []
     allowed: dict[Path, set[str]] = {}
     sources: list[Source] = []
@@ -216,16 +218,16 @@ def lint(settings: Settings, files: Sequence[str | Path] = (), *, database: Dsn 
             for path in (script.path, script.rollback_path):
                 if path is not None:
                     allowed[path] = marks
-            findings += rules.missing_rollback(script)
-            findings += rules.empty_migration(script)
-            findings += _own_rules(script, own, columns)
+            migration = Migration(script, tuple(own), columns)
+            for rule in known.values():
+                findings += rule.run(migration)
             sources += own
         for source in own:
             if not source.rollback:
                 columns.learn(source)
     mine = list(findings)
     for source, finding in squawk.check(sources, config):
-        if _keep_squawk(source, finding, allowed.get(source.path, set()), mine):
+        if _keep_squawk(source, finding, allowed.get(source.path, set()), mine, known):
             findings.append(finding)
     if in_history:
         history_findings = _history(settings, scripts, hooks, database)
@@ -237,25 +239,9 @@ def lint(settings: Settings, files: Sequence[str | Path] = (), *, database: Dsn 
     findings = [f for f in findings
                 if not config.is_off(f.rule, f.path) and f.rule not in allowed.get(f.path, ())]
     for f in findings:
-        if f.rule in config.warn:
-            f.level = "warning"
+        f.level = config.level(f.rule, f.level)
     findings.sort(key=lambda f: (str(f.path), f.line, f.rule))
     return LintReport(len(chosen), findings, config.switched_off(), squawk.version())
-
-
-def _own_rules(script: Script, own: list[Source], columns: parsed.Columns) -> list[Finding]:
-    """mig's own rules over the SQL of one migration (``columns``: the types before it)."""
-    found: list[Finding] = []
-    for source in own:
-        found += rules.not_rerunnable(source)
-        found += rules.destructive(source)
-        found += parsed.check(source)
-        found += columns.narrowing(source)
-    if script.is_sql and not script.post_apply:
-        apply = next(s for s in own if not s.rollback)
-        found += [f for rollback in own if rollback.rollback
-                  for f in parsed.noop_rollback(apply, rollback)]
-    return found
 
 
 def _since(settings: Settings, known: list[Script], chosen: list[Script],

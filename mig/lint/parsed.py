@@ -14,6 +14,9 @@ binding of libpg_query), so that what a statement is never depends on how it is 
 - ``noop-rollback`` (warning): a rollback whose statements change nothing (``SELECT 1;``) for a
   migration that does change something.
 - ``syntax-error`` (error): the SQL does not parse; the other rules cannot read it.
+
+Each registers itself in :mod:`mig.lint.registry`. The column types the migrations give
+(:class:`Columns`) are what ``destructive`` (:mod:`mig.lint.rules`) reads type changes with.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import MigError
 from .findings import Finding, Source
+from .registry import Migration, rule
 
 if TYPE_CHECKING:
     from pglast import ast
@@ -113,10 +117,8 @@ def parse(source: Source) -> list[Parsed]:
     return found
 
 
-def _finding(source: Source, stmt: Parsed, rule: str, message: str, hint: str, *,
-             level: str = "error") -> Finding:
-    return Finding(source.path, stmt.line, rule, message, hint, level=level,
-                   end_line=stmt.end_line)
+def _finding(source: Source, stmt: Parsed, name: str, message: str, hint: str) -> Finding:
+    return Finding(source.path, stmt.line, name, message, hint, end_line=stmt.end_line)
 
 
 def _outside_transaction(node: ast.Node) -> str | None:
@@ -174,24 +176,38 @@ def _changes_nothing(node: ast.Node) -> bool:
     return "FuncCall" not in repr(node)
 
 
-def check(source: Source) -> Iterator[Finding]:
-    """Every parsed rule over one source."""
+@rule("syntax-error", "error", "SQL that PostgreSQL's parser refuses",
+      supersedes=("syntax-error",))
+def syntax_error(migration: Migration) -> Iterator[Finding]:
+    """``syntax-error``: a source that does not parse."""
+    for source in migration.sources:
+        try:
+            parse(source)
+        except Unparsable as exc:
+            # spans the rest of the source: squawk's own syntax errors after it are left out
+            yield Finding(source.path, exc.line, "syntax-error",
+                          f"the SQL does not parse: {exc.message}",
+                          "fix the statement (the other checks could not read this file)",
+                          end_line=source.first_line + source.text.count("\n"))
+
+
+def _statements(migration: Migration) -> Iterator[tuple[Source, Parsed]]:
+    """Every statement of every source that parses."""
+    for source in migration.sources:
+        for stmt in parsed_or_none(source) or ():
+            yield source, stmt
+
+
+@rule("transaction-control", "error",
+      "BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ... in a migration or its rollback",
+      supersedes=("transaction-nesting",))
+def transaction_control(migration: Migration) -> Iterator[Finding]:
+    """``transaction-control``: a statement that starts or ends a transaction."""
     from pglast import ast
 
-    try:
-        statements = parse(source)
-    except Unparsable as exc:
-        # spans the rest of the source: squawk's own syntax errors after it are left out
-        yield Finding(source.path, exc.line, "syntax-error",
-                      f"the SQL does not parse: {exc.message}",
-                      "fix the statement (the other checks could not read this file)",
-                      end_line=source.first_line + source.text.count("\n"))
-        return
-    created = _created_tables(statements)
-    for stmt in statements:
-        node = stmt.node
-        if isinstance(node, ast.TransactionStmt):
-            keyword = _transaction_keyword(node)
+    for source, stmt in _statements(migration):
+        if isinstance(stmt.node, ast.TransactionStmt):
+            keyword = _transaction_keyword(stmt.node)
             yield _finding(
                 source, stmt, "transaction-control",
                 f"{keyword} in a migration: mig runs each migration in a transaction of its own"
@@ -200,9 +216,20 @@ def check(source: Source) -> Iterator[Finding]:
                 "remove it; for statements that cannot run in a transaction (CREATE INDEX"
                 " CONCURRENTLY), put them in a migration of their own with"
                 " '-- transactional: false'")
+
+
+@rule("non-transactional-statement", "error",
+      "a statement PostgreSQL refuses inside a transaction block, in a transactional migration",
+      supersedes=("ban-concurrent-index-creation-in-transaction",))
+def non_transactional_statement(migration: Migration) -> Iterator[Finding]:
+    """``non-transactional-statement``: what always fails on apply in a transaction."""
+    from pglast import ast
+
+    for source, stmt in _statements(migration):
+        if isinstance(stmt.node, ast.TransactionStmt) or not source.transactional:
             continue
-        outside = _outside_transaction(node)
-        if outside and source.transactional:
+        outside = _outside_transaction(stmt.node)
+        if outside:
             yield _finding(
                 source, stmt, "non-transactional-statement",
                 f"{outside} cannot run inside a transaction block, and this migration runs in"
@@ -210,17 +237,30 @@ def check(source: Source) -> Iterator[Finding]:
                 "move it to a migration of its own starting with '-- transactional: false'"
                 " (__transactional__ = False in Python), written so that it can run again"
                 " (IF NOT EXISTS / IF EXISTS)")
-        if isinstance(node, (ast.UpdateStmt, ast.DeleteStmt)) and node.whereClause is None \
-                and not source.rollback and _relname(node.relation) not in created:
-            verb = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE"
-            yield _finding(
-                source, stmt, "unbounded-dml",
-                f"{verb} of every row of {_relname(node.relation)}, an existing table, in one"
-                " statement: on a large live table it locks every row it changes until the"
-                " migration commits",
-                "do it in batches with a data step (mig.data.data_step: short transactions,"
-                " resumable, with progress), or bound it with a WHERE if only some rows are"
-                " meant", level="warning")
+
+
+@rule("unbounded-dml", "warning",
+      "UPDATE or DELETE without WHERE on a table the migration did not create")
+def unbounded_dml(migration: Migration) -> Iterator[Finding]:
+    """``unbounded-dml``: every row of an existing table changed in one statement."""
+    from pglast import ast
+
+    for source in migration.applied:
+        statements = parsed_or_none(source) or []
+        created = _created_tables(statements)
+        for stmt in statements:
+            node = stmt.node
+            if isinstance(node, (ast.UpdateStmt, ast.DeleteStmt)) and node.whereClause is None \
+                    and _relname(node.relation) not in created:
+                verb = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE"
+                yield _finding(
+                    source, stmt, "unbounded-dml",
+                    f"{verb} of every row of {_relname(node.relation)}, an existing table, in"
+                    " one statement: on a large live table it locks every row it changes until"
+                    " the migration commits",
+                    "do it in batches with a data step (mig.data.data_step: short transactions,"
+                    " resumable, with progress), or bound it with a WHERE if only some rows are"
+                    " meant")
 
 
 def _transaction_keyword(node: ast.TransactionStmt) -> str:
@@ -247,18 +287,25 @@ def parsed_or_none(source: Source) -> list[Parsed] | None:
         return None
 
 
-def noop_rollback(apply: Source, rollback: Source) -> Iterator[Finding]:
-    """A rollback that changes nothing, of a migration that does."""
-    applied, undone = parsed_or_none(apply), parsed_or_none(rollback)
-    if not applied or not undone:
-        return  # an empty migration, or a rollback without statements (missing-rollback)
-    if all(_changes_nothing(s.node) for s in undone):
-        yield Finding(rollback.path, undone[0].line, "noop-rollback",
-                      f"the rollback of {rollback.script.id} changes nothing (only SELECT), but"
-                      " the migration does: rolling it back would only forget that it was"
-                      " applied", "write statements that undo the migration ('mig verify' proves"
-                      " they restore the schema), or delete the rollback file so that rollback"
-                      " refuses it", level="warning")
+@rule("noop-rollback", "warning",
+      "a rollback whose statements change nothing, of a migration that does")
+def noop_rollback(migration: Migration) -> Iterator[Finding]:
+    """``noop-rollback``: a rollback file that changes nothing, of a migration that does."""
+    script = migration.script
+    if not script.is_sql or script.post_apply:
+        return
+    apply = migration.applied[0]
+    for rollback in migration.rollbacks:
+        applied, undone = parsed_or_none(apply), parsed_or_none(rollback)
+        if not applied or not undone:
+            continue  # an empty migration, or a rollback without statements (missing-rollback)
+        if all(_changes_nothing(s.node) for s in undone):
+            yield Finding(rollback.path, undone[0].line, "noop-rollback",
+                          f"the rollback of {rollback.script.id} changes nothing (only SELECT),"
+                          " but the migration does: rolling it back would only forget that it"
+                          " was applied", "write statements that undo the migration ('mig"
+                          " verify' proves they restore the schema), or delete the rollback"
+                          " file so that rollback refuses it")
 
 
 # -- column type changes ----------------------------------------------------------------------

@@ -14,7 +14,9 @@
   column type changes that may narrow are found by :mod:`mig.lint.parsed`, which knows the type
   the earlier migrations gave the column.
 
-``out-of-order`` needs the whole history and lives in :mod:`mig.lint`.
+Each registers itself in :mod:`mig.lint.registry`, with the rules reported elsewhere:
+``out-of-order`` needs the whole history and lives in :mod:`mig.lint`, the ``history-*`` rules
+are the lock file's (:mod:`mig.disk.sumfile`), ``unrunnable`` is a file mig cannot read.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..disk import steps as yoyo_steps
 from ..disk.scripts import Script
 from ..disk.sqltext import Statement, statements
+from ..yoyo import steps as yoyo_steps
 from .findings import Finding, Source
+from .registry import Migration, Rule, declare, rule
 
 #: ``-- mig: allow-<rule> <reason>`` (``#`` in Python files): switches a rule off for the file.
 MARKER = re.compile(r"(?:--|#)\s*mig:\s*allow-([a-z][a-z0-9-]*)[ \t]*(.*?)\s*$", re.M)
@@ -96,10 +99,17 @@ def _not_rerunnable(words: str) -> tuple[str, str] | None:
     return None
 
 
-def not_rerunnable(source: Source) -> Iterator[Finding]:
+@rule("not-rerunnable", "error",
+      "a statement of a non-transactional migration that fails when run a second time",
+      supersedes=("prefer-robust-stmts",))
+def not_rerunnable(migration: Migration) -> Iterator[Finding]:
     """``not-rerunnable``: a non-transactional migration's statement that fails when run again."""
-    if source.transactional:
-        return
+    for source in migration.sources:
+        if not source.transactional:
+            yield from _not_rerunnable_in(source)
+
+
+def _not_rerunnable_in(source: Source) -> Iterator[Finding]:
     for stmt in statements(source.text):
         found = _not_rerunnable(stmt.words)
         if found:
@@ -124,10 +134,19 @@ def _destructive(words: str) -> str | None:
     return None  # a column type change: see mig.lint.parsed, which knows the type it had
 
 
-def destructive(source: Source) -> Iterator[Finding]:
-    """``destructive``: a statement that drops or narrows, without the allow marker."""
-    if source.rollback:
-        return
+@rule("destructive", "error",
+      "DROP TABLE/SCHEMA/MATERIALIZED VIEW, TRUNCATE, DROP COLUMN or a column type change that"
+      " may narrow, in a migration (not a rollback) without the allow-destructive marker",
+      replaces=("ban-drop-table", "ban-drop-column"), marker_covers=("ban-drop-*",))
+def destructive(migration: Migration) -> Iterator[Finding]:
+    """``destructive``: a statement that drops or narrows, without the allow marker (the
+    narrowing type changes: :meth:`mig.lint.parsed.Columns.narrowing`)."""
+    for source in migration.applied:
+        yield from _drops(source)
+        yield from migration.columns.narrowing(source)
+
+
+def _drops(source: Source) -> Iterator[Finding]:
     for stmt in statements(source.text):
         what = _destructive(stmt.words)
         if what:
@@ -146,8 +165,12 @@ def _line_of_callable(func: object, path: Path) -> int:
     return 1
 
 
-def missing_rollback(script: Script) -> Iterator[Finding]:
+@rule("missing-rollback", "error",
+      "an SQL migration without a rollback file (or with one without statements), a Python step"
+      " without a rollback")
+def missing_rollback(migration: Migration) -> Iterator[Finding]:
     """``missing-rollback``: no rollback file, an empty one, or a Python step without rollback."""
+    script = migration.script
     hint = "write a rollback that restores the previous schema ('mig verify' proves it does)"
     if script.post_apply or script.empty:
         return
@@ -168,9 +191,12 @@ def missing_rollback(script: Script) -> Iterator[Finding]:
                           "this step has no rollback", hint + "; give step() a second argument")
 
 
-def empty_migration(script: Script) -> Iterator[Finding]:
+@rule("empty-migration", "warning",
+      "a migration with nothing to run: applying it only records it")
+def empty_migration(migration: Migration) -> Iterator[Finding]:
     """``empty-migration``: a migration that runs nothing (what ``mig apply`` applies as a
     recorded no-op, ``Script.empty``)."""
+    script = migration.script
     if script.post_apply or not script.empty:
         return
     what, mark = ("holds no statement", "--") if script.is_sql else ("has no step", "#")
@@ -178,7 +204,23 @@ def empty_migration(script: Script) -> Iterator[Finding]:
                   f"{script.id} {what}: applying it only records it, and changes nothing",
                   "write what it should do (was it saved?); if it is empty on purpose (nothing"
                   f" to do on PostgreSQL), say so in the file: {mark} mig: allow-empty-migration"
-                  " <reason>", level="warning")
+                  " <reason>")
+
+
+declare(Rule("unrunnable", "error",
+             "a file mig apply refuses before reading it further (a NUL byte, not UTF-8):"
+             " reported by the runner"))
+declare(Rule("out-of-order", "error",
+             "a migration not in the lock file (or not applied in --database) ordered before"
+             " one that is: reported by the runner, which reads the whole history"))
+declare(Rule("history-unlisted", "error", "a migration missing from mig.sum (mig.disk.sumfile)"))
+declare(Rule("history-edited", "error",
+             "a migration changed since mig.sum listed it (mig.disk.sumfile)"))
+declare(Rule("history-stale", "error",
+             "an entry of mig.sum whose migration is gone (mig.disk.sumfile)"))
+declare(Rule("history-sum", "error",
+             "no mig.sum, a line of it that cannot be read, a merge conflict in it, or a sum"
+             " line that does not match its entries (mig.disk.sumfile)"))
 
 
 def sources(script: Script) -> Iterator[Source]:

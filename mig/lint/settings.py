@@ -24,18 +24,21 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from . import registry
 
 #: Squawk rules mig switches off by itself, because mig does what they ask for.
-BUILTIN_DISABLED = {
+_MIG_DOES_IT = {
     "require-lock-timeout": "mig sets lock_timeout for every migration itself (db_lock_timeout, "
     "default 5s; '-- lock_timeout:' in a file); squawk only sees SET statements",
     "require-statement-timeout": "mig sets statement_timeout itself (the statement_timeout "
     "setting; '-- statement_timeout:' in a file); squawk only sees SET statements",
-    "ban-drop-table": "reported as mig's own 'destructive' rule, which knows rollback files and "
-    "the allow-destructive marker",
-    "ban-drop-column": "reported as mig's own 'destructive' rule, which knows rollback files and "
-    "the allow-destructive marker",
 }
+
+
+def builtin_disabled() -> dict[str, str]:
+    """Squawk's rules mig switches off by itself, with why: those whose job mig does, and
+    those a rule of mig's reports instead (:attr:`mig.lint.registry.Rule.replaces`)."""
+    return {**_MIG_DOES_IT, **registry.replaced()}
 
 
 @dataclass(frozen=True)
@@ -51,17 +54,22 @@ class LintSettings:
 
     def is_off(self, rule: str, path: Path) -> bool:
         """Whether ``rule`` is switched off for ``path`` (everywhere, or by a per-file glob)."""
-        if rule in self.disabled or rule in BUILTIN_DISABLED:
+        if rule in self.disabled or rule in builtin_disabled():
             return True
         return any(
             rule in rules and (fnmatch.fnmatch(path.name, glob) or fnmatch.fnmatch(str(path), glob))
             for glob, rules in self.per_file.items()
         )
 
+    def level(self, rule: str, found: str) -> str:
+        """The level of a finding of ``rule`` reported at level ``found`` (its rule's, see
+        :mod:`mig.lint.registry`): a warning when ``warn`` lists the rule."""
+        return "warning" if rule in self.warn else found
+
     def switched_off(self) -> dict[str, str]:
         """Every rule switched off, with its reason: mig's built-in ones, those switched off
         everywhere, and ``<rule> in <glob>`` for those switched off for some files."""
-        result = {**BUILTIN_DISABLED, **self.disabled}
+        result = {**builtin_disabled(), **self.disabled}
         for glob, rules in self.per_file.items():
             result.update({f"{rule} in {glob}": reason for rule, reason in rules.items()})
         return result

@@ -6,8 +6,9 @@ environments, pruning and secrets are described in ``docs/seeds.md``.
 """
 
 from .cache import SeedCache
-from .files import Fixture, fixture_paths, read_fixtures
+from .files import fixture_paths, read_fixtures
 from .load import SEED_LOCK, describe_problem, load_seeds
+from .model import Fixture
 from .report import RowAction, SeedReport, TableCounts
 
 __all__ = [

@@ -28,13 +28,13 @@ from typing import Any
 
 import yaml
 
-from .. import __version__
+from ..about import VERSION
 from .reader import LineDict, Rows, Secret
 
 FORMAT = 1
 MAX_ENTRIES = 512  # past this, the oldest half is removed
 # Everything besides a file's bytes that shapes what reading it gives.
-_VERSION = f"{FORMAT}:{__version__}:{yaml.__version__}:{getattr(yaml, '__with_libyaml__', False)}"
+_VERSION = f"{FORMAT}:{VERSION}:{yaml.__version__}:{getattr(yaml, '__with_libyaml__', False)}"
 
 
 class SeedCache:

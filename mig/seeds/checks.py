@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 from .catalog import Column
-from .files import plain
+from .model import plain
 from .reader import Secret, has_secret
 
 _PLAIN = {str, int, float, bool}

@@ -13,7 +13,8 @@ import json
 import re
 from typing import Any
 
-from .files import Secret, plain
+from .model import plain
+from .reader import Secret
 
 NULL = "\\N"
 MISSING = object()  # the row does not set the field

@@ -26,7 +26,7 @@ from psycopg2 import sql
 
 from . import copytext
 from .catalog import before_insert_trigger
-from .refs import Params
+from .params import Params
 
 if TYPE_CHECKING:
     from .cache import SeedCache

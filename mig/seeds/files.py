@@ -17,11 +17,10 @@ import yaml
 
 from ..errors import SeedError, did_you_mean
 from .cache import SeedCache, dump_parsed, load_parsed
-from .model import Fixture, Reference, Row, plain, row_lines
+from .model import Fixture, Reference, Row, row_lines
 from .reader import LineDict, Rows, Secret, has_secret, parse, split_rows
 
-__all__ = ["Fixture", "Reference", "Row", "Secret", "fixture_paths", "plain", "read_fixture",
-           "read_fixtures"]
+__all__ = ["fixture_paths", "read_fixture", "read_fixtures"]
 
 BASE_ENV = "base"
 SUFFIXES = (".yaml", ".yml")

@@ -21,9 +21,10 @@ from psycopg2 import errorcodes, extensions, sql
 from ..errors import SeedError
 from .cache import SeedCache
 from .fast import CONTEXT, Shortcuts
-from .files import plain, read_fixtures
+from .files import read_fixtures
+from .model import plain
+from .params import Params
 from .plan import build_plans
-from .refs import Params
 from .report import MASK, RowAction, SeedReport, TableCounts, format_key
 from .statements import Statements
 from .tableplan import Entry, TablePlan

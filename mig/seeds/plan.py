@@ -14,7 +14,7 @@ from ..errors import SeedError, did_you_mean
 from ..ordering import Cycle, stable_order
 from .catalog import Column, Table, read_tables, visible_tables
 from .checks import check_value, server_invalid
-from .files import Fixture, Reference
+from .model import Fixture, Reference
 from .refs import check_references, link_reference
 from .rowchecks import check_duplicates, check_rows
 from .tableplan import Entry, TablePlan

@@ -10,66 +10,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg2
 from psycopg2 import sql
-from psycopg2.extras import Json
 
 from ..errors import SeedError
-from .catalog import Column, Table
+from .catalog import Table
 from .checks import check_value
-from .files import Fixture, Reference
-from .tableplan import Entry, TablePlan
-
-
-class Params(dict[str, Any]):
-    """Named query parameters, added while a statement is composed."""
-
-    def add(self, value: Any) -> sql.Placeholder:
-        """Add ``value`` as a parameter (JSON for mappings and lists); returns its placeholder."""
-        name = f"p{len(self)}"
-        self[name] = Json(value) if isinstance(value, (dict, list)) else value
-        return sql.Placeholder(name)
-
-
-def condition(alias: str, column: str, value: Any, params: Params) -> sql.Composable:
-    """``alias.column`` equals ``value`` (NULL-aware; a list means any of its values)."""
-    ident = sql.Identifier(alias, column)
-    values = value if isinstance(value, list) else [value]
-    parts: list[sql.Composable] = []
-    if None in values:
-        parts.append(sql.SQL("{} IS NULL").format(ident))
-    present = [v for v in values if v is not None]
-    if present:
-        items = sql.SQL(", ").join(params.add(v) for v in present)
-        parts.append(sql.SQL("{} IN ({})").format(ident, items))
-    return sql.SQL("({})").format(sql.SQL(" OR ").join(parts)) if parts else sql.SQL("false")
-
-
-def equals(part: int, keys: list[tuple[Any, ...] | None]) -> str:
-    """The operator matching part ``part`` of these reference keys: NULL-aware only if needed
-    (``IS NOT DISTINCT FROM`` cannot use a hash join or an index)."""
-    nulls = any(key is not None and key[part] is None for key in keys)
-    return "IS NOT DISTINCT FROM" if nulls else "="
-
-
-@dataclass(frozen=True)
-class Link:
-    """A :class:`Reference` resolved against the catalogue."""
-
-    ref: Reference
-    column: str  # the column of the seeded table that receives the referenced row's value
-    column_info: Column
-    table: Table  # the referenced table
-    target: str  # its column whose value is stored (the foreign key's referenced column)
-    key: tuple[Column, ...]  # its columns that a row's value matches
-
-    def where(self, alias: str, params: Params) -> sql.Composable:
-        """Conditions on the referenced row beyond its key: ``where`` and not soft-deleted."""
-        parts = [condition(alias, col, v, params) for col, v in self.ref.where.items()]
-        return sql.SQL(" AND ").join([*parts, self.table.live(alias)])
+from .model import Fixture, Reference
+from .params import Params, equals
+from .tableplan import Entry, Link, TablePlan
 
 
 def link_reference(table: Table, ref: Reference, tables: dict[str, Table], fixture: Fixture,

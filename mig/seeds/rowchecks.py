@@ -16,10 +16,9 @@ from typing import Any
 from ..errors import SeedError, did_you_mean
 from .catalog import SOFT_DELETE_COLUMN, Column, Table
 from .checks import NUL_PROBLEM, check_value, exact_key, key_form, quick_check
-from .files import Fixture, plain
+from .model import Fixture, plain
 from .reader import has_secret
-from .refs import Link
-from .tableplan import Entry, TablePlan
+from .tableplan import Entry, Link, TablePlan
 
 _SIMPLE = {str, int, float, bool, type(None)}
 Server = list[tuple[str, str]]  # (text, type) for the server's input functions

@@ -20,8 +20,8 @@ from psycopg2 import sql
 
 from . import copytext
 from .catalog import SOFT_DELETE_COLUMN, Column
-from .files import plain
-from .refs import Params, condition, equals
+from .model import plain
+from .params import Params, condition, equals
 from .tableplan import Entry, TablePlan
 
 S, T = "s", "t"  # aliases: staging row, table row

@@ -1,20 +1,38 @@
 """The types of a seed plan: one :class:`TablePlan` per seeded table, one :class:`Entry` per
-fixture row. Built by :mod:`mig.seeds.plan`, read by the checks, the statements and the load."""
+fixture row, one :class:`Link` per reference field. Built by :mod:`mig.seeds.plan`, read by the
+checks, the statements and the load."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from psycopg2 import sql
 
 from ..errors import SeedError
-from .catalog import Table
-from .model import Fixture, Row
-
-if TYPE_CHECKING:
-    from .refs import Link
+from .catalog import Column, Table
+from .model import Fixture, Reference, Row
+from .params import Params, condition
 
 # the refs of every row of a fixture without references: one shared, never written mapping
 NO_REFS: dict[str, tuple[Any, ...] | None] = {}
+
+
+@dataclass(frozen=True)
+class Link:
+    """A :class:`Reference` resolved against the catalogue."""
+
+    ref: Reference
+    column: str  # the column of the seeded table that receives the referenced row's value
+    column_info: Column
+    table: Table  # the referenced table
+    target: str  # its column whose value is stored (the foreign key's referenced column)
+    key: tuple[Column, ...]  # its columns that a row's value matches
+
+    def where(self, alias: str, params: Params) -> sql.Composable:
+        """Conditions on the referenced row beyond its key: ``where`` and not soft-deleted."""
+        parts = [condition(alias, col, v, params) for col, v in self.ref.where.items()]
+        return sql.SQL(" AND ").join([*parts, self.table.live(alias)])
 
 
 class Entry:

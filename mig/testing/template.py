@@ -22,7 +22,7 @@ import psycopg2.errors
 from psycopg2 import sql
 from psycopg2.extensions import connection, cursor
 
-from .. import __version__
+from ..about import VERSION
 from ..errors import MigError
 from .servers import Server
 
@@ -70,7 +70,7 @@ class TemplateSpec:
     def digest(self) -> str:
         """A hash of the migration files, the seed files and the options."""
         h = hashlib.sha256()
-        options = (__version__, self.to, self.seed_env, self.seeds_dir is not None,
+        options = (VERSION, self.to, self.seed_env, self.seeds_dir is not None,
                    self.migration_table)
         h.update(repr(options).encode())
         for folder in self.sources:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from .corpus import (
     CORPUS,
+    HYDRA,
     SUPABASE_AUTH,
-    render_supabase_auth,
+    import_hydra,
+    import_supabase_auth,
 )
 from .lint import (
     LINT_BASE,
@@ -62,6 +64,7 @@ from .server import (
 
 __all__ = [
     "CORPUS",
+    "HYDRA",
     "FIXTURES",
     "ITEMS",
     "LINT_BASE",
@@ -85,8 +88,9 @@ __all__ = [
     "execute",
     "lint_found",
     "lint_listed",
+    "import_hydra",
+    "import_supabase_auth",
     "query",
-    "render_supabase_auth",
     "row_count",
     "run_mig",
     "seed",

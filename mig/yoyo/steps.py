@@ -1,13 +1,10 @@
-"""The one place that reads yoyo's internals: its steps, its migration registry, its backend's
-schema flag and the step collector of a migration being imported.
+"""The insides of a loaded migration's steps, and the step collector of a migration being
+imported.
 
 yoyo documents how a migration file is written (``step()``, ``group()``, ``__depends__``), not
 the objects it makes of one. mig needs those objects' insides: a step's SQL or callable for
 each direction (``MigrationStep._apply`` / ``._rollback``), the transaction wrapper around each
-step and the groups inside it, the ids of every migration yoyo has read (a name-mangled class
-attribute), and the flag that tells a backend its tables are current. Every other module asks
-here, so a yoyo release that renames any of them is fixed in this file alone
-(``tests/test_architecture.py`` fails on a yoyo private name used anywhere else).
+step and the groups inside it, and the collector a file's ``step()`` calls add to.
 """
 
 from __future__ import annotations
@@ -88,23 +85,6 @@ def rollback_step(sql: str) -> Step:
     from yoyo.migrations import MigrationStep
 
     return MigrationStep(None, None, sql)
-
-
-def known_ids() -> set[str]:
-    """The ids of every migration yoyo has read in this process: those a ``depends`` can
-    resolve."""
-    from yoyo.migrations import Migration
-
-    return set(Migration._Migration__all_migrations)
-
-
-def mark_internal_schema_updated(backend: Any) -> None:
-    """Tell yoyo's ``backend`` that its tracking tables are current.
-
-    yoyo sets this flag only after upgrading its tables; without it, each of its record
-    methods would query the version table again.
-    """
-    backend._internal_schema_updated = True
 
 
 def collector(frame: FrameType | None) -> Any | None:
