@@ -19,6 +19,7 @@ EXIT_PENDING = 4
 EXIT_DRIFT = 5  # mig diff, mig baseline: the live schema differs from its migrations'
 EXIT_REFUSED = 6  # a rollback refused: it would lose what it cannot undo
 EXIT_INCONSISTENT = 7  # mig status --check: the records and the catalog disagree
+EXIT_CANARY = 8  # --fleet --canary: a canary target failed; the others were not started
 
 
 class MigError(Exception):
@@ -276,6 +277,56 @@ class ForeignHistoryUnreadable(MigError):
         self.expected = list(expected or [])
         self.found = list(found or [])
         self.dirty = dirty
+
+
+class DatabaseExists(MigError):
+    """``mig db create`` was asked for a database that exists already; it was left as it is."""
+
+    def __init__(self, name: str, *, where: str) -> None:
+        super().__init__(
+            f"database {name} already exists on {where}; nothing was created",
+            hint="pick another name, or drop it first if it is a leftover "
+            f"(DROP DATABASE \"{name}\")")
+        self.name = name
+        self.where = where
+
+
+class TemplateBusy(MigError):
+    """A database cannot be cloned from ``template`` while other sessions are connected to it
+    (PostgreSQL refuses); ``sessions`` are those connected, each as a line of text."""
+
+    def __init__(self, template: str, sessions: Iterable[object]) -> None:
+        self.template = template
+        self.sessions = [str(s) for s in sessions]
+        listed = "".join(f"\n  {s}" for s in self.sessions) or (
+            " (they have gone since; try again)")
+        super().__init__(
+            f"cannot clone template {template}: other sessions are connected to it, and "
+            f"PostgreSQL copies a template only while nobody else is{listed}",
+            hint=f"keep applications and tools off the template (connect to another database), "
+            f"or end them: SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+            f"datname = '{template}'; then run it again (nothing was created)")
+
+
+class TemplateNotAtHead(NotAtHead):
+    """The template a database is cloned from is not at the newest migration (``pending``,
+    ``edited`` and ``partial`` migration ids say why); nothing was created."""
+
+    def __init__(self, template: str, *, pending: list[str], edited: list[str],
+                 partial: list[str], where: str) -> None:
+        self.template = template
+        self.pending = pending
+        self.edited = edited
+        self.partial = partial
+        why = [f"{len(ids)} {what} ({', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''})"
+               for what, ids in (("pending", pending), ("edited", edited),
+                                 ("unfinished", partial)) if ids]
+        reason = "; ".join(why) or "its records cannot be read as at head"
+        super().__init__(
+            f"template {template} is not at the newest migration: {reason}; a clone would "
+            "start behind, nothing was created",
+            hint=f"bring the template to head first: mig apply --seed -d {where} "
+            "(and keep it there after every release)")
 
 
 def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.6) -> str:

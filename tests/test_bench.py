@@ -53,6 +53,10 @@ ROWS = [
     "no-op fleet apply over 10 databases, the first run after the apply",
     "coordinator peak RSS: no-op run over 5 vs 10 databases",
     "coordinator peak RSS: apply over 10 databases / 5 schemas",
+    "new tenant, the shipped history and seeds: mig db create --from-template vs CREATE",
+    "new tenant, the shipped history and seeds: bare CREATE DATABASE … TEMPLATE",
+    "new tenant, 20 synthetic migrations: mig db create --from-template vs CREATE DATABASE",
+    "new tenant, 20 synthetic migrations: bare CREATE DATABASE … TEMPLATE",
 ]
 
 

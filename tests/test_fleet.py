@@ -20,7 +20,7 @@ import pytest
 import mig
 from mig import fleet
 from mig.engine.lock import lock_key
-from mig.errors import ConfigError
+from mig.errors import EXIT_CANARY, EXIT_PENDING, ConfigError
 from mig.server import LocalServer
 from tests.support import (
     PASSWORD,
@@ -317,10 +317,11 @@ def test_max_failures_and_canary_stop_before_the_rest(pg_server, few, tmp_path) 
 
     canary = run_mig(["apply", "--fleet", str(listing), "--canary", "2", "--json",
                       "--journal", str(tmp_path / "b.jsonl"), "--restart"], cwd=REPO)
-    assert canary.returncode == 1
+    assert canary.returncode == EXIT_CANARY == 8  # told apart from a failure past the canary
     outcomes, summary = _lines(canary.stdout)
     assert set(outcomes) == {few[0], "down"}
     assert summary["pending"] == 3 and "canary" in summary["stopped"]
+    assert summary["canary_failed"] is True
     for name in few[1:4]:
         assert _applied(pg_server, name)[-1] == BEFORE_HEAD
 
@@ -606,3 +607,97 @@ def test_the_journal_resumes_past_a_cut_line_and_restarts_when_complete(tmp_path
     path.write_text("garbage\n{}\n")
     with pytest.raises(ConfigError, match="j.jsonl:1: not a journal record"):
         Journal(path)
+
+
+# -- what the output says ----------------------------------------------------------------------
+def test_seed_over_a_shard_says_which_migration_its_targets_are_at(pg_server, few,
+                                                                    tmp_path) -> None:
+    listing = tmp_path / "fleet.txt"
+    listing.write_text("".join(pg_server.url(n) + "\n" for n in few[:4]))
+    applied = run_mig(["apply", "-q", "--fleet", str(listing), "--journal",
+                       str(tmp_path / "a.jsonl")], cwd=REPO)
+    assert applied.returncode == 0, applied.stderr
+    targets = fleet.load(str(listing), None)
+    index = 0 if fleet.shard(targets, 0, 2) else 1  # a share that holds a target
+    share = fleet.shard(targets, index, 2)
+    seeded = run_mig(["seed", "--fleet", str(listing), "--shard", f"{index}/2", "--journal",
+                      str(tmp_path / "s.jsonl")], cwd=REPO)
+    assert seeded.returncode == 0, seeded.stderr
+    assert f"  {len(share)} at {HEAD} (current)" in seeded.stdout.splitlines()
+    assert "no migration" not in seeded.stdout
+    as_json = run_mig(["seed", "--fleet", str(listing), "--shard", f"{index}/2", "--json",
+                       "--journal", str(tmp_path / "s2.jsonl")], cwd=REPO)
+    outcomes, summary = _lines(as_json.stdout)
+    assert {o["version"] for o in outcomes.values()} == {HEAD}
+    assert summary["versions"] == [{"version": HEAD, "state": "current",
+                                    "targets": len(share)}]
+
+
+def test_status_tells_a_target_with_an_unfinished_run_from_one_behind(pg_server, few,
+                                                                      tmp_path) -> None:
+    from mig.disk.scripts import scan
+
+    half_done, behind = few[:2]
+    checksum = {s.id: s.checksum for s in scan(mig.resolve(project_dir=REPO).sources)[0]}[HEAD]
+    # what a run killed inside a non-transactional migration leaves: its run recorded as
+    # started (from the file as it is), its first step done, its record not written
+    query(pg_server.url(half_done), "INSERT INTO _mig_partial (migration_id, direction,"
+          f" checksum, steps) VALUES ('{HEAD}', 'apply', '{checksum}', 2);"
+          f" INSERT INTO _mig_progress (migration_id, step) VALUES ('{HEAD}', 0)")
+    listing = tmp_path / "fleet.txt"
+    listing.write_text(f"{pg_server.url(half_done)} name=half\n"
+                       f"{pg_server.url(behind)} name=behind\n")
+    run = run_mig(["status", "--fleet", str(listing), "--json"], cwd=REPO)
+    outcomes, summary = _lines(run.stdout)
+    assert outcomes["half"]["outcome"] == "partial", outcomes["half"]
+    assert outcomes["half"]["partial"] == [HEAD]
+    assert f"unfinished apply of {HEAD}" in outcomes["half"]["state"]
+    assert outcomes["behind"]["outcome"] == "behind" and outcomes["behind"]["partial"] == []
+    assert summary["outcomes"] == {"partial": 1, "behind": 1}
+    text = run_mig(["status", "--fleet", str(listing), "--exit-code"], cwd=REPO)
+    assert text.returncode == EXIT_PENDING
+    assert text.stdout.splitlines()[0] == "status over 2 target(s): 1 behind, 1 partial"
+    assert f"  1 at {BEFORE_HEAD} (unfinished apply of {HEAD}, 1 pending)" in text.stdout
+
+
+def test_the_canary_question_is_not_drawn_over_by_the_progress_line(pg_server, few,
+                                                                    tmp_path) -> None:
+    """On a terminal, the progress line is erased before the question, which stays whole."""
+    import pty
+    import select
+
+    listing = tmp_path / "fleet.txt"
+    listing.write_text("".join(pg_server.url(n) + "\n" for n in few[:3]))
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIG_", "PG"))}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mig", "apply", "--fleet", str(listing), "--canary", "1",
+         "--journal", str(tmp_path / "j.jsonl")], cwd=REPO, env=env, stdin=follower,
+        stdout=follower, stderr=follower, close_fds=True)
+    os.close(follower)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"[y/N]" not in seen:
+            assert time.monotonic() < deadline, seen
+            assert proc.poll() is None, seen
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                seen += os.read(leader, 4096)
+        question = seen.rindex(b"the canary's")
+        before = seen[:question]
+        assert before.endswith(b"\r\x1b[K"), before[-120:]  # the progress line erased first
+        assert b"apply: 1/3 done" in before  # there was a progress line to erase
+        # nothing draws over the question while it waits for its answer
+        ready, _, _ = select.select([leader], [], [], 0.5)
+        assert not ready or b"\r" not in os.read(leader, 4096)
+        os.write(leader, b"n\n")
+        assert proc.wait(timeout=60) == EXIT_PENDING  # declined: the rest left pending
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(leader)
+    assert _applied(pg_server, few[0])[-1] == HEAD
+    assert _applied(pg_server, few[1])[-1] == BEFORE_HEAD

@@ -39,6 +39,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "db prune": (["db", "prune"], ["db", "prune", "--no-such-option"]),
     "import": (["import", "--from", "golang-migrate", "{tmp}/golang"],
                ["import", "--from", "golang-migrate", "{tmp}/no-such-folder"]),
+    "db create": (["db", "create", "{dbname}_clone", "--from-template", "{dbname}", "-d",
+                   "{db}"],
+                  ["db", "create", "{dbname}_clone", "--from-template", "no_such_template",
+                   "-d", "{db}"]),
 }
 
 
@@ -72,7 +76,8 @@ def project(tmp_path):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_json_on_success_and_on_failure(name, project, db_url, pg_server, tmp_path):
     def args(words: list[str]) -> list[str]:
-        return [w.format(db=db_url, server=pg_server.url(), tmp=tmp_path) for w in words]
+        return [w.format(db=db_url, dbname=db_url.rsplit("/", 1)[1], server=pg_server.url(),
+                         tmp=tmp_path) for w in words]
 
     good, bad = CASES[name]
     if name not in ("apply", "init", "config", "verify", "lint"):

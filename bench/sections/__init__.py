@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from . import check, concurrency, corpus, data, fleet, migrations, release, seeds, testing
+from . import (
+    check,
+    concurrency,
+    corpus,
+    data,
+    fleet,
+    migrations,
+    release,
+    seeds,
+    tenants,
+    testing,
+)
 
 SECTIONS = [
     ("apply", migrations.apply_section),
@@ -15,4 +26,5 @@ SECTIONS = [
     ("data", data.section),
     ("concurrency", concurrency.section),
     ("fleet", fleet.section),
+    ("tenants", tenants.section),
 ]

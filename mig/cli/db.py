@@ -1,5 +1,6 @@
-"""``mig db``: the embedded default server (URL for psql, stop, remove) and the sweep of
-server data left by deleted projects (prune)."""
+"""``mig db``: the embedded default server (URL for psql, stop, remove), the sweep of
+server data left by deleted projects (prune), and new databases cloned from a template at head
+(create)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ._common import Printer, cli, common_options, with_settings
 
 @cli.group()
 def db() -> None:
-    """The embedded database used when no database is configured."""
+    """The database mig uses (the embedded one when none is configured); new tenants."""
 
 
 @db.command()
@@ -71,4 +72,24 @@ def remove(settings: Settings, out: Printer, *, yes: bool) -> int:
     removed = commands.remove_embedded(settings)
     out.line(f"removed the embedded server's data ({removed})" if removed
              else "the embedded server has no data")
+    return EXIT_OK
+
+
+@db.command()
+@click.argument("name")
+@click.option("--from-template", "template", required=True, metavar="TEMPLATE",
+              help="the database to clone, on the same server: at the newest migration, "
+              "seeded, and with no other session connected")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@common_options
+@with_settings
+def create(settings: Settings, out: Printer, *, name: str, template: str, as_json: bool) -> int:
+    """Create database NAME as a clone of TEMPLATE (CREATE DATABASE ... TEMPLATE), on the
+    server of --database; the template must be at head."""
+    created = commands.create_database(settings, name, template=template)
+    if as_json:
+        out.json(created.to_json())
+    else:
+        out.line(f"created {created.name} from {created.template} in {created.ms} ms, at "
+                 f"{created.version or 'no migration'} ({created.url})")
     return EXIT_OK

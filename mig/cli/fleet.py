@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from ..config import Settings
-from ..errors import EXIT_FAILURE, EXIT_OK, EXIT_PENDING, MigError
+from ..errors import EXIT_CANARY, EXIT_FAILURE, EXIT_OK, EXIT_PENDING, MigError
 from ._common import Printer
 
 # The fleet options a command receives together as ``fleet`` (see :func:`fleet_options`).
@@ -92,6 +92,8 @@ def run(verb: str, settings: Settings, out: Printer, fleet: FleetParams, *, as_j
     def confirm(summary: fleet_mod.Summary) -> bool:
         if yes or not sys.stdin.isatty():
             return True  # without a terminal, a canary that passed lets the run go on
+        if progress is not None:
+            progress.clear()  # the question is asked on a line of its own, not drawn over
         return click.confirm(f"the canary's {summary.finished} target(s) passed; go on with "
                              f"the other {summary.pending}?")
 
@@ -107,6 +109,8 @@ def run(verb: str, settings: Settings, out: Printer, fleet: FleetParams, *, as_j
     else:
         for line in summary_lines(summary):
             (click.echo if summary.failed else out.line)(line)
+    if summary.canary_failed:  # told apart for scripts: nothing past the canary was touched
+        return EXIT_CANARY
     if summary.failed:
         return EXIT_FAILURE
     if summary.pending or (exit_code and any(s != "current" for _, s in summary.versions)):

@@ -61,19 +61,25 @@ def _empty_note(report: RunReport) -> str:
               "[env: MIG_ALLOW_OUT_OF_ORDER]")
 @click.option("--yes", "-y", is_flag=True,
               help="with --fleet --canary, go on after the canary passes without asking")
+@click.option("--from-template", metavar="TEMPLATE",
+              help="with --fleet, create a target database that does not exist as a clone of "
+              "TEMPLATE, a database at head on its server (as 'mig db create')")
 @fleet_options(changes=True)
 @lock_options
 @common_options
 @with_settings
 def apply(settings: Settings, out: Printer, *, to: str | None, dry_run: bool, as_json: bool,
           with_seed: bool, seed_env: str | None, single_transaction: bool, yes: bool,
-          fleet: FleetParams | None) -> int:
+          from_template: str | None, fleet: FleetParams | None) -> int:
     """Apply pending migrations, under a lock that concurrent runs wait for."""
     if fleet is not None:
         if dry_run or single_transaction:
             fleet_cli.refuse("--dry-run" if dry_run else "--single-transaction")
         return fleet_cli.run("apply", settings, out, fleet, as_json=as_json, yes=yes, to=to,
-                             seed=with_seed, seed_env=seed_env)
+                             seed=with_seed, seed_env=seed_env, from_template=from_template)
+    if from_template is not None:
+        raise click.UsageError("--from-template works with --fleet only (one database: "
+                               "'mig db create NAME --from-template TEMPLATE')")
     announce(settings, out)
     report = commands.apply(settings, to=to, dry_run=dry_run,
                             single_transaction=single_transaction, report=out.report)

@@ -19,6 +19,9 @@ _MISSING_ROLLBACK = {
     "unknown": "applied before rollbacks were stored: roll it back where its file is",
 }
 
+# The STATE of an applied migration by how it was recorded (``recorded`` of a status entry).
+_RECORDED_STATE = {"run": "applied", "baseline": "baselined", "adopt": "adopted"}
+
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True,
@@ -51,15 +54,26 @@ def status(settings: Settings, out: Printer, *, as_json: bool, exit_code: bool, 
         partial = {p["id"]: p for p in report.partial}
         for a in report.applied:
             when = (a["applied_at"] or "")[:19].replace("T", " ")
+            how = a.get("recorded", "run")
             state = partial[a["id"]]["state"] if a["id"] in partial else (
-                edited[a["id"]].upper() if a["id"] in edited else "applied")
-            rows.append((state, a["id"], when, a["applied_by"] or ""))
+                edited[a["id"]].upper() if a["id"] in edited else _RECORDED_STATE[how])
+            by = a["applied_by"] or ""
+            if how == "baseline":  # nobody ran it: say who recorded it, and how
+                by = f"mig baseline ({a.get('recorded_by') or '?'})"
+            elif how == "adopt":
+                by = f"{by}, adopted by mig ({a.get('recorded_by') or '?'})"
+            rows.append((state, a["id"], when, by))
         rows += [(partial[p["id"]]["state"] if p["id"] in partial else "pending", p["id"], "",
                   "") for p in report.pending]
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         for r in rows:
             out.line("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-        out.line(f"{len(report.applied)} applied, {len(report.pending)} pending, "
+        marked = [a.get("recorded") for a in report.applied]
+        out.line(f"{len(report.applied)} applied"
+                 + "".join(f" ({n} {word})" if n else "" for n, word in (
+                     (marked.count("baseline"), "baselined: recorded, not run"),
+                     (marked.count("adopt"), "adopted from plain yoyo")))
+                 + f", {len(report.pending)} pending, "
                  f"{len(report.edited)} edited, {len(report.partial)} unfinished")
         for problem in report.edited:
             if problem["problem"] == "missing":

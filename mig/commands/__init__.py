@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from .adopt import baseline, foreign_histories, init
     from .check import hash_history, lint
     from .db import (
+        check_template,
+        create_database,
         database_url,
         describe,
         prune_servers,
@@ -48,6 +50,8 @@ _WHERE = {
     "require_head": "deploy",
     "seed": "seeding",
     "database_url": "db",
+    "create_database": "db",
+    "check_template": "db",
     "stop_embedded": "db",
     "prune_servers": "db",
     "remove_embedded": "db",
@@ -68,6 +72,8 @@ _WHERE = {
 }
 
 __all__ = [
+    "check_template",
+    "create_database",
     "baseline",
     "foreign_histories",
     "init",

@@ -1,7 +1,11 @@
-"""Verbs about the database mig works on: its URL, and the embedded default server."""
+"""Verbs about the database mig works on: its URL, the embedded default server, and new
+databases cloned from a template at head."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..config import Settings
@@ -64,3 +68,94 @@ def describe(settings: Settings) -> str:
     """:func:`target` as one line: ``postgresql://u:***@db/app (from MIG_DATABASE_URL)``, or
     ``embedded server, data in /project/.mig/pgdata``."""
     return describe_target(_target(settings))
+
+
+@dataclass(frozen=True)
+class CreatedDatabase:
+    """A database :func:`create_database` cloned: its name and URL (password masked), the
+    template, the newest migration both are at, and how long the clone took."""
+
+    name: str
+    url: str
+    template: str
+    version: str | None
+    ms: int
+
+    def to_json(self) -> dict:
+        """The result as --json prints it."""
+        return dataclasses.asdict(self)
+
+
+def check_template(settings: Settings, template: str) -> str | None:
+    """Prove that database ``template`` (on the server of ``settings``) is at head: every
+    migration on disk applied with its file's checksum, nothing unfinished
+    (:func:`mig.commands.state.at_head`). Returns the newest migration it is at.
+
+    :raises TemplateNotAtHead: it is not; the message names what is pending, edited or
+        unfinished, and the command that brings it to head.
+    :raises DatabaseUnavailable: it cannot be reached (or does not exist).
+    """
+    from ..disk import scripts as scripts_mod
+    from ..errors import TemplateNotAtHead
+    from .state import at_head, status
+
+    server = open_database(settings)
+    at_template = dataclasses.replace(settings, database=server.with_params(dbname=template),
+                                      database_source="template", password_file=None)
+    scripts, _ = scripts_mod.scan(settings.sources)
+    head = at_head(at_template, scripts)
+    if head is not None:
+        return head.version
+    report = status(at_template)
+    raise TemplateNotAtHead(
+        template, pending=[m["id"] for m in report.pending],
+        edited=[m["id"] for m in report.edited], partial=[m["id"] for m in report.partial],
+        where=at_template.database.masked if at_template.database else template)
+
+
+def create_database(settings: Settings, name: str, *, template: str,
+                    checked: str | None = None) -> CreatedDatabase:
+    """Create database ``name`` as a clone of database ``template`` (``CREATE DATABASE ...
+    TEMPLATE``), both on the server of ``settings`` (its database is where mig connects to
+    create it; ``postgres`` when that is the template or ``name``). A tenant cloned from a
+    migrated, seeded template at head costs a file copy instead of the whole history: its
+    migration records are the template's, so ``mig status`` on it shows every migration
+    applied with the same checksums.
+
+    The template is proven at head first (:func:`check_template`), and the clone after; a
+    clone that is not at head is dropped again. Nothing is left half-created.
+
+    :param checked: the template's newest migration, when the caller has just proven it at
+        head (a fleet checks each template once, not once per clone: the check is a session
+        on the template, which keeps the other clones from copying it).
+    :raises TemplateNotAtHead: the template is behind, edited or unfinished.
+    :raises TemplateBusy: other sessions are connected to the template, each named.
+    :raises DatabaseExists: ``name`` exists already (it is left as it is).
+    :raises DatabaseUnavailable: the server refused (no CREATEDB, template not copyable).
+    """
+    from ..engine import clone
+    from ..errors import MigError
+    from .state import at_head
+
+    version = checked if checked is not None else check_template(settings, template)
+    server = open_database(settings)
+    started = time.monotonic()
+    clone.clone(server, name, template)
+    ms = int((time.monotonic() - started) * 1000)
+    created = server.with_params(dbname=name)
+    try:
+        from ..disk import scripts as scripts_mod
+
+        scripts, _ = scripts_mod.scan(settings.sources)
+        head = at_head(dataclasses.replace(settings, database=created,
+                                           database_source="clone", password_file=None),
+                       scripts)
+        if head is None:
+            raise MigError(
+                f"database {name}, cloned from {template}, is not at the newest migration "
+                "(the template changed while it was copied); it was dropped again",
+                hint="check the template with 'mig status' and create the database again")
+    except BaseException:
+        clone.drop(server, name)
+        raise
+    return CreatedDatabase(name, created.masked, template, head.version or version, ms)

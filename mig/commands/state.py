@@ -57,6 +57,17 @@ def _partial_entry(run: partial_runs.Partial, scripts: list[Script]) -> dict[str
     }
 
 
+def _how_recorded(event: tracking.Recorded | None) -> dict[str, Any]:
+    """How an applied migration came to be recorded: ``run`` by mig (or plain yoyo, not yet
+    adopted), or by a ``baseline`` or an ``adopt``ion, with when and by whom (OS user@host of
+    that mig run; a baseline's ``applied_by`` is only the database role that recorded it)."""
+    if event is None:
+        return {"recorded": "run"}
+    return {"recorded": event.how,
+            "recorded_at": event.at.isoformat() if event.at is not None else None,
+            "recorded_by": event.by}
+
+
 def applied_as_on_disk(scripts: list[Script], applied: list[tracking.Applied]) -> bool:
     """Every migration on disk is applied with its file's checksum: nothing to import."""
     recorded = {a.id: a.checksum for a in applied}
@@ -143,6 +154,7 @@ def status(settings: Settings, *, check: bool = False,
             stored = tracking.stored_rollbacks(conn, [a.id for a in applied
                                                       if a.id not in on_disk])
             partial = partial_runs.read_partial(conn)
+            recorded = tracking.read_recorded(conn)
             invalid = consistency.invalid_indexes(conn)
             if check:
                 loaded, loaded_hooks = scripts_mod.prepared(scripts, hooks)
@@ -168,6 +180,7 @@ def status(settings: Settings, *, check: bool = False,
             "applied_at": a.applied_at.isoformat() if isinstance(a.applied_at, datetime) else None,
             "applied_by": a.applied_by,
             "checksum": a.checksum,
+            **_how_recorded(recorded.get(a.id)),
         })
     report.pending = [{"id": s.id, "path": str(s.path)} for s in scripts if s.id not in applied_ids]
     report.edited = tracking.edited(scripts, applied, partial)

@@ -2,7 +2,8 @@
 entries to mig's migrations.
 
 Read from their own tables, never written: sequelize-cli's ``SequelizeMeta`` (one ``name`` per
-applied ``.js`` file), Flyway's ``flyway_schema_history`` (versioned and repeatable scripts,
+applied ``.js`` file) and ``SequelizeData`` (one per seeder run, when its ``seederStorage`` is
+``sequelize``), Flyway's ``flyway_schema_history`` (versioned and repeatable scripts,
 failed ones included), Alembic's ``alembic_version`` (the current head revisions only: Alembic
 keeps no list of what ran), pop's ``schema_migration``, diesel's ``__diesel_schema_migrations``,
 golang-migrate's ``schema_migrations`` (one row: the newest version, and whether it stopped
@@ -34,6 +35,7 @@ from .connect import fetch_row
 #: is golang-migrate's when it has a ``dirty`` column, dbmate's otherwise).
 TABLES = {
     "SequelizeMeta": "sequelize-cli",
+    "SequelizeData": "sequelize-cli",  # its seeders run, with seederStorage: sequelize
     "flyway_schema_history": "Flyway",
     "alembic_version": "Alembic",
     "schema_migration": "pop",
@@ -176,6 +178,10 @@ def read(conn: connection, *, migration_table: str, known_ids: Iterable[str]) ->
         if _tool_of(cur, "SequelizeMeta"):
             cur.execute('SELECT name FROM "SequelizeMeta" ORDER BY name')
             found += [Entry("SequelizeMeta", "sequelize-cli", name) for (name,) in cur.fetchall()]
+        if _tool_of(cur, "SequelizeData"):
+            cur.execute('SELECT name FROM "SequelizeData" ORDER BY name')
+            found += [Entry("SequelizeData", "sequelize-cli", name, None, "seeder")
+                      for (name,) in cur.fetchall()]
         if _tool_of(cur, "flyway_schema_history"):
             cur.execute(
                 "SELECT coalesce(version, script), description, installed_on, success"

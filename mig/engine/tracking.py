@@ -254,6 +254,37 @@ def set_checksum(conn: connection, migration_id: str, value: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """An applied migration recorded without mig running it: ``how`` is ``baseline`` (``mig
+    baseline`` marked it applied) or ``adopt`` (plain yoyo applied it; mig recorded its
+    checksum later); ``at`` and ``by`` (OS user@host of the mig run) are the event's."""
+
+    id: str
+    how: str
+    at: datetime | None
+    by: str | None
+
+
+def read_recorded(conn: connection) -> dict[str, Recorded]:
+    """The applied migrations that a baseline or an adoption recorded, by id, from
+    ``_mig_log``: those whose newest baseline, adopt or rollback event is a baseline or an
+    adoption (one rolled back since, and applied again, was run by mig). Empty without the
+    log."""
+    with conn.cursor() as cur:
+        if not table_exists(cur, "_mig_log"):
+            return {}
+        cur.execute(
+            "SELECT DISTINCT ON (migration_id) migration_id, operation, at,"
+            " coalesce(os_user, by_user) || coalesce('@' || host, '')"
+            " FROM _mig_log WHERE migration_id IS NOT NULL"
+            " AND operation IN ('baseline', 'adopt', 'rollback', 'rollback-forced')"
+            " ORDER BY migration_id, id DESC")
+        rows = cur.fetchall()
+    return {mid: Recorded(mid, op, at, by) for mid, op, at, by in rows
+            if op in ("baseline", "adopt")}
+
+
 def edited(scripts: list[Script], applied: list[Applied],
            partial: Sequence[Partial] = ()) -> list[dict]:
     """Applied migrations whose file changed, disappeared or was renamed, and unfinished

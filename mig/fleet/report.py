@@ -34,12 +34,22 @@ class Progress:
         self.stream.flush()
 
 
+    def clear(self) -> None:
+        """Erase the line (before a question is asked on the terminal); the next
+        :meth:`update` draws it again."""
+        if self.width:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+        self.width = 0
+        self.last = 0.0
+
+
 def outcome_line(outcome: dict) -> str:
     """One target's outcome as a line of text."""
     text = f"{outcome['target']}: {outcome['outcome']}"
     if outcome.get("migrations"):
         text += f" ({len(outcome['migrations'])} migration(s))"
-    if outcome.get("version") is not None or outcome.get("ok"):
+    if "version" in outcome:  # None: a target with no migration applied
         text += f", at {outcome.get('version') or 'no migration'}"
         if outcome.get("state") and outcome["state"] != "current":
             text += f" ({outcome['state']})"

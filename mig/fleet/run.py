@@ -36,6 +36,7 @@ class Summary:
     from_journal: int = 0
     started: float = field(default_factory=time.monotonic)
     stopped: str | None = None  # why targets were left pending
+    canary_failed: bool = False  # a canary target failed: the others were not started
 
     @property
     def finished(self) -> int:
@@ -78,6 +79,7 @@ class Summary:
                          for (v, s), n in sorted(self.versions.items(), key=_by_count)],
             "failures": self.failures,
             "stopped": self.stopped,
+            "canary_failed": self.canary_failed,
             "seconds": round(time.monotonic() - self.started, 3),
         }
 
@@ -130,6 +132,7 @@ def run(verb: str, targets: list[Target], work: Work, *, jobs: int, canary: int 
             _phase(pool, first, work, jobs, summary, max_failures, journal, on_outcome)
             if summary.failed:
                 summary.stopped = f"a canary target failed: {', '.join(summary.failures)}"
+                summary.canary_failed = True
             elif rest and confirm is not None and not confirm(summary):
                 summary.stopped = f"stopped after the canary ({len(first)} target(s) passed)"
         if summary.stopped is None:
@@ -158,7 +161,7 @@ def _phase(pool: ThreadPoolExecutor, targets: list[Target], work: Work, jobs: in
             running.pop(future)
             outcome = future.result()
             summary.outcomes[outcome["outcome"]] += 1
-            if outcome.get("version") is not None or outcome["ok"]:
+            if "version" in outcome:  # a verb that tells where a target is (not verify)
                 summary.versions[(outcome.get("version"), outcome.get("state", ""))] += 1
             if not outcome["ok"]:
                 summary.failures[outcome["target"]] = outcome["error"]

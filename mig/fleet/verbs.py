@@ -29,7 +29,14 @@ from ..config import InsecureTLSWarning, Settings
 from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
 from ..engine.lock import TrackingPlace, tracking_place
-from ..errors import BadListing, ConfigError, DatabaseUnavailable, MigError, Refused
+from ..errors import (
+    BadListing,
+    ConfigError,
+    DatabaseExists,
+    DatabaseUnavailable,
+    MigError,
+    Refused,
+)
 from ..reports import StatusReport
 from ..seeds.report import SeedReport
 from . import journal as journal_mod
@@ -83,7 +90,7 @@ def _version(report: StatusReport) -> str | None:
 def _state(report: StatusReport) -> str:
     if report.current:
         return "current"
-    parts = []
+    parts = [f"unfinished {p['direction']} of {p['id']}" for p in report.partial]
     if report.pending:
         parts.append(f"{len(report.pending)} pending")
     if report.edited:
@@ -271,25 +278,61 @@ def status(settings: Settings, targets: list[Target], options: FleetOptions) -> 
             return {"outcome": "current", "version": head.version, "state": "current",
                     "pending": 0, "edited": 0}
         report = commands.status(ts)
-        return {"outcome": "current" if report.current else "behind",
-                "version": _version(report), "state": _state(report),
-                "pending": len(report.pending), "edited": len(report.edited)}
+        # a run that stopped half-way (killed, or a failed non-transactional migration) is
+        # told apart from a target that is merely behind: it needs that run finished first
+        outcome = "partial" if report.partial else "current" if report.current else "behind"
+        return {"outcome": outcome, "version": _version(report), "state": _state(report),
+                "pending": len(report.pending), "edited": len(report.edited),
+                "partial": [p["id"] for p in report.partial]}
 
     return _fleet("status", settings, targets, options, work, journaled=False,
                   scanned=scanned, ask=ASK_HEAD)
 
 
 def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
-          to: str | None = None, seed_env: str | None = None, seed: bool = False) -> Summary:
+          to: str | None = None, seed_env: str | None = None, seed: bool = False,
+          from_template: str | None = None) -> Summary:
     """Apply pending migrations on every target; a target already at head is skipped after one
     read-only query (:func:`mig.commands.state.at_head`). A schema target's schema is
     created when missing.
 
     :param seed: load the seed data (``seed_env`` too) after the migrations, on each target.
+    :param from_template: a database target that does not exist is created as a clone of
+        this database of its server (:func:`mig.commands.create_database`), which must be at
+        head; it is proven so once per server, before the first clone there.
+    :raises ConfigError: ``from_template`` with ``to`` (a clone is at head).
     """
+    if from_template is not None and to is not None:
+        raise ConfigError("--from-template does not work with --to: a clone is at the newest "
+                          "migration", hint="apply --to on the existing targets alone")
     scanned = _scan(settings)
+    templates: dict[tuple[str, str], _Once[str | None]] = {}
+    guard = threading.Lock()
+
+    def create(ts: Settings, target: Target) -> dict | None:
+        """The target's database cloned from the template, when it does not exist."""
+        assert from_template is not None
+        name = target.dsn.dbname
+        if not name or target.schema is not None or _exists(ts, name):
+            return None
+        server = (target.dsn.get("host") or "", target.dsn.get("port") or "")
+        with guard:
+            once = templates.setdefault(server, _Once())
+        version = once.result(lambda: commands.check_template(ts, from_template))
+        try:
+            created = commands.create_database(ts, name, template=from_template,
+                                               checked=version)
+        except DatabaseExists:  # created since by someone else: applied as any target
+            return None
+        return {"outcome": "created", "template": from_template, "migrations": [],
+                "version": created.version, "state": "current", "clone_ms": created.ms}
 
     def work(ts: Settings, target: Target, look: Look | None) -> dict:
+        created = create(ts, target) if from_template is not None and look is None else None
+        if created is not None:
+            if seed or seed_env:
+                created["seed"] = _seed_counts(commands.seed(ts, env=seed_env))
+            return created
         if to is not None:
             head = None
         elif look is not None:  # asked before the run, on the same one query
@@ -321,7 +364,8 @@ def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
         return result
 
     return _fleet("apply", settings, targets, options, work, scanned=scanned,
-                  verb_options={"to": to, "seed": seed or bool(seed_env), "seed_env": seed_env},
+                  verb_options={"to": to, "seed": seed or bool(seed_env), "seed_env": seed_env,
+                                **({"from_template": from_template} if from_template else {})},
                   ask=ASK_HEAD if to is None else ASK_NEWEST,
                   proof=_at_head_still if to is None else _newest_still)
 
@@ -331,8 +375,11 @@ def seed(settings: Settings, targets: list[Target], options: FleetOptions, *,
     """Load the seed data into every target (each must be at the newest migration)."""
 
     def work(ts: Settings, target: Target, look: Look | None) -> dict:
-        return {"outcome": "seeded", "seed": _seed_counts(commands.seed(ts, env=env,
-                                                                         prune=prune))}
+        counts = _seed_counts(commands.seed(ts, env=env, prune=prune))
+        # a seed loads only at head: the target is at the newest migration, as asked before
+        head = look.head if look is not None else None
+        version = head.version if head is not None else _version(commands.status(ts))
+        return {"outcome": "seeded", "seed": counts, "version": version, "state": "current"}
 
     return _fleet("seed", settings, targets, options, work,
                   verb_options={"env": env, "prune": prune}, ask=ASK_HEAD,
@@ -420,6 +467,20 @@ class _Once(Generic[_T]):
         if self._error is not None:
             raise self._error
         return cast(_T, self._value)  # computed: set, whatever _T is
+
+
+def _exists(ts: Settings, name: str) -> bool:
+    """Whether the server of ``ts`` has database ``name`` (asked on a database that is not
+    ``name``: it may not exist)."""
+    from ..engine.clone import database_exists, maintenance_dsn
+    from ..engine.connect import connect, open_database
+
+    conn = connect(maintenance_dsn(open_database(ts), name), verb="fleet create",
+                   watch_client=False)
+    try:
+        return database_exists(conn, name)
+    finally:
+        conn.close()
 
 
 def _create_schema(ts: Settings, schema: str) -> None:

@@ -142,9 +142,13 @@ CREATE TRIGGER invitations_set_updated_at BEFORE UPDATE ON invitations
 
 -- SequelizeMeta stays, read-only, for one release: the previous release's start-up
 -- ('sequelize-cli db:migrate') finds every entry applied and does nothing, so rolling the
--- application back needs no database change. No row may be added or changed (for any role,
--- owner included) and no role but the owner may delete any.
+-- application back needs no database change. No row may be added, changed or deleted by any
+-- role, the owner included (the role sequelize-cli runs as, usually): a constraint and a rule
+-- hold for the owner, where a REVOKE would not (an owner grants itself its privileges back).
 ALTER TABLE "SequelizeMeta" ADD CONSTRAINT "SequelizeMeta_read_only" CHECK (false) NOT VALID;
+CREATE RULE "SequelizeMeta_keep" AS ON DELETE TO "SequelizeMeta" DO INSTEAD
+    SELECT ('SequelizeMeta is read-only: mig keeps the migration history now (docs/adopt.md,'
+            ' step 6); not deleted: ' || old.name)::integer;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON "SequelizeMeta" FROM PUBLIC;
 DO $$
 DECLARE
