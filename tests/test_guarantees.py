@@ -204,7 +204,28 @@ def test_change_and_records_commit_in_one_transaction(tmp_path, db_url):
         assert None not in found and len(set(found)) == 1, (migration, found)
         xids[migration] = found[0]
     assert query(db_url, "SELECT DISTINCT xmin::text FROM py") == [(xids["0004_py"],)]
-    assert len(set(xids.values())) == 4  # and each migration in a transaction of its own
+    # consecutive transactional migrations commit as one group, each with its records
+    assert len(set(xids.values())) == 1
+
+
+def test_a_failed_group_is_applied_again_one_by_one(tmp_path, db_url):
+    """A group that fails commits nothing; applied again one migration at a time, those
+    before the failing one land (each in its own transaction, with its records), the failure
+    names its migration, and nothing after it runs."""
+    write_project(tmp_path, {**CHAIN,
+                             "0004_bad.sql": "-- depends: 0003_c\nINSERT INTO a VALUES (1), (1);\n",
+                             "0005_e.sql": "-- depends: 0004_bad\nCREATE TABLE e (id int);\n"})
+    failed = run_mig(["apply", "-d", db_url], cwd=tmp_path)
+    assert failed.returncode != 0
+    assert "applying 0004_bad failed" in failed.stderr, failed.stderr
+    assert "applied before it in this run (and still applied): 0001_a, 0002_b, 0003_c" in (
+        failed.stderr)
+    assert query(db_url, "SELECT migration_id FROM _yoyo_migration ORDER BY 1") == [
+        ("0001_a",), ("0002_b",), ("0003_c",)]
+    assert "e" not in tables(db_url) and query(db_url, "SELECT count(*) FROM a") == [(0,)]
+    xids = [query(db_url, "SELECT xmin::text FROM pg_class WHERE oid = %s::regclass",
+                  (table,))[0][0] for table in ("a", "b", "c")]
+    assert len(set(xids)) == 3
 
 
 def test_failing_to_record_a_migration_undoes_its_change(tmp_path, db_url):

@@ -259,15 +259,14 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
                     result.migrations.append(_applied(script, duration, say))
             say(f"committed the release: {len(plan)} migration(s) in one transaction")
             return result
-        for script in plan:
-            try:
-                duration = runner.apply(script)
-            except MigError as exc:
-                if result.migrations:
-                    exc.message += ("\n  applied before it in this run (and still applied): "
-                                    + ", ".join(m["id"] for m in result.migrations))
-                raise
-            result.migrations.append(_applied(script, duration, say))
+        try:
+            for script, duration in runner.apply_grouped(plan):
+                result.migrations.append(_applied(script, duration, say))
+        except MigError as exc:
+            if result.migrations:
+                exc.message += ("\n  applied before it in this run (and still applied): "
+                                + ", ".join(m["id"] for m in result.migrations))
+            raise
         if plan:
             for hook in hooks:
                 runner.apply(hook)

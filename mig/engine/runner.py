@@ -69,6 +69,11 @@ def _run_leaf(backend: Backend, wrapper: yoyo_steps.Wrapper, inner: yoyo_steps.S
             backend.execute("ROLLBACK TO SAVEPOINT mig_step")
 
 
+# Migrations committed together by apply_grouped: long enough that a history of small
+# migrations spends its time in them rather than in commits, short enough that a failed group,
+# applied again one by one, costs little.
+GROUP_SIZE = 50
+
 class Runner:
     """Applies and rolls back scripts on one backend connection (lock held by the caller)."""
 
@@ -195,6 +200,44 @@ class Runner:
                                  self.retries.lock_timeout, self.lock_attempts, once)
         finally:
             self._in_release = False
+
+    def apply_grouped(self, scripts: list[Script], *, group_size: int = GROUP_SIZE
+                      ) -> Iterator[tuple[Script, int]]:
+        """Apply ``scripts`` in order, each with its duration in milliseconds as it lands.
+
+        Consecutive migrations that run in a transaction go in groups of up to
+        ``group_size``: a group and its records commit in one transaction (one commit
+        instead of one per migration, which is most of the time a long history of small
+        migrations takes). A migration that runs outside a transaction, and a post-apply
+        hook, is applied on its own and ends the group before it. A migration and its
+        record still commit together or not at all. When a group fails, nothing of it was
+        committed, and it is applied again one migration at a time: the failure then names
+        its own migration, and those before it stay applied, as without groups.
+        """
+        start = 0
+        while start < len(scripts):
+            end = start
+            while (end < len(scripts) and end - start < group_size
+                   and not scripts[end].post_apply and _in_transaction(scripts[end], "apply")):
+                end += 1
+            if end - start < 2:
+                script = scripts[start]
+                yield script, self.apply(script)
+                start += 1
+                continue
+            group = scripts[start:end]
+            try:
+                durations = self.apply_release(group)
+            except (psycopg2.Error, MigError):
+                if self.conn.closed:
+                    raise
+                durations = None  # applied again one by one below, where it fails by name
+            if durations is not None:
+                yield from zip(group, durations)
+            else:
+                for script in group:
+                    yield script, self.apply(script)
+            start = end
 
     def _apply_steps(self, script: Script) -> int:
         started = time.monotonic()
