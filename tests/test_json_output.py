@@ -37,6 +37,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "init": (["init", "{tmp}/new"], ["init", "{tmp}/a-file"]),
     "lint": (["lint"], ["lint", "{tmp}/not-a-migration.sql"]),
     "db prune": (["db", "prune"], ["db", "prune", "--no-such-option"]),
+    "db start": (["db", "start"], ["db", "start", "-d", DEAD]),
+    "db status": (["db", "status"], ["db", "status", "-d", DEAD]),
     "import": (["import", "--from", "golang-migrate", "{tmp}/golang"],
                ["import", "--from", "golang-migrate", "{tmp}/no-such-folder"]),
     "db create": (["db", "create", "{dbname}_clone", "--from-template", "{dbname}", "-d",
@@ -74,12 +76,15 @@ def project(tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_json_on_success_and_on_failure(name, project, db_url, pg_server, tmp_path):
+def test_json_on_success_and_on_failure(name, project, db_url, pg_server, tmp_path,
+                                        request):
     def args(words: list[str]) -> list[str]:
         return [w.format(db=db_url, dbname=db_url.rsplit("/", 1)[1], server=pg_server.url(),
                          tmp=tmp_path) for w in words]
 
     good, bad = CASES[name]
+    if name == "db start":  # it starts the project's embedded server: stopped again here
+        request.addfinalizer(lambda: run_mig(["db", "stop"], cwd=project))
     if name not in ("apply", "init", "config", "verify", "lint"):
         assert run_mig(["apply", "-q", "-d", db_url], cwd=project).returncode == 0
     result = run_mig([*args(good), "--json"], cwd=project)

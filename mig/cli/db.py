@@ -27,6 +27,48 @@ def url(settings: Settings, out: Printer) -> int:
 
 
 @db.command()
+@click.option("--json", "as_json", is_flag=True, help="print the state as JSON")
+@common_options
+@with_settings
+def start(settings: Settings, out: Printer, *, as_json: bool) -> int:
+    """Start the embedded server (its data and database created the first time)."""
+    state = commands.start_embedded(settings)
+    if as_json:
+        out.json(state.to_json())
+    else:
+        for line in state.lines():
+            out.line(line)
+    return EXIT_OK
+
+
+@db.command()
+@click.option("--json", "as_json", is_flag=True, help="print the state as JSON")
+@common_options
+@with_settings
+def status(settings: Settings, out: Printer, *, as_json: bool) -> int:
+    """Whether the embedded server runs, where its data is, which PostgreSQL it is."""
+    state = commands.embedded_state(settings)
+    if as_json:
+        out.json(state.to_json())
+    else:
+        for line in state.lines():
+            out.line(line)
+    return EXIT_OK
+
+
+@db.command()
+@click.option("--yes", "-y", is_flag=True, help="do it: everything in the database is lost")
+@common_options
+@with_settings
+def reset(settings: Settings, out: Printer, *, yes: bool) -> int:
+    """Drop the embedded server's database and create it empty again (the embedded one only;
+    never a configured database)."""
+    commands.reset_embedded(settings, yes=yes)
+    out.line("the embedded server's database is empty again: 'mig apply' builds it anew")
+    return EXIT_OK
+
+
+@db.command()
 @common_options
 @with_settings
 def stop(settings: Settings, out: Printer) -> int:

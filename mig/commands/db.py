@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..config import Settings
 from ..engine.connect import describe_target, open_database
 from ..engine.connect import target as _target
+from ..errors import NeedsConfirmation, Refused
 
 if TYPE_CHECKING:
     from ..server import Swept
@@ -27,6 +28,103 @@ def stop_embedded(settings: Settings) -> bool:
     from ..engine.connect import embedded_server
 
     return embedded_server(settings).stop()
+
+
+@dataclass(frozen=True)
+class EmbeddedState:
+    """The embedded default server of a project: whether it runs, where its data is, the
+    PostgreSQL major version of that data, the binaries it runs, and its database's URL
+    (while it runs)."""
+
+    running: bool
+    data: str
+    version: str | None
+    binaries: str
+    url: str | None
+
+    def to_json(self) -> dict:
+        """The state as --json prints it."""
+        return dataclasses.asdict(self)
+
+    def lines(self) -> list[str]:
+        """The state as ``mig db status`` prints it."""
+        if self.version is None:
+            return [f"the embedded server has no data yet ({self.data}); 'mig db start' or"
+                    " any command that needs the database creates it"]
+        state = f"running: {self.url}" if self.running else "not running"
+        return [f"embedded server: {state}",
+                f"data: {self.data} (PostgreSQL {self.version})",
+                f"binaries: {self.binaries}"]
+
+
+def _embedded_only(settings: Settings, verb: str) -> None:
+    """Refuse ``verb`` when a database is configured: it is about the embedded server only."""
+    if settings.database is not None:
+        raise Refused(
+            f"mig db {verb} is about the embedded server, and a database is configured "
+            f"({settings.database.masked}, from {settings.database_source})",
+            hint=f"unset it (--database, MIG_DATABASE_URL, DATABASE_URL, yoyo.ini) to {verb} "
+            "the embedded server; a configured database is managed by its own server")
+
+
+def embedded_state(settings: Settings) -> EmbeddedState:
+    """The embedded server's state, without starting it.
+
+    :raises Refused: a database is configured (this is about the embedded server only).
+    """
+    from ..engine.connect import EMBEDDED_DBNAME, embedded_dsn, embedded_server
+
+    _embedded_only(settings, "status")
+    server = embedded_server(settings)
+    version_file = server.datadir / "PG_VERSION"
+    version = version_file.read_text().strip() if version_file.exists() else None
+    running = version is not None and server.is_running()
+    return EmbeddedState(running, str(server.datadir), version, str(server.bindir),
+                         embedded_dsn(server, EMBEDDED_DBNAME).masked if running else None)
+
+
+def start_embedded(settings: Settings) -> EmbeddedState:
+    """Start the embedded server (creating its data and its database the first time) and
+    return its state; nothing happens to a server that runs already.
+
+    :raises Refused: a database is configured.
+    :raises DataVersionMismatch: the data was made by another major version than the
+        binaries' (``server_bin``).
+    """
+    _embedded_only(settings, "start")
+    open_database(settings)
+    return embedded_state(settings)
+
+
+def reset_embedded(settings: Settings, *, yes: bool = False) -> EmbeddedState:
+    """Drop the embedded server's database and create it empty again (the server started if
+    needed): everything in it is lost, the server's data folder and settings stay. Any session
+    still connected to it is ended.
+
+    :param yes: the confirmation; without it nothing happens.
+    :raises Refused: a database is configured (a configured database is never reset).
+    :raises NeedsConfirmation: without ``yes``.
+    """
+    from psycopg2 import sql
+
+    from ..engine.connect import EMBEDDED_DBNAME, connect, embedded_dsn, embedded_server
+
+    _embedded_only(settings, "reset")
+    if not yes:
+        raise NeedsConfirmation(
+            "mig db reset drops the embedded server's database, and everything in it",
+            hint="run 'mig db reset --yes' to do it (pg_dump what you want to keep first)")
+    open_database(settings)  # started, so that its database can be dropped
+    server = embedded_server(settings)
+    conn = connect(embedded_dsn(server, "postgres"), verb="db reset")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(EMBEDDED_DBNAME)))
+    finally:
+        conn.close()
+    open_database(settings)  # created again, as on first use
+    return embedded_state(settings)
 
 
 def prune_servers() -> list[Swept]:
