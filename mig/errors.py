@@ -186,6 +186,17 @@ class RollbackMismatch(MigrationError):
 SchemaDrift = RollbackMismatch  # its earlier name, kept for existing callers
 
 
+class UnknownMigration(MigError):
+    """``--to ID`` names no migration: ``migration_id`` is the id given, ``folders`` the
+    migration folders looked in."""
+
+    def __init__(self, message: str, *, migration_id: str, folders: list[str],
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.migration_id = migration_id
+        self.folders = folders
+
+
 class NotAtHead(MigError):
     """The database schema is not at the newest migration where that is required."""
 
@@ -241,8 +252,8 @@ class SeedError(MigError):
 
 class BaselineRefused(MigError):
     """``mig baseline`` found the live schema different from what the migrations up to the
-    target build (``differences``, as ``mig diff`` reports them), or holding objects it cannot
-    compare (``unreadable``); nothing was recorded."""
+    target build (``differences``, as ``mig diff --json`` reports them), or holding objects it
+    cannot compare (``unreadable``); nothing was recorded."""
 
     exit_code = EXIT_DRIFT
 

@@ -299,7 +299,8 @@ def test_verify_sweeps_the_scratch_databases_a_killed_run_left(tmp_path, pg_serv
 
 
 def test_diff_sees_an_invalid_index(tmp_path, db_url):
-    from mig.engine.snapshot import diff, snapshot
+    from mig.engine.comparison import diff
+    from mig.engine.snapshot import snapshot
 
     query(db_url, "CREATE TABLE t (n int); INSERT INTO t VALUES (1), (1)")
     conn = psycopg2.connect(db_url)

@@ -26,9 +26,10 @@ from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..dsn import Dsn
 from ..engine import erd
+from ..engine.comparison import diff
 from ..engine.connect import connect, open_database, scratch_host
 from ..engine.scratch import Scratch, ScratchEngine
-from ..engine.snapshot import Snapshot, diff, snapshot
+from ..engine.snapshot import Snapshot, snapshot
 from ..errors import MigError, MigrationError, RollbackMismatch
 from ..reports import Line, Reporter, reporter
 
