@@ -286,7 +286,7 @@ def test_verify_sweeps_the_scratch_databases_a_killed_run_left(tmp_path, pg_serv
         assert [(p["kind"], p["subject"]) for p in status.problems] == [
             ("scratch-database", f"mig_verify_{gone}_0123456789ab")]
         lines: list[str] = []
-        verify(pg_server.url(), settings=settings, report=lines.append)
+        verify(settings, scratch=pg_server.url(), report=lines.append)
         assert f"dropped scratch database mig_verify_{gone}_0123456789ab" in "\n".join(lines)
         left = query(pg_server.url(), "SELECT datname FROM pg_database WHERE datname LIKE"
                                       " 'mig_verify%' ORDER BY 1")

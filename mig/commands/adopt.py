@@ -186,7 +186,7 @@ class BaselineReport:
 
 
 def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
-             force: bool = False, dry_run: bool = False, scratch: str | None = None,
+             force: bool = False, dry_run: bool = False, scratch: str | Dsn | None = None,
              schema: str = "public", report: Reporter | Line | None = None) -> BaselineReport:
     """Record every migration up to and including ``to`` as applied, without running it, once
     the live schema is proven equal to what they build.
