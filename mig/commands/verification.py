@@ -100,8 +100,8 @@ def verify(
     result = VerifyReport(database="", kept=keep, chain=chain)
     try:
         with scratch_server(settings, scratch, keep_running=keep) as server, \
-                Scratch(server, keep=keep, say=say) as database:
-            verifier = _Verifier(database, settings, hooks, schema, scripts, say, result,
+                Scratch(server, keep=keep, say=say) as scratch_db:
+            verifier = _Verifier(scratch_db, settings, hooks, schema, scripts, say, result,
                                  keep_going=keep_going)
             say(f"verifying {len(scripts)} migration(s) on scratch database"
                 f" {verifier.engine.dbname}")
