@@ -38,6 +38,7 @@ from .errors import (
     ServerError,
     StatementFailed,
     Unfinished,
+    VerificationFailed,
 )
 from .lazy import exports
 
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
         stop_embedded,
         wait,
     )
-    from .commands.schema import VerificationFailed
     from .config import InsecureTLSWarning, Settings, UnknownSettingWarning, resolve
 
 __version__ = VERSION  # mig.about: the one place the version is written
@@ -75,7 +75,6 @@ _WHERE = {
     "UnknownSettingWarning": "config",
     "resolve": "config",
     "verify": "commands",
-    "VerificationFailed": "commands.schema",
 }
 
 __all__ = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Protocol
 
 # Exit codes, documented in docs/cli.md.
 EXIT_OK = 0
@@ -187,6 +188,37 @@ class RollbackMismatch(MigrationError):
 SchemaDrift = RollbackMismatch  # its earlier name, kept for existing callers
 
 
+class VerifyFailures(Protocol):
+    """What a failed ``mig verify`` reports (:class:`mig.commands.verification.VerifyReport`):
+    each failed check, and the whole report as ``--json`` prints it."""
+
+    failures: list[dict]
+
+    def to_json(self) -> dict:
+        """The report as ``--json`` prints it."""
+
+
+class VerificationFailed(MigrationError):
+    """``mig verify --keep-going``: one or more checks failed; ``report`` (the verify's report)
+    lists every failure, each ``{"id", "phase", "message", "diff"}``."""
+
+    def __init__(self, message: str, *, migration_id: str, report: VerifyFailures,
+                 hint: str | None = None) -> None:
+        super().__init__(message, migration_id=migration_id, hint=hint)
+        self.report = report
+
+
+class UnknownMigration(MigError):
+    """``--to ID`` names no migration: ``migration_id`` is the id given, ``folders`` the
+    migration folders looked in."""
+
+    def __init__(self, message: str, *, migration_id: str, folders: list[str],
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.migration_id = migration_id
+        self.folders = folders
+
+
 class NotAtHead(MigError):
     """The database schema is not at the newest migration where that is required."""
 
@@ -242,8 +274,8 @@ class SeedError(MigError):
 
 class BaselineRefused(MigError):
     """``mig baseline`` found the live schema different from what the migrations up to the
-    target build (``differences``, as ``mig diff`` reports them), or holding objects it cannot
-    compare (``unreadable``); nothing was recorded."""
+    target build (``differences``, as ``mig diff --json`` reports them), or holding objects it
+    cannot compare (``unreadable``); nothing was recorded."""
 
     exit_code = EXIT_DRIFT
 

@@ -61,7 +61,7 @@ def test_manual_changes_are_reported_with_exit_code_5(project, db_url, pg_server
                   " ALTER TABLE items ALTER COLUMN id TYPE numeric;"
                   " ALTER TABLE tags DROP CONSTRAINT tags_item_id_fkey;"
                   " CREATE TABLE scratch_copy (id int)")
-    changes = {(d["change"], d["kind"], d["name"]) for d in
+    changes = {(d.change, d.kind, d.name) for d in
                _diff(project, db_url, pg_server).differences}
     assert changes >= {
         ("extra", "column", "items.notes"),
@@ -103,7 +103,7 @@ def test_objects_owned_by_another_role_than_the_scratch_ones_are_no_drift(tmp_pa
     report = _diff(tmp_path, own_url, pg_server)
     assert report.differences == []
     query(own_url, "GRANT SELECT ON items TO PUBLIC")
-    assert [(d["change"], d["name"], d["actual"]) for d in
+    assert [(d.change, d.name, d.actual) for d in
             _diff(tmp_path, own_url, pg_server).differences] == [
         ("changed", "table items", "{=r/<owner>, <owner>=arwdDxtm/<owner>}")]
 
@@ -114,7 +114,7 @@ def test_a_migration_edited_after_it_was_applied_is_named_not_only_blamed_on_the
     with open(path, "a") as fh:
         fh.write("CREATE INDEX items_created_idx ON items (created_at);\n")
     report = _diff(project, db_url, pg_server)
-    assert [(d["change"], d["kind"], d["name"]) for d in report.differences] == [
+    assert [(d.change, d.kind, d.name) for d in report.differences] == [
         ("missing", "index", "items_created_idx")]
     assert [(e["id"], e["path"]) for e in report.edited] == [("0001_items", str(path))]
     recorded = report.edited[0]["recorded"]

@@ -203,7 +203,7 @@ def test_empty_migrations_in_a_single_transaction_release(tmp_path, db_url):
 
 def test_verify_passes_a_history_with_empty_migrations(tmp_path, db_url):
     settings = _project(tmp_path, db_url, EMPTY)
-    result = commands.verify(db_url, settings=settings, keep_going=True)
+    result = commands.verify(settings, scratch=db_url, keep_going=True)
     assert not result.failures
     assert {m["id"] for m in result.migrations} == set(ALL_IDS)
 

@@ -31,7 +31,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from mig.engine.snapshot import diff, snapshot
+from mig.engine.comparison import diff
+from mig.engine.snapshot import snapshot
 from mig.server import LocalServer
 from tests.support import write_project
 

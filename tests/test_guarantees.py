@@ -15,8 +15,9 @@ import pytest
 
 from mig import commands
 from mig.config import resolve
+from mig.engine.comparison import diff
 from mig.engine.lock import lock_key
-from mig.engine.snapshot import Snapshot, diff, snapshot
+from mig.engine.snapshot import Snapshot, snapshot
 from mig.errors import EXIT_LOCK_TIMEOUT, ChecksumMismatch, LockTimeout, StatementFailed
 from tests.support import query, run_mig, tables, wait_for, write_project
 

@@ -18,7 +18,8 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
-from mig.engine.snapshot import diff, is_tracking_table, snapshot
+from mig.engine.comparison import diff
+from mig.engine.snapshot import is_tracking_table, snapshot
 from tests.support import copy_shipped_project, query, run_mig
 
 PRIVILEGES_MIGRATION = "20260212_120000_application_role_privileges"

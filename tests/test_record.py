@@ -286,7 +286,7 @@ def test_verify_sweeps_the_scratch_databases_a_killed_run_left(tmp_path, pg_serv
         assert [(p["kind"], p["subject"]) for p in status.problems] == [
             ("scratch-database", f"mig_verify_{gone}_0123456789ab")]
         lines: list[str] = []
-        verify(pg_server.url(), settings=settings, report=lines.append)
+        verify(settings, scratch=pg_server.url(), report=lines.append)
         assert f"dropped scratch database mig_verify_{gone}_0123456789ab" in "\n".join(lines)
         left = query(pg_server.url(), "SELECT datname FROM pg_database WHERE datname LIKE"
                                       " 'mig_verify%' ORDER BY 1")
@@ -299,7 +299,8 @@ def test_verify_sweeps_the_scratch_databases_a_killed_run_left(tmp_path, pg_serv
 
 
 def test_diff_sees_an_invalid_index(tmp_path, db_url):
-    from mig.engine.snapshot import diff, snapshot
+    from mig.engine.comparison import diff
+    from mig.engine.snapshot import snapshot
 
     query(db_url, "CREATE TABLE t (n int); INSERT INTO t VALUES (1), (1)")
     conn = psycopg2.connect(db_url)

@@ -10,7 +10,8 @@ import pytest
 
 from mig import commands
 from mig.config import resolve
-from mig.engine.snapshot import SECTIONS, diff, snapshot
+from mig.engine.comparison import diff
+from mig.engine.snapshot import SECTIONS, snapshot
 from tests.support import MIGRATIONS, apply_sql_files
 
 BASE = """

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from mig import RollbackMismatch, SchemaDrift
 from mig.cli import cli
-from mig.commands.schema import verify
+from mig.commands.verification import verify
+from mig.config import resolve
 from mig.disk.scripts import load as load_scripts
 from mig.engine.scratch import SCRATCH_PREFIX
 from mig.errors import MigrationError
@@ -34,7 +35,7 @@ def scratch_databases(url: str) -> list[str]:
 
 def test_the_shipped_migrations_verify(pg_server) -> None:  # type: ignore[no-untyped-def]
     lines: list[str] = []
-    report = verify(pg_server.url(), MIGRATIONS, report=lines.append)
+    report = verify(resolve(sources=[MIGRATIONS]), scratch=pg_server.url(), report=lines.append)
     ids = [script.id for script in load_scripts((MIGRATIONS,))[0]]
     assert len(ids) >= 6
     assert [m["id"] for m in report.migrations] == ids
@@ -56,7 +57,7 @@ def test_a_rollback_that_forgets_an_index_fails_naming_the_migration(pg_server, 
         },
     )
     with pytest.raises(RollbackMismatch) as caught:
-        verify(pg_server.url(), project / "migrations")
+        verify(resolve(sources=[project / "migrations"]), scratch=pg_server.url())
     err = caught.value
     assert isinstance(err, SchemaDrift)  # the earlier name still catches it
     assert err.migration_id == "0002_widget_prices"
@@ -84,7 +85,7 @@ def test_a_rollback_that_forgets_a_column_default_fails(pg_server, tmp_path) -> 
         },
     )
     with pytest.raises(RollbackMismatch) as caught:
-        verify(pg_server.url(), project / "migrations")
+        verify(resolve(sources=[project / "migrations"]), scratch=pg_server.url())
     assert caught.value.migration_id == "0002_default_name"
     assert caught.value.diff == [
         "- column widgets.name: text not null",
@@ -98,7 +99,7 @@ def test_a_shipped_rollback_missing_one_drop_is_caught(pg_server, tmp_path) -> N
     first = folder / "20260128_104444_users.rollback.sql"
     first.write_text(first.read_text().replace("DROP FUNCTION set_updated_at();", ""))
     with pytest.raises(RollbackMismatch) as caught:
-        verify(pg_server.url(), folder)
+        verify(resolve(sources=[folder]), scratch=pg_server.url())
     err = caught.value
     assert err.migration_id == "20260128_104444_users"
     assert err.diff[0].startswith("+ function set_updated_at(): CREATE OR REPLACE FUNCTION")
@@ -109,12 +110,12 @@ def test_a_shipped_rollback_missing_one_drop_is_caught(pg_server, tmp_path) -> N
 def test_a_migration_without_a_rollback_file_is_refused(pg_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
     project = write_project(tmp_path, {"0001_widgets.sql": WIDGETS["0001_widgets.sql"]})
     with pytest.raises(MigrationError, match=r"0001_widgets has no rollback file"):
-        verify(pg_server.url(), project / "migrations")
+        verify(resolve(sources=[project / "migrations"]), scratch=pg_server.url())
 
 
 def test_keep_leaves_the_scratch_database(pg_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
     project = write_project(tmp_path, WIDGETS)
-    report = verify(pg_server.url(), project / "migrations", keep=True)
+    report = verify(resolve(sources=[project / "migrations"]), scratch=pg_server.url(), keep=True)
     kept = report.database.rsplit("/", 1)[1]
     assert kept.startswith(SCRATCH_PREFIX) and report.kept
     assert query(pg_server.url(kept), "SELECT count(*) FROM widgets") == [(0,)]
@@ -151,7 +152,7 @@ def test_the_shipped_migrations_verify_on_postgresql_15(tmp_path: Path) -> None:
     server = LocalServer(tmp_path / "pg15", bindir=PG15_BINDIR, settings=FAST_UNSAFE_SETTINGS)
     server.start()
     try:
-        report = verify(server.url(), MIGRATIONS)
+        report = verify(resolve(sources=[MIGRATIONS]), scratch=server.url())
         assert len(report.migrations) >= 6
         assert query(server.url(), "SHOW server_version_num")[0][0].startswith("15")
     finally:

@@ -8,8 +8,10 @@ import json
 import pytest
 
 from mig import SchemaDrift
-from mig.commands.schema import VerificationFailed, verify
+from mig.commands.verification import verify
+from mig.config import resolve
 from mig.engine.scratch import SCRATCH_PREFIX
+from mig.errors import VerificationFailed
 from tests.support import query, run_mig, write_project
 
 WIDGETS = {
@@ -37,13 +39,14 @@ HISTORY = {
 def test_keep_going_reports_every_failing_migration(pg_server, tmp_path):
     folder = write_project(tmp_path, HISTORY) / "migrations"
     with pytest.raises(SchemaDrift) as first:  # without it: the first failure only
-        verify(pg_server.url(), folder)
+        verify(resolve(sources=[folder]), scratch=pg_server.url())
     assert first.value.migration_id == "0002_index"
     assert [f["id"] for f in first.value.report.failures] == ["0002_index"]
 
     lines: list[str] = []
     with pytest.raises(VerificationFailed) as caught:
-        verify(pg_server.url(), folder, keep_going=True, report=lines.append)
+        verify(resolve(sources=[folder]), scratch=pg_server.url(), keep_going=True,
+               report=lines.append)
     report = caught.value.report
     assert [(f["id"], f["phase"]) for f in report.failures] == [("0002_index", "rollback"),
                                                                 ("0003_note", "rollback")]
@@ -70,7 +73,7 @@ def test_keep_going_applies_each_migration_once_more_however_many_fail(pg_server
                                " widgets") for k, v in HISTORY.items()}}
     folder = write_project(tmp_path / "p", history) / "migrations"
     with pytest.raises(VerificationFailed) as caught:
-        verify(pg_server.url(), folder, keep_going=True)
+        verify(resolve(sources=[folder]), scratch=pg_server.url(), keep_going=True)
     assert [f["id"] for f in caught.value.report.failures] == ["0002_index", "0003_note"]
     # applied and applied again after its rollback; then once on the copy, for both failures
     assert applied.read_text().splitlines() == ["applied"] * 3
@@ -80,15 +83,15 @@ def test_keep_going_applies_each_migration_once_more_however_many_fail(pg_server
 def test_chain_checks_only_the_whole_chain(pg_server, tmp_path):
     good = {k: v for k, v in HISTORY.items() if not k.startswith(("0002", "0003"))}
     good["0004_gadgets.sql"] = "-- depends: 0001_widgets\nCREATE TABLE gadgets (id int);\n"
-    report = verify(pg_server.url(), write_project(tmp_path / "good", good) / "migrations",
-                    chain=True)
+    folder = write_project(tmp_path / "good", good) / "migrations"
+    report = verify(resolve(sources=[folder]), scratch=pg_server.url(), chain=True)
     assert report.chain and report.migrations == [
         {"id": "0001_widgets", "checks": ["chain rollback", "chain reapply"]},
         {"id": "0004_gadgets", "checks": ["chain rollback", "chain reapply"]}]
 
     folder = write_project(tmp_path / "bad", HISTORY) / "migrations"
     with pytest.raises(VerificationFailed) as caught:
-        verify(pg_server.url(), folder, chain=True, keep_going=True)
+        verify(resolve(sources=[folder]), scratch=pg_server.url(), chain=True, keep_going=True)
     assert [(f["id"], f["phase"]) for f in caught.value.report.failures] == [
         ("0003_note", "chain rollback"), ("0002_index", "chain rollback")]
 

@@ -32,7 +32,7 @@ LazyGroup.modules = {
     "repair": "migrate",
     "config": "migrate",
     "db": "db",
-    "verify": "schema",
+    "verify": "verification",
     "schema": "schema",
     "wait": "deploy",
     "seed": "seeding",

@@ -34,9 +34,10 @@ if TYPE_CHECKING:
     from .events import history
     from .imports import import_history
     from .migrate import apply, new, redo, repair, rollback
-    from .schema import schema_diagram, schema_snapshot, schema_sql, update_diagram, verify
+    from .schema import schema_diagram, schema_snapshot, schema_sql, update_diagram
     from .seeding import seed
     from .state import current, migration_ids, status
+    from .verification import verify
 
 # Which module of this package holds which verb.
 _WHERE = {
@@ -63,7 +64,7 @@ _WHERE = {
     "remove_embedded": "db",
     "target": "db",
     "describe": "db",
-    "verify": "schema",
+    "verify": "verification",
     "schema_snapshot": "schema",
     "schema_diagram": "schema",
     "schema_sql": "schema",

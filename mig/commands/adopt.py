@@ -23,13 +23,14 @@ from ..disk import scripts as scripts_mod
 from ..disk import sumfile
 from ..disk.kinds import is_data_migration
 from ..dsn import Dsn
-from ..engine import foreign, tracking
+from ..engine import comparison, foreign, tracking
+from ..engine.comparison import Difference
 from ..engine.connect import connect, open_database
 from ..engine.lock import locked_connection
+from ..engine.scratch import build_schema
 from ..engine.snapshot import uncompared_objects
 from ..errors import BaselineRefused, MigError
 from ..reports import Line, Reporter, reporter
-from .drift import DiffReport, build_schema, differences, read_schema, scratch_server, upto
 
 # -- mig init ---------------------------------------------------------------------------------
 _INI = """\
@@ -162,7 +163,7 @@ class BaselineReport:
     recorded: list[str] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
     foreign: list[dict] = field(default_factory=list)
-    differences: list[dict] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     not_checked: list[str] = field(default_factory=list)
 
@@ -172,19 +173,20 @@ class BaselineReport:
 
     def difference_lines(self) -> list[str]:
         """The differences as text, one line each (as ``mig diff`` prints them)."""
-        return DiffReport("", "", "", differences=self.differences).lines()
+        return comparison.lines(self.differences)
 
     def to_json(self) -> dict:
         """The report as --json prints it."""
         return {"database": self.database, "target": self.target, "dry_run": self.dry_run,
                 "forced": self.forced, "recorded": self.recorded, "already": self.already,
-                "foreign": self.foreign, "differences": self.differences,
+                "foreign": self.foreign,
+                "differences": [d.to_json() for d in self.differences],
                 "unreadable": self.unreadable,
                 "not_checked": [{"id": mid, "reason": NOT_CHECKED} for mid in self.not_checked]}
 
 
 def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
-             force: bool = False, dry_run: bool = False, scratch: str | None = None,
+             force: bool = False, dry_run: bool = False, scratch: str | Dsn | None = None,
              schema: str = "public", report: Reporter | Line | None = None) -> BaselineReport:
     """Record every migration up to and including ``to`` as applied, without running it, once
     the live schema is proven equal to what they build.
@@ -202,14 +204,15 @@ def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
         so and lists the differences.
     :param dry_run: check everything, record nothing.
     :param scratch: URL of the server to build on; default: the embedded server.
-    :raises MigError: ``to`` is no migration; the database has migrations applied after ``to``;
+    :raises UnknownMigration: ``to`` is no migration.
+    :raises MigError: the database has migrations applied after ``to``;
         a foreign history without a map, or a map that does not fit it.
     :raises BaselineRefused: the live schema differs from the migrations' (``differences``), or
         holds objects that cannot be compared (``unreadable``); not with ``force``.
     """
     say = reporter(report)
     scripts, hooks = scripts_mod.load(settings.sources)
-    ids = upto(scripts, to)
+    ids = scripts_mod.upto(scripts, to)
     mapping = foreign.read_map(Path(map_file)) if map_file is not None else None
     ignore = (settings.migration_table,)
     with locked_connection(settings, "baseline", say) as (dsn, conn):
@@ -221,12 +224,10 @@ def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
         replaced = _map_entries(entries, mapping, map_file, [s.id for s in scripts], to)
         result.foreign = [{**e.to_json(), "replaced_by": mid} for e, mid in replaced.items()]
         result.unreadable = uncompared_objects(conn, schema, ignore=ignore)
-        live, live_owner = read_schema(conn, schema, ignore)
+        live = comparison.read_schema(conn, schema, ignore)
         build = [s for s in scripts if s.id in set(ids)]
-        with scratch_server(settings, scratch) as server:
-            expected, owner = build_schema(settings, build, hooks, server, schema=schema,
-                                           report=say)
-        result.differences = differences(expected, owner, live, live_owner)
+        expected = build_schema(settings, scratch, build, hooks, schema=schema, report=say)
+        result.differences = comparison.differences(expected, live)
         if (result.differences or result.unreadable) and not force:
             raise _refusal(result)
         result.forced = bool(result.differences or result.unreadable)
@@ -280,7 +281,7 @@ def _refusal(result: BaselineReport) -> BaselineRefused:
         f"the migrations up to there build ({count} difference(s); missing: only the "
         "migrations build it, extra: only the database has it, changed: migrations -> "
         "database):\n" + "\n".join(lines),
-        differences=result.differences,
+        differences=[d.to_json() for d in result.differences],
         unreadable=result.unreadable,
         hint="bring the database to the migrations' schema first (a bridge migration, see "
         "docs/adopt.md), or pick the target the database really matches; --force records "

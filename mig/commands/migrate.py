@@ -104,9 +104,7 @@ def _plan_apply(scripts: list[Script], applied_ids: set[str], to: str | None) ->
     pending = [s for s in scripts if s.id not in applied_ids]
     if to is None:
         return pending
-    if to not in {s.id for s in scripts}:
-        raise MigError(f"--to {to}: no such migration", hint="see 'mig status' for the ids")
-    target = next(s for s in scripts if s.id == to)
+    target = scripts_mod.target(scripts, to)
     needed = {to} | scripts_mod.ancestors(target, scripts)
     return [s for s in pending if s.id in needed]
 
@@ -222,8 +220,8 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
         return result
 
     scripts, hooks = scripts_mod.scan(settings.sources)
-    if to is not None and to not in {s.id for s in scripts}:
-        raise MigError(f"--to {to}: no such migration", hint="see 'mig status' for the ids")
+    if to is not None:
+        scripts_mod.target(scripts, to)
     with bad_files_first(scripts, hooks), \
             locked_connection(settings, "apply", say) as (dsn, conn), \
             contextlib.ExitStack() as stack:

@@ -9,7 +9,6 @@ checks they start from: :func:`applied_as_on_disk` and :func:`bad_files_first`.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -301,21 +300,15 @@ def _build(settings: Settings, scratch: Dsn | None, build: list[Script], hooks: 
     """The objects ``build`` creates when applied in order on a scratch database of
     ``scratch`` (default: the embedded server), as ``mig apply`` applies them; the scratch
     database is dropped after."""
-    from ..engine.scratch import ScratchEngine, scratch_database
-    from .drift import scratch_server
+    from ..engine.scratch import scratch_engine
 
     ignore = (settings.migration_table,)
-    with scratch_server(settings, scratch) as server, \
-            scratch_database(server, keep=False) as dsn:
-        engine = ScratchEngine(dataclasses.replace(settings, database=dsn), hooks, "public")
-        try:
-            conn = engine.backend.connection
-            before = consistency.catalog_objects(conn, ignore=ignore)
-            for script in build:
-                engine.apply(script)
-            return consistency.catalog_objects(conn, ignore=ignore).without(before)
-        finally:
-            engine.close()
+    with scratch_engine(settings, scratch, hooks, "public") as engine:
+        conn = engine.backend.connection
+        before = consistency.catalog_objects(conn, ignore=ignore)
+        for script in build:
+            engine.apply(script)
+        return consistency.catalog_objects(conn, ignore=ignore).without(before)
 
 
 def current(settings: Settings) -> CurrentReport:

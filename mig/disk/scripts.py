@@ -12,13 +12,13 @@ import contextlib
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
-from ..errors import BadMigrationFile, MigError, did_you_mean
+from ..errors import BadMigrationFile, MigError, UnknownMigration, did_you_mean
 from ..ordering import Cycle, stable_order
 from ..yoyo import migrations as yoyo_migrations
 from ..yoyo import steps as yoyo_steps
@@ -594,3 +594,35 @@ def ancestors(script: Script, scripts: list[Script]) -> set[str]:
     # with no explicit dependencies, order in the history is what counts
     index = [s.id for s in scripts].index(script.id)
     return seen | {s.id for s in scripts[:index]}
+
+
+def unknown_migration(to: str, scripts: list[Script], known: Iterable[str] = ()
+                      ) -> UnknownMigration:
+    """The error for ``--to`` naming none of ``scripts`` (nor of ``known``, more ids the
+    caller accepts): it names the folders looked in and the nearest id."""
+    ids = [s.id for s in scripts] + [k for k in known]
+    folders = sorted({str(s.path.parent) for s in scripts}) or ["the migrations folder"]
+    return UnknownMigration(
+        f"--to {to}: no such migration in {', '.join(folders)}{did_you_mean(to, ids)}",
+        migration_id=to, folders=folders,
+        hint="'mig status' lists the ids (file names without extension)")
+
+
+def target(scripts: list[Script], to: str) -> Script:
+    """The one of ``scripts`` whose id is ``to``.
+
+    :raises UnknownMigration: none is (the message names the nearest id).
+    """
+    for script in scripts:
+        if script.id == to:
+            return script
+    raise unknown_migration(to, scripts)
+
+
+def upto(scripts: list[Script], to: str) -> list[str]:
+    """The ids of ``scripts`` (in order) up to and including ``to``.
+
+    :raises UnknownMigration: ``to`` is not one of them (the message names the nearest id).
+    """
+    ids = [s.id for s in scripts]
+    return ids[: ids.index(target(scripts, to).id) + 1]

@@ -1,10 +1,12 @@
 """Scratch databases: a fresh database on a server, the migrations run on it by the engine
-``mig apply`` uses, and its schema read back. ``mig verify`` proves rollbacks on one, ``mig diff``
-builds the schema its applied migrations produce on one."""
+``mig apply`` uses, and its schema read back. ``mig verify`` proves rollbacks on one; ``mig diff``,
+``mig baseline`` and ``mig status --check`` build a list of migrations on one
+(:func:`scratch_engine`, :func:`build_schema`)."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,8 +21,9 @@ from ..config import Settings
 from ..disk.scripts import Script
 from ..dsn import Dsn
 from ..errors import DatabaseUnavailable
-from ..reports import SILENT
-from .connect import connect
+from ..reports import SILENT, Reporter
+from .comparison import OwnedSchema, read_schema
+from .connect import connect, scratch_host
 from .lock import locked_backend
 from .prerequisites import create_schemas
 from .runner import make_runner
@@ -194,3 +197,47 @@ class ScratchEngine:
         """Release the lock and close the connection."""
         self._stack.close()
 
+
+
+@contextmanager
+def scratch_server(settings: Settings, scratch: str | Dsn | None, *,
+                   keep_running: bool = False) -> Iterator[Dsn]:
+    """The server to build on: ``scratch``, else the embedded one (never the configured
+    database's unasked), which is stopped again at the end when it was started only for this
+    (unless ``keep_running``: a kept scratch database stays reachable). ``scratch`` naming the
+    configured database is given that database's password file, as the database itself is."""
+    if isinstance(scratch, str):
+        scratch = Dsn.parse(scratch)
+    if scratch is not None and scratch != settings.database:
+        yield scratch
+        return
+    with scratch_host(dataclasses.replace(settings, database=scratch),
+                      keep_running=keep_running) as server:
+        yield server
+
+
+@contextmanager
+def scratch_engine(settings: Settings, scratch: str | Dsn | None, hooks: list[Script],
+                   schema: str, report: Reporter = SILENT) -> Iterator[ScratchEngine]:
+    """A :class:`ScratchEngine` on a new scratch database of :func:`scratch_server`, which is
+    dropped (and an embedded server started for it stopped) on exit."""
+    with scratch_server(settings, scratch) as server, \
+            scratch_database(server, keep=False) as dsn:
+        engine = ScratchEngine(dataclasses.replace(settings, database=dsn), hooks, schema)
+        try:
+            yield engine
+        finally:
+            engine.close()
+
+
+def build_schema(settings: Settings, scratch: str | Dsn | None, build: list[Script],
+                 hooks: list[Script], *, schema: str, report: Reporter = SILENT
+                 ) -> OwnedSchema:
+    """The schema (and owner role) that ``build`` makes, applied in order on a scratch
+    database of :func:`scratch_server` the way ``mig apply`` applies them (the post-apply
+    ``hooks`` after each); the scratch database is dropped after."""
+    with scratch_engine(settings, scratch, hooks, schema, report) as engine:
+        report(f"building {len(build)} migration(s) on scratch database {engine.dbname}")
+        for script in build:
+            engine.apply(script)
+        return read_schema(engine.backend.connection, schema, (settings.migration_table,))

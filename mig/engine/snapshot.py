@@ -1,11 +1,11 @@
-"""A schema's shape read from the PostgreSQL catalogs, and the difference between two shapes.
+"""A schema's shape read from the PostgreSQL catalogs.
 
 :func:`snapshot` describes every object of one schema (tables, columns, constraints, indexes,
 triggers, functions, sequences, types, views, policies, comments and grants) plus the database's
 schemas and extensions, as ``{section: {object name: definition}}``: plain strings, sorted, with
 no OIDs, so that two snapshots of the same schema are equal whichever database they come from.
 Migration tracking tables (yoyo's and mig's) and everything that belongs to them are left out.
-:func:`diff` turns two snapshots into readable lines. Nothing here reads migration files.
+:mod:`mig.engine.comparison` compares two snapshots. Nothing here reads migration files.
 
 Definitions come from the server's own ``pg_get_*def`` functions, read with the search path set
 to the schema alone, so that names in the schema are shown unqualified whatever the caller's
@@ -14,7 +14,6 @@ search path was. Works on PostgreSQL 13 and newer.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Iterable
 
@@ -33,7 +32,7 @@ TRACKING_TABLES = ("_yoyo_*", "yoyo_lock", "_mig_*", "SequelizeMeta", "Sequelize
                    "schema_migration_pop_legacy", "__diesel_schema_migrations",
                    "schema_migrations")
 
-#: Sections in the order :func:`diff` reports them, with the word each line starts with.
+#: Sections in the order a comparison reports them, with the word each line starts with.
 SECTIONS = {
     "schemas": "schema",
     "extensions": "extension",
@@ -349,38 +348,6 @@ class _Reader:
         for name, kind, acl, owner, definition in self.rows(_TYPES):
             self.out["types"][name] = f"{kinds[kind]} ({definition or ''})"
             self.out["grants"][f"type {name}"] = self.acl("T", owner, acl)
-
-
-def diff(before: Snapshot, after: Snapshot) -> list[str]:
-    """Readable lines for what differs from ``before`` to ``after``; empty when they are equal.
-
-    ``- column users.email: text not null`` is in ``before`` only, ``+ ...`` in ``after`` only;
-    a changed one-line definition gives both lines, a changed multi-line one (a function body)
-    gives ``~ function name()`` followed by an indented line diff.
-    """
-    lines: list[str] = []
-    sections = list(SECTIONS) + sorted((set(before) | set(after)) - set(SECTIONS))
-    for section in sections:
-        word = SECTIONS.get(section, section)
-        old, new = before.get(section, {}), after.get(section, {})
-        for name in sorted(set(old) | set(new)):
-            was, now = old.get(name), new.get(name)
-            if was == now:
-                continue
-            if was is not None and now is not None and ("\n" in was or "\n" in now):
-                lines.append(f"~ {word} {name}:")
-                changed = difflib.ndiff(was.splitlines(), now.splitlines())
-                lines.extend(f"    {line}" for line in changed if line[:1] in "-+")
-                continue
-            if was is not None:
-                lines.append(f"- {word} {name}: {_one_line(was)}")
-            if now is not None:
-                lines.append(f"+ {word} {name}: {_one_line(now)}")
-    return lines
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split()) if "\n" in text else text
 
 
 # Kinds of objects the snapshot does not describe (or not fully): their presence in the live

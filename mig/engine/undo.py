@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from psycopg2.extensions import connection
 
-from ..disk.scripts import Script, ancestors
+from ..disk.scripts import Script, ancestors, unknown_migration
 from ..disk.sqltext import has_sql
-from ..errors import CannotUndo, MigError
+from ..errors import CannotUndo
 from ..yoyo import steps as yoyo_steps
 from . import tracking
 from .stored import StoredScript, stand_in
@@ -27,7 +27,7 @@ def plan(conn: connection, scripts: list[Script], applied: list[tracking.Applied
     ``applied``, or with ``to`` every one applied after it (and not among what it needs). A
     migration whose file is gone is rolled back from the rollback stored when it was applied.
 
-    :raises MigError: ``to`` is neither a migration on disk nor an applied one.
+    :raises UnknownMigration: ``to`` is neither a migration on disk nor an applied one.
     :raises Refused: a file is gone and its rollback was not stored, without ``force``.
     """
     by_id = {s.id: s for s in scripts}
@@ -39,7 +39,7 @@ def plan(conn: connection, scripts: list[Script], applied: list[tracking.Applied
         elif to in applied_ids:  # its file is gone: keep what was applied up to it
             keep = set(applied_ids[: applied_ids.index(to) + 1])
         else:
-            raise MigError(f"--to {to}: no such migration", hint="see 'mig status'")
+            raise unknown_migration(to, scripts, applied_ids)
         chosen = [a.id for a in newest_first if a.id not in keep]
     else:
         chosen = [a.id for a in newest_first[: steps or 1]]

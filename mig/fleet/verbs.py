@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Generic, TypeVar, cast
 
 from .. import commands, tls
-from ..commands.schema import VerifyReport
 from ..commands.state import Head, at_head
+from ..commands.verification import VerifyReport
 from ..config import InsecureTLSWarning, Settings
 from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
@@ -437,7 +437,7 @@ def verify(settings: Settings, targets: list[Target], options: FleetOptions) -> 
         with guard:
             once = proofs.setdefault(server, _Once())
         plain = dataclasses.replace(ts, schema=None)
-        report = once.result(lambda: commands.verify(ts.database, settings=plain))
+        report = once.result(lambda: commands.verify(plain, scratch=ts.database))
         return {"outcome": "verified", "migrations": [m["id"] for m in report.migrations],
                 "scratch": report.database}
 
