@@ -46,6 +46,7 @@ _OPTIONS: dict[str, tuple[object, str, str]] = {
     "embedded_dir": (None, "MIG_EMBEDDED_DIR", "embedded_dir"),
     "server_bin": (None, "MIG_SERVER_BIN", "server_bin"),
     "create_schemas": ("", "MIG_CREATE_SCHEMAS", "create_schemas"),
+    "templates": (None, "MIG_TEMPLATES", "templates"),
 }
 # Earlier spellings still read, with a warning: name -> (environment variable, ini key). The
 # advisory-lock wait was "lock_timeout", a name that PostgreSQL's own lock_timeout also has.
@@ -118,6 +119,9 @@ class Settings:
     # a deployment's setup does): mig creates the missing ones before applying, and on every
     # scratch database it builds the history on.
     create_schemas: tuple[str, ...] = ()
+    # The project's templates for mig new (migration.sql, migration.rollback.sql,
+    # migration.py); None: mig's own.
+    templates: Path | None = None
     # Warnings to show on every run (an unverified TLS connection, an unknown MIG_ variable,
     # a deprecated spelling of a setting).
     warnings: tuple[str, ...] = ()
@@ -422,8 +426,17 @@ def resolve(
         embedded_dir_setting=embedded_dir,
         server_bin=server_bin,
         create_schemas=_names("create_schemas", resolved["create_schemas"]),
+        templates=_folder(resolved["templates"], root),
         warnings=(*warnings, *deprecations, *unknown_env),
     )
+
+
+def _folder(value: object, root: Path) -> Path | None:
+    """A folder setting: None when unset; relative to the ini's folder (the project's)."""
+    if not value:
+        return None
+    path = Path(str(value).strip()).expanduser()
+    return path if path.is_absolute() else root / path
 
 
 def _names(name: str, value: object) -> tuple[str, ...]:

@@ -462,7 +462,8 @@ def new(settings: Settings, name: str, *, python: bool = False) -> list[Path]:
     scripts, _ = scripts_mod.load(settings.sources, checked=False)
     history.check_writable(settings.sources)  # a lock file in conflict: create nothing
     paths = new_migration(settings.sources[0], name, python=python,
-                          after=scripts[-1].id if scripts else None)
+                          after=scripts[-1].id if scripts else None,
+                          templates=settings.templates)
     scripts, hooks = scripts_mod.load(settings.sources, checked=False)
     history.append(settings.sources, scripts + hooks,
                    [s for s in scripts + hooks if s.path in paths])
