@@ -122,7 +122,7 @@ def sample(pytester, tmp_path, monkeypatch):
     """A project in mig's layout with the sample tests; the plugin's variables cleared."""
     for var in ("MIG_TEST_SERVER", "MIG_TEST_URL", "MIG_TEST_DOCKER_IMAGE", "MIG_TEST_SEED_ENV",
                 "MIG_DATABASE_URL", "DATABASE_URL", "MIG_CONFIG", "PYTEST_ADDOPTS",
-                "MIG_SERVER_BIN"):
+                "MIG_SERVER_BIN", "MIG_TEST_POOL_SIZE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MIG_SAMPLE_OUT", str(tmp_path / "out"))
     write_sample(pytester.path, marker=pytester.path.name)
@@ -172,9 +172,9 @@ def test_a_failing_test_keeps_its_database_on_the_embedded_server(sample, tmp_pa
     result.stdout.fnmatch_lines([
         "*- mig: kept the database of this failed test -*",
         # the embedded server's socket URL (no TCP listener), its folder as the host parameter
-        "postgresql://postgres@/mig_test_test_breaks_*?host=/*/data&port=5432",
+        "postgresql://postgres@/mig_pool_*_test_breaks_*?host=/*/data&port=5432",
         "*mig: databases kept for inspection*",
-        "test_fails.py::test_breaks: postgresql://postgres@/mig_test_test_breaks_*?host=/*",
+        "test_fails.py::test_breaks: postgresql://postgres@/mig_pool_*_test_breaks_*?host=/*",
         "the embedded server's data is kept in *; start it with: python -c *",
     ])
     line = next(x for x in result.stdout.lines if x.startswith("test_fails.py::test_breaks: "))
@@ -258,13 +258,13 @@ def test_a_failing_test_keeps_its_database_and_prints_its_url(sample, pg_server)
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines([
         "*- mig: kept the database of this failed test -*",
-        f"postgresql://{PASSWORD_ROLE}:***@127.0.0.1:{pg_server.port}/mig_test_test_breaks_*",
-        'drop it when done: DROP DATABASE "mig_test_test_breaks_*"',
+        f"postgresql://{PASSWORD_ROLE}:***@127.0.0.1:{pg_server.port}/mig_pool_*_test_breaks_*",
+        'drop it when done: DROP DATABASE "mig_pool_*_test_breaks_*"',
     ])
     output = result.stdout.str() + result.stderr.str()
     assert PASSWORD not in output and quote(PASSWORD, safe="") not in output
-    kept = {n for n in database_names(pg_server) - before if n.startswith("mig_test_")}
-    assert len(kept) == 1 and kept.pop().startswith("mig_test_test_breaks_")
+    kept = {n for n in database_names(pg_server) - before if not n.startswith("mig_tpl_")}
+    assert len(kept) == 1 and "_test_breaks_" in kept.pop()
 
 
 def test_editing_a_migration_rebuilds_the_template(sample, tmp_path, pg_server):
@@ -347,7 +347,8 @@ def test_settings_precedence_command_line_environment_ini(pytester, monkeypatch)
 def test_each_setting_command_line_over_environment_over_ini(pytester, name):
     flag, var, default, _ = OPTIONS[name]
     field = {"mig_server": "server", "mig_url": "url", "mig_docker_image": "docker_image",
-             "mig_seed_env": "seed_env", "mig_server_bin": "server_bin"}[name]
+             "mig_seed_env": "seed_env", "mig_server_bin": "server_bin",
+             "mig_pool_size": "pool_size"}[name]
 
     def resolved(*args: str, env: dict[str, str] | None = None) -> tuple[object, str]:
         settings = resolve(pytester.parseconfig(*args), env=env or {})

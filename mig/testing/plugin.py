@@ -24,6 +24,7 @@ from . import options as _options
 
 if TYPE_CHECKING:
     from .database import Database
+    from .pool import Pool
     from .servers import Server
     from .template import Template
 
@@ -258,15 +259,44 @@ def _release(db: Database) -> None:
         db.drop()
 
 
-@pytest.fixture
-def mig_db(request: pytest.FixtureRequest, mig_template: Template) -> Iterator[Database]:
-    """A database of the test's own, cloned from ``mig_template``; dropped after the test,
-    kept (and its URL printed) when the test fails."""
-    from .database import clone_database
+@pytest.fixture(scope="session")
+def _mig_pool(mig_template: Template, pytestconfig: pytest.Config) -> Iterator[Pool | None]:
+    """The process's warm pool of clones of ``mig_template`` (``None``: mig_pool_size 0)."""
+    with _reported():
+        size = _state(pytestconfig).settings.pool_limit()
+    if size == 0:
+        yield None
+        return
+    from .pool import Pool
 
-    db = _track(request, clone_database(mig_template.server, mig_template, request.node.name))
+    worker = getattr(pytestconfig, "workerinput", {}).get("workerid", "")
+    pool = Pool(mig_template, size, worker)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def mig_db(request: pytest.FixtureRequest, mig_template: Template, _mig_pool: Pool | None
+           ) -> Iterator[Database]:
+    """A database of the test's own, cloned from ``mig_template`` (taken from the warm pool);
+    dropped after the test, kept (and its URL printed) when the test fails."""
+    if _mig_pool is None:
+        from .database import clone_database
+
+        db = _track(request, clone_database(mig_template.server, mig_template,
+                                            request.node.name))
+        yield db
+        _release(db)
+        return
+    from .pool import keep
+
+    with _reported():
+        db = _track(request, _mig_pool.take(request.node.name))
     yield db
-    _release(db)
+    if db.keep:  # its test failed: the database stays for inspection
+        keep(db)
+    else:
+        _mig_pool.give_back(db)
 
 
 @pytest.fixture(scope="session")

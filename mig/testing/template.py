@@ -214,9 +214,10 @@ def drop_database(cur: cursor, name: str) -> None:
     cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def clone(server: Server, template: str, name: str) -> None:
-    """``CREATE DATABASE name TEMPLATE template``: one statement on the shared connection."""
-    conn = server.admin()
+def clone(server: Server, template: str, name: str, conn: connection | None = None) -> None:
+    """``CREATE DATABASE name TEMPLATE template``: one statement on ``conn`` (default: the
+    process's shared maintenance connection)."""
+    conn = server.admin() if conn is None else conn
     text = "CREATE DATABASE {} TEMPLATE {}"
     if server.clone_strategy in _STRATEGIES and conn.server_version >= 150000:
         text += f" STRATEGY {server.clone_strategy}"
