@@ -284,6 +284,187 @@ def test_editing_a_migration_rebuilds_the_template(sample, tmp_path, pg_server):
     assert edited["built"] is True and edited["template"] != first["template"]
 
 
+# -- the warm pool ------------------------------------------------------------------------------
+POOL_SAMPLE = """
+import json, os
+from pathlib import Path
+
+import psycopg2
+import pytest
+from test_sample import rows
+
+__all__ = ["rows"]
+
+def save(name, value):
+    out = Path(os.environ["MIG_SAMPLE_OUT"])
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(value))
+
+def test_untouched(mig_db):
+    save("untouched", mig_db.name)
+
+def test_writes(mig_db):
+    conn = mig_db.connect()
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO items (name) VALUES ('leaked')")
+    conn.commit()
+    conn.close()  # gone before the test ends: only the server's statistics tell it was used
+    save("writes", mig_db.name)
+
+def test_holds_a_connection(mig_db):
+    conn = psycopg2.connect(mig_db.url)  # not through mig_db.connect(): still open after it
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO items (name) VALUES ('held')")
+    conn.commit()
+    pytest.held = conn
+
+def test_sees_only_the_seeds(mig_db):
+    assert rows(mig_db.connect()) == ["alpha", "beta"]
+
+def test_counts(_mig_pool):
+    counts = _mig_pool.counts()
+    save("counts", [counts.created, counts.reused, counts.dropped])
+"""
+
+
+def pool_names(pg_server: LocalServer) -> set[str]:
+    return {r[0] for r in query(pg_server.url(), "SELECT datname FROM pg_database WHERE datname"
+                                " LIKE 'mig\\_pool\\_%' AND coalesce(shobj_description(oid,"
+                                " 'pg_database'), '') <> 'mig: kept for inspection'")}
+
+
+READER_FIRST = """
+from test_pool import rows
+
+def test_reads_first(mig_db):
+    assert rows(mig_db.connect()) == ["alpha", "beta"]
+"""
+
+
+@pytest.mark.parametrize("order", ["writers first", "reader first"])
+def test_the_pool_hands_out_clean_databases(sample, tmp_path, pg_server, order):
+    sample.makepyfile(test_pool=POOL_SAMPLE)
+    files = ["test_pool.py"]
+    if order == "reader first":  # it hands its database back written to, then the others run
+        sample.makepyfile(test_a_reader=READER_FIRST)
+        files.insert(0, "test_a_reader.py")
+    result = sample.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--mig-pool-size", "1", *url_options(pg_server), *files)
+    result.assert_outcomes(passed=5 + len(files) - 1)
+    created, reused, dropped = records(tmp_path)["counts"]
+    # the untouched database went back to the pool; those connected to were dropped
+    assert reused == 1 and dropped >= 2, (created, reused, dropped)
+    assert pool_names(pg_server) == set()  # nothing left at the end of the session
+
+
+def test_a_connected_test_database_is_never_reused(sample, tmp_path, pg_server):
+    sample.makepyfile(test_pool=POOL_SAMPLE)
+    result = sample.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--mig-pool-size", "1", *url_options(pg_server),
+        "test_pool.py::test_writes", "test_pool.py::test_sees_only_the_seeds",
+        "test_pool.py::test_writes", "test_pool.py::test_counts")
+    result.assert_outcomes(passed=3)
+    assert records(tmp_path)["counts"][1] == 0
+
+
+CRASHING = """
+import os
+
+from tests.support import query, wait_for
+
+def test_dies_with_a_full_pool(mig_db, mig_server):
+    owner = mig_db.name.split("_")[2]
+    full = ("SELECT count(*) FROM pg_database WHERE datname LIKE 'mig\\\\_pool\\\\_" + owner
+            + "\\\\_%'")
+    wait_for(lambda: query(mig_server.url(), full)[0][0] == 3, what="a full pool")
+    os._exit(3)  # killed: nothing of the session's clean-up runs
+"""
+
+
+def test_a_killed_sessions_pool_is_swept_and_a_migration_change_retires_it(
+        sample, tmp_path, pg_server, monkeypatch):
+    sample.makepyfile(test_crash=CRASHING)
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    crashed = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-pool-size", "2",
+                                          *url_options(pg_server), "test_crash.py")
+    assert crashed.ret == 3
+    left = pool_names(pg_server)
+    assert len(left) == 3  # the test's database and the two ready ones
+    migration = sample.path / "migrations/20260101_000002_tags.sql"
+    migration.write_text(migration.read_text() + "CREATE INDEX ON tags (lower(name));\n")
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-pool-size", "2",
+                                         *url_options(pg_server), "-k", "seeded")
+    result.assert_outcomes(passed=1)
+    seen = records(tmp_path)["seeded"]
+    assert seen["db"] not in left and seen["template"] not in {n for n in left}
+    assert pool_names(pg_server) == set()  # the killed session's swept, the new one's dropped
+
+
+BOUNDED = """
+import pytest
+
+from tests.support import query, wait_for
+
+@pytest.mark.parametrize("n", range(5))
+def test_bounded(n, mig_db, mig_server):
+    owner = "_".join(mig_db.name.split("_")[:4 if "_gw" in mig_db.name else 3])
+    mine = ("SELECT count(*) FROM pg_database WHERE datname LIKE '"
+            + owner.replace("_", "\\\\_") + "\\\\_%'")
+    # the pool's 2, this test's, and the previous test's if not dropped yet
+    assert query(mig_server.url(), mine)[0][0] <= 4
+    wait_for(lambda: query(mig_server.url(), mine)[0][0] == 3, what="the pool refilled")
+"""
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_pool_size_bounds_each_process(sample, pg_server, monkeypatch, workers):
+    sample.makepyfile(test_bounded=BOUNDED)
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-pool-size", "2",
+                                         "-n", str(workers), *url_options(pg_server),
+                                         "test_bounded.py")
+    result.assert_outcomes(passed=5)
+    assert pool_names(pg_server) == set()
+
+
+def test_xdist_workers_each_get_their_own_pool(sample, tmp_path, pg_server):
+    sample.makepyfile(test_more="""
+        import pytest
+        from test_sample import record
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_more(n, mig_db, mig_server, mig_template):
+            record(f"more{n}", mig_server, mig_template, mig_db)
+    """)
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-k", "more",
+                                         *url_options(pg_server))
+    result.assert_outcomes(passed=6)
+    seen = list(records(tmp_path).values())
+    by_worker = {}
+    for r in seen:
+        worker = next(part for part in r["db"].split("_") if part.startswith("gw"))
+        by_worker.setdefault(worker, set()).add(r["pid"])
+    assert set(by_worker) == {"gw0", "gw1"}  # names carry the worker id
+    assert all(len(pids) == 1 for pids in by_worker.values())  # one process each
+    assert len({r["db"] for r in seen}) == 6
+    assert pool_names(pg_server) == set()
+
+
+def test_a_bad_pool_size_is_reported(sample, pg_server):
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-pool-size", "many",
+                                         *url_options(pg_server), "-k", "seeded")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*mig_pool_size must be a whole number of databases (0 or "
+                                 "more), got 'many' (from --mig-pool-size)*"])
+
+
+def test_pool_size_0_clones_each_database_when_its_test_starts(sample, tmp_path, pg_server):
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-pool-size", "0",
+                                         *url_options(pg_server), "-k", "seeded or own")
+    result.assert_outcomes(passed=2)
+    assert records(tmp_path)["seeded"]["db"].startswith("mig_test_test_seeded_")
+
+
 # -- pytest-xdist ---------------------------------------------------------------------------------
 def test_two_workers_share_one_server_and_one_template(sample, tmp_path):
     sample.makepyfile(test_more="""
