@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import check, concurrency, data, fleet, migrations, release, seeds, testing
+from . import check, concurrency, data, fleet, migrations, pool, release, seeds, testing
 
 SECTIONS = [
     ("apply", migrations.apply_section),
@@ -11,6 +11,7 @@ SECTIONS = [
     ("check", check.section),
     ("seeds", seeds.section),
     ("testing", testing.section),
+    ("pool", pool.section),
     ("data", data.section),
     ("concurrency", concurrency.section),
     ("fleet", fleet.section),
