@@ -367,23 +367,32 @@ def test_a_connected_test_database_is_never_reused(sample, tmp_path, pg_server):
     assert records(tmp_path)["counts"][1] == 0
 
 
+# Pool databases on the server (of one xdist worker), those kept for failed tests left out.
+POOL_COUNT = r"""
+from tests.support import query
+
+def pool_count(server, worker=""):
+    return query(server.url(), "SELECT count(*) FROM pg_database WHERE datname LIKE"
+                 r" 'mig\_pool\_%%' AND datname LIKE %s AND coalesce(shobj_description(oid,"
+                 " 'pg_database'), '') <> 'mig: kept for inspection'",
+                 (f"%_{worker}_%" if worker else "%",))[0][0]
+"""
+
 CRASHING = """
 import os
 
-from tests.support import query, wait_for
+from pool_count import pool_count
+from tests.support import wait_for
 
 def test_dies_with_a_full_pool(mig_db, mig_server):
-    owner = mig_db.name.split("_")[2]
-    full = ("SELECT count(*) FROM pg_database WHERE datname LIKE 'mig\\\\_pool\\\\_" + owner
-            + "\\\\_%'")
-    wait_for(lambda: query(mig_server.url(), full)[0][0] == 3, what="a full pool")
+    wait_for(lambda: pool_count(mig_server) == 3, what="a full pool")
     os._exit(3)  # killed: nothing of the session's clean-up runs
 """
 
 
 def test_a_killed_sessions_pool_is_swept_and_a_migration_change_retires_it(
         sample, tmp_path, pg_server, monkeypatch):
-    sample.makepyfile(test_crash=CRASHING)
+    sample.makepyfile(test_crash=CRASHING, pool_count=POOL_COUNT)
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     crashed = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-pool-size", "2",
                                           *url_options(pg_server), "test_crash.py")
@@ -401,24 +410,24 @@ def test_a_killed_sessions_pool_is_swept_and_a_migration_change_retires_it(
 
 
 BOUNDED = """
-import pytest
+import os
 
-from tests.support import query, wait_for
+import pytest
+from pool_count import pool_count
+from tests.support import wait_for
 
 @pytest.mark.parametrize("n", range(5))
 def test_bounded(n, mig_db, mig_server):
-    owner = "_".join(mig_db.name.split("_")[:4 if "_gw" in mig_db.name else 3])
-    mine = ("SELECT count(*) FROM pg_database WHERE datname LIKE '"
-            + owner.replace("_", "\\\\_") + "\\\\_%'")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     # the pool's 2, this test's, and the previous test's if not dropped yet
-    assert query(mig_server.url(), mine)[0][0] <= 4
-    wait_for(lambda: query(mig_server.url(), mine)[0][0] == 3, what="the pool refilled")
+    assert pool_count(mig_server, worker) <= 4
+    wait_for(lambda: pool_count(mig_server, worker) == 3, what="the pool refilled")
 """
 
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_the_pool_size_bounds_each_process(sample, pg_server, monkeypatch, workers):
-    sample.makepyfile(test_bounded=BOUNDED)
+    sample.makepyfile(test_bounded=BOUNDED, pool_count=POOL_COUNT)
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     result = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-pool-size", "2",
                                          "-n", str(workers), *url_options(pg_server),

@@ -102,23 +102,27 @@ class Pool:
     :meth:`give_back` returns it, :meth:`close` drops every database the pool holds.
 
     :param worker: put in the names (the pytest-xdist worker id), to tell processes apart.
+    :param connections: threads, each on a connection of its own, cloning and dropping at the
+        same time (a clone and a drop of the previous test's database overlap).
     """
 
-    def __init__(self, template: Template, size: int, worker: str = "") -> None:
+    def __init__(self, template: Template, size: int, worker: str = "", *,
+                 connections: int = 2) -> None:
         if size < 1:
             raise ValueError("a pool holds at least one database")
         self.template = template
         self.server = template.server
         self.size = size
         self.worker = re.sub(r"[^a-z0-9]+", "", worker.lower())[:8]
+        self.connections = max(1, min(connections, size))
         self._cond = threading.Condition()
-        self._ready: deque[str] = deque()
+        self._ready: deque[tuple[str, str]] = deque()  # (name, its owner's prefix)
         self._returned: deque[str] = deque()
         self._doomed: deque[str] = deque()
+        self._busy = 0  # databases being cloned or dropped
         self._error: BaseException | None = None
         self._closing = False
-        self._thread: threading.Thread | None = None
-        self._owner = self._prefix = ""
+        self._threads: list[threading.Thread] = []
         self._created = self._reused = self._dropped = 0
 
     # -- the tests' side ---------------------------------------------------------------------
@@ -129,16 +133,18 @@ class Pool:
         :raises PoolError: the pool could not make one.
         """
         with self._cond:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="mig-pool", daemon=True)
-                self._thread.start()
+            if not self._threads:
+                for _ in range(self.connections):
+                    thread = threading.Thread(target=self._run, name="mig-pool", daemon=True)
+                    thread.start()
+                    self._threads.append(thread)
             self._cond.wait_for(lambda: self._ready or self._error is not None)
             if self._error is not None:
                 raise self._failure()
-            name = self._ready.popleft()
+            name, owner = self._ready.popleft()
             self._cond.notify_all()
         slug = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:24]
-        labelled = f"{self._owner}{slug + '_' if slug else ''}{uuid.uuid4().hex[:8]}"
+        labelled = f"{owner}{slug + '_' if slug else ''}{uuid.uuid4().hex[:8]}"
         with self.server.admin().cursor() as cur:
             cur.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
                 sql.Identifier(name), sql.Identifier(labelled)))
@@ -148,7 +154,7 @@ class Pool:
         """Return ``db`` after its test: the pool drops it, or reuses it if provably unused."""
         db.close_connections()
         with self._cond:
-            if self._closing or self._thread is None:
+            if self._closing or not self._threads:
                 raise MigError(f"the pool of {self.template.name} is closed",
                                hint="give databases back before closing their pool")
             self._returned.append(db.name)
@@ -164,8 +170,8 @@ class Pool:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-            thread = self._thread
-        if thread is not None:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join()
 
     def _failure(self) -> PoolError:
@@ -179,7 +185,7 @@ class Pool:
                          hint="check that the server is up and the role may create databases "
                          "(CREATEDB)")
 
-    # -- the pool's thread -------------------------------------------------------------------
+    # -- the pool's threads ------------------------------------------------------------------
     def _run(self) -> None:
         from ..dsn import Dsn
         from ..engine.connect import connect
@@ -187,16 +193,14 @@ class Pool:
         conn: connection | None = None
         try:
             conn = connect(Dsn.parse(self.server.maintenance_url), verb="testing pool")
-            self._owner = (f"{POOL_PREFIX}{conn.get_backend_pid()}_"
-                           f"{self.worker + '_' if self.worker else ''}")
-            self._prefix = f"{self._owner}{self.template.digest[:10]}_"
+            owner = (f"{POOL_PREFIX}{conn.get_backend_pid()}_"
+                     f"{self.worker + '_' if self.worker else ''}")
             with conn.cursor() as cur:
                 for name in left_over(cur):
                     drop_database(cur, name)
                 cur.execute(_REUSABLE_SQL)
                 row = cur.fetchone()
-                reusable = bool(row and row[0])
-                self._serve(conn, cur, reusable=reusable)
+                _Worker(self, conn, cur, owner, reusable=bool(row and row[0])).serve()
         except BaseException as exc:
             with self._cond:
                 self._error = exc
@@ -204,61 +208,14 @@ class Pool:
         finally:
             self._clear(conn)
 
-    def _serve(self, conn: connection, cur: cursor, *, reusable: bool) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._closing or self._returned or self._doomed
-                                    or len(self._ready) < self.size)
-                if self._closing:
-                    return
-                returned = self._returned.popleft() if self._returned else None
-                idle = len(self._ready) + len(self._doomed)
-            if returned is not None:  # cheap to look at; a test may be waiting for it
-                name, unused = self._recycle(cur, returned) if reusable else (returned, False)
-                with self._cond:
-                    if unused:
-                        self._ready.append(name)
-                        self._reused += 1
-                        self._cond.notify_all()
-                    else:
-                        self._doomed.append(name)
-            elif idle < self.size:
-                name = f"{self._prefix}{uuid.uuid4().hex[:8]}"
-                clone(self.server, self.template.name, name, conn)
-                with self._cond:
-                    self._ready.append(name)
-                    self._created += 1
-                    self._cond.notify_all()
-            elif self._doomed:
-                self._drop(cur, self._doomed[0])
-                with self._cond:
-                    self._doomed.popleft()
-            else:
-                with self._cond:  # full: wait for a test to take or give back one
-                    self._cond.wait_for(lambda: self._closing or bool(self._returned)
-                                        or len(self._ready) < self.size)
-
-    def _recycle(self, cur: cursor, name: str) -> tuple[str, bool]:
-        """The database's name now, and whether it is provably unused since it was cloned."""
-        fresh = f"{self._prefix}{uuid.uuid4().hex[:8]}"
-        try:
-            cur.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                sql.Identifier(name), sql.Identifier(fresh)))
-        except (psycopg2.errors.ObjectInUse, psycopg2.errors.InvalidCatalogName):
-            return name, False  # still connected: dropped with FORCE; or gone already
-        cur.execute(_UNUSED_SQL, (fresh,))
-        row = cur.fetchone()
-        return fresh, bool(row is not None and row[0])
-
-    def _drop(self, cur: cursor, name: str) -> None:
-        drop_database(cur, name)
-        with self._cond:
-            self._dropped += 1
+    def _has_work(self) -> bool:
+        idle = len(self._ready) + len(self._doomed) + self._busy
+        return bool(self._closing or self._returned or self._doomed or idle < self.size)
 
     def _clear(self, conn: connection | None) -> None:
         """Drop what the pool holds; on a broken connection, on the process's shared one."""
         with self._cond:
-            names = [*self._ready, *self._returned, *self._doomed]
+            names = [name for name, _ in self._ready] + [*self._returned, *self._doomed]
             self._ready.clear()
             self._returned.clear()
             self._doomed.clear()
@@ -266,9 +223,79 @@ class Pool:
         try:
             with (conn if own else self.server.admin()).cursor() as cur:  # type: ignore[union-attr]
                 for name in dict.fromkeys(names):
-                    self._drop(cur, name)
+                    drop_database(cur, name)
+                    with self._cond:
+                        self._dropped += 1
         except psycopg2.Error:  # the server is gone: its next pool sweeps them
             pass
         finally:
             if conn is not None:
                 conn.close()
+
+
+class _Worker:
+    """One thread of a pool, on its connection: looks at given-back databases, clones new
+    ones while fewer than ``size`` wait, drops the used ones."""
+
+    def __init__(self, pool: Pool, conn: connection, cur: cursor, owner: str, *,
+                 reusable: bool) -> None:
+        self.pool = pool
+        self.conn = conn
+        self.cur = cur
+        self.owner = owner  # mig_pool_<pid>_<worker>_
+        self.prefix = f"{owner}{pool.template.digest[:10]}_"
+        self.reusable = reusable
+
+    def serve(self) -> None:
+        pool = self.pool
+        cond = pool._cond
+        while True:
+            with cond:
+                cond.wait_for(pool._has_work)
+                if pool._closing:
+                    return
+                returned = pool._returned.popleft() if pool._returned else None
+                doomed = None
+                if returned is None:
+                    idle = len(pool._ready) + len(pool._doomed) + pool._busy
+                    if idle >= pool.size:  # full: make room by dropping a used one
+                        doomed = pool._doomed.popleft()
+                pool._busy += 1
+            try:
+                if returned is not None:  # cheap to look at; a test may be waiting for it
+                    self._recycle(returned)
+                elif doomed is not None:
+                    drop_database(self.cur, doomed)
+                    with cond:
+                        pool._dropped += 1
+                else:
+                    name = f"{self.prefix}{uuid.uuid4().hex[:8]}"
+                    clone(pool.server, pool.template.name, name, self.conn)
+                    with cond:
+                        pool._ready.append((name, self.owner))
+                        pool._created += 1
+            finally:
+                with cond:
+                    pool._busy -= 1
+                    cond.notify_all()
+
+    def _recycle(self, name: str) -> None:
+        """Back into the pool if provably unused since it was cloned, else to be dropped."""
+        fresh, unused = name, False
+        if self.reusable:
+            fresh = f"{self.prefix}{uuid.uuid4().hex[:8]}"
+            try:
+                self.cur.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(name), sql.Identifier(fresh)))
+            except (psycopg2.errors.ObjectInUse, psycopg2.errors.InvalidCatalogName):
+                fresh = name  # still connected: dropped with FORCE; or gone already
+            else:
+                self.cur.execute(_UNUSED_SQL, (fresh,))
+                row = self.cur.fetchone()
+                unused = bool(row is not None and row[0])
+        with self.pool._cond:
+            if unused and len(self.pool._ready) < self.pool.size:
+                self.pool._ready.append((fresh, self.owner))
+                self.pool._reused += 1
+            else:
+                self.pool._doomed.append(fresh)
