@@ -4,11 +4,12 @@ Registered with the package (entry point ``pytest11``, name ``mig``; ``-p no:mig
 off). Importing it is cheap: servers, templates and database drivers load when a fixture first
 needs them. Fixtures and settings are described in ``docs/testing.md``.
 
-Under pytest-xdist every worker creates its own databases on one shared server, and the
-template is built once (the first worker to need it builds it; the others wait on its lock).
-The embedded server is started by the first worker that needs it and stopped by the
-controlling process once all workers are done; a Docker container is started by the
-controlling process and its URL handed to the workers.
+``mig_db`` takes its database from a warm pool (``pool.py``): clones made ahead of the tests,
+dropped in the background. Under pytest-xdist every worker creates its own databases (its own
+pool) on one shared server, and the template is built once (the first worker to need it builds
+it; the others wait on its lock). The embedded server is started by the first worker that
+needs it and stopped by the controlling process once all workers are done; a Docker container
+is started by the controlling process and its URL handed to the workers.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ pool's next start knows the databases are left over and drops them.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import uuid
@@ -92,7 +93,8 @@ def left_over(cur: cursor) -> list[str]:
 def keep(db: Database) -> None:
     """Mark a failed test's pool database as kept: no pool's sweep drops it."""
     db.close_connections()
-    with db.server.admin().cursor() as cur:
+    with db.server.admin().cursor() as cur, contextlib.suppress(
+            psycopg2.errors.InvalidCatalogName):  # the test dropped it itself
         cur.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
             sql.Identifier(db.name), sql.Literal(KEPT_COMMENT)))
 
