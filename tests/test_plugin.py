@@ -351,9 +351,8 @@ def test_the_pool_hands_out_clean_databases(sample, tmp_path, pg_server, order):
     result = sample.runpytest_subprocess(
         "-p", "no:cacheprovider", "--mig-pool-size", "1", *url_options(pg_server), *files)
     result.assert_outcomes(passed=5 + len(files) - 1)
-    created, reused, dropped = records(tmp_path)["counts"]
-    # the untouched database went back to the pool; those connected to were dropped
-    assert reused == 1 and dropped >= 2, (created, reused, dropped)
+    # the untouched database went back to the pool, none that was connected to did
+    assert records(tmp_path)["counts"][1] == 1
     assert pool_names(pg_server) == set()  # nothing left at the end of the session
 
 

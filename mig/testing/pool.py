@@ -295,9 +295,12 @@ class _Worker:
                 self.cur.execute(_UNUSED_SQL, (fresh,))
                 row = self.cur.fetchone()
                 unused = bool(row is not None and row[0])
-        with self.pool._cond:
-            if unused and len(self.pool._ready) < self.pool.size:
-                self.pool._ready.append((fresh, self.owner))
-                self.pool._reused += 1
-            else:
-                self.pool._doomed.append(fresh)
+        pool = self.pool
+        with pool._cond:
+            if not unused:
+                pool._doomed.append(fresh)
+                return
+            pool._ready.append((fresh, self.owner))
+            pool._reused += 1
+            if len(pool._ready) > pool.size:  # the oldest goes: the pool stays in its bound
+                pool._doomed.append(pool._ready.popleft()[0])
