@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tests.support import REPO
 
-DEV_TOOLS = {"ruff", "mypy", "types-pyyaml", "types-psycopg2", "pyinstrument"}
+DEV_TOOLS = {"ruff", "mypy", "types-pyyaml", "types-psycopg2", "pyinstrument", "pytest-postgresql"}
 
 
 def _extras() -> dict[str, set[str]]:

@@ -122,7 +122,7 @@ def sample(pytester, tmp_path, monkeypatch):
     """A project in mig's layout with the sample tests; the plugin's variables cleared."""
     for var in ("MIG_TEST_SERVER", "MIG_TEST_URL", "MIG_TEST_DOCKER_IMAGE", "MIG_TEST_SEED_ENV",
                 "MIG_DATABASE_URL", "DATABASE_URL", "MIG_CONFIG", "PYTEST_ADDOPTS",
-                "MIG_SERVER_BIN"):
+                "MIG_SERVER_BIN", "MIG_TEST_POOL_SIZE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MIG_SAMPLE_OUT", str(tmp_path / "out"))
     write_sample(pytester.path, marker=pytester.path.name)
@@ -172,9 +172,9 @@ def test_a_failing_test_keeps_its_database_on_the_embedded_server(sample, tmp_pa
     result.stdout.fnmatch_lines([
         "*- mig: kept the database of this failed test -*",
         # the embedded server's socket URL (no TCP listener), its folder as the host parameter
-        "postgresql://postgres@/mig_test_test_breaks_*?host=/*/data&port=5432",
+        "postgresql://postgres@/mig_pool_*_test_breaks_*?host=/*/data&port=5432",
         "*mig: databases kept for inspection*",
-        "test_fails.py::test_breaks: postgresql://postgres@/mig_test_test_breaks_*?host=/*",
+        "test_fails.py::test_breaks: postgresql://postgres@/mig_pool_*_test_breaks_*?host=/*",
         "the embedded server's data is kept in *; start it with: python -c *",
     ])
     line = next(x for x in result.stdout.lines if x.startswith("test_fails.py::test_breaks: "))
@@ -258,13 +258,13 @@ def test_a_failing_test_keeps_its_database_and_prints_its_url(sample, pg_server)
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines([
         "*- mig: kept the database of this failed test -*",
-        f"postgresql://{PASSWORD_ROLE}:***@127.0.0.1:{pg_server.port}/mig_test_test_breaks_*",
-        'drop it when done: DROP DATABASE "mig_test_test_breaks_*"',
+        f"postgresql://{PASSWORD_ROLE}:***@127.0.0.1:{pg_server.port}/mig_pool_*_test_breaks_*",
+        'drop it when done: DROP DATABASE "mig_pool_*_test_breaks_*"',
     ])
     output = result.stdout.str() + result.stderr.str()
     assert PASSWORD not in output and quote(PASSWORD, safe="") not in output
-    kept = {n for n in database_names(pg_server) - before if n.startswith("mig_test_")}
-    assert len(kept) == 1 and kept.pop().startswith("mig_test_test_breaks_")
+    kept = {n for n in database_names(pg_server) - before if not n.startswith("mig_tpl_")}
+    assert len(kept) == 1 and "_test_breaks_" in kept.pop()
 
 
 def test_editing_a_migration_rebuilds_the_template(sample, tmp_path, pg_server):
@@ -282,6 +282,195 @@ def test_editing_a_migration_rebuilds_the_template(sample, tmp_path, pg_server):
     migration.write_text(migration.read_text() + "CREATE INDEX ON tags (lower(name));\n")
     edited = run()
     assert edited["built"] is True and edited["template"] != first["template"]
+
+
+# -- the warm pool ------------------------------------------------------------------------------
+POOL_SAMPLE = """
+import json, os
+from pathlib import Path
+
+import psycopg2
+import pytest
+from test_sample import rows
+
+__all__ = ["rows"]
+
+def save(name, value):
+    out = Path(os.environ["MIG_SAMPLE_OUT"])
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(value))
+
+def test_untouched(mig_db):
+    save("untouched", mig_db.name)
+
+def test_writes(mig_db):
+    conn = mig_db.connect()
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO items (name) VALUES ('leaked')")
+    conn.commit()
+    conn.close()  # gone before the test ends: only the server's statistics tell it was used
+    save("writes", mig_db.name)
+
+def test_holds_a_connection(mig_db):
+    conn = psycopg2.connect(mig_db.url)  # not through mig_db.connect(): still open after it
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO items (name) VALUES ('held')")
+    conn.commit()
+    pytest.held = conn
+
+def test_sees_only_the_seeds(mig_db):
+    assert rows(mig_db.connect()) == ["alpha", "beta"]
+
+def test_counts(_mig_pool):
+    counts = _mig_pool.counts()
+    save("counts", [counts.created, counts.reused, counts.dropped])
+"""
+
+
+def pool_names(pg_server: LocalServer) -> set[str]:
+    return {r[0] for r in query(pg_server.url(), "SELECT datname FROM pg_database WHERE datname"
+                                " LIKE 'mig\\_pool\\_%' AND coalesce(shobj_description(oid,"
+                                " 'pg_database'), '') <> 'mig: kept for inspection'")}
+
+
+READER_FIRST = """
+from test_pool import rows
+
+def test_reads_first(mig_db):
+    assert rows(mig_db.connect()) == ["alpha", "beta"]
+"""
+
+
+@pytest.mark.parametrize("order", ["writers first", "reader first"])
+def test_the_pool_hands_out_clean_databases(sample, tmp_path, pg_server, order):
+    sample.makepyfile(test_pool=POOL_SAMPLE)
+    files = ["test_pool.py"]
+    if order == "reader first":  # it hands its database back written to, then the others run
+        sample.makepyfile(test_a_reader=READER_FIRST)
+        files.insert(0, "test_a_reader.py")
+    result = sample.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--mig-pool-size", "1", *url_options(pg_server), *files)
+    result.assert_outcomes(passed=5 + len(files) - 1)
+    # the untouched database went back to the pool, none that was connected to did
+    assert records(tmp_path)["counts"][1] == 1
+    assert pool_names(pg_server) == set()  # nothing left at the end of the session
+
+
+def test_a_connected_test_database_is_never_reused(sample, tmp_path, pg_server):
+    sample.makepyfile(test_pool=POOL_SAMPLE)
+    result = sample.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--mig-pool-size", "1", *url_options(pg_server),
+        "test_pool.py::test_writes", "test_pool.py::test_sees_only_the_seeds",
+        "test_pool.py::test_writes", "test_pool.py::test_counts")
+    result.assert_outcomes(passed=3)
+    assert records(tmp_path)["counts"][1] == 0
+
+
+# Pool databases on the server (of one xdist worker), those kept for failed tests left out.
+POOL_COUNT = r"""
+from tests.support import query
+
+def pool_count(server, worker=""):
+    return query(server.url(), "SELECT count(*) FROM pg_database WHERE datname LIKE"
+                 r" 'mig\_pool\_%%' AND datname LIKE %s AND coalesce(shobj_description(oid,"
+                 " 'pg_database'), '') <> 'mig: kept for inspection'",
+                 (f"%_{worker}_%" if worker else "%",))[0][0]
+"""
+
+CRASHING = """
+import os
+
+from pool_count import pool_count
+from tests.support import wait_for
+
+def test_dies_with_a_full_pool(mig_db, mig_server):
+    wait_for(lambda: pool_count(mig_server) == 3, what="a full pool")
+    os._exit(3)  # killed: nothing of the session's clean-up runs
+"""
+
+
+def test_a_killed_sessions_pool_is_swept_and_a_migration_change_retires_it(
+        sample, tmp_path, pg_server, monkeypatch):
+    sample.makepyfile(test_crash=CRASHING, pool_count=POOL_COUNT)
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    crashed = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-pool-size", "2",
+                                          *url_options(pg_server), "test_crash.py")
+    assert crashed.ret == 3
+    left = pool_names(pg_server)
+    assert len(left) == 3  # the test's database and the two ready ones
+    migration = sample.path / "migrations/20260101_000002_tags.sql"
+    migration.write_text(migration.read_text() + "CREATE INDEX ON tags (lower(name));\n")
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-pool-size", "2",
+                                         *url_options(pg_server), "-k", "seeded")
+    result.assert_outcomes(passed=1)
+    seen = records(tmp_path)["seeded"]
+    assert seen["db"] not in left and seen["template"] not in {n for n in left}
+    assert pool_names(pg_server) == set()  # the killed session's swept, the new one's dropped
+
+
+BOUNDED = """
+import os
+
+import pytest
+from pool_count import pool_count
+from tests.support import wait_for
+
+@pytest.mark.parametrize("n", range(5))
+def test_bounded(n, mig_db, mig_server):
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    # the pool's 2, this test's, and the previous test's if not dropped yet
+    assert pool_count(mig_server, worker) <= 4
+    wait_for(lambda: pool_count(mig_server, worker) == 3, what="the pool refilled")
+"""
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_pool_size_bounds_each_process(sample, pg_server, monkeypatch, workers):
+    sample.makepyfile(test_bounded=BOUNDED, pool_count=POOL_COUNT)
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-pool-size", "2",
+                                         "-n", str(workers), *url_options(pg_server),
+                                         "test_bounded.py")
+    result.assert_outcomes(passed=5)
+    assert pool_names(pg_server) == set()
+
+
+def test_xdist_workers_each_get_their_own_pool(sample, tmp_path, pg_server):
+    sample.makepyfile(test_more="""
+        import pytest
+        from test_sample import record
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_more(n, mig_db, mig_server, mig_template):
+            record(f"more{n}", mig_server, mig_template, mig_db)
+    """)
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-k", "more",
+                                         *url_options(pg_server))
+    result.assert_outcomes(passed=6)
+    seen = list(records(tmp_path).values())
+    by_worker = {}
+    for r in seen:
+        worker = next(part for part in r["db"].split("_") if part.startswith("gw"))
+        by_worker.setdefault(worker, set()).add(r["pid"])
+    assert set(by_worker) == {"gw0", "gw1"}  # names carry the worker id
+    assert all(len(pids) == 1 for pids in by_worker.values())  # one process each
+    assert len({r["db"] for r in seen}) == 6
+    assert pool_names(pg_server) == set()
+
+
+def test_a_bad_pool_size_is_reported(sample, pg_server):
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-pool-size", "many",
+                                         *url_options(pg_server), "-k", "seeded")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*mig_pool_size must be a whole number of databases (0 or "
+                                 "more), got 'many' (from --mig-pool-size)*"])
+
+
+def test_pool_size_0_clones_each_database_when_its_test_starts(sample, tmp_path, pg_server):
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "--mig-pool-size", "0",
+                                         *url_options(pg_server), "-k", "seeded or own")
+    result.assert_outcomes(passed=2)
+    assert records(tmp_path)["seeded"]["db"].startswith("mig_test_test_seeded_")
 
 
 # -- pytest-xdist ---------------------------------------------------------------------------------
@@ -347,7 +536,8 @@ def test_settings_precedence_command_line_environment_ini(pytester, monkeypatch)
 def test_each_setting_command_line_over_environment_over_ini(pytester, name):
     flag, var, default, _ = OPTIONS[name]
     field = {"mig_server": "server", "mig_url": "url", "mig_docker_image": "docker_image",
-             "mig_seed_env": "seed_env", "mig_server_bin": "server_bin"}[name]
+             "mig_seed_env": "seed_env", "mig_server_bin": "server_bin",
+             "mig_pool_size": "pool_size"}[name]
 
     def resolved(*args: str, env: dict[str, str] | None = None) -> tuple[object, str]:
         settings = resolve(pytester.parseconfig(*args), env=env or {})

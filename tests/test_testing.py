@@ -215,3 +215,57 @@ def test_clones_of_one_template_are_independent(tmp_path, pg_server):
         conn.close()
         assert names(a.url) == ["alpha", "beta", "only in a"]
         assert names(b.url) == ["alpha", "beta"]
+
+
+# -- the warm pool -----------------------------------------------------------------------------
+def pool_databases(url: str) -> set[str]:
+    return {r[0] for r in query(url, r"SELECT datname FROM pg_database WHERE datname LIKE"
+                                r" 'mig\_pool\_%' AND coalesce(shobj_description(oid,"
+                                r" 'pg_database'), '') <> 'mig: kept for inspection'")}
+
+
+def test_the_pool_reuses_only_databases_nobody_connected_to(tmp_path, pg_server):
+    from mig.testing.pool import Pool
+
+    server = existing(pg_server.url())
+    template = ensure_template(server, project_spec(write_sample(tmp_path / "p")))
+    pool = Pool(template, 2)
+    try:
+        untouched = pool.take("untouched")
+        assert untouched.name.startswith("mig_pool_") and "_untouched_" in untouched.name
+        pool.give_back(untouched)
+        used = pool.take("used")
+        assert names(used.url) == ["alpha", "beta"]
+        query(used.url, "INSERT INTO items (name) VALUES ('used')")
+        pool.give_back(used)
+        seen = [pool.take(f"t{i}") for i in range(4)]
+        for db in seen:
+            assert names(db.url) == ["alpha", "beta"]
+            pool.give_back(db)
+        assert pool.counts().reused == 1  # the untouched one
+    finally:
+        pool.close()
+        server.close()
+    assert pool_databases(pg_server.url()) == set()  # all dropped by close()
+
+
+def test_a_pool_that_cannot_create_databases_says_why(tmp_path, pg_server):
+    import dataclasses
+
+    from mig.testing.pool import Pool, PoolError
+
+    owner = existing(pg_server.url())
+    template = ensure_template(owner, project_spec(write_sample(tmp_path / "p")))
+    owner.close()
+    query(pg_server.url(), "CREATE ROLE mig_nocreate_pool LOGIN")
+    server = existing(f"postgresql://mig_nocreate_pool@127.0.0.1:{pg_server.port}/postgres")
+    pool = Pool(dataclasses.replace(template, server=server), 2)
+    try:
+        with pytest.raises(PoolError, match="cannot create databases on .*mig_nocreate_pool"
+                           ) as err:
+            pool.take("x")
+        assert "CREATEDB" in str(err.value)
+    finally:
+        pool.close()
+        server.close()
+        query(pg_server.url(), "DROP ROLE mig_nocreate_pool")

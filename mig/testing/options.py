@@ -38,6 +38,9 @@ OPTIONS: dict[str, tuple[str, str, str | None, str]] = {
     "mig_seed_env": ("--mig-seed-env", "MIG_TEST_SEED_ENV", None,
                      "seed environment loaded on top of seeds/base into the template "
                      "(default: base only)"),
+    "mig_pool_size": ("--mig-pool-size", "MIG_TEST_POOL_SIZE", "4",
+                      "test databases kept cloned ahead of the tests that take mig_db, per "
+                      "process (default 4; 0: each test's database is cloned when it starts)"),
 }
 
 
@@ -52,6 +55,7 @@ class TestSettings:
     docker_image: str = DEFAULT_DOCKER_IMAGE
     seed_env: str | None = None
     server_bin: str | None = None
+    pool_size: str = "4"
     origins: Mapping[str, str] | None = None  # setting -> where its value came from
 
     def check(self) -> TestSettings:
@@ -62,7 +66,20 @@ class TestSettings:
                 f"mig_server must be one of {', '.join(KINDS)}, got {self.server!r} "
                 f"(from {origin})"
             )
+        self.pool_limit()
         return self
+
+    def pool_limit(self) -> int:
+        """``pool_size`` as a number, or :class:`ConfigError` if it is not one (≥ 0)."""
+        text = self.pool_size.strip()
+        if not text.isdigit():
+            origin = (self.origins or {}).get("mig_pool_size", "mig_pool_size")
+            raise ConfigError(
+                f"mig_pool_size must be a whole number of databases (0 or more), got "
+                f"{self.pool_size!r} (from {origin})",
+                hint="e.g. --mig-pool-size 4; 0 turns the pool off",
+            )
+        return int(text)
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -93,5 +110,6 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> Test
         docker_image=values["mig_docker_image"] or DEFAULT_DOCKER_IMAGE,
         seed_env=values["mig_seed_env"],
         server_bin=values["mig_server_bin"],
+        pool_size=values["mig_pool_size"] or "4",
         origins=origins,
     )

@@ -4,11 +4,12 @@ Registered with the package (entry point ``pytest11``, name ``mig``; ``-p no:mig
 off). Importing it is cheap: servers, templates and database drivers load when a fixture first
 needs them. Fixtures and settings are described in ``docs/testing.md``.
 
-Under pytest-xdist every worker creates its own databases on one shared server, and the
-template is built once (the first worker to need it builds it; the others wait on its lock).
-The embedded server is started by the first worker that needs it and stopped by the
-controlling process once all workers are done; a Docker container is started by the
-controlling process and its URL handed to the workers.
+``mig_db`` takes its database from a warm pool (``pool.py``): clones made ahead of the tests,
+dropped in the background. Under pytest-xdist every worker creates its own databases (its own
+pool) on one shared server, and the template is built once (the first worker to need it builds
+it; the others wait on its lock). The embedded server is started by the first worker that
+needs it and stopped by the controlling process once all workers are done; a Docker container
+is started by the controlling process and its URL handed to the workers.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from . import options as _options
 
 if TYPE_CHECKING:
     from .database import Database
+    from .pool import Pool
     from .servers import Server
     from .template import Template
 
@@ -258,15 +260,44 @@ def _release(db: Database) -> None:
         db.drop()
 
 
-@pytest.fixture
-def mig_db(request: pytest.FixtureRequest, mig_template: Template) -> Iterator[Database]:
-    """A database of the test's own, cloned from ``mig_template``; dropped after the test,
-    kept (and its URL printed) when the test fails."""
-    from .database import clone_database
+@pytest.fixture(scope="session")
+def _mig_pool(mig_template: Template, pytestconfig: pytest.Config) -> Iterator[Pool | None]:
+    """The process's warm pool of clones of ``mig_template`` (``None``: mig_pool_size 0)."""
+    with _reported():
+        size = _state(pytestconfig).settings.pool_limit()
+    if size == 0:
+        yield None
+        return
+    from .pool import Pool
 
-    db = _track(request, clone_database(mig_template.server, mig_template, request.node.name))
+    worker = getattr(pytestconfig, "workerinput", {}).get("workerid", "")
+    pool = Pool(mig_template, size, worker)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def mig_db(request: pytest.FixtureRequest, mig_template: Template, _mig_pool: Pool | None
+           ) -> Iterator[Database]:
+    """A database of the test's own, cloned from ``mig_template`` (taken from the warm pool);
+    dropped after the test, kept (and its URL printed) when the test fails."""
+    if _mig_pool is None:
+        from .database import clone_database
+
+        db = _track(request, clone_database(mig_template.server, mig_template,
+                                            request.node.name))
+        yield db
+        _release(db)
+        return
+    from .pool import keep
+
+    with _reported():
+        db = _track(request, _mig_pool.take(request.node.name))
     yield db
-    _release(db)
+    if db.keep:  # its test failed: the database stays for inspection
+        keep(db)
+    else:
+        _mig_pool.give_back(db)
 
 
 @pytest.fixture(scope="session")

@@ -51,8 +51,9 @@ class Server:
     :param stop: what stops the server; ``None`` when the session does not own it.
     :param datadir: the data folder of an embedded server.
     :param clone_strategy: ``CREATE DATABASE ... STRATEGY`` for clones (PostgreSQL 15+);
-        ``None``: the server's default. ``FILE_COPY`` is faster where durability is off (no
-        WAL for the copied blocks; its checkpoints cost nothing without fsync).
+        ``None``: chosen at the first clone, ``FILE_COPY`` where the server runs with fsync
+        off (no WAL for the copied blocks; its checkpoints cost little without fsync), else
+        ``WAL_LOG``.
     """
 
     def __init__(self, kind: str, url: str, *, stop: Callable[[], object] | None = None,
