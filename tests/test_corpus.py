@@ -249,3 +249,25 @@ def test_supabase_auth_imported_applies_checks_clean_and_reapplies_nothing(
     assert refused.returncode == EXIT_REFUSED, refused.stdout + refused.stderr
     assert "20210710035447_alter_users" in refused.stderr
     assert query(db_url, "SELECT count(*) FROM _yoyo_migration") == [(70,)]
+
+
+def test_hydra_on_the_embedded_server_run_from_server_bin(tmp_path):
+    """As a team taking hydra over on a laptop would: no database configured, the embedded
+    server run from Debian's PostgreSQL 15 (``MIG_SERVER_BIN``), which has ``uuid-ossp``."""
+    if not PG15_BINDIR.is_dir():
+        pytest.skip(f"hydra needs uuid-ossp: Debian's PostgreSQL 15 is not at {PG15_BINDIR}")
+    if not HYDRA.is_dir():
+        pytest.skip(f"the corpus of real histories is not at {CORPUS} (CI has it there)")
+    project = import_hydra(tmp_path / "hydra")
+    env = {"MIG_SERVER_BIN": str(PG15_BINDIR)}
+    try:
+        applied = run_mig(["apply", "-q"], cwd=project, env=env, timeout=600)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        status = run_mig(["status", "--check"], cwd=project, env=env, timeout=600)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert f"{HYDRA_COUNT} applied, 0 pending, 0 edited, 0 unfinished" in status.stdout
+        version = query(run_mig(["db", "url"], cwd=project, env=env).stdout.strip(),
+                        "SELECT current_setting('server_version_num')::int / 10000")
+        assert version == [(15,)]
+    finally:
+        run_mig(["db", "remove", "--yes"], cwd=project, env=env)
