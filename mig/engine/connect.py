@@ -212,6 +212,33 @@ def connect(
     return conn
 
 
+@contextlib.contextmanager
+def connected(dsn: Dsn, verb: str, *, readonly: bool = False,
+              watch_client: bool = True) -> Iterator[psycopg2.extensions.connection]:
+    """An autocommit connection to ``dsn`` (see :func:`connect`), closed on leaving.
+
+    :param readonly: every transaction read-only (a dry run: data steps count the rows they
+        would touch, and cannot write them).
+    """
+    conn = connect(dsn, verb=verb, watch_client=watch_client)
+    try:
+        if readonly:
+            conn.set_session(readonly=True)
+        yield conn
+    finally:
+        conn.close()
+
+
+def session(settings: Settings, verb: str, *, readonly: bool = False,
+            watch_client: bool = True) -> contextlib.AbstractContextManager[
+                psycopg2.extensions.connection]:
+    """A connection to the database of ``settings`` (which :func:`open_database` may start),
+    closed on leaving: ``with session(settings, "status") as conn: ...``. ``verb`` is what
+    ``pg_stat_activity`` shows."""
+    return connected(open_database(settings), verb, readonly=readonly,
+                     watch_client=watch_client)
+
+
 def fetch_row(cur: psycopg2.extensions.cursor) -> tuple[Any, ...]:
     """The row of a query that always returns one (an aggregate, a function's result)."""
     row = cur.fetchone()

@@ -77,7 +77,7 @@ def secured(settings: Settings, target: Target) -> Target:
 
 def _version(report: StatusReport) -> str | None:
     """The newest applied migration of a status report (what a target is "at")."""
-    return report.applied[-1]["id"] if report.applied else None
+    return report.version
 
 
 def _state(report: StatusReport) -> str:
@@ -306,7 +306,7 @@ def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
             if target.schema is not None and not report.applied:
                 _create_schema(ts, target.schema)
             run_report = commands.apply(ts, to=to)
-            ids = [m["id"] for m in run_report.migrations]
+            ids = run_report.ids
             if ids:
                 result = {"outcome": "applied", "migrations": ids}
             if ids and to is None:  # everything pending is applied, the newest last
@@ -354,7 +354,7 @@ def rollback(settings: Settings, targets: list[Target], options: FleetOptions, *
 
     def work(ts: Settings, target: Target, look: Look | None) -> dict:
         report = commands.rollback(ts, steps=steps, to=to, yes=yes, force=force)
-        ids = [m["id"] for m in report.migrations]
+        ids = report.ids
         return {"outcome": "rolled back" if ids else "nothing to roll back",
                 "migrations": ids, "version": _version(commands.status(ts))}
 
