@@ -39,7 +39,7 @@ from .errors import (
     StatementFailed,
     Unfinished,
 )
-from .lazy import exports
+from .lazy import exports, public
 
 if TYPE_CHECKING:
     from .commands import (
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         seed,
         status,
         stop_embedded,
+        verify,
         wait,
     )
     from .commands.schema import VerificationFailed
@@ -87,7 +88,6 @@ __all__ = [
     "ConnectionLost",
     "DataMigrationError",
     "DatabaseUnavailable",
-    "InsecureTLSWarning",
     "LockTimeout",
     "MigError",
     "MigrationError",
@@ -98,24 +98,9 @@ __all__ = [
     "SchemaDrift",
     "SeedError",
     "ServerError",
-    "Settings",
     "StatementFailed",
-    "UnknownSettingWarning",
-    "VerificationFailed",
     "Unfinished",
-    "apply",
-    "database_url",
-    "new",
-    "repair",
-    "require_head",
-    "resolve",
-    "rollback",
-    "seed",
-    "status",
-    "stop_embedded",
-    "verify",
-    "wait",
 ]
-
+__all__ += public(_WHERE)  # the lazy names: the table is their one list
 
 __getattr__, __dir__ = exports(__name__, _WHERE, __all__)
