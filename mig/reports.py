@@ -353,6 +353,12 @@ class RunReport(JsonRecord):
                     f" in {self.duration_ms} ms"]
         return [f"redid {self.migrations[0].id} in {self.duration_ms} ms"]
 
+    def details(self) -> list[str]:
+        """What ``-v`` adds: the migrations applied by plain yoyo whose checksums were
+        recorded now."""
+        return [f"adopted {mid} (applied by plain yoyo; checksum recorded now)"
+                for mid in self.adopted]
+
     def _plan_lines(self, verb: str) -> list[str]:
         if not self.migrations:
             return [f"nothing to {verb}"]

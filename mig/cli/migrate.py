@@ -66,21 +66,17 @@ def apply(settings: Settings, out: Printer, *, to: str | None, dry_run: bool, as
     announce(settings, out)
     report = commands.apply(settings, to=to, dry_run=dry_run,
                             single_transaction=single_transaction, report=out.report)
-    seeded = None
-    if (with_seed or seed_env) and not dry_run:
-        seeded = commands.seed(settings, env=seed_env, report=out.report)
+    seeded = (commands.seed(settings, env=seed_env, report=out.report)
+              if (with_seed or seed_env) and not dry_run else None)
     if as_json:
-        data = report.to_json()
-        if seeded is not None:
-            data["seed"] = seeded.to_json()
-        out.json(with_target(data, settings))
+        seed = {} if seeded is None else {"seed": seeded.to_json()}
+        out.json(with_target({**report.to_json(), **seed}, settings))
     else:
         _print_run(out, report)
-    for mid in report.adopted:
-        out.detail(f"adopted {mid} (applied by plain yoyo; checksum recorded now)")
+    for text in report.details():
+        out.detail(text)
     if seeded is not None and not as_json:
-        for line in seeded.lines():
-            out.line(line)
+        out.lines(seeded.lines())
     return EXIT_OK
 
 
