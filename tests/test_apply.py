@@ -433,3 +433,20 @@ def test_new_creates_ordered_files(tmp_path, db_url):
     commands.apply(settings)
     assert "w" in tables(db_url)
     assert commands.status(settings).current
+
+
+def test_a_dry_run_refuses_what_the_real_run_refuses(tmp_path, db_url):
+    """One plan serves both runs: a migration applied without mig's checksum (as plain yoyo
+    applies) whose file is gone stops the dry run as it stops the apply."""
+    write_project(tmp_path, {"0001_a.sql": "CREATE TABLE a (id int);\n",
+                             "0002_b.sql": "CREATE TABLE b (id int);\n"})
+    settings = resolve(database=db_url, project_dir=tmp_path, env={})
+    commands.apply(settings, to="0001_a")
+    query(db_url, "DELETE FROM _mig_migrations WHERE migration_id = '0001_a'")
+    (tmp_path / "migrations" / "0001_a.sql").unlink()
+    with pytest.raises(ChecksumMismatch, match="0001_a: applied, but its file is gone") as real:
+        commands.apply(settings)
+    with pytest.raises(ChecksumMismatch) as dry:
+        commands.apply(settings, dry_run=True)
+    assert dry.value.problems == real.value.problems
+    assert "b" not in tables(db_url)
