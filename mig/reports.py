@@ -135,6 +135,25 @@ def table(rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
     return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
 
+@dataclass(frozen=True)
+class Target(JsonRecord):
+    """Which database settings point at, for display: ``url`` (the password masked; the
+    embedded server's once it runs, else None), ``source`` (``--database``,
+    ``MIG_DATABASE_URL``, ``DATABASE_URL``, the ini file, or ``embedded``) and
+    ``embedded_data`` (the embedded server's data folder, else None)."""
+
+    url: str | None
+    source: str
+    embedded_data: str | None = None
+
+    def describe(self) -> str:
+        """One line: ``postgresql://u:***@db/app (from MIG_DATABASE_URL)`` or ``embedded
+        server, data in /project/.mig/pgdata``."""
+        if self.embedded_data is None:
+            return f"{self.url} (from {self.source})"
+        return f"embedded server, data in {self.embedded_data}"
+
+
 # -- the migration state ---------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -206,7 +206,7 @@ def with_target(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """``--json`` output with the database it acted on (``mig.commands.target``)."""
     from ..commands import target
 
-    return {"database": target(settings), **data}
+    return {"database": target(settings).to_json(), **data}
 
 
 class Printer:
