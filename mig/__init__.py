@@ -40,7 +40,7 @@ from .errors import (
     Unfinished,
     VerificationFailed,
 )
-from .lazy import exports
+from .lazy import exports, public
 
 if TYPE_CHECKING:
     from .commands import (
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         seed,
         status,
         stop_embedded,
+        verify,
         wait,
     )
     from .config import InsecureTLSWarning, Settings, UnknownSettingWarning, resolve
@@ -86,7 +87,6 @@ __all__ = [
     "ConnectionLost",
     "DataMigrationError",
     "DatabaseUnavailable",
-    "InsecureTLSWarning",
     "LockTimeout",
     "MigError",
     "MigrationError",
@@ -97,24 +97,9 @@ __all__ = [
     "SchemaDrift",
     "SeedError",
     "ServerError",
-    "Settings",
     "StatementFailed",
-    "UnknownSettingWarning",
-    "VerificationFailed",
     "Unfinished",
-    "apply",
-    "database_url",
-    "new",
-    "repair",
-    "require_head",
-    "resolve",
-    "rollback",
-    "seed",
-    "status",
-    "stop_embedded",
-    "verify",
-    "wait",
 ]
-
+__all__ += public(_WHERE)  # the lazy names: the table is their one list
 
 __getattr__, __dir__ = exports(__name__, _WHERE, __all__)

@@ -55,7 +55,7 @@ _DEPRECATED: dict[str, tuple[str, str]] = {"lock_wait": ("MIG_LOCK_TIMEOUT", "lo
 # MIG_* variable is reported as unknown unless the project's seeds name it (a !secret).
 _OTHER_ENV = ("MIG_CONFIG", "MIG_DATABASE_URL", "MIG_DATABASE_PASSWORD_FILE",
               "MIG_SCRATCH_SERVER", "MIG_TEST_SERVER", "MIG_TEST_URL", "MIG_TEST_SEED_ENV",
-              "MIG_TEST_DOCKER_IMAGE", "MIG_PG_DUMP")
+              "MIG_TEST_DOCKER_IMAGE", "MIG_TEST_POOL_SIZE", "MIG_PG_DUMP")
 KNOWN_ENV = tuple(sorted({var for _, var, _ in _OPTIONS.values()} | set(_OTHER_ENV)
                          | {var for var, _ in _DEPRECATED.values()}))
 # [mig] keys of yoyo.ini
@@ -310,7 +310,25 @@ def resolve(
     project_dir: str | Path | None = None,
     env: Mapping[str, str] | None = None,
     fleet: bool = False,
-    **options: object,
+    lock_wait: float | str | None = None,
+    db_lock_timeout: str | None = None,
+    db_lock_attempts: int | str | None = None,
+    db_lock_retry_wait: float | str | None = None,
+    allow_out_of_order: bool | str | None = None,
+    statement_timeout: str | None = None,
+    seeds_dir: str | Path | None = None,
+    seed_cache: str | Path | None = None,
+    app_role: str | None = None,
+    profile: str | None = None,
+    allow_insecure_tls: bool | str | None = None,
+    sslmode: str | None = None,
+    sslrootcert: str | Path | None = None,
+    sslcert: str | Path | None = None,
+    sslkey: str | Path | None = None,
+    require_database: bool | str | None = None,
+    embedded_dir: str | Path | None = None,
+    server_bin: str | Path | None = None,
+    create_schemas: str | None = None,
 ) -> Settings:
     """Resolve the settings of a run.
 
@@ -323,23 +341,33 @@ def resolve(
         given here is the whole environment, no ``.env`` read).
     :param fleet: the run covers a fleet (docs/fleet.md): without a configured database (the
         catalog), the profile is enforced on each target instead of on the embedded default.
-    :param options: ``lock_wait``, ``db_lock_timeout``, ``db_lock_attempts``,
-        ``db_lock_retry_wait``, ``allow_out_of_order``, ``statement_timeout``, ``seeds_dir``,
-        ``seed_cache`` (a folder, or ``off``),
-        ``app_role``, ``profile``, ``allow_insecure_tls`` and the TLS settings ``sslmode``,
-        ``sslrootcert``, ``sslcert``, ``sslkey`` (written into the connection string, over the
-        URL's own); ``None`` values are ignored.
-    :raises ConfigError: for an unknown option, a malformed value or an unreadable ini file,
+    The other keywords are the settings of docs/cli.md, by the names of their ``[mig]`` keys
+    (``seeds_dir``: ``seeds``): ``lock_wait``, ``db_lock_timeout``, ``db_lock_attempts``,
+    ``db_lock_retry_wait``, ``allow_out_of_order``, ``statement_timeout``, ``seeds_dir``,
+    ``seed_cache`` (a folder, or ``off``), ``app_role``, ``profile``, ``allow_insecure_tls``,
+    the TLS settings ``sslmode``, ``sslrootcert``, ``sslcert``, ``sslkey`` (written into the
+    connection string, over the URL's own), ``require_database``, ``embedded_dir``,
+    ``server_bin`` and ``create_schemas``. ``None`` (the default) leaves a setting to the
+    environment, ``yoyo.ini`` and its default; a value as the environment gives it (text) is
+    read as the environment's is.
+    :raises ConfigError: for a malformed value or an unreadable ini file,
         and for the production profile with a connection that does not verify the server
         (see :mod:`mig.tls`).
     :warns InsecureTLSWarning: the production profile with such a connection, allowed by
         ``allow_insecure_tls``; the text is also in :attr:`Settings.warnings`.
     """
+    options: dict[str, object] = {
+        "lock_wait": lock_wait, "db_lock_timeout": db_lock_timeout,
+        "db_lock_attempts": db_lock_attempts, "db_lock_retry_wait": db_lock_retry_wait,
+        "allow_out_of_order": allow_out_of_order, "statement_timeout": statement_timeout,
+        "seeds_dir": seeds_dir, "seed_cache": seed_cache, "app_role": app_role,
+        "profile": profile, "allow_insecure_tls": allow_insecure_tls, "sslmode": sslmode,
+        "sslrootcert": sslrootcert, "sslcert": sslcert, "sslkey": sslkey,
+        "require_database": require_database, "embedded_dir": embedded_dir,
+        "server_bin": server_bin, "create_schemas": create_schemas,
+    }
     read_dotenv = env is None
     env = os.environ if env is None else env
-    unknown = set(options) - set(_OPTIONS)
-    if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
 
     ini_path = _ini_file(config_file, project_dir, env)
     dotenv_file, from_dotenv = None, frozenset[str]()

@@ -8,8 +8,11 @@ migration), so callers can act on an error without parsing its text. The CLI con
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .reports import Edited
 
 # Exit codes, documented in docs/cli.md.
 EXIT_OK = 0
@@ -124,9 +127,9 @@ class BadMigrationFile(MigrationError):
 class ChecksumMismatch(MigrationError):
     """An applied migration was edited, deleted or renamed since it was applied."""
 
-    def __init__(self, message: str, *, problems: list[dict[str, str | None]], hint: str):
+    def __init__(self, message: str, *, problems: Sequence[Edited], hint: str):
         super().__init__(message, hint=hint)
-        self.problems = problems
+        self.problems = list(problems)
 
 
 class StatementFailed(MigrationError):

@@ -7,11 +7,13 @@ text; :func:`reporter` turns either (or None: silent) into a Reporter, once, at 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol, TextIO, runtime_checkable
+from pathlib import PurePath
+from typing import Any, Literal, Protocol, TextIO, runtime_checkable
 
 Line = Callable[[str], None]
 
@@ -76,63 +78,369 @@ class ReportingStep(Protocol):
         """Run on ``conn``, reporting through ``reporter``."""
 
 
-@dataclass
-class StatusReport:
-    """Applied, pending and edited migrations of a database."""
+#: A field's ``metadata``: its key in the JSON form, when not its name (the JSON keeps the
+#: words it always had).
+JSON_NAME = "json_name"
+#: A field's ``metadata``: left out of the JSON form while at its default (a key only some
+#: entries have).
+OPTIONAL = "optional"
+
+
+def optional(default: Any = None, *, name: str | None = None) -> Any:
+    """A field left out of the JSON form while it holds ``default``."""
+    return field(default=default, metadata={OPTIONAL: True, **({JSON_NAME: name} if name else {})})
+
+
+def renamed(name: str) -> Any:
+    """A required field whose JSON key is ``name``."""
+    return field(metadata={JSON_NAME: name})
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON takes it: records by their ``to_json``, sequences as lists, times in
+    ISO 8601, paths as text."""
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, PurePath):
+        return str(value)
+    return value
+
+
+class JsonRecord:
+    """A frozen dataclass whose JSON form is its fields (:func:`dataclasses.asdict`, one level),
+    in their order, with the renames and optional fields their ``metadata`` names."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as --json prints it."""
+        assert dataclasses.is_dataclass(self)
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = values[f.name]
+            if f.metadata.get(OPTIONAL) and value == f.default:
+                continue
+            out[f.metadata.get(JSON_NAME, f.name)] = plain(value)
+        return out
+
+
+def table(rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
+    """``rows`` (the first one the header) as left-aligned columns."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+
+
+@dataclass(frozen=True)
+class Target(JsonRecord):
+    """Which database settings point at, for display: ``url`` (the password masked; the
+    embedded server's once it runs, else None), ``source`` (``--database``,
+    ``MIG_DATABASE_URL``, ``DATABASE_URL``, the ini file, or ``embedded``) and
+    ``embedded_data`` (the embedded server's data folder, else None)."""
+
+    url: str | None
+    source: str
+    embedded_data: str | None = None
+
+    def describe(self) -> str:
+        """One line: ``postgresql://u:***@db/app (from MIG_DATABASE_URL)`` or ``embedded
+        server, data in /project/.mig/pgdata``."""
+        if self.embedded_data is None:
+            return f"{self.url} (from {self.source})"
+        return f"embedded server, data in {self.embedded_data}"
+
+
+# -- the migration state ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Applied(JsonRecord):
+    """One applied migration as recorded: id, checksum (None: applied by plain yoyo), when and
+    by whom."""
+
+    id: str
+    applied_at: datetime | None
+    applied_by: str | None
+    checksum: str | None
+    # How it came to be recorded: ``run`` by mig (or plain yoyo, not yet adopted), or by a
+    # ``baseline`` or an ``adopt``ion, with when and by whom (OS user@host of that mig run).
+    recorded: str = "run"
+    recorded_at: datetime | None = optional()
+    recorded_by: str | None = optional()
+
+
+# The STATE of an applied migration by how it was recorded.
+RECORDED_STATE = {"run": "applied", "baseline": "baselined", "adopt": "adopted"}
+
+
+@dataclass(frozen=True)
+class Pending(JsonRecord):
+    """A migration on disk, not applied."""
+
+    id: str
+    path: PurePath
+
+
+EditedKind = Literal["edited", "missing", "edited-partial"]
+
+#: What 'mig rollback' can do for an applied migration whose file is gone.
+MISSING_ROLLBACK = {
+    "sql": "its rollback was stored when it was applied: 'mig rollback' can undo it",
+    "python": "its rollback is Python code: roll it back where its file is",
+    "none": "it has no rollback",
+    "unknown": "applied before rollbacks were stored: roll it back where its file is",
+}
+
+
+@dataclass(frozen=True)
+class Edited(JsonRecord):
+    """An applied migration whose file changed since (``edited``) or is gone (``missing``:
+    deleted, renamed, or applied from another branch), or an unfinished non-transactional run
+    whose file changed since it started (``edited-partial``).
+
+    ``recorded`` and ``current`` are the checksums then and now; ``path`` the file (not for
+    ``missing``); ``summary`` how far the unfinished run got; ``rollback``, in a status report
+    of a ``missing`` one, what its stored rollback is (``sql``, ``python``, ``none``,
+    ``empty``, or ``unknown``: applied before rollbacks were stored).
+    """
+
+    id: str
+    kind: EditedKind = renamed("problem")
+    recorded: str | None = None
+    current: str | None = None
+    path: str | None = optional()
+    summary: str | None = optional()
+    rollback: str | None = optional()
+
+    def describe(self) -> str:
+        """One line saying what is wrong with it, for the refusal."""
+        if self.kind == "missing":
+            return (f"{self.id}: applied, but its file is gone (deleted or renamed)"
+                    f" (recorded checksum {self.recorded or 'none'})")
+        recorded, current = (self.recorded or "")[:12], (self.current or "")[:12]
+        if self.kind == "edited-partial":
+            return (f"{self.path}: {self.summary}, and the file was edited since that run"
+                    f" started (then {recorded}, now {current}): resuming could skip or repeat"
+                    " statements")
+        return f"{self.path}: edited after it was applied (recorded {recorded}, now {current})"
+
+
+@dataclass(frozen=True)
+class PartialRun(JsonRecord):
+    """An unfinished non-transactional apply (``partial``) or rollback (``rolling back``),
+    with the hint that goes on from it."""
+
+    id: str
+    state: Literal["partial", "rolling back"]
+    direction: str
+    done: int
+    steps: int | None
+    summary: str
+    started_at: datetime | None
+    started_by: str | None
+    edited: bool
+    hint: str
+
+
+@dataclass(frozen=True)
+class InvalidIndex(JsonRecord):
+    """An index left INVALID (by an interrupted ``CREATE INDEX CONCURRENTLY``): ``sql`` drops
+    it, ``rebuild`` builds it again."""
+
+    schema: str
+    name: str
+    table: str
+    definition: str
+    sql: str
+    rebuild: str
+
+
+@dataclass(frozen=True)
+class Problem(JsonRecord):
+    """One way the records and the catalog disagree, with its fix (``mig status --check``)."""
+
+    kind: str  # partial, invalid-index, scratch-database, unchecked, missing-object
+    subject: str  # the migration, index, database, object, or the scratch server
+    message: str
+    fix: str  # SQL to run or a command
+
+
+@dataclass(frozen=True)
+class StatusReport(JsonRecord):
+    """Applied, pending and edited migrations of a database.
+
+    ``applied`` is in the order the migrations were applied. The report is frozen; its lists
+    compare with plain lists (``report.pending == []``).
+    """
 
     database: str
-    applied: list[dict] = field(default_factory=list)
-    pending: list[dict] = field(default_factory=list)
-    edited: list[dict] = field(default_factory=list)
+    applied: list[Applied] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
+    edited: list[Edited] = field(default_factory=list)
     # unfinished non-transactional applies and rollbacks ("partial", "rolling back")
-    partial: list[dict] = field(default_factory=list)
+    partial: list[PartialRun] = field(default_factory=list)
     # indexes left INVALID by an interrupted CREATE INDEX CONCURRENTLY, with the SQL to fix them
-    invalid_indexes: list[dict] = field(default_factory=list)
+    invalid_indexes: list[InvalidIndex] = field(default_factory=list)
     # with status(check=True): where the records and the catalog disagree (mig.consistency)
-    problems: list[dict] | None = None
+    problems: list[Problem] | None = optional()
 
     @property
     def current(self) -> bool:
         """Whether every migration is applied and none was edited."""
         return not self.pending and not self.edited and not self.partial
 
-    def to_json(self) -> dict:
+    @property
+    def version(self) -> str | None:
+        """The newest applied migration (None: nothing applied)."""
+        return self.applied[-1].id if self.applied else None
+
+    def to_json(self) -> dict[str, Any]:
         """The report as --json prints it."""
-        return {
-            "database": self.database,
-            "current": self.current,
-            "applied": self.applied,
-            "pending": self.pending,
-            "edited": self.edited,
-            "partial": self.partial,
-            "invalid_indexes": self.invalid_indexes,
-            **({} if self.problems is None else {"problems": self.problems}),
-        }
+        data = super().to_json()
+        return {"database": data.pop("database"), "current": self.current, **data}
+
+    def lines(self) -> list[str]:
+        """The state as a table, the counts, and a line for each thing to set right."""
+        rows = [("STATE", "MIGRATION", "APPLIED AT (UTC)", "BY")]
+        edited = {e.id: e.kind for e in self.edited}
+        partial = {p.id: p for p in self.partial}
+        for a in self.applied:
+            when = a.applied_at.isoformat()[:19].replace("T", " ") if a.applied_at else ""
+            state = partial[a.id].state if a.id in partial else (
+                edited[a.id].upper() if a.id in edited else RECORDED_STATE[a.recorded])
+            by = a.applied_by or ""
+            if a.recorded == "baseline":  # nobody ran it: say who recorded it, and how
+                by = f"mig baseline ({a.recorded_by or '?'})"
+            elif a.recorded == "adopt":
+                by = f"{by}, adopted by mig ({a.recorded_by or '?'})"
+            rows.append((state, a.id, when, by))
+        rows += [(partial[p.id].state if p.id in partial else "pending", p.id, "", "")
+                 for p in self.pending]
+        out = table(rows, "  ")
+        marked = [a.recorded for a in self.applied]
+        out.append(f"{len(self.applied)} applied"
+                   + "".join(f" ({n} {word})" if n else "" for n, word in (
+                       (marked.count("baseline"), "baselined: recorded, not run"),
+                       (marked.count("adopt"), "adopted from plain yoyo")))
+                   + f", {len(self.pending)} pending, "
+                   f"{len(self.edited)} edited, {len(self.partial)} unfinished")
+        out += [f"  {e.id}: applied, but not on disk; " + MISSING_ROLLBACK[e.rollback or "unknown"]
+                for e in self.edited if e.kind == "missing"]
+        out += [f"{p.id}: {p.summary}\n  hint: {p.hint}" for p in self.partial]
+        out += [f"invalid index {i.schema}.{i.name} on {i.table} (an interrupted CREATE INDEX"
+                f" CONCURRENTLY): {i.sql}" for i in self.invalid_indexes]
+        if self.problems is not None:
+            if not self.problems:
+                out.append("check: the records agree with the catalog")
+            out += [f"check: {p.kind}: {p.message}\n  fix: {p.fix}" for p in self.problems]
+        return out
 
 
-@dataclass
-class RunReport:
+# -- runs --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunEntry(JsonRecord):
+    """One migration of a run: applied or rolled back (``duration_ms``), or in a dry run what
+    would run (``path``, ``transactional``, ``sql``). ``empty``: it runs nothing (only its
+    records change); ``stored``: rolled back with the rollback stored when it was applied
+    (its file is gone); ``action``: in a redo, which half (``rollback``, ``apply``)."""
+
+    action: str | None = optional()
+    id: str = ""
+    path: str | None = optional()
+    transactional: bool | None = optional()
+    sql: str | None = optional()
+    duration_ms: int | None = optional()
+    empty: bool = False
+    stored: bool = optional(default=False)
+
+
+@dataclass(frozen=True)
+class RunReport(JsonRecord):
     """What an apply or rollback did (or, in a dry run, would do)."""
 
     action: str
     dry_run: bool = False
-    migrations: list[dict] = field(default_factory=list)
-    adopted: list[str] = field(default_factory=list)
     duration_ms: int | None = None  # the whole run, commits included
+    migrations: list[RunEntry] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict:
-        """The report as --json prints it."""
-        return {
-            "action": self.action,
-            "dry_run": self.dry_run,
-            "duration_ms": self.duration_ms,
-            "migrations": self.migrations,
-            "adopted": self.adopted,
-        }
+    @property
+    def ids(self) -> list[str]:
+        """The ids of the run's migrations, in the order they ran."""
+        return [m.id for m in self.migrations]
+
+    def lines(self) -> list[str]:
+        """What the run did, in a line (a dry run: each migration's SQL, then a line)."""
+        verb = {"apply": "apply", "rollback": "roll back", "redo": "redo"}[self.action]
+        if self.dry_run:
+            return self._plan_lines(verb)
+        if not self.migrations:
+            return [{"apply": "nothing to apply: the database is at the newest migration",
+                     "rollback": "nothing to roll back",
+                     "redo": "nothing to redo: no migration is applied"}[self.action]]
+        empty = sum(1 for m in self.migrations if m.empty)
+        note = f", {empty} of them empty (nothing to run)" if empty else ""
+        if self.action == "apply":
+            return [f"applied {len(self.migrations)} migration(s) in {self.duration_ms} ms{note}"]
+        if self.action == "rollback":
+            return [f"rolled back {len(self.migrations)} migration(s){note}"
+                    f" in {self.duration_ms} ms"]
+        return [f"redid {self.migrations[0].id} in {self.duration_ms} ms"]
+
+    def details(self) -> list[str]:
+        """What ``-v`` adds: the migrations applied by plain yoyo whose checksums were
+        recorded now."""
+        return [f"adopted {mid} (applied by plain yoyo; checksum recorded now)"
+                for mid in self.adopted]
+
+    def _plan_lines(self, verb: str) -> list[str]:
+        if not self.migrations:
+            return [f"nothing to {verb}"]
+        out = []
+        for m in self.migrations:
+            mode = "" if m.transactional else " (non-transactional)"
+            if m.empty:
+                mode += " (empty: nothing to run)"
+            out.append(f"-- {verb} {m.id}{mode}")
+            if m.sql:
+                out.append(m.sql)
+            out.append("")
+        out.append(f"-- dry run: {len(self.migrations)} migration(s) would {verb}; nothing was"
+                   " changed")
+        return out
 
 
 @dataclass(frozen=True)
-class CurrentReport:
+class Repair(JsonRecord):
+    """What ``mig repair`` did for one edited migration: ``action`` says it."""
+
+    edited: Edited
+    action: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The edited migration's entry with the action."""
+        return {**self.edited.to_json(), "action": self.action}
+
+
+@dataclass(frozen=True)
+class RepairReport(JsonRecord):
+    """What ``mig repair`` did: one entry per migration it set right."""
+
+    repairs: list[Repair] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """A line per repair, or that nothing needed one."""
+        if not self.repairs:
+            return ["nothing to repair: every applied migration matches its file"]
+        return [f"{r.edited.id}: {r.action}" for r in self.repairs]
+
+
+@dataclass(frozen=True)
+class CurrentReport(JsonRecord):
     """What ``mig current`` prints: the newest applied migration (None: nothing applied)."""
 
     database: str
@@ -144,18 +452,9 @@ class CurrentReport:
         """The one line of text: the migration's id, or ``none``."""
         return self.migration or "none"
 
-    def to_json(self) -> dict:
-        """The report as --json prints it."""
-        return {
-            "database": self.database,
-            "migration": self.migration,
-            "applied_at": self.applied_at.isoformat() if self.applied_at else None,
-            "applied_by": self.applied_by,
-        }
-
 
 @dataclass(frozen=True)
-class HistoryEvent:
+class HistoryEvent(JsonRecord):
     """One thing that happened to a database's migrations, as its logs record it.
 
     ``operation``: ``apply`` (yoyo's log, so plain yoyo's applies count too), and mig's own
@@ -173,28 +472,15 @@ class HistoryEvent:
     duration_ms: int | None = None
     detail: str | None = None
 
-    def to_json(self) -> dict:
-        """The event as --json prints it."""
-        return {
-            "at": self.at.isoformat(),
-            "operation": self.operation,
-            "migration": self.migration,
-            "role": self.role,
-            "os_user": self.os_user,
-            "host": self.host,
-            "duration_ms": self.duration_ms,
-            "detail": self.detail,
-        }
-
 
 @dataclass(frozen=True)
-class HistoryReport:
+class HistoryReport(JsonRecord):
     """What ``mig history`` prints: the events, oldest first, and the filters they passed."""
 
     database: str
-    events: tuple[HistoryEvent, ...] = ()
     migration: str | None = None  # --id
     since: datetime | None = None  # --since
+    events: tuple[HistoryEvent, ...] = ()
 
     def lines(self) -> list[str]:
         """The events as a table (time in UTC), each event's detail on the line below it."""
@@ -216,12 +502,3 @@ class HistoryReport:
             if detail:
                 out.append("    " + " ".join(detail.split()))
         return out
-
-    def to_json(self) -> dict:
-        """The report as --json prints it."""
-        return {
-            "database": self.database,
-            "migration": self.migration,
-            "since": self.since.isoformat() if self.since else None,
-            "events": [e.to_json() for e in self.events],
-        }

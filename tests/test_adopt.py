@@ -120,8 +120,8 @@ def test_baseline_records_without_running_on_a_database_that_never_saw_yoyo(
 
     settings = resolve(project_dir=project, database=live, env={})
     status = commands.status(settings)
-    assert [a["id"] for a in status.applied] == ["0001_users", "0002_teams"]
-    assert [p["id"] for p in status.pending] == ["0003_notes"] and status.edited == []
+    assert [a.id for a in status.applied] == ["0001_users", "0002_teams"]
+    assert [p.id for p in status.pending] == ["0003_notes"] and status.edited == []
     # distinct in both logs: yoyo's 'mark', mig's 'baseline' with who and what was checked
     assert query(live, "SELECT migration_id, operation FROM _yoyo_log ORDER BY 1") == [
         ("0001_users", "mark"), ("0002_teams", "mark")]
@@ -374,7 +374,7 @@ def test_another_yoyo_projects_entries_are_replaced(project, live, server, tmp_p
     settings = resolve(project_dir=project, database=live, env={})
     report = commands.baseline(settings, "0002_teams", map_file=mapping, scratch=server.url())
     assert report.recorded == ["0001_users", "0002_teams"]
-    assert [a["id"] for a in commands.status(settings).applied] == ["0001_users", "0002_teams"]
+    assert [a.id for a in commands.status(settings).applied] == ["0001_users", "0002_teams"]
 
 
 def test_a_map_file_that_is_not_valid_yaml_names_its_line(project, live, server, tmp_path):

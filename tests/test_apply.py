@@ -45,21 +45,21 @@ def project(tmp_path, db_url):
 
 def test_apply_status_rollback(project, db_url):
     status = commands.status(project)
-    assert [p["id"] for p in status.pending] == ["0001_users", "0002_orgs", "0003_extra"]
+    assert [p.id for p in status.pending] == ["0001_users", "0002_orgs", "0003_extra"]
     assert not status.current
 
     report = commands.apply(project)
-    assert [m["id"] for m in report.migrations] == ["0001_users", "0002_orgs", "0003_extra"]
+    assert [m.id for m in report.migrations] == ["0001_users", "0002_orgs", "0003_extra"]
     assert {"users", "orgs", "extra"} <= tables(db_url)
     assert query(db_url, "SELECT id FROM users") == [(1,)]
     status = commands.status(project)
     assert status.current and len(status.applied) == 3
-    assert all(a["applied_at"] and a["applied_by"] and a["checksum"] for a in status.applied)
+    assert all(a.applied_at and a.applied_by and a.checksum for a in status.applied)
 
     # one step by default
     commands.rollback(project)
     assert "extra" not in tables(db_url)
-    assert [p["id"] for p in commands.status(project).pending] == ["0003_extra"]
+    assert [p.id for p in commands.status(project).pending] == ["0003_extra"]
     # more than one needs confirmation
     with pytest.raises(Refused, match="would roll back 2 migrations"):
         commands.rollback(project, steps=2)
@@ -71,25 +71,25 @@ def test_apply_status_rollback(project, db_url):
 
 def test_apply_to_and_rollback_to(project, db_url):
     commands.apply(project, to="0002_orgs")
-    assert [p["id"] for p in commands.status(project).pending] == ["0003_extra"]
+    assert [p.id for p in commands.status(project).pending] == ["0003_extra"]
     commands.apply(project)
     commands.rollback(project, to="0001_users", yes=True)
-    assert [a["id"] for a in commands.status(project).applied] == ["0001_users"]
+    assert [a.id for a in commands.status(project).applied] == ["0001_users"]
     with pytest.raises(MigError, match="no such migration"):
         commands.apply(project, to="9999_nope")
 
 
 def test_dry_run_changes_nothing_not_even_tracking_tables(project, db_url):
     report = commands.apply(project, dry_run=True)
-    assert [m["id"] for m in report.migrations] == ["0001_users", "0002_orgs", "0003_extra"]
-    assert "CREATE INDEX users_idx ON users (id);" in report.migrations[0]["sql"]
-    assert "-- python: fill" in report.migrations[1]["sql"]
-    assert "Insert the first user." in report.migrations[1]["sql"]
+    assert [m.id for m in report.migrations] == ["0001_users", "0002_orgs", "0003_extra"]
+    assert "CREATE INDEX users_idx ON users (id);" in report.migrations[0].sql
+    assert "-- python: fill" in report.migrations[1].sql
+    assert "Insert the first user." in report.migrations[1].sql
     assert tables(db_url) == set()
     commands.apply(project)
     before = tables(db_url)
     plan = commands.rollback(project, dry_run=True)
-    assert plan.migrations[0]["sql"].strip() == "DROP TABLE extra;"
+    assert plan.migrations[0].sql.strip() == "DROP TABLE extra;"
     assert tables(db_url) == before
 
 
@@ -106,7 +106,7 @@ def test_a_rollback_dry_run_shows_the_steps_of_a_group_as_they_run(tmp_path, db_
     settings = resolve(database=db_url, project_dir=tmp_path, env={})
     commands.apply(settings)
     plan = commands.rollback(settings, dry_run=True)
-    assert plan.migrations[0]["sql"].splitlines() == [
+    assert plan.migrations[0].sql.splitlines() == [
         "DROP TABLE c;", "DROP TABLE b;", "DROP TABLE a;"]
     assert {"a", "b", "c"} <= tables(db_url)
     commands.rollback(settings)
@@ -123,15 +123,15 @@ def test_checksums_edit_crlf_delete_rename_and_repair(project, tmp_path, db_url)
     # an edit is
     path.write_text(path.read_text() + "-- edited\n")
     status = commands.status(project)
-    assert [e["id"] for e in status.edited] == ["0003_extra"] and not status.current
+    assert [e.id for e in status.edited] == ["0003_extra"] and not status.current
     with pytest.raises(ChecksumMismatch) as info:
         commands.apply(project)
     text = str(info.value)
     assert str(path) in text and "edited after it was applied" in text
-    recorded, current = info.value.problems[0]["recorded"], info.value.problems[0]["current"]
+    recorded, current = info.value.problems[0].recorded, info.value.problems[0].current
     assert recorded[:12] in text and current[:12] in text and recorded != current
     repaired = commands.repair(project)
-    assert [r["id"] for r in repaired] == ["0003_extra"]
+    assert [r.edited.id for r in repaired.repairs] == ["0003_extra"]
     assert commands.status(project).current
     assert query(db_url, "SELECT operation FROM _mig_log WHERE migration_id = '0003_extra'") == [
         ("repair",)]
@@ -141,7 +141,7 @@ def test_checksums_edit_crlf_delete_rename_and_repair(project, tmp_path, db_url)
         tmp_path / "migrations" / "0004_extra.rollback.sql")
     with pytest.raises(ChecksumMismatch, match="its file is gone"):
         commands.apply(project)
-    assert [r["action"] for r in commands.repair(project)] == ["renamed to 0004_extra"]
+    assert [r.action for r in commands.repair(project).repairs] == ["renamed to 0004_extra"]
     assert commands.status(project).current
     (tmp_path / "migrations" / "0004_extra.sql").unlink()
     with pytest.raises(ChecksumMismatch, match="0004_extra: applied, but its file is gone"):
@@ -158,11 +158,11 @@ def test_migrations_applied_by_plain_yoyo_are_adopted(project, tmp_path, db_url)
         backend.apply_migrations(backend.to_apply(wanted))
     backend.connection.close()
     status = commands.status(project)
-    assert [a["id"] for a in status.applied] == ["0001_users", "0002_orgs"]
+    assert [a.id for a in status.applied] == ["0001_users", "0002_orgs"]
     assert not status.edited
     report = commands.apply(project)
     assert sorted(report.adopted) == ["0001_users", "0002_orgs"]
-    assert [m["id"] for m in report.migrations] == ["0003_extra"]
+    assert [m.id for m in report.migrations] == ["0003_extra"]
     assert len(query(db_url, "SELECT * FROM _mig_migrations")) == 3
 
 
@@ -177,7 +177,7 @@ def test_yoyo_list_shows_the_same_applied_set(project, tmp_path, db_url):
         [sys.executable, "-m", "yoyo", "list", "-b", "--database", db_url, "-c",
          str(tmp_path / "yoyo.ini")], capture_output=True, text=True, check=True).stdout
     yoyo_applied = {line.split()[1] for line in out.splitlines() if line.startswith("A ")}
-    assert yoyo_applied == {a["id"] for a in commands.status(project).applied}
+    assert yoyo_applied == {a.id for a in commands.status(project).applied}
 
 
 def test_failed_statement_names_file_and_line_and_leaves_nothing(tmp_path, db_url):
@@ -192,7 +192,7 @@ def test_failed_statement_names_file_and_line_and_leaves_nothing(tmp_path, db_ur
     assert "0002_bad.sql:4" in text and "CREATE TABLE broken" in text and "syntax error" in text
     assert "nothing of this migration was applied" in text
     assert "half" not in tables(db_url)
-    assert [a["id"] for a in commands.status(settings).applied] == ["0001_ok"]
+    assert [a.id for a in commands.status(settings).applied] == ["0001_ok"]
 
 
 def test_runtime_error_names_the_statement_and_leaves_nothing(tmp_path, db_url):
@@ -328,7 +328,7 @@ def test_per_migration_timeouts_from_the_file(tmp_path, db_url):
         assert "0002_py" in str(info.value)
     finally:
         holder.close()
-    assert [a["id"] for a in commands.status(settings).applied] == ["0001_sql"]
+    assert [a.id for a in commands.status(settings).applied] == ["0001_sql"]
 
 
 @pytest.mark.parametrize("files", [
@@ -342,7 +342,7 @@ def test_a_migration_without_rollback_is_refused_unless_forced(tmp_path, db_url,
     commands.apply(settings)
     with pytest.raises(Refused, match="0001_t has no .*rolling it back would change nothing"):
         commands.rollback(settings)
-    assert [a["id"] for a in commands.status(settings).applied] == ["0001_t"]
+    assert [a.id for a in commands.status(settings).applied] == ["0001_t"]
     commands.rollback(settings, force=True)
     assert commands.status(settings).applied == [] and "t" in tables(db_url)
 
@@ -393,7 +393,7 @@ def test_post_apply_hook_runs_after_migrations(tmp_path, db_url):
     settings = resolve(database=db_url, project_dir=tmp_path, env={})
     commands.apply(settings)
     assert query(db_url, "SELECT count(*) FROM t") == [(1,)]
-    assert [a["id"] for a in commands.status(settings).applied] == ["0001_t"]
+    assert [a.id for a in commands.status(settings).applied] == ["0001_t"]
     commands.apply(settings)  # nothing pending: yoyo runs hooks only after applying something
     assert query(db_url, "SELECT count(*) FROM t") == [(1,)]
 
@@ -433,3 +433,20 @@ def test_new_creates_ordered_files(tmp_path, db_url):
     commands.apply(settings)
     assert "w" in tables(db_url)
     assert commands.status(settings).current
+
+
+def test_a_dry_run_refuses_what_the_real_run_refuses(tmp_path, db_url):
+    """One plan serves both runs: a migration applied without mig's checksum (as plain yoyo
+    applies) whose file is gone stops the dry run as it stops the apply."""
+    write_project(tmp_path, {"0001_a.sql": "CREATE TABLE a (id int);\n",
+                             "0002_b.sql": "CREATE TABLE b (id int);\n"})
+    settings = resolve(database=db_url, project_dir=tmp_path, env={})
+    commands.apply(settings, to="0001_a")
+    query(db_url, "DELETE FROM _mig_migrations WHERE migration_id = '0001_a'")
+    (tmp_path / "migrations" / "0001_a.sql").unlink()
+    with pytest.raises(ChecksumMismatch, match="0001_a: applied, but its file is gone") as real:
+        commands.apply(settings)
+    with pytest.raises(ChecksumMismatch) as dry:
+        commands.apply(settings, dry_run=True)
+    assert dry.value.problems == real.value.problems
+    assert "b" not in tables(db_url)

@@ -230,8 +230,8 @@ def test_an_edited_applied_migration_leaves_the_objects_unchecked(tmp_path, pg_s
     (project / "migrations" / "0001_a.sql").write_text("CREATE TABLE a (id int, b int);\n")
     settings = resolve(database=db_url, project_dir=project, env={})
     (problem,) = commands.status(settings, check=True, scratch=pg_server.url()).problems
-    assert (problem["kind"], problem["subject"]) == ("unchecked", "0001_a")
-    assert "edited or removed since applied" in problem["message"]
+    assert (problem.kind, problem.subject) == ("unchecked", "0001_a")
+    assert "edited or removed since applied" in problem.message
 
 
 def test_an_interrupted_rollback_is_reported_as_unfinished_not_as_missing(tmp_path, pg_server,

@@ -122,7 +122,6 @@ def test_describe_masks_password(tmp_path):
         ({"db_lock_timeout": "soon"}, "db_lock_timeout must be a duration"),
         ({"lock_wait": "-1"}, "must not be negative"),
         ({"lock_wait": "ten"}, "must be a number of seconds"),
-        ({"nonsense": 1}, "unknown setting(s): nonsense"),
     ],
 )
 def test_bad_values(tmp_path, kwargs, needle):
@@ -130,6 +129,22 @@ def test_bad_values(tmp_path, kwargs, needle):
     with pytest.raises(ConfigError) as info:
         resolve(project_dir=tmp_path, env={}, **kwargs)
     assert needle in str(info.value)
+
+
+def test_resolve_takes_exactly_the_settings_as_keywords(tmp_path):
+    """Every setting is a typed keyword of resolve (the CLI passes each by name); a name that
+    is not a setting is refused by Python itself."""
+    import inspect
+
+    from mig.config import _OPTIONS
+
+    params = inspect.signature(resolve).parameters
+    settings = {n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert settings - {"database", "config_file", "sources", "project_dir", "env", "fleet"} \
+        == set(_OPTIONS)
+    assert all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in params.values())
+    with pytest.raises(TypeError, match="nonsense"):
+        resolve(project_dir=tmp_path, env={}, nonsense=1)  # type: ignore[call-arg]
 
 
 def test_unreadable_ini(tmp_path):

@@ -81,9 +81,9 @@ def product(db_url):
 
 def test_the_product_migration_lowercases_emails_and_refuses_a_plain_rollback(product, db_url):
     plan = commands.apply(product, to=LOWERCASE, dry_run=True).migrations
-    assert [p["id"] for p in plan] == [LOWERCASE]
-    assert "users where email <> lower(email): 3 row(s) would be touched" in plan[0]["sql"]
-    assert "invitations where email <> lower(email): 2 row(s) would be touched" in plan[0]["sql"]
+    assert [p.id for p in plan] == [LOWERCASE]
+    assert "users where email <> lower(email): 3 row(s) would be touched" in plan[0].sql
+    assert "invitations where email <> lower(email): 2 row(s) would be touched" in plan[0].sql
     before = dict(query(db_url, "SELECT email, updated_at FROM users"))
 
     commands.apply(product, to=LOWERCASE)
@@ -106,10 +106,10 @@ def test_the_product_migration_lowercases_emails_and_refuses_a_plain_rollback(pr
     with pytest.raises(Refused, match=f"irreversible data migration {LOWERCASE}") as info:
         commands.rollback(product)
     assert "lowercase_user_emails, lowercase_invitation_emails" in str(info.value)
-    assert LOWERCASE not in {p["id"] for p in commands.status(product).pending}
+    assert LOWERCASE not in {p.id for p in commands.status(product).pending}
 
     commands.rollback(product, force=True)
-    assert LOWERCASE in {p["id"] for p in commands.status(product).pending}
+    assert LOWERCASE in {p.id for p in commands.status(product).pending}
     assert query(db_url, "SELECT count(*) FROM users WHERE email <> lower(email)") == [(0,)]
     # applied again, it finds nothing to change
     commands.apply(product, to=LOWERCASE)

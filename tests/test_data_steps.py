@@ -262,7 +262,7 @@ def test_a_failing_backward_batch_says_to_roll_back_again_and_resumes(project, t
     commands.rollback(settings)
     # each row undone exactly once, the interrupted run's batches not again
     assert query(url, "SELECT count(slug), min(n), max(n) FROM items") == [(0, 1, 1)]
-    assert [p["id"] for p in commands.status(settings).pending] == ["0002_slugs"]
+    assert [p.id for p in commands.status(settings).pending] == ["0002_slugs"]
     assert _checkpoints(url) == []
 
 
@@ -294,12 +294,12 @@ def test_dry_run_counts_the_rows_read_only(project):
     url = _url(project)
     # before 0001 is applied the table does not exist: nothing to count yet
     plan = commands.apply(settings, dry_run=True).migrations
-    assert "items does not exist yet, rows not counted" in plan[1]["sql"]
+    assert "items does not exist yet, rows not counted" in plan[1].sql
     commands.apply(settings, to="0001_items")
     query(url, "UPDATE items SET slug = 'x' WHERE id <= 1234")
     plan = commands.apply(settings, dry_run=True).migrations
-    assert [p["id"] for p in plan] == ["0002_slugs"]
-    assert "3,766 row(s) would be touched" in plan[0]["sql"]
+    assert [p.id for p in plan] == ["0002_slugs"]
+    assert "3,766 row(s) would be touched" in plan[0].sql
     result = run_mig(["apply", "-d", url, "--dry-run"], cwd=project)
     assert result.returncode == 0, result.stderr
     assert "-- python: data step slugify on items" in result.stdout
@@ -324,7 +324,7 @@ def test_dry_run_of_a_step_on_a_table_without_its_column_yet_says_so(project):
     write_project(project, files)
     settings = resolve(database=_url(project), project_dir=project, env={})
     commands.apply(settings, to="0001_items")
-    text = commands.apply(settings, dry_run=True).migrations[1]["sql"]
+    text = commands.apply(settings, dry_run=True).migrations[1].sql
     assert "rows not counted" in text and 'column "extra" does not exist' in text
 
 

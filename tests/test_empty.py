@@ -60,8 +60,8 @@ def test_empty_migrations_apply_as_recorded_noops(tmp_path, db_url):
     settings = _project(tmp_path, db_url, EMPTY)
     said: list[str] = []
     report = commands.apply(settings, report=said.append)
-    assert [m["id"] for m in report.migrations] == ALL_IDS
-    assert [m["id"] for m in report.migrations if m["empty"]] == EMPTY_IDS
+    assert [m.id for m in report.migrations] == ALL_IDS
+    assert [m.id for m in report.migrations if m.empty] == EMPTY_IDS
     for mid in EMPTY_IDS:
         assert any(line.startswith(f"applied {mid} (empty: nothing to run; ") for line in said)
     assert "applied 0001_a (" in "\n".join(said) and "0001_a (empty" not in "\n".join(said)
@@ -73,7 +73,7 @@ def test_empty_migrations_apply_as_recorded_noops(tmp_path, db_url):
     assert query(db_url, "SELECT count(*) FROM _mig_partial") == [(0,)]
     status = commands.status(settings, check=True)
     assert status.current and status.problems == []
-    assert [a["id"] for a in status.applied] == ALL_IDS
+    assert [a.id for a in status.applied] == ALL_IDS
     assert commands.apply(settings).migrations == []
     # yoyo itself (what `yoyo list` reads) sees every one applied
     from yoyo import get_backend, read_migrations
@@ -120,9 +120,9 @@ def test_empty_migrations_roll_back_as_noops(tmp_path, db_url):
     commands.apply(settings)
     said: list[str] = []
     plan = commands.rollback(settings, to="0001_a", dry_run=True, yes=True)
-    assert [m["id"] for m in plan.migrations if m["empty"]] == list(reversed(EMPTY_IDS))
+    assert [m.id for m in plan.migrations if m.empty] == list(reversed(EMPTY_IDS))
     report = commands.rollback(settings, to="0001_a", yes=True, report=said.append)
-    assert [m["id"] for m in report.migrations] == ["0008_b", *reversed(EMPTY_IDS)]
+    assert [m.id for m in report.migrations] == ["0008_b", *reversed(EMPTY_IDS)]
     assert any(line.startswith("rolled back 0005_zero (empty: nothing to run; ")
                for line in said)
     assert _tables(db_url) == {"a"}
@@ -168,9 +168,9 @@ def test_an_empty_migration_with_statements_in_its_rollback_runs_them(tmp_path, 
                          " WHERE migration_id = '0003_only_down'") == [("sql",)]
     said: list[str] = []
     plan = commands.rollback(settings, dry_run=True)
-    assert [(m["id"], m["empty"]) for m in plan.migrations] == [("0003_only_down", False)]
+    assert [(m.id, m.empty) for m in plan.migrations] == [("0003_only_down", False)]
     report = commands.rollback(settings, report=said.append)
-    assert [(m["id"], m["empty"]) for m in report.migrations] == [("0003_only_down", False)]
+    assert [(m.id, m.empty) for m in report.migrations] == [("0003_only_down", False)]
     assert not any("empty" in line for line in said)
     assert query(db_url, "SELECT column_default FROM information_schema.columns"
                          " WHERE table_name = 'a'") == [("1",)]
@@ -188,7 +188,7 @@ def test_an_empty_migration_whose_file_is_gone_rolls_back_from_its_record(tmp_pa
     (tmp_path / "migrations" / "0002_other_branch.sql").unlink()
     (tmp_path / "migrations" / "0003_other_branch.py").unlink()
     report = commands.rollback(settings, steps=2, yes=True)
-    assert [(m["id"], m.get("stored"), m["empty"]) for m in report.migrations] == [
+    assert [(m.id, m.stored, m.empty) for m in report.migrations] == [
         ("0003_other_branch", True, True), ("0002_other_branch", True, True)]
     assert _recorded(db_url) == (["0001_a"], ["0001_a"])
 
@@ -196,7 +196,7 @@ def test_an_empty_migration_whose_file_is_gone_rolls_back_from_its_record(tmp_pa
 def test_empty_migrations_in_a_single_transaction_release(tmp_path, db_url):
     settings = _project(tmp_path, db_url, EMPTY)
     report = commands.apply(settings, single_transaction=True)
-    assert [m["id"] for m in report.migrations if m["empty"]] == EMPTY_IDS
+    assert [m.id for m in report.migrations if m.empty] == EMPTY_IDS
     assert _tables(db_url) == {"a", "b"}
     assert _recorded(db_url)[0] == ALL_IDS
 
@@ -213,7 +213,7 @@ def test_a_comment_only_piece_of_a_non_transactional_migration_is_not_sent(tmp_p
         "0001_nt.sql": "-- transactional: false\nCREATE TABLE a (id int);\n"
                        "/* the index follows later */\n"})
     report = commands.apply(settings)
-    assert [m["empty"] for m in report.migrations] == [False]
+    assert [m.empty for m in report.migrations] == [False]
     assert _tables(db_url) == {"a"}
 
 
@@ -303,7 +303,7 @@ def test_a_file_of_semicolons_and_comments_is_empty_not_an_empty_query(tmp_path,
     settings = _project(tmp_path, db_url, {"0001_semi.sql": ";\n-- nothing\n;;\n",
                                            "0002_semi_nt.sql": "-- transactional: false\n;\n"})
     report = commands.apply(settings)
-    assert [(m["id"], m["empty"]) for m in report.migrations] == [
+    assert [(m.id, m.empty) for m in report.migrations] == [
         ("0001_semi", True), ("0002_semi_nt", True)]
     assert _recorded(db_url)[0] == ["0001_semi", "0002_semi_nt"]
 
@@ -315,7 +315,7 @@ def test_sql_steps_of_a_python_migration_that_hold_no_statement_run_nothing(tmp_
                      "         group([step('-- to do', '/* nothing */')])]\n"})
     (template,) = commands.new(settings, "not written yet", python=True)
     report = commands.apply(settings)
-    assert [(m["id"], m["empty"]) for m in report.migrations] == [
+    assert [(m.id, m.empty) for m in report.migrations] == [
         ("0001_a", False), (template.stem, True)]
     assert _tables(db_url) == {"a"}
     commands.rollback(settings)  # the template's: nothing to undo

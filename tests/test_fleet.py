@@ -292,7 +292,7 @@ def test_a_no_op_run_skips_only_the_targets_at_head(pg_server, few, tmp_path) ->
         report = mig.status(one)
         assert (head is not None) == (name in (at_head, also_at_head, behind)), name
         if head is not None:
-            assert report.current and head.version == report.applied[-1]["id"] == HEAD
+            assert report.current and head.version == report.applied[-1].id == HEAD
     # an edited file on disk (the same records) is no longer at head anywhere
     changed = [dataclasses.replace(s, _checksum="0" * 64) if s.id == HEAD else s
                for s in scripts]

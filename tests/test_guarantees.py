@@ -339,7 +339,7 @@ def test_busy_table_makes_the_migration_fail_fast(tmp_path, db_url):
     finally:
         reader.close()
     assert "lock timeout" in str(info.value) and "lock_timeout" in info.value.hint
-    assert [p["id"] for p in commands.status(settings).pending] == ["0002_alter"]
+    assert [p.id for p in commands.status(settings).pending] == ["0002_alter"]
 
 
 def test_lock_wait_times_out_naming_the_holder(tmp_path, db_url):

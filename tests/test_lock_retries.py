@@ -59,7 +59,7 @@ def test_a_lock_released_during_the_retries_lets_the_migration_succeed(tmp_path,
         thread.join(timeout=60)
     assert not thread.is_alive()
     assert not isinstance(outcome[0], Exception), outcome[0]
-    assert [m["id"] for m in outcome[0].migrations] == ["0001_alter"]
+    assert [m.id for m in outcome[0].migrations] == ["0001_alter"]
     assert query(db_url, "SELECT count(*) FROM information_schema.columns"
                          " WHERE table_name = 'busy' AND column_name = 'a'") == [(1,)]
     note = failed[0]

@@ -82,3 +82,43 @@ def test_the_api_page_lists_every_verb_of_mig_commands():
     assert missing == []
     assert all(callable(getattr(commands, n)) and getattr(commands, n).__doc__
                for n in commands.__all__)
+
+
+def _type_checking_imports(path: Path) -> dict[str, str]:
+    """The names a package's ``if TYPE_CHECKING:`` block imports, each with the module it
+    names relative to the package (``.migrate`` -> ``migrate``)."""
+    import ast
+
+    found: dict[str, str] = {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for inner in node.body:
+                assert isinstance(inner, ast.ImportFrom) and inner.level == 1, ast.dump(inner)
+                for alias in inner.names:
+                    found[alias.asname or alias.name] = inner.module or ""
+    return found
+
+
+def test_the_type_checking_imports_agree_with_the_verb_table():
+    """One table (``_WHERE``) says where each lazy name lives; ``__all__`` is derived from it,
+    and the imports type checkers read must name the same names from the same modules."""
+    import mig.commands
+    import mig.testing
+
+    for package in (mig, mig.commands, mig.testing):
+        where = package._WHERE  # noqa: SLF001  (the table under test)
+        imported = _type_checking_imports(Path(package.__file__))
+        assert imported == where, package.__name__
+        assert set(where) <= set(package.__all__), package.__name__
+        assert sorted(dir(package)) == sorted(package.__all__), package.__name__
+        for name in where:
+            assert getattr(package, name) is not None, f"{package.__name__}.{name}"
+
+
+def test_a_type_checking_import_missing_from_the_table_is_found(tmp_path):
+    """The comparison fails on a package whose imports name a verb its table lacks."""
+    (tmp_path / "__init__.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from .migrate import apply, rollback\n"
+        "_WHERE = {'apply': 'migrate'}\n")
+    assert _type_checking_imports(tmp_path / "__init__.py") != {"apply": "migrate"}

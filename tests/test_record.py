@@ -155,14 +155,14 @@ def test_an_edited_partial_migration_is_refused_then_resumed_by_content(tmp_path
     with pytest.raises(StatementFailed, match="1 of 2 step"):
         commands.apply(settings)
     status = commands.status(settings)
-    assert [(p["id"], p["summary"]) for p in status.partial] == [
+    assert [(p.id, p.summary) for p in status.partial] == [
         ("0001_nt", "partial: 1 of 2 steps applied")]
     assert not status.current
     # a fix inserted at the top, and the failing statement corrected
     path = tmp_path / "migrations" / "0001_nt.sql"
     path.write_text("-- transactional: false\nCREATE TABLE fix (id int);\n"
                     "CREATE TABLE nt (id int);\nCREATE INDEX CONCURRENTLY nt_x ON nt (id);\n")
-    assert [e["problem"] for e in commands.status(settings).edited] == ["edited-partial"]
+    assert [e.kind for e in commands.status(settings).edited] == ["edited-partial"]
     with pytest.raises(ChecksumMismatch) as info:
         commands.apply(settings)
     text = str(info.value)
@@ -192,7 +192,7 @@ def test_an_interrupted_rollback_is_not_current_anywhere(tmp_path, db_url):
     assert "1 of 2 step(s) undone; 0001_uv is still recorded as applied" in str(info.value)
     assert "nothing of this" not in str(info.value)
     status = commands.status(settings)
-    assert [p["summary"] for p in status.partial] == ["rolling back: 1 of 2 steps undone"]
+    assert [p.summary for p in status.partial] == ["rolling back: 1 of 2 steps undone"]
     assert not status.current
     env = {"MIG_DATABASE_URL": db_url}
     result = run_mig(["status", "--exit-code"], cwd=tmp_path, env=env)
@@ -219,9 +219,9 @@ def test_an_invalid_index_of_a_failed_cic_is_named_and_rebuilt(tmp_path, pg_serv
     with pytest.raises(StatementFailed, match="could not create unique index"):
         commands.apply(settings)
     status = commands.status(settings, check=True, scratch=pg_server.url())
-    assert [i["name"] for i in status.invalid_indexes] == ["t_n"]
-    assert status.invalid_indexes[0]["sql"] == 'DROP INDEX CONCURRENTLY IF EXISTS "public"."t_n";'
-    assert {p["kind"] for p in status.problems} == {"partial", "invalid-index"}
+    assert [i.name for i in status.invalid_indexes] == ["t_n"]
+    assert status.invalid_indexes[0].sql == 'DROP INDEX CONCURRENTLY IF EXISTS "public"."t_n";'
+    assert {p.kind for p in status.problems} == {"partial", "invalid-index"}
     result = run_mig(["status", "--check"], cwd=tmp_path, env={"MIG_DATABASE_URL": db_url,
                                                             "MIG_SCRATCH_SERVER": pg_server.url()})
     assert result.returncode == 7, result
@@ -233,9 +233,8 @@ def test_an_invalid_index_of_a_failed_cic_is_named_and_rebuilt(tmp_path, pg_serv
     # the history needs the duplicate deleted by hand: on an empty database it does not build,
     # and the check says it compared nothing rather than report what the build lacks
     (problem,) = commands.status(settings, check=True, scratch=pg_server.url()).problems
-    assert problem["kind"] == "unchecked", problem
-    assert "0002_cic" in problem["message"] and "could not create unique index" in problem[
-        "message"]
+    assert problem.kind == "unchecked", problem
+    assert "0002_cic" in problem.message and "could not create unique index" in problem.message
 
 
 def test_check_sees_an_applied_migrations_missing_table(tmp_path, pg_server, db_url):
@@ -244,7 +243,7 @@ def test_check_sees_an_applied_migrations_missing_table(tmp_path, pg_server, db_
     assert commands.status(settings, check=True, scratch=pg_server.url()).problems == []
     query(db_url, "DROP TABLE v")
     problems = commands.status(settings, check=True, scratch=pg_server.url()).problems
-    assert [(p["kind"], p["subject"]) for p in problems] == [("missing-object", "public.v")]
+    assert [(p.kind, p.subject) for p in problems] == [("missing-object", "public.v")]
 
 
 # -- serialisation and leftovers (items 14, 15, 16) --------------------------------------------
@@ -283,7 +282,7 @@ def test_verify_sweeps_the_scratch_databases_a_killed_run_left(tmp_path, pg_serv
         settings = _project(tmp_path, db_url, {"0001_a.sql": "CREATE TABLE a (id int);\n",
                                                "0001_a.rollback.sql": "DROP TABLE a;\n"})
         status = commands.status(settings, check=True, scratch=pg_server.url())
-        assert [(p["kind"], p["subject"]) for p in status.problems] == [
+        assert [(p.kind, p.subject) for p in status.problems] == [
             ("scratch-database", f"mig_verify_{gone}_0123456789ab")]
         lines: list[str] = []
         verify(settings, scratch=pg_server.url(), report=lines.append)
@@ -335,7 +334,7 @@ def test_a_lost_connection_names_its_cause_and_what_stays_applied(tmp_path, db_u
     assert "applied before it in this run (and still applied): 0001_a" in err
     assert "unexpected InterfaceError" not in err and "connection already closed" not in err
     status = commands.status(resolve(database=db_url, project_dir=tmp_path, env={}))
-    assert [p["summary"] for p in status.partial] == ["partial: 1 of 3 steps applied"]
+    assert [p.summary for p in status.partial] == ["partial: 1 of 3 steps applied"]
 
 
 def test_a_lost_connection_in_a_transactional_migration(tmp_path, db_url):
@@ -391,7 +390,7 @@ def test_a_failed_rollback_says_the_migration_is_still_applied(tmp_path, db_url)
     settings = _project(tmp_path, db_url, {"0001_a.sql": "CREATE TABLE a (id int);\n",
                                            "0001_a.rollback.sql": "DROP TABLE a;\nSELECT 1/0;\n"})
     report = commands.apply(settings)
-    assert report.duration_ms >= sum(m["duration_ms"] for m in report.migrations)
+    assert report.duration_ms >= sum(m.duration_ms for m in report.migrations)
     with pytest.raises(StatementFailed) as info:
         commands.rollback(settings)
     text = str(info.value)

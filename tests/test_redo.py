@@ -34,7 +34,7 @@ def test_redo_rolls_back_the_newest_and_applies_it_again(project, db_url):
     assert all(isinstance(m["duration_ms"], int) for m in data["migrations"])
     assert isinstance(data["duration_ms"], int) and data["action"] == "redo"
     assert query(db_url, "SELECT count(*) FROM b") == [(0,)]
-    assert [a["id"] for a in commands.status(settings).applied] == ["0001_a", "0002_b"]
+    assert [a.id for a in commands.status(settings).applied] == ["0001_a", "0002_b"]
     history = [(e.operation, e.migration) for e in commands.history(settings).events]
     assert history[-2:] == [("rollback", "0002_b"), ("apply", "0002_b")]
 

@@ -35,7 +35,7 @@ def test_a_failing_migration_leaves_nothing_of_the_release(tmp_path, db_url):
                          " UNION SELECT xmin::text FROM _mig_migrations"
                          " UNION SELECT xmin::text FROM _yoyo_migration")
     assert len(xids) == 1
-    assert [a["id"] for a in commands.status(settings).applied] == ["0001_a", "0002_b", "0003_c"]
+    assert [a.id for a in commands.status(settings).applied] == ["0001_a", "0002_b", "0003_c"]
     assert query(db_url, "SELECT rollback_sql FROM _mig_migrations WHERE migration_id = '0003_c'"
                  ) == [("DROP TABLE c;\n",)]
 

@@ -69,11 +69,11 @@ def test_a_migration_whose_file_is_gone_is_rolled_back_from_its_stored_copy(tmp_
 
     status = run_mig(["status", "-d", db_url], cwd=tmp_path)
     assert "0002_b: applied, but not on disk; its rollback was stored" in status.stdout
-    assert commands.status(settings).edited == [
+    assert [e.to_json() for e in commands.status(settings).edited] == [
         {"id": "0002_b", "problem": "missing", "recorded": ANY, "current": None,
          "rollback": "sql"}]
     plan = commands.rollback(settings, dry_run=True)
-    assert plan.migrations[0]["sql"] == "DROP TABLE b;" and plan.migrations[0]["stored"]
+    assert plan.migrations[0].sql == "DROP TABLE b;" and plan.migrations[0].stored
 
     result = run_mig(["rollback", "-d", db_url], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -94,7 +94,7 @@ def test_a_non_transactional_stored_rollback_runs_statement_by_statement(tmp_pat
     commands.apply(settings)
     _gone(tmp_path, "0002_idx.sql", "0002_idx.rollback.sql")
     report = commands.rollback(settings)
-    assert report.migrations[0]["id"] == "0002_idx" and report.migrations[0]["stored"]
+    assert report.migrations[0].id == "0002_idx" and report.migrations[0].stored
     assert query(db_url, "SELECT count(*) FROM pg_indexes WHERE tablename = 't'") == [(0,)]
 
 
@@ -103,7 +103,7 @@ def test_what_was_not_stored_is_refused_unless_forced(tmp_path, db_url):
     settings = resolve(database=db_url, project_dir=tmp_path, env={})
     commands.apply(settings)
     _gone(tmp_path, "0003_c.py")
-    assert commands.status(settings).edited[0]["rollback"] == "python"
+    assert commands.status(settings).edited[0].rollback == "python"
     with pytest.raises(Refused, match="0003_c is applied but its file is gone, and its rollback"
                        " is Python code"):
         commands.rollback(settings)
@@ -114,4 +114,4 @@ def test_what_was_not_stored_is_refused_unless_forced(tmp_path, db_url):
         commands.rollback(settings)
     commands.rollback(settings, force=True)  # forgets the record; the table stays
     assert "c" in tables(db_url)
-    assert [a["id"] for a in commands.status(settings).applied] == ["0001_a", "0002_b"]
+    assert [a.id for a in commands.status(settings).applied] == ["0001_a", "0002_b"]

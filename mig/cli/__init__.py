@@ -90,6 +90,12 @@ def _details(exc: BaseException) -> dict[str, object]:
             and value not in (None, [], {})}
 
 
+def _jsonable(value: object) -> object:
+    """What ``json`` cannot write itself: a record by its JSON form, anything else as text."""
+    to_json = getattr(value, "to_json", None)
+    return to_json() if callable(to_json) else str(value)
+
+
 def _error_json(run: Run, exc: BaseException, message: str, hint: str | None,
                 exit_code: int) -> None:
     """An error as one JSON object on stdout, for a ``--json`` caller that reads stdout only
@@ -104,7 +110,7 @@ def _error_json(run: Run, exc: BaseException, message: str, hint: str | None,
     details = _details(exc) if isinstance(exc, MigError) else {}
     if details:
         data["details"] = details
-    text = json.dumps(data, indent=2, default=str)
+    text = json.dumps(data, indent=2, default=_jsonable)
     click.echo(redact(text, *_secrets(run), *(json.dumps(s)[1:-1] for s in _secrets(run))))
 
 

@@ -146,9 +146,6 @@ def lock_options(func: Callable) -> Callable:
 
 def settings_from(params: dict[str, Any]) -> Settings:
     """Resolve the settings from a command's parsed options (consumed from ``params``)."""
-    keys = ("lock_wait", "db_lock_timeout", "db_lock_attempts", "db_lock_retry_wait",
-            "allow_out_of_order", "statement_timeout", "seeds_dir", "app_role",
-            "profile", "allow_insecure_tls", "sslmode", "sslrootcert", "sslcert", "sslkey")
     database = params.pop("database", None)
     old_lock_wait = params.pop("old_lock_wait", None)
     if old_lock_wait is not None:
@@ -163,7 +160,20 @@ def settings_from(params: dict[str, Any]) -> Settings:
             database=database,
             config_file=params.pop("config_file", None),
             fleet=bool(params.get("fleet")),
-            **{k: params.pop(k) for k in keys if k in params},
+            lock_wait=params.pop("lock_wait", None),
+            db_lock_timeout=params.pop("db_lock_timeout", None),
+            db_lock_attempts=params.pop("db_lock_attempts", None),
+            db_lock_retry_wait=params.pop("db_lock_retry_wait", None),
+            allow_out_of_order=params.pop("allow_out_of_order", None),
+            statement_timeout=params.pop("statement_timeout", None),
+            seeds_dir=params.pop("seeds_dir", None),
+            app_role=params.pop("app_role", None),
+            profile=params.pop("profile", None),
+            allow_insecure_tls=params.pop("allow_insecure_tls", None),
+            sslmode=params.pop("sslmode", None),
+            sslrootcert=params.pop("sslrootcert", None),
+            sslcert=params.pop("sslcert", None),
+            sslkey=params.pop("sslkey", None),
         )
     run = current_run()
     run.database_given = database is not None
@@ -196,7 +206,7 @@ def with_target(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """``--json`` output with the database it acted on (``mig.commands.target``)."""
     from ..commands import target
 
-    return {"database": target(settings), **data}
+    return {"database": target(settings).to_json(), **data}
 
 
 class Printer:
@@ -209,6 +219,11 @@ class Printer:
     def line(self, text: str = "") -> None:
         if not self.quiet:
             click.echo(text)
+
+    def lines(self, texts: list[str]) -> None:
+        """Each of ``texts`` as :meth:`line` prints it."""
+        for text in texts:
+            self.line(text)
 
     def detail(self, text: str) -> None:
         if self.verbose and not self.quiet:

@@ -74,7 +74,7 @@ def reset(settings: Settings, out: Printer, *, yes: bool) -> int:
 def stop(settings: Settings, out: Printer) -> int:
     """Stop the embedded server (its data stays)."""
     if commands.stop_embedded(settings):
-        data = commands.target(settings)["embedded_data"]
+        data = commands.target(settings).embedded_data
         out.line(f"stopped the embedded server (data in {data})")
     else:
         out.line("the embedded server is not running")

@@ -40,7 +40,7 @@ def wait(settings: Settings, out: Printer, *, timeout: float, interval: float,
         out.line(f"the database is at the newest migration ({len(report.applied)} applied)")
     else:
         # with --allow-newer, what is applied but not on disk (and sorts after it all)
-        newer = ", ".join(p["id"] for p in report.edited if p["problem"] == "missing")
+        newer = ", ".join(p.id for p in report.edited if p.kind == "missing")
         out.line(f"the database has every migration of this release ({len(report.applied)} "
                  f"applied), and newer ones not on disk: {newer}")
     return EXIT_OK

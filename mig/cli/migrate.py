@@ -24,25 +24,14 @@ from ._common import (
 from .fleet import FleetParams, fleet_options
 
 
-def _print_plan(out: Printer, report: RunReport, verb: str) -> None:
-    if not report.migrations:
-        out.line(f"nothing to {verb}")
-        return
-    for entry in report.migrations:
-        mode = "" if entry["transactional"] else " (non-transactional)"
-        if entry["empty"]:
-            mode += " (empty: nothing to run)"
-        click.echo(f"-- {verb} {entry['id']}{mode}")
-        if entry["sql"]:
-            click.echo(entry["sql"])
-        click.echo()
-    out.line(f"-- dry run: {len(report.migrations)} migration(s) would {verb}; nothing was changed")
-
-
-def _empty_note(report: RunReport) -> str:
-    """How many of the run's migrations were empty (each is named on its progress line)."""
-    empty = sum(1 for entry in report.migrations if entry.get("empty"))
-    return f", {empty} of them empty (nothing to run)" if empty else ""
+def _print_run(out: Printer, report: RunReport) -> None:
+    """A run's lines; a dry run's SQL is printed whatever -q says (it was asked for)."""
+    lines = report.lines()
+    if report.dry_run:
+        for text in lines[:-1]:
+            click.echo(text)
+        lines = lines[-1:]
+    out.lines(lines)
 
 
 @cli.command()
@@ -83,26 +72,17 @@ def apply(settings: Settings, out: Printer, *, to: str | None, dry_run: bool, as
     announce(settings, out)
     report = commands.apply(settings, to=to, dry_run=dry_run,
                             single_transaction=single_transaction, report=out.report)
-    seeded = None
-    if (with_seed or seed_env) and not dry_run:
-        seeded = commands.seed(settings, env=seed_env, report=out.report)
+    seeded = (commands.seed(settings, env=seed_env, report=out.report)
+              if (with_seed or seed_env) and not dry_run else None)
     if as_json:
-        data = report.to_json()
-        if seeded is not None:
-            data["seed"] = seeded.to_json()
-        out.json(with_target(data, settings))
-    elif dry_run:
-        _print_plan(out, report, "apply")
-    elif report.migrations:
-        out.line(f"applied {len(report.migrations)} migration(s) in {report.duration_ms} ms"
-                 f"{_empty_note(report)}")
+        seed = {} if seeded is None else {"seed": seeded.to_json()}
+        out.json(with_target({**report.to_json(), **seed}, settings))
     else:
-        out.line("nothing to apply: the database is at the newest migration")
-    for mid in report.adopted:
-        out.detail(f"adopted {mid} (applied by plain yoyo; checksum recorded now)")
+        _print_run(out, report)
+    for text in report.details():
+        out.detail(text)
     if seeded is not None and not as_json:
-        for line in seeded.lines():
-            out.line(line)
+        out.lines(seeded.lines())
     return EXIT_OK
 
 
@@ -140,13 +120,8 @@ def rollback(settings: Settings, out: Printer, *, steps: int | None, to: str | N
                                report=out.report)
     if as_json:
         out.json(with_target(report.to_json(), settings))
-    elif dry_run:
-        _print_plan(out, report, "roll back")
-    elif report.migrations:
-        out.line(f"rolled back {len(report.migrations)} migration(s){_empty_note(report)}"
-                 f" in {report.duration_ms} ms")
     else:
-        out.line("nothing to roll back")
+        _print_run(out, report)
     return EXIT_OK
 
 
@@ -171,10 +146,8 @@ def redo(settings: Settings, out: Printer, *, force: bool, as_json: bool) -> int
     report = commands.redo(settings, force=force, report=out.report)
     if as_json:
         out.json(with_target(report.to_json(), settings))
-    elif report.migrations:
-        out.line(f"redid {report.migrations[0]['id']} in {report.duration_ms} ms")
     else:
-        out.line("nothing to redo: no migration is applied")
+        _print_run(out, report)
     return EXIT_OK
 
 
@@ -198,11 +171,7 @@ def new(settings: Settings, out: Printer, *, name: str, kind: str) -> int:
 def repair(settings: Settings, out: Printer) -> int:
     """Accept the current checksums of edited applied migrations (recorded in _mig_log)."""
     announce(settings, out)
-    repaired = commands.repair(settings, report=out.report)
-    for r in repaired:
-        out.line(f"{r['id']}: {r['action']}")
-    if not repaired:
-        out.line("nothing to repair: every applied migration matches its file")
+    out.lines(commands.repair(settings, report=out.report).lines())
     return EXIT_OK
 
 

@@ -10,8 +10,9 @@ what ``mig diff`` needs.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ..lazy import exports, public
 
 if TYPE_CHECKING:
     from .adopt import baseline, foreign_histories, init
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
     from .state import current, migration_ids, status
     from .verification import verify
 
-# Which module of this package holds which verb.
+# Which module of this package holds which verb: the one table of the verbs; __all__ and the
+# lazy attributes come from it, and the TYPE_CHECKING imports above must agree with it.
 _WHERE = {
     "apply": "migrate",
     "rollback": "migrate",
@@ -78,50 +80,6 @@ _WHERE = {
     "import_history": "imports",
 }
 
-__all__ = [
-    "check_template",
-    "create_database",
-    "baseline",
-    "foreign_histories",
-    "init",
-    "apply",
-    "current",
-    "database_url",
-    "describe",
-    "diff",
-    "hash_history",
-    "history",
-    "import_history",
-    "lint",
-    "migration_ids",
-    "new",
-    "redo",
-    "repair",
-    "require_head",
-    "rollback",
-    "schema_diagram",
-    "schema_snapshot",
-    "schema_sql",
-    "seed",
-    "status",
-    "stop_embedded",
-    "start_embedded",
-    "embedded_state",
-    "reset_embedded",
-    "prune_servers",
-    "remove_embedded",
-    "target",
-    "update_diagram",
-    "verify",
-    "wait",
-]
+__all__ = public(_WHERE)
 
-
-def __getattr__(name: str) -> object:  # names not imported above: an error for mypy
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = exports(__name__, _WHERE)

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..config import Settings
-from ..engine.connect import describe_target, open_database
+from ..engine.connect import open_database
 from ..engine.connect import target as _target
 from ..errors import NeedsConfirmation, Refused
+from ..reports import Target
 
 if TYPE_CHECKING:
     from ..server import Swept
@@ -154,18 +155,19 @@ def remove_embedded(settings: Settings) -> str | None:
     return str(server.datadir)
 
 
-def target(settings: Settings) -> dict[str, str | None]:
+def target(settings: Settings) -> Target:
     """Which database a command with these settings acts on, without connecting: ``url``
     (password masked; for the embedded server, once it runs), ``source`` and
-    ``embedded_data`` (its data folder). The CLI says it before every command that changes a
-    database (:func:`describe`), and puts it in their ``--json`` output as ``database``."""
+    ``embedded_data`` (its data folder), with ``describe()`` and ``to_json()``. The CLI
+    says it before every command that changes a database (:func:`describe`), and puts it in
+    their ``--json`` output as ``database``."""
     return _target(settings)
 
 
 def describe(settings: Settings) -> str:
     """:func:`target` as one line: ``postgresql://u:***@db/app (from MIG_DATABASE_URL)``, or
     ``embedded server, data in /project/.mig/pgdata``."""
-    return describe_target(_target(settings))
+    return _target(settings).describe()
 
 
 @dataclass(frozen=True)
@@ -206,8 +208,8 @@ def check_template(settings: Settings, template: str) -> str | None:
         return head.version
     report = status(at_template)
     raise TemplateNotAtHead(
-        template, pending=[m["id"] for m in report.pending],
-        edited=[m["id"] for m in report.edited], partial=[m["id"] for m in report.partial],
+        template, pending=[m.id for m in report.pending],
+        edited=[m.id for m in report.edited], partial=[m.id for m in report.partial],
         where=at_template.database.masked if at_template.database else template)
 
 
@@ -257,3 +259,4 @@ def create_database(settings: Settings, name: str, *, template: str,
         clone.drop(server, name)
         raise
     return CreatedDatabase(name, created.masked, template, head.version or version, ms)
+    return _target(settings).describe()

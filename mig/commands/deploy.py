@@ -7,7 +7,7 @@ import time
 
 from ..config import Settings
 from ..errors import DatabaseUnavailable, NotAtHead
-from ..reports import Line, Reporter, StatusReport, reporter
+from ..reports import Edited, Line, Reporter, StatusReport, reporter
 from .state import status
 
 
@@ -21,12 +21,12 @@ def require_head(settings: Settings, *, allow_newer: bool = False) -> StatusRepo
     current = status(settings)
     problems = [p for p in current.edited if not (allow_newer and _newer(p, current))]
     if current.partial:
-        runs = "; ".join(f"{p['id']} is {p['summary']}" for p in current.partial)
+        runs = "; ".join(f"{p.id} is {p.summary}" for p in current.partial)
         raise NotAtHead(f"the database is not at the newest migration: {runs}",
-                        hint=current.partial[0]["hint"])
+                        hint=current.partial[0].hint)
     if current.pending or problems:
-        pending = ", ".join(p["id"] for p in current.pending) or "none"
-        edited = ", ".join(p["id"] for p in problems) or "none"
+        pending = ", ".join(p.id for p in current.pending) or "none"
+        edited = ", ".join(p.id for p in problems) or "none"
         raise NotAtHead(f"the database is not at the newest migration (pending: {pending};"
                         f" edited: {edited})", hint="run 'mig apply' first")
     return current
@@ -63,9 +63,9 @@ def wait(settings: Settings, *, timeout: float, interval: float = 2.0,
         time.sleep(min(interval, left))
 
 
-def _newer(problem: dict, report: StatusReport) -> bool:
+def _newer(problem: Edited, report: StatusReport) -> bool:
     """Whether an applied migration missing on disk is newer than every one on disk."""
-    missing = {p["id"] for p in report.edited if p["problem"] == "missing"}
-    on_disk = [p["id"] for p in report.pending] + [
-        a["id"] for a in report.applied if a["id"] not in missing]
-    return problem["problem"] == "missing" and problem["id"] > max(on_disk, default="")
+    missing = {p.id for p in report.edited if p.kind == "missing"}
+    on_disk = [p.id for p in report.pending] + [
+        a.id for a in report.applied if a.id not in missing]
+    return problem.kind == "missing" and problem.id > max(on_disk, default="")

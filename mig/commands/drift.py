@@ -117,7 +117,8 @@ def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = 
         result = DiffReport(live_dsn.masked, server.masked, schema)
         build = [s for s in scripts if s.id in applied]
         result.pending = [s.id for s in scripts if s.id not in applied]
-        result.edited = [e for e in tracking.edited(scripts, rows) if e["problem"] == "edited"]
+        result.edited = [e.to_json() for e in tracking.edited(scripts, rows)
+                         if e.kind == "edited"]
         expected = build_schema(settings, server, build, hooks, schema=schema, report=say)
     result.migrations = [s.id for s in build]
     result.differences = comparison.differences(expected, live)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg2.errors
 
 from ..config import Settings
-from ..engine.connect import connect, open_database
+from ..engine.connect import connected, open_database
 from ..engine.history import read_history
 from ..errors import ConfigError, DatabaseUnavailable
 from ..reports import HistoryReport
@@ -62,16 +62,14 @@ def history(settings: Settings, *, migration: str | None = None,
     if when is not None and when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     dsn = open_database(settings)
-    conn = connect(dsn, verb="history")
-    try:
-        events = read_history(conn, settings.migration_table, migration=migration,
-                                       since=when)
-    except psycopg2.errors.InsufficientPrivilege as exc:
-        raise DatabaseUnavailable(
-            f"{dsn.masked}: this role may not read the migration logs: "
-            f"{str(exc).strip().splitlines()[0]}",
-            hint="run 'mig history' as the role that runs the migrations",
-        ) from None
-    finally:
-        conn.close()
-    return HistoryReport(dsn.masked, tuple(events), migration=migration, since=when)
+    with connected(dsn, "history") as conn:
+        try:
+            events = read_history(conn, settings.migration_table, migration=migration,
+                                  since=when)
+        except psycopg2.errors.InsufficientPrivilege as exc:
+            raise DatabaseUnavailable(
+                f"{dsn.masked}: this role may not read the migration logs: "
+                f"{str(exc).strip().splitlines()[0]}",
+                hint="run 'mig history' as the role that runs the migrations",
+            ) from None
+    return HistoryReport(dsn.masked, migration=migration, since=when, events=tuple(events))

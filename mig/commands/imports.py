@@ -15,6 +15,7 @@ from ..config import Settings
 from ..disk import importers, sumfile
 from ..disk import scripts as scripts_mod
 from ..errors import ConfigError, ImportRefused, MigError, did_you_mean
+from ..reports import JsonRecord
 
 NEXT_STEPS = """\
 next steps:
@@ -25,16 +26,12 @@ the schema is proven to match (docs/adopt.md, "Importing a history")"""
 
 
 @dataclass(frozen=True)
-class FileChange:
+class FileChange(JsonRecord):
     """What the import does to one file: ``create``, ``overwrite`` (``--force``), ``remove``
     (a rollback file the source has no down file for, ``--force``) or ``unchanged``."""
 
     path: str
     action: str
-
-    def to_json(self) -> dict:
-        """The change as --json prints it."""
-        return {"path": self.path, "action": self.action}
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ subclasses.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from psycopg2.extensions import connection
 
@@ -20,7 +21,7 @@ from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
 from ..engine import partial as partial_runs
 from ..engine import tracking, undo
-from ..engine.connect import connect, open_database
+from ..engine.connect import session
 from ..engine.lock import locked_connection
 from ..engine.prerequisites import create_schemas
 from ..engine.stored import StoredScript
@@ -31,29 +32,27 @@ from ..errors import (
     Refused,
     Unfinished,
 )
-from ..reports import Line, Reporter, RunReport, reporter
+from ..reports import (
+    Edited,
+    Line,
+    Repair,
+    RepairReport,
+    Reporter,
+    RunEntry,
+    RunReport,
+    reporter,
+)
 from ..yoyo import steps as yoyo_steps
 from .state import applied_as_on_disk, bad_files_first
 
 
 # -- shared steps ----------------------------------------------------------------------------
-def _refuse_edited(problems: list[dict]) -> None:
+def _refuse_edited(problems: list[Edited]) -> None:
     if not problems:
         return
-    lines = []
-    for p in problems:
-        if p["problem"] == "missing":
-            lines.append(f"  {p['id']}: applied, but its file is gone (deleted or renamed)"
-                         f" (recorded checksum {p['recorded'] or 'none'})")
-        elif p["problem"] == "edited-partial":
-            lines.append(f"  {p['path']}: {p['summary']}, and the file was edited since that"
-                         f" run started (then {p['recorded'][:12]}, now {p['current'][:12]}):"
-                         " resuming could skip or repeat statements")
-        else:
-            lines.append(f"  {p['path']}: edited after it was applied"
-                         f" (recorded {p['recorded'][:12]}, now {p['current'][:12]})")
     raise ChecksumMismatch(
-        "applied migrations no longer match their files:\n" + "\n".join(lines),
+        "applied migrations no longer match their files:\n"
+        + "\n".join(f"  {p.describe()}" for p in problems),
         problems=problems,
         hint="restore the files; if the change is intended (and already reflected in the "
         "database), accept it with 'mig repair' (for a partly applied migration: after "
@@ -140,7 +139,7 @@ def _refuse_non_transactional(release: list[Script]) -> None:
 
 
 def _dry_run_entry(script: Script | StoredScript, direction: str,
-                   conn: connection | None = None) -> dict:
+                   conn: connection | None = None) -> RunEntry:
     if direction == "apply":
         text = "\n".join(scripts_mod.describe_step(s, conn) for s in script.steps)
     else:  # the steps of a group() too, last first: as the runner rolls them back
@@ -152,12 +151,14 @@ def _dry_run_entry(script: Script | StoredScript, direction: str,
             elif action is not None:
                 parts.append(f"-- python: {getattr(action, '__qualname__', action)}")
         text = "\n".join(parts)
-    entry: dict[str, Any] = {"id": script.id, "path": str(script.path),
-                             "transactional": script.transactional, "sql": text,
-                             "empty": _runs_nothing(script, direction)}
-    if isinstance(script, StoredScript):
-        entry["stored"] = True
-    return entry
+    return RunEntry(id=script.id, path=str(script.path), transactional=script.transactional,
+                    sql=text, empty=_runs_nothing(script, direction),
+                    stored=isinstance(script, StoredScript))
+
+
+def _since(started: float) -> int:
+    """Milliseconds since ``started`` (a :func:`time.monotonic` reading)."""
+    return int((time.monotonic() - started) * 1000)
 
 
 #: How a progress line marks a migration that runs nothing (only its records change).
@@ -170,13 +171,76 @@ def _runs_nothing(script: Script | StoredScript, direction: str) -> bool:
     return script.empty and (direction == "apply" or script.rollback_empty)
 
 
-def _applied(script: Script, duration: int, say: Reporter) -> dict[str, Any]:
+def _applied(script: Script, duration: int, say: Reporter) -> RunEntry:
     """The report entry of an applied migration, its progress line said."""
     if script.empty:
         say(f"applied {script.id} ({_EMPTY}; {duration} ms)")
     else:
         say(f"applied {script.id} ({duration} ms)")
-    return {"id": script.id, "duration_ms": duration, "empty": script.empty}
+    return RunEntry(id=script.id, duration_ms=duration, empty=script.empty)
+
+
+@dataclass(frozen=True)
+class ApplyPlan:
+    """What an apply runs: ``pending`` (in order; empty: nothing), with the post-apply
+    ``hooks``, from ``scripts`` as they are on disk, over the ``applied`` records."""
+
+    applied: list[tracking.Applied]
+    scripts: list[Script]
+    hooks: list[Script]
+    pending: list[Script]
+
+
+def plan_apply(conn: connection, settings: Settings, scripts: list[Script],
+               hooks: list[Script], *, to: str | None,
+               single_transaction: bool) -> ApplyPlan:
+    """The migrations an apply runs on ``conn``'s database, every refusal raised first: the
+    same for a dry run and the real one.
+
+    ``scripts`` and ``hooks`` are :func:`mig.disk.scripts.scan`'s; they are imported
+    (:func:`mig.disk.scripts.prepared`) only when the database is not at head.
+    :raises ChecksumMismatch: an applied migration was edited, deleted or renamed.
+    :raises Unfinished: a rollback of a non-transactional migration did not finish.
+    :raises Refused: out of order, or non-transactional under ``single_transaction``.
+    """
+    applied = tracking.read_applied(conn, settings.migration_table)
+    partial = partial_runs.read_partial(conn)
+    _refuse_edited(tracking.edited(scripts, applied, partial))
+    _refuse_unfinished(partial, "apply")
+    if applied_as_on_disk(scripts, applied):
+        # the deploy path: no Python migration imported, no yoyo backend
+        return ApplyPlan(applied, scripts, hooks, [])
+    scripts, hooks = scripts_mod.prepared(scripts, hooks)
+    pending = _plan_apply(scripts, {a.id for a in applied}, to)
+    if not settings.allow_out_of_order:
+        _refuse_out_of_order(scripts, {a.id for a in applied}, pending)
+    if single_transaction:
+        _refuse_non_transactional(pending + hooks if pending else [])
+    return ApplyPlan(applied, scripts, hooks, pending)
+
+
+def plan_rollback(conn: connection, settings: Settings, scripts: list[Script], *,
+                  steps: int | None, to: str | None, all_applied: bool, force: bool,
+                  yes: bool, confirm: Callable[[list[str]], bool] | None
+                  ) -> list[Script | StoredScript]:
+    """The migrations a rollback takes back on ``conn``'s database, newest first, every
+    refusal raised first: the same for a dry run and the real one (see :func:`rollback`)."""
+    applied = tracking.read_applied(conn, settings.migration_table)
+    partial = partial_runs.read_partial(conn)
+    # A file that is gone is no obstacle: its stored rollback is used if it is rolled back.
+    _refuse_edited([p for p in tracking.edited(scripts, applied, partial)
+                    if p.kind != "missing"])
+    plan = undo.plan(conn, scripts, applied, steps=len(applied) if all_applied else steps,
+                     to=to, force=force)
+    _refuse_unfinished(partial, "rollback", plan)
+    if not force:
+        undo.refuse_irreversible(plan)
+    if len(plan) > 1 and not yes and not (confirm and confirm([s.id for s in plan])):
+        raise NeedsConfirmation(
+            f"this would roll back {len(plan)} migrations: {', '.join(s.id for s in plan)}",
+            hint="pass --yes to confirm rolling back more than one migration",
+        )
+    return plan
 
 
 # -- verbs -----------------------------------------------------------------------------------
@@ -197,80 +261,58 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
         migration pending.
     """
     say = reporter(report)
-    result = RunReport("apply", dry_run=dry_run)
     started = time.monotonic()
-    if dry_run:
-        scripts, hooks = scripts_mod.load(settings.sources)
-        conn = connect(open_database(settings), verb="apply --dry-run")
-        try:
-            conn.set_session(readonly=True)  # data steps count the rows they would touch
-            applied = tracking.read_applied(conn, settings.migration_table)
-            partial = partial_runs.read_partial(conn)
-            _refuse_edited([p for p in tracking.edited(scripts, applied, partial)
-                            if p["recorded"]])
-            _refuse_unfinished(partial, "apply")
-            plan = _plan_apply(scripts, {a.id for a in applied}, to)
-            if not settings.allow_out_of_order:
-                _refuse_out_of_order(scripts, {a.id for a in applied}, plan)
-            if single_transaction:
-                _refuse_non_transactional(plan + hooks if plan else [])
-            result.migrations = [_dry_run_entry(s, "apply", conn) for s in plan]
-        finally:
-            conn.close()
-        return result
-
     scripts, hooks = scripts_mod.scan(settings.sources)
     if to is not None:
         scripts_mod.target(scripts, to)
+    if dry_run:
+        with bad_files_first(scripts, hooks), \
+                session(settings, "apply --dry-run", readonly=True) as conn:
+            plan = plan_apply(conn, settings, scripts, hooks, to=to,
+                              single_transaction=single_transaction)
+            entries = [_dry_run_entry(s, "apply", conn) for s in plan.pending]
+        return RunReport("apply", dry_run=True, migrations=entries)
+
     with bad_files_first(scripts, hooks), \
             locked_connection(settings, "apply", say) as (dsn, conn), \
             contextlib.ExitStack() as stack:
-        # Recomputed under the lock: a process that waited sees what the leader applied.
-        applied = tracking.read_applied(conn, settings.migration_table)
-        partial = partial_runs.read_partial(conn)
-        _refuse_edited(tracking.edited(scripts, applied, partial))
-        _refuse_unfinished(partial, "apply")
-        if applied_as_on_disk(scripts, applied):
-            return result  # the deploy path: no Python migration imported, no yoyo backend
-        scripts, hooks = scripts_mod.prepared(scripts, hooks)
-        plan = _plan_apply(scripts, {a.id for a in applied}, to)
-        if not plan and all(a.checksum for a in applied):
-            return result  # nothing up to --to pending
-        if not settings.allow_out_of_order:
-            _refuse_out_of_order(scripts, {a.id for a in applied}, plan)
-        if single_transaction:
-            _refuse_non_transactional(plan + hooks if plan else [])
+        # Planned under the lock: a process that waited sees what the leader applied.
+        plan = plan_apply(conn, settings, scripts, hooks, to=to,
+                          single_transaction=single_transaction)
+        if not plan.pending and all(a.checksum for a in plan.applied):
+            return RunReport("apply")  # nothing (up to --to) pending, nothing to adopt
         from ..engine.lock import backend_on
         from ..engine.runner import make_runner
 
         for name in create_schemas(conn, settings.create_schemas):
             say(f"created schema {name} (create_schemas: the history expects it)")
         backend = backend_on(settings, dsn, conn, "apply")
-        result.adopted = _adopt(conn, scripts, applied)
+        adopted = _adopt(conn, plan.scripts, plan.applied)
         runner = stack.enter_context(contextlib.closing(make_runner(settings, backend, say)))
-        if single_transaction and plan:
-            release = plan + hooks
+        done: list[RunEntry] = []
+        if single_transaction and plan.pending:
+            release = plan.pending + plan.hooks
             for script, duration in zip(release, runner.apply_release(release)):
                 if script.post_apply:
                     say(f"ran post-apply hook {script.id}")
                 else:
-                    result.migrations.append(_applied(script, duration, say))
-            say(f"committed the release: {len(plan)} migration(s) in one transaction")
-            return result
+                    done.append(_applied(script, duration, say))
+            say(f"committed the release: {len(plan.pending)} migration(s) in one transaction")
+            return RunReport("apply", migrations=done, adopted=adopted)
         try:
-            for script, duration in runner.apply_grouped(plan):
-                result.migrations.append(_applied(script, duration, say))
+            for script, duration in runner.apply_grouped(plan.pending):
+                done.append(_applied(script, duration, say))
         except MigError as exc:
-            if result.migrations:
+            if done:
                 exc.message += ("\n  applied before it in this run (and still applied): "
-                                + ", ".join(m["id"] for m in result.migrations))
+                                + ", ".join(m.id for m in done))
             raise
-        if plan:
-            for hook in hooks:
+        if plan.pending:
+            for hook in plan.hooks:
                 runner.apply(hook)
                 say(f"ran post-apply hook {hook.id}")
-    result.duration_ms = int((time.monotonic() - started) * 1000)
-    return result
+    return RunReport("apply", duration_ms=_since(started), migrations=done,
+                     adopted=adopted)
 
 
 def rollback(settings: Settings, *, steps: int | None = None, to: str | None = None,
@@ -296,58 +338,36 @@ def rollback(settings: Settings, *, steps: int | None = None, to: str | None = N
     if steps is not None and steps < 1:
         raise MigError("--steps must be at least 1")
     scripts, _ = scripts_mod.load(settings.sources)
-    result = RunReport("rollback", dry_run=dry_run)
 
-    def checked_plan(conn: connection) -> list[Script | StoredScript]:
-        """The plan, refused exactly as the real rollback refuses it (dry runs too)."""
-        applied = tracking.read_applied(conn, settings.migration_table)
-        partial = partial_runs.read_partial(conn)
-        # A file that is gone is no obstacle: its stored rollback is used if it is rolled back.
-        _refuse_edited([p for p in tracking.edited(scripts, applied, partial)
-                        if p["problem"] != "missing"])
-        plan = undo.plan(conn, scripts, applied, steps=len(applied) if all_applied else steps,
-                         to=to, force=force)
-        _refuse_unfinished(partial, "rollback", plan)
-        if not force:
-            undo.refuse_irreversible(plan)
-        if len(plan) > 1 and not yes and not (confirm and confirm([s.id for s in plan])):
-            raise NeedsConfirmation(
-                f"this would roll back {len(plan)} migrations: {', '.join(s.id for s in plan)}",
-                hint="pass --yes to confirm rolling back more than one migration",
-            )
-        return plan
+    def planned(conn: connection) -> list[Script | StoredScript]:
+        return plan_rollback(conn, settings, scripts, steps=steps, to=to,
+                             all_applied=all_applied, force=force, yes=yes, confirm=confirm)
 
     if dry_run:
-        conn = connect(open_database(settings), verb="rollback --dry-run")
-        try:
-            plan = checked_plan(conn)
-        finally:
-            conn.close()
-        result.migrations = [_dry_run_entry(s, "rollback") for s in plan]
-        return result
+        with session(settings, "rollback --dry-run") as conn:
+            plan = planned(conn)
+        return RunReport("rollback", dry_run=True,
+                         migrations=[_dry_run_entry(s, "rollback") for s in plan])
 
     from ..engine.lock import locked_backend
     from ..engine.runner import make_runner
 
     with locked_backend(settings, "rollback", say) as backend, contextlib.ExitStack() as stack:
-        plan = checked_plan(backend.connection)
+        plan = planned(backend.connection)
         skipped = undo.irreversible(plan) if force else {}
         runner = stack.enter_context(contextlib.closing(make_runner(settings, backend, say)))
+        done: list[RunEntry] = []
         for script in plan:
             # a StoredScript stands in for a Script there (the runner's annotations say Script)
             duration = runner.rollback(script, forced=skipped.get(script.id))  # type: ignore[arg-type]
             noop = _runs_nothing(script, "rollback")
-            entry: dict[str, Any] = {"id": script.id, "duration_ms": duration, "empty": noop}
-            done = f"{_EMPTY}; {duration} ms" if noop else f"{duration} ms"
-            if isinstance(script, StoredScript):
-                entry["stored"] = True
-                say(f"rolled back {script.id} ({done}) using the rollback stored when it was"
-                    " applied: its file is gone")
-            else:
-                say(f"rolled back {script.id} ({done})")
-            result.migrations.append(entry)
-    result.duration_ms = int((time.monotonic() - started) * 1000)
-    return result
+            stored = isinstance(script, StoredScript)
+            took = f"{_EMPTY}; {duration} ms" if noop else f"{duration} ms"
+            say(f"rolled back {script.id} ({took})" + (
+                " using the rollback stored when it was applied: its file is gone"
+                if stored else ""))
+            done.append(RunEntry(id=script.id, duration_ms=duration, empty=noop, stored=stored))
+    return RunReport("rollback", duration_ms=_since(started), migrations=done)
 
 
 def redo(settings: Settings, *, force: bool = False,
@@ -364,15 +384,11 @@ def redo(settings: Settings, *, force: bool = False,
     """
     say = reporter(report)
     started = time.monotonic()
-    result = RunReport("redo")
     scripts, _ = scripts_mod.scan(settings.sources)
-    conn = connect(open_database(settings), verb="redo")
-    try:
+    with session(settings, "redo") as conn:
         applied = tracking.read_applied(conn, settings.migration_table)
-    finally:
-        conn.close()
     if not applied:
-        return result
+        return RunReport("redo")
     newest = applied[-1].id
     if newest not in {s.id for s in scripts}:
         raise Refused(
@@ -381,24 +397,21 @@ def redo(settings: Settings, *, force: bool = False,
             hint="restore its file (the branch it came from), or roll it back alone with"
             " 'mig rollback'")
     back = rollback(settings, steps=1, force=force, report=say)
-    for entry in back.migrations:
-        result.migrations.append({"action": "rollback", **entry})
+    done = [dataclasses.replace(entry, action="rollback") for entry in back.migrations]
     if not back.migrations:
-        return result
-    again = back.migrations[0]["id"]
+        return RunReport("redo")
+    again = back.migrations[0].id
     try:
         forward = apply(settings, to=again, report=say)
     except MigError as exc:
         exc.message += (f"\n  {again} was rolled back by this redo and is pending now: fix it"
                         " and run 'mig apply'")
         raise
-    for entry in forward.migrations:
-        result.migrations.append({"action": "apply", **entry})
-    result.duration_ms = int((time.monotonic() - started) * 1000)
-    return result
+    done += [dataclasses.replace(entry, action="apply") for entry in forward.migrations]
+    return RunReport("redo", duration_ms=_since(started), migrations=done)
 
 
-def repair(settings: Settings, *, report: Reporter | Line | None = None) -> list[dict]:
+def repair(settings: Settings, *, report: Reporter | Line | None = None) -> RepairReport:
     """Accept the current checksums of edited applied migrations, and follow renamed files.
 
     A missing file whose recorded checksum matches exactly one pending file is taken as a
@@ -407,7 +420,7 @@ def repair(settings: Settings, *, report: Reporter | Line | None = None) -> list
     """
     say = reporter(report)
     scripts, _ = scripts_mod.load(settings.sources)
-    repaired: list[dict] = []
+    repaired: list[Repair] = []
     from ..engine.lock import locked_backend
 
     with locked_backend(settings, "repair", say) as backend:
@@ -418,36 +431,34 @@ def repair(settings: Settings, *, report: Reporter | Line | None = None) -> list
         unresolved = []
         backend.begin()
         for p in problems:
-            if p["problem"] == "edited-partial":
-                partial_runs.accept_partial(conn, p["id"], p["current"])
-                tracking.log_event(conn, p["id"], "repair",
-                                   f"partial run resumes from checksum {p['recorded']} ->"
-                                   f" {p['current']}")
-                repaired.append({**p, "action": "the unfinished run resumes from the file as"
-                                 " it is now"})
+            if p.kind == "edited-partial" and p.current is not None:
+                partial_runs.accept_partial(conn, p.id, p.current)
+                tracking.log_event(conn, p.id, "repair", f"partial run resumes from checksum"
+                                   f" {p.recorded} -> {p.current}")
+                repaired.append(Repair(p, "the unfinished run resumes from the file as it is"
+                                       " now"))
                 continue
-            if p["problem"] == "edited":
-                tracking.set_checksum(conn, p["id"], p["current"])
-                tracking.log_event(conn, p["id"], "repair",
-                                   f"checksum {p['recorded']} -> {p['current']}")
-                repaired.append({**p, "action": "accepted new checksum"})
+            if p.kind == "edited" and p.current is not None:
+                tracking.set_checksum(conn, p.id, p.current)
+                tracking.log_event(conn, p.id, "repair", f"checksum {p.recorded} -> {p.current}")
+                repaired.append(Repair(p, "accepted new checksum"))
                 continue
-            matches = [s for s in scripts if s.id not in applied_ids and p["recorded"]
-                       and s.checksum == p["recorded"]]
+            matches = [s for s in scripts if s.id not in applied_ids and p.recorded
+                       and s.checksum == p.recorded]
             if len(matches) != 1:
                 unresolved.append(p)
                 continue
             new = matches[0]
-            tracking.rename(backend, p["id"], new)
-            tracking.log_event(conn, new.id, "repair", f"renamed from {p['id']}")
-            repaired.append({**p, "action": f"renamed to {new.id}"})
+            tracking.rename(backend, p.id, new)
+            tracking.log_event(conn, new.id, "repair", f"renamed from {p.id}")
+            repaired.append(Repair(p, f"renamed to {new.id}"))
         if unresolved:
             backend.rollback()
             _refuse_edited(unresolved)
         backend.commit()
     for r in repaired:
-        say(f"repaired {r['id']}: {r['action']}")
-    return repaired
+        say(f"repaired {r.edited.id}: {r.action}")
+    return RepairReport(repaired)
 
 
 def new(settings: Settings, name: str, *, python: bool = False) -> list[Path]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import psycopg2
 
 from ..config import Settings
-from ..engine.connect import connect, open_database
+from ..engine.connect import session
 from ..engine.lock import locked_connection
 from ..errors import ConnectionLost, MigError
 from ..reports import Line, Reporter, reporter
@@ -31,12 +31,9 @@ def seed(settings: Settings, *, env: str | None = None, prune: bool = False,
 
     if dry_run:
         require_head(settings)
-        conn = connect(open_database(settings), verb="seed --dry-run")
-        try:
+        with session(settings, "seed --dry-run") as conn:
             return load_seeds(conn, settings.seeds_dir, env, prune=prune, dry_run=True,
                               cache=settings.seed_cache)
-        finally:
-            conn.close()
     # Under the migration lock (waited for outside any transaction, as apply waits): a seed
     # never writes into a schema an apply or rollback is changing, and the schema it checked
     # is the one it writes into.

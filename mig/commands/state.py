@@ -9,10 +9,9 @@ checks they start from: :func:`applied_as_on_disk` and :func:`bad_files_first`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 import psycopg2
 import psycopg2.errors
@@ -25,12 +24,21 @@ from ..disk.scripts import Script
 from ..dsn import Dsn
 from ..engine import consistency, tracking
 from ..engine import partial as partial_runs
-from ..engine.connect import connect, open_database
+from ..engine.connect import connected, open_database, session
 from ..errors import BadMigrationFile, DatabaseUnavailable, MigError
-from ..reports import CurrentReport, StatusReport
+from ..reports import (
+    Applied,
+    CurrentReport,
+    Edited,
+    InvalidIndex,
+    PartialRun,
+    Pending,
+    Problem,
+    StatusReport,
+)
 
 
-def _partial_entry(run: partial_runs.Partial, scripts: list[Script]) -> dict[str, Any]:
+def _partial_entry(run: partial_runs.Partial, scripts: list[Script]) -> PartialRun:
     """A status entry for the unfinished run ``run``, with the hint that goes on from it."""
     on_disk = {s.id: s for s in scripts}
     script = on_disk.get(run.id)
@@ -42,29 +50,10 @@ def _partial_entry(run: partial_runs.Partial, scripts: list[Script]) -> dict[str
         hint = "run 'mig apply' to resume it (completed steps are not run again)"
     else:
         hint = "run 'mig rollback' to finish rolling it back (completed steps are not run again)"
-    return {
-        "id": run.id,
-        "state": "partial" if run.direction == "apply" else "rolling back",
-        "direction": run.direction,
-        "done": run.done,
-        "steps": run.steps,
-        "summary": run.summary,
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "started_by": run.started_by,
-        "edited": edited,
-        "hint": hint,
-    }
-
-
-def _how_recorded(event: tracking.Recorded | None) -> dict[str, Any]:
-    """How an applied migration came to be recorded: ``run`` by mig (or plain yoyo, not yet
-    adopted), or by a ``baseline`` or an ``adopt``ion, with when and by whom (OS user@host of
-    that mig run; a baseline's ``applied_by`` is only the database role that recorded it)."""
-    if event is None:
-        return {"recorded": "run"}
-    return {"recorded": event.how,
-            "recorded_at": event.at.isoformat() if event.at is not None else None,
-            "recorded_by": event.by}
+    return PartialRun(
+        run.id, state="partial" if run.direction == "apply" else "rolling back",
+        direction=run.direction, done=run.done, steps=run.steps, summary=run.summary,
+        started_at=run.started_at, started_by=run.started_by, edited=edited, hint=hint)
 
 
 def applied_as_on_disk(scripts: list[Script], applied: list[tracking.Applied]) -> bool:
@@ -85,6 +74,22 @@ def bad_files_first(scripts: list[Script], hooks: list[Script]) -> Iterator[None
         scripts_mod.prepared(scripts, hooks)
         raise
 
+
+
+@contextlib.contextmanager
+def _readable(dsn: Dsn) -> Iterator[None]:
+    """A role that may not read the migration records is told so (the application role, until
+    the migration that grants it that is applied)."""
+    try:
+        yield
+    except psycopg2.errors.InsufficientPrivilege as exc:
+        raise DatabaseUnavailable(
+            f"{dsn.masked}: this role may not read the migration records: "
+            f"{str(exc).strip().splitlines()[0]}",
+            hint="the application role can read them once the "
+            "application_role_privileges migration is applied (until then, 'mig wait' "
+            "keeps waiting)",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -109,11 +114,8 @@ def at_head(settings: Settings, scripts: list[Script], *,
     if conn is not None:
         found = tracking.read_head(conn, settings.migration_table)
     else:
-        own = connect(open_database(settings), verb="status", watch_client=False)
-        try:
+        with session(settings, "status", watch_client=False) as own:
             found = tracking.read_head(own, settings.migration_table)
-        finally:
-            own.close()
     if found is None:
         return None
     applied, unfinished = found
@@ -146,8 +148,7 @@ def status(settings: Settings, *, check: bool = False,
     scripts, hooks = scripts_mod.scan(settings.sources)
     with bad_files_first(scripts, hooks):
         dsn = open_database(settings)
-        conn = connect(dsn, verb="status")
-        try:
+        with connected(dsn, "status") as conn, _readable(dsn):
             applied = tracking.read_applied(conn, settings.migration_table)
             on_disk = {s.id for s in scripts}
             stored = tracking.stored_rollbacks(conn, [a.id for a in applied
@@ -155,76 +156,69 @@ def status(settings: Settings, *, check: bool = False,
             partial = partial_runs.read_partial(conn)
             recorded = tracking.read_recorded(conn)
             invalid = consistency.invalid_indexes(conn)
+            problems: list[Problem] = []
             if check:
                 loaded, loaded_hooks = scripts_mod.prepared(scripts, hooks)
                 problems = _check(conn, settings, scratch, applied, partial, invalid,
                                   loaded, loaded_hooks)
-        except psycopg2.errors.InsufficientPrivilege as exc:
-            raise DatabaseUnavailable(
-                f"{dsn.masked}: this role may not read the migration records: "
-                f"{str(exc).strip().splitlines()[0]}",
-                hint="the application role can read them once the "
-                "application_role_privileges migration is applied (until then, 'mig wait' "
-                "keeps waiting)",
-            ) from None
-        finally:
-            conn.close()
     if not applied_as_on_disk(scripts, applied):
         scripts, _ = scripts_mod.prepared(scripts, hooks)
     applied_ids = {a.id for a in applied}
-    report = StatusReport(database=dsn.masked)
-    for a in applied:
-        report.applied.append({
-            "id": a.id,
-            "applied_at": a.applied_at.isoformat() if isinstance(a.applied_at, datetime) else None,
-            "applied_by": a.applied_by,
-            "checksum": a.checksum,
-            **_how_recorded(recorded.get(a.id)),
-        })
-    report.pending = [{"id": s.id, "path": str(s.path)} for s in scripts if s.id not in applied_ids]
-    report.edited = tracking.edited(scripts, applied, partial)
-    for problem in report.edited:
-        if problem["problem"] == "missing":
-            found = stored.get(problem["id"])
-            problem["rollback"] = (found.kind if found is not None and found.kind
+
+    def with_rollback(e: Edited) -> Edited:
+        if e.kind != "missing":
+            return e
+        found = stored.get(e.id)
+        return dataclasses.replace(e, rollback=found.kind if found is not None and found.kind
                                    else "unknown")
-    report.partial = [_partial_entry(run, scripts) for run in partial]
-    report.invalid_indexes = invalid
-    if check:
-        report.problems = [p.to_json() for p in problems]
-    return report
+
+    def with_record(a: Applied) -> Applied:
+        event = recorded.get(a.id)
+        if event is None:
+            return a
+        return dataclasses.replace(a, recorded=event.how, recorded_at=event.at,
+                                   recorded_by=event.by)
+
+    return StatusReport(
+        database=dsn.masked,
+        applied=[with_record(a) for a in applied],
+        pending=[Pending(s.id, s.path) for s in scripts if s.id not in applied_ids],
+        edited=[with_rollback(e) for e in tracking.edited(scripts, applied, partial)],
+        partial=[_partial_entry(run, scripts) for run in partial],
+        invalid_indexes=invalid,
+        problems=problems if check else None)
 
 
 def _check(conn: connection, settings: Settings, scratch: str | Dsn | None,
            applied: list[tracking.Applied], partial: list[partial_runs.Partial],
-           invalid: list[dict[str, Any]], scripts: list[Script],
-           hooks: list[Script]) -> list[consistency.Problem]:
+           invalid: list[InvalidIndex], scripts: list[Script],
+           hooks: list[Script]) -> list[Problem]:
     """What ``mig status --check`` finds: unfinished runs, invalid indexes, leftover scratch
     databases, and objects the applied history builds that the catalog lacks (or, when that
     history cannot be built, why nothing was compared)."""
-    problems: list[consistency.Problem] = []
+    problems: list[Problem] = []
     for run in partial:
         entry = _partial_entry(run, scripts)
-        problems.append(consistency.Problem(
-            "partial", run.id, f"{run.id} is {run.summary}", entry["hint"]))
+        problems.append(Problem(
+            "partial", run.id, f"{run.id} is {run.summary}", entry.hint))
     ignore = (settings.migration_table,)
     # read before the build: building sweeps the scratch server's leftovers, as verify does
     leftovers = consistency.leftover_scratch_databases(conn)
     expected, unchecked = _expected(settings, scratch, applied, partial, scripts, hooks)
     for index in invalid:
-        name = f"{index['schema']}.{index['name']}"
+        name = f"{index.schema}.{index.name}"
         if expected is not None and name in expected.objects["indexes"]:
-            fix = (f"{index['rebuild']} (the applied migrations build it: the rebuilt index is"
+            fix = (f"{index.rebuild} (the applied migrations build it: the rebuilt index is"
                    " theirs)")
         else:
-            fix = (f"{index['sql']} then 'mig apply' builds it again (a partial migration's"
+            fix = (f"{index.sql} then 'mig apply' builds it again (a partial migration's"
                    " resume does both)")
-        problems.append(consistency.Problem(
-            "invalid-index", name, f"index {name} on {index['table']} is INVALID (an"
+        problems.append(Problem(
+            "invalid-index", name, f"index {name} on {index.table} is INVALID (an"
             " interrupted CREATE INDEX CONCURRENTLY left it): queries do not use it, writes"
             " still maintain it", fix))
     for name in leftovers:
-        problems.append(consistency.Problem(
+        problems.append(Problem(
             "scratch-database", name, f"database {name} is a scratch database an interrupted"
             " 'mig verify' left", f'DROP DATABASE "{name}"; (the next mig verify drops it too)'))
     if unchecked is not None:
@@ -240,7 +234,7 @@ def _check(conn: connection, settings: Settings, scratch: str | Dsn | None,
             fix = ("find out who dropped it; restore it by hand ('mig diff --schema"
                    f" {schema}' shows its definition), or roll back the migration that"
                    " builds it and apply it again")
-        problems.append(consistency.Problem(
+        problems.append(Problem(
             "missing-object", gone.name, f"{gone.kind} {gone.name} is not in the database,"
             " but the applied migrations build it", fix))
     return problems
@@ -248,7 +242,7 @@ def _check(conn: connection, settings: Settings, scratch: str | Dsn | None,
 
 def _expected(settings: Settings, scratch: str | Dsn | None, applied: list[tracking.Applied],
               partial: list[partial_runs.Partial], scripts: list[Script], hooks: list[Script]
-              ) -> tuple[consistency.Expected | None, consistency.Problem | None]:
+              ) -> tuple[consistency.Expected | None, Problem | None]:
     """The objects the applied history builds, or the ``unchecked`` problem saying why they
     are not known.
 
@@ -260,7 +254,7 @@ def _expected(settings: Settings, scratch: str | Dsn | None, applied: list[track
     changed = [a.id for a in applied if a.id not in on_disk
                or (a.checksum is not None and a.checksum != on_disk[a.id].checksum)]
     if changed:
-        return None, consistency.Problem(
+        return None, Problem(
             "unchecked", ", ".join(changed), f"no object was compared: {', '.join(changed)}"
             f" {'was' if len(changed) == 1 else 'were'} edited or removed since applied, so"
             " what the applied history built is not known",
@@ -286,7 +280,7 @@ def _expected(settings: Settings, scratch: str | Dsn | None, applied: list[track
     except (MigError, psycopg2.Error) as exc:
         text = str(exc).strip()
         hint = getattr(exc, "hint", None)
-        return None, consistency.Problem(
+        return None, Problem(
             "unchecked", where, "no object was compared: the applied migrations could not be"
             f" built on a scratch database on {where}: {text}",
             (f"{hint}; " if hint else "") + "build on a server like this database's (its"
@@ -316,11 +310,8 @@ def current(settings: Settings) -> CurrentReport:
     takes back first), when and by whom; ``migration`` is None when nothing is applied.
     Reads only the records: changes nothing, imports no migration file."""
     dsn = open_database(settings)
-    conn = connect(dsn, verb="current")
-    try:
+    with connected(dsn, "current") as conn:
         applied = tracking.read_applied(conn, settings.migration_table)
-    finally:
-        conn.close()
     if not applied:
         return CurrentReport(dsn.masked, None)
     newest = applied[-1]

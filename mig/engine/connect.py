@@ -18,6 +18,7 @@ from psycopg2 import sql
 from ..config import EMBEDDED, Settings
 from ..dsn import Dsn, redact
 from ..errors import ConfigError, DatabaseUnavailable, ServerError
+from ..reports import Target
 
 if TYPE_CHECKING:
     from ..server import LocalServer
@@ -47,25 +48,14 @@ def embedded_dsn(server: LocalServer, dbname: str) -> Dsn:
     return Dsn.parse(server.url(dbname)).with_params(sslmode="disable")
 
 
-def target(settings: Settings) -> dict[str, str | None]:
+def target(settings: Settings) -> Target:
     """Which database ``settings`` point at, for display, without connecting or starting
-    anything: ``url`` (the password masked; the embedded server's once it runs), ``source``
-    (``--database``, ``MIG_DATABASE_URL``, ``DATABASE_URL``, the ini file, or ``embedded``)
-    and ``embedded_data`` (the embedded server's data folder, else ``None``)."""
+    anything (see :class:`mig.reports.Target`)."""
     if settings.database is not None:
-        return {"url": settings.database.masked, "source": settings.database_source,
-                "embedded_data": None}
+        return Target(settings.database.masked, settings.database_source)
     server = embedded_server(settings)
     url = embedded_dsn(server, EMBEDDED_DBNAME).masked if server.is_running() else None
-    return {"url": url, "source": EMBEDDED, "embedded_data": str(server.datadir)}
-
-
-def describe_target(found: dict[str, str | None]) -> str:
-    """:func:`target` as one line: ``postgresql://u:***@db/app (from MIG_DATABASE_URL)`` or
-    ``embedded server, data in /project/.mig/pgdata``."""
-    if found["embedded_data"] is None:
-        return f"{found['url']} (from {found['source']})"
-    return f"embedded server, data in {found['embedded_data']}"
+    return Target(url, EMBEDDED, str(server.datadir))
 
 
 def _ensure_database(server: LocalServer, dbname: str) -> None:
@@ -210,6 +200,33 @@ def connect(
             cur.execute("SET client_connection_check_interval = '1s'")
     conn.autocommit = autocommit
     return conn
+
+
+@contextlib.contextmanager
+def connected(dsn: Dsn, verb: str, *, readonly: bool = False,
+              watch_client: bool = True) -> Iterator[psycopg2.extensions.connection]:
+    """An autocommit connection to ``dsn`` (see :func:`connect`), closed on leaving.
+
+    :param readonly: every transaction read-only (a dry run: data steps count the rows they
+        would touch, and cannot write them).
+    """
+    conn = connect(dsn, verb=verb, watch_client=watch_client)
+    try:
+        if readonly:
+            conn.set_session(readonly=True)
+        yield conn
+    finally:
+        conn.close()
+
+
+def session(settings: Settings, verb: str, *, readonly: bool = False,
+            watch_client: bool = True) -> contextlib.AbstractContextManager[
+                psycopg2.extensions.connection]:
+    """A connection to the database of ``settings`` (which :func:`open_database` may start),
+    closed on leaving: ``with session(settings, "status") as conn: ...``. ``verb`` is what
+    ``pg_stat_activity`` shows."""
+    return connected(open_database(settings), verb, readonly=readonly,
+                     watch_client=watch_client)
 
 
 def fetch_row(cur: psycopg2.extensions.cursor) -> tuple[Any, ...]:

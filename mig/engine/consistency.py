@@ -29,6 +29,7 @@ from pathlib import Path
 from psycopg2 import sql
 from psycopg2.extensions import connection
 
+from ..reports import InvalidIndex
 from .snapshot import SECTIONS, snapshot
 
 _INVALID = """
@@ -43,7 +44,7 @@ SELECT n.nspname, c.relname, t.relname, pg_get_indexdef(c.oid)
 """
 
 
-def invalid_indexes(conn: connection) -> list[dict]:
+def invalid_indexes(conn: connection) -> list[InvalidIndex]:
     """Indexes the server marks INVALID, each with the SQL that clears it."""
     with conn.cursor() as cur:
         cur.execute(_INVALID)
@@ -51,11 +52,9 @@ def invalid_indexes(conn: connection) -> list[dict]:
     found = []
     for schema, name, table, definition in rows:
         qualified = sql.Identifier(schema, name).as_string(conn)
-        found.append({
-            "schema": schema, "name": name, "table": table, "definition": definition,
-            "sql": f"DROP INDEX CONCURRENTLY IF EXISTS {qualified};",
-            "rebuild": f"REINDEX INDEX CONCURRENTLY {qualified};",
-        })
+        found.append(InvalidIndex(
+            schema, name, table, definition, sql=f"DROP INDEX CONCURRENTLY IF EXISTS {qualified};",
+            rebuild=f"REINDEX INDEX CONCURRENTLY {qualified};"))
     return found
 
 
@@ -64,22 +63,6 @@ def leftover_scratch_databases(conn: connection) -> list[str]:
     from .scratch import unheld_scratch
 
     return unheld_scratch(conn)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One way the records and the catalog disagree, with its fix."""
-
-    kind: str  # partial, invalid-index, scratch-database, unchecked, missing-object
-    subject: str  # the migration, index, database, object, or the scratch server
-    message: str
-    fix: str  # SQL to run or a command
-
-    def to_json(self) -> dict:
-        """The problem as --json prints it."""
-        return {"kind": self.kind, "subject": self.subject, "message": self.message,
-                "fix": self.fix}
-
 
 
 #: The sections of a snapshot whose objects the check looks for: their presence, not their

@@ -18,7 +18,7 @@ from psycopg2 import sql
 from ..disk import sqltext
 from ..disk.scripts import Script
 from ..errors import ChecksumMismatch, MigError
-from ..reports import Reporter
+from ..reports import Edited, Reporter
 from ..yoyo import steps as yoyo_steps
 from . import partial
 
@@ -81,8 +81,8 @@ def partial_edited(script: Script, run: partial.Partial) -> ChecksumMismatch:
         f"{script.path}: {script.id} is {run.summary}, but its file was edited since"
         f" that run started (checksum then {recorded[:12]}, now {current[:12]}): resuming"
         " could skip or repeat statements",
-        problems=[{"id": script.id, "problem": "edited-partial", "recorded": recorded,
-                   "current": current, "path": str(script.path)}],
+        problems=[Edited(script.id, "edited-partial", recorded, current,
+                         path=str(script.path))],
         hint="restore the file as it was when the run started (e.g. from version control);"
         " or check by hand which of its statements the database already holds and run"
         " 'mig repair' to resume from the file as it is now: its steps whose statements"

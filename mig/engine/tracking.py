@@ -22,6 +22,7 @@ from psycopg2 import sql
 from psycopg2.extensions import connection
 
 from ..disk.scripts import Script
+from ..reports import Applied, Edited
 from ..yoyo import rows as yoyo_rows
 from .connect import fetch_row
 from .partial import Partial
@@ -29,17 +30,6 @@ from .tables import table_exists
 
 if TYPE_CHECKING:  # yoyo's backends are imported by those who run migrations
     from ..yoyo.backend import Backend
-
-
-@dataclass(frozen=True)
-class Applied:
-    """One applied migration as recorded: id, checksum (None: applied by plain yoyo), when and
-    by whom."""
-
-    id: str
-    applied_at: datetime | None
-    applied_by: str | None
-    checksum: str | None
 
 
 def os_user() -> str:
@@ -270,9 +260,13 @@ def read_recorded(conn: connection) -> dict[str, Recorded]:
     """The applied migrations that a baseline or an adoption recorded, by id, from
     ``_mig_log``: those whose newest baseline, adopt or rollback event is a baseline or an
     adoption (one rolled back since, and applied again, was run by mig). Empty without the
-    log."""
+    log, or for a role that may not read it (the application role)."""
     with conn.cursor() as cur:
-        if not table_exists(cur, "_mig_log"):
+        # the application role may read the records but not mig's log: nothing to mark then
+        cur.execute("SELECT to_regclass('_mig_log') IS NOT NULL"
+                    " AND has_table_privilege('_mig_log', 'SELECT')")
+        row = cur.fetchone()
+        if row is None or not row[0]:
             return {}
         cur.execute(
             "SELECT DISTINCT ON (migration_id) migration_id, operation, at,"
@@ -286,25 +280,23 @@ def read_recorded(conn: connection) -> dict[str, Recorded]:
 
 
 def edited(scripts: list[Script], applied: list[Applied],
-           partial: Sequence[Partial] = ()) -> list[dict]:
+           partial: Sequence[Partial] = ()) -> list[Edited]:
     """Applied migrations whose file changed, disappeared or was renamed, and unfinished
     non-transactional runs whose file changed since they started (``edited-partial``)."""
     on_disk = {s.id: s for s in scripts}
-    problems: list[dict] = []
+    problems: list[Edited] = []
     for run in partial:
         script = on_disk.get(run.id)
         if script is not None and run.checksum is not None and run.checksum != script.checksum:
-            problems.append({"id": run.id, "problem": "edited-partial", "recorded": run.checksum,
-                             "current": script.checksum, "path": str(script.path),
-                             "summary": run.summary})
+            problems.append(Edited(run.id, "edited-partial", run.checksum, script.checksum,
+                                   path=str(script.path), summary=run.summary))
     for row in applied:
         script = on_disk.get(row.id)
         if script is None:
-            problems.append({"id": row.id, "problem": "missing", "recorded": row.checksum,
-                             "current": None})
+            problems.append(Edited(row.id, "missing", row.checksum, None))
         elif row.checksum is not None and row.checksum != script.checksum:
-            problems.append({"id": row.id, "problem": "edited", "recorded": row.checksum,
-                             "current": script.checksum, "path": str(script.path)})
+            problems.append(Edited(row.id, "edited", row.checksum, script.checksum,
+                                   path=str(script.path)))
     return problems
 
 

@@ -84,13 +84,13 @@ def secured(settings: Settings, target: Target) -> Target:
 
 def _version(report: StatusReport) -> str | None:
     """The newest applied migration of a status report (what a target is "at")."""
-    return report.applied[-1]["id"] if report.applied else None
+    return report.version
 
 
 def _state(report: StatusReport) -> str:
     if report.current:
         return "current"
-    parts = [f"unfinished {p['direction']} of {p['id']}" for p in report.partial]
+    parts = [f"unfinished {p.direction} of {p.id}" for p in report.partial]
     if report.pending:
         parts.append(f"{len(report.pending)} pending")
     if report.edited:
@@ -283,7 +283,7 @@ def status(settings: Settings, targets: list[Target], options: FleetOptions) -> 
         outcome = "partial" if report.partial else "current" if report.current else "behind"
         return {"outcome": outcome, "version": _version(report), "state": _state(report),
                 "pending": len(report.pending), "edited": len(report.edited),
-                "partial": [p["id"] for p in report.partial]}
+                "partial": [p.id for p in report.partial]}
 
     return _fleet("status", settings, targets, options, work, journaled=False,
                   scanned=scanned, ask=ASK_HEAD)
@@ -349,7 +349,7 @@ def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
             if target.schema is not None and not report.applied:
                 _create_schema(ts, target.schema)
             run_report = commands.apply(ts, to=to)
-            ids = [m["id"] for m in run_report.migrations]
+            ids = run_report.ids
             if ids:
                 result = {"outcome": "applied", "migrations": ids}
             if ids and to is None:  # everything pending is applied, the newest last
@@ -401,7 +401,7 @@ def rollback(settings: Settings, targets: list[Target], options: FleetOptions, *
 
     def work(ts: Settings, target: Target, look: Look | None) -> dict:
         report = commands.rollback(ts, steps=steps, to=to, yes=yes, force=force)
-        ids = [m["id"] for m in report.migrations]
+        ids = report.ids
         return {"outcome": "rolled back" if ids else "nothing to roll back",
                 "migrations": ids, "version": _version(commands.status(ts))}
 

@@ -118,13 +118,10 @@ def _history(settings: Settings, scripts: list[Script], hooks: list[Script],
         findings += _out_of_order(scripts, set(sums.ids), f"in {history.FILE_NAME}", hint)
     if database is not None:
         from ..engine import tracking
-        from ..engine.connect import connect
+        from ..engine.connect import connected
 
-        conn = connect(database, verb="lint")
-        try:
+        with connected(database, "lint") as conn:
             applied = {a.id for a in tracking.read_applied(conn, settings.migration_table)}
-        finally:
-            conn.close()
         findings += _out_of_order(scripts, applied, f"applied in {database.masked}", hint)
     reordered = {f.path for f in findings}
     findings += [Finding(p.path, p.line, p.rule, p.message, p.hint) for p in problems

@@ -8,22 +8,19 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..reports import JsonRecord
+
 MASK = "***"
 
 
 @dataclass
-class TableCounts:
-    """What a seed run did to one table."""
+class TableCounts(JsonRecord):
+    """What a seed run did to one table (its JSON form: the four counts, in this order)."""
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
-
-    def to_json(self) -> dict[str, int]:
-        """The counts as --json prints them."""
-        return {"inserted": self.inserted, "updated": self.updated,
-                "unchanged": self.unchanged, "deleted": self.deleted}
 
 
 @dataclass(frozen=True)
