@@ -68,7 +68,7 @@ def test_a_status_report_prints_as_before():
     assert _items(report) == [
         ("database", "postgresql://u:***@h/db"), ("current", False),
         ("applied", [{"id": "0001_a", "applied_at": "2026-12-07T23:00:05+00:00",
-                      "applied_by": "mig@host", "checksum": "abc"}]),
+                      "applied_by": "mig@host", "checksum": "abc", "recorded": "run"}]),
         ("pending", [{"id": "0002_b", "path": "m/0002_b.sql"}]),
         ("edited", []),
         ("partial", [{"id": "0002_b", "state": "partial", "direction": "apply", "done": 1,
