@@ -329,6 +329,7 @@ def resolve(
     embedded_dir: str | Path | None = None,
     server_bin: str | Path | None = None,
     create_schemas: str | None = None,
+    templates: str | Path | None = None,
 ) -> Settings:
     """Resolve the settings of a run.
 
@@ -347,8 +348,8 @@ def resolve(
     ``seed_cache`` (a folder, or ``off``), ``app_role``, ``profile``, ``allow_insecure_tls``,
     the TLS settings ``sslmode``, ``sslrootcert``, ``sslcert``, ``sslkey`` (written into the
     connection string, over the URL's own), ``require_database``, ``embedded_dir``,
-    ``server_bin`` and ``create_schemas``. ``None`` (the default) leaves a setting to the
-    environment, ``yoyo.ini`` and its default; a value as the environment gives it (text) is
+    ``server_bin``, ``create_schemas`` and ``templates``. ``None`` (the default) leaves a
+    setting to the environment, ``yoyo.ini`` and its default; a value as the environment gives it (text) is
     read as the environment's is.
     :raises ConfigError: for a malformed value or an unreadable ini file,
         and for the production profile with a connection that does not verify the server
@@ -365,6 +366,7 @@ def resolve(
         "sslrootcert": sslrootcert, "sslcert": sslcert, "sslkey": sslkey,
         "require_database": require_database, "embedded_dir": embedded_dir,
         "server_bin": server_bin, "create_schemas": create_schemas,
+        "templates": templates,
     }
     read_dotenv = env is None
     env = os.environ if env is None else env
