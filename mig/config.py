@@ -349,8 +349,8 @@ def resolve(
     the TLS settings ``sslmode``, ``sslrootcert``, ``sslcert``, ``sslkey`` (written into the
     connection string, over the URL's own), ``require_database``, ``embedded_dir``,
     ``server_bin``, ``create_schemas`` and ``templates``. ``None`` (the default) leaves a
-    setting to the environment, ``yoyo.ini`` and its default; a value as the environment gives it (text) is
-    read as the environment's is.
+    setting to the environment, ``yoyo.ini`` and its default; a value as the environment
+    gives it (text) is read as the environment's is.
     :raises ConfigError: for a malformed value or an unreadable ini file,
         and for the production profile with a connection that does not verify the server
         (see :mod:`mig.tls`).
