@@ -17,6 +17,17 @@ from mig.server import FAST_UNSAFE_SETTINGS, LocalServer, sweep_orphaned
 from tests.support.server import PASSWORD, PASSWORD_ROLE, create_database, drop_database
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` run only when asked for (``-m long``, as .ci/run does after the
+    default run): the default run stays short."""
+    if "long" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="a long run: python -m pytest -m long (.ci/run runs it)")
+    for item in items:
+        if item.get_closest_marker("long") is not None:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _relocated_servers_removed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """As root, servers of projects in this session's temporary folders keep their data in

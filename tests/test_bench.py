@@ -65,6 +65,7 @@ ROWS = [
 ]
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_bench_quick_run_writes_a_report(tmp_path):
     out = tmp_path / "BENCHMARKS.md"

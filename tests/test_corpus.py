@@ -205,6 +205,7 @@ def test_a_forced_full_rollback_of_hydra_stops_at_the_first_down_that_fails(
         drop_database(pg15, fresh)
 
 
+@pytest.mark.long
 def test_verify_names_exactly_hydras_rollbacks_that_do_not_restore_the_schema(pg15, hydra):
     result = run_mig(["verify", "--keep-going", "--json", "--scratch-server", pg15.url()],
                      cwd=hydra, timeout=1800)

@@ -110,6 +110,7 @@ def _closed_port() -> int:
 
 
 # -- 100 databases -----------------------------------------------------------------------------
+@pytest.mark.long
 def test_apply_status_rollback_over_100_databases(pg_server, hundred, tmp_path) -> None:
     listing = tmp_path / "fleet.txt"
     listing.write_text("# the tenants\n" + "".join(

@@ -98,6 +98,7 @@ def _records(url: str) -> dict[str, list[tuple]]:
     }
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_waiters_outlast_a_twelve_second_migration(tmp_path, db_url):
     write_project(tmp_path, SLOW)

@@ -221,6 +221,7 @@ def test_usage_errors_hide_passwords_in_the_words_they_quote(argv, env, monkeypa
     assert _leaks(output) == [], output
 
 
+@pytest.mark.long
 def test_no_command_shows_a_password(pg_server, tmp_path, monkeypatch, capfd):
     commands = _commands()
     names = {" ".join(path) for path, _ in commands}
