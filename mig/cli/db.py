@@ -7,9 +7,19 @@ from __future__ import annotations
 import click
 
 from .. import commands
+from ..commands.db import EmbeddedState
 from ..config import Settings
 from ..errors import EXIT_OK, NeedsConfirmation
 from ._common import Printer, cli, common_options, with_settings
+
+
+def _show(out: Printer, state: EmbeddedState, *, as_json: bool) -> int:
+    """The embedded server's state as JSON or as its lines."""
+    if as_json:
+        out.json(state.to_json())
+    else:
+        out.lines(state.lines())
+    return EXIT_OK
 
 
 @cli.group()
@@ -32,13 +42,7 @@ def url(settings: Settings, out: Printer) -> int:
 @with_settings
 def start(settings: Settings, out: Printer, *, as_json: bool) -> int:
     """Start the embedded server (its data and database created the first time)."""
-    state = commands.start_embedded(settings)
-    if as_json:
-        out.json(state.to_json())
-    else:
-        for line in state.lines():
-            out.line(line)
-    return EXIT_OK
+    return _show(out, commands.start_embedded(settings), as_json=as_json)
 
 
 @db.command()
@@ -47,13 +51,7 @@ def start(settings: Settings, out: Printer, *, as_json: bool) -> int:
 @with_settings
 def status(settings: Settings, out: Printer, *, as_json: bool) -> int:
     """Whether the embedded server runs, where its data is, which PostgreSQL it is."""
-    state = commands.embedded_state(settings)
-    if as_json:
-        out.json(state.to_json())
-    else:
-        for line in state.lines():
-            out.line(line)
-    return EXIT_OK
+    return _show(out, commands.embedded_state(settings), as_json=as_json)
 
 
 @db.command()
