@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import PurePath
-from typing import Any, Literal, Protocol, TextIO, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, TextIO, runtime_checkable
 
 Line = Callable[[str], None]
 
@@ -84,6 +84,9 @@ JSON_NAME = "json_name"
 #: A field's ``metadata``: left out of the JSON form while at its default (a key only some
 #: entries have).
 OPTIONAL = "optional"
+#: A field's ``metadata``: in the JSON form only while the field it names is true (a dry run's
+#: rows).
+ONLY_IF = "only_if"
 
 
 def optional(default: Any = None, *, name: str | None = None) -> Any:
@@ -94,6 +97,12 @@ def optional(default: Any = None, *, name: str | None = None) -> Any:
 def renamed(name: str) -> Any:
     """A required field whose JSON key is ``name``."""
     return field(metadata={JSON_NAME: name})
+
+
+def only_if(flag: str) -> Any:
+    """A list field (empty by default) in the JSON form only while the field ``flag`` is
+    true."""
+    return field(default_factory=list, metadata={ONLY_IF: flag})
 
 
 def plain(value: Any) -> Any:
@@ -113,19 +122,27 @@ def plain(value: Any) -> Any:
 
 
 class JsonRecord:
-    """A frozen dataclass whose JSON form is its fields (:func:`dataclasses.asdict`, one level),
-    in their order, with the renames and optional fields their ``metadata`` names."""
+    """A dataclass whose JSON form is its fields (:func:`dataclasses.asdict`, one level), in
+    their order, with the renames and optional fields their ``metadata`` names, and the
+    properties :attr:`JSON_DERIVED` names, each after its field."""
+
+    #: Properties the JSON form shows too: property -> the field it follows ("": first).
+    JSON_DERIVED: ClassVar[dict[str, str]] = {}
 
     def to_json(self) -> dict[str, Any]:
         """The record as --json prints it."""
         assert dataclasses.is_dataclass(self)
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out: dict[str, Any] = {}
+        after: dict[str, list[str]] = {}
+        for prop, previous in self.JSON_DERIVED.items():
+            after.setdefault(previous, []).append(prop)
+        out: dict[str, Any] = {prop: plain(getattr(self, prop)) for prop in after.get("", ())}
         for f in dataclasses.fields(self):
-            value = values[f.name]
-            if f.metadata.get(OPTIONAL) and value == f.default:
-                continue
-            out[f.metadata.get(JSON_NAME, f.name)] = plain(value)
+            value = getattr(self, f.name)
+            shown = not (f.metadata.get(OPTIONAL) and value == f.default) and (
+                ONLY_IF not in f.metadata or getattr(self, f.metadata[ONLY_IF]))
+            if shown:
+                out[f.metadata.get(JSON_NAME, f.name)] = plain(value)
+            out.update((prop, plain(getattr(self, prop))) for prop in after.get(f.name, ()))
         return out
 
 
@@ -287,6 +304,8 @@ class StatusReport(JsonRecord):
     # with status(check=True): where the records and the catalog disagree (mig.consistency)
     problems: list[Problem] | None = optional()
 
+    JSON_DERIVED = {"current": "database"}
+
     @property
     def current(self) -> bool:
         """Whether every migration is applied and none was edited."""
@@ -296,11 +315,6 @@ class StatusReport(JsonRecord):
     def version(self) -> str | None:
         """The newest applied migration (None: nothing applied)."""
         return self.applied[-1].id if self.applied else None
-
-    def to_json(self) -> dict[str, Any]:
-        """The report as --json prints it."""
-        data = super().to_json()
-        return {"database": data.pop("database"), "current": self.current, **data}
 
     def lines(self) -> list[str]:
         """The state as a table, the counts, and a line for each thing to set right."""

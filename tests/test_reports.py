@@ -101,3 +101,45 @@ def test_run_and_repair_reports_print_their_lines():
     assert repaired.repairs[0].to_json()["action"] == "accepted new checksum"
     assert RepairReport().lines() == [
         "nothing to repair: every applied migration matches its file"]
+
+
+def test_a_seed_report_prints_its_keys_as_before():
+    from mig.seeds.report import RowAction, SeedReport, TableCounts
+
+    run = SeedReport(env="dev", files=["seeds/base/users.yaml"],
+                     tables={"users": TableCounts(inserted=2, unchanged=1)})
+    assert _items(run) == [
+        ("tables", {"users": {"inserted": 2, "updated": 0, "unchanged": 1, "deleted": 0}}),
+        ("env", "dev"), ("dry_run", False), ("prune", False), ("changed", True),
+        ("files", ["seeds/base/users.yaml"])]
+    dry = SeedReport(dry_run=True, prune=True, tables={"users": TableCounts(unchanged=1)},
+                     rows=[RowAction("users", "unchanged", {"email": "a@b"}, "u.yaml", 3)])
+    assert [k for k, _ in _items(dry)] == ["tables", "env", "dry_run", "prune", "changed",
+                                           "files", "rows"]
+    assert dry.to_json()["changed"] is False
+    assert dry.to_json()["rows"] == [{"table": "users", "action": "unchanged",
+                                      "key": {"email": "a@b"}, "file": "u.yaml", "line": 3,
+                                      "changes": {}}]
+    assert SeedReport(dry_run=True).to_json()["rows"] == []  # a dry run has its rows, if none
+
+
+def test_an_import_report_prints_its_keys_as_before():
+    from mig.commands.imports import FileChange, ImportReport
+    from mig.disk.importers import Planned, Skipped
+
+    planned = Planned(id="20260101000000_a", version="20260101000000",
+                      source=Path("src/1_a.up.sql"), rollback_source=None, transactional=True,
+                      depends=None, sql="SELECT 1;", rollback_sql=None)
+    report = ImportReport(format="dbmate", source="src", folder="migrations", dry_run=True,
+                          migrations=(planned,),
+                          files=(FileChange("migrations/20260101000000_a.sql", "create"),),
+                          skipped=(Skipped(Path("src/README"), "not a migration"),),
+                          unused=("SCHEMA",))
+    assert _items(report) == [
+        ("format", "dbmate"), ("source", "src"), ("folder", "migrations"), ("dry_run", True),
+        ("migrations", [{"id": "20260101000000_a", "version": "20260101000000",
+                         "source": "src/1_a.up.sql", "rollback_source": None,
+                         "transactional": True, "depends": None, "notes": []}]),
+        ("files", [{"path": "migrations/20260101000000_a.sql", "action": "create"}]),
+        ("skipped", [{"path": "src/README", "reason": "not a migration"}]),
+        ("unused", ["SCHEMA"])]

@@ -35,17 +35,17 @@ class FileChange(JsonRecord):
 
 
 @dataclass(frozen=True)
-class ImportReport:
+class ImportReport(JsonRecord):
     """What :func:`import_history` wrote (in a dry run: would write)."""
 
     format: str
     source: str
     folder: str
+    dry_run: bool
     migrations: tuple[importers.Planned, ...]
     files: tuple[FileChange, ...]
     skipped: tuple[importers.Skipped, ...] = ()
     unused: tuple[str, ...] = ()  # --set names no placeholder asked for
-    dry_run: bool = False
 
     @property
     def changed(self) -> tuple[FileChange, ...]:
@@ -85,13 +85,6 @@ class ImportReport:
         else:
             lines.append(NEXT_STEPS.format(tool=self.format))
         return lines
-
-    def to_json(self) -> dict:
-        """The report as --json prints it."""
-        return {"format": self.format, "source": self.source, "folder": self.folder,
-                "dry_run": self.dry_run, "migrations": [m.to_json() for m in self.migrations],
-                "files": [f.to_json() for f in self.files],
-                "skipped": [s.to_json() for s in self.skipped], "unused": list(self.unused)}
 
 
 def import_history(settings: Settings, fmt: str, source: str | Path, *,
@@ -148,9 +141,10 @@ def import_history(settings: Settings, fmt: str, source: str | Path, *,
     if not dry_run and any(action != "unchanged" for _, action, _ in changes):
         _write(settings, changes)
     return ImportReport(
-        fmt, str(folder), str(target), tuple(planned),
-        tuple(FileChange(str(path), action) for path, action, _ in changes),
-        tuple(found.skipped), tuple(sorted(set(values) - used)), dry_run)
+        format=fmt, source=str(folder), folder=str(target), dry_run=dry_run,
+        migrations=tuple(planned),
+        files=tuple(FileChange(str(path), action) for path, action, _ in changes),
+        skipped=tuple(found.skipped), unused=tuple(sorted(set(values) - used)))
 
 
 def _action(path: Path, text: str | None) -> str | None:

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..reports import JsonRecord
+from ..reports import JsonRecord, only_if
 
 MASK = "***"
 
@@ -57,15 +57,19 @@ class RowAction:
 
 
 @dataclass
-class SeedReport:
-    """Counts per table (in load order); ``rows`` holds per-row actions of a dry run."""
+class SeedReport(JsonRecord):
+    """Counts per table (in load order); ``rows`` holds per-row actions of a dry run. Its JSON
+    form: ``{"tables": {name: {"inserted", "updated", "unchanged", "deleted"}}, "env",
+    "dry_run", "prune", "changed", "files"}``, and a dry run's ``rows``."""
 
+    tables: dict[str, TableCounts] = field(default_factory=dict)
     env: str | None = None
     dry_run: bool = False
     prune: bool = False
     files: list[str] = field(default_factory=list)
-    tables: dict[str, TableCounts] = field(default_factory=dict)
-    rows: list[RowAction] = field(default_factory=list)
+    rows: list[RowAction] = only_if("dry_run")
+
+    JSON_DERIVED = {"changed": "prune"}
 
     @property
     def changed(self) -> bool:
@@ -81,17 +85,6 @@ class SeedReport:
             total.unchanged += counts.unchanged
             total.deleted += counts.deleted
         return total
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"tables": {name: {"inserted", "updated", "unchanged", "deleted"}}, ...}``."""
-        data: dict[str, Any] = {
-            "tables": {name: c.to_json() for name, c in self.tables.items()},
-            "env": self.env, "dry_run": self.dry_run, "prune": self.prune,
-            "changed": self.changed, "files": list(self.files),
-        }
-        if self.dry_run:
-            data["rows"] = [r.to_json() for r in self.rows]
-        return data
 
     def lines(self) -> list[str]:
         """The report as text: every row of a dry run with its action (unchanged rows too),
