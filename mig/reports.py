@@ -87,6 +87,8 @@ OPTIONAL = "optional"
 #: A field's ``metadata``: in the JSON form only while the field it names is true (a dry run's
 #: rows).
 ONLY_IF = "only_if"
+#: A field's ``metadata``: a record whose JSON keys stand among the record's own (None: none).
+INLINE = "inline"
 
 
 def optional(default: Any = None, *, name: str | None = None) -> Any:
@@ -103,6 +105,11 @@ def only_if(flag: str) -> Any:
     """A list field (empty by default) in the JSON form only while the field ``flag`` is
     true."""
     return field(default_factory=list, metadata={ONLY_IF: flag})
+
+
+def inline(default: Any = dataclasses.MISSING) -> Any:
+    """A record field whose JSON keys stand among those of the record holding it."""
+    return field(default=default, metadata={INLINE: True})
 
 
 def plain(value: Any) -> Any:
@@ -123,7 +130,7 @@ def plain(value: Any) -> Any:
 
 class JsonRecord:
     """A dataclass whose JSON form is its fields (:func:`dataclasses.asdict`, one level), in
-    their order, with the renames and optional fields their ``metadata`` names, and the
+    their order, with the renames, optional and inlined fields their ``metadata`` names, and the
     properties :attr:`JSON_DERIVED` names, each after its field."""
 
     #: Properties the JSON form shows too: property -> the field it follows ("": first).
@@ -140,7 +147,9 @@ class JsonRecord:
             value = getattr(self, f.name)
             shown = not (f.metadata.get(OPTIONAL) and value == f.default) and (
                 ONLY_IF not in f.metadata or getattr(self, f.metadata[ONLY_IF]))
-            if shown:
+            if f.metadata.get(INLINE):
+                out.update(plain(value) if value is not None else {})
+            elif shown:
                 out[f.metadata.get(JSON_NAME, f.name)] = plain(value)
             out.update((prop, plain(getattr(self, prop))) for prop in after.get(f.name, ()))
         return out

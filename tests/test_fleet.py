@@ -395,7 +395,7 @@ def test_schema_targets_each_have_their_own_tables_records_and_lock(pg_server, d
     holder.autocommit = True
     holder.cursor().execute("SELECT pg_advisory_lock(%s)",
                             (lock_key("tenant_a._yoyo_migration"),))
-    seen: list[dict] = []
+    seen: list[fleet.Outcome] = []
     try:
         summary = fleet.apply(
             dataclasses.replace(settings, lock_wait=0.5), targets,
@@ -403,9 +403,10 @@ def test_schema_targets_each_have_their_own_tables_records_and_lock(pg_server, d
                                on_outcome=lambda o, s: seen.append(o)))
     finally:
         holder.close()
-    by_name = {o["target"]: o for o in seen}
-    assert by_name[targets[0].name]["error_type"] == "LockTimeout"
-    assert by_name[targets[1].name]["outcome"] == "applied"
+    by_name = {o.target: o for o in seen}
+    failure = by_name[targets[0].name].failure
+    assert failure is not None and failure.error_type == "LockTimeout"
+    assert by_name[targets[1].name].outcome == "applied"
     assert summary.failed == 1
     # a schema named in a file that does not exist yet is created
     listing = tmp_path / "fleet.txt"
@@ -566,11 +567,9 @@ def test_the_progress_line_counts_done_failed_pending_rate_and_eta() -> None:
     import io
 
     from mig.fleet.report import Progress
-    from mig.fleet.run import Summary
 
-    summary = Summary("apply", 10)
-    summary.started -= 2.0  # as if the run began two seconds ago
-    summary.outcomes.update({"applied": 3, "failed": 1})
+    # as if the run began two seconds ago
+    summary = fleet.Summary("apply", 10, {"applied": 3, "failed": 1}, seconds=2.0)
     stream = io.StringIO()
     Progress(stream).update(summary, final=True)
     line = stream.getvalue()
@@ -590,13 +589,13 @@ def test_the_journal_resumes_past_a_cut_line_and_restarts_when_complete(tmp_path
     a, b, c = fleet.load(str(listing), None)
     path = tmp_path / "j.jsonl"
     journal = Journal(path)
-    journal.record({"target": "a", "where": a.where, "ok": True, "outcome": "applied"})
-    journal.record({"target": "b", "where": b.where, "ok": False, "outcome": "failed"})
+    journal.record(fleet.Outcome("a", a.where, fleet.Result("applied")))
+    journal.record(fleet.Outcome("b", b.where, fleet.Failure("DatabaseUnavailable", "down")))
     journal._file.write('{"target": "c", "wh')  # killed while writing
     journal._file.close()
     resumed = Journal(path)
     assert [resumed.done(t) for t in (a, b, c)] == [True, False, False]
-    resumed.record({"target": "b", "where": b.where, "ok": True, "outcome": "applied"})
+    resumed.record(fleet.Outcome("b", b.where, fleet.Result("applied")))
     resumed.finish(all_ok=False)
     again = Journal(path)
     assert [again.done(t) for t in (a, b, c)] == [True, True, False]
@@ -608,6 +607,94 @@ def test_the_journal_resumes_past_a_cut_line_and_restarts_when_complete(tmp_path
     path.write_text("garbage\n{}\n")
     with pytest.raises(ConfigError, match="j.jsonl:1: not a journal record"):
         Journal(path)
+
+
+def test_a_journal_written_by_the_previous_release_is_resumed(tmp_path) -> None:
+    """The lines 0.x wrote (dicts of each verb's keys, an ``at``) are read as they are."""
+    from mig.fleet.journal import Journal
+
+    listing = tmp_path / "fleet.txt"
+    listing.write_text("postgresql://db/a\npostgresql://db/b\npostgresql://db/c\n")
+    a, b, c = fleet.load(str(listing), None)
+    path = tmp_path / "old.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in [
+        {"target": "a", "where": a.where, "ok": True, "outcome": "applied",
+         "migrations": ["0001_a"], "version": "0001_a", "state": "current", "ms": 12,
+         "at": "2026-12-01T10:00:00+00:00"},
+        {"target": "b", "where": b.where, "ok": True, "outcome": "rolled back",
+         "migrations": ["0002_b"], "version": None, "ms": 5,
+         "at": "2026-12-01T10:00:01+00:00"},
+        {"target": "c", "where": c.where, "ok": False, "outcome": "failed",
+         "error_type": "DatabaseUnavailable", "error": "down", "ms": 3,
+         "at": "2026-12-01T10:00:02+00:00"}]))
+    journal = Journal(path)
+    recorded = journal.recorded(a)
+    assert recorded is not None and (recorded.where, recorded.outcome, recorded.version) == (
+        a.where, "applied", "0001_a")
+    gone = journal.recorded(b)
+    assert gone is not None and gone.version is None  # rolled back to nothing: told apart
+    assert journal.recorded(c) is None
+    journal.record(fleet.Outcome("c", c.where, fleet.Result(
+        "applied", migrations=("0001_a",), at=fleet.Place("0001_a", "current")), ms=7))
+    journal.finish(all_ok=True)
+    *_, written, complete = [json.loads(x) for x in path.read_text().splitlines()]
+    assert list(written) == ["target", "where", "ok", "outcome", "migrations", "version",
+                             "state", "ms", "at"]
+    assert complete["complete"] is True and list(complete) == ["complete", "at"]
+
+
+def test_an_outcome_and_the_summary_print_the_keys_they_always_had() -> None:
+    def keys(outcome: fleet.Outcome) -> list[str]:
+        return list(json.loads(json.dumps(outcome.to_json())))
+
+    from mig.seeds.report import TableCounts
+
+    at_head = fleet.Place("0002_b", "current")
+    assert keys(fleet.Outcome("t", "db/t", fleet.Result(
+        "current", at=at_head, pending=0, edited=0))) == [
+        "target", "where", "ok", "outcome", "version", "state", "pending", "edited", "ms"]
+    behind = fleet.Outcome("t", "db/t", fleet.Result(
+        "behind", at=fleet.Place(None, "1 pending"), pending=1, edited=0, partial=()))
+    assert behind.to_json() == {"target": "t", "where": "db/t", "ok": True, "outcome": "behind",
+                                "version": None, "state": "1 pending", "pending": 1,
+                                "edited": 0, "partial": [], "ms": 0}
+    assert behind.line() == "t: behind, at no migration (1 pending)"
+    created = fleet.Outcome("t", "db/t", fleet.Result(
+        "created", template="tpl", migrations=(), at=at_head, clone_ms=40,
+        seed=TableCounts(inserted=2)), ms=50)
+    assert created.to_json() == {
+        "target": "t", "where": "db/t", "ok": True, "outcome": "created", "template": "tpl",
+        "migrations": [], "version": "0002_b", "state": "current", "clone_ms": 40,
+        "seed": {"inserted": 2, "updated": 0, "unchanged": 0, "deleted": 0}, "ms": 50}
+    rolled = fleet.Outcome("t", "db/t", fleet.Result(
+        "rolled back", migrations=("0002_b",), at=fleet.Place("0001_a")))
+    assert keys(rolled) == ["target", "where", "ok", "outcome", "migrations", "version", "ms"]
+    assert rolled.line() == "t: rolled back (1 migration(s)), at 0001_a"
+    verified = fleet.Outcome("t", "db/t", fleet.Result(
+        "verified", migrations=("0001_a",), scratch="mig_verify_x"))
+    assert keys(verified) == ["target", "where", "ok", "outcome", "migrations", "scratch", "ms"]
+    failed = fleet.Outcome("t", "db/t", fleet.Failure("LockTimeout", "locked\nby pid 7"), ms=9)
+    assert failed.to_json() == {"target": "t", "where": "db/t", "ok": False,
+                                "outcome": "failed", "error_type": "LockTimeout",
+                                "error": "locked\nby pid 7", "ms": 9}
+    assert failed.line() == "t: failed [db/t]: locked\nby pid 7"
+
+    from mig.fleet.outcomes import Tally
+
+    tally = Tally("apply", 4)
+    for outcome in (created, failed, fleet.Outcome("u", "db/u", fleet.Result(
+            "at head", migrations=(), at=at_head))):
+        tally.add(outcome)
+    summary = tally.summary()
+    data = summary.to_json()
+    assert list(data) == ["summary", "verb", "targets", "ok", "outcomes", "failed", "pending",
+                          "from_journal", "versions", "failures", "stopped", "canary_failed",
+                          "seconds"]
+    assert data["versions"] == [{"version": "0002_b", "state": "current", "targets": 2}]
+    assert (data["ok"], data["failed"], data["pending"]) == (False, 1, 1)
+    assert data["failures"] == {"t": "locked\nby pid 7"}
+    assert summary.lines() == ["apply over 4 target(s): 1 at head, 1 created, 1 failed,"
+                               " 1 pending", "  2 at 0002_b (current)", "  failed t: locked"]
 
 
 # -- what the output says ----------------------------------------------------------------------

@@ -73,19 +73,19 @@ def run(verb: str, settings: Settings, out: Printer, fleet: FleetParams, *, as_j
         yes: bool = False, exit_code: bool = False, **verb_options: Any) -> int:
     """Load the targets, run ``verb`` of :mod:`mig.fleet` over them and print the outcome."""
     from .. import fleet as fleet_mod
-    from ..fleet.report import Progress, outcome_line, summary_lines
+    from ..fleet.report import Progress
 
     shard = fleet_mod.parse_shard(fleet["shard"]) if fleet.get("shard") else None
     targets = fleet_mod.load(fleet["fleet"], settings.database)
     progress = Progress() if not out.quiet and sys.stderr.isatty() else None
 
-    def on_outcome(outcome: dict, summary: fleet_mod.Summary) -> None:
+    def on_outcome(outcome: fleet_mod.Outcome, summary: fleet_mod.Summary) -> None:
         if as_json:
-            click.echo(json.dumps(outcome, default=str))
-        elif not outcome["ok"] or out.verbose:
+            click.echo(json.dumps(outcome.to_json(), default=str))
+        elif not outcome.ok or out.verbose:
             if progress is not None:
                 click.echo("\r\x1b[K", err=True, nl=False)  # the line above the progress
-            click.echo(outcome_line(outcome))
+            click.echo(outcome.line())
         if progress is not None:
             progress.update(summary)
 
@@ -107,13 +107,13 @@ def run(verb: str, settings: Settings, out: Printer, fleet: FleetParams, *, as_j
     if as_json:
         click.echo(json.dumps(summary.to_json(), default=str))
     else:
-        for line in summary_lines(summary):
+        for line in summary.lines():
             (click.echo if summary.failed else out.line)(line)
     if summary.canary_failed:  # told apart for scripts: nothing past the canary was touched
         return EXIT_CANARY
     if summary.failed:
         return EXIT_FAILURE
-    if summary.pending or (exit_code and any(s != "current" for _, s in summary.versions)):
+    if summary.pending or (exit_code and any(v.state != "current" for v in summary.versions)):
         return EXIT_PENDING
     return EXIT_OK
 

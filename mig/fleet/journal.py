@@ -29,13 +29,21 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..reports import JsonRecord
+from .outcomes import Outcome, Recorded
 from .targets import Target
 
-_KEPT = ("where", "outcome", "version")  # what a success record keeps for the rerun's proof
+
+@dataclass(frozen=True)
+class Complete(JsonRecord):
+    """The last line of a run in which every target succeeded."""
+
+    complete: bool = True
 
 
 def key(verb: str, options: dict, migrations: list[tuple[str, str]],
@@ -50,7 +58,7 @@ class Journal:
 
     def __init__(self, path: Path, *, restart: bool = False) -> None:
         self.path = path
-        self._done: dict[str, dict] = {}  # target name -> its record, for every success
+        self._done: dict[str, Recorded] = {}  # target name -> its success
         self._lock = threading.Lock()
         self.complete = False
         if path.exists() and not restart:
@@ -81,7 +89,7 @@ class Journal:
             if record.get("complete"):
                 self.complete = True
             elif record.get("ok"):
-                self._done[record["target"]] = {k: record.get(k) for k in _KEPT}
+                self._done[record["target"]] = Recorded.of(record)
             else:
                 self._done.pop(record.get("target", ""), None)
 
@@ -90,15 +98,15 @@ class Journal:
         proves it on the target before passing it, see :meth:`recorded`)."""
         return self.recorded(target) is not None
 
-    def recorded(self, target: Target) -> dict | None:
-        """The success recorded for ``target`` (``where``, ``outcome``, ``version``), if its
-        name and where it points both match; None otherwise."""
+    def recorded(self, target: Target) -> Recorded | None:
+        """The success recorded for ``target``, if its name and where it points both match;
+        None otherwise."""
         record = self._done.get(target.name)
-        return record if record is not None and record["where"] == target.where else None
+        return record if record is not None and record.where == target.where else None
 
-    def record(self, outcome: dict) -> None:
-        """Append one target's outcome (``target``, ``where``, ``ok`` and the rest)."""
-        line = json.dumps({**outcome, "at": datetime.now(timezone.utc).isoformat()},
+    def record(self, outcome: Outcome | Complete) -> None:
+        """Append one target's outcome (its JSON form, with the time)."""
+        line = json.dumps({**outcome.to_json(), "at": datetime.now(timezone.utc).isoformat()},
                           default=str)
         with self._lock:
             self._file.write(line + "\n")
@@ -107,5 +115,5 @@ class Journal:
     def finish(self, *, all_ok: bool) -> None:
         """Close the journal, marking it complete when every target succeeded."""
         if all_ok:
-            self.record({"complete": True})
+            self.record(Complete())
         self._file.close()

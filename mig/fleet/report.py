@@ -1,4 +1,5 @@
-"""How a fleet run is shown: a progress line on a terminal, a line per target, the summary."""
+"""How a fleet run is shown on a terminal: a progress line (an outcome and the summary print
+themselves: :meth:`~mig.fleet.outcomes.Outcome.line`, :meth:`~mig.fleet.outcomes.Summary.lines`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import sys
 import time
 from typing import TextIO
 
-from .run import Summary
+from .outcomes import Summary
 
 
 class Progress:
@@ -33,7 +34,6 @@ class Progress:
             self.stream.write("\n")
         self.stream.flush()
 
-
     def clear(self) -> None:
         """Erase the line (before a question is asked on the terminal); the next
         :meth:`update` draws it again."""
@@ -42,37 +42,3 @@ class Progress:
             self.stream.flush()
         self.width = 0
         self.last = 0.0
-
-
-def outcome_line(outcome: dict) -> str:
-    """One target's outcome as a line of text."""
-    text = f"{outcome['target']}: {outcome['outcome']}"
-    if outcome.get("migrations"):
-        text += f" ({len(outcome['migrations'])} migration(s))"
-    if "version" in outcome:  # None: a target with no migration applied
-        text += f", at {outcome.get('version') or 'no migration'}"
-        if outcome.get("state") and outcome["state"] != "current":
-            text += f" ({outcome['state']})"
-    if not outcome["ok"]:
-        text += f" [{outcome['where']}]: {outcome['error']}"
-    return text
-
-
-def summary_lines(summary: Summary) -> list[str]:
-    """The summary: counts per outcome, targets grouped by version, each failure, why the run
-    stopped."""
-    counts = ", ".join(f"{n} {what}" for what, n in sorted(summary.outcomes.items(),
-                                                            key=lambda i: (-i[1], i[0])))
-    lines = [f"{summary.verb} over {summary.total} target(s): {counts or 'nothing run'}"
-             + (f", {summary.pending} pending" if summary.pending else "")]
-    for (version, state), n in sorted(summary.versions.items(),
-                                      key=lambda i: (-i[1], i[0][0] or "")):
-        lines.append(f"  {n} at {version or 'no migration'}" + (f" ({state})" if state else ""))
-    for name, error in summary.failures.items():
-        first, *_ = error.splitlines() or [""]
-        lines.append(f"  failed {name}: {first}")
-    if summary.stopped:
-        lines.append(f"  {summary.stopped}; a rerun continues where this one stopped")
-    return lines
-
-

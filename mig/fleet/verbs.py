@@ -38,9 +38,9 @@ from ..errors import (
     Refused,
 )
 from ..reports import StatusReport
-from ..seeds.report import SeedReport
 from . import journal as journal_mod
-from .run import Summary, cores, run
+from .outcomes import Outcome, Place, Recorded, Result, Summary
+from .run import cores, run
 from .targets import Target, shard
 
 
@@ -55,7 +55,7 @@ class FleetOptions:
     journal: Path | None = None  # None: .mig/fleet/<verb>-<key>.jsonl in the project
     restart: bool = False  # ignore an unfinished journal and start over
     confirm: Callable[[Summary], bool] | None = None  # asked after the canary phase
-    on_outcome: Callable[[dict, Summary], None] | None = None
+    on_outcome: Callable[[Outcome, Summary], None] | None = None
 
 
 def target_settings(settings: Settings, target: Target) -> Settings:
@@ -82,9 +82,10 @@ def secured(settings: Settings, target: Target) -> Target:
     return dataclasses.replace(target, dsn=dsn)
 
 
-def _version(report: StatusReport) -> str | None:
-    """The newest applied migration of a status report (what a target is "at")."""
-    return report.version
+def _place(report: StatusReport) -> Place:
+    """Where a status report says its target is: its newest applied migration, and its
+    state."""
+    return Place(report.version, _state(report))
 
 
 def _state(report: StatusReport) -> str:
@@ -194,10 +195,10 @@ def _looked(settings: Settings, targets: list[Target], jobs: int,
 
 
 def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetOptions,
-           work: Callable[[Settings, Target, Look | None], dict], *,
+           work: Callable[[Settings, Target, Look | None], Result], *,
            verb_options: dict | None = None, journaled: bool = True,
            scanned: Scanned | None = None, ask: str | None = None,
-           proof: Callable[[Look, dict], dict | None] | None = None) -> Summary:
+           proof: Callable[[Look, Recorded], Place | None] | None = None) -> Summary:
     if options.canary < 0 or (options.max_failures is not None and options.max_failures < 1):
         raise ConfigError("--canary must be 0 or more and --max-failures 1 or more")
     if options.jobs is not None and options.jobs < 1:
@@ -224,7 +225,7 @@ def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetO
         path = options.journal or settings.embedded_dir / "fleet" / f"{verb}-{key}.jsonl"
         journal = journal_mod.Journal(path, restart=options.restart)
 
-    def proven(target: Target, record: dict) -> dict | None:
+    def proven(target: Target, record: Recorded) -> Place | None:
         look = looks.get(target.name)
         return proof(look, record) if look is not None and proof is not None else None
 
@@ -234,20 +235,20 @@ def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetO
                on_outcome=options.on_outcome)
 
 
-def _at_head_still(look: Look, record: dict) -> dict | None:
+def _at_head_still(look: Look, record: Recorded) -> Place | None:
     """A recorded success holds while the target is at head (apply, seed: a seed is loaded
     only at head; a target rolled back since runs again, and its seed is refused)."""
     if look.head is None:
         return None
-    return {"version": look.head.version, "state": "current"}
+    return Place(look.head.version, "current")
 
 
-def _newest_still(look: Look, record: dict) -> dict | None:
+def _newest_still(look: Look, record: Recorded) -> Place | None:
     """A recorded success holds while the target's newest applied migration is the one
     recorded, and no run is unfinished (rollback, apply --to)."""
-    if not look.settled or look.newest != record.get("version"):
+    if not look.settled or look.newest != record.version:
         return None
-    return {"version": look.newest}
+    return Place(look.newest)
 
 
 Scanned = tuple[list[Script], list[Script]]
@@ -272,18 +273,16 @@ def status(settings: Settings, targets: list[Target], options: FleetOptions) -> 
     the connection of that one query) and refuses two entries that reach the same records."""
     scanned = _scan(settings)
 
-    def work(ts: Settings, target: Target, look: Look | None) -> dict:
+    def work(ts: Settings, target: Target, look: Look | None) -> Result:
         head = look.head if look is not None else at_head(ts, scanned[0])
         if head is not None:
-            return {"outcome": "current", "version": head.version, "state": "current",
-                    "pending": 0, "edited": 0}
+            return Result("current", at=Place(head.version, "current"), pending=0, edited=0)
         report = commands.status(ts)
         # a run that stopped half-way (killed, or a failed non-transactional migration) is
         # told apart from a target that is merely behind: it needs that run finished first
         outcome = "partial" if report.partial else "current" if report.current else "behind"
-        return {"outcome": outcome, "version": _version(report), "state": _state(report),
-                "pending": len(report.pending), "edited": len(report.edited),
-                "partial": [p.id for p in report.partial]}
+        return Result(outcome, at=_place(report), pending=len(report.pending),
+                      edited=len(report.edited), partial=tuple(p.id for p in report.partial))
 
     return _fleet("status", settings, targets, options, work, journaled=False,
                   scanned=scanned, ask=ASK_HEAD)
@@ -309,7 +308,7 @@ def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
     templates: dict[tuple[str, str], _Once[str | None]] = {}
     guard = threading.Lock()
 
-    def create(ts: Settings, target: Target) -> dict | None:
+    def create(ts: Settings, target: Target) -> Result | None:
         """The target's database cloned from the template, when it does not exist."""
         assert from_template is not None
         name = target.dsn.dbname
@@ -324,44 +323,40 @@ def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
                                                checked=version)
         except DatabaseExists:  # created since by someone else: applied as any target
             return None
-        return {"outcome": "created", "template": from_template, "migrations": [],
-                "version": created.version, "state": "current", "clone_ms": created.ms}
+        return Result("created", template=from_template, migrations=(),
+                      at=Place(created.version, "current"), clone_ms=created.ms)
 
-    def work(ts: Settings, target: Target, look: Look | None) -> dict:
+    def seeded(ts: Settings, result: Result) -> Result:
+        """``result`` with the rows the seed loaded, when asked to seed."""
+        if not (seed or seed_env):
+            return result
+        return dataclasses.replace(result, seed=commands.seed(ts, env=seed_env).totals())
+
+    def work(ts: Settings, target: Target, look: Look | None) -> Result:
         created = create(ts, target) if from_template is not None and look is None else None
         if created is not None:
-            if seed or seed_env:
-                created["seed"] = _seed_counts(commands.seed(ts, env=seed_env))
-            return created
+            return seeded(ts, created)
         if to is not None:
             head = None
         elif look is not None:  # asked before the run, on the same one query
             head = look.head
         else:
             head = at_head(ts, scanned[0])
-        result: dict = {"outcome": "at head", "migrations": []}
         if head is not None:
-            result.update(version=head.version, state="current")
-            report = None
-        else:
-            report = commands.status(ts)
-        if report is not None and (not report.current or to is not None):
+            return seeded(ts, Result("at head", migrations=(),
+                                     at=Place(head.version, "current")))
+        report = commands.status(ts)
+        ids: tuple[str, ...] = ()
+        if not report.current or to is not None:
             if target.schema is not None and not report.applied:
                 _create_schema(ts, target.schema)
-            run_report = commands.apply(ts, to=to)
-            ids = run_report.ids
-            if ids:
-                result = {"outcome": "applied", "migrations": ids}
+            ids = tuple(commands.apply(ts, to=to).ids)
             if ids and to is None:  # everything pending is applied, the newest last
-                result.update(version=ids[-1], state="current")
-            else:
-                report = commands.status(ts)
-        if seed or seed_env:
-            result["seed"] = _seed_counts(commands.seed(ts, env=seed_env))
-        if report is not None:
-            result.setdefault("version", _version(report))
-            result.setdefault("state", _state(report))
-        return result
+                return seeded(ts, Result("applied", migrations=ids,
+                                         at=Place(ids[-1], "current")))
+            report = commands.status(ts)
+        return seeded(ts, Result("applied" if ids else "at head", migrations=ids,
+                                 at=_place(report)))
 
     return _fleet("apply", settings, targets, options, work, scanned=scanned,
                   verb_options={"to": to, "seed": seed or bool(seed_env), "seed_env": seed_env,
@@ -374,12 +369,12 @@ def seed(settings: Settings, targets: list[Target], options: FleetOptions, *,
          env: str | None = None, prune: bool = False) -> Summary:
     """Load the seed data into every target (each must be at the newest migration)."""
 
-    def work(ts: Settings, target: Target, look: Look | None) -> dict:
-        counts = _seed_counts(commands.seed(ts, env=env, prune=prune))
+    def work(ts: Settings, target: Target, look: Look | None) -> Result:
+        counts = commands.seed(ts, env=env, prune=prune).totals()
         # a seed loads only at head: the target is at the newest migration, as asked before
         head = look.head if look is not None else None
-        version = head.version if head is not None else _version(commands.status(ts))
-        return {"outcome": "seeded", "seed": counts, "version": version, "state": "current"}
+        version = head.version if head is not None else commands.status(ts).version
+        return Result("seeded", at=Place(version, "current"), seed=counts)
 
     return _fleet("seed", settings, targets, options, work,
                   verb_options={"env": env, "prune": prune}, ask=ASK_HEAD,
@@ -399,11 +394,10 @@ def rollback(settings: Settings, targets: list[Target], options: FleetOptions, *
         raise Refused("over a fleet, rolling back more than one migration per target (--steps N,"
                       " --to ID) needs --yes", hint="pass --yes to confirm it for every target")
 
-    def work(ts: Settings, target: Target, look: Look | None) -> dict:
-        report = commands.rollback(ts, steps=steps, to=to, yes=yes, force=force)
-        ids = report.ids
-        return {"outcome": "rolled back" if ids else "nothing to roll back",
-                "migrations": ids, "version": _version(commands.status(ts))}
+    def work(ts: Settings, target: Target, look: Look | None) -> Result:
+        ids = tuple(commands.rollback(ts, steps=steps, to=to, yes=yes, force=force).ids)
+        return Result("rolled back" if ids else "nothing to roll back", migrations=ids,
+                      at=Place(commands.status(ts).version))
 
     return _fleet("rollback", settings, targets, options, work,
                   verb_options={"steps": steps, "to": to, "force": force}, ask=ASK_NEWEST,
@@ -415,10 +409,10 @@ def wait(settings: Settings, targets: list[Target], options: FleetOptions, *,
     """Wait until every target is at the newest migration, ``timeout`` seconds in all."""
     deadline = time.monotonic() + timeout
 
-    def work(ts: Settings, target: Target, look: Look | None) -> dict:
+    def work(ts: Settings, target: Target, look: Look | None) -> Result:
         left = max(0.0, deadline - time.monotonic())
         report = commands.wait(ts, timeout=left, interval=interval, allow_newer=allow_newer)
-        return {"outcome": "current", "version": _version(report), "state": _state(report)}
+        return Result("current", at=_place(report))
 
     return _fleet("wait", settings, targets, options, work, journaled=False)
 
@@ -432,14 +426,14 @@ def verify(settings: Settings, targets: list[Target], options: FleetOptions) -> 
     proofs: dict[tuple[str, str], _Once[VerifyReport]] = {}
     guard = threading.Lock()
 
-    def work(ts: Settings, target: Target, look: Look | None) -> dict:
+    def work(ts: Settings, target: Target, look: Look | None) -> Result:
         server = (target.dsn.get("host") or "", target.dsn.get("port") or "")
         with guard:
             once = proofs.setdefault(server, _Once())
         plain = dataclasses.replace(ts, schema=None)
         report = once.result(lambda: commands.verify(plain, scratch=ts.database))
-        return {"outcome": "verified", "migrations": [m["id"] for m in report.migrations],
-                "scratch": report.database}
+        return Result("verified", migrations=tuple(m["id"] for m in report.migrations),
+                      scratch=report.database)
 
     return _fleet("verify", settings, targets, options, work, journaled=False)
 
@@ -501,7 +495,3 @@ def _create_schema(ts: Settings, schema: str) -> None:
                                   f"{' '.join(str(exc).split())}") from None
     finally:
         conn.close()
-
-
-def _seed_counts(report: SeedReport) -> dict:
-    return report.totals().to_json()
