@@ -269,3 +269,35 @@ def test_a_pool_that_cannot_create_databases_says_why(tmp_path, pg_server):
         pool.close()
         server.close()
         query(pg_server.url(), "DROP ROLE mig_nocreate_pool")
+
+
+def test_one_janitor_sweeps_the_pools_and_the_scratch_databases_their_sessions_left(pg_server):
+    """The pool's leftovers go through mig's one janitor (mig.engine.scratch.sweep), as a
+    killed verify's do: a database whose owner's server process is gone is dropped, one kept
+    (by its comment, or ``keep`` in its name), or whose owner still runs, stays."""
+    from mig.dsn import Dsn
+    from mig.engine.scratch import SCRATCH, Owned, sweep
+    from mig.testing.pool import KEPT_COMMENT, POOL_PREFIX
+
+    url = pg_server.url()
+    conn = psycopg2.connect(url)
+    alive = conn.get_backend_pid()
+    gone = 2_000_000_000  # no server process has it
+    names = [f"mig_pool_{gone}_gw0_abc_1", f"mig_pool_{gone}_kept_2", f"mig_pool_{alive}_x_3",
+             f"mig_verify_{gone}_ab12", "mig_verify_keep_cd34", f"mig_verify_{alive}_ef56"]
+    for name in names:
+        query(url, f'CREATE DATABASE "{name}"')
+    query(url, f"COMMENT ON DATABASE \"mig_pool_{gone}_kept_2\" IS '{KEPT_COMMENT}'")
+    said: list[str] = []
+    try:
+        pool = Owned(POOL_PREFIX, "test database", "a test session that ended", KEPT_COMMENT)
+        assert sweep(Dsn.parse(url), said.append, pool) == [names[0]]
+        assert sweep(Dsn.parse(url), said.append, SCRATCH) == [names[3]]
+        assert said == [f"dropped test database {names[0]}, left by a test session that ended",
+                        f"dropped scratch database {names[3]}, left by an interrupted mig verify"]
+        left = {r[0] for r in query(url, "SELECT datname FROM pg_database")}
+        assert left >= set(names[1:3] + names[4:]) and not left & {names[0], names[3]}
+    finally:
+        conn.close()
+        for name in names:
+            query(url, f'DROP DATABASE IF EXISTS "{name}"')

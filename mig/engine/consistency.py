@@ -59,10 +59,11 @@ def invalid_indexes(conn: connection) -> list[InvalidIndex]:
 
 
 def leftover_scratch_databases(conn: connection) -> list[str]:
-    """Scratch databases no running ``mig verify`` holds (see :func:`mig.verify.sweep`)."""
-    from .scratch import unheld_scratch
+    """Scratch databases no running ``mig verify`` holds (see
+    :func:`mig.engine.scratch.sweep`)."""
+    from .scratch import unheld
 
-    return unheld_scratch(conn)
+    return unheld(conn)
 
 
 #: The sections of a snapshot whose objects the check looks for: their presence, not their

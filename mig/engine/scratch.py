@@ -11,6 +11,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg2
@@ -32,41 +33,73 @@ from .snapshot import Snapshot, snapshot
 SCRATCH_PREFIX = "mig_verify_"
 
 
-_SCRATCH_NAME = re.compile(re.escape(SCRATCH_PREFIX) + r"(?:(keep)_|(\d+)_)?[0-9a-f]+")
+@dataclass(frozen=True)
+class Owned:
+    """Databases that carry in their name the server process of the session that made them
+    (``<prefix><pid>_...``): left over once that process is gone. A name without a pid (an
+    older form) counts while nobody is connected to it; ``<prefix>keep_...``, or one whose
+    comment is ``kept``, stays."""
+
+    prefix: str
+    noun: str  # what one is called in a message: "scratch database"
+    left_by: str  # what leaves them: "an interrupted mig verify"
+    kept: str | None = None
+
+    def owner(self, name: str) -> tuple[bool, int | None]:
+        """Whether ``name`` is one of these (and not kept by its name), and its owner's pid."""
+        match = re.fullmatch(re.escape(self.prefix) + r"(?:(keep)_|(\d+)_)?[0-9a-z_]+", name)
+        if match is None or match.group(1):
+            return False, None
+        return True, int(match.group(2)) if match.group(2) else None
 
 
-def unheld_scratch(conn: connection) -> list[str]:
-    """Scratch databases a killed ``mig verify`` left: named after the server process of the
-    verify that created them (``mig_verify_<pid>_<random>``), which no longer runs. Kept ones
-    (``--keep``: ``mig_verify_keep_...``) stay; an older name without a pid counts while
-    nobody is connected to it."""
+#: The scratch databases of ``mig verify`` and of every build on a scratch server.
+SCRATCH = Owned(SCRATCH_PREFIX, "scratch database", "an interrupted mig verify")
+
+_OWNED_SQL = """
+SELECT d.datname, EXISTS (SELECT FROM pg_stat_activity a WHERE a.datname = d.datname),
+       (SELECT array_agg(pid) FROM pg_stat_activity)
+  FROM pg_database d
+ WHERE d.datname LIKE %(pattern)s
+   AND (%(kept)s::text IS NULL
+        OR coalesce(shobj_description(d.oid, 'pg_database'), '') <> %(kept)s::text)
+ ORDER BY 1
+"""
+
+
+def unheld(conn: connection, kind: Owned = SCRATCH) -> list[str]:
+    """The databases of ``kind`` whose session is gone: a killed ``mig verify``'s scratch
+    databases (``mig_verify_<pid>_<random>``), a finished test session's pool, ..."""
     with conn.cursor() as cur:
-        cur.execute(
-            "SELECT d.datname, EXISTS (SELECT FROM pg_stat_activity a WHERE a.datname ="
-            " d.datname), (SELECT array_agg(pid) FROM pg_stat_activity)"
-            " FROM pg_database d WHERE d.datname LIKE %s ORDER BY 1",
-            (SCRATCH_PREFIX.replace("_", r"\_") + "%",))
+        cur.execute(_OWNED_SQL, {"pattern": kind.prefix.replace("_", r"\_") + "%",
+                                 "kept": kind.kept})
         rows = cur.fetchall()
     left = []
     for name, in_use, pids in rows:
-        match = _SCRATCH_NAME.fullmatch(name)
-        if match is None or match.group(1):
-            continue
-        owner = match.group(2)
-        if (owner is not None and int(owner) not in (pids or [])) or (
-                owner is None and not in_use):
+        ours, pid = kind.owner(name)
+        if ours and ((pid is not None and pid not in (pids or [])) or (
+                pid is None and not in_use)):
             left.append(name)
     return left
 
 
-def sweep(admin: connection, say: Callable[[str], None]) -> list[str]:
-    """Drop the scratch databases interrupted verifies left (see :func:`unheld_scratch`)."""
+def sweep(server: Dsn | connection, say: Callable[[str], None] = SILENT,
+          kind: Owned = SCRATCH) -> list[str]:
+    """Drop the databases of ``kind`` their sessions left (see :func:`unheld`) on ``server``
+    (a server's address, or a connection to it in autocommit); the one janitor of the
+    databases mig makes for a while."""
+    if isinstance(server, Dsn):
+        conn = connect(server, verb="sweep")
+        try:
+            return sweep(conn, say, kind)
+        finally:
+            conn.close()
     dropped = []
-    for name in unheld_scratch(admin):
-        with admin.cursor() as cur:
+    for name in unheld(server, kind):
+        with server.cursor() as cur:
             cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(name)))
-        say(f"dropped scratch database {name}, left by an interrupted mig verify")
+        say(f"dropped {kind.noun} {name}, left by {kind.left_by}")
         dropped.append(name)
     return dropped
 

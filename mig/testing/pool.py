@@ -15,7 +15,8 @@ is dropped.
 The pool's databases are named ``mig_pool_<pid>_<worker>_<template>_<random>``, and
 ``mig_pool_<pid>_<worker>_<test>_<random>`` once a test took one: ``pid`` is the server process
 of the pool's connection, so once that connection is gone (the session ended, or crashed) any
-pool's next start knows the databases are left over and drops them.
+pool's next start knows the databases are left over and drops them (with mig's one janitor,
+:func:`mig.engine.scratch.sweep`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
 POOL_PREFIX = "mig_pool_"
 KEPT_COMMENT = "mig: kept for inspection"
-_NAME = re.compile(re.escape(POOL_PREFIX) + r"(\d+)_")
 
 _REUSABLE_SQL = """
 SELECT current_setting('server_version_num')::int >= 140000
@@ -52,15 +52,6 @@ _UNUSED_SQL = """
 SELECT sessions = 0 AND stats_reset IS NULL AND numbackends = 0
   FROM pg_stat_database WHERE datname = %s
 """
-_LEFT_OVER_SQL = """
-SELECT d.datname, (SELECT array_agg(pid) FROM pg_stat_activity)
-  FROM pg_database d
- WHERE d.datname LIKE %s
-   AND coalesce(shobj_description(d.oid, 'pg_database'), '') <> %s
- ORDER BY 1
-"""
-
-
 class PoolError(MigError):
     """The pool could not make or drop a test database; ``cause`` says what the server said."""
 
@@ -76,18 +67,6 @@ class PoolCounts:
     created: int
     reused: int
     dropped: int
-
-
-def left_over(cur: cursor) -> list[str]:
-    """Pool databases whose pool's connection is gone (a finished or crashed session), except
-    those kept for a failed test."""
-    cur.execute(_LEFT_OVER_SQL, (POOL_PREFIX.replace("_", r"\_") + "%", KEPT_COMMENT))
-    found = []
-    for name, pids in cur.fetchall():
-        match = _NAME.match(name)
-        if match is not None and int(match.group(1)) not in (pids or []):
-            found.append(name)
-    return found
 
 
 def keep(db: Database) -> None:
@@ -191,15 +170,17 @@ class Pool:
     def _run(self) -> None:
         from ..dsn import Dsn
         from ..engine.connect import connect
+        from ..engine.scratch import Owned, sweep
 
         conn: connection | None = None
         try:
             conn = connect(Dsn.parse(self.server.maintenance_url), verb="testing pool")
             owner = (f"{POOL_PREFIX}{conn.get_backend_pid()}_"
                      f"{self.worker + '_' if self.worker else ''}")
+            # a finished or crashed session's pool databases, except those kept for a test
+            sweep(conn, kind=Owned(POOL_PREFIX, "test database", "a test session that ended",
+                                   kept=KEPT_COMMENT))
             with conn.cursor() as cur:
-                for name in left_over(cur):
-                    drop_database(cur, name)
                 cur.execute(_REUSABLE_SQL)
                 row = cur.fetchone()
                 _Worker(self, conn, cur, owner, reusable=bool(row and row[0])).serve()
