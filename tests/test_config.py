@@ -136,12 +136,12 @@ def test_resolve_takes_exactly_the_settings_as_keywords(tmp_path):
     is not a setting is refused by Python itself."""
     import inspect
 
-    from mig.config import _OPTIONS
+    from mig.config import OPTIONS
 
     params = inspect.signature(resolve).parameters
     settings = {n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
     assert settings - {"database", "config_file", "sources", "project_dir", "env", "fleet"} \
-        == set(_OPTIONS)
+        == set(OPTIONS)
     assert all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in params.values())
     with pytest.raises(TypeError, match="nonsense"):
         resolve(project_dir=tmp_path, env={}, nonsense=1)  # type: ignore[call-arg]
