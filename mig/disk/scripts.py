@@ -8,20 +8,19 @@ Files are parsed and imported by yoyo itself, so yoyo's file formats hold unchan
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any
 
 from ..errors import BadMigrationFile, MigError, UnknownMigration, did_you_mean
 from ..ordering import Cycle, stable_order
 from ..yoyo import migrations as yoyo_migrations
 from ..yoyo import steps as yoyo_steps
+from .describe import describe_step as describe_step  # where dry runs look for it
+from .sqlfile import TRANSACTIONAL, read_text, sql_directives, transaction_control
 from .sqltext import has_sql
 
 
@@ -41,105 +40,6 @@ def checksum(*paths: Path) -> str:
             data = path.read_bytes().replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             digest.update(data + b"\0")
     return digest.hexdigest()
-
-
-def read_text(path: Path) -> str:
-    """A migration file's text: UTF-8, a leading byte-order mark removed (as Flyway does).
-
-    :raises BadMigrationFile: the file holds a NUL byte (libpq would silently cut the SQL
-        there) or is not valid UTF-8; the error names the file and line.
-    """
-    data = path.read_bytes()
-    nul = data.find(b"\0")
-    if nul >= 0:
-        line = data.count(b"\n", 0, nul) + 1
-        raise BadMigrationFile(
-            f"{path}:{line}: the file holds a NUL byte (offset {nul}); everything after it would"
-            " never reach the server", path=str(path), line=line,
-            hint="remove the NUL byte (a binary file saved as SQL, or a bad paste)")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise BadMigrationFile(
-            f"{path}:{line}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset"
-            f" {exc.start})", path=str(path), line=line,
-            hint="save the file as UTF-8") from None
-    return text.removeprefix("\ufeff")
-
-
-# Statements that end or start a transaction: in a transactional migration they would commit
-# part of it (or open a second transaction) behind mig's back.
-_TRANSACTION_CONTROL = re.compile(
-    r"^(BEGIN|COMMIT|END|ABORT|START TRANSACTION|PREPARE TRANSACTION|ROLLBACK(?! TO\b))\b")
-
-
-def transaction_control(text: str) -> list[tuple[int, str]]:
-    """``(line, statement)`` of each transaction-control statement of ``text``."""
-    from .sqltext import statements
-
-    return [(part.line, part.text) for part in statements(text)
-            if _TRANSACTION_CONTROL.match(part.words)]
-
-
-_DIRECTIVE = re.compile(
-    r"^\s*--\s*(transactional|depends|lock_timeout|lock_attempts|statement_timeout)\s*:"
-    r"\s*(.*?)\s*$"
-)
-# the spellings yoyo accepts (any letter case)
-_TRANSACTIONAL = {"true": True, "false": False}
-_COMMENT_OR_EMPTY = re.compile(r"^\s*(--.*)?$")
-
-
-def sql_directives(text: str) -> dict[str, str]:
-    """The ``-- name: value`` lines of an SQL file's leading comments, as yoyo reads them.
-
-    Read with a line scan rather than yoyo's SQL parser, so listing and ordering migrations
-    (every ``mig status`` and no-op ``mig apply``) never parses SQL.
-    """
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        if not _COMMENT_OR_EMPTY.match(line):
-            break
-        match = _DIRECTIVE.match(line)
-        if match:
-            key, value = match.groups()
-            found[key] = f"{found[key]} {value}" if key in found else value
-    return found
-
-
-class _ProcessExit(BaseException):
-    """``os._exit()`` or ``os.abort()`` called while a migration is imported; ``call`` is the
-    call as written (``os._exit(0)``)."""
-
-    def __init__(self, call: str) -> None:
-        super().__init__(call)
-        self.call = call
-
-
-# A migration that calls os._exit() (or os.abort()) when imported would end mig's process on
-# the spot: no except clause, finally or atexit runs, so `mig apply` would exit 0 having
-# applied nothing. While a migration is imported those two functions raise instead, and the
-# import fails as one calling sys.exit() does. Replacing them for the import's duration costs
-# nothing and catches a call made anywhere the import runs (a helper function, a module it
-# imports), where reading the source (ast) would only see calls written at the top level; a
-# reference to the real function taken before the import is the one way around it.
-@contextlib.contextmanager
-def _process_exit_refused() -> Iterator[None]:
-    def refused_exit(code: int) -> NoReturn:
-        raise _ProcessExit(f"os._exit({code!r})")
-
-    def refused_abort() -> NoReturn:
-        raise _ProcessExit("os.abort()")
-
-    saved = os._exit, os.abort
-    setattr(os, "_exit", refused_exit)  # noqa: B010 - mypy refuses assigning a function
-    setattr(os, "abort", refused_abort)  # noqa: B010
-    try:
-        yield
-    finally:
-        setattr(os, "_exit", saved[0])  # noqa: B010
-        setattr(os, "abort", saved[1])  # noqa: B010
 
 
 def _line_in(path: Path, tb: TracebackType | None) -> int | None:
@@ -238,15 +138,13 @@ class Script:
         if not yoyo_migrations.is_loaded(self.migration):
             self.text  # noqa: B018 - a NUL byte or bad encoding is refused by name first
             try:
-                with _process_exit_refused():
-                    failure = yoyo_migrations.load(self.migration)
-            except (SystemExit, _ProcessExit) as exc:  # must not end mig's own run
-                yoyo_migrations.set_steps(self.migration, None)
-                raise self._exits(exc) from None
+                failure = yoyo_migrations.load(self.migration)
             except Exception as exc:  # e.g. a file in a wrong encoding
                 raise BadMigrationFile(
                     f"cannot read migration {self.path}: {exc}", path=str(self.path)
                 ) from None
+            if failure is not None and failure.exit is not None:
+                raise self._exits(failure.exit, failure.cause)
             if failure is not None:
                 raise _bad_file(self, failure)
             if not self.is_sql:
@@ -255,10 +153,9 @@ class Script:
                 yoyo_migrations.steps_of(self.migration), _sql_or_none))
         return self.migration
 
-    def _exits(self, exc: SystemExit | _ProcessExit) -> BadMigrationFile:
-        """The refusal of a file that ends the process when imported."""
-        call = exc.call if isinstance(exc, _ProcessExit) else f"sys.exit({exc.code!r})"
-        line = _line_in(self.path, exc.__traceback__)
+    def _exits(self, call: str, exc: BaseException | None) -> BadMigrationFile:
+        """The refusal of a file that ends the process (``call``) when imported."""
+        line = _line_in(self.path, getattr(exc, "__traceback__", None))
         where = f"{self.path}:{line}" if line else str(self.path)
         return BadMigrationFile(
             f"{where}: the migration calls {call} when imported; a migration file"
@@ -306,17 +203,17 @@ class Script:
         ``__transactional__ = False`` say no)."""
         if self.is_sql:
             value = self.directives.get("transactional", "true")
-            if value.lower() not in _TRANSACTIONAL:
+            if value.lower() not in TRANSACTIONAL:
                 # yoyo's own reading fails on anything else too, later and less clearly
                 line = self.line_of("-- transactional:") or self.line_of("--transactional:")
                 where = f"{self.path}:{line}" if line else str(self.path)
                 raise BadMigrationFile(
                     f"{where}: -- transactional: must be true or false, got {value!r}"
-                    f"{did_you_mean(value.lower(), _TRANSACTIONAL)}",
+                    f"{did_you_mean(value.lower(), TRANSACTIONAL)}",
                     hint="write '-- transactional: false' for a migration that must run outside"
                     " a transaction (CREATE INDEX CONCURRENTLY); leave the line out otherwise",
                     migration_id=self.id, path=str(self.path), line=line)
-            return _TRANSACTIONAL[value.lower()]
+            return TRANSACTIONAL[value.lower()]
         return yoyo_migrations.transactional(self.loaded())
 
     @property
@@ -547,37 +444,6 @@ def _bad_file(script: Script, failure: yoyo_migrations.LoadFailure) -> BadMigrat
         path=str(script.path),
         line=line,
     )
-
-
-def statement_text(step: yoyo_steps.Step) -> str | None:
-    """The SQL of a yoyo step, or ``None`` for a Python callable."""
-    apply = yoyo_steps.action(yoyo_steps.unwrap(step), "apply")
-    return apply if isinstance(apply, str) else None
-
-
-def describe_step(step: yoyo_steps.Wrapper, conn: Any = None) -> str:
-    """What a step does, for dry runs: its SQL, or a Python callable's name and docstring.
-
-    A callable with a ``describe(conn)`` attribute adds a line of its own (a data step counts
-    the rows it would touch); ``conn`` is a read-only connection, or None.
-    """
-    return "\n".join(_describe_leaf(inner, conn) for _, inner in yoyo_steps.flatten([step]))
-
-
-def _describe_leaf(inner: yoyo_steps.Step, conn: Any) -> str:
-    """What one step (not a group) does, as :func:`describe_step` shows it."""
-    apply = yoyo_steps.action(inner, "apply")
-    if isinstance(apply, str):
-        return apply.strip().rstrip(";") + ";"
-    if apply is None:
-        return "-- (no apply action)"
-    name = getattr(apply, "__qualname__", repr(apply))
-    doc = (getattr(apply, "__doc__", None) or "").strip()
-    lines = [f"-- python: {name}"] + [f"--   {line}" for line in doc.splitlines()]
-    describe = getattr(apply, "describe", None)
-    if callable(describe):
-        lines.append(f"--   {describe(conn)}")
-    return "\n".join(lines)
 
 
 def ancestors(script: Script, scripts: list[Script]) -> set[str]:

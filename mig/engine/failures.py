@@ -11,7 +11,8 @@ from pathlib import Path
 
 import psycopg2
 
-from ..disk.scripts import Script, statement_text
+from ..disk.describe import statement_text
+from ..disk.scripts import Script
 from ..errors import ConnectionLost, MigError, StatementFailed
 from ..yoyo import steps as yoyo_steps
 

@@ -1,6 +1,7 @@
 """yoyo's migration objects: made for the files found, loaded (the file parsed or imported),
 their steps, what the file declares (``__depends__``, ``__transactional__``, ...), their ids
-and hashes, and the Python migration file yoyo imports.
+and hashes, and the Python migration file yoyo imports. A file's import is guarded: yoyo's
+refusals, and a file that would end the process, come back as a :class:`LoadFailure`.
 
 yoyo documents how a migration file is written, not the objects it makes of one: their
 attributes are read here alone.
@@ -11,9 +12,12 @@ can be written or removed for a migration whose file is gone.
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 #: A yoyo migration object (``Migration`` or ``PostApplyHookMigration``); yoyo has no types.
 Migration = Any
@@ -52,10 +56,47 @@ steps = [
 @dataclass(frozen=True)
 class LoadFailure:
     """yoyo could not load a migration file: its message, and what the file's import raised
-    (None: yoyo gave its reason in the message alone)."""
+    (None: yoyo gave its reason in the message alone); ``exit``: the file's import tried to
+    end the process, with this call (``sys.exit(1)``, ``os._exit(0)``, ``os.abort()``)."""
 
     message: str
     cause: BaseException | None
+    exit: str | None = None
+
+
+class ProcessExit(BaseException):
+    """``os._exit()`` or ``os.abort()`` called while a migration is imported; ``call`` is the
+    call as written (``os._exit(0)``)."""
+
+    def __init__(self, call: str) -> None:
+        super().__init__(call)
+        self.call = call
+
+
+# A migration that calls os._exit() (or os.abort()) when imported would end mig's process on
+# the spot: no except clause, finally or atexit runs, so `mig apply` would exit 0 having
+# applied nothing. While a migration is imported those two functions raise instead, and the
+# import fails as one calling sys.exit() does. Replacing them for the import's duration costs
+# nothing and catches a call made anywhere the import runs (a helper function, a module it
+# imports), where reading the source (ast) would only see calls written at the top level; a
+# reference to the real function taken before the import is the one way around it.
+@contextlib.contextmanager
+def process_exit_refused() -> Iterator[None]:
+    """While it lasts, ``os._exit()`` and ``os.abort()`` raise :class:`ProcessExit`."""
+    def refused_exit(code: int) -> NoReturn:
+        raise ProcessExit(f"os._exit({code!r})")
+
+    def refused_abort() -> NoReturn:
+        raise ProcessExit("os.abort()")
+
+    saved = os._exit, os.abort
+    setattr(os, "_exit", refused_exit)  # noqa: B010 - mypy refuses assigning a function
+    setattr(os, "abort", refused_abort)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(os, "_exit", saved[0])  # noqa: B010
+        setattr(os, "abort", saved[1])  # noqa: B010
 
 
 def make(migration_id: str, path: Path, *, post_apply: bool = False) -> Migration:
@@ -70,14 +111,20 @@ def make(migration_id: str, path: Path, *, post_apply: bool = False) -> Migratio
 
 def load(migration: Migration) -> LoadFailure | None:
     """Load ``migration``'s steps (parse the SQL file, or import the Python one); what yoyo
-    refused, as a :class:`LoadFailure`. Any other error of the file's import propagates."""
+    refused, or an import that tried to end the process (:func:`process_exit_refused`), as a
+    :class:`LoadFailure`. Any other error of the file's import propagates."""
     from yoyo import exceptions
 
     try:
-        migration.load()
+        with process_exit_refused():
+            migration.load()
     except exceptions.BadMigration as exc:
         cause = exc.args[1] if len(exc.args) > 1 else exc.__cause__ or exc.__context__
         return LoadFailure(str(exc), cause if isinstance(cause, BaseException) else None)
+    except (SystemExit, ProcessExit) as exc:  # must not end mig's own run
+        migration.steps = None  # not loaded: asked again, it is refused again
+        call = exc.call if isinstance(exc, ProcessExit) else f"sys.exit({exc.code!r})"
+        return LoadFailure(f"the file calls {call} when imported", exc, exit=call)
     return None
 
 

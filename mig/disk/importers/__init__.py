@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import BadMigrationFile
-from ..scripts import read_text
+from ..sqlfile import read_text
 
 #: The formats ``mig import --from`` reads, with the module that reads each.
 FORMATS = {
