@@ -12,8 +12,9 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 
+from mig.orphans import sweep_orphaned
 from mig.placement import relocated_servers
-from mig.server import FAST_UNSAFE_SETTINGS, LocalServer, sweep_orphaned
+from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
 from tests.support.server import PASSWORD, PASSWORD_ROLE, create_database, drop_database
 
 

@@ -18,9 +18,9 @@ PACKAGE = REPO / "mig"
 # The layer of each part of the package, lowest first: a module may import from its own layer
 # and the layers below it, never from a layer above (docs/architecture.md).
 LAYERS: dict[str, int] = {
-    "mig.errors": 0, "mig.dsn": 0, "mig.tls": 0, "mig.server": 0,
-    "mig.placement": 0, "mig.reports": 0, "mig.ordering": 0, "mig.lazy": 0,
-    "mig.about": 0,
+    "mig.errors": 0, "mig.dsn": 0, "mig.tls": 0, "mig.server": 0, "mig.binaries": 0,
+    "mig.orphans": 0, "mig.placement": 0, "mig.reports": 0, "mig.records": 0,
+    "mig.ordering": 0, "mig.lazy": 0, "mig.about": 0,
     "mig.yoyo": 1,
     "mig.config": 2,
     "mig.disk": 3,

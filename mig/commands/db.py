@@ -15,7 +15,7 @@ from ..errors import NeedsConfirmation, Refused
 from ..reports import Target
 
 if TYPE_CHECKING:
-    from ..server import Swept
+    from ..orphans import Swept
 
 
 def database_url(settings: Settings) -> str:
@@ -137,7 +137,7 @@ def prune_servers() -> list[Swept]:
         server ran); empty when not root, or when nothing is left over.
     :raises ServerError: a server that still runs could not be stopped.
     """
-    from ..server import sweep_orphaned
+    from ..orphans import sweep_orphaned
 
     return sweep_orphaned()
 

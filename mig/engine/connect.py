@@ -93,13 +93,13 @@ def _database_exists(cur: psycopg2.extensions.cursor, dbname: str) -> bool:
 def open_embedded(settings: Settings) -> Dsn:
     """The embedded server's database: the server started, and the database created, if needed
     (the data lives in ``settings.embedded_dir``). Before starting it, the data of servers
-    whose project is gone is swept (as root: :func:`mig.server.sweep_orphaned`)."""
+    whose project is gone is swept (as root: :func:`mig.orphans.sweep_orphaned`)."""
     return _open_embedded(embedded_server(settings), chosen_bin=settings.server_bin is not None)
 
 
 def _open_embedded(server: LocalServer, *, chosen_bin: bool) -> Dsn:
     if not server.is_running():
-        from ..server import sweep_orphaned
+        from ..orphans import sweep_orphaned
 
         with contextlib.suppress(ServerError, OSError):  # mig db prune says why
             sweep_orphaned()

@@ -175,7 +175,7 @@ def missing_extension(exc: Exception) -> tuple[str, str] | None:
     cursor = getattr(exc, "cursor", None)
     if found is None or cursor is None:
         return None
-    from ..server import started_by_mig
+    from ..binaries import started_by_mig
 
     server = started_by_mig(cursor.connection.info.host)
     if server is None:
