@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..reports import JsonRecord
+from ..records import JsonRecord
 from .outcomes import Outcome, Recorded
 from .targets import Target
 

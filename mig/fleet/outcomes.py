@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..reports import JsonRecord, inline, optional, renamed
+from ..records import JsonRecord, inline, optional, renamed
 from ..seeds.report import TableCounts
 
 

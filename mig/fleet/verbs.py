@@ -4,7 +4,7 @@ one transaction per migration and its record, checksums, ...).
 
 Every verb takes the resolved settings (the catalog database, if any, is ``settings.database``;
 the rest applies to every target), the targets (:func:`mig.fleet.targets.load`) and a
-:class:`FleetOptions`; it returns the run's :class:`~mig.fleet.run.Summary`. Per-target results
+:class:`FleetOptions`; it returns the run's :class:`~mig.fleet.outcomes.Summary`. Per-target results
 go to ``options.on_outcome`` as they finish.
 """
 
@@ -12,25 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import threading
 import time
-import warnings
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar, cast
 
-from .. import commands, tls
-from ..commands.state import Head, at_head
+from .. import commands
+from ..commands.state import at_head
 from ..commands.verification import VerifyReport
-from ..config import InsecureTLSWarning, Settings
+from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
-from ..engine.lock import TrackingPlace, tracking_place
 from ..errors import (
-    BadListing,
     ConfigError,
     DatabaseExists,
     DatabaseUnavailable,
@@ -39,8 +34,10 @@ from ..errors import (
 )
 from ..reports import StatusReport
 from . import journal as journal_mod
+from .look import ASK_HEAD, ASK_NEWEST, Look, at_head_still, look, looked, newest_still
 from .outcomes import Outcome, Place, Recorded, Result, Summary
-from .run import cores, run
+from .run import run
+from .settings import default_jobs, secured, target_settings
 from .targets import Target, shard
 
 
@@ -58,30 +55,6 @@ class FleetOptions:
     on_outcome: Callable[[Outcome, Summary], None] | None = None
 
 
-def target_settings(settings: Settings, target: Target) -> Settings:
-    """The settings of one target: the fleet's, pointed at the target's database (and schema)."""
-    return dataclasses.replace(
-        settings, database=target.dsn, database_source="fleet", schema=target.schema,
-        password_file=target.password_file or settings.password_file)
-
-
-def secured(settings: Settings, target: Target) -> Target:
-    """The target with the run's TLS settings written in and, for a host that is not local,
-    verified TLS unless its ``sslmode`` is set (as for a single database); refused (naming
-    the target) when the production profile would not verify its server. An explicit weaker
-    ``sslmode`` for such a host warns (:class:`mig.InsecureTLSWarning`)."""
-    dsn = tls.with_settings(target.dsn, dict(settings.tls))
-    dsn, weaker = tls.verified_by_default(dsn, os.environ)
-    for text in weaker:
-        warnings.warn(f"target {target.name}: {text.removeprefix('warning: ')}",
-                      InsecureTLSWarning, stacklevel=2)
-    try:
-        tls.check(settings.profile, dsn, os.environ, allow_insecure=settings.allow_insecure_tls)
-    except ConfigError as exc:
-        raise ConfigError(f"target {target.name}: {exc.message}", hint=exc.hint) from None
-    return dataclasses.replace(target, dsn=dsn)
-
-
 def _place(report: StatusReport) -> Place:
     """Where a status report says its target is: its newest applied migration, and its
     state."""
@@ -97,101 +70,6 @@ def _state(report: StatusReport) -> str:
     if report.edited:
         parts.append(f"{len(report.edited)} edited")
     return ", ".join(parts)
-
-
-def default_jobs(settings: Settings, targets: list[Target]) -> int:
-    """Four times the cores (a target mostly waits for its server: a new connection, a server
-    process started for it, a few queries), at most half the connections the first target's
-    server has free, and at most the number of targets."""
-    jobs = 4 * cores()
-    with contextlib.suppress(MigError):
-        from ..engine.connect import connect, open_database
-
-        conn = connect(open_database(target_settings(settings, targets[0])), verb="fleet")
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT current_setting('max_connections')::int"
-                            " - current_setting('superuser_reserved_connections')::int"
-                            " - (SELECT count(*) FROM pg_stat_activity"
-                            "    WHERE backend_type = 'client backend')")
-                row = cur.fetchone()
-                free = int(row[0]) if row else jobs
-        finally:
-            conn.close()
-        jobs = min(jobs, max(1, free // 2))
-    return max(1, min(jobs, len(targets)))
-
-
-@dataclass(frozen=True)
-class Look:
-    """What a target's server says before a run that changes targets, on one connection:
-    where its migration records are, and what the verb asks to decide without running."""
-
-    place: TrackingPlace
-    head: Head | None = None  # proven at head (:func:`mig.commands.state.at_head`), if asked
-    newest: str | None = None  # its newest applied migration, if asked and readable
-    settled: bool = False  # newest was read, and no non-transactional run is unfinished
-
-
-# What a verb asks of a target besides where its records are (see :func:`_look`).
-ASK_HEAD, ASK_NEWEST = "head", "newest"
-
-
-def _look(ts: Settings, verb: str, ask: str, scripts: list[Script]) -> Look | None:
-    """Ask a target, on one connection: where its records are (:func:`tracking_place`) and,
-    as ``ask`` says, whether it is at head (the one query of a no-op run) or its newest
-    applied migration. None when it cannot be asked: the run then reports why."""
-    import psycopg2
-
-    from ..engine import tracking
-    from ..engine.connect import connect, open_database
-
-    try:
-        conn = connect(open_database(ts), verb=f"fleet {verb}", watch_client=False)
-    except MigError:
-        return None
-    try:
-        place = tracking_place(conn, ts)
-        if ask == ASK_HEAD:
-            return Look(place, head=at_head(ts, scripts, conn=conn))
-        found = tracking.read_head(conn, ts.migration_table)
-        if found is None:
-            return Look(place)
-        applied, unfinished = found
-        return Look(place, newest=applied[-1][0] if applied else None, settled=not unfinished)
-    except psycopg2.Error:
-        return None
-    finally:
-        conn.close()
-
-
-def _looked(settings: Settings, targets: list[Target], jobs: int,
-            ask: Callable[[Settings], Look | None]) -> dict[str, Look]:
-    """Each target asked (``jobs`` at a time); refused when two reach the same records.
-
-    :raises BadListing: two entries reach the same database and schema, however written (a
-        host alias, the default port given or not, ``schema=public`` or not); each pair named
-        by where the listing has them. Nothing has run.
-    """
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mig-fleet-look") as pool:
-        looks = list(pool.map(lambda t: ask(target_settings(settings, t)), targets))
-    first: dict[tuple, Target] = {}
-    problems: list[BadListing] = []
-    for target, look in zip(targets, looks):
-        if look is None:
-            continue
-        place = look.place
-        same = first.setdefault((place.server, place.database, place.schema, place.table),
-                                target)
-        if same is not target:
-            problems.append(BadListing(
-                f"{target.listed_at or target.name}: {target.where} reaches the same records "
-                f"as {same.listed_at or same.name} ({same.where}): {place.shown}",
-                where=target.listed_at,
-                hint="list each database or schema once, however it is reached"))
-    if problems:
-        raise BadListing.of("the fleet", problems)
-    return {t.name: look for t, look in zip(targets, looks) if look is not None}
 
 
 def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetOptions,
@@ -216,7 +94,7 @@ def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetO
         # each target asked first: the listing is refused when two entries reach the same
         # records, before anything runs or the journal is touched
         scripts = scanned[0]
-        looks = _looked(settings, targets, jobs, lambda ts: _look(ts, verb, ask, scripts))
+        looks = looked(settings, targets, jobs, lambda ts: look(ts, verb, ask, scripts))
     journal = None
     if journaled and scanned is not None:
         scripts, hooks = scanned
@@ -226,29 +104,13 @@ def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetO
         journal = journal_mod.Journal(path, restart=options.restart)
 
     def proven(target: Target, record: Recorded) -> Place | None:
-        look = looks.get(target.name)
-        return proof(look, record) if look is not None and proof is not None else None
+        asked = looks.get(target.name)
+        return proof(asked, record) if asked is not None and proof is not None else None
 
     return run(verb, targets, lambda t: work(target_settings(settings, t), t, looks.get(t.name)),
                jobs=jobs, canary=options.canary, max_failures=options.max_failures,
                journal=journal, proven=proven, confirm=options.confirm,
                on_outcome=options.on_outcome)
-
-
-def _at_head_still(look: Look, record: Recorded) -> Place | None:
-    """A recorded success holds while the target is at head (apply, seed: a seed is loaded
-    only at head; a target rolled back since runs again, and its seed is refused)."""
-    if look.head is None:
-        return None
-    return Place(look.head.version, "current")
-
-
-def _newest_still(look: Look, record: Recorded) -> Place | None:
-    """A recorded success holds while the target's newest applied migration is the one
-    recorded, and no run is unfinished (rollback, apply --to)."""
-    if not look.settled or look.newest != record.version:
-        return None
-    return Place(look.newest)
 
 
 Scanned = tuple[list[Script], list[Script]]
@@ -362,7 +224,7 @@ def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
                   verb_options={"to": to, "seed": seed or bool(seed_env), "seed_env": seed_env,
                                 **({"from_template": from_template} if from_template else {})},
                   ask=ASK_HEAD if to is None else ASK_NEWEST,
-                  proof=_at_head_still if to is None else _newest_still)
+                  proof=at_head_still if to is None else newest_still)
 
 
 def seed(settings: Settings, targets: list[Target], options: FleetOptions, *,
@@ -378,7 +240,7 @@ def seed(settings: Settings, targets: list[Target], options: FleetOptions, *,
 
     return _fleet("seed", settings, targets, options, work,
                   verb_options={"env": env, "prune": prune}, ask=ASK_HEAD,
-                  proof=_at_head_still)
+                  proof=at_head_still)
 
 
 def rollback(settings: Settings, targets: list[Target], options: FleetOptions, *,
@@ -401,7 +263,7 @@ def rollback(settings: Settings, targets: list[Target], options: FleetOptions, *
 
     return _fleet("rollback", settings, targets, options, work,
                   verb_options={"steps": steps, "to": to, "force": force}, ask=ASK_NEWEST,
-                  proof=_newest_still)
+                  proof=newest_still)
 
 
 def wait(settings: Settings, targets: list[Target], options: FleetOptions, *,
