@@ -15,7 +15,7 @@ from ..config import Settings
 from ..disk import importers, sumfile
 from ..disk import scripts as scripts_mod
 from ..errors import ConfigError, ImportRefused, MigError, did_you_mean
-from ..reports import JsonRecord
+from ..records import JsonRecord
 
 NEXT_STEPS = """\
 next steps:

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..reports import JsonRecord, only_if
+from ..records import JsonRecord, only_if
 
 MASK = "***"
 
