@@ -30,11 +30,11 @@ class Look:
     settled: bool = False  # newest was read, and no non-transactional run is unfinished
 
 
-# What a verb asks of a target besides where its records are (see :func:`look`).
+# What a verb asks of a target besides where its records are (see :func:`look_at`).
 ASK_HEAD, ASK_NEWEST = "head", "newest"
 
 
-def look(ts: Settings, verb: str, ask: str, scripts: list[Script]) -> Look | None:
+def look_at(ts: Settings, verb: str, ask: str, scripts: list[Script]) -> Look | None:
     """Ask a target, on one connection: where its records are (:func:`tracking_place`) and,
     as ``ask`` says, whether it is at head (the one query of a no-op run) or its newest
     applied migration. None when it cannot be asked: the run then reports why."""
@@ -62,7 +62,7 @@ def look(ts: Settings, verb: str, ask: str, scripts: list[Script]) -> Look | Non
         conn.close()
 
 
-def looked(settings: Settings, targets: list[Target], jobs: int,
+def look_at_all(settings: Settings, targets: list[Target], jobs: int,
             ask: Callable[[Settings], Look | None]) -> dict[str, Look]:
     """Each target asked (``jobs`` at a time); refused when two reach the same records.
 

@@ -34,7 +34,7 @@ from ..errors import (
 )
 from ..reports import StatusReport
 from . import journal as journal_mod
-from .look import ASK_HEAD, ASK_NEWEST, Look, at_head_still, look, looked, newest_still
+from .look import ASK_HEAD, ASK_NEWEST, Look, at_head_still, look_at, look_at_all, newest_still
 from .outcomes import Outcome, Place, Recorded, Result, Summary
 from .run import run
 from .settings import default_jobs, secured, target_settings
@@ -94,7 +94,7 @@ def _fleet(verb: str, settings: Settings, targets: list[Target], options: FleetO
         # each target asked first: the listing is refused when two entries reach the same
         # records, before anything runs or the journal is touched
         scripts = scanned[0]
-        looks = looked(settings, targets, jobs, lambda ts: look(ts, verb, ask, scripts))
+        looks = look_at_all(settings, targets, jobs, lambda ts: look_at(ts, verb, ask, scripts))
     journal = None
     if journaled and scanned is not None:
         scripts, hooks = scanned
