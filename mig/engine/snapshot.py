@@ -272,7 +272,7 @@ JOIN pg_namespace n ON n.oid = e.extnamespace
 _DEFAULT_ACL = """
 SELECT pg_get_userbyid(d.defaclrole), d.defaclobjtype, d.defaclacl::text[], n.nspname
 FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
-WHERE d.defaclnamespace = 0 OR n.nspname = ANY(%(schemas)s)
+WHERE d.defaclnamespace = 0 OR n.nspname = ANY(%(schemas)s::text[])
 """
 
 # What each kind of object's privileges are when nobody granted or revoked anything.
