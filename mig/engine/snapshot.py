@@ -612,27 +612,27 @@ def _identity_options(start: int, inc: int, low: int, high: int, cache: int, *, 
 # schema makes a verified baseline impossible. Extension members are the extension's business.
 _UNREADABLE = """
 WITH ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
-SELECT 'foreign table', c.relname, NULL FROM pg_class c
+SELECT 'foreign table', c.relname FROM pg_class c
   WHERE c.relnamespace = %(ns)s AND c.relkind = 'f'
     AND (c.tableoid, c.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'aggregate', p.proname, NULL FROM pg_proc p
+SELECT 'aggregate', p.proname FROM pg_proc p
   WHERE p.pronamespace = %(ns)s AND p.prokind = 'a'
     AND (p.tableoid, p.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'operator', o.oprname, NULL FROM pg_operator o WHERE o.oprnamespace = %(ns)s
+SELECT 'operator', o.oprname FROM pg_operator o WHERE o.oprnamespace = %(ns)s
     AND (o.tableoid, o.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'operator family', f.opfname, NULL FROM pg_opfamily f WHERE f.opfnamespace = %(ns)s
+SELECT 'operator family', f.opfname FROM pg_opfamily f WHERE f.opfnamespace = %(ns)s
     AND (f.tableoid, f.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'collation', c.collname, NULL FROM pg_collation c WHERE c.collnamespace = %(ns)s
+SELECT 'collation', c.collname FROM pg_collation c WHERE c.collnamespace = %(ns)s
     AND (c.tableoid, c.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'text search configuration', t.cfgname, NULL FROM pg_ts_config t
+SELECT 'text search configuration', t.cfgname FROM pg_ts_config t
   WHERE t.cfgnamespace = %(ns)s AND (t.tableoid, t.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'conversion', v.conname, NULL FROM pg_conversion v WHERE v.connamespace = %(ns)s
+SELECT 'conversion', v.conname FROM pg_conversion v WHERE v.connamespace = %(ns)s
     AND (v.tableoid, v.oid) NOT IN (SELECT classid, objid FROM ext)
 ORDER BY 1, 2
 """
@@ -649,8 +649,9 @@ def uncompared_objects(conn: connection, schemas: str | Iterable[str] | None = N
                        ignore: tuple[str, ...] = ()) -> list[str]:
     """Objects of ``schemas`` (default: those :func:`snapshot` describes by default) and event
     triggers that the snapshot cannot compare, as ``"<kind> <name>"`` (the name qualified as
-    the snapshot keys it); empty when everything can be compared. Those of tracking tables
-    (and of tables matching ``ignore``) are left out, as the snapshot leaves them out."""
+    the snapshot keys it); empty when everything can be compared. None of these kinds belongs
+    to a table: ``ignore`` (tracking-table patterns) is taken for the callers' symmetry with
+    :func:`snapshot`."""
     wanted = schema_list(schemas)
     if wanted is None:
         wanted = user_schemas(conn)
@@ -662,8 +663,7 @@ def uncompared_objects(conn: connection, schemas: str | Iterable[str] | None = N
             if oid is None:
                 continue
             cur.execute(_UNREADABLE, {"ns": oid[0]})
-            found += [f"{kind} {qualified(schema, name)}" for kind, name, table in cur.fetchall()
-                      if table is None or not is_tracking_table(table, ignore)]
+            found += [f"{kind} {qualified(schema, name)}" for kind, name in cur.fetchall()]
         cur.execute(_EVENT_TRIGGERS)
         found += [f"event trigger {name}" for name, in cur.fetchall()]
     return found
