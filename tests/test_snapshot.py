@@ -147,6 +147,10 @@ CHANGES = {
         "CREATE TABLE kid (extra int) INHERITS (t)",
         ["+ table kid: (id, name, note, extra) inherits (t)"],
     ),
+    "typed table": (
+        "CREATE TYPE pair AS (a int, b int); CREATE TABLE pairs OF pair",
+        ["+ table pairs: (a, b) of pair"],
+    ),
     "clustered index": (
         "CLUSTER t USING t_pkey", ["+ table t: (id, name, note) clustered on t_pkey"],
     ),

@@ -110,6 +110,7 @@ SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.relfor
             THEN (SELECT h.inhparent::regclass::text FROM pg_inherits h
                   WHERE h.inhrelid = c.oid) END,
        CASE WHEN c.relkind IN ('r', 'p', 'm') AND am.amname <> 'heap' THEN am.amname END,
+       CASE WHEN c.reloftype <> 0 THEN c.reloftype::regtype::text END,
        (SELECT 'server ' || quote_ident(v.srvname) || COALESCE(' options ('
                 || array_to_string(f.ftoptions, ', ') || ')', '')
         FROM pg_foreign_table f JOIN pg_foreign_server v ON v.oid = f.ftserver
@@ -446,7 +447,8 @@ class _Reader:
         for row in self.rows(_RELATIONS):
             (oid, name, kind, persistence, rls, force_rls, options, acl, owner, table, text,
              partition_key, partition_of, inherits, replica, replica_index, clustered,
-             parent_index, method, foreign, dependency, owner_oid, owned_by, owner_column) = row
+             parent_index, method, typed, foreign, dependency, owner_oid, owned_by,
+             owner_column) = row
             if is_tracking_table(table, self.ignore):
                 continue
             key = self.key(name)
@@ -467,6 +469,8 @@ class _Reader:
                 words.insert(0, "unlogged")
             if method:
                 words.append(f"using {method}")
+            if typed:
+                words.append(f"of {typed}")
             if foreign:
                 words.append(foreign)
             if partition_of:
