@@ -29,7 +29,13 @@ from ..engine.depends import read_dependencies
 from ..engine.proof import prove
 from ..engine.scratch import ScratchEngine, scratch_database, scratch_server
 from ..engine.snapshot import uncompared_objects
-from ..errors import ConfigError, DestructiveChanges, GenerationFailed, MigError
+from ..errors import (
+    ConfigError,
+    DestructiveChanges,
+    GenerationFailed,
+    MigError,
+    MigrationError,
+)
 from ..reports import GeneratedMigration, GenerateReport, Line, Reporter, reporter
 
 _SUFFIX = {generate.BEFORE: "_enum_values", generate.MAIN: "", generate.AFTER: "_concurrently"}
@@ -74,7 +80,8 @@ def new_from(settings: Settings, name: str, source: str | Dsn, *,
     :raises DestructiveChanges: destructive changes without ``allow_destructive``.
     :raises GenerationFailed: a change the generator cannot render, an object the snapshot
         cannot compare (so cannot prove), or a proof that fails (each difference listed).
-    :raises StatementFailed: a migration of the history fails on the scratch database.
+    :raises StatementFailed: a migration of the history fails on the scratch database (a
+        generated statement that fails there is a :class:`GenerationFailed`).
     """
     say = reporter(report)
     wanted = tuple(schemas) or ("public",)
@@ -136,8 +143,15 @@ def new_from(settings: Settings, name: str, source: str | Dsn, *,
                 loaded, _ = scripts_mod.load((*settings.sources, Path(tmp)))
                 generated = [s for s in loaded if s.path.parent == Path(tmp)]
                 say(f"proving {len(generated)} generated migration(s) on {engine.dbname}")
-                proof = prove(engine, generated, before, after, schema,
-                              reordered=planned.reordered)
+                try:
+                    proof = prove(engine, generated, before, after, schema,
+                                  reordered=planned.reordered)
+                except MigrationError as exc:
+                    raise GenerationFailed(
+                        "a generated statement fails on the scratch database; nothing was "
+                        f"written:\n  {exc.message}", problems=[exc.message],
+                        hint="write this change by hand (mig new NAME); the generator's "
+                        "output for it is wrong") from None
                 if not proof.ok:
                     raise GenerationFailed(
                         "the generated migration does not give the schema it must; nothing was"

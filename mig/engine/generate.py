@@ -28,6 +28,7 @@ from ..ordering import Cycle, stable_order
 from ..reports import DestructiveChange
 from .comparison import OWNER, OwnedSchema, differences
 from .depends import Dependencies, Key
+from .snapshot import Snapshot
 
 #: Phases of a plan: each is a migration of its own.
 BEFORE, MAIN, AFTER = 0, 1, 2
@@ -342,7 +343,8 @@ class _Planner:
         self.attach: list[tuple[_Unit, Key]] = []  # made after its object is made
         self.before_drop: list[tuple[_Unit, Key]] = []  # put back after its object is
         self.replaced_functions: set[str] = set()
-        self.reordered: set[str] = set()  # tables whose rollback leaves the columns reordered
+        self.reordered: set[str] = set()  # tables whose rollback moves a column to the end
+        self.rebuilt_types: set[str] = set()  # enums made again: they set columns' defaults
 
     # helpers --------------------------------------------------------------------------------
     def get(self, side: dict, section: str, name: str) -> str | None:
@@ -397,6 +399,7 @@ class _Planner:
         self.default_privileges()
         if self.problems:
             raise CannotGenerate(self.problems)
+        self.enum_values_first()
         ordered = self.order()
         up: list[Statement] = []
         down: list[Statement] = []
@@ -503,7 +506,7 @@ class _Planner:
         old = [v.replace("''", "'") for v in _LABEL.findall(was)]
         new = [v.replace("''", "'") for v in _LABEL.findall(now)]
         kept = [v for v in new if v in old]
-        rebuild_down = self.enum_rebuild(name, schema, new, old)
+        rebuild_down = self.enum_rebuild(name, schema, old, self.old)
         if kept == old:  # values only added: ALTER TYPE ... ADD VALUE
             up = []
             for index, value in enumerate(new):
@@ -520,41 +523,74 @@ class _Planner:
             removed: list[str] = []
         else:
             removed = [v for v in old if v not in new]
-            self.add("alter", ("types", name), self.enum_rebuild(name, schema, old, new),
+            self.rebuilt_types.add(name)
+            self.add("alter", ("types", name), self.enum_rebuild(name, schema, new, self.new),
                      rebuild_down)
         if removed:
             self.destructive.append(DestructiveChange(
                 "type", name, f"removes enum value(s) {', '.join(map(literal, removed))}: the "
                 "type is rebuilt, and rows holding them fail the cast"))
 
-    def enum_rebuild(self, name: str, schema: str, old: list[str], new: list[str]
+    def enum_values_first(self) -> None:
+        """Enum values that a statement of the plan uses are added before it, in a migration of
+        their own outside a transaction (a value added in a transaction cannot be used until
+        it commits); its rollback rebuilds the type without them, in one re-runnable block."""
+        added: dict[str, list[str]] = getattr(self, "added_labels", {})
+        for unit in self.units:
+            if unit.key[0] != "types" or unit.key[1] not in added or unit.action != "alter":
+                continue
+            labels = [literal(v) for v in added[unit.key[1]]]
+            others = [s.sql for u in self.units if u is not unit for s in u.up]
+            if not any(label in text for label in labels for text in others):
+                continue
+            unit.phase = BEFORE
+            schema = self.schema_of("types", unit.key[1])
+            body = "\n".join("    " + s.sql.replace("\n", "\n    ") for s in unit.down)
+            condition = " OR ".join(
+                f"EXISTS (SELECT FROM pg_enum WHERE enumtypid = {literal(_qname(unit.key[1]))}"
+                f"::regtype AND enumlabel = {label})" for label in labels)
+            unit.down = [self.stmt(f"DO $mig$\nBEGIN\n  IF {condition} THEN\n{body}\n"
+                                   "  END IF;\nEND\n$mig$", schema)]
+
+    def enum_names(self, name: str) -> set[str]:
+        """How a column's type text may name the type ``name``."""
+        schema, base = _split(name)
+        return {base, _qname(name), name, f"{schema}.{base}"}
+
+    def enum_rebuild(self, name: str, schema: str, values: list[str], side: Snapshot
                      ) -> list[Statement]:
-        """The type made again with ``new`` values: renamed away, created, every column of
-        it cast to the new one (its default set again), the old one dropped."""
+        """The type made again with ``values``: renamed away, created, every column of it
+        cast to the new one (with the default it has in ``side``), the old one dropped."""
         base = _split(name)[1]
         spare = f"{base}__mig_old"
         qualified = _qname(name)
-        shown = {base, qualified, name, f"{_split(name)[0]}.{base}"}
-        out = [self.stmt(f"ALTER TYPE {qualified} RENAME TO {ident(spare)}", schema),
+        shown = self.enum_names(name)
+        out = [self.stmt(f"ALTER TYPE {qualified} RENAME TO {ident(spare)}", schema,
+                         note=f"the enum {name} made again: the old one is renamed away, its "
+                         "columns cast to the new one, and it is dropped\n"
+                         "squawk-ignore renaming-object"),
                self.stmt(f"CREATE TYPE {qualified} AS ENUM ("
-                         + ", ".join(literal(v) for v in new) + ")", schema)]
+                         + ", ".join(literal(v) for v in values) + ")", schema)]
         for key, text in sorted(self.old.get("columns", {}).items()):
             column = _Column.parse(text)
             array = column.type.endswith("[]")
-            if column.type.removesuffix("[]") not in shown:
+            if column.type.removesuffix("[]") not in shown or key not in side.get("columns", {}):
                 continue
+            default = _Column.parse(side["columns"][key]).default
             table, col = self.tables.split(key)
             target = qualified + ("[]" if array else "")
             cast = f"{ident(col)}::text{'[]' if array else ''}::{target}"
             alter = f"ALTER TABLE {_qname(table)} ALTER COLUMN {ident(col)}"
             if column.default is not None:
                 out.append(self.stmt(f"{alter} DROP DEFAULT", schema))
-            out.append(self.stmt(f"{alter} TYPE {target} USING {cast}", schema))
-            if column.default is not None:
-                default = column.default.replace(f"::{spare}", f"::{base}")
+            note = (f"rewrites {table} under an ACCESS EXCLUSIVE lock\n"
+                    "squawk-ignore changing-column-type")
+            out.append(self.stmt(f"{alter} TYPE {target} USING {cast}", schema, note=note))
+            self.warnings.append(f"type {name}: made again with other values: casting "
+                                 f"{key} to it rewrites {table} under an ACCESS EXCLUSIVE lock")
+            if default is not None:
                 out.append(self.stmt(f"{alter} SET DEFAULT {default}", schema))
-        out.append(self.stmt(f"DROP TYPE {_split(name)[0] and ident(_split(name)[0])}."
-                             f"{ident(spare)}", schema))
+        out.append(self.stmt(f"DROP TYPE {ident(_split(name)[0])}.{ident(spare)}", schema))
         return out
 
     # sequences ------------------------------------------------------------------------------
@@ -771,17 +807,21 @@ class _Planner:
                         "value"))
             if old.default is not None:
                 up.append(self.stmt(f"{target} DROP DEFAULT", schema))
+            # squawk's changing-column-type says what the note says: the warning is given
+            ignore = "squawk-ignore changing-column-type"
             up.append(self.stmt(f"{target} TYPE {new.type}{collate} USING "
-                                f"{ident(column)}::{new.type}", schema, note=note))
+                                f"{ident(column)}::{new.type}", schema,
+                                note=f"{note}\n{ignore}" if note else ignore))
             if new.default is not None:
                 up.append(self.stmt(f"{target} SET DEFAULT {new.default}", schema))
             if new.default is not None:
                 down.append(self.stmt(f"{target} DROP DEFAULT", schema))
             down.append(self.stmt(f"{target} TYPE {old.type}{back} USING "
-                                  f"{ident(column)}::{old.type}", schema))
+                                  f"{ident(column)}::{old.type}", schema, note=ignore))
             if old.default is not None:
                 down.append(self.stmt(f"{target} SET DEFAULT {old.default}", schema))
-        elif old.default != new.default:
+        elif old.default != new.default and not any(
+                new.type.removesuffix("[]") in self.enum_names(t) for t in self.rebuilt_types):
             up.append(self.stmt(f"{target} SET DEFAULT {new.default}" if new.default is not None
                                 else f"{target} DROP DEFAULT", schema))
             down.append(self.stmt(f"{target} SET DEFAULT {old.default}" if old.default
@@ -1548,8 +1588,8 @@ def _grant_statements(words: str, kind: str, was: set[tuple[str, str, bool]],
 
 def statements_text(statements: Iterable[Statement], *, transactional: bool) -> Iterator[str]:
     """The statements as the lines of a migration file: ``search_path`` set whenever the
-    schema changes (``SET LOCAL`` in a transaction), each note as a comment above its
-    statement, a blank line between statements."""
+    schema changes (``SET LOCAL`` in a transaction; outside one ``SET``, reset at the end),
+    each note as comment lines above its statement."""
     schema = None
     for statement in statements:
         if statement.schema != schema:
@@ -1557,8 +1597,10 @@ def statements_text(statements: Iterable[Statement], *, transactional: bool) -> 
             local = "LOCAL " if transactional else ""
             yield f"SET {local}search_path = {ident(schema)}, pg_catalog;"
         if statement.note:
-            yield f"-- {statement.note}"
+            yield from (f"-- {line}" for line in statement.note.splitlines())
         yield statement.sql
+    if schema is not None and not transactional:
+        yield "RESET search_path;"  # a session's setting: the migrations after it keep theirs
 
 
 #: squawk's rules that judge a schema's design (its column types), not how a migration changes
