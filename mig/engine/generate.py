@@ -1090,13 +1090,18 @@ class _Planner:
                 now = None
             if was is not None and was.endswith(" -- INVALID"):
                 was = None
+            # a partitioned table's index (ON ONLY as the catalog writes it) is made on its
+            # partitions too, whose own are listed as inherited from it and left to it
+            partitioned = " ON ONLY " in (was or "") + (now or "")
+            was = was.replace(" ON ONLY ", " ON ", 1) if was is not None else None
+            now = now.replace(" ON ONLY ", " ON ", 1) if now is not None else None
             if was is not None:
                 table = _index_table(was)
                 if table not in self.new.get("tables", {}) and \
                         table not in self.new.get("views", {}):
                     self.add("drop", ("indexes", name), [], [self.stmt(was, schema)])
                 else:
-                    concurrent = self.safe and " ON ONLY " not in was
+                    concurrent = self.safe and not partitioned
                     plain = ([self.stmt(f"DROP INDEX {_qname(name)}", schema)],
                              [self.stmt(was, schema)])
                     if concurrent:
@@ -1111,7 +1116,7 @@ class _Planner:
                 table = _index_table(now)
                 drop = [self.stmt(f"DROP INDEX {_qname(name)}", schema)]
                 if self.safe and table is not None and self.existing_table(table) and \
-                        " ON ONLY " not in now:
+                        not partitioned:
                     self.add("create", ("indexes", name),
                              [self.stmt(_concurrently(now), schema, transactional=False)],
                              [self.stmt(f"DROP INDEX CONCURRENTLY IF EXISTS {_qname(name)}",
