@@ -254,12 +254,15 @@ def _history(tmp_path: Path, source: str) -> Path:
 def test_destructive_changes_are_refused_without_the_flag_and_written_with_it(
         tmp_path, source, pg_server):
     project = _history(tmp_path, source)
-    query(source, "ALTER TABLE items DROP COLUMN note; DROP TABLE shops")
+    query(source, "ALTER TABLE items DROP COLUMN note; DROP TABLE shops;"
+                  " ALTER TABLE items DROP CONSTRAINT items_pkey;"
+                  " ALTER TABLE items ALTER COLUMN id DROP NOT NULL")
     before = _files(project)
     with pytest.raises(DestructiveChanges) as caught:
         commands.new_from(_settings(project), "drop", source, scratch=pg_server.url())
     assert {(d["kind"], d["name"]) for d in caught.value.destructive} == {
-        ("column", "items.note"), ("table", "shops")}
+        ("column", "items.note"), ("table", "shops"), ("column", "items.id"),
+        ("constraint", "items.items_pkey")}
     assert _files(project) == before
     result = _new(project, source, pg_server, "drop")
     assert result.returncode == EXIT_REFUSED and "items.note" in result.stderr
@@ -292,6 +295,7 @@ def test_changes_to_tables_in_use_are_written_safe_under_load(tmp_path, source, 
         ALTER TABLE items ADD COLUMN shop bigint REFERENCES shops(id);
         ALTER TABLE items ALTER COLUMN name SET NOT NULL;
         ALTER TABLE items ALTER COLUMN price TYPE bigint;
+        ALTER TABLE items ADD CONSTRAINT items_name_key UNIQUE (name);
         CREATE TABLE fresh (id bigint PRIMARY KEY, label text);
         CREATE INDEX fresh_label ON fresh (label);
         """)
@@ -310,6 +314,11 @@ def test_changes_to_tables_in_use_are_written_safe_under_load(tmp_path, source, 
         in body
     assert "VALIDATE CONSTRAINT items_price_check;" in after
     assert "VALIDATE CONSTRAINT items_shop_fkey;" in after
+    # a unique constraint: its index built concurrently, then the constraint made of it
+    assert "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS items_name_key ON public.items" \
+        in after
+    assert "ADD CONSTRAINT items_name_key UNIQUE USING INDEX items_name_key;" in after
+    assert "items_name_key" not in body
     # SET NOT NULL through a validated check, dropped after
     check = "items_name_not_null_check"
     assert f"ADD CONSTRAINT {check} CHECK (name IS NOT NULL) NOT VALID;" in body
@@ -397,3 +406,43 @@ def test_an_enum_value_removed_rebuilds_the_type_only_when_allowed(tmp_path, sou
     assert "ALTER TYPE public.mood RENAME TO mood__mig_old;" in sql
     assert "TYPE public.mood USING feeling::text::public.mood;" in sql
     _lint_clean(project, [report.migrations[0].path, report.migrations[0].rollback_path])
+
+
+VIEW_HISTORY = {
+    "0001_prices.sql": """\
+        CREATE TABLE prices (id bigint PRIMARY KEY, amount integer NOT NULL);
+        CREATE VIEW cheap AS SELECT id, amount FROM prices WHERE amount < 10;
+        CREATE VIEW cheapest AS SELECT min(amount) AS amount FROM cheap;
+        """,
+    "0001_prices.rollback.sql": "DROP VIEW cheapest; DROP VIEW cheap; DROP TABLE prices;\n",
+}
+
+
+def test_what_reads_a_changed_view_or_column_is_made_again_around_it(
+        tmp_path, source, pg_server):
+    project = write_project(tmp_path, VIEW_HISTORY)
+    commands.apply(_settings(project, source))
+    query(source, """
+        DROP VIEW cheapest; DROP VIEW cheap;
+        ALTER TABLE prices ALTER COLUMN amount TYPE bigint;
+        CREATE VIEW cheap AS SELECT id, amount FROM prices WHERE amount < 20;
+        CREATE VIEW cheapest AS SELECT min(amount) AS amount FROM cheap;""")
+    report = commands.new_from(_settings(project), "cheap", source, scratch=pg_server.url())
+    sql = report.migrations[0].sql
+    order = [sql.index(s) for s in ("DROP VIEW public.cheapest;", "DROP VIEW public.cheap;",
+                                    "ALTER COLUMN amount TYPE bigint",
+                                    "CREATE VIEW public.cheap AS",
+                                    "CREATE VIEW public.cheapest AS")]
+    assert order == sorted(order)
+    _lint_clean(project, [report.migrations[0].path, report.migrations[0].rollback_path])
+
+
+def test_roles_the_scratch_server_lacks_are_named(tmp_path, source, pg15):
+    role = "gen_elsewhere"  # on the source's server only
+    query(source, f"DO $$BEGIN CREATE ROLE {role}; EXCEPTION WHEN duplicate_object THEN NULL;"
+                  f" END$$; CREATE TABLE t (id bigint); GRANT SELECT ON t TO {role}")
+    project = write_project(tmp_path, {})
+    with pytest.raises(GenerationFailed, match=f"does not have.*: {role}") as caught:
+        commands.new_from(_settings(project), "t", source, scratch=pg15.url())
+    assert caught.value.problems == [f"role {role} does not exist on the scratch server"]
+    assert _files(project) == []
