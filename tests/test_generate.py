@@ -331,6 +331,9 @@ def test_changes_to_tables_in_use_are_written_safe_under_load(tmp_path, source, 
         in body
     assert any("items.price" in w and "rewrites" in w for w in report.warnings)
     _lint_clean(project, [p for m in report.migrations for p in (m.path, m.rollback_path)])
+    # each migration's rollback alone restores the schema before it, as mig verify proves
+    verified = commands.verify(_settings(project), scratch=pg_server.url())
+    assert verified.ok, verified.failures
     # what was written applies (and rolls back) on a database at the history's end
     other = tmp_path / "other"
     query(pg_server.url(), "CREATE DATABASE gen_safe_target")

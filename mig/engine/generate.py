@@ -1080,7 +1080,8 @@ class _Planner:
             self.add("alter", ("columns", key), [self.stmt(f"{target} SET NOT NULL", schema)],
                      [self.stmt(f"{target} DROP NOT NULL", schema)], rank="columns")
             return
-        check = ident(_short(f"{_split(table)[1]}_{column}_not_null_check"))
+        check_name = _short(f"{_split(table)[1]}_{column}_not_null_check")
+        check = ident(check_name)
         condition = f"CHECK ({ident(column)} IS NOT NULL)"
         self.add("alter", ("columns", key),
                  [self.stmt(f"ALTER TABLE {q} ADD CONSTRAINT {check} {condition} NOT VALID",
@@ -1094,7 +1095,7 @@ class _Planner:
                             note="squawk-ignore prefer-robust-stmts", transactional=False),
                   self.stmt(f"ALTER TABLE {q} DROP CONSTRAINT IF EXISTS {check}", schema,
                             note="squawk-ignore ban-drop-constraint", transactional=False)],
-                 [self.stmt(_add_constraint_guarded(table, check, f"{condition} NOT VALID"),
+                 [self.stmt(_not_valid_again(table, check_name, condition),
                             schema, transactional=False),
                   self.stmt(f"{target} DROP NOT NULL", schema, transactional=False,
                             note="squawk-ignore prefer-robust-stmts")],
@@ -1149,7 +1150,7 @@ class _Planner:
             self.add("alter", ("validate", key),
                      [self.stmt(f"ALTER TABLE {q} VALIDATE CONSTRAINT {ident(name)}", schema,
                                 note="squawk-ignore prefer-robust-stmts", transactional=False)],
-                     [self.stmt(_add_constraint_guarded(table, name, f"{text} NOT VALID"),
+                     [self.stmt(_not_valid_again(table, name, text),
                                 schema, transactional=False)],
                      rank="foreign_keys", phase=AFTER)
             self.units[-1].extra_needs = {len(self.units) - 2}
@@ -1724,6 +1725,16 @@ def _add_constraint_guarded(table: str, name: str, text: str) -> str:
         f"        {body};\n"
         "    END IF;\nEND\n$mig$;"
     ) if (schema, rel) else body
+
+
+def _not_valid_again(table: str, name: str, text: str) -> str:
+    """The constraint ``name`` made ``NOT VALID`` again, as it was before its validation (a
+    validated constraint cannot be made unvalidated): dropped if there and added, in one
+    ``DO`` block that may run twice (a non-transactional rollback's step)."""
+    return ("DO $mig$\nBEGIN\n"
+            f"    ALTER TABLE {_qname(table)} DROP CONSTRAINT IF EXISTS {ident(name)};\n"
+            f"    ALTER TABLE {_qname(table)} ADD CONSTRAINT {ident(name)} {text} NOT VALID;\n"
+            "END\n$mig$;")
 
 
 def _extension(name: str, text: str) -> str:
