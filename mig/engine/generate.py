@@ -1283,8 +1283,8 @@ class _Planner:
             for text in (was, now):
                 if text is not None and not text.startswith("CREATE"):
                     self.problems.append(
-                        f"function {name}: an {text} has no definition the generator can "
-                        "render (CREATE AGGREGATE is not written yet): write it by hand")
+                        f"{text.split(' ', 1)[0]} {name}: the generator does not write "
+                        f"CREATE {text.split(' ', 1)[0].upper()} yet")
             if any(t is not None and not t.startswith("CREATE") for t in (was, now)):
                 continue
             if change == "changed" and was is not None and now is not None \
