@@ -188,9 +188,13 @@ def test_the_products_own_schema_as_the_first_migration_of_an_empty_history(
         tmp_path, source, target, pg_server):
     shipped = copy_shipped_project(tmp_path / "shipped", seeds=False)
     commands.apply(_settings(shipped, source))
+    query(source, "CREATE TABLE alembic_version (version_num text)")  # another tool's
     project = write_project(tmp_path / "new", {})
     report = commands.new_from(_settings(project), "initial", source, scratch=pg_server.url())
     assert report.written and len(report.migrations) == 1
+    # tracking tables (mig's, yoyo's, other tools') never appear
+    for name in ("_yoyo_migration", "_mig_", "yoyo_lock", "alembic_version"):
+        assert name not in report.migrations[0].sql
     _lint_clean(project, [report.migrations[0].path, report.migrations[0].rollback_path])
     commands.apply(_settings(project, target))
     assert comparison.differences(_schema(source), _schema(target)) == []
@@ -522,3 +526,16 @@ def test_hydra_on_postgresql_15_as_the_first_migration(tmp_path, pg15):
     _lint_clean(project, [report.migrations[0].path, report.migrations[0].rollback_path])
     commands.apply(_settings(project, pg15.url(target)))
     assert comparison.differences(_schema(pg15.url(source)), _schema(pg15.url(target))) == []
+
+
+def test_schema_narrows_what_is_compared(tmp_path, source, pg_server):
+    query(source, "CREATE TABLE outside (id bigint); CREATE SCHEMA inside;"
+                  " CREATE TABLE inside.kept (id bigint)")
+    project = write_project(tmp_path, {})
+    result = _new(project, source, pg_server, "inside", "--schema", "inside", "--dry-run",
+                  "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["schemas"] == ["inside"]
+    sql = data["migrations"][0]["sql"]
+    assert "CREATE TABLE inside.kept" in sql and "outside" not in sql
