@@ -41,9 +41,11 @@ CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE DOMAIN posint AS integer NOT NULL CHECK (VALUE > 0);
 CREATE TYPE pair AS (a integer, b text);
 CREATE TYPE span AS RANGE (subtype = float8);
+CREATE COLLATION plain_c (locale = 'C');
+CREATE TYPE word_span AS RANGE (subtype = text, collation = plain_c);
 CREATE SEQUENCE counter START 10;
 CREATE TABLE orgs (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL,
-                   boss bigint);
+                   boss bigint, code text COLLATE plain_c);
 CREATE TABLE users (
   id serial PRIMARY KEY,
   org bigint REFERENCES orgs(id) ON DELETE CASCADE,
