@@ -301,6 +301,7 @@ def test_a_rename_is_written_only_when_said(tmp_path, source, pg_server):
                                renames=["items.note=remark"])
     assert report.written and report.destructive == ()
     assert "ALTER TABLE public.items RENAME COLUMN note TO remark;" in report.migrations[0].sql
+    _lint_clean(project, [report.migrations[0].path, report.migrations[0].rollback_path])
 
 
 def test_changes_to_tables_in_use_are_written_safe_under_load(tmp_path, source, pg_server):
