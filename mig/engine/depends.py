@@ -35,21 +35,24 @@ WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
 # Every object of one schema that a snapshot names, as (catalog, oid, sub-id, section, name),
 # names read under the schema's own search path (as the snapshot reads them). Row types and
 # array types are given as the relation or element type they stand for (section '=' and the
-# catalog and oid it stands for as 'classid oid').
+# catalog and oid it stands for as 'classid oid'). Names are read as text: as ``name`` (which a
+# union or a CASE may keep) a table's name and a constraint's together are cut at 63 bytes.
 _OBJECTS = """
 SELECT 'pg_class'::regclass::oid, c.oid, 0,
        CASE c.relkind WHEN 'v' THEN 'views' WHEN 'm' THEN 'views' WHEN 'S' THEN 'sequences'
                       WHEN 'i' THEN 'indexes' WHEN 'I' THEN 'indexes' WHEN 'c' THEN 'types'
                       ELSE 'tables' END,
-       c.relname
+       c.relname::text
 FROM pg_class c WHERE c.relnamespace = %(ns)s AND c.relkind IN ('r','p','f','v','m','S','i','I','c')
 UNION ALL
-SELECT 'pg_class'::regclass::oid, a.attrelid, a.attnum, 'columns', c.relname || '.' || a.attname
+SELECT 'pg_class'::regclass::oid, a.attrelid, a.attnum, 'columns',
+       c.relname::text || '.' || a.attname::text
 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 WHERE c.relnamespace = %(ns)s AND c.relkind IN ('r', 'p', 'f') AND a.attnum > 0
   AND NOT a.attisdropped
 UNION ALL
-SELECT 'pg_attrdef'::regclass::oid, d.oid, 0, 'columns', c.relname || '.' || a.attname
+SELECT 'pg_attrdef'::regclass::oid, d.oid, 0, 'columns',
+       c.relname::text || '.' || a.attname::text
 FROM pg_attrdef d JOIN pg_class c ON c.oid = d.adrelid
 JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
 WHERE c.relnamespace = %(ns)s
@@ -59,31 +62,32 @@ SELECT 'pg_type'::regclass::oid, t.oid, 0,
             'array_subscript_handler'::regproc THEN '=' ELSE 'types' END,
        CASE WHEN t.typrelid <> 0 THEN 'pg_class ' || t.typrelid
             WHEN t.typelem <> 0 AND t.typsubscript = 'array_subscript_handler'::regproc
-            THEN 'pg_type ' || t.typelem ELSE t.typname END
+            THEN 'pg_type ' || t.typelem ELSE t.typname::text END
 FROM pg_type t WHERE t.typnamespace = %(ns)s
 UNION ALL
 SELECT 'pg_proc'::regclass::oid, p.oid, 0, 'functions',
-       p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+       p.proname::text || '(' || pg_get_function_identity_arguments(p.oid) || ')'
 FROM pg_proc p WHERE p.pronamespace = %(ns)s
 UNION ALL
 SELECT 'pg_constraint'::regclass::oid, k.oid, 0,
        CASE WHEN k.conrelid <> 0 THEN 'constraints' ELSE 'types' END,
-       CASE WHEN k.conrelid <> 0 THEN c.relname || '.' || k.conname ELSE t.typname END
+       CASE WHEN k.conrelid <> 0 THEN c.relname::text || '.' || k.conname::text
+            ELSE t.typname::text END
 FROM pg_constraint k LEFT JOIN pg_class c ON c.oid = k.conrelid
 LEFT JOIN pg_type t ON t.oid = k.contypid
 WHERE k.connamespace = %(ns)s
 UNION ALL
-SELECT 'pg_trigger'::regclass::oid, g.oid, 0, 'triggers', c.relname || '.' || g.tgname
+SELECT 'pg_trigger'::regclass::oid, g.oid, 0, 'triggers', c.relname::text || '.' || g.tgname::text
 FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
 WHERE c.relnamespace = %(ns)s AND NOT g.tgisinternal
 UNION ALL
-SELECT 'pg_policy'::regclass::oid, p.oid, 0, 'policies', c.relname || '.' || p.polname
+SELECT 'pg_policy'::regclass::oid, p.oid, 0, 'policies', c.relname::text || '.' || p.polname::text
 FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE c.relnamespace = %(ns)s
 UNION ALL
-SELECT 'pg_collation'::regclass::oid, o.oid, 0, 'collations', o.collname
+SELECT 'pg_collation'::regclass::oid, o.oid, 0, 'collations', o.collname::text
 FROM pg_collation o WHERE o.collnamespace = %(ns)s
 UNION ALL
-SELECT 'pg_rewrite'::regclass::oid, r.oid, 0, 'views', c.relname
+SELECT 'pg_rewrite'::regclass::oid, r.oid, 0, 'views', c.relname::text
 FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class WHERE c.relnamespace = %(ns)s
 """
 

@@ -947,6 +947,8 @@ class _Planner:
                                              ("indexes", _qualified(schema, index))))
         for name in self.names("tables", "changed"):
             self.table_change(name)
+        for name in sorted(set(self.old.get("tables", {})) & set(self.new.get("tables", {}))):
+            self.column_order(name)
         old_columns = self.old.get("columns", {})
         new_columns = self.new.get("columns", {})
         def position(item: tuple[str, str]) -> tuple[str, int]:
@@ -977,19 +979,30 @@ class _Planner:
                 owner, column = self.tables.split(new_key)
                 self.column_change(new_key, owner, column, "changed", was=old_columns[old_key])
 
-    def table_change(self, name: str) -> None:
+    def column_order(self, name: str) -> None:
+        """A table's columns kept must keep their order, and the columns added come after
+        them: a column is only ever added at the end."""
         was, now = _Table.parse(self.old["tables"][name]), _Table.parse(self.new["tables"][name])
-        schema = self.schema_of("tables", name)
-        q = _qname(name)
+        if now.partition_of:
+            return  # a partition's columns are its parent's
         renamed = {self.tables.split(o)[1]: self.tables.split(n)[1]
                    for o, n in self.rename_of.items() if self.tables.split(o)[0] == name}
         kept = [renamed.get(c, c) for c in was.columns
                 if f"{name}.{renamed.get(c, c)}" in self.new.get("columns", {})]
         if list(now.columns[:len(kept)]) != kept:
+            moved = [c for c, d in zip(kept, now.columns) if c != d]
+            added = [c for c in now.columns if c not in kept]
+            gone = [c for c in was.columns if renamed.get(c, c) not in now.columns]
             self.problems.append(
-                f"table {name}: its columns are in another order ({', '.join(was.columns)} -> "
-                f"{', '.join(now.columns)}); a column is only ever added at the end: rebuild "
-                "the table by hand")
+                f"table {name}: its columns are in another order (from {moved[0]} on); a "
+                "column is only ever added at the end: rebuild the table by hand" + (
+                    f" (or, if {gone[0]} was renamed {added[0]}: --rename "
+                    f"{name}.{gone[0]}={added[0]})" if gone and added else ""))
+
+    def table_change(self, name: str) -> None:
+        was, now = _Table.parse(self.old["tables"][name]), _Table.parse(self.new["tables"][name])
+        schema = self.schema_of("tables", name)
+        q = _qname(name)
         for what in ("partition_key", "partition_of", "inherits", "method"):
             if getattr(was, what) != getattr(now, what):
                 self.problems.append(
@@ -1018,8 +1031,13 @@ class _Planner:
                 self.warnings.append(
                     f"column {key}: added NOT NULL without a default: adding it fails while "
                     f"{table} has rows")
+            note = None
+            if col.generated and col.generated.endswith(" stored"):
+                note = (f"adds a generated column: this rewrites {table} under an ACCESS "
+                        "EXCLUSIVE lock\nsquawk-ignore adding-field-with-default")
+                self.warnings.append(f"column {key}: {note.splitlines()[0]}")
             self.add("create", ("columns", key),
-                     [self.stmt(f"{alter} ADD COLUMN {col.sql(column)}", schema),
+                     [self.stmt(f"{alter} ADD COLUMN {col.sql(column)}", schema, note=note),
                       *(self.stmt(f"{alter} ALTER COLUMN {ident(column)} {a}", schema)
                         for a in col.settings())],
                      [self.stmt(f"{alter} DROP COLUMN {ident(column)}", schema)],
@@ -1071,12 +1089,13 @@ class _Planner:
                                 note=f"{note}\n{ignore}" if note else ignore))
             if new.default is not None:
                 up.append(self.stmt(f"{target} SET DEFAULT {new.default}", schema))
-            if new.default is not None:
-                down.append(self.stmt(f"{target} DROP DEFAULT", schema))
-            down.append(self.stmt(f"{target} TYPE {old.type}{back} USING "
-                                  f"{ident(column)}::{old.type}", schema, note=ignore))
+            # (down is run backwards: these run as DROP DEFAULT, TYPE, SET DEFAULT)
             if old.default is not None:
                 down.append(self.stmt(f"{target} SET DEFAULT {old.default}", schema))
+            down.append(self.stmt(f"{target} TYPE {old.type}{back} USING "
+                                  f"{ident(column)}::{old.type}", schema, note=ignore))
+            if new.default is not None:
+                down.append(self.stmt(f"{target} DROP DEFAULT", schema))
         elif old.default != new.default and not any(
                 new.type.removesuffix("[]") in self.enum_names(t) for t in self.rebuilt_types):
             up.append(self.stmt(f"{target} SET DEFAULT {new.default}" if new.default is not None
@@ -1695,12 +1714,21 @@ class _Planner:
                         if units[other].phase == AFTER and units[other].plain is not None:
                             plain = units[other].plain
                             assert plain is not None
-                            units[other].up, units[other].down = plain
+                            dropped = units[other].action == "drop"
+                            what = (f"index {units[other].key[1]}: "
+                                    + ("dropped" if dropped else "built")
+                                    + " in the transaction, under a lock that blocks writes "
+                                    "(what the migration does next needs it "
+                                    + ("gone)" if dropped else "there)"))
+                            rule = ("require-concurrent-index-deletion" if dropped
+                                    else "require-concurrent-index-creation")
+                            units[other].up = [Statement(st.sql, st.schema,
+                                                         note=f"{what}\nsquawk-ignore {rule}")
+                                               for st in plain[0]]
+                            units[other].down = plain[1]
                             units[other].phase = MAIN
                             units[other].plain = None
-                            self.warnings.append(
-                                f"{units[other].key[0][:-1]} {units[other].key[1]}: built in the"
-                                " transaction (what the migration does next needs it)")
+                            self.warnings.append(what)
                             moved = True
         given = sorted(range(len(units)), key=lambda i: (
             0 if units[i].action == "drop" else 1,
