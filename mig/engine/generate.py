@@ -495,6 +495,7 @@ class _Planner:
         self.reordered: set[str] = set()  # tables whose rollback moves a column to the end
         self.forced: set[Key] = set()  # unchanged objects made again with what they need
         self.owned_needs: list[tuple[_Unit, list[Key]]] = []  # OWNED BY: sequence and column
+        self.added_labels: dict[str, list[str]] = {}  # enum values added, by type
         self.rebuilt_types: set[str] = set()  # enums made again: they set columns' defaults
 
     # helpers --------------------------------------------------------------------------------
@@ -744,7 +745,6 @@ class _Planner:
                     f" AFTER {literal(new[index - 1])}" if index else "")
                 up.append(self.stmt(f"ALTER TYPE {_qname(name)} ADD VALUE IF NOT EXISTS "
                                     f"{literal(value)}{where}", schema))
-            self.added_labels = getattr(self, "added_labels", {})
             self.added_labels[name] = [v for v in new if v not in old]
             self.add("alter", ("types", name), up, rebuild_down)
             removed: list[str] = []
@@ -762,7 +762,7 @@ class _Planner:
         """Enum values that a statement of the plan uses are added before it, in a migration of
         their own outside a transaction (a value added in a transaction cannot be used until
         it commits); its rollback rebuilds the type without them, in one re-runnable block."""
-        added: dict[str, list[str]] = getattr(self, "added_labels", {})
+        added = self.added_labels
         for unit in self.units:
             if unit.key[0] != "types" or unit.key[1] not in added or unit.action != "alter":
                 continue
