@@ -568,3 +568,16 @@ def test_schema_narrows_what_is_compared(tmp_path, source, pg_server):
     assert data["schemas"] == ["inside"]
     sql = data["migrations"][0]["sql"]
     assert "CREATE TABLE inside.kept" in sql and "outside" not in sql
+
+
+def test_a_required_column_added_to_a_table_in_use_is_added_then_made_not_null(
+        tmp_path, source, pg_server):
+    project = _history(tmp_path, source)
+    query(source, "ALTER TABLE items ADD COLUMN sku text NOT NULL")
+    report = commands.new_from(_settings(project), "sku", source, scratch=pg_server.url())
+    body, after = report.migrations[0].sql, report.migrations[1].sql
+    assert "ALTER TABLE public.items ADD COLUMN sku text;" in body
+    assert "ADD CONSTRAINT items_sku_not_null_check CHECK (sku IS NOT NULL) NOT VALID;" in body
+    assert "ALTER TABLE public.items ALTER COLUMN sku SET NOT NULL;" in after
+    assert any("items.sku" in w and "need a value" in w for w in report.warnings)
+    _lint_clean(project, [p for m in report.migrations for p in (m.path, m.rollback_path)])

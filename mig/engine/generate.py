@@ -20,6 +20,7 @@ the object's own schema: each statement carries its schema, and the migration se
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -1027,10 +1028,15 @@ class _Planner:
         if change == "extra":
             assert now is not None
             col = _Column.parse(now)
-            if col.notnull and col.default is None and not col.identity and not col.generated:
+            required = col.notnull and col.default is None and not col.identity and \
+                not col.generated
+            if required:
                 self.warnings.append(
-                    f"column {key}: added NOT NULL without a default: adding it fails while "
-                    f"{table} has rows")
+                    f"column {key}: added NOT NULL without a default: "
+                    + ("its rows need a value before the second migration validates it"
+                       if self.safe else f"adding it fails while {table} has rows"))
+                if self.safe:  # added nullable, then SET NOT NULL through a validated check
+                    col = dataclasses.replace(col, notnull=False)
             note = None
             if col.generated and col.generated.endswith(" stored"):
                 note = (f"adds a generated column: this rewrites {table} under an ACCESS "
@@ -1042,6 +1048,10 @@ class _Planner:
                         for a in col.settings())],
                      [self.stmt(f"{alter} DROP COLUMN {ident(column)}", schema)],
                      rank="columns")
+            if required and self.safe:
+                added = len(self.units) - 1
+                self.set_not_null(key, table, column, schema)
+                self.units[added + 1].extra_needs.add(added)
             return
         if change == "missing":
             assert was is not None
