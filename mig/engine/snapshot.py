@@ -65,9 +65,6 @@ SECTIONS = {
     "default_privileges": "default privileges",
 }
 
-#: The schemas a snapshot never describes: the system's.
-SYSTEM_SCHEMAS = ("pg_*", "information_schema")
-
 # Words that set a relation apart from a plain table or view.
 _RELKIND_WORDS = {"p": "partitioned", "f": "foreign", "m": "materialized"}
 
@@ -330,11 +327,6 @@ _REPLICA_IDENTITY = {"f": "full", "n": "nothing"}
 def is_tracking_table(name: str, extra: Iterable[str] = ()) -> bool:
     """Whether ``name`` is a migration tracking table (or matches one of the ``extra`` patterns)."""
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in (*TRACKING_TABLES, *extra))
-
-
-def is_system_schema(name: str) -> bool:
-    """Whether ``name`` is one of the system's schemas (``pg_*``, ``information_schema``)."""
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in SYSTEM_SCHEMAS)
 
 
 def user_schemas(conn: connection) -> list[str]:
