@@ -181,7 +181,11 @@ def test_a_rich_schema_from_an_empty_history_applies_and_rolls_back_exactly(
     settings = _settings(project, target)
     commands.apply(settings)
     assert comparison.differences(_schema(source), _schema(target)) == []
-    empty = _schema(pg_server.url("postgres"))
+    blank = create_database(pg_server)
+    try:
+        empty = _schema(pg_server.url(blank))
+    finally:
+        drop_database(pg_server, blank)
     commands.rollback(settings, all_applied=True, yes=True)
     assert comparison.differences(empty, _schema(target)) == []
 
