@@ -148,8 +148,9 @@ def new_from(settings: Settings, name: str, source: str | Dsn, *,
                     raise GenerationFailed(
                         "a generated statement fails on the scratch database; nothing was "
                         f"written:\n  {exc.message}", problems=[exc.message],
-                        hint="write this change by hand (mig new NAME); the generator's "
-                        "output for it is wrong") from None
+                        hint="write this change by hand (mig new NAME): the statement cannot "
+                        "make it as generated (a type PostgreSQL cannot cast, rows to convert,"
+                        " or a gap in the generator)") from None
                 if not proof.ok:
                     raise GenerationFailed(
                         "the generated migration does not give the schema it must; nothing was"
