@@ -585,3 +585,16 @@ def test_a_required_column_added_to_a_table_in_use_is_added_then_made_not_null(
     assert "ALTER TABLE public.items ALTER COLUMN sku SET NOT NULL;" in after
     assert any("items.sku" in w and "need a value" in w for w in report.warnings)
     _lint_clean(project, [p for m in report.migrations for p in (m.path, m.rollback_path)])
+
+
+def test_a_domains_default_and_not_null_are_altered(tmp_path, source, pg_server):
+    project = write_project(tmp_path, {
+        "0001_posint.sql": "CREATE DOMAIN posint AS bigint CHECK (VALUE > 0);\n",
+        "0001_posint.rollback.sql": "DROP DOMAIN posint;\n"})
+    commands.apply(_settings(project, source))
+    query(source, "ALTER DOMAIN posint SET DEFAULT 1; ALTER DOMAIN posint SET NOT NULL")
+    report = commands.new_from(_settings(project), "posint", source, scratch=pg_server.url())
+    sql = report.migrations[0].sql
+    assert "ALTER DOMAIN public.posint SET DEFAULT 1;" in sql
+    assert "ALTER DOMAIN public.posint SET NOT NULL;" in sql
+    _lint_clean(project, [report.migrations[0].path, report.migrations[0].rollback_path])

@@ -174,6 +174,10 @@ _COLUMN = re.compile(r'^(?P<type>.*?)(?P<collate> collate "[^"]*")?(?P<notnull> 
                      r"(?: storage (?P<storage>\w+))?(?: compression (?P<compression>\w+))?"
                      r"(?: statistics (?P<statistics>-?\d+))?(?: with (?P<options>\(.*\)))?$",
                      re.DOTALL)  # an expression may span lines
+# A domain's text: base type, collation, NOT NULL, default, then its constraints.
+_DOMAIN = re.compile(r"^(?P<base>.*?)(?P<collate> collate \S+)?(?P<notnull> not null)?"
+                     r"(?: default (?P<default>.*?))?(?P<constraints>(?: (?:CHECK \(|NOT NULL)"
+                     r".*)?)$", re.DOTALL)
 _INHERITED = re.compile(r" -- inherited from .*$")
 _LABEL = re.compile(r"'((?:[^']|'')*)'")
 
@@ -726,10 +730,41 @@ class _Planner:
                 assert was is not None and now is not None
                 if was.startswith("enum (") and now.startswith("enum ("):
                     self.enum_change(name, schema, was, now)
+                elif was.startswith("domain (") and now.startswith("domain (") and \
+                        self.domain_change(name, schema, was[8:-1], now[8:-1]):
+                    pass
                 else:
                     self.problems.append(
-                        f"type {name}: changed from {was} to {now}; the generator does not "
-                        "alter a domain, range or composite type yet: write this change by hand")
+                        f"type {name}: changed from {was} to {now}; the generator alters a "
+                        "domain's default and NOT NULL, and an enum's values, not this: write "
+                        "this change by hand")
+
+    def domain_change(self, name: str, schema: str, was: str, now: str) -> bool:
+        """A domain's default and ``NOT NULL`` changed with ``ALTER DOMAIN``; False when
+        anything else changed (its base type, collation or checks)."""
+        old, new = _DOMAIN.match(was), _DOMAIN.match(now)
+        assert old is not None and new is not None
+        def rest(found: re.Match) -> tuple[str, str | None, str]:
+            return (found["base"], found["collate"],
+                    found["constraints"].replace(" NOT NULL", ""))
+        if rest(old) != rest(new):
+            return False
+        target = f"ALTER DOMAIN {_qname(name)}"
+        up, down = [], []
+        if old["default"] != new["default"]:
+            up.append(f"{target} SET DEFAULT {new['default']}" if new["default"] is not None
+                      else f"{target} DROP DEFAULT")
+            down.append(f"{target} SET DEFAULT {old['default']}" if old["default"] is not None
+                        else f"{target} DROP DEFAULT")
+        if bool(old["notnull"]) != bool(new["notnull"]):
+            up.append(f"{target} {'SET' if new['notnull'] else 'DROP'} NOT NULL")
+            down.append(f"{target} {'SET' if old['notnull'] else 'DROP'} NOT NULL")
+            if old["notnull"]:
+                self.destructive.append(DestructiveChange(
+                    "type", name, "drops NOT NULL: readers that rely on a value get nulls"))
+        self.add("alter", ("types", name), [self.stmt(t, schema) for t in up],
+                 [self.stmt(t, schema) for t in reversed(down)])
+        return True
 
     def enum_change(self, name: str, schema: str, was: str, now: str) -> None:
         old = [v.replace("''", "'") for v in _LABEL.findall(was)]
