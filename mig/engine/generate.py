@@ -1553,9 +1553,7 @@ class _Planner:
         if section == "columns":
             table = self.tables.split(name)[0]
             return name not in self.old.get("columns", {}) or self.created(("tables", table))
-        return name not in self.old.get(section, {}) or \
-            self.changed.get(section, {}).get(name) == "changed" and section in (
-                "views", "indexes", "triggers", "policies", "constraints")
+        return name not in self.old.get(section, {}) or self.remade(key)
 
     def remade(self, key: Key) -> bool:
         """Whether the plan drops ``key`` and creates it again (a changed view, index, ...)."""
@@ -1855,16 +1853,13 @@ def _constraint_rank(text: str) -> str:
 def _add_constraint_guarded(table: str, name: str, text: str) -> str:
     """``ADD CONSTRAINT`` that may run twice (a non-transactional migration's step): in a DO
     block that adds it only while the table has no constraint of that name."""
-    schema, rel = _split(table)
-    body = (f"ALTER TABLE {_qname(table)} ADD CONSTRAINT {ident(name)} {text}")
     return (
         "DO $mig$\nBEGIN\n"
         "    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = "
         f"{literal(name)}\n"
         f"                   AND conrelid = {literal(_qname(table))}::regclass) THEN\n"
-        f"        {body};\n"
-        "    END IF;\nEND\n$mig$;"
-    ) if (schema, rel) else body
+        f"        ALTER TABLE {_qname(table)} ADD CONSTRAINT {ident(name)} {text};\n"
+        "    END IF;\nEND\n$mig$;")
 
 
 def _not_valid_again(table: str, name: str, text: str) -> str:
