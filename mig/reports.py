@@ -166,14 +166,17 @@ class Applied(JsonRecord):
     applied_by: str | None
     checksum: str | None
     # How it came to be recorded: ``run`` by mig (or plain yoyo, not yet adopted), or by a
-    # ``baseline`` or an ``adopt``ion, with when and by whom (OS user@host of that mig run).
+    # ``baseline``, an ``adopt``ion or a ``squash`` (the migrations a squash replaced were
+    # applied), with when and by whom (OS user@host of that mig run; none yet: a squash that
+    # the next 'mig apply' records).
     recorded: str = "run"
     recorded_at: datetime | None = optional()
     recorded_by: str | None = optional()
 
 
 # The STATE of an applied migration by how it was recorded.
-RECORDED_STATE = {"run": "applied", "baseline": "baselined", "adopt": "adopted"}
+RECORDED_STATE = {"run": "applied", "baseline": "baselined", "adopt": "adopted",
+                  "squash": "squashed"}
 
 
 @dataclass(frozen=True)
@@ -316,6 +319,9 @@ class StatusReport(JsonRecord):
                 by = f"mig baseline ({a.recorded_by or '?'})"
             elif a.recorded == "adopt":
                 by = f"{by}, adopted by mig ({a.recorded_by or '?'})"
+            elif a.recorded == "squash":
+                by = (f"{by}, squash recorded by mig ({a.recorded_by or '?'})" if a.recorded_at
+                      else f"{by}, squash of applied migrations ('mig apply' records it)")
             rows.append((state, a.id, when, by))
         rows += [(partial[p.id].state if p.id in partial else "pending", p.id, "", "")
                  for p in self.pending]
@@ -324,7 +330,8 @@ class StatusReport(JsonRecord):
         out.append(f"{len(self.applied)} applied"
                    + "".join(f" ({n} {word})" if n else "" for n, word in (
                        (marked.count("baseline"), "baselined: recorded, not run"),
-                       (marked.count("adopt"), "adopted from plain yoyo")))
+                       (marked.count("adopt"), "adopted from plain yoyo"),
+                       (marked.count("squash"), "squashed: their replaced migrations ran")))
                    + f", {len(self.pending)} pending, "
                    f"{len(self.edited)} edited, {len(self.partial)} unfinished")
         out += [f"  {e.id}: applied, but not on disk; " + MISSING_ROLLBACK[e.rollback or "unknown"]
@@ -367,6 +374,8 @@ class RunReport(JsonRecord):
     duration_ms: int | None = None  # the whole run, commits included
     migrations: list[RunEntry] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)
+    # squashes recorded as applied, not run: the migrations each replaced were applied
+    squashed: tuple[str, ...] = optional(default=())
 
     @property
     def ids(self) -> list[str]:
@@ -376,8 +385,16 @@ class RunReport(JsonRecord):
     def lines(self) -> list[str]:
         """What the run did, in a line (a dry run: each migration's SQL, then a line)."""
         verb = {"apply": "apply", "rollback": "roll back", "redo": "redo"}[self.action]
+        squashed = [f"{'would record' if self.dry_run else 'recorded'} squash {mid} as applied"
+                    " without running it: the migrations it replaced are applied"
+                    for mid in self.squashed]
         if self.dry_run:
-            return self._plan_lines(verb)
+            return squashed + self._plan_lines(verb)
+        if squashed and not self.migrations:
+            return squashed
+        return squashed + self._run_lines()
+
+    def _run_lines(self) -> list[str]:
         if not self.migrations:
             return [{"apply": "nothing to apply: the database is at the newest migration",
                      "rollback": "nothing to roll back",
@@ -458,9 +475,10 @@ class HistoryEvent(JsonRecord):
     """One thing that happened to a database's migrations, as its logs record it.
 
     ``operation``: ``apply`` (yoyo's log, so plain yoyo's applies count too), and mig's own
-    events: ``rollback``, ``rollback-forced``, ``repair``, ``adopt``, ``baseline``. ``role`` is
-    the database role, ``os_user`` and ``host`` who ran it and from where; ``duration_ms`` how
-    long it took, where recorded (the apply a migration is applied by now, and rollbacks).
+    events: ``rollback``, ``rollback-forced``, ``repair``, ``adopt``, ``baseline``, ``squash``.
+    ``role`` is the database role, ``os_user`` and ``host`` who ran it and from where;
+    ``duration_ms`` how long it took, where recorded (the apply a migration is applied by now,
+    and rollbacks).
     """
 
     at: datetime

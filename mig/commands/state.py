@@ -149,7 +149,10 @@ def status(settings: Settings, *, check: bool = False,
     with bad_files_first(scripts, hooks):
         dsn = open_database(settings)
         with connected(dsn, "status") as conn, _readable(dsn):
-            applied = tracking.read_applied(conn, settings.migration_table)
+            # a squash whose replaced migrations are all applied stands for them, as the
+            # next apply records it
+            rows = tracking.read_applied(conn, settings.migration_table)
+            applied = tracking.as_squashed(rows, tracking.squashed(scripts, rows))
             on_disk = {s.id for s in scripts}
             stored = tracking.stored_rollbacks(conn, [a.id for a in applied
                                                       if a.id not in on_disk])
