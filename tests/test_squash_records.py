@@ -51,10 +51,13 @@ def settings_of(project, url):
 
 
 def test_a_database_that_applied_the_old_history_records_the_squash_without_running_it(
-        project, db_url):
+        project, db_url, pg_server):
     settings = settings_of(project, db_url)
     commands.apply(settings)
     squash_files(project)
+
+    # its schema is what the squashed history builds
+    assert commands.diff(settings, scratch=pg_server.url()).differences == []
 
     status = commands.status(settings)
     assert status.pending == [] and status.edited == [], status.to_json()
