@@ -368,3 +368,31 @@ def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.6) -> str:
     """`` (did you mean 'x'?)`` naming the closest of ``known`` to ``name``, or ``""``."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=cutoff)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class DestructiveChanges(Refused):
+    """``mig new --from`` found changes that lose data (a dropped column, table, type, schema,
+    enum value, a narrowing type change) and was not given ``--allow-destructive``: nothing
+    was written. ``destructive`` lists each as ``{"kind", "name", "what"}``."""
+
+    exit_code = EXIT_REFUSED
+
+    def __init__(self, message: str, *, destructive: list[dict], hint: str | None = None
+                 ) -> None:
+        super().__init__(message, hint=hint)
+        self.destructive = destructive
+
+
+class GenerationFailed(MigError):
+    """``mig new --from`` could not write a migration it proved: changes it cannot render
+    (``problems``), or a generated migration whose apply does not give the database's schema
+    (``up``) or whose rollback does not give the history's back (``down``), as
+    ``mig diff --json`` lists differences. Nothing was written."""
+
+    def __init__(self, message: str, *, problems: list[str] | None = None,
+                 up: list[dict] | None = None, down: list[dict] | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = list(problems or [])
+        self.up = list(up or [])
+        self.down = list(down or [])

@@ -520,3 +520,64 @@ class HistoryReport(JsonRecord):
             if detail:
                 out.append("    " + " ".join(detail.split()))
         return out
+
+
+@dataclass(frozen=True)
+class DestructiveChange(JsonRecord):
+    """A change that loses data: ``kind`` and ``name`` as ``mig diff`` names the object
+    (``column``, ``users.email``), ``what`` in words."""
+
+    kind: str
+    name: str
+    what: str
+
+    def describe(self) -> str:
+        """One line: ``column users.email: drops the column and its data``."""
+        return f"{self.kind} {self.name}: {self.what}"
+
+
+@dataclass(frozen=True)
+class GeneratedMigration(JsonRecord):
+    """One migration ``mig new --from`` generated: its id, its file and rollback file (where
+    they are, or would be written), whether it runs in a transaction, and both texts."""
+
+    id: str
+    path: str
+    rollback_path: str
+    transactional: bool
+    sql: str
+    rollback: str
+
+
+@dataclass(frozen=True)
+class GenerateReport(JsonRecord):
+    """What ``mig new NAME --from URL`` did: the database read (``source``, password masked),
+    the schemas compared (empty: every one), the migrations generated and proven, whether they
+    were ``written`` (not on ``--dry-run``, nor when nothing differs), the ``warnings`` (a type
+    change that rewrites a table, ...) and the ``destructive`` changes written with
+    ``--allow-destructive``."""
+
+    source: str
+    schemas: tuple[str, ...] = ()
+    migrations: tuple[GeneratedMigration, ...] = ()
+    written: bool = False
+    warnings: tuple[str, ...] = ()
+    destructive: tuple[DestructiveChange, ...] = ()
+
+    def lines(self) -> list[str]:
+        """The paths written (on a dry run: the SQL of each file, under its path)."""
+        if not self.migrations:
+            return [f"no differences: the history already builds the schema of {self.source}"]
+        out: list[str] = []
+        for m in self.migrations:
+            if self.written:
+                out += [m.path, m.rollback_path]
+            else:
+                out += [f"-- {m.path}", m.sql.rstrip("\n"), f"-- {m.rollback_path}",
+                        m.rollback.rstrip("\n")]
+        return out
+
+    def notes(self) -> list[str]:
+        """The warnings and the destructive changes written, one line each."""
+        return ([f"warning: {w}" for w in self.warnings]
+                + [f"destructive: {d.describe()}" for d in self.destructive])

@@ -27,7 +27,7 @@ LazyGroup.modules = {
     "status": "state",
     "current": "state",
     "history": "events",
-    "new": "migrate",
+    "new": "authoring",
     "redo": "migrate",
     "repair": "migrate",
     "config": "migrate",

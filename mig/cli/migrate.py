@@ -1,4 +1,4 @@
-"""Commands that change the migration state: apply, rollback, new, repair; and config."""
+"""Commands that change the migration state: apply, rollback, redo, repair; and config."""
 
 from __future__ import annotations
 
@@ -148,19 +148,6 @@ def redo(settings: Settings, out: Printer, *, force: bool, as_json: bool) -> int
         out.json(with_target(report.to_json(), settings))
     else:
         _print_run(out, report)
-    return EXIT_OK
-
-
-@cli.command()
-@click.argument("name")
-@click.option("--sql", "kind", flag_value="sql", default=True, help="an SQL migration [default]")
-@click.option("--py", "kind", flag_value="py", help="a Python migration")
-@common_options
-@with_settings
-def new(settings: Settings, out: Printer, *, name: str, kind: str) -> int:
-    """Create a timestamp-prefixed migration file (and its rollback file)."""
-    for path in commands.new(settings, name, python=kind == "py"):
-        click.echo(str(path))
     return EXIT_OK
 
 

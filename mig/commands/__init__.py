@@ -16,6 +16,7 @@ from ..lazy import exports, public
 
 if TYPE_CHECKING:
     from .adopt import baseline, foreign_histories, init
+    from .authoring import new_from
     from .check import hash_history, lint
     from .db import (
         check_template,
@@ -50,6 +51,7 @@ _WHERE = {
     "migration_ids": "state",
     "history": "events",
     "new": "migrate",
+    "new_from": "authoring",
     "redo": "migrate",
     "repair": "migrate",
     "wait": "deploy",
