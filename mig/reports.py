@@ -581,3 +581,36 @@ class GenerateReport(JsonRecord):
         """The warnings and the destructive changes written, one line each."""
         return ([f"warning: {w}" for w in self.warnings]
                 + [f"destructive: {d.describe()}" for d in self.destructive])
+
+
+# -- squash -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SquashReport(JsonRecord):
+    """What ``mig squash`` wrote (in a dry run: would write): the squash's ``id`` and ``path``,
+    the migrations it ``replaces`` (files ``removed``), the data migrations of the range
+    ``dropped`` and ``kept``, and the generator's ``warnings``; a dry run has the ``sql``."""
+
+    id: str
+    target: str
+    replaces: tuple[str, ...]
+    dropped: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
+    dry_run: bool = False
+    path: str | None = optional()
+    removed: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    sql: str | None = optional()
+
+    def lines(self) -> list[str]:
+        """What was squashed, and what happened to the data migrations of the range."""
+        verb = "would squash" if self.dry_run else "squashed"
+        out = [f"{verb} {len(self.replaces)} migration(s) up to {self.target} into {self.id}"
+               + (f" ({self.path})" if self.path else "")]
+        out += [f"  dropped data migration {mid}: a new database has no rows to transform"
+                " (--keep keeps it)" for mid in self.dropped]
+        out += [f"  kept data migration {mid}: it runs after the squash" for mid in self.kept]
+        out += [f"  warning: {w}" for w in self.warnings]
+        if self.sql is not None:
+            out += ["", self.sql.rstrip()]
+        return out

@@ -12,7 +12,7 @@ from mig import commands
 from mig.commands.state import at_head
 from mig.config import resolve
 from mig.disk.scripts import scan
-from mig.errors import Refused
+from mig.errors import Refused, SquashRefused
 from tests.support import query, run_mig, tables, write_project
 
 OLD = {
@@ -133,3 +133,17 @@ def test_rolling_back_an_adopted_squash_takes_back_what_the_old_history_built(pr
     assert back.ids == ["0004_c", "0003_fill", "0001_squash"]
     assert not {"a", "b", "c"} & tables(db_url)
     assert query(db_url, "SELECT count(*) FROM _yoyo_migration") == [(0,)]
+
+
+def test_a_history_that_builds_another_schema_too_is_not_squashed(tmp_path, pg_server):
+    """The squash renders one schema: objects the history builds elsewhere would be lost, so
+    the squash is refused before anything is rendered, and nothing is written."""
+    project = write_project(tmp_path, {
+        "0001_a.sql": "CREATE TABLE a (id int);\n",
+        "0002_b.sql": "CREATE SCHEMA billing;\nCREATE TABLE billing.invoices (id int);\n",
+        "0003_c.sql": "CREATE TABLE c (id int);\n"})
+    before = sorted(p.name for p in (project / "migrations").iterdir())
+    with pytest.raises(SquashRefused) as info:
+        commands.squash(settings_of(project, None), "0002_b", scratch=pg_server.url())
+    assert "build objects in schema(s) billing too" in info.value.message
+    assert sorted(p.name for p in (project / "migrations").iterdir()) == before
