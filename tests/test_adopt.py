@@ -13,7 +13,7 @@ import pytest
 
 from mig import commands
 from mig.config import resolve
-from mig.engine.snapshot import uncompared_objects
+from mig.engine.snapshot import snapshot, uncompared_objects
 from mig.errors import EXIT_DRIFT, BaselineRefused, MigError
 from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
 from tests.support import PG15_BINDIR, create_database, drop_database, query, run_mig, write_project
@@ -249,11 +249,31 @@ def test_a_database_with_records_past_the_target(project, server, db_url):
 
 @pytest.mark.parametrize("statement, named", [
     ("CREATE RULE no_delete AS ON DELETE TO teams DO INSTEAD NOTHING",
-     "cannot compare rule no_delete on teams"),
+     "extra rule teams.no_delete: CREATE RULE no_delete AS"),
     ("CREATE STATISTICS teams_stats ON id, owner_id FROM teams",
-     "cannot compare statistics object teams_stats"),
+     "extra statistics teams_stats: CREATE STATISTICS public.teams_stats ON id, owner_id FROM"
+     " teams"),
     ("CREATE TABLE teams_archive () INHERITS (teams)",
-     "cannot compare inheritance teams_archive of teams"),
+     "extra table teams_archive: (id, owner_id) inherits (teams)"),
+    ("CREATE TABLE parts (id int) PARTITION BY RANGE (id);"
+     " CREATE TABLE parts_low PARTITION OF parts FOR VALUES FROM (0) TO (10)",
+     "extra table parts_low: (id) partition of parts FOR VALUES FROM (0) TO (10)"),
+])
+def test_rules_statistics_inheritance_and_partitions_are_compared(project, live, server,
+                                                                   statement, named):
+    run_sql(live, statement)
+    result = baseline_cli(project, live, server.url(), "--to", "0002_teams")
+    assert result.returncode == EXIT_DRIFT, result.stderr
+    assert any(line.startswith(f"  {named}") for line in result.stderr.splitlines()), \
+        result.stderr
+    assert not any("cannot compare" in line for line in result.stderr.splitlines())
+    assert _nothing_recorded(live)
+
+
+@pytest.mark.parametrize("statement, named", [
+    ('CREATE COLLATION plain FROM "C"', "cannot compare collation plain"),
+    ("CREATE AGGREGATE total(int) (SFUNC = int4pl, STYPE = int)",
+     "cannot compare aggregate total"),
 ])
 def test_objects_mig_cannot_compare_are_named(project, live, server, statement, named):
     run_sql(live, statement)
@@ -266,11 +286,19 @@ def test_objects_mig_cannot_compare_are_named(project, live, server, statement, 
 def test_objects_of_history_tables_are_not_compared(db_url):
     run_sql(db_url, 'CREATE TABLE "SequelizeMeta" (name text PRIMARY KEY);'
                     'CREATE RULE keep AS ON DELETE TO "SequelizeMeta" DO INSTEAD NOTHING;'
+                    "CREATE SCHEMA audit; CREATE TABLE audit.flyway_schema_history (v int);"
+                    "CREATE RULE keep AS ON DELETE TO audit.flyway_schema_history"
+                    " DO INSTEAD NOTHING;"
                     "CREATE TABLE t (id int);"
-                    "CREATE RULE keep AS ON DELETE TO t DO INSTEAD NOTHING")
+                    "CREATE RULE keep AS ON DELETE TO t DO INSTEAD NOTHING;"
+                    "CREATE AGGREGATE audit.total(int) (SFUNC = int4pl, STYPE = int)")
     conn = psycopg2.connect(db_url)
     try:
-        assert uncompared_objects(conn) == ["rule keep on t"]
+        assert uncompared_objects(conn) == ["aggregate audit.total"]
+        assert uncompared_objects(conn, "public") == []
+        snap = snapshot(conn)
+        assert list(snap["rules"]) == ["t.keep"]
+        assert list(snap["tables"]) == ["t"]
     finally:
         conn.close()
 

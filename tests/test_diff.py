@@ -87,7 +87,8 @@ def test_manual_changes_are_reported_with_exit_code_5(project, db_url, pg_server
     assert result.returncode == EXIT_DRIFT
     data = json.loads(result.stdout)
     assert set(data) == {"database", "scratch", "schema", "drift", "migrations", "pending",
-                         "edited", "differences"}
+                         "edited", "differences", "schemas", "versions", "notes"}
+    assert data["schema"] is None and data["schemas"] == ["public"] and data["notes"] == []
     assert data["drift"] is True and data["edited"] == []
     assert {"change": "extra", "kind": "column", "name": "items.notes", "expected": None,
             "actual": "text"} in data["differences"]
@@ -116,9 +117,9 @@ def test_a_migration_edited_after_it_was_applied_is_named_not_only_blamed_on_the
     report = _diff(project, db_url, pg_server)
     assert [(d.change, d.kind, d.name) for d in report.differences] == [
         ("missing", "index", "items_created_idx")]
-    assert [(e["id"], e["path"]) for e in report.edited] == [("0001_items", str(path))]
-    recorded = report.edited[0]["recorded"]
-    assert recorded != report.edited[0]["current"]
+    assert [(e.id, e.path) for e in report.edited] == [("0001_items", str(path))]
+    recorded = report.edited[0].recorded
+    assert recorded is not None and recorded != report.edited[0].current
 
     result = run_mig(["diff", "-d", db_url, "--scratch-server", pg_server.url()], cwd=project)
     assert result.returncode == EXIT_DRIFT, result.stderr

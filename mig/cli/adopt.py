@@ -54,13 +54,16 @@ def init(*, folder: Path, as_json: bool, quiet: bool) -> int:
 @click.option("--scratch-server", "scratch", metavar="URL", envvar="MIG_SCRATCH_SERVER",
               help="server to build the migrations' schema on [default: the embedded server] "
               "[env: MIG_SCRATCH_SERVER]")
-@click.option("--schema", "schema_name", default="public", show_default=True, metavar="NAME")
+@click.option("--schema", "schema_names", multiple=True, metavar="NAME",
+              help="compare only this schema (repeatable) [default: every schema but the "
+              "system's and extensions']")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @lock_options
 @common_options
 @with_settings
 def baseline(settings: Settings, out: Printer, *, to: str, map_file: Path | None, force: bool,
-             dry_run: bool, scratch: str | None, schema_name: str, as_json: bool) -> int:
+             dry_run: bool, scratch: str | None, schema_names: tuple[str, ...],
+             as_json: bool) -> int:
     """Record the migrations up to ID as applied without running them, once the live schema
     is proven to be what they build.
 
@@ -70,10 +73,12 @@ def baseline(settings: Settings, out: Printer, *, to: str, map_file: Path | None
     with --map.
     """
     report = commands.baseline(settings, to, map_file=map_file, force=force, dry_run=dry_run,
-                            scratch=scratch, schema=schema_name, report=out.report)
+                            scratch=scratch, schema=schema_names or None, report=out.report)
     if as_json:
         out.json(report.to_json())
         return EXIT_OK
+    for note in report.notes:
+        click.echo(f"warning: {note}", err=True)
     if report.forced:
         click.echo(f"warning: --force: recording although the schema differs "
                    f"({len(report.differences) + len(report.unreadable)} difference(s), kept "

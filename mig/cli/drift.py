@@ -14,21 +14,23 @@ from ._common import Printer, cli, common_options, complete_migration_id, with_s
 @click.option("--scratch-server", "scratch", metavar="URL", envvar="MIG_SCRATCH_SERVER",
               help="server to build the migrations' schema on [default: the embedded server] "
               "[env: MIG_SCRATCH_SERVER]")
-@click.option("--schema", "schema_name", default="public", show_default=True, metavar="NAME")
+@click.option("--schema", "schema_names", multiple=True, metavar="NAME",
+              help="compare only this schema (repeatable) [default: every schema but the "
+              "system's and extensions']")
 @click.option("--to", "to", metavar="ID", shell_complete=complete_migration_id,
               help="compare with the migrations up to and including ID instead of the applied "
               "ones (before 'mig baseline --to ID')")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @common_options
 @with_settings
-def diff(settings: Settings, out: Printer, *, scratch: str | None, schema_name: str,
-         to: str | None, as_json: bool) -> int:
+def diff(settings: Settings, out: Printer, *, scratch: str | None,
+         schema_names: tuple[str, ...], to: str | None, as_json: bool) -> int:
     """Compare the database's schema with the schema its applied migrations produce.
 
     Exits with 5 when they differ (drift: a change made outside the migrations). Applied
     migrations edited since are named in a warning: the schema is built from the files.
     """
-    report = commands.diff(settings, scratch=scratch, schema=schema_name, to=to,
+    report = commands.diff(settings, scratch=scratch, schema=schema_names or None, to=to,
                            report=out.report)
     which = "" if to else "applied "
     if not as_json:

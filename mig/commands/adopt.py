@@ -12,6 +12,7 @@ statistics, inheritance, ...) make the proof impossible and are refused the same
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,6 +167,7 @@ class BaselineReport:
     differences: list[Difference] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     not_checked: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def not_checked_lines(self) -> list[str]:
         """One line per migration recorded without proof, saying why."""
@@ -182,12 +184,14 @@ class BaselineReport:
                 "foreign": self.foreign,
                 "differences": [d.to_json() for d in self.differences],
                 "unreadable": self.unreadable,
-                "not_checked": [{"id": mid, "reason": NOT_CHECKED} for mid in self.not_checked]}
+                "not_checked": [{"id": mid, "reason": NOT_CHECKED} for mid in self.not_checked],
+                **({"notes": self.notes} if self.notes else {})}
 
 
 def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
              force: bool = False, dry_run: bool = False, scratch: str | Dsn | None = None,
-             schema: str = "public", report: Reporter | Line | None = None) -> BaselineReport:
+             schema: str | Sequence[str] | None = None,
+             report: Reporter | Line | None = None) -> BaselineReport:
     """Record every migration up to and including ``to`` as applied, without running it, once
     the live schema is proven equal to what they build.
 
@@ -203,7 +207,11 @@ def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
     :param force: record even though the schemas differ (or cannot be compared); the log says
         so and lists the differences.
     :param dry_run: check everything, record nothing.
-    :param scratch: URL of the server to build on; default: the embedded server.
+    :param scratch: URL of the server to build on; default: the embedded server (run from
+        binaries of the live server's major version where they are found; ``notes`` says
+        when they are not).
+    :param schema: the schema compared, or several; default: every schema but the system's
+        and those an extension owns (see :func:`mig.engine.comparison.scope`).
     :raises UnknownMigration: ``to`` is no migration.
     :raises MigError: the database has migrations applied after ``to``;
         a foreign history without a map, or a map that does not fit it.
@@ -223,10 +231,13 @@ def baseline(settings: Settings, to: str, *, map_file: str | Path | None = None,
                                known_ids=[s.id for s in scripts])
         replaced = _map_entries(entries, mapping, map_file, [s.id for s in scripts], to)
         result.foreign = [{**e.to_json(), "replaced_by": mid} for e, mid in replaced.items()]
-        result.unreadable = uncompared_objects(conn, schema, ignore=ignore)
-        live = comparison.read_schema(conn, schema, ignore)
+        schemas = comparison.scope(settings, schema)
+        result.unreadable = uncompared_objects(conn, schemas, ignore=ignore)
+        live = comparison.read_schema(conn, schemas, ignore)
         build = [s for s in scripts if s.id in set(ids)]
-        expected = build_schema(settings, scratch, build, hooks, schema=schema, report=say)
+        expected = build_schema(settings, scratch, build, hooks, schemas=schemas, report=say,
+                                major=live.version)
+        result.notes = comparison.version_notes(live, expected)
         result.differences = comparison.differences(expected, live)
         if (result.differences or result.unreadable) and not force:
             raise _refusal(result)

@@ -29,7 +29,13 @@ from ..engine.depends import read_dependencies
 from ..engine.proof import prove
 from ..engine.scratch import ScratchEngine, scratch_database, scratch_server
 from ..engine.snapshot import uncompared_objects
-from ..errors import ConfigError, DestructiveChanges, GenerationFailed, MigError
+from ..errors import (
+    ConfigError,
+    DestructiveChanges,
+    GenerationFailed,
+    MigError,
+    MigrationError,
+)
 from ..reports import GeneratedMigration, GenerateReport, Line, Reporter, reporter
 
 _SUFFIX = {generate.BEFORE: "_enum_values", generate.MAIN: "", generate.AFTER: "_concurrently"}
@@ -63,7 +69,8 @@ def new_from(settings: Settings, name: str, source: str | Dsn, *,
 
     :param name: the migration's name (its id is ``<timestamp>_<name>``).
     :param source: URL of the database whose schema the migration must give.
-    :param schemas: the schemas compared (default: ``public``).
+    :param schemas: the schemas compared (default: every schema but the system's and those
+        of extensions).
     :param renames: columns renamed, ``table.old=new`` each: a dropped column and an added one
         are never guessed to be one renamed.
     :param allow_destructive: write changes that lose data (a dropped table, column, type,
@@ -74,14 +81,11 @@ def new_from(settings: Settings, name: str, source: str | Dsn, *,
     :raises DestructiveChanges: destructive changes without ``allow_destructive``.
     :raises GenerationFailed: a change the generator cannot render, an object the snapshot
         cannot compare (so cannot prove), or a proof that fails (each difference listed).
-    :raises StatementFailed: a migration of the history fails on the scratch database.
+    :raises StatementFailed: a migration of the history fails on the scratch database (a
+        generated statement that fails there is a :class:`GenerationFailed`).
     """
     say = reporter(report)
-    wanted = tuple(schemas) or ("public",)
-    if len(wanted) > 1:
-        raise ConfigError("--schema: one schema at a time for now",
-                          hint="run mig new --from once per schema")
-    schema = wanted[0]
+    wanted = list(schemas) or None
     moves = [r if isinstance(r, generate.Rename) else parse_rename(r) for r in renames]
     scripts, hooks = scripts_mod.load(settings.sources)
     sumfile.check_writable(settings.sources)
@@ -89,9 +93,9 @@ def new_from(settings: Settings, name: str, source: str | Dsn, *,
     ignore = (settings.migration_table,)
     conn = connect(dsn, verb="new")
     try:
-        after = comparison.read_schema(conn, schema, ignore)
+        after = comparison.read_schema(conn, wanted, ignore)
         after_deps = read_dependencies(conn, wanted)
-        unreadable = uncompared_objects(conn, schema, ignore=ignore)
+        unreadable = uncompared_objects(conn, wanted, ignore=ignore)
     finally:
         conn.close()
     if unreadable:
@@ -101,15 +105,15 @@ def new_from(settings: Settings, name: str, source: str | Dsn, *,
             problems=[f"{u}: not compared by the snapshot" for u in unreadable],
             hint="write the migration for them by hand (mig new NAME), then run mig new --from"
             " again for the rest")
-    with scratch_server(settings, scratch) as server, \
+    with scratch_server(settings, scratch, major=after.version) as server, \
             scratch_database(server, keep=False) as scratch_dsn:
         engine = ScratchEngine(dataclasses.replace(settings, database=scratch_dsn), hooks,
-                               schema)
+                               wanted)
         try:
             say(f"building {len(scripts)} migration(s) on scratch database {engine.dbname}")
             for script in scripts:
                 engine.apply(script)
-            before = comparison.read_schema(engine.backend.connection, schema, ignore)
+            before = comparison.read_schema(engine.backend.connection, wanted, ignore)
             before_deps = read_dependencies(engine.backend.connection, wanted)
             try:
                 planned = generate.plan(before, after, before_deps, after_deps, renames=moves)
@@ -119,7 +123,7 @@ def new_from(settings: Settings, name: str, source: str | Dsn, *,
                     + "\n".join(f"  {p}" for p in exc.problems),
                     problems=exc.problems, hint="write those changes by hand in a migration "
                     "of their own (mig new NAME), then run mig new --from again") from None
-            result = GenerateReport(dsn.masked, wanted, warnings=planned.warnings,
+            result = GenerateReport(dsn.masked, tuple(wanted or ()), warnings=planned.warnings,
                                     destructive=planned.destructive)
             if planned.empty:
                 return result
@@ -136,8 +140,15 @@ def new_from(settings: Settings, name: str, source: str | Dsn, *,
                 loaded, _ = scripts_mod.load((*settings.sources, Path(tmp)))
                 generated = [s for s in loaded if s.path.parent == Path(tmp)]
                 say(f"proving {len(generated)} generated migration(s) on {engine.dbname}")
-                proof = prove(engine, generated, before, after, schema,
-                              reordered=planned.reordered)
+                try:
+                    proof = prove(engine, generated, before, after, wanted,
+                                  reordered=planned.reordered)
+                except MigrationError as exc:
+                    raise GenerationFailed(
+                        "a generated statement fails on the scratch database; nothing was "
+                        f"written:\n  {exc.message}", problems=[exc.message],
+                        hint="write this change by hand (mig new NAME); the generator's "
+                        "output for it is wrong") from None
                 if not proof.ok:
                     raise GenerationFailed(
                         "the generated migration does not give the schema it must; nothing was"

@@ -17,6 +17,7 @@ by ``<owner>`` before comparing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..config import Settings
@@ -27,64 +28,60 @@ from ..engine.comparison import Difference
 from ..engine.connect import connect, open_database
 from ..engine.scratch import build_schema, scratch_server
 from ..errors import MigrationError
-from ..reports import Line, Reporter, reporter
+from ..reports import Edited, JsonRecord, Line, Reporter, optional, reporter
 
 
-@dataclass
-class DiffReport:
+@dataclass(frozen=True)
+class DiffReport(JsonRecord):
     """The differences between the live schema and the schema of its applied migrations.
 
-    Each of ``differences`` is a :class:`~mig.engine.comparison.Difference`: an object missing
-    from the live database, extra in it, or defined differently (``expected`` is what the
-    migrations produce).
-    Each of ``edited`` is an applied migration whose file changed since, as ``mig status``
-    reports it: ``{"id", "problem": "edited", "recorded", "current", "path"}``.
+    ``schema`` is the one schema asked for (None when every schema, or several, were
+    compared); ``schemas`` those compared (of either database). Each of ``differences`` is a
+    :class:`~mig.engine.comparison.Difference`: an object missing from the live database,
+    extra in it, or defined differently (``expected`` is what the migrations produce). Each of
+    ``edited`` is an applied migration whose file changed since, as ``mig status`` reports it.
+    ``versions`` are the two servers' major versions (live, scratch); ``warnings`` what the
+    comparison could not do as asked (a scratch server of another major version).
     """
 
     database: str
     scratch: str
-    schema: str
+    schema: str | None
+    drift: bool = field(init=False)
     migrations: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
-    edited: list[dict] = field(default_factory=list)
+    edited: list[Edited] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
+    schemas: list[str] = field(default_factory=list)
+    versions: list[int] | None = optional()
+    notes: list[str] = field(default_factory=list)
 
-    @property
-    def drift(self) -> bool:
-        """Whether the live schema differs from its migrations'."""
-        return bool(self.differences)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "drift", bool(self.differences))
 
     def warnings(self) -> list[str]:
-        """One line per edited migration."""
-        return [f"warning: {e['id']} was edited after it was applied (recorded "
-                f"{e['recorded'][:12]}, now {e['current'][:12]}): the schema is built from the "
-                "files as they are now" for e in self.edited]
+        """One line per edited migration, and one per note on the comparison."""
+        return [f"warning: {e.id} was edited after it was applied (recorded "
+                f"{(e.recorded or '')[:12]}, now {(e.current or '')[:12]}): the schema is built"
+                " from the files as they are now" for e in self.edited] + [
+                    f"warning: {note}" for note in self.notes]
 
     def lines(self) -> list[str]:
         """The differences as text, one line each (a changed function body: a line diff)."""
         return comparison.lines(self.differences)
 
-    def to_json(self) -> dict:
-        """The report as --json prints it."""
-        return {
-            "database": self.database,
-            "scratch": self.scratch,
-            "schema": self.schema,
-            "drift": self.drift,
-            "migrations": self.migrations,
-            "pending": self.pending,
-            "edited": self.edited,
-            "differences": [d.to_json() for d in self.differences],
-        }
 
-
-def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = "public",
-         to: str | None = None, report: Reporter | Line | None = None) -> DiffReport:
+def diff(settings: Settings, *, scratch: str | Dsn | None = None,
+         schema: str | Sequence[str] | None = None, to: str | None = None,
+         report: Reporter | Line | None = None) -> DiffReport:
     """Compare the configured database's schema with the one its applied migrations produce.
 
     :param scratch: URL of the server to build the migrations on (the database it names is only
-        used to connect); default: the embedded server.
-    :param schema: the schema compared.
+        used to connect); default: the embedded server, run from binaries of the live server's
+        major version where they are found (a note says so when they are not).
+    :param schema: the schema compared, or several; default: every schema but the system's and
+        those an extension owns (with a schema target, ``settings.schema``: that schema and
+        those of ``create_schemas``).
     :param to: compare with the migrations up to and including this one instead of the applied
         ones (what ``mig baseline --to`` checks, e.g. on a database mig has never seen).
     :returns: a :class:`DiffReport`; its ``differences`` are empty when there is no drift.
@@ -97,10 +94,11 @@ def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = 
     scripts, hooks = scripts_mod.load(settings.sources)
     live_dsn = open_database(settings)
     ignore = (settings.migration_table,)
+    schemas = comparison.scope(settings, schema)
     conn = connect(live_dsn, verb="diff")
     try:
         rows = tracking.read_applied(conn, settings.migration_table)
-        live = comparison.read_schema(conn, schema, ignore)
+        live = comparison.read_schema(conn, schemas, ignore)
     finally:
         conn.close()
     # a squash whose replaced migrations are all applied stands for them (as 'mig status')
@@ -115,13 +113,15 @@ def diff(settings: Settings, *, scratch: str | Dsn | None = None, schema: str = 
             hint="restore those migration files: the expected schema is built from them",
         )
 
-    with scratch_server(settings, scratch) as server:
-        result = DiffReport(live_dsn.masked, server.masked, schema)
-        build = [s for s in scripts if s.id in applied]
-        result.pending = [s.id for s in scripts if s.id not in applied]
-        result.edited = [e.to_json() for e in tracking.edited(scripts, rows)
-                         if e.kind == "edited"]
-        expected = build_schema(settings, server, build, hooks, schema=schema, report=say)
-    result.migrations = [s.id for s in build]
-    result.differences = comparison.differences(expected, live)
-    return result
+    build = [s for s in scripts if s.id in applied]
+    with scratch_server(settings, scratch, major=live.version) as server:
+        expected = build_schema(settings, server, build, hooks, schemas=schemas, report=say)
+    return DiffReport(
+        live_dsn.masked, server.masked, schemas[0] if schemas and len(schemas) == 1 else None,
+        migrations=[s.id for s in build],
+        pending=[s.id for s in scripts if s.id not in applied],
+        edited=[e for e in tracking.edited(scripts, rows) if e.kind == "edited"],
+        differences=comparison.differences(expected, live),
+        schemas=sorted(set(expected.schemas) | set(live.schemas)),
+        versions=[live.version, expected.version],
+        notes=comparison.version_notes(live, expected))

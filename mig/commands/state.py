@@ -207,7 +207,8 @@ def _check(conn: connection, settings: Settings, scratch: str | Dsn | None,
     ignore = (settings.migration_table,)
     # read before the build: building sweeps the scratch server's leftovers, as verify does
     leftovers = consistency.leftover_scratch_databases(conn)
-    expected, unchecked = _expected(settings, scratch, applied, partial, scripts, hooks)
+    expected, unchecked = _expected(settings, scratch, applied, partial, scripts, hooks,
+                                    major=conn.server_version // 10000)
     for index in invalid:
         name = f"{index.schema}.{index.name}"
         if expected is not None and name in expected.objects["indexes"]:
@@ -244,8 +245,8 @@ def _check(conn: connection, settings: Settings, scratch: str | Dsn | None,
 
 
 def _expected(settings: Settings, scratch: str | Dsn | None, applied: list[tracking.Applied],
-              partial: list[partial_runs.Partial], scripts: list[Script], hooks: list[Script]
-              ) -> tuple[consistency.Expected | None, Problem | None]:
+              partial: list[partial_runs.Partial], scripts: list[Script], hooks: list[Script],
+              *, major: int) -> tuple[consistency.Expected | None, Problem | None]:
     """The objects the applied history builds, or the ``unchecked`` problem saying why they
     are not known.
 
@@ -272,14 +273,15 @@ def _expected(settings: Settings, scratch: str | Dsn | None, applied: list[track
         scratch = Dsn.parse(scratch)
     where = scratch.masked if scratch is not None else "the embedded server"
     cache = consistency.ExpectedCache(settings.project_dir / ".mig" / "check-cache")
-    key = cache.key(VERSION, where, str(settings.embedded_dir), settings.migration_table,
+    key = cache.key(VERSION, where, str(major), str(settings.embedded_dir),
+                    settings.migration_table,
                     settings.schema or "", *(f"{s.id}={s.checksum}" for s in build),
                     *(f"hook {h.id}={h.checksum}" for h in hooks))
     expected = cache.get(key)
     if expected is not None:
         return expected, None
     try:
-        expected = _build(settings, scratch, build, hooks)
+        expected = _build(settings, scratch, build, hooks, major=major)
     except (MigError, psycopg2.Error) as exc:
         text = str(exc).strip()
         hint = getattr(exc, "hint", None)
@@ -292,15 +294,16 @@ def _expected(settings: Settings, scratch: str | Dsn | None, applied: list[track
     return expected, None
 
 
-def _build(settings: Settings, scratch: Dsn | None, build: list[Script], hooks: list[Script]
-           ) -> consistency.Expected:
+def _build(settings: Settings, scratch: Dsn | None, build: list[Script], hooks: list[Script],
+           *, major: int) -> consistency.Expected:
     """The objects ``build`` creates when applied in order on a scratch database of
-    ``scratch`` (default: the embedded server), as ``mig apply`` applies them; the scratch
+    ``scratch`` (default: the embedded server, run from binaries of the database's major
+    version ``major`` where they are found), as ``mig apply`` applies them; the scratch
     database is dropped after."""
     from ..engine.scratch import scratch_engine
 
     ignore = (settings.migration_table,)
-    with scratch_engine(settings, scratch, hooks, "public") as engine:
+    with scratch_engine(settings, scratch, hooks, major=major) as engine:
         conn = engine.backend.connection
         before = consistency.catalog_objects(conn, ignore=ignore)
         for script in build:

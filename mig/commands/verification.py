@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..config import Settings
 from ..disk import scripts as scripts_mod
 from ..dsn import Dsn
-from ..engine.comparison import diff
+from ..engine.comparison import diff, scope
 from ..engine.scratch import Scratch, ScratchEngine, scratch_server
 from ..engine.snapshot import Snapshot
 from ..errors import MigError, MigrationError, RollbackMismatch, VerificationFailed
@@ -64,7 +65,7 @@ def verify(
     settings: Settings,
     *,
     scratch: str | Dsn | None = None,
-    schema: str = "public",
+    schema: str | Sequence[str] | None = None,
     keep: bool = False,
     chain: bool = False,
     keep_going: bool = False,
@@ -77,7 +78,9 @@ def verify(
         is only used to connect; the configured database's own URL is given its password
         file); default: the embedded server, never the configured database's server, so that
         no scratch database lands on a shared or production server unasked.
-    :param schema: the schema compared.
+    :param schema: the schema compared, or several; default: every schema but the system's
+        and those an extension owns (a schema target's: see
+        :func:`mig.engine.comparison.scope`).
     :param keep: keep the scratch database (its URL is in the report) instead of dropping it.
     :param chain: only the chain checks: apply every migration, roll them all back newest
         first (each must restore the schema from before it, down to the empty one), apply
@@ -101,7 +104,8 @@ def verify(
     try:
         with scratch_server(settings, scratch, keep_running=keep) as server, \
                 Scratch(server, keep=keep, say=say) as scratch_db:
-            verifier = _Verifier(scratch_db, settings, hooks, schema, scripts, say, result,
+            verifier = _Verifier(scratch_db, settings, hooks, scope(settings, schema), scripts,
+                                 say, result,
                                  keep_going=keep_going)
             say(f"verifying {len(scripts)} migration(s) on scratch database"
                 f" {verifier.engine.dbname}")
@@ -153,12 +157,13 @@ class _Verifier:
     """Runs the checks on the scratch database, recording each migration checked and (with
     ``keep_going``) each failure, rebuilding the scratch database to go on after one."""
 
-    def __init__(self, scratch: Scratch, settings: Settings, hooks: list, schema: str,
-                 scripts: list, say: Reporter, result: VerifyReport, *, keep_going: bool) -> None:
+    def __init__(self, scratch: Scratch, settings: Settings, hooks: list,
+                 schemas: list[str] | None, scripts: list, say: Reporter, result: VerifyReport,
+                 *, keep_going: bool) -> None:
         self.scratch = scratch
         self.settings = settings
         self.hooks = hooks
-        self.schema = schema
+        self.schemas = schemas
         self.scripts = scripts
         self.say = say
         self.result = result
@@ -172,7 +177,7 @@ class _Verifier:
     def _engine(self, scratch: Scratch | None = None) -> ScratchEngine:
         where = scratch or self.scratch
         engine = ScratchEngine(dataclasses.replace(self.settings, database=where.dsn),
-                               self.hooks, self.schema)
+                               self.hooks, self.schemas)
         if scratch is None:
             self.result.database = engine.masked
         return engine

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from psycopg2.extensions import connection
 
+from ..config import Settings
 from .connect import fetch_row
-from .snapshot import SECTIONS, Snapshot, snapshot
+from .snapshot import SECTIONS, Snapshot, schema_list, snapshot, user_schemas
 
 Change = Literal["missing", "extra", "changed"]
 
@@ -51,10 +53,13 @@ class Difference:
 
 @dataclass(frozen=True)
 class OwnedSchema:
-    """A schema's snapshot and the role its objects belong to (the role that built them)."""
+    """A database's snapshot, the role its objects belong to (the role that built them), the
+    server's major version and the schemas described."""
 
     snapshot: Snapshot
     owner: str
+    version: int = 0
+    schemas: tuple[str, ...] = ()
 
 
 def compare(expected: Snapshot, actual: Snapshot) -> list[Difference]:
@@ -74,26 +79,103 @@ def compare(expected: Snapshot, actual: Snapshot) -> list[Difference]:
     return found
 
 
-def read_schema(conn: connection, schema: str, ignore: tuple[str, ...]) -> OwnedSchema:
-    """The snapshot of ``schema`` and the role ``conn`` is connected as (the objects' owner)."""
+def scope(settings: Settings, schema: str | Iterable[str] | None) -> list[str] | None:
+    """The schemas a comparison for ``settings`` describes: those asked (a name or several),
+    else, for a schema target (``settings.schema``, a fleet's tenant), that schema and those
+    of ``create_schemas``; else None: every schema but the system's and extensions'."""
+    asked = schema_list(schema)
+    if asked:
+        return asked
+    if settings.schema:
+        return [settings.schema, *settings.create_schemas]
+    return None
+
+
+def read_schema(conn: connection, schemas: str | Iterable[str] | None,
+                ignore: tuple[str, ...]) -> OwnedSchema:
+    """The snapshot of ``schemas`` (None: every schema but the system's and extensions'), the
+    role ``conn`` is connected as (the objects' owner) and the server's major version."""
     with conn.cursor() as cur:
         cur.execute("SELECT current_user")
         user = fetch_row(cur)[0]
-    return OwnedSchema(snapshot(conn, schema, ignore=ignore), user)
+    wanted = schema_list(schemas)
+    described = user_schemas(conn) if wanted is None else wanted
+    return OwnedSchema(snapshot(conn, wanted, ignore=ignore), user,
+                       conn.server_version // 10000, tuple(described))
 
 
 def differences(expected: OwnedSchema, actual: OwnedSchema) -> list[Difference]:
-    """:func:`compare` with each side's owner role written as ``<owner>`` in grants.
+    """:func:`compare` with each side's owner role written as ``<owner>`` in grants, and,
+    between servers of different major versions, each side's privileges that are all a kind
+    of object has there written ``ALL`` (PostgreSQL 17 gave tables ``MAINTAIN``: a table's
+    default privileges read the same on 15 and 18).
 
     A table whose column list changed only because a column is missing or extra is left out:
     that column's own entry says it (a change of column order alone is kept).
     """
-    found = compare(_owner_free(expected), _owner_free(actual))
-    added_or_gone = {d.name.split(".")[0] for d in found
+    old, new = _owner_free(expected), _owner_free(actual)
+    if expected.version != actual.version:
+        old, new = _version_free(old, expected.version), _version_free(new, actual.version)
+    found = compare(old, new)
+    added_or_gone = {d.name.rsplit(".", 1)[0] for d in found
                      if d.kind == "column" and d.change != "changed"}
     return [d for d in found if not (d.kind == "table" and d.change == "changed"
                                      and d.name in added_or_gone
                                      and _qualifiers(d.expected) == _qualifiers(d.actual))]
+
+
+def version_notes(live: OwnedSchema, built: OwnedSchema) -> list[str]:
+    """What a comparison of ``live`` with the schema ``built`` on a scratch server cannot
+    promise: a scratch server of another major version than the live one's."""
+    if not live.version or not built.version or live.version == built.version:
+        return []
+    return [f"the schema was built on PostgreSQL {built.version}, the database runs PostgreSQL"
+            f" {live.version}: a definition the two versions write differently reads as a"
+            " difference (install PostgreSQL "
+            f"{live.version}'s binaries, e.g. /usr/lib/postgresql/{live.version}/bin, and set"
+            " server_bin (MIG_SERVER_BIN), or pass --scratch-server URL of a PostgreSQL"
+            f" {live.version} server)"]
+
+
+#: Every privilege an object of a kind can have, by the first major version that has them
+#: (newest first): what an ACL entry holding them all is, written ``ALL``.
+_ALL_PRIVILEGES = {"table": ((17, "arwdDxtm"), (0, "arwdDxt")),
+                   "sequence": ((0, "rwU"),), "function": ((0, "X"),), "type": ((0, "U"),),
+                   "schema": ((0, "UC"),)}
+# What a default privileges entry's object type is.
+_DEFAULT_ACL_KINDS = {"r": "table", "S": "sequence", "f": "function", "T": "type",
+                      "n": "schema"}
+
+
+def _version_free(snap: Snapshot, version: int) -> Snapshot:
+    """``snap`` with every ACL entry that holds all of its kind's privileges (on a server of
+    ``version``) written ``grantee=ALL/grantor`` (``ALL*``: all with grant option)."""
+    result = dict(snap)
+    result["grants"] = {key: _all_privileges(value, key.split(" ", 1)[0], version)
+                        for key, value in snap.get("grants", {}).items()}
+    result["default_privileges"] = {
+        key: _all_privileges(value, _DEFAULT_ACL_KINDS.get(key.split(" ")[1], ""), version)
+        if " " in key else value
+        for key, value in snap.get("default_privileges", {}).items()}
+    return result
+
+
+def _all_privileges(acl: str, kind: str, version: int) -> str:
+    every = next((letters for since, letters in _ALL_PRIVILEGES.get(kind, ())
+                  if version >= since), None)
+    if every is None or not (acl.startswith("{") and acl.endswith("}")) or acl == "{}":
+        return acl
+    entries = []
+    for entry in acl[1:-1].split(", "):
+        grantee, _, rest = entry.rpartition("=")
+        privileges, slash, grantor = rest.partition("/")
+        letters = privileges.replace("*", "")
+        if sorted(letters) == sorted(every):
+            options = privileges.count("*")
+            if options in (0, len(every)):
+                privileges = "ALL" + ("*" if options else "")
+        entries.append(f"{grantee}={privileges}{slash}{grantor}")
+    return "{" + ", ".join(sorted(entries)) + "}"
 
 
 def _owner_free(schema: OwnedSchema) -> Snapshot:
@@ -162,7 +244,12 @@ def _line_diff(was: str, now: str) -> list[str]:
 
 
 _COLUMN = re.compile(r'^(?P<type>.*?)(?P<collate> collate "[^"]*")?(?P<notnull> not null)?'
-                     r"(?: default (?P<default>.*?))?(?P<rest> generated .*)?$")
+                     r"(?: default (?P<default>.*?))?(?P<rest> generated .*?)?"
+                     r"(?: storage (?P<storage>\w+))?(?: compression (?P<compression>\w+))?"
+                     r"(?: statistics (?P<statistics>-?\d+))?(?: with (?P<options>\(.*\)))?$")
+# A column's storage parts, each with what it reads as when not set.
+_COLUMN_SETTINGS = {"storage": "the type's", "compression": "default", "statistics": "default",
+                    "options": "none"}
 
 
 def _column_change(was: str, now: str) -> str:
@@ -183,6 +270,9 @@ def _column_change(was: str, now: str) -> str:
     if old["rest"] != new["rest"]:
         parts.append(f"{(old['rest'] or ' not generated').strip()} -> "
                      f"{(new['rest'] or ' not generated').strip()}")
+    for part, unset in _COLUMN_SETTINGS.items():
+        if old[part] != new[part]:
+            parts.append(f"{part} {old[part] or unset} -> {new[part] or unset}")
     return "; ".join(parts) or f"{was} -> {now}"
 
 

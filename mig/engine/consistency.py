@@ -30,7 +30,7 @@ from psycopg2 import sql
 from psycopg2.extensions import connection
 
 from ..reports import InvalidIndex
-from .snapshot import SECTIONS, snapshot
+from .snapshot import SECTIONS, snapshot, user_schemas
 
 _INVALID = """
 SELECT n.nspname, c.relname, t.relname, pg_get_indexdef(c.oid)
@@ -72,11 +72,6 @@ COMPARED = ("schemas", "extensions", "types", "sequences", "tables", "columns", 
             "indexes", "views", "functions", "triggers", "policies")
 # Sections whose names are qualified by their table: left out when their table is missing.
 _OF_TABLE = ("columns", "constraints", "triggers", "policies")
-
-_USER_SCHEMAS = """
-SELECT nspname FROM pg_namespace
- WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1
-"""
 
 _INDEX_TABLES = """
 SELECT n.nspname, c.relname, t.relname FROM pg_index i
@@ -121,18 +116,12 @@ class Expected:
                    dict(data["definitions"]), dict(data["index_tables"]))
 
 
-def user_schemas(conn: connection) -> list[str]:
-    """The database's schemas, less the system's."""
-    with conn.cursor() as cur:
-        cur.execute(_USER_SCHEMAS)
-        return [row[0] for row in cur.fetchall()]
-
-
 def catalog_objects(conn: connection, schemas: Iterable[str] | None = None, *,
                     ignore: tuple[str, ...] = ()) -> Expected:
-    """The objects of ``schemas`` (default: every schema but the system's) that the check
-    compares, read with :func:`mig.engine.snapshot.snapshot` (tracking tables, tables matching
-    ``ignore`` and extensions' members left out). A schema that does not exist has none."""
+    """The objects of ``schemas`` (default: every schema but the system's and those an
+    extension owns) that the check compares, read with :func:`mig.engine.snapshot.snapshot`
+    (tracking tables, tables matching ``ignore`` and extensions' members left out), each name
+    qualified by its schema. A schema that does not exist has none."""
     wanted = user_schemas(conn) if schemas is None else list(schemas)
     objects: dict[str, set[str]] = {section: set() for section in COMPARED}
     definitions: dict[str, str] = {}
@@ -142,9 +131,11 @@ def catalog_objects(conn: connection, schemas: Iterable[str] | None = None, *,
         objects["extensions"].update(snap["extensions"])
         if schema not in snap["schemas"]:
             continue
+        # the snapshot keys public's objects bare, every other schema's qualified already
+        prefix = "public." if schema == "public" else ""
         for section in COMPARED[2:]:
-            objects[section].update(f"{schema}.{name}" for name in snap[section])
-        definitions.update((f"{schema}.{name}", text)
+            objects[section].update(f"{prefix}{name}" for name in snap[section])
+        definitions.update((f"{prefix}{name}", text.split(" -- inherited from ", 1)[0])
                            for name, text in snap["indexes"].items())
     with conn.cursor() as cur:
         cur.execute(_INDEX_TABLES, (wanted,))

@@ -28,6 +28,7 @@ from ..ordering import Cycle, stable_order
 from ..reports import DestructiveChange
 from .comparison import OWNER, OwnedSchema, differences
 from .depends import Dependencies, Key
+from .snapshot import Snapshot
 
 #: Phases of a plan: each is a migration of its own.
 BEFORE, MAIN, AFTER = 0, 1, 2
@@ -167,7 +168,9 @@ class _Tables:
 
 # -- parsed definitions -----------------------------------------------------------------------
 _COLUMN = re.compile(r'^(?P<type>.*?)(?P<collate> collate "[^"]*")?(?P<notnull> not null)?'
-                     r"(?: default (?P<default>.*?))?(?P<rest> generated .*)?$")
+                     r"(?: default (?P<default>.*?))?(?P<rest> generated .*?)?"
+                     r"(?: storage (?P<storage>\w+))?(?: compression (?P<compression>\w+))?"
+                     r"(?: statistics (?P<statistics>-?\d+))?(?: with (?P<options>\(.*\)))?$")
 _INHERITED = re.compile(r" -- inherited from .*$")
 _LABEL = re.compile(r"'((?:[^']|'')*)'")
 
@@ -178,24 +181,36 @@ class _Column:
     collate: str | None
     notnull: bool
     default: str | None
-    generated: str | None  # "always as (expr) stored"
+    generated: str | None  # "always as (expr) stored" (or "virtual")
     identity: str | None  # "always" | "by default"
+    identity_options: str  # "start with 100 increment by 10", or ""
+    storage: str | None = None
+    compression: str | None = None
+    statistics: str | None = None
+    options: str | None = None  # "n_distinct=100"
 
     @classmethod
     def parse(cls, text: str) -> _Column:
         found = _COLUMN.match(text)
-        assert found is not None
+        assert found is not None, text
         rest = (found["rest"] or "").strip()
         identity = generated = None
-        if rest.endswith(" as identity"):
-            identity = rest.removeprefix("generated ").removesuffix(" as identity")
+        options = ""
+        if " as identity" in rest:
+            head, _, tail = rest.partition(" as identity")
+            identity = head.removeprefix("generated ")
+            options = tail.strip().removeprefix("(").removesuffix(")")
         elif rest:
             generated = rest.removeprefix("generated ")
         collate = found["collate"].strip().removeprefix("collate ") if found["collate"] else None
+        column_options = found["options"][1:-1] if found["options"] else None
         return cls(found["type"], collate, bool(found["notnull"]), found["default"], generated,
-                   identity)
+                   identity, options, found["storage"], found["compression"],
+                   found["statistics"], column_options)
 
     def sql(self, name: str) -> str:
+        """The column as ``CREATE TABLE`` and ``ADD COLUMN`` write it (its storage settings
+        are set by :meth:`settings`)."""
         words = [ident(name), self.type]
         if self.collate:
             words.append(f"COLLATE {self.collate}")
@@ -204,20 +219,54 @@ class _Column:
         elif self.default is not None:
             words.append(f"DEFAULT {self.default}")
         if self.identity:
-            words.append(f"GENERATED {self.identity.upper()} AS IDENTITY")
+            words.append(f"GENERATED {self.identity.upper()} AS IDENTITY"
+                         + (f" ({self.identity_options})" if self.identity_options else ""))
         if self.notnull:
             words.append("NOT NULL")
         return " ".join(words)
+
+    def settings(self, other: _Column | None = None) -> list[str]:
+        """``ALTER COLUMN`` actions that give the column this one's storage, compression,
+        statistics target and options (from ``other``'s, or from a new column's)."""
+        was = other or _Column("", None, notnull=False, default=None, generated=None,
+                               identity=None, identity_options="")
+        out = []
+        if self.storage != was.storage:
+            out.append(f"SET STORAGE {(self.storage or 'default').upper()}")
+        if self.compression != was.compression:
+            out.append(f"SET COMPRESSION {self.compression or 'default'}")
+        if self.statistics != was.statistics:
+            out.append(f"SET STATISTICS {self.statistics or -1}")
+        if self.options != was.options:
+            gone = _option_names(was.options) - _option_names(self.options)
+            if gone:
+                out.append(f"RESET ({', '.join(sorted(gone))})")
+            if self.options:
+                out.append(f"SET ({self.options})")
+        return out
+
+
+# A table's words after its column list, in the order the snapshot writes them; each runs to
+# the next one (a partition's bounds, a partition key, are free text).
+_TABLE_WORDS = ("unlogged", "partitioned by", "partitioned", "foreign", "using",
+                "partition of", "inherits", "row level security forced",
+                "row level security", "with", "replica identity", "clustered on")
 
 
 @dataclass(frozen=True)
 class _Table:
     columns: tuple[str, ...]
-    unlogged: bool
-    rls: bool
-    force_rls: bool
-    options: str | None
-    rest: str  # what this generator does not read: partitioning, replica identity, ...
+    unlogged: bool = False
+    partition_key: str | None = None  # RANGE (created)
+    method: str | None = None  # a table access method other than heap
+    partition_of: str | None = None  # "parent FOR VALUES ..."
+    inherits: str | None = None  # "a, b"
+    rls: bool = False
+    force_rls: bool = False
+    options: str | None = None
+    replica: str | None = None  # "full", "nothing", "index name"
+    clustered: str | None = None
+    rest: str = ""  # words this generator does not know
 
     @classmethod
     def parse(cls, text: str) -> _Table:
@@ -225,22 +274,82 @@ class _Table:
         if text.startswith("("):
             inside, text = text[1:].split(")", 1)
             columns = tuple(c for c in inside.split(", ") if c)
-        text = text.strip()
-        unlogged = text.startswith("unlogged")
-        text = text.removeprefix("unlogged").strip()
-        rls = force = False
-        if "row level security forced" in text:
-            rls = force = True
-            text = text.replace("row level security forced", "")
-        elif "row level security" in text:
-            rls = True
-            text = text.replace("row level security", "")
-        options = None
-        found = re.search(r"with \(([^)]*)\)", text)
-        if found:
-            options = found.group(1)
-            text = text.replace(found.group(0), "")
-        return cls(columns, unlogged, rls, force, options, " ".join(text.split()))
+        words = " " + text.strip()
+        marks = "|".join(re.escape(w) for w in _TABLE_WORDS)
+        parts: dict[str, str] = {}
+        rest = []
+        for found in re.finditer(rf" ({marks})\b(.*?)(?= (?:{marks})\b|$)", words):
+            word, value = found.group(1), found.group(2).strip()
+            if word == "with" and not value.startswith("("):
+                rest.append(found.group(0).strip())
+                continue
+            parts[word] = value
+        unknown = re.sub(rf" ({marks})\b(.*?)(?= (?:{marks})\b|$)", "", words).strip()
+        if unknown:
+            rest.append(unknown)
+        if "partitioned" in parts or "foreign" in parts:
+            rest.append("foreign" if "foreign" in parts else "partitioned")
+        options = parts.get("with")
+        return cls(
+            columns, "unlogged" in parts, parts.get("partitioned by"), parts.get("using"),
+            parts.get("partition of"),
+            parts["inherits"][1:-1] if "inherits" in parts else None,
+            "row level security" in parts or "row level security forced" in parts,
+            "row level security forced" in parts,
+            options[1:-1] if options else None, parts.get("replica identity"),
+            parts.get("clustered on"), " ".join(rest))
+
+    def create(self, name: str, columns: list[str]) -> str:
+        """``CREATE TABLE`` for this table with the columns' SQL ``columns``."""
+        head = f"CREATE {'UNLOGGED ' if self.unlogged else ''}TABLE {_qname(name)}"
+        if self.partition_of:
+            text = f"{head} PARTITION OF {self.partition_of}"
+        else:
+            text = f"{head} (" + ("\n    " + ",\n    ".join(columns) + "\n" if columns
+                                 else "") + ")"
+            if self.inherits:
+                text += f" INHERITS ({self.inherits})"
+        if self.partition_key:
+            text += f" PARTITION BY {self.partition_key}"
+        if self.method:
+            text += f" USING {self.method}"
+        if self.options:
+            text += f" WITH ({self.options})"
+        return text
+
+    def alters(self, other: _Table | None = None) -> list[str]:
+        """``ALTER TABLE`` actions that give a table made as ``other`` (or as :meth:`create`
+        makes it) this one's row level security, replica identity and clustering."""
+        was = other or _Table(self.columns, options=self.options, unlogged=self.unlogged)
+        out = []
+        if self.unlogged != was.unlogged:
+            out.append("SET UNLOGGED" if self.unlogged else "SET LOGGED")
+        if self.rls != was.rls:
+            out.append(("ENABLE" if self.rls else "DISABLE") + " ROW LEVEL SECURITY")
+        if self.force_rls != was.force_rls:
+            out.append(("FORCE" if self.force_rls else "NO FORCE") + " ROW LEVEL SECURITY")
+        if self.options != was.options:
+            gone = _option_names(was.options) - _option_names(self.options)
+            if gone:
+                out.append(f"RESET ({', '.join(sorted(gone))})")
+            if self.options:
+                out.append(f"SET ({self.options})")
+        if self.replica != was.replica:
+            replica = self.replica or "default"
+            out.append("REPLICA IDENTITY " + (
+                f"USING INDEX {ident(replica.removeprefix('index '))}"
+                if replica.startswith("index ") else replica.upper()))
+        if self.clustered != was.clustered:
+            out.append(f"CLUSTER ON {ident(self.clustered)}" if self.clustered
+                       else "SET WITHOUT CLUSTER")
+        return out
+
+    def needs_indexes(self) -> list[str]:
+        """The indexes its replica identity and clustering name."""
+        found = [self.clustered] if self.clustered else []
+        if self.replica and self.replica.startswith("index "):
+            found.append(self.replica.removeprefix("index "))
+        return found
 
 
 def _acl(text: str | None) -> set[tuple[str, str, bool]]:
@@ -342,7 +451,8 @@ class _Planner:
         self.attach: list[tuple[_Unit, Key]] = []  # made after its object is made
         self.before_drop: list[tuple[_Unit, Key]] = []  # put back after its object is
         self.replaced_functions: set[str] = set()
-        self.reordered: set[str] = set()  # tables whose rollback leaves the columns reordered
+        self.reordered: set[str] = set()  # tables whose rollback moves a column to the end
+        self.rebuilt_types: set[str] = set()  # enums made again: they set columns' defaults
 
     # helpers --------------------------------------------------------------------------------
     def get(self, side: dict, section: str, name: str) -> str | None:
@@ -391,12 +501,15 @@ class _Planner:
         self.views()
         self.functions()
         self.triggers()
+        self.rules()
+        self.statistics()
         self.policies()
         self.comments()
         self.grants()
         self.default_privileges()
         if self.problems:
             raise CannotGenerate(self.problems)
+        self.enum_values_first()
         ordered = self.order()
         up: list[Statement] = []
         down: list[Statement] = []
@@ -503,7 +616,7 @@ class _Planner:
         old = [v.replace("''", "'") for v in _LABEL.findall(was)]
         new = [v.replace("''", "'") for v in _LABEL.findall(now)]
         kept = [v for v in new if v in old]
-        rebuild_down = self.enum_rebuild(name, schema, new, old)
+        rebuild_down = self.enum_rebuild(name, schema, old, self.old)
         if kept == old:  # values only added: ALTER TYPE ... ADD VALUE
             up = []
             for index, value in enumerate(new):
@@ -520,41 +633,74 @@ class _Planner:
             removed: list[str] = []
         else:
             removed = [v for v in old if v not in new]
-            self.add("alter", ("types", name), self.enum_rebuild(name, schema, old, new),
+            self.rebuilt_types.add(name)
+            self.add("alter", ("types", name), self.enum_rebuild(name, schema, new, self.new),
                      rebuild_down)
         if removed:
             self.destructive.append(DestructiveChange(
                 "type", name, f"removes enum value(s) {', '.join(map(literal, removed))}: the "
                 "type is rebuilt, and rows holding them fail the cast"))
 
-    def enum_rebuild(self, name: str, schema: str, old: list[str], new: list[str]
+    def enum_values_first(self) -> None:
+        """Enum values that a statement of the plan uses are added before it, in a migration of
+        their own outside a transaction (a value added in a transaction cannot be used until
+        it commits); its rollback rebuilds the type without them, in one re-runnable block."""
+        added: dict[str, list[str]] = getattr(self, "added_labels", {})
+        for unit in self.units:
+            if unit.key[0] != "types" or unit.key[1] not in added or unit.action != "alter":
+                continue
+            labels = [literal(v) for v in added[unit.key[1]]]
+            others = [s.sql for u in self.units if u is not unit for s in u.up]
+            if not any(label in text for label in labels for text in others):
+                continue
+            unit.phase = BEFORE
+            schema = self.schema_of("types", unit.key[1])
+            body = "\n".join("    " + s.sql.replace("\n", "\n    ") for s in unit.down)
+            condition = " OR ".join(
+                f"EXISTS (SELECT FROM pg_enum WHERE enumtypid = {literal(_qname(unit.key[1]))}"
+                f"::regtype AND enumlabel = {label})" for label in labels)
+            unit.down = [self.stmt(f"DO $mig$\nBEGIN\n  IF {condition} THEN\n{body}\n"
+                                   "  END IF;\nEND\n$mig$", schema)]
+
+    def enum_names(self, name: str) -> set[str]:
+        """How a column's type text may name the type ``name``."""
+        schema, base = _split(name)
+        return {base, _qname(name), name, f"{schema}.{base}"}
+
+    def enum_rebuild(self, name: str, schema: str, values: list[str], side: Snapshot
                      ) -> list[Statement]:
-        """The type made again with ``new`` values: renamed away, created, every column of
-        it cast to the new one (its default set again), the old one dropped."""
+        """The type made again with ``values``: renamed away, created, every column of it
+        cast to the new one (with the default it has in ``side``), the old one dropped."""
         base = _split(name)[1]
         spare = f"{base}__mig_old"
         qualified = _qname(name)
-        shown = {base, qualified, name, f"{_split(name)[0]}.{base}"}
-        out = [self.stmt(f"ALTER TYPE {qualified} RENAME TO {ident(spare)}", schema),
+        shown = self.enum_names(name)
+        out = [self.stmt(f"ALTER TYPE {qualified} RENAME TO {ident(spare)}", schema,
+                         note=f"the enum {name} made again: the old one is renamed away, its "
+                         "columns cast to the new one, and it is dropped\n"
+                         "squawk-ignore renaming-object"),
                self.stmt(f"CREATE TYPE {qualified} AS ENUM ("
-                         + ", ".join(literal(v) for v in new) + ")", schema)]
+                         + ", ".join(literal(v) for v in values) + ")", schema)]
         for key, text in sorted(self.old.get("columns", {}).items()):
             column = _Column.parse(text)
             array = column.type.endswith("[]")
-            if column.type.removesuffix("[]") not in shown:
+            if column.type.removesuffix("[]") not in shown or key not in side.get("columns", {}):
                 continue
+            default = _Column.parse(side["columns"][key]).default
             table, col = self.tables.split(key)
             target = qualified + ("[]" if array else "")
             cast = f"{ident(col)}::text{'[]' if array else ''}::{target}"
             alter = f"ALTER TABLE {_qname(table)} ALTER COLUMN {ident(col)}"
             if column.default is not None:
                 out.append(self.stmt(f"{alter} DROP DEFAULT", schema))
-            out.append(self.stmt(f"{alter} TYPE {target} USING {cast}", schema))
-            if column.default is not None:
-                default = column.default.replace(f"::{spare}", f"::{base}")
+            note = (f"rewrites {table} under an ACCESS EXCLUSIVE lock\n"
+                    "squawk-ignore changing-column-type")
+            out.append(self.stmt(f"{alter} TYPE {target} USING {cast}", schema, note=note))
+            self.warnings.append(f"type {name}: made again with other values: casting "
+                                 f"{key} to it rewrites {table} under an ACCESS EXCLUSIVE lock")
+            if default is not None:
                 out.append(self.stmt(f"{alter} SET DEFAULT {default}", schema))
-        out.append(self.stmt(f"DROP TYPE {_split(name)[0] and ident(_split(name)[0])}."
-                             f"{ident(spare)}", schema))
+        out.append(self.stmt(f"DROP TYPE {ident(_split(name)[0])}.{ident(spare)}", schema))
         return out
 
     # sequences ------------------------------------------------------------------------------
@@ -614,54 +760,77 @@ class _Planner:
                                  + ([("columns", owner)] if owner else [])))
 
     # tables and columns ---------------------------------------------------------------------
+    def table_statements(self, name: str, side: Snapshot) -> tuple[list[Statement], list[str]]:
+        """The statements that make table ``name`` as ``side`` has it, and the ``ALTER TABLE``
+        actions that must wait for its indexes (replica identity, clustering)."""
+        table = _Table.parse(side["tables"][name])
+        schema = self.schema_of("tables", name)
+        q = _qname(name)
+        columns, settings = [], []
+        for c in table.columns:
+            col = _Column.parse(side["columns"][f"{name}.{c}"])
+            columns.append(col.sql(c))
+            settings += [f"ALTER COLUMN {ident(c)} {a}" for a in col.settings()]
+        out = [self.stmt(table.create(name, columns), schema)]
+        if table.partition_of:
+            settings = []  # a partition's columns are its parent's
+        alters = table.alters()
+        later = [a for a in alters if a.startswith(("REPLICA IDENTITY", "CLUSTER ON"))]
+        out += [self.stmt(f"ALTER TABLE {q} {a}", schema)
+                for a in settings + [a for a in alters if a not in later]]
+        return out, later
+
     def tables_and_columns(self) -> None:
-        new_columns = self.new.get("columns", {})
-        old_columns = self.old.get("columns", {})
+        for name in self.names("tables"):
+            text = self.get(self.new, "tables", name) or self.get(self.old, "tables", name)
+            assert text is not None
+            rest = _Table.parse(text).rest
+            if rest:
+                self.problems.append(f"table {name}: {rest}: the generator does not render "
+                                     "this kind of table yet")
         for name in self.names("tables", "extra"):
             table = _Table.parse(self.new["tables"][name])
             schema = self.schema_of("tables", name)
-            if table.rest:
-                self.problems.append(f"table {name}: {table.rest}: the generator does not "
-                                     "render this yet")
-            lines = [_Column.parse(new_columns[f"{name}.{c}"]).sql(c) for c in table.columns]
-            create = (f"CREATE {'UNLOGGED ' if table.unlogged else ''}TABLE {_qname(name)} ("
-                      + ("\n    " + ",\n    ".join(lines) + "\n" if lines else "") + ")"
-                      + (f" WITH ({table.options})" if table.options else ""))
-            up = [self.stmt(create, schema)]
-            if table.rls:
-                up.append(self.stmt(f"ALTER TABLE {_qname(name)} ENABLE ROW LEVEL SECURITY",
-                                    schema))
-            if table.force_rls:
-                up.append(self.stmt(f"ALTER TABLE {_qname(name)} FORCE ROW LEVEL SECURITY",
-                                    schema))
+            up, later = self.table_statements(name, self.new)
+            covers = [("columns", f"{name}.{c}") for c in table.columns]
             self.add("create", ("tables", name), up,
-                     [self.stmt(f"DROP TABLE {_qname(name)}", schema)],
-                     covers=[("columns", f"{name}.{c}") for c in table.columns])
+                     [self.stmt(f"DROP TABLE {_qname(name)}", schema)], covers=covers)
+            if table.partition_of:
+                self.attach.append((self.units[-1], ("tables", _parent(table.partition_of))))
+            if later:
+                self.add("create", ("table-indexes", name),
+                         [self.stmt(f"ALTER TABLE {_qname(name)} {a}", schema) for a in later],
+                         [], rank="owned")
+                self.attach.append((self.units[-1], ("tables", name)))
+                for index in table.needs_indexes():
+                    self.attach.append((self.units[-1], ("indexes", _qualified(schema, index))))
         for name in self.names("tables", "missing"):
             table = _Table.parse(self.old["tables"][name])
             schema = self.schema_of("tables", name)
             self.destructive.append(DestructiveChange("table", name,
                                                       "drops the table and its rows"))
-            lines = [_Column.parse(old_columns[f"{name}.{c}"]).sql(c) for c in table.columns]
-            create = (f"CREATE {'UNLOGGED ' if table.unlogged else ''}TABLE {_qname(name)} ("
-                      + ("\n    " + ",\n    ".join(lines) + "\n" if lines else "") + ")"
-                      + (f" WITH ({table.options})" if table.options else ""))
-            down = [self.stmt(create, schema)]
-            if table.rls:
-                down.append(self.stmt(f"ALTER TABLE {_qname(name)} ENABLE ROW LEVEL SECURITY",
-                                      schema))
-            if table.force_rls:
-                down.append(self.stmt(f"ALTER TABLE {_qname(name)} FORCE ROW LEVEL SECURITY",
-                                      schema))
+            down, later = self.table_statements(name, self.old)
             self.add("drop", ("tables", name), [self.stmt(f"DROP TABLE {_qname(name)}",
                                                           schema)], down,
                      covers=[("columns", f"{name}.{c}") for c in table.columns])
+            if later:
+                self.add("drop", ("table-indexes", name), [],
+                         [self.stmt(f"ALTER TABLE {_qname(name)} {a}", schema) for a in later],
+                         rank="owned")
+                self.before_drop.append((self.units[-1], ("tables", name)))
+                for index in table.needs_indexes():
+                    self.before_drop.append((self.units[-1],
+                                             ("indexes", _qualified(schema, index))))
         for name in self.names("tables", "changed"):
             self.table_change(name)
+        old_columns = self.old.get("columns", {})
+        new_columns = self.new.get("columns", {})
         for key, change in self.changed.get("columns", {}).items():
             owner, column = self.tables.split(key)
             if change != "changed" and not self.existing_table(owner):
                 continue  # made or dropped with its table
+            if change == "changed" and not self.existing_table(owner):
+                continue  # the table is made again
             if key in self.rename_of or key in self.rename_of.values():
                 continue
             self.column_change(key, owner, column, change)
@@ -683,38 +852,20 @@ class _Planner:
                 f"table {name}: its columns are in another order ({', '.join(was.columns)} -> "
                 f"{', '.join(now.columns)}); a column is only ever added at the end: rebuild "
                 "the table by hand")
-        if was.rest != now.rest:
-            self.problems.append(f"table {name}: {was.rest or 'plain'} -> {now.rest or 'plain'}"
-                                 ": the generator does not render this change yet")
-        pairs = []
-        if was.unlogged != now.unlogged:
-            pairs.append(("SET UNLOGGED" if now.unlogged else "SET LOGGED",
-                          "SET UNLOGGED" if was.unlogged else "SET LOGGED"))
-        if was.rls != now.rls:
-            pairs.append(("ENABLE ROW LEVEL SECURITY" if now.rls else "DISABLE ROW LEVEL SECURITY",
-                          "ENABLE ROW LEVEL SECURITY" if was.rls else "DISABLE ROW LEVEL SECURITY"))
-        if was.force_rls != now.force_rls:
-            pairs.append(("FORCE ROW LEVEL SECURITY" if now.force_rls else
-                          "NO FORCE ROW LEVEL SECURITY",
-                          "FORCE ROW LEVEL SECURITY" if was.force_rls else
-                          "NO FORCE ROW LEVEL SECURITY"))
-        if was.options != now.options:
-            up, down = [], []
-            old_names = _option_names(was.options)
-            new_names = _option_names(now.options)
-            if old_names - new_names:
-                up.append(f"RESET ({', '.join(sorted(old_names - new_names))})")
-            if now.options:
-                up.append(f"SET ({now.options})")
-            if new_names - old_names:
-                down.append(f"RESET ({', '.join(sorted(new_names - old_names))})")
-            if was.options:
-                down.append(f"SET ({was.options})")
-            pairs.append((", ".join(up), ", ".join(down)))
-        if pairs:
-            self.add("alter", ("tables", name),
-                     [self.stmt(f"ALTER TABLE {q} {u}", schema) for u, _ in pairs],
-                     [self.stmt(f"ALTER TABLE {q} {d}", schema) for _, d in reversed(pairs)])
+        for what in ("partition_key", "partition_of", "inherits", "method"):
+            if getattr(was, what) != getattr(now, what):
+                self.problems.append(
+                    f"table {name}: {what.replace('_', ' ')} {getattr(was, what) or 'none'} -> "
+                    f"{getattr(now, what) or 'none'}: the generator does not change this yet")
+        up, down = now.alters(was), was.alters(now)
+        if up:
+            self.add("alter", ("tables", name), [self.stmt(f"ALTER TABLE {q} {a}", schema)
+                                                 for a in up],
+                     [self.stmt(f"ALTER TABLE {q} {a}", schema) for a in down])
+            for index in now.needs_indexes():
+                self.attach.append((self.units[-1], ("indexes", _qualified(schema, index))))
+            for index in was.needs_indexes():
+                self.before_drop.append((self.units[-1], ("indexes", _qualified(schema, index))))
 
     def column_change(self, key: str, table: str, column: str, change: str, *,
                       was: str | None = None) -> None:
@@ -730,7 +881,9 @@ class _Planner:
                     f"column {key}: added NOT NULL without a default: adding it fails while "
                     f"{table} has rows")
             self.add("create", ("columns", key),
-                     [self.stmt(f"{alter} ADD COLUMN {col.sql(column)}", schema)],
+                     [self.stmt(f"{alter} ADD COLUMN {col.sql(column)}", schema),
+                      *(self.stmt(f"{alter} ALTER COLUMN {ident(column)} {a}", schema)
+                        for a in col.settings())],
                      [self.stmt(f"{alter} DROP COLUMN {ident(column)}", schema)],
                      rank="columns")
             return
@@ -746,7 +899,9 @@ class _Planner:
                                                       "drops the column and its data"))
             self.add("drop", ("columns", key),
                      [self.stmt(f"{alter} DROP COLUMN {ident(column)}", schema)],
-                     [self.stmt(f"{alter} ADD COLUMN {col.sql(column)}", schema)],
+                     [self.stmt(f"{alter} ADD COLUMN {col.sql(column)}", schema),
+                      *(self.stmt(f"{alter} ALTER COLUMN {ident(column)} {a}", schema)
+                        for a in col.settings())],
                      rank="columns")
             return
         assert was is not None and now is not None
@@ -771,21 +926,39 @@ class _Planner:
                         "value"))
             if old.default is not None:
                 up.append(self.stmt(f"{target} DROP DEFAULT", schema))
+            # squawk's changing-column-type says what the note says: the warning is given
+            ignore = "squawk-ignore changing-column-type"
             up.append(self.stmt(f"{target} TYPE {new.type}{collate} USING "
-                                f"{ident(column)}::{new.type}", schema, note=note))
+                                f"{ident(column)}::{new.type}", schema,
+                                note=f"{note}\n{ignore}" if note else ignore))
             if new.default is not None:
                 up.append(self.stmt(f"{target} SET DEFAULT {new.default}", schema))
             if new.default is not None:
                 down.append(self.stmt(f"{target} DROP DEFAULT", schema))
             down.append(self.stmt(f"{target} TYPE {old.type}{back} USING "
-                                  f"{ident(column)}::{old.type}", schema))
+                                  f"{ident(column)}::{old.type}", schema, note=ignore))
             if old.default is not None:
                 down.append(self.stmt(f"{target} SET DEFAULT {old.default}", schema))
-        elif old.default != new.default:
+        elif old.default != new.default and not any(
+                new.type.removesuffix("[]") in self.enum_names(t) for t in self.rebuilt_types):
             up.append(self.stmt(f"{target} SET DEFAULT {new.default}" if new.default is not None
                                 else f"{target} DROP DEFAULT", schema))
             down.append(self.stmt(f"{target} SET DEFAULT {old.default}" if old.default
                                   is not None else f"{target} DROP DEFAULT", schema))
+        if old.identity and new.identity and old.identity_options != new.identity_options:
+            if new.identity_options:
+                up.append(self.stmt(f"{target} {_identity_set(new.identity_options)}", schema))
+            if old.identity_options:
+                down.append(self.stmt(f"{target} {_identity_set(old.identity_options)}",
+                                      schema))
+            if not (new.identity_options and old.identity_options):
+                shown = (old.identity_options or "default", new.identity_options or "default")
+                self.problems.append(f"column {key}: identity options {shown[0]} -> "
+                                     f"{shown[1]}: the generator does not reset them to their "
+                                     "defaults")
+        settings_up, settings_down = new.settings(old), old.settings(new)
+        up += [self.stmt(f"{target} {a}", schema) for a in settings_up]
+        down += [self.stmt(f"{target} {a}", schema) for a in reversed(settings_down)]
         if old.identity != new.identity:
             if old.identity and new.identity:
                 up.append(self.stmt(f"{target} SET GENERATED {new.identity.upper()}", schema))
@@ -1006,6 +1179,10 @@ class _Planner:
             schema = self.schema_of("tables", table)
             was = self.get(self.old, "triggers", key)
             now = self.get(self.new, "triggers", key)
+            if was is not None and _INHERITED.search(was):
+                was = None  # made by the parent's trigger
+            if now is not None and _INHERITED.search(now):
+                now = None
             drop = f"DROP TRIGGER {ident(name)} ON {_qname(table)}"
             if was is not None:
                 kept = table in self.new.get("tables", {}) or table in self.new.get("views", {})
@@ -1015,6 +1192,36 @@ class _Planner:
                 self.add("create", ("triggers", key),
                          [self.stmt(s, schema) for s in _trigger(table, name, now)],
                          [self.stmt(drop, schema)])
+
+    def rules(self) -> None:
+        for key in self.changed.get("rules", {}):
+            table, name = self.tables.split(key)
+            schema = self.schema_of("tables", table)
+            was = self.get(self.old, "rules", key)
+            now = self.get(self.new, "rules", key)
+            drop = f"DROP RULE {ident(name)} ON {_qname(table)}"
+            if was is not None:
+                kept = table in self.new.get("tables", {}) or table in self.new.get("views", {})
+                self.add("drop", ("rules", key), [self.stmt(drop, schema)] if kept else [],
+                         [self.stmt(s, schema) for s in _rule(table, name, was)],
+                         rank="triggers")
+            if now is not None:
+                self.add("create", ("rules", key),
+                         [self.stmt(s, schema) for s in _rule(table, name, now)],
+                         [self.stmt(drop, schema)], rank="triggers")
+
+    def statistics(self) -> None:
+        for name in self.changed.get("statistics", {}):
+            schema = self.schema_of("statistics", name)
+            was = self.get(self.old, "statistics", name)
+            now = self.get(self.new, "statistics", name)
+            drop = f"DROP STATISTICS {_qname(name)}"
+            if was is not None:
+                self.add("drop", ("statistics", name), [self.stmt(drop, schema)],
+                         [self.stmt(was, schema)], rank="indexes")
+            if now is not None:
+                self.add("create", ("statistics", name), [self.stmt(now, schema)],
+                         [self.stmt(drop, schema)], rank="indexes")
 
     def policies(self) -> None:
         for key in self.changed.get("policies", {}):
@@ -1061,10 +1268,20 @@ class _Planner:
                 if name in side.get("sequences", {}):
                     return ("sequences", name), f"SEQUENCE {_qname(name)}", _split(name)[0]
             elif kind == "type":
-                if name in side.get("types", {}):
-                    return ("types", name), f"TYPE {_qname(name)}", _split(name)[0]
+                text = side.get("types", {}).get(name)
+                if text is not None:
+                    word = "DOMAIN" if text.startswith("domain") else "TYPE"
+                    return ("types", name), f"{word} {_qname(name)}", _split(name)[0]
             elif kind == "schema" and name in side.get("schemas", {}):
                 return ("schemas", name), f"SCHEMA {ident(name)}", "public"
+            elif kind in ("constraint", "trigger", "rule", "policy"):
+                section = {"policy": "policies"}.get(kind, kind + "s")
+                if name in side.get(section, {}):
+                    table, child = self.tables.split(name)
+                    return ((section, name), f"{kind.upper()} {ident(child)} ON {_qname(table)}",
+                            _split(table)[0])
+            elif kind == "statistics" and name in side.get("statistics", {}):
+                return ("statistics", name), f"STATISTICS {_qname(name)}", _split(name)[0]
         return None
 
     def created(self, key: Key) -> bool:
@@ -1081,7 +1298,8 @@ class _Planner:
         """Whether the plan drops ``key`` and creates it again (a changed view, index, ...)."""
         section, name = key
         return self.changed.get(section, {}).get(name) == "changed" and section in (
-            "views", "indexes", "triggers", "policies", "constraints") or (
+            "views", "indexes", "triggers", "policies", "constraints", "rules",
+            "statistics") or (
             section == "functions" and name in self.replaced_functions)
 
     def attached(self, section: str, key: str, target: Key, was: str | None, now: str | None,
@@ -1178,11 +1396,13 @@ class _Planner:
 
     def default_privileges(self) -> None:
         for key in self.names("default_privileges"):
-            role, objtype = key.rsplit(" ", 1)
+            head, _, in_schema = key.partition(" in ")
+            role, objtype = head.rsplit(" ", 1)
             if objtype not in _DEFAULT_OBJECTS:
                 continue
             kind = _DEFAULT_KIND[objtype]
-            base = _PUBLIC_DEFAULT.get(kind, set())
+            # a schema's default privileges add to the database's, from nothing
+            base = set() if in_schema else _PUBLIC_DEFAULT.get(kind, set())
             old_text = self.get(self.old, "default_privileges",
                                 key.replace(OWNER, self.before_owned.owner))
             new_text = self.get(self.new, "default_privileges",
@@ -1190,7 +1410,8 @@ class _Planner:
             was = _acl(old_text) if old_text is not None else base
             now = _acl(new_text) if new_text is not None else base
             prefix = "ALTER DEFAULT PRIVILEGES" + (
-                "" if role == OWNER else f" FOR ROLE {ident(role)}")
+                "" if role == OWNER else f" FOR ROLE {ident(role)}") + (
+                f" IN SCHEMA {ident(in_schema)}" if in_schema else "")
             words = f"{_DEFAULT_OBJECTS[objtype]}"
             up = [f"{prefix} {s}" for s in _grant_statements(
                 words, kind, was, now, self.after_owned.owner, self.before_owned.owner)]
@@ -1325,6 +1546,26 @@ def _widens(old: str, new: str) -> bool:
     return (old, new) == ("real", "double precision")
 
 
+def _identity_set(options: str) -> str:
+    """An identity column's sequence options (``start with 100 increment by 10``) as
+    ``ALTER COLUMN`` actions (``SET START WITH 100 SET INCREMENT BY 10``)."""
+    words = re.findall(r"(start with|increment by|minvalue|maxvalue|cache|cycle)( -?\d+)?",
+                       options)
+    return " ".join(f"SET {w.upper()}{n}" for w, n in words)
+
+
+def _qualified(schema: str, name: str) -> str:
+    return name if schema == "public" else f"{schema}.{name}"
+
+
+def _parent(partition_of: str) -> str:
+    """The snapshot name of a partition's parent (``parent FOR VALUES ...``)."""
+    head = partition_of.split(" ", 1)[0]
+    parts = [p[1:-1].replace('""', '"') if p.startswith('"') else p
+             for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', head)]
+    return ".".join(parts[1:] if parts[0] == "public" and len(parts) == 2 else parts)
+
+
 def _short(name: str) -> str:
     return name[:63]
 
@@ -1444,6 +1685,16 @@ def _trigger(table: str, name: str, text: str) -> list[str]:
     return [text]
 
 
+def _rule(table: str, name: str, text: str) -> list[str]:
+    states = {" (disabled)": "DISABLE", " (replica)": "ENABLE REPLICA",
+              " (always)": "ENABLE ALWAYS"}
+    for suffix, word in states.items():
+        if text.endswith(suffix):
+            return [text.removesuffix(suffix).removesuffix(";"),
+                    f"ALTER TABLE {_qname(table)} {word} RULE {ident(name)}"]
+    return [text.removesuffix(";")]
+
+
 def _balanced(text: str, start: int) -> int:
     """The index just past the parenthesis closing the one at ``start``."""
     depth = 0
@@ -1548,8 +1799,8 @@ def _grant_statements(words: str, kind: str, was: set[tuple[str, str, bool]],
 
 def statements_text(statements: Iterable[Statement], *, transactional: bool) -> Iterator[str]:
     """The statements as the lines of a migration file: ``search_path`` set whenever the
-    schema changes (``SET LOCAL`` in a transaction), each note as a comment above its
-    statement, a blank line between statements."""
+    schema changes (``SET LOCAL`` in a transaction; outside one ``SET``, reset at the end),
+    each note as comment lines above its statement."""
     schema = None
     for statement in statements:
         if statement.schema != schema:
@@ -1557,8 +1808,10 @@ def statements_text(statements: Iterable[Statement], *, transactional: bool) -> 
             local = "LOCAL " if transactional else ""
             yield f"SET {local}search_path = {ident(schema)}, pg_catalog;"
         if statement.note:
-            yield f"-- {statement.note}"
+            yield from (f"-- {line}" for line in statement.note.splitlines())
         yield statement.sql
+    if schema is not None and not transactional:
+        yield "RESET search_path;"  # a session's setting: the migrations after it keep theirs
 
 
 #: squawk's rules that judge a schema's design (its column types), not how a migration changes

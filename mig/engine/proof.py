@@ -32,9 +32,11 @@ class Proof:
 
 
 def prove(engine: ScratchEngine, generated: list[Script], before: OwnedSchema,
-          after: OwnedSchema, schema: str, *, reordered: Iterable[str] = ()) -> Proof:
+          after: OwnedSchema, schemas: list[str] | None, *, reordered: Iterable[str] = ()
+          ) -> Proof:
     """Apply ``generated`` in order on ``engine``'s database (which holds ``before``), compare
-    with ``after``, roll them back in reverse order, compare with ``before``.
+    with ``after``, roll them back in reverse order, compare with ``before``; ``schemas`` are
+    those compared (None: every one).
 
     :param reordered: tables whose rollback adds a dropped column back at the end: their
         column order alone may differ after the rollback (a rollback cannot put a column back
@@ -45,11 +47,11 @@ def prove(engine: ScratchEngine, generated: list[Script], before: OwnedSchema,
     ignore = engine.ignore
     for script in generated:
         engine.apply(script)
-    applied = read_schema(engine.backend.connection, schema, ignore)
+    applied = read_schema(engine.backend.connection, schemas, ignore)
     up = differences(after, applied)
     for script in reversed(generated):
         engine.rollback(script)
-    back = read_schema(engine.backend.connection, schema, ignore)
+    back = read_schema(engine.backend.connection, schemas, ignore)
     moved = set(reordered)
     down = [d for d in differences(before, back)
             if not (d.kind == "table" and d.change == "changed" and d.name in moved

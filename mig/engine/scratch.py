@@ -11,7 +11,8 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import psycopg2
 from psycopg2 import sql
@@ -20,14 +21,17 @@ from psycopg2.extensions import connection
 from ..config import Settings
 from ..disk.scripts import Script
 from ..dsn import Dsn
-from ..errors import DatabaseUnavailable
+from ..errors import DatabaseUnavailable, ServerError
 from ..reports import SILENT, Reporter
 from .comparison import OwnedSchema, read_schema
-from .connect import connect, scratch_host
+from .connect import connect, embedded_dsn, scratch_host
 from .lock import locked_backend
 from .prerequisites import create_schemas
 from .runner import make_runner
 from .snapshot import Snapshot, snapshot
+
+if TYPE_CHECKING:
+    from ..server import LocalServer
 
 SCRATCH_PREFIX = "mig_verify_"
 
@@ -157,7 +161,8 @@ class ScratchEngine:
     as they do there; the migrations are parsed once for the whole run.
     """
 
-    def __init__(self, settings: Settings, hooks: list[Script], schema: str) -> None:
+    def __init__(self, settings: Settings, hooks: list[Script],
+                 schemas: list[str] | None = None) -> None:
         assert settings.database is not None
         self.dbname = settings.database.dbname
         self.masked = settings.database.masked
@@ -176,7 +181,7 @@ class ScratchEngine:
         self.runner = self._stack.enter_context(
             contextlib.closing(make_runner(settings, self.backend, SILENT)))
         self.hooks = hooks
-        self.schema = schema
+        self.schemas = schemas
         self.ignore = (settings.migration_table,)
 
     def apply(self, script: Script) -> None:
@@ -191,7 +196,7 @@ class ScratchEngine:
 
     def snapshot(self) -> Snapshot:
         """The scratch database's schema now."""
-        return snapshot(self.backend.connection, self.schema, ignore=self.ignore)
+        return snapshot(self.backend.connection, self.schemas, ignore=self.ignore)
 
     def close(self) -> None:
         """Release the lock and close the connection."""
@@ -201,29 +206,97 @@ class ScratchEngine:
 
 @contextmanager
 def scratch_server(settings: Settings, scratch: str | Dsn | None, *,
-                   keep_running: bool = False) -> Iterator[Dsn]:
+                   keep_running: bool = False, major: int | None = None) -> Iterator[Dsn]:
     """The server to build on: ``scratch``, else the embedded one (never the configured
     database's unasked), which is stopped again at the end when it was started only for this
     (unless ``keep_running``: a kept scratch database stays reachable). ``scratch`` naming the
-    configured database is given that database's password file, as the database itself is."""
+    configured database is given that database's password file, as the database itself is.
+
+    ``major``: the major version of the database the build is compared with. When the embedded
+    server's binaries are of another major version, a server of binaries of that version (the
+    first of ``server_bin``'s, the embedded package's and ``/usr/lib/postgresql/<major>/bin``)
+    is started for the build instead, its data beside the embedded server's
+    (``pgdata-<major>``); where there are none, the embedded server is used (the comparison
+    says so: :func:`mig.engine.comparison.version_notes`)."""
     if isinstance(scratch, str):
         scratch = Dsn.parse(scratch)
     if scratch is not None and scratch != settings.database:
         yield scratch
         return
+    if scratch is None and major is not None:
+        other = _server_of_major(settings, major)
+        if other is not None:
+            with _started(other, keep_running=keep_running) as server:
+                yield server
+            return
     with scratch_host(dataclasses.replace(settings, database=scratch),
                       keep_running=keep_running) as server:
         yield server
 
 
+def binaries_of_major(settings: Settings, major: int) -> Path | None:
+    """The ``bin`` folder of PostgreSQL ``major``'s binaries: the first of ``server_bin``'s,
+    the embedded package's and Debian's ``/usr/lib/postgresql/<major>/bin`` of that version;
+    None when there are none."""
+    from ..server import binaries_version, embedded_bindir
+
+    found: list[Path] = []
+    if settings.server_bin is not None:
+        found.append(Path(settings.server_bin))
+    with contextlib.suppress(ServerError):
+        found.append(embedded_bindir())
+    found.append(Path("/usr/lib/postgresql") / str(major) / "bin")
+    for bindir in found:
+        if not (bindir / "postgres").is_file():
+            continue
+        with contextlib.suppress(ServerError):
+            if binaries_version(bindir) == str(major):
+                return bindir
+    return None
+
+
+def _server_of_major(settings: Settings, major: int) -> LocalServer | None:
+    """A server (not started) to build on for a database of PostgreSQL ``major``, when the
+    embedded one runs another version and binaries of ``major`` are found; else None."""
+    from ..server import FAST_UNSAFE_SETTINGS, LocalServer, binaries_version, embedded_bindir
+
+    try:
+        usual = Path(settings.server_bin) if settings.server_bin is not None \
+            else embedded_bindir()
+        if binaries_version(usual) == str(major):
+            return None
+    except ServerError:
+        pass
+    bindir = binaries_of_major(settings, major)
+    if bindir is None:
+        return None
+    # scratch data only: nothing in it survives a build, so durability is not needed
+    return LocalServer(settings.embedded_dir / f"pgdata-{major}", bindir=bindir,
+                       settings=FAST_UNSAFE_SETTINGS)
+
+
+@contextmanager
+def _started(server: LocalServer, *, keep_running: bool) -> Iterator[Dsn]:
+    """``server`` running for the length of the block; stopped after when it was started for
+    it (unless ``keep_running``, or another client has begun to use it)."""
+    if not server.is_running():
+        server.start()
+    try:
+        yield embedded_dsn(server, "postgres")
+    finally:
+        if server.started and not keep_running:
+            server.stop_if_unused()
+
+
 @contextmanager
 def scratch_engine(settings: Settings, scratch: str | Dsn | None, hooks: list[Script],
-                   schema: str, report: Reporter = SILENT) -> Iterator[ScratchEngine]:
+                   schemas: list[str] | None = None, report: Reporter = SILENT, *,
+                   major: int | None = None) -> Iterator[ScratchEngine]:
     """A :class:`ScratchEngine` on a new scratch database of :func:`scratch_server`, which is
     dropped (and an embedded server started for it stopped) on exit."""
-    with scratch_server(settings, scratch) as server, \
+    with scratch_server(settings, scratch, major=major) as server, \
             scratch_database(server, keep=False) as dsn:
-        engine = ScratchEngine(dataclasses.replace(settings, database=dsn), hooks, schema)
+        engine = ScratchEngine(dataclasses.replace(settings, database=dsn), hooks, schemas)
         try:
             yield engine
         finally:
@@ -231,13 +304,15 @@ def scratch_engine(settings: Settings, scratch: str | Dsn | None, hooks: list[Sc
 
 
 def build_schema(settings: Settings, scratch: str | Dsn | None, build: list[Script],
-                 hooks: list[Script], *, schema: str, report: Reporter = SILENT
-                 ) -> OwnedSchema:
-    """The schema (and owner role) that ``build`` makes, applied in order on a scratch
+                 hooks: list[Script], *, schemas: list[str] | None = None,
+                 report: Reporter = SILENT, major: int | None = None) -> OwnedSchema:
+    """The schemas (and owner role) that ``build`` makes, applied in order on a scratch
     database of :func:`scratch_server` the way ``mig apply`` applies them (the post-apply
-    ``hooks`` after each); the scratch database is dropped after."""
-    with scratch_engine(settings, scratch, hooks, schema, report) as engine:
+    ``hooks`` after each); the scratch database is dropped after. ``schemas``: those described
+    (None: every schema but the system's and extensions'); ``major``: the major version of the
+    database the build is compared with (see :func:`scratch_server`)."""
+    with scratch_engine(settings, scratch, hooks, schemas, report, major=major) as engine:
         report(f"building {len(build)} migration(s) on scratch database {engine.dbname}")
         for script in build:
             engine.apply(script)
-        return read_schema(engine.backend.connection, schema, (settings.migration_table,))
+        return read_schema(engine.backend.connection, schemas, (settings.migration_table,))
