@@ -135,15 +135,22 @@ def test_rolling_back_an_adopted_squash_takes_back_what_the_old_history_built(pr
     assert query(db_url, "SELECT count(*) FROM _yoyo_migration") == [(0,)]
 
 
-def test_a_history_that_builds_another_schema_too_is_not_squashed(tmp_path, pg_server):
-    """The squash renders one schema: objects the history builds elsewhere would be lost, so
-    the squash is refused before anything is rendered, and nothing is written."""
+def test_every_schema_is_squashed_and_a_narrower_squash_is_refused(tmp_path, pg_server):
+    """By default the squash renders every schema the history builds; narrowed with
+    ``schema``, objects the history builds elsewhere would be lost: refused, nothing
+    written."""
     project = write_project(tmp_path, {
         "0001_a.sql": "CREATE TABLE a (id int);\n",
         "0002_b.sql": "CREATE SCHEMA billing;\nCREATE TABLE billing.invoices (id int);\n",
         "0003_c.sql": "CREATE TABLE c (id int);\n"})
+    settings = settings_of(project, None)
     before = sorted(p.name for p in (project / "migrations").iterdir())
     with pytest.raises(SquashRefused) as info:
-        commands.squash(settings_of(project, None), "0002_b", scratch=pg_server.url())
+        commands.squash(settings, "0002_b", schema="public", scratch=pg_server.url())
     assert "build objects in schema(s) billing too" in info.value.message
     assert sorted(p.name for p in (project / "migrations").iterdir()) == before
+
+    report = commands.squash(settings, "0002_b", scratch=pg_server.url())
+    assert report.replaces == ("0001_a", "0002_b")
+    text = (project / "migrations" / "0001_squash.sql").read_text()
+    assert "CREATE SCHEMA billing" in text and "billing.invoices" in text

@@ -18,12 +18,14 @@ from ._common import Printer, cli, common_options, complete_migration_id, with_s
 @click.option("--dry-run", is_flag=True, help="prove the squash and print it; write nothing")
 @click.option("--scratch-server", "scratch", metavar="URL", envvar="MIG_SCRATCH_SERVER",
               help="server to build on [default: the embedded server] [env: MIG_SCRATCH_SERVER]")
-@click.option("--schema", "schema_name", default="public", show_default=True, metavar="NAME")
+@click.option("--schema", "schema_names", multiple=True, metavar="NAME",
+              help="render only this schema (repeatable) [default: every schema but the "
+              "system's and extensions']")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @common_options
 @with_settings
 def squash(settings: Settings, out: Printer, *, to: str, keep: tuple[str, ...], dry_run: bool,
-           scratch: str | None, schema_name: str, as_json: bool) -> int:
+           scratch: str | None, schema_names: tuple[str, ...], as_json: bool) -> int:
     """Replace the migrations up to ID with one migration that builds the same schema.
 
     The history is built on a scratch database, rendered from nothing, and the result proven
@@ -33,7 +35,7 @@ def squash(settings: Settings, out: Printer, *, to: str, keep: tuple[str, ...], 
     migration record the squash as applied without running it (docs/adopt.md).
     """
     report = commands.squash(settings, to, keep=keep, dry_run=dry_run, scratch=scratch,
-                             schema=schema_name, report=out.report)
+                             schema=schema_names or None, report=out.report)
     if as_json:
         out.json(report.to_json())
         return EXIT_OK

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..config import Settings
@@ -32,7 +32,7 @@ from ..engine import comparison
 from ..engine.comparison import OwnedSchema, read_schema
 from ..engine.consistency import catalog_objects
 from ..engine.depends import Dependencies, read_dependencies
-from ..engine.generate import CannotGenerate, Plan, plan, statements_text
+from ..engine.generate import CannotGenerate, Plan, plan, render
 from ..engine.scratch import scratch_engine
 from ..errors import MigError, SquashRefused, did_you_mean
 from ..reports import Line, Reporter, SquashReport, reporter
@@ -50,7 +50,7 @@ def squash_id(first: str) -> str:
 
 
 def squash(settings: Settings, to: str, *, keep: Iterable[str] = (), dry_run: bool = False,
-           scratch: str | Dsn | None = None, schema: str = "public",
+           scratch: str | Dsn | None = None, schema: str | Sequence[str] | None = None,
            report: Reporter | Line | None = None) -> SquashReport:
     """Replace the migrations up to and including ``to`` with one migration that builds the
     same schema from nothing.
@@ -65,7 +65,9 @@ def squash(settings: Settings, to: str, *, keep: Iterable[str] = (), dry_run: bo
     :param keep: ids of data migrations in the range to keep.
     :param dry_run: prove everything, write nothing (the report holds the SQL).
     :param scratch: URL of the server to build on; default: the embedded server.
-    :param schema: the schema the history builds.
+    :param schema: the schema(s) the squash renders (a name or several); default every schema
+        but the system's and extensions' (for a schema target, its schema and those of
+        ``create_schemas``).
     :raises UnknownMigration: ``to`` is no migration (the message names the nearest id).
     :raises MigError: a ``keep`` id is no data migration of the range; the range holds a
         squash's id conflict or a migration that runs outside a transaction.
@@ -91,29 +93,30 @@ def squash(settings: Settings, to: str, *, keep: Iterable[str] = (), dry_run: bo
             hint="squash to a migration after them, or rename them to sort after the"
             " migrations they need")
     ignore = (settings.migration_table,)
-    with scratch_engine(settings, scratch, hooks, schema, say) as engine:
+    schemas = comparison.scope(settings, schema)
+    with scratch_engine(settings, scratch, hooks, schemas, say) as engine:
         conn = engine.backend.connection
-        before = read_schema(conn, schema, ignore)
-        before_deps = read_dependencies(conn, schema)
+        before = read_schema(conn, schemas, ignore)
+        before_deps = read_dependencies(conn, schemas)
         present = catalog_objects(conn, ignore=ignore)
         say(f"building {len(replaced_range)} migration(s) on scratch database {engine.dbname}")
         for script in replaced_range:
             engine.apply(script)
         elsewhere = [name for name in catalog_objects(conn, ignore=ignore).without(
-            present).schemas if name != schema]
+            present).schemas if schemas is not None and name not in schemas]
         if elsewhere:
             raise SquashRefused(
                 f"the migrations up to {to} build objects in schema(s) {', '.join(elsewhere)}"
-                f" too: a squash renders one schema ({schema})", differences=[],
-                hint="squash up to a migration before the first that builds them, or squash"
-                " a history of one schema (--schema NAME)")
-        after = read_schema(conn, schema, ignore)
-        after_deps = read_dependencies(conn, schema)
+                f" too: the squash would render only {', '.join(schemas or [])}",
+                differences=[], hint="leave --schema out (every schema is rendered), or name"
+                " those schemas too")
+        after = read_schema(conn, schemas, ignore)
+        after_deps = read_dependencies(conn, schemas)
     rendered = _render(before, after, before_deps, after_deps)
     up, down = _texts(new_id, to, [s.id for s in replaced], rendered)
     with tempfile.TemporaryDirectory(prefix="mig-squash-") as proving:
         proof = _written(Path(proving), new_id, up, down)
-        _prove(settings, scratch, hooks, schema, proof, after, say)
+        _prove(settings, scratch, hooks, schemas, proof, after, say)
     result = SquashReport(
         id=new_id, target=to, replaces=tuple(s.id for s in replaced),
         dropped=tuple(mid for mid in data if mid not in kept), kept=tuple(kept),
@@ -174,20 +177,25 @@ def _render(before: OwnedSchema, after: OwnedSchema, before_deps: Dependencies,
 
 
 def _texts(new_id: str, to: str, replaced: list[str], rendered: Plan) -> tuple[str, str]:
-    """The squash's file and its rollback file."""
-    head = ["-- The schema that the migrations up to and including",
-            f"-- {to} built, from nothing ('mig squash').",
-            "-- A database that applied every migration it replaces records it as applied",
-            "-- without running it (docs/adopt.md, \"Squashing the history\").",
-            f"-- replaces: {' '.join(replaced)}", ""]
-    up = "\n".join(head + list(statements_text(rendered.up, transactional=True))) + "\n"
-    down = "\n".join([
-        f"-- Rollback of {new_id}: drops what it builds, in the reverse order.",
+    """The squash's file and its rollback file, as the generator renders a migration, with
+    what the squash replaced in the leading comments and the search path put back at the
+    end (mig's records are written after the statements, in the same transaction)."""
+    [migration] = rendered.migrations()
+    up, down = render(migration, title=f"{new_id}: the schema the migrations up to and"
+                      f" including {to} built, from nothing (mig squash)", depends=None)
+    up_lines, down_lines = up.rstrip("\n").split("\n"), down.rstrip("\n").split("\n")
+    up_lines[1:1] = [
+        "-- A database that applied every migration it replaces records it as applied",
+        "-- without running it (docs/adopt.md, \"Squashing the history\").",
+        f"-- replaces: {' '.join(replaced)}"]
+    down_lines[1:1] = [
         "-- It takes the schema back to nothing, tables included: their indexes are dropped",
         "-- without CONCURRENTLY as the tables themselves are.",
-        "-- squawk-ignore-file require-concurrent-index-deletion", ""]
-        + list(statements_text(rendered.down, transactional=True))) + "\n"
-    return up, down
+        "-- squawk-ignore-file require-concurrent-index-deletion"]
+    for lines in (up_lines, down_lines):
+        if any(line.startswith("SET LOCAL search_path") for line in lines):
+            lines.append("RESET search_path;")
+    return "\n".join(up_lines) + "\n", "\n".join(down_lines) + "\n"
 
 
 def _written(folder: Path, new_id: str, up: str, down: str) -> Script:
@@ -198,27 +206,28 @@ def _written(folder: Path, new_id: str, up: str, down: str) -> Script:
     return next(s for s in found if s.id == new_id)
 
 
-def _prove(settings: Settings, scratch: str | Dsn | None, hooks: list[Script], schema: str,
-           squash_script: Script, expected: OwnedSchema, say: Reporter) -> None:
+def _prove(settings: Settings, scratch: str | Dsn | None, hooks: list[Script],
+           schemas: list[str] | None, squash_script: Script, expected: OwnedSchema,
+           say: Reporter) -> None:
     """Apply the squash on a fresh scratch database: the schema must be ``expected``; roll it
     back: the schema must be what it was before.
 
     :raises SquashRefused: naming every difference.
     """
     ignore = (settings.migration_table,)
-    with scratch_engine(settings, scratch, hooks, schema, say) as engine:
+    with scratch_engine(settings, scratch, hooks, schemas, say) as engine:
         conn = engine.backend.connection
-        empty = read_schema(conn, schema, ignore)
+        empty = read_schema(conn, schemas, ignore)
         say(f"proving {squash_script.id} on scratch database {engine.dbname}")
         with _failed_proof("does not run"):
             engine.apply(squash_script)
-        built = comparison.differences(expected, read_schema(conn, schema, ignore))
+        built = comparison.differences(expected, read_schema(conn, schemas, ignore))
         if built:
             raise _refusal("does not build what the history builds (missing: only the"
                            " history builds it, extra: only the squash does)", built)
         with _failed_proof("has a rollback that does not run"):
             engine.rollback(squash_script)
-        left = comparison.differences(empty, read_schema(conn, schema, ignore))
+        left = comparison.differences(empty, read_schema(conn, schemas, ignore))
         if left:
             raise _refusal("is not undone by its rollback (extra: what the rollback leaves)",
                            left)
