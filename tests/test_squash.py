@@ -22,6 +22,7 @@ from tests.support import copy_shipped_project, create_database, drop_database, 
 TO = "20260209_090000_lowercase_emails"
 DATA = "20260209_090000_lowercase_emails"
 SQUASH = "20260128_104444_squash"
+LAST = "20260212_120000_application_role_privileges"
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def settings_of(project, url):
 def schema_of(url):
     conn = connect(Dsn.parse(url), verb="test")
     try:
-        return read_schema(conn, "public", ("_yoyo_migration",))
+        return read_schema(conn, None, ("_yoyo_migration",))
     finally:
         conn.close()
 
@@ -99,14 +100,25 @@ def test_a_database_migrated_before_the_squash_stays_clean_and_a_fresh_one_is_eq
     assert verified.ok and [m["id"] for m in verified.migrations][0] == SQUASH
 
 
-def test_a_kept_data_migration_runs_after_the_squash(project, db_url, pg_server):
+def test_the_whole_history_squashed_with_its_data_migration_kept(project, db_url, other_db,
+                                                                 pg_server):
+    """Every migration of the product squashed, the data migration kept: it runs after the
+    squash, and the schema is the old history's, privileges of the application role
+    included."""
+    commands.apply(settings_of(project, other_db))  # the old history
     settings = settings_of(project, db_url)
-    report = commands.squash(settings, TO, keep=[DATA], scratch=pg_server.url())
+    report = commands.squash(settings, LAST, keep=[DATA], scratch=pg_server.url())
     assert report.kept == (DATA,) and report.dropped == ()
-    assert DATA not in report.replaces and len(report.replaces) == 6
-    assert f"{DATA}.py" in files(project)
+    assert DATA not in report.replaces and len(report.replaces) == 7
+    assert sorted(files(project)) == sorted(
+        [f"{SQUASH}.sql", f"{SQUASH}.rollback.sql", f"{DATA}.py", "mig.sum"])
     built = commands.apply(settings)
-    assert built.ids == [SQUASH, DATA, "20260212_120000_application_role_privileges"]
+    assert built.ids == [SQUASH, DATA]
+    assert differences(schema_of(other_db), schema_of(db_url)) == []
+    # the database of the old history takes the squash without running anything
+    old = settings_of(project, other_db)
+    assert commands.status(old).current
+    assert commands.apply(old).squashed == (SQUASH,)
 
 
 def test_a_dry_run_proves_and_writes_nothing(project, pg_server, db_url):
