@@ -299,6 +299,8 @@ def squashed(scripts: list[Script], applied: list[Applied]) -> list[Squashed]:
     """The squashes of ``scripts`` whose replaced migrations (some or all) are ``applied``,
     the squash itself not."""
     applied_ids = {a.id for a in applied}
+    if applied_ids <= {s.id for s in scripts}:
+        return []  # a replaced migration's file is gone: no file is read at head
     found = []
     for script in scripts:
         if not script.replaces or script.id in applied_ids:
