@@ -113,6 +113,7 @@ def new_from(settings: Settings, name: str, source: str | Dsn, *,
             say(f"building {len(scripts)} migration(s) on scratch database {engine.dbname}")
             for script in scripts:
                 engine.apply(script)
+            _require_roles(engine, after, server)
             before = comparison.read_schema(engine.backend.connection, wanted, ignore)
             before_deps = read_dependencies(engine.backend.connection, wanted)
             try:
@@ -209,3 +210,23 @@ def _write(settings: Settings, migrations: tuple[GeneratedMigration, ...]) -> No
     written = {Path(m.path) for m in migrations}
     sumfile.append(settings.sources, scripts + hooks,
                    [s for s in scripts + hooks if s.path in written])
+
+
+def _require_roles(engine: ScratchEngine, after: comparison.OwnedSchema, server: Dsn) -> None:
+    """The roles the database's grants and policies name exist on the scratch server, or the
+    proof could not run them.
+
+    :raises GenerationFailed: naming the missing roles.
+    """
+    wanted = generate.roles(after.snapshot) - {after.owner}
+    with engine.backend.connection.cursor() as cur:
+        cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (sorted(wanted),))
+        found = {row[0] for row in cur.fetchall()}
+    missing = sorted(wanted - found)
+    if missing:
+        raise GenerationFailed(
+            f"the database grants to roles that the scratch server {server.masked} does not "
+            f"have, so the migration could not be proven there: {', '.join(missing)}",
+            problems=[f"role {r} does not exist on the scratch server" for r in missing],
+            hint="create them there (CREATE ROLE ...; the embedded server: mig db url gives its"
+            " URL), or prove on a server that has them: --scratch-server URL")

@@ -28,6 +28,7 @@ from ..ordering import Cycle, stable_order
 from ..reports import DestructiveChange
 from .comparison import OWNER, OwnedSchema, differences
 from .depends import Dependencies, Key
+from .snapshot import SECTIONS as SECTION_WORDS
 from .snapshot import Snapshot
 
 #: Phases of a plan: each is a migration of its own.
@@ -379,6 +380,24 @@ _DEFAULT_OBJECTS = {"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYP
 _DEFAULT_KIND = {"r": "table", "S": "sequence", "f": "function", "T": "type", "n": "schema"}
 
 
+def roles(snapshot: Snapshot) -> set[str]:
+    """The roles a schema's grants, policies and default privileges name (PUBLIC aside): they
+    must exist wherever a migration that makes the schema runs."""
+    found: set[str] = set()
+    for section in ("grants", "default_privileges"):
+        for key, text in snapshot.get(section, {}).items():
+            found |= {grantee for grantee, _, _ in _acl(text)}
+            if section == "default_privileges":
+                found.add(key.partition(" in ")[0].rsplit(" ", 1)[0])
+    for text in snapshot.get("policies", {}).values():
+        to = re.match(r"\w+ for \w+ to (.*?)(?= using \(| with check \(|$)", text)
+        if to:
+            found |= set(to.group(1).split(", "))
+    found.discard("")
+    found.discard("public")
+    return found
+
+
 def _grantee(name: str) -> str:
     return "PUBLIC" if name == "" else ident(name)
 
@@ -404,7 +423,10 @@ _RANK = {"schemas": 0, "extensions": 1, "types": 2, "sequences": 3, "tables": 4,
          "constraints": 6, "indexes": 7, "views": 8, "functions": 9, "foreign_keys": 10,
          "triggers": 11, "policies": 12, "owned": 13, "comments": 14, "grants": 15,
          "default_privileges": 16}
-_CHILD_SECTIONS = ("columns", "constraints", "triggers", "policies")
+_CHILD_SECTIONS = ("columns", "constraints", "triggers", "policies", "rules")
+# Objects a changed definition is written for by dropping and making them again.
+_REMADE = ("views", "indexes", "constraints", "triggers", "rules", "policies", "statistics",
+           "functions")
 _SAFE_UNDER_LOAD = ("CHECK", "FOREIGN KEY")
 
 
@@ -452,6 +474,7 @@ class _Planner:
         self.before_drop: list[tuple[_Unit, Key]] = []  # put back after its object is
         self.replaced_functions: set[str] = set()
         self.reordered: set[str] = set()  # tables whose rollback moves a column to the end
+        self.forced: set[Key] = set()  # unchanged objects made again with what they depend on
         self.rebuilt_types: set[str] = set()  # enums made again: they set columns' defaults
 
     # helpers --------------------------------------------------------------------------------
@@ -477,6 +500,17 @@ class _Planner:
              transactional: bool = True) -> Statement:
         return Statement(text if text.endswith(";") else text + ";", schema, transactional, note)
 
+    def drop_note(self, section: str, name: str, rule: str, what: str) -> str | None:
+        """The comment above the drop of an object: a drop that the plan makes again is said
+        so, with squawk's ban of such a drop switched off for it; a drop for good is a
+        destructive change (``what`` says it), which squawk's ban leaves to the migration's
+        allow-destructive marker."""
+        if name in self.new.get(section, {}):
+            return f"made again below\nsquawk-ignore {rule}"
+        kind = SECTION_WORDS.get(section, section)
+        self.destructive.append(DestructiveChange(kind, name, what))
+        return None
+
     def is_new_table(self, table: str) -> bool:
         return table not in self.old.get("tables", {})
 
@@ -491,6 +525,7 @@ class _Planner:
             section = _section_of(d.kind)
             changed.setdefault(section, {})[d.name] = d.change
         self.changed = changed
+        self.remake_dependents()
         self.renamed_columns()
         self.schemas_and_extensions()
         self.types()
@@ -522,6 +557,43 @@ class _Planner:
         return Plan(tuple(up), tuple(down), tuple(self.destructive),
                     tuple(dict.fromkeys(self.warnings)), tuple(sorted(self.reordered)))
 
+    def remake_dependents(self) -> None:
+        """What depends on an object the plan drops and makes again (a changed view, index,
+        function whose signature's result changed), on a column whose type changes, or on an
+        enum made again, is dropped before it and made again after it, though it did not
+        change itself: a view reading a view, an index whose predicate names the enum."""
+        dependents = self.old_deps.dependents()
+        seeds: list[Key] = []
+        for section, names in self.changed.items():
+            for name, change in names.items():
+                if change != "changed":
+                    continue
+                if section == "functions":
+                    was, now = self.old["functions"][name], self.new["functions"][name]
+                    if _function_head(was) != _function_head(now):
+                        seeds.append((section, name))
+                elif section in _REMADE:
+                    seeds.append((section, name))
+                elif section == "columns":
+                    was, now = self.old["columns"][name], self.new["columns"][name]
+                    if _Column.parse(was).type != _Column.parse(now).type:
+                        seeds.append((section, name))
+                elif section == "types":
+                    seeds.append((section, name))
+        seen = set(seeds)
+        while seeds:
+            key = seeds.pop()
+            for user in sorted(dependents.get(key, ())):
+                section, name = user
+                if user in seen or section not in _REMADE or section == "functions":
+                    continue
+                if name not in self.old.get(section, {}) or name not in self.new.get(section, {}):
+                    continue
+                seen.add(user)
+                self.changed.setdefault(section, {})[name] = "changed"
+                self.forced.add(user)
+                seeds.append(user)
+
     def names(self, section: str, change: str | None = None) -> list[str]:
         return sorted(n for n, c in self.changed.get(section, {}).items()
                       if change is None or c == change)
@@ -545,7 +617,9 @@ class _Planner:
             schema = self.schema_of("tables", r.table)
             self.add("alter", ("columns", new_key),
                      [self.stmt(f"ALTER TABLE {_qname(r.table)} RENAME COLUMN {ident(r.old)} "
-                                f"TO {ident(r.new)}", schema)],
+                                f"TO {ident(r.new)}", schema,
+                                note=f"renamed as --rename {r.table}.{r.old}={r.new} says: "
+                                "what reads the old name fails\nsquawk-ignore renaming-column")],
                      [self.stmt(f"ALTER TABLE {_qname(r.table)} RENAME COLUMN {ident(r.new)} "
                                 f"TO {ident(r.old)}", schema)],
                      rank="tables", covers=[("columns", old_key)])
@@ -601,7 +675,8 @@ class _Planner:
                 assert was is not None
                 self.destructive.append(DestructiveChange("type", name, "drops the type"))
                 self.add("drop", ("types", name),
-                         [self.stmt(f"DROP TYPE {_qname(name)}", schema)],
+                         [self.stmt(f"DROP {'DOMAIN' if was.startswith('domain') else 'TYPE'} "
+                                    f"{_qname(name)}", schema)],
                          [self.stmt(_type(name, was), schema)])
             else:
                 assert was is not None and now is not None
@@ -946,11 +1021,13 @@ class _Planner:
             down.append(self.stmt(f"{target} SET DEFAULT {old.default}" if old.default
                                   is not None else f"{target} DROP DEFAULT", schema))
         if old.identity and new.identity and old.identity_options != new.identity_options:
+            ignore_identity = "squawk-ignore ban-alter-identity"
             if new.identity_options:
-                up.append(self.stmt(f"{target} {_identity_set(new.identity_options)}", schema))
+                up.append(self.stmt(f"{target} {_identity_set(new.identity_options)}", schema,
+                                    note=ignore_identity))
             if old.identity_options:
                 down.append(self.stmt(f"{target} {_identity_set(old.identity_options)}",
-                                      schema))
+                                      schema, note=ignore_identity))
             if not (new.identity_options and old.identity_options):
                 shown = (old.identity_options or "default", new.identity_options or "default")
                 self.problems.append(f"column {key}: identity options {shown[0]} -> "
@@ -960,19 +1037,32 @@ class _Planner:
         up += [self.stmt(f"{target} {a}", schema) for a in settings_up]
         down += [self.stmt(f"{target} {a}", schema) for a in reversed(settings_down)]
         if old.identity != new.identity:
+            said = (f"the identity of {key}: {old.identity or 'none'} -> "
+                    f"{new.identity or 'none'}, as the database has it\n"
+                    "squawk-ignore ban-alter-identity")
+            self.warnings.append(f"column {key}: identity {old.identity or 'none'} -> "
+                                 f"{new.identity or 'none'}")
             if old.identity and new.identity:
-                up.append(self.stmt(f"{target} SET GENERATED {new.identity.upper()}", schema))
-                down.append(self.stmt(f"{target} SET GENERATED {old.identity.upper()}", schema))
+                up.append(self.stmt(f"{target} SET GENERATED {new.identity.upper()}", schema,
+                                    note=said))
+                down.append(self.stmt(f"{target} SET GENERATED {old.identity.upper()}", schema,
+                                      note="squawk-ignore ban-alter-identity"))
             elif new.identity:
                 up.append(self.stmt(f"{target} ADD GENERATED {new.identity.upper()} AS IDENTITY",
-                                    schema))
-                down.append(self.stmt(f"{target} DROP IDENTITY", schema))
+                                    schema, note=said))
+                down.append(self.stmt(f"{target} DROP IDENTITY", schema,
+                                      note="squawk-ignore ban-alter-identity"))
             else:
                 assert old.identity is not None
-                up.append(self.stmt(f"{target} DROP IDENTITY", schema))
+                self.destructive.append(DestructiveChange(
+                    "column", key, "drops its identity (and the sequence's position)"))
+                up.append(self.stmt(f"{target} DROP IDENTITY", schema, note=said))
                 down.append(self.stmt(f"{target} ADD GENERATED {old.identity.upper()} AS "
-                                      "IDENTITY", schema))
+                                      "IDENTITY", schema,
+                                      note="squawk-ignore ban-alter-identity"))
         if old.notnull and not new.notnull and not (old.identity and not new.identity):
+            self.destructive.append(DestructiveChange(
+                "column", key, "drops NOT NULL: readers that rely on a value get nulls"))
             up.append(self.stmt(f"{target} DROP NOT NULL", schema))
             down.append(self.stmt(f"{target} SET NOT NULL", schema))
         if up or down:
@@ -1033,6 +1123,13 @@ class _Planner:
                 # one of a table dropped goes with it (a foreign key first: the table it
                 # references may go before it), and comes back after it
                 kept = table in self.new.get("tables", {}) or text.startswith("FOREIGN KEY")
+                if table in self.new.get("tables", {}):
+                    note = self.drop_note("constraints", key, "ban-drop-constraint",
+                                          "drops the constraint: a guarantee others may rely on")
+                    drop = Statement(drop.sql, drop.schema, note=note)
+                elif kept:  # a foreign key of a table dropped: the table's drop says it
+                    drop = Statement(drop.sql, drop.schema, note="squawk-ignore "
+                                     "ban-drop-constraint")
                 self.add("drop", ("constraints", key), [drop] if kept else [], [add],
                          rank=_constraint_rank(text))
             if change in ("extra", "changed"):
@@ -1057,6 +1154,27 @@ class _Planner:
                      rank="foreign_keys", phase=AFTER)
             self.units[-1].extra_needs = {len(self.units) - 2}
             return
+        index = self.new.get("indexes", {}).get(_qualified(schema, name))
+        unique = re.match(r"(PRIMARY KEY|UNIQUE)(?: NULLS NOT DISTINCT)? \([^)]*\)"
+                          r"(?: INCLUDE \([^)]*\))?(.*)$", text)
+        if self.safe and self.existing_table(table) and unique and index is not None \
+                and table not in self.changed_partitioned():
+            # its index built CONCURRENTLY, then the constraint made of it
+            self.add("create", ("indexes", _qualified(schema, name)),
+                     [self.stmt(_concurrently(index), schema, transactional=False)],
+                     [self.stmt(f"DROP INDEX CONCURRENTLY IF EXISTS "
+                                f"{_qname(_qualified(schema, name))}", schema,
+                                transactional=False)],
+                     phase=AFTER, plain=([self.stmt(index, schema)], []))
+            self.add("create", ("constraints", key),
+                     [self.stmt(_add_constraint_guarded(
+                         table, name, f"{unique.group(1)} USING INDEX {ident(name)}"
+                         f"{unique.group(2)}"), schema, transactional=False)],
+                     [self.stmt(f"ALTER TABLE {q} DROP CONSTRAINT IF EXISTS {ident(name)}",
+                                schema, transactional=False)],
+                     rank="foreign_keys", phase=AFTER)
+            self.units[-1].extra_needs = {len(self.units) - 2}
+            return
         if self.existing_table(table) and text.startswith(("PRIMARY KEY", "UNIQUE")):
             self.warnings.append(
                 f"constraint {key}: adding it builds its index under a lock that blocks writes "
@@ -1065,6 +1183,11 @@ class _Planner:
         self.add("create", ("constraints", key),
                  [self.stmt(f"ALTER TABLE {q} ADD CONSTRAINT {ident(name)} {text}", schema)],
                  [drop], rank=rank)
+
+    def changed_partitioned(self) -> set[str]:
+        """Partitioned tables (an index of theirs cannot be built CONCURRENTLY)."""
+        return {name for name, text in self.new.get("tables", {}).items()
+                if _Table.parse(text).partition_key}
 
     # indexes --------------------------------------------------------------------------------
     def constraint_index(self, side: dict, name: str, text: str) -> bool:
@@ -1090,13 +1213,18 @@ class _Planner:
                 now = None
             if was is not None and was.endswith(" -- INVALID"):
                 was = None
+            # a partitioned table's index (ON ONLY as the catalog writes it) is made on its
+            # partitions too, whose own are listed as inherited from it and left to it
+            partitioned = " ON ONLY " in (was or "") + (now or "")
+            was = was.replace(" ON ONLY ", " ON ", 1) if was is not None else None
+            now = now.replace(" ON ONLY ", " ON ", 1) if now is not None else None
             if was is not None:
                 table = _index_table(was)
                 if table not in self.new.get("tables", {}) and \
                         table not in self.new.get("views", {}):
                     self.add("drop", ("indexes", name), [], [self.stmt(was, schema)])
                 else:
-                    concurrent = self.safe and " ON ONLY " not in was
+                    concurrent = self.safe and not partitioned
                     plain = ([self.stmt(f"DROP INDEX {_qname(name)}", schema)],
                              [self.stmt(was, schema)])
                     if concurrent:
@@ -1111,7 +1239,7 @@ class _Planner:
                 table = _index_table(now)
                 drop = [self.stmt(f"DROP INDEX {_qname(name)}", schema)]
                 if self.safe and table is not None and self.existing_table(table) and \
-                        " ON ONLY " not in now:
+                        not partitioned:
                     self.add("create", ("indexes", name),
                              [self.stmt(_concurrently(now), schema, transactional=False)],
                              [self.stmt(f"DROP INDEX CONCURRENTLY IF EXISTS {_qname(name)}",
@@ -1129,12 +1257,15 @@ class _Planner:
             was = self.get(self.old, "views", name)
             now = self.get(self.new, "views", name)
             if was is not None:
-                if _view_kind(was) == "MATERIALIZED VIEW":
+                if _view_kind(was) == "MATERIALIZED VIEW" and now is not None:
                     self.destructive.append(DestructiveChange(
-                        "view", name, "drops the materialized view (its rows are computed "
-                        "again when it is created)"))
+                        "view", name, "drops the materialized view to make it again (its rows"
+                        " are computed again)"))
+                note = self.drop_note("views", name, "ban-drop-view",
+                                      "drops the view: what reads it fails")
                 self.add("drop", ("views", name),
-                         [self.stmt(f"DROP {_view_kind(was)} {_qname(name)}", schema)],
+                         [self.stmt(f"DROP {_view_kind(was)} {_qname(name)}", schema,
+                                    note=note)],
                          [self.stmt(_view(name, was), schema)])
             if now is not None:
                 self.add("create", ("views", name), [self.stmt(_view(name, now), schema)],
@@ -1165,8 +1296,10 @@ class _Planner:
             kind = "PROCEDURE" if (was or now or "").startswith(
                 "CREATE OR REPLACE PROCEDURE") else "FUNCTION"
             if was is not None:
+                note = self.drop_note("functions", name, "ban-drop-function",
+                                      f"drops the {kind.lower()}: what calls it fails")
                 self.add("drop", ("functions", name),
-                         [self.stmt(f"DROP {kind} {_function_name(name)}", schema)],
+                         [self.stmt(f"DROP {kind} {_function_name(name)}", schema, note=note)],
                          [self.stmt(was, schema)])
             if now is not None:
                 self.add("create", ("functions", name), [self.stmt(now, schema)],
@@ -1821,6 +1954,15 @@ DESIGN_RULES = ("prefer-bigint-over-int", "prefer-bigint-over-smallint", "prefer
                 "ban-create-domain-with-constraint")
 
 
+#: squawk's rules about taking locks that a rollback, which puts back what its migration
+#: changed as it was, is not held to.
+ROLLBACK_RULES = ("adding-not-nullable-field", "adding-serial-primary-key-field",
+                  "constraint-missing-not-valid", "disallowed-unique-constraint",
+                  "adding-foreign-key-constraint", "changing-column-type",
+                  "require-concurrent-index-creation", "require-concurrent-index-deletion",
+                  "ban-alter-identity", "renaming-column", "adding-field-with-default")
+
+
 def render(migration: PlannedMigration, *, title: str, depends: str | None,
            destructive: Iterable[DestructiveChange] = ()) -> tuple[str, str]:
     """The text of one planned migration's file and of its rollback file: a title comment,
@@ -1836,7 +1978,8 @@ def render(migration: PlannedMigration, *, title: str, depends: str | None,
     if gone:
         head.append("-- mig: allow-destructive generated with --allow-destructive: "
                     + "; ".join(d.describe() for d in gone))
-    if any(re.match(r"CREATE (UNLOGGED )?TABLE |CREATE DOMAIN |ALTER TABLE \S+ ADD COLUMN ", s.sql)
+    if any(re.match(r"CREATE (UNLOGGED )?TABLE |CREATE DOMAIN |ALTER TABLE \S+ ADD COLUMN "
+                    r"|ALTER TABLE \S+ ALTER COLUMN \S+ TYPE ", s.sql)
            for s in (*migration.up, *migration.down)):
         head.append("-- the database's column types, reproduced as they are:")
         head.append(f"-- squawk-ignore-file {', '.join(DESIGN_RULES)}")
@@ -1845,6 +1988,10 @@ def render(migration: PlannedMigration, *, title: str, depends: str | None,
     down_head = [f"-- rollback of {title}"]
     if head[-1].startswith("-- squawk-ignore-file"):
         down_head.append(head[-1])
+    if migration.down:
+        down_head += ["-- puts back what the migration changed, as it was (the forms safe under"
+                      " load are the migration's):",
+                      f"-- squawk-ignore-file {', '.join(ROLLBACK_RULES)}"]
     down = "\n".join([*down_head, "", *statements_text(migration.down,
                                                        transactional=migration.transactional)])
     return up + "\n", down + "\n"
