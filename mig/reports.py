@@ -289,6 +289,9 @@ class StatusReport(JsonRecord):
     invalid_indexes: list[InvalidIndex] = field(default_factory=list)
     # with status(check=True): where the records and the catalog disagree (mig.consistency)
     problems: list[Problem] | None = optional()
+    # squashes on disk of which this database applied only some replaced migrations: each a
+    # line saying which ('mig apply' refuses them)
+    part_squashed: tuple[str, ...] = optional(default=())
 
     @property
     def current(self) -> bool:
@@ -337,6 +340,8 @@ class StatusReport(JsonRecord):
         out += [f"  {e.id}: applied, but not on disk; " + MISSING_ROLLBACK[e.rollback or "unknown"]
                 for e in self.edited if e.kind == "missing"]
         out += [f"{p.id}: {p.summary}\n  hint: {p.hint}" for p in self.partial]
+        out += [f"{line}\n  hint: 'mig apply' refuses it: apply the release from before the"
+                " squash first" for line in self.part_squashed]
         out += [f"invalid index {i.schema}.{i.name} on {i.table} (an interrupted CREATE INDEX"
                 f" CONCURRENTLY): {i.sql}" for i in self.invalid_indexes]
         if self.problems is not None:

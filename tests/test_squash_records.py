@@ -119,6 +119,12 @@ def test_a_database_part_way_through_the_replaced_migrations_is_refused(project,
         assert "not applied 0002_b" in info.value.message
         assert "apply the release from before the squash first" in info.value.hint
     assert "b" not in tables(db_url)
+    status = commands.status(settings)
+    assert status.part_squashed == (
+        "0001_squash replaces migrations this database applied only some of: applied 0001_a;"
+        " not applied 0002_b",)
+    assert "'mig apply' refuses it" in "\n".join(status.lines())
+    assert status.to_json()["part_squashed"] == list(status.part_squashed)
     result = run_mig(["apply", "-d", db_url], cwd=project)
     assert result.returncode != 0 and "applied only some of" in result.stderr
 
