@@ -12,7 +12,7 @@ from mig import commands
 from mig.commands.state import at_head
 from mig.config import resolve
 from mig.disk.scripts import scan
-from mig.errors import Refused, SquashRefused
+from mig.errors import MigError, Refused, SquashRefused
 from tests.support import query, run_mig, tables, write_project
 
 OLD = {
@@ -160,3 +160,13 @@ def test_every_schema_is_squashed_and_a_narrower_squash_is_refused(tmp_path, pg_
     assert report.replaces == ("0001_a", "0002_b")
     text = (project / "migrations" / "0001_squash.sql").read_text()
     assert "CREATE SCHEMA billing" in text and "billing.invoices" in text
+
+
+def test_a_keep_that_leaves_nothing_to_squash_is_refused(tmp_path, pg_server):
+    project = write_project(tmp_path, {
+        "0001_fill.sql": "INSERT INTO pg_temp.nothing VALUES (1);\n",
+        "0002_a.sql": "CREATE TABLE a (id int);\n"})
+    with pytest.raises(MigError) as info:
+        commands.squash(settings_of(project, None), "0001_fill", keep=["0001_fill"],
+                        scratch=pg_server.url())
+    assert "nothing to squash up to 0001_fill" in info.value.message

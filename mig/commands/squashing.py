@@ -69,8 +69,8 @@ def squash(settings: Settings, to: str, *, keep: Iterable[str] = (), dry_run: bo
         but the system's and extensions' (for a schema target, its schema and those of
         ``create_schemas``).
     :raises UnknownMigration: ``to`` is no migration (the message names the nearest id).
-    :raises MigError: a ``keep`` id is no data migration of the range; the range holds a
-        squash's id conflict or a migration that runs outside a transaction.
+    :raises MigError: a ``keep`` id is no data migration of the range; ``keep`` leaves
+        nothing to squash; a migration that stays sorts at or before the squash's id.
     :raises SquashRefused: the history builds objects outside ``schema``, the generator cannot
         render the schema, or the squash does not build what the history builds
         (``differences``) or does not run; nothing is written.
@@ -83,6 +83,9 @@ def squash(settings: Settings, to: str, *, keep: Iterable[str] = (), dry_run: bo
     data = [s.id for s in replaced_range if is_data_migration(s)]
     kept = _kept(list(keep), data, ids)
     replaced = [s for s in replaced_range if s.id not in kept]
+    if not replaced:
+        raise MigError(f"nothing to squash up to {to}: --keep keeps every migration of it",
+                       hint="keep fewer, or squash up to a later migration")
     remaining = [s for s in scripts if s.id not in {r.id for r in replaced}]
     new_id = squash_id(replaced[0].id)
     early = [s.id for s in remaining if s.id <= new_id]
