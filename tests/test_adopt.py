@@ -272,8 +272,8 @@ def test_rules_statistics_inheritance_and_partitions_are_compared(project, live,
 
 @pytest.mark.parametrize("statement, named", [
     ('CREATE COLLATION plain FROM "C"', "cannot compare collation plain"),
-    ("CREATE AGGREGATE total(int) (SFUNC = int4pl, STYPE = int)",
-     "cannot compare aggregate total"),
+    ("CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq)",
+     "cannot compare operator ==="),
 ])
 def test_objects_mig_cannot_compare_are_named(project, live, server, statement, named):
     run_sql(live, statement)
@@ -291,10 +291,10 @@ def test_objects_of_history_tables_are_not_compared(db_url):
                     " DO INSTEAD NOTHING;"
                     "CREATE TABLE t (id int);"
                     "CREATE RULE keep AS ON DELETE TO t DO INSTEAD NOTHING;"
-                    "CREATE AGGREGATE audit.total(int) (SFUNC = int4pl, STYPE = int)")
+                    'CREATE COLLATION audit.plain FROM "C"')
     conn = psycopg2.connect(db_url)
     try:
-        assert uncompared_objects(conn) == ["aggregate audit.total"]
+        assert uncompared_objects(conn) == ["collation audit.plain"]
         assert uncompared_objects(conn, "public") == []
         snap = snapshot(conn)
         assert list(snap["rules"]) == ["t.keep"]

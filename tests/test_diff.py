@@ -4,6 +4,7 @@ database; clean after mig apply, every manual change reported, exit code 5 on dr
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -12,8 +13,17 @@ from mig import commands
 from mig.commands.drift import diff
 from mig.config import resolve
 from mig.errors import EXIT_DRIFT, MigrationError
-from mig.server import LocalServer
-from tests.support import PASSWORD, PASSWORD_ROLE, query, run_mig, write_project
+from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
+from tests.support import (
+    PASSWORD,
+    PASSWORD_ROLE,
+    PG15_BINDIR,
+    create_database,
+    drop_database,
+    query,
+    run_mig,
+    write_project,
+)
 
 MIGRATIONS = {
     "0001_items.sql": """\
@@ -166,3 +176,151 @@ def test_the_scratch_database_is_on_the_embedded_server_by_default(project, db_u
     finally:
         # started for the scratch database alone: stopped when diff ended
         assert "not running" in run_mig(["db", "stop"], cwd=project).stdout
+
+
+BILLING = {
+    **MIGRATIONS,
+    "0003_billing.sql": """\
+        CREATE SCHEMA billing;
+        CREATE TABLE billing.invoices (id bigint PRIMARY KEY, item_id bigint REFERENCES
+            public.items, total numeric NOT NULL);
+        CREATE INDEX invoices_item ON billing.invoices (item_id);
+        CREATE FUNCTION billing.total(bigint) RETURNS numeric LANGUAGE sql
+            AS 'SELECT total FROM billing.invoices WHERE id = $1';
+        """,
+    "0003_billing.rollback.sql": "DROP SCHEMA billing CASCADE;\n",
+}
+
+
+@pytest.fixture
+def billing(tmp_path, db_url):
+    write_project(tmp_path, BILLING)
+    commands.apply(resolve(project_dir=tmp_path, database=db_url, env={}))
+    return tmp_path
+
+
+def test_a_second_schema_is_compared_unchanged_silent_and_a_change_found(billing, db_url,
+                                                                        pg_server):
+    report = _diff(billing, db_url, pg_server)
+    assert report.differences == [] and report.schemas == ["billing", "public"]
+    query(db_url, "ALTER TABLE billing.invoices ALTER COLUMN total DROP NOT NULL;"
+                  " DROP INDEX billing.invoices_item;"
+                  " CREATE OR REPLACE FUNCTION billing.total(bigint) RETURNS numeric"
+                  " LANGUAGE sql AS 'SELECT 0'")
+    changes = [(d.change, d.kind, d.name) for d in _diff(billing, db_url, pg_server).differences]
+    assert changes == [("changed", "column", "billing.invoices.total"),
+                       ("missing", "index", "billing.invoices_item"),
+                       ("changed", "function", "billing.total(bigint)")]
+
+    def cli(*schemas: str) -> tuple[int, dict]:
+        args = [arg for name in schemas for arg in ("--schema", name)]
+        done = run_mig(["diff", "-d", db_url, "--scratch-server", pg_server.url(), "--json",
+                        *args], cwd=billing)
+        return done.returncode, json.loads(done.stdout)
+
+    code, data = cli("public")  # narrowed to public: billing's changes are not looked at
+    assert (code, data["schema"], data["schemas"], data["differences"]) == (
+        0, "public", ["public"], [])
+    code, data = cli("billing")
+    assert (code, data["schema"]) == (EXIT_DRIFT, "billing")
+    assert [d["name"] for d in data["differences"]] == [
+        "billing.invoices.total", "billing.invoices_item", "billing.total(bigint)"]
+    code, data = cli("public", "billing")
+    assert (code, data["schema"], data["schemas"], len(data["differences"])) == (
+        EXIT_DRIFT, None, ["billing", "public"], 3)
+    lines = run_mig(["diff", "-d", db_url, "--scratch-server", pg_server.url()],
+                    cwd=billing).stdout.splitlines()
+    assert "  changed column billing.invoices.total: not null -> nullable" in lines
+    assert "  missing index billing.invoices_item: CREATE INDEX invoices_item ON" \
+           " billing.invoices USING btree (item_id)" in lines
+
+
+def test_a_schema_only_the_database_has_is_drift(project, db_url, pg_server):
+    query(db_url, "CREATE SCHEMA reports; CREATE VIEW reports.open_items AS"
+                  " SELECT id FROM public.items WHERE status = 'new'")
+    changes = {(d.change, d.kind, d.name) for d in _diff(project, db_url, pg_server).differences}
+    assert {("extra", "schema", "reports"), ("extra", "view", "reports.open_items"),
+            ("extra", "grant", "table reports.open_items")} <= changes
+    # mig's tracking tables and other tools' are no part of any schema's snapshot
+    query(db_url, "DROP SCHEMA reports CASCADE; CREATE SCHEMA audit;"
+                  " CREATE TABLE audit.flyway_schema_history (installed_rank int PRIMARY KEY);"
+                  " CREATE TABLE audit._yoyo_migration (migration_id text)")
+    changes = {(d.change, d.kind, d.name) for d in _diff(project, db_url, pg_server).differences}
+    assert changes == {("extra", "schema", "audit"), ("extra", "grant", "schema audit")}
+
+
+PRIVILEGES = {
+    "0001_tables.sql": """\
+        ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;
+        ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO PUBLIC;
+        CREATE TABLE plain (id int);
+        CREATE TABLE shared (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);
+        GRANT ALL ON shared TO PUBLIC;
+        CREATE SEQUENCE counter;
+        """,
+    "0001_tables.rollback.sql": """\
+        DROP SEQUENCE counter; DROP TABLE shared, plain;
+        ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE ON SEQUENCES FROM PUBLIC;
+        ALTER DEFAULT PRIVILEGES REVOKE SELECT ON TABLES FROM PUBLIC;
+        """,
+}
+
+
+@pytest.fixture(scope="module")
+def pg15(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """PostgreSQL 15 from Debian's packages, stopped and removed at the end."""
+    if not PG15_BINDIR.is_dir():
+        pytest.skip(f"Debian's PostgreSQL 15 is not at {PG15_BINDIR}")
+    server = LocalServer(tmp_path_factory.mktemp("pg15-diff") / "data", bindir=PG15_BINDIR,
+                         settings=FAST_UNSAFE_SETTINGS)
+    server.start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def on_pg15(tmp_path, pg15) -> Iterator[tuple[str, object]]:
+    """A project whose migrations set default privileges, applied to a PostgreSQL 15
+    database: its URL and the project's folder."""
+    name = create_database(pg15)
+    url = pg15.url(name)
+    write_project(tmp_path, PRIVILEGES)
+    commands.apply(resolve(project_dir=tmp_path, database=url, env={}))
+    yield url, tmp_path
+    drop_database(pg15, name)
+
+
+def test_a_postgresql_15_database_is_compared_on_postgresql_15_binaries(on_pg15):
+    url, project = on_pg15
+    try:
+        result = run_mig(["diff", "-d", url, "--json"], cwd=project, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        data = json.loads(result.stdout)
+        assert (data["drift"], data["versions"], data["notes"]) == (False, [15, 15], [])
+        assert "pgdata-15" in data["scratch"]  # beside the embedded server's data
+    finally:
+        # started for the build alone: stopped again
+        assert not LocalServer(project / ".mig" / "pgdata-15").is_running()
+
+
+def test_a_version_s_own_default_privileges_are_no_drift_across_versions(on_pg15, pg_server):
+    """The scratch server is PostgreSQL 18 (asked for): its tables' owners have MAINTAIN by
+    default, PostgreSQL 15's cannot; that is no difference, a real grant still is."""
+    url, project = on_pg15
+    settings = resolve(project_dir=project, database=url, env={})
+    report = diff(settings, scratch=pg_server.url())
+    assert report.versions == [15, 18]
+    assert report.differences == []
+    assert len(report.notes) == 1 and "PostgreSQL 18" in report.notes[0] \
+        and "PostgreSQL 15" in report.notes[0]
+    result = run_mig(["diff", "-d", url, "--scratch-server", pg_server.url()], cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "warning: the schema was built on PostgreSQL 18, the database runs PostgreSQL 15" \
+        in result.stdout
+    query(url, "REVOKE DELETE ON shared FROM PUBLIC; GRANT INSERT ON plain TO PUBLIC")
+    assert [(d.change, d.name, d.expected, d.actual) for d in diff(
+        settings, scratch=pg_server.url()).differences] == [
+        ("changed", "table plain", "{<owner>=ALL/<owner>, =r/<owner>}",
+         "{<owner>=ALL/<owner>, =ar/<owner>}"),
+        ("changed", "table shared", "{<owner>=ALL/<owner>, =ALL/<owner>}",
+         "{<owner>=ALL/<owner>, =arwDxt/<owner>}")]

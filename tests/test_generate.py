@@ -4,6 +4,7 @@ forms for tables in use; destructive changes refused unless allowed; renames onl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -331,6 +332,9 @@ def test_changes_to_tables_in_use_are_written_safe_under_load(tmp_path, source, 
         in body
     assert any("items.price" in w and "rewrites" in w for w in report.warnings)
     _lint_clean(project, [p for m in report.migrations for p in (m.path, m.rollback_path)])
+    # each migration's rollback alone restores the schema before it, as mig verify proves
+    verified = commands.verify(_settings(project), scratch=pg_server.url())
+    assert verified.ok, verified.failures
     # what was written applies (and rolls back) on a database at the history's end
     other = tmp_path / "other"
     query(pg_server.url(), "CREATE DATABASE gen_safe_target")
@@ -445,4 +449,27 @@ def test_roles_the_scratch_server_lacks_are_named(tmp_path, source, pg15):
     with pytest.raises(GenerationFailed, match=f"does not have.*: {role}") as caught:
         commands.new_from(_settings(project), "t", source, scratch=pg15.url())
     assert caught.value.problems == [f"role {role} does not exist on the scratch server"]
+    assert _files(project) == []
+
+
+def test_a_migration_the_proof_refutes_is_not_written(tmp_path, source, pg_server,
+                                                      monkeypatch):
+    """The proof is what stands between a generator's mistake and the migrations folder: a
+    plan that leaves a statement out gives another schema, and nothing is written."""
+    from mig.engine import generate
+
+    query(source, "CREATE TABLE t (id bigint PRIMARY KEY); COMMENT ON TABLE t IS 'kept'")
+    real = generate.plan
+
+    def forgetful(*args, **kwargs):
+        planned = real(*args, **kwargs)
+        return dataclasses.replace(planned, up=tuple(
+            s for s in planned.up if not s.sql.startswith("COMMENT")))
+
+    monkeypatch.setattr(generate, "plan", forgetful)
+    project = write_project(tmp_path, {})
+    with pytest.raises(GenerationFailed, match="does not give the schema") as caught:
+        commands.new_from(_settings(project), "t", source, scratch=pg_server.url())
+    assert caught.value.up == [{"change": "missing", "kind": "comment", "name": "relation t",
+                                "expected": "kept", "actual": None}]
     assert _files(project) == []

@@ -43,6 +43,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "db status": (["db", "status"], ["db", "status", "-d", DEAD]),
     "import": (["import", "--from", "golang-migrate", "{tmp}/golang"],
                ["import", "--from", "golang-migrate", "{tmp}/no-such-folder"]),
+    "new": (["new", "same", "--from", "{db}", "--scratch-server", "{server}"],
+            ["new", "same", "--from", DEAD]),
     "db create": (["db", "create", "{dbname}_clone", "--from-template", "{dbname}", "-d",
                    "{db}"],
                   ["db", "create", "{dbname}_clone", "--from-template", "no_such_template",

@@ -166,6 +166,26 @@ CHANGES = {
         "CREATE TYPE mood AS ENUM ('sad'); COMMENT ON TYPE mood IS 'how one feels'",
         ["+ comment type mood: how one feels"],
     ),
+    "aggregate": (
+        "CREATE AGGREGATE total(int) (SFUNC = int4pl, STYPE = int, INITCOND = '0')",
+        ["+ function total(integer): aggregate integer returns integer (sfunc = int4pl, stype ="
+         " integer, finalfunc_modify = read_only, initcond = '0', parallel = unsafe)"],
+    ),
+    "aggregate changed": (
+        "CREATE AGGREGATE total(int) (SFUNC = int4pl, STYPE = int, INITCOND = '0');"
+        " DROP AGGREGATE total(int);"
+        " CREATE AGGREGATE total(int) (SFUNC = int4pl, STYPE = int, INITCOND = '1')",
+        ["+ function total(integer): aggregate integer returns integer (sfunc = int4pl, stype ="
+         " integer, finalfunc_modify = read_only, initcond = '1', parallel = unsafe)"],
+    ),
+    "foreign table": (
+        "CREATE EXTENSION IF NOT EXISTS postgres_fdw;"
+        " CREATE SERVER elsewhere FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'x');"
+        " CREATE FOREIGN TABLE remote (id int OPTIONS (column_name 'ident'))"
+        " SERVER elsewhere OPTIONS (table_name 'things')",
+        ["+ table remote: (id) foreign server elsewhere options (table_name=things)",
+         "+ column remote.id: integer options (column_name=ident)"],
+    ),
     "table in a second schema": (
         "CREATE SCHEMA billing; CREATE TABLE billing.invoices (id int PRIMARY KEY, t_id int"
         " REFERENCES public.t); CREATE INDEX invoices_t_idx ON billing.invoices (t_id)",

@@ -187,3 +187,25 @@ def test_the_scratch_server_never_comes_from_the_environment(pg_server, tmp_path
     finally:
         run_mig(["db", "stop"], cwd=project)
     assert not LocalServer(project / ".mig" / "pgdata").is_running()
+
+
+def test_a_rollback_that_forgets_a_partition_or_another_schema_s_index_fails(  # type: ignore[no-untyped-def]
+        pg_server, tmp_path) -> None:
+    project = write_project(tmp_path, {
+        "0001_events.sql": "CREATE SCHEMA audit;\n"
+        "CREATE TABLE audit.events (id bigint, at date NOT NULL) PARTITION BY RANGE (at);\n",
+        "0001_events.rollback.sql": "DROP SCHEMA audit CASCADE;\n",
+        "0002_partition.sql": "-- depends: 0001_events\n"
+        "CREATE TABLE audit.events_2024 PARTITION OF audit.events"
+        " FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');\n"
+        "CREATE INDEX events_at ON audit.events (at);\n",
+        # detaches instead of dropping, and forgets the partitioned table's index
+        "0002_partition.rollback.sql": "ALTER TABLE audit.events DETACH PARTITION"
+        " audit.events_2024;\n",
+    })
+    with pytest.raises(RollbackMismatch) as caught:
+        verify(resolve(sources=[project / "migrations"]), scratch=pg_server.url())
+    lines = caught.value.diff
+    assert "+ table audit.events_2024: (id, at)" in lines, lines
+    assert any(line.startswith("+ index audit.events_at: CREATE INDEX events_at ON ONLY"
+                               " audit.events USING btree (at)") for line in lines), lines

@@ -246,10 +246,11 @@ def _line_diff(was: str, now: str) -> list[str]:
 _COLUMN = re.compile(r'^(?P<type>.*?)(?P<collate> collate "[^"]*")?(?P<notnull> not null)?'
                      r"(?: default (?P<default>.*?))?(?P<rest> generated .*?)?"
                      r"(?: storage (?P<storage>\w+))?(?: compression (?P<compression>\w+))?"
-                     r"(?: statistics (?P<statistics>-?\d+))?(?: with (?P<options>\(.*\)))?$")
+                     r"(?: statistics (?P<statistics>-?\d+))?"
+                     r"(?: options (?P<fdw_options>\(.*?\)))?(?: with (?P<options>\(.*\)))?$")
 # A column's storage parts, each with what it reads as when not set.
 _COLUMN_SETTINGS = {"storage": "the type's", "compression": "default", "statistics": "default",
-                    "options": "none"}
+                    "fdw_options": "none", "options": "none"}
 
 
 def _column_change(was: str, now: str) -> str:

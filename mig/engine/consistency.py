@@ -69,9 +69,9 @@ def leftover_scratch_databases(conn: connection) -> list[str]:
 #: definitions (a changed definition is drift, which ``mig diff`` reports). Grants, comments
 #: and default privileges are left out: they name roles, which differ between servers.
 COMPARED = ("schemas", "extensions", "types", "sequences", "tables", "columns", "constraints",
-            "indexes", "views", "functions", "triggers", "policies")
+            "indexes", "statistics", "views", "functions", "triggers", "rules", "policies")
 # Sections whose names are qualified by their table: left out when their table is missing.
-_OF_TABLE = ("columns", "constraints", "triggers", "policies")
+_OF_TABLE = ("columns", "constraints", "triggers", "rules", "policies")
 
 _INDEX_TABLES = """
 SELECT n.nspname, c.relname, t.relname FROM pg_index i
@@ -177,7 +177,7 @@ def missing_objects(expected: Expected, found: Expected) -> list[Missing]:
     return result
 
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 class ExpectedCache:

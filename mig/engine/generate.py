@@ -399,7 +399,20 @@ def roles(snapshot: Snapshot) -> set[str]:
 
 
 def _grantee(name: str) -> str:
+    if name == OWNER:
+        return "CURRENT_USER"
     return "PUBLIC" if name == "" else ident(name)
+
+
+# What the owner of a new object of each kind may do with it, unasked (PostgreSQL 17 gave
+# tables MAINTAIN).
+_OWNER_DEFAULT = {"table": "arwdDxt", "sequence": "rwU", "function": "X", "type": "U",
+                  "schema": "UC"}
+
+
+def _owner_default(kind: str, version: int) -> set[tuple[str, str, bool]]:
+    letters = _OWNER_DEFAULT.get(kind, "") + ("m" if kind == "table" and version >= 17 else "")
+    return {(OWNER, letter, False) for letter in letters}
 
 
 # -- the plan ---------------------------------------------------------------------------------
@@ -474,7 +487,8 @@ class _Planner:
         self.before_drop: list[tuple[_Unit, Key]] = []  # put back after its object is
         self.replaced_functions: set[str] = set()
         self.reordered: set[str] = set()  # tables whose rollback moves a column to the end
-        self.forced: set[Key] = set()  # unchanged objects made again with what they depend on
+        self.forced: set[Key] = set()  # unchanged objects made again with what they need
+        self.owned_needs: list[tuple[_Unit, list[Key]]] = []  # OWNED BY: sequence and column
         self.rebuilt_types: set[str] = set()  # enums made again: they set columns' defaults
 
     # helpers --------------------------------------------------------------------------------
@@ -789,7 +803,6 @@ class _Planner:
             if change == "extra":
                 assert now is not None
                 text, owner = _sequence(now)
-                owner = owner or self.new_deps.owned.get(("sequences", name), (None, ""))[1]
                 self.add("create", ("sequences", name),
                          [self.stmt(f"CREATE SEQUENCE {_qname(name)} {text}", schema)],
                          [self.stmt(f"DROP SEQUENCE IF EXISTS {_qname(name)}", schema)])
@@ -798,8 +811,8 @@ class _Planner:
             elif change == "missing":
                 assert was is not None
                 text, owner = _sequence(was)
-                owner = owner or self.old_deps.owned.get(("sequences", name), (None, ""))[1]
-                if owner and self.tables.split(owner)[0] not in self.new.get("tables", {}):
+                column = self.owner_key(schema, owner)
+                if column and self.tables.split(column)[0] not in self.new.get("tables", {}):
                     continue  # dropped with its table; made again by the table's rollback
                 self.destructive.append(DestructiveChange("sequence", name,
                                                     "drops the sequence and its position"))
@@ -816,23 +829,29 @@ class _Planner:
                 if o1 != o2:
                     self.owned_by(name, schema, o2, o1)
 
+    def owner_key(self, schema: str, owner: str | None) -> str | None:
+        """The snapshot key of the column a sequence's ``owned by`` text names (relative to the
+        sequence's schema, quoted as SQL)."""
+        if not owner:
+            return None
+        parts = [p[1:-1].replace('""', '"') if p.startswith('"') else p
+                 for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', owner)]
+        if len(parts) == 2:
+            parts.insert(0, schema)
+        return f"{_qualified(parts[0], parts[1])}.{parts[2]}"
+
     def owned_by(self, name: str, schema: str, owner: str | None, was: str | None = None
                  ) -> None:
-        def clause(column: str | None) -> str:
-            if not column:
-                return "NONE"
-            table, col = self.tables.split(column)
-            return f"{_qname(table)}.{ident(col)}"
-        covers = [("columns", owner)] if owner else []
+        """``ALTER SEQUENCE ... OWNED BY``, the column as the snapshot writes it (SQL, relative
+        to the sequence's schema), after the sequence and the column are made."""
         self.add("create", ("owned", name),
-                 [self.stmt(f"ALTER SEQUENCE {_qname(name)} OWNED BY {clause(owner)}", schema)],
-                 [self.stmt(f"ALTER SEQUENCE {_qname(name)} OWNED BY {clause(was)}", schema)],
-                 rank="owned", covers=covers)
-        self.units[-1].covers.discard(("columns", owner or ""))
-        self.units[-1].extra_needs = set()
-        self.owned_needs = getattr(self, "owned_needs", [])
+                 [self.stmt(f"ALTER SEQUENCE {_qname(name)} OWNED BY {owner or 'NONE'}",
+                            schema)],
+                 [self.stmt(f"ALTER SEQUENCE {_qname(name)} OWNED BY {was or 'NONE'}", schema)],
+                 rank="owned")
+        column = self.owner_key(schema, owner)
         self.owned_needs.append((self.units[-1], [("sequences", name)]
-                                 + ([("columns", owner)] if owner else [])))
+                                 + ([("columns", column)] if column else [])))
 
     # tables and columns ---------------------------------------------------------------------
     def table_statements(self, name: str, side: Snapshot) -> tuple[list[Statement], list[str]]:
@@ -1080,7 +1099,8 @@ class _Planner:
             self.add("alter", ("columns", key), [self.stmt(f"{target} SET NOT NULL", schema)],
                      [self.stmt(f"{target} DROP NOT NULL", schema)], rank="columns")
             return
-        check = ident(_short(f"{_split(table)[1]}_{column}_not_null_check"))
+        check_name = _short(f"{_split(table)[1]}_{column}_not_null_check")
+        check = ident(check_name)
         condition = f"CHECK ({ident(column)} IS NOT NULL)"
         self.add("alter", ("columns", key),
                  [self.stmt(f"ALTER TABLE {q} ADD CONSTRAINT {check} {condition} NOT VALID",
@@ -1094,7 +1114,7 @@ class _Planner:
                             note="squawk-ignore prefer-robust-stmts", transactional=False),
                   self.stmt(f"ALTER TABLE {q} DROP CONSTRAINT IF EXISTS {check}", schema,
                             note="squawk-ignore ban-drop-constraint", transactional=False)],
-                 [self.stmt(_add_constraint_guarded(table, check, f"{condition} NOT VALID"),
+                 [self.stmt(_not_valid_again(table, check_name, condition),
                             schema, transactional=False),
                   self.stmt(f"{target} DROP NOT NULL", schema, transactional=False,
                             note="squawk-ignore prefer-robust-stmts")],
@@ -1149,7 +1169,7 @@ class _Planner:
             self.add("alter", ("validate", key),
                      [self.stmt(f"ALTER TABLE {q} VALIDATE CONSTRAINT {ident(name)}", schema,
                                 note="squawk-ignore prefer-robust-stmts", transactional=False)],
-                     [self.stmt(_add_constraint_guarded(table, name, f"{text} NOT VALID"),
+                     [self.stmt(_not_valid_again(table, name, text),
                                 schema, transactional=False)],
                      rank="foreign_keys", phase=AFTER)
             self.units[-1].extra_needs = {len(self.units) - 2}
@@ -1282,8 +1302,8 @@ class _Planner:
             for text in (was, now):
                 if text is not None and not text.startswith("CREATE"):
                     self.problems.append(
-                        f"function {name}: an {text} has no definition the generator can "
-                        "render (CREATE AGGREGATE is not written yet): write it by hand")
+                        f"{text.split(' ', 1)[0]} {name}: the generator does not write "
+                        f"CREATE {text.split(' ', 1)[0].upper()} yet")
             if any(t is not None and not t.startswith("CREATE") for t in (was, now)):
                 continue
             if change == "changed" and was is not None and now is not None \
@@ -1512,13 +1532,15 @@ class _Planner:
             target, words, schema = found
             if kind == "column":
                 words = words.removeprefix("COLUMN ")
-            fresh = set() if kind == "column" else _PUBLIC_DEFAULT.get(kind, set())
+            fresh = set() if kind == "column" else _PUBLIC_DEFAULT.get(kind, set()) | \
+                _owner_default(kind, self.after_owned.version or self.before_owned.version)
 
             def render(a: str | None, b: str | None, words: str = words, kind: str = kind,
                        fresh: set = fresh) -> list[str]:
                 return _grant_statements(words, kind, fresh if a is None else _acl(a),
                                          fresh if b is None else _acl(b),
-                                         self.after_owned.owner, self.before_owned.owner)
+                                         self.after_owned.owner, self.before_owned.owner,
+                                         keep_owner=True)
 
             if kind == "column" and name in self.rename_of:
                 continue  # it moves with its column
@@ -1569,7 +1591,7 @@ class _Planner:
         for unit, target in self.before_drop:
             for other in droppers.get(target, []):
                 units[other].extra_needs.add(index_of[id(unit)])
-        for unit, targets in getattr(self, "owned_needs", []):
+        for unit, targets in self.owned_needs:
             for target in targets:
                 unit.extra_needs |= set(makers.get(target, []))
                 if target[0] == "columns":
@@ -1724,6 +1746,16 @@ def _add_constraint_guarded(table: str, name: str, text: str) -> str:
         f"        {body};\n"
         "    END IF;\nEND\n$mig$;"
     ) if (schema, rel) else body
+
+
+def _not_valid_again(table: str, name: str, text: str) -> str:
+    """The constraint ``name`` made ``NOT VALID`` again, as it was before its validation (a
+    validated constraint cannot be made unvalidated): dropped if there and added, in one
+    ``DO`` block that may run twice (a non-transactional rollback's step)."""
+    return ("DO $mig$\nBEGIN\n"
+            f"    ALTER TABLE {_qname(table)} DROP CONSTRAINT IF EXISTS {ident(name)};\n"
+            f"    ALTER TABLE {_qname(table)} ADD CONSTRAINT {ident(name)} {text} NOT VALID;\n"
+            "END\n$mig$;")
 
 
 def _extension(name: str, text: str) -> str:
@@ -1891,14 +1923,19 @@ def _concurrently(text: str) -> str:
 
 
 def _grant_statements(words: str, kind: str, was: set[tuple[str, str, bool]],
-                      now: set[tuple[str, str, bool]], owner: str, old_owner: str
-                      ) -> list[str]:
-    """GRANT and REVOKE statements that take the ACL ``was`` to ``now`` (the owner's own
-    privileges set aside). ``words`` name the object (``TABLE public.users``; a column's
-    ``public.users.email``; for default privileges ``TABLES``)."""
+                      now: set[tuple[str, str, bool]], owner: str, old_owner: str, *,
+                      keep_owner: bool = False) -> list[str]:
+    """GRANT and REVOKE statements that take the ACL ``was`` to ``now``. ``words`` name the
+    object (``TABLE public.users``; a column's ``public.users.email``; for default privileges
+    ``TABLES``). The owner's own privileges are set aside, or, with ``keep_owner``, granted to
+    and revoked from ``CURRENT_USER`` (the role the migration runs as owns what it makes)."""
     owners = {owner, old_owner, OWNER}
-    was = {item for item in was if item[0] not in owners}
-    now = {item for item in now if item[0] not in owners}
+    if keep_owner:
+        was = {(OWNER if g in owners else g, p, o) for g, p, o in was}
+        now = {(OWNER if g in owners else g, p, o) for g, p, o in now}
+    else:
+        was = {item for item in was if item[0] not in owners}
+        now = {item for item in now if item[0] not in owners}
     out = []
     on = words
     column = None
@@ -1931,20 +1968,33 @@ def _grant_statements(words: str, kind: str, was: set[tuple[str, str, bool]],
 
 
 def statements_text(statements: Iterable[Statement], *, transactional: bool) -> Iterator[str]:
-    """The statements as the lines of a migration file: ``search_path`` set whenever the
-    schema changes (``SET LOCAL`` in a transaction; outside one ``SET``, reset at the end),
-    each note as comment lines above its statement."""
+    """The statements as the lines of a migration file, each note as comment lines above its
+    statement.
+
+    In a transaction, ``search_path`` is set (``SET LOCAL``) to each statement's schema, then
+    ``pg_catalog``, whenever the schema changes, and put back at the end as it was (mig writes
+    its records in the same transaction). Outside one, each statement runs on its own and a
+    re-run resumes at the failed one, so nothing is set for the statements after it: they name
+    their objects with their schema, and a ``DO`` block sets its own path.
+    """
+    listed = list(statements)
+    if transactional and listed:
+        yield "SELECT set_config('mig.search_path', current_setting('search_path'), true);"
     schema = None
-    for statement in statements:
-        if statement.schema != schema:
+    for statement in listed:
+        if transactional and statement.schema != schema:
             schema = statement.schema
-            local = "LOCAL " if transactional else ""
-            yield f"SET {local}search_path = {ident(schema)}, pg_catalog;"
+            yield f"SET LOCAL search_path = {ident(schema)}, pg_catalog;"
         if statement.note:
             yield from (f"-- {line}" for line in statement.note.splitlines())
-        yield statement.sql
-    if schema is not None and not transactional:
-        yield "RESET search_path;"  # a session's setting: the migrations after it keep theirs
+        text = statement.sql
+        if not transactional and text.startswith("DO $mig$\nBEGIN\n"):
+            path = literal(f"{ident(statement.schema)}, pg_catalog")
+            text = text.replace("DO $mig$\nBEGIN\n", "DO $mig$\nBEGIN\n"
+                                f"    PERFORM set_config('search_path', {path}, true);\n", 1)
+        yield text
+    if transactional and listed:
+        yield "SELECT set_config('search_path', current_setting('mig.search_path'), true);"
 
 
 #: squawk's rules that judge a schema's design (its column types), not how a migration changes

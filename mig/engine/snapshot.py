@@ -110,6 +110,10 @@ SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.relfor
             THEN (SELECT h.inhparent::regclass::text FROM pg_inherits h
                   WHERE h.inhrelid = c.oid) END,
        CASE WHEN c.relkind IN ('r', 'p', 'm') AND am.amname <> 'heap' THEN am.amname END,
+       (SELECT 'server ' || quote_ident(v.srvname) || COALESCE(' options ('
+                || array_to_string(f.ftoptions, ', ') || ')', '')
+        FROM pg_foreign_table f JOIN pg_foreign_server v ON v.oid = f.ftserver
+        WHERE f.ftrelid = c.oid),
        d.deptype, d.refobjid,
        CASE WHEN d.deptype = 'a' THEN d.refobjid::regclass::text || '.'
             || quote_ident(owner_column.attname) END, d.refobjsubid
@@ -133,7 +137,7 @@ SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.
        CASE WHEN a.attcollation <> t.typcollation THEN co.collname END, a.attacl::text[],
        col_description(a.attrelid, a.attnum),
        CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage END,
-       NULLIF({compression}, ''), NULLIF(a.attstattarget, -1), a.attoptions
+       NULLIF({compression}, ''), NULLIF(a.attstattarget, -1), a.attoptions, a.attfdwoptions
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_type t ON t.oid = a.atttypid
@@ -185,10 +189,37 @@ FROM pg_statistic_ext s WHERE s.stxnamespace = %(ns)s
 """
 
 _FUNCTIONS = """
-SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', p.prokind,
-       CASE WHEN p.prokind IN ('f', 'p', 'w') THEN pg_get_functiondef(p.oid) END,
+SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+       CASE WHEN p.prokind IN ('f', 'p', 'w') THEN pg_get_functiondef(p.oid)
+            ELSE 'aggregate ' || pg_get_function_identity_arguments(p.oid)
+                 || ' returns ' || format_type(p.prorettype, NULL) || ' ('
+                 || concat_ws(', ',
+                      CASE a.aggkind WHEN 'o' THEN 'ordered-set' WHEN 'h' THEN 'hypothetical'
+                      END,
+                      'sfunc = ' || a.aggtransfn::regproc::text,
+                      'stype = ' || format_type(a.aggtranstype, NULL),
+                      'sspace = ' || NULLIF(a.aggtransspace, 0),
+                      'finalfunc = ' || NULLIF(a.aggfinalfn, 0)::regproc::text,
+                      CASE WHEN a.aggfinalextra THEN 'finalfunc_extra' END,
+                      'finalfunc_modify = ' || CASE a.aggfinalmodify WHEN 'r' THEN 'read_only'
+                                                 WHEN 's' THEN 'shareable'
+                                                 ELSE 'read_write' END,
+                      'combinefunc = ' || NULLIF(a.aggcombinefn, 0)::regproc::text,
+                      'serialfunc = ' || NULLIF(a.aggserialfn, 0)::regproc::text,
+                      'deserialfunc = ' || NULLIF(a.aggdeserialfn, 0)::regproc::text,
+                      'initcond = ' || quote_literal(a.agginitval),
+                      'msfunc = ' || NULLIF(a.aggmtransfn, 0)::regproc::text,
+                      'minvfunc = ' || NULLIF(a.aggminvtransfn, 0)::regproc::text,
+                      'mstype = ' || format_type(NULLIF(a.aggmtranstype, 0), NULL),
+                      'mfinalfunc = ' || NULLIF(a.aggmfinalfn, 0)::regproc::text,
+                      'minitcond = ' || quote_literal(a.aggminitval),
+                      'sortop = ' || NULLIF(a.aggsortop, 0)::regoperator::text,
+                      'parallel = ' || CASE p.proparallel WHEN 's' THEN 'safe'
+                                            WHEN 'r' THEN 'restricted' ELSE 'unsafe' END)
+                 || ')' END,
        p.proacl::text[], pg_get_userbyid(p.proowner), obj_description(p.oid, 'pg_proc')
 FROM pg_proc p
+LEFT JOIN pg_aggregate a ON a.aggfnoid = p.oid
 WHERE p.pronamespace = %(ns)s
   AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass
                   AND e.objid = p.oid AND e.deptype = 'e')
@@ -272,7 +303,7 @@ JOIN pg_namespace n ON n.oid = e.extnamespace
 _DEFAULT_ACL = """
 SELECT pg_get_userbyid(d.defaclrole), d.defaclobjtype, d.defaclacl::text[], n.nspname
 FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
-WHERE d.defaclnamespace = 0 OR n.nspname = ANY(%(schemas)s)
+WHERE d.defaclnamespace = 0 OR n.nspname = ANY(%(schemas)s::text[])
 """
 
 # What each kind of object's privileges are when nobody granted or revoked anything.
@@ -415,7 +446,7 @@ class _Reader:
         for row in self.rows(_RELATIONS):
             (oid, name, kind, persistence, rls, force_rls, options, acl, owner, table, text,
              partition_key, partition_of, inherits, replica, replica_index, clustered,
-             parent_index, method, dependency, owner_oid, owned_by, owner_column) = row
+             parent_index, method, foreign, dependency, owner_oid, owned_by, owner_column) = row
             if is_tracking_table(table, self.ignore):
                 continue
             key = self.key(name)
@@ -436,6 +467,8 @@ class _Reader:
                 words.insert(0, "unlogged")
             if method:
                 words.append(f"using {method}")
+            if foreign:
+                words.append(foreign)
             if partition_of:
                 words.append(f"partition of {partition_of}")
             if inherits:
@@ -477,7 +510,7 @@ class _Reader:
         compression = "a.attcompression" if self.conn.server_version >= 140000 else "NULL"
         for row in self.rows(_COLUMNS.replace("{compression}", compression)):
             (rel, number, name, typ, notnull, default, identity, generated, collation, acl,
-             comment, storage, compressed, statistics, options) = row
+             comment, storage, compressed, statistics, options, fdw_options) = row
             table = self.names.get(rel)
             if table not in self.out["tables"]:
                 continue  # views show their columns in their definition; indexes have none
@@ -503,6 +536,8 @@ class _Reader:
                 words.append(f"compression {_COMPRESSION.get(compressed, compressed)}")
             if statistics is not None:
                 words.append(f"statistics {statistics}")
+            if fdw_options:
+                words.append("options (" + ", ".join(fdw_options) + ")")
             if options:
                 words.append("with (" + ", ".join(sorted(options)) + ")")
             key = f"{table}.{name}"
@@ -569,10 +604,9 @@ class _Reader:
                     self.out["comments"][f"policy {key}"] = comment
 
     def read_functions_and_types(self) -> None:
-        kinds = {"f": "function", "p": "procedure", "a": "aggregate", "w": "window function"}
-        for signature, kind, definition, acl, owner, comment in self.rows(_FUNCTIONS):
+        for signature, definition, acl, owner, comment in self.rows(_FUNCTIONS):
             key = self.key(signature)
-            self.out["functions"][key] = (definition or kinds[kind]).strip()
+            self.out["functions"][key] = definition.strip()
             self.out["grants"][f"function {key}"] = self.acl("f", owner, acl)
             if comment is not None:
                 self.out["comments"][f"function {key}"] = comment
@@ -612,27 +646,19 @@ def _identity_options(start: int, inc: int, low: int, high: int, cache: int, *, 
 # schema makes a verified baseline impossible. Extension members are the extension's business.
 _UNREADABLE = """
 WITH ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
-SELECT 'foreign table', c.relname, NULL FROM pg_class c
-  WHERE c.relnamespace = %(ns)s AND c.relkind = 'f'
-    AND (c.tableoid, c.oid) NOT IN (SELECT classid, objid FROM ext)
-UNION ALL
-SELECT 'aggregate', p.proname, NULL FROM pg_proc p
-  WHERE p.pronamespace = %(ns)s AND p.prokind = 'a'
-    AND (p.tableoid, p.oid) NOT IN (SELECT classid, objid FROM ext)
-UNION ALL
-SELECT 'operator', o.oprname, NULL FROM pg_operator o WHERE o.oprnamespace = %(ns)s
+SELECT 'operator', o.oprname FROM pg_operator o WHERE o.oprnamespace = %(ns)s
     AND (o.tableoid, o.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'operator family', f.opfname, NULL FROM pg_opfamily f WHERE f.opfnamespace = %(ns)s
+SELECT 'operator family', f.opfname FROM pg_opfamily f WHERE f.opfnamespace = %(ns)s
     AND (f.tableoid, f.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'collation', c.collname, NULL FROM pg_collation c WHERE c.collnamespace = %(ns)s
+SELECT 'collation', c.collname FROM pg_collation c WHERE c.collnamespace = %(ns)s
     AND (c.tableoid, c.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'text search configuration', t.cfgname, NULL FROM pg_ts_config t
+SELECT 'text search configuration', t.cfgname FROM pg_ts_config t
   WHERE t.cfgnamespace = %(ns)s AND (t.tableoid, t.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
-SELECT 'conversion', v.conname, NULL FROM pg_conversion v WHERE v.connamespace = %(ns)s
+SELECT 'conversion', v.conname FROM pg_conversion v WHERE v.connamespace = %(ns)s
     AND (v.tableoid, v.oid) NOT IN (SELECT classid, objid FROM ext)
 ORDER BY 1, 2
 """
@@ -649,8 +675,9 @@ def uncompared_objects(conn: connection, schemas: str | Iterable[str] | None = N
                        ignore: tuple[str, ...] = ()) -> list[str]:
     """Objects of ``schemas`` (default: those :func:`snapshot` describes by default) and event
     triggers that the snapshot cannot compare, as ``"<kind> <name>"`` (the name qualified as
-    the snapshot keys it); empty when everything can be compared. Those of tracking tables
-    (and of tables matching ``ignore``) are left out, as the snapshot leaves them out."""
+    the snapshot keys it); empty when everything can be compared. None of these kinds belongs
+    to a table: ``ignore`` (tracking-table patterns) is taken for the callers' symmetry with
+    :func:`snapshot`."""
     wanted = schema_list(schemas)
     if wanted is None:
         wanted = user_schemas(conn)
@@ -662,8 +689,7 @@ def uncompared_objects(conn: connection, schemas: str | Iterable[str] | None = N
             if oid is None:
                 continue
             cur.execute(_UNREADABLE, {"ns": oid[0]})
-            found += [f"{kind} {qualified(schema, name)}" for kind, name, table in cur.fetchall()
-                      if table is None or not is_tracking_table(table, ignore)]
+            found += [f"{kind} {qualified(schema, name)}" for kind, name in cur.fetchall()]
         cur.execute(_EVENT_TRIGGERS)
         found += [f"event trigger {name}" for name, in cur.fetchall()]
     return found
