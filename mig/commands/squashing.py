@@ -181,8 +181,7 @@ def _render(before: OwnedSchema, after: OwnedSchema, before_deps: Dependencies,
 
 def _texts(new_id: str, to: str, replaced: list[str], rendered: Plan) -> tuple[str, str]:
     """The squash's file and its rollback file, as the generator renders a migration, with
-    what the squash replaced in the leading comments and the search path put back at the
-    end (mig's records are written after the statements, in the same transaction)."""
+    what the squash replaced in the leading comments."""
     [migration] = rendered.migrations()
     up, down = render(migration, title=f"{new_id}: the schema the migrations up to and"
                       f" including {to} built, from nothing (mig squash)", depends=None)
@@ -195,9 +194,6 @@ def _texts(new_id: str, to: str, replaced: list[str], rendered: Plan) -> tuple[s
         "-- It takes the schema back to nothing, tables included: their indexes are dropped",
         "-- without CONCURRENTLY as the tables themselves are.",
         "-- squawk-ignore-file require-concurrent-index-deletion"]
-    for lines in (up_lines, down_lines):
-        if any(line.startswith("SET LOCAL search_path") for line in lines):
-            lines.append("RESET search_path;")
     return "\n".join(up_lines) + "\n", "\n".join(down_lines) + "\n"
 
 
