@@ -16,7 +16,16 @@ from mig.config import resolve
 from mig.engine import comparison
 from mig.errors import EXIT_REFUSED, DestructiveChanges, GenerationFailed
 from mig.server import FAST_UNSAFE_SETTINGS, LocalServer
-from tests.support import copy_shipped_project, query, run_mig, write_project
+from tests.support import (
+    HYDRA,
+    SUPABASE_AUTH,
+    copy_shipped_project,
+    import_hydra,
+    import_supabase_auth,
+    query,
+    run_mig,
+    write_project,
+)
 from tests.support.server import PG15_BINDIR, create_database, drop_database
 
 READER = "gen_reader"
@@ -473,3 +482,43 @@ def test_a_migration_the_proof_refutes_is_not_written(tmp_path, source, pg_serve
     assert caught.value.up == [{"change": "missing", "kind": "comment", "name": "relation t",
                                 "expected": "kept", "actual": None}]
     assert _files(project) == []
+
+
+@pytest.mark.skipif(not SUPABASE_AUTH.is_dir(), reason=f"the corpus is not at {SUPABASE_AUTH}")
+def test_supabase_auth_caught_up_from_the_middle_of_its_history(tmp_path, source, pg_server):
+    """A real history (supabase/auth, 70 migrations) applied to a database; a project with its
+    first 45: the migration generated takes those 45 to the database's schema, proven both
+    ways (columns added in the table's order, enum values added, NOT NULL dropped, indexes
+    built concurrently), and passes lint."""
+    full = import_supabase_auth(tmp_path / "full")
+    commands.apply(_settings(full, source))
+    half = import_supabase_auth(tmp_path / "half")
+    ids = sorted(p.stem for p in (half / "migrations").glob("*.sql")
+                 if not p.name.endswith(".rollback.sql"))
+    assert len(ids) == 70
+    for mid in ids[45:]:
+        for path in (half / "migrations").glob(f"{mid}.*"):
+            path.unlink()
+    (half / "migrations" / "mig.sum").unlink(missing_ok=True)
+    with pytest.raises(DestructiveChanges):
+        commands.new_from(_settings(half), "catch_up", source, scratch=pg_server.url())
+    report = commands.new_from(_settings(half), "catch_up", source, scratch=pg_server.url(),
+                               allow_destructive=True)
+    assert report.written and [m.transactional for m in report.migrations] == [True, False]
+    _lint_clean(half, [p for m in report.migrations for p in (m.path, m.rollback_path)])
+
+
+@pytest.mark.skipif(not HYDRA.is_dir(), reason=f"the corpus is not at {HYDRA}")
+def test_hydra_on_postgresql_15_as_the_first_migration(tmp_path, pg15):
+    """ory/hydra's 228 migrations (uuid-ossp: Debian's PostgreSQL 15) build a database whose
+    schema is then generated from nothing, proven, and applied elsewhere."""
+    hydra = import_hydra(tmp_path / "hydra")
+    source, target = create_database(pg15), create_database(pg15)
+    applied = run_mig(["apply", "-q", "-d", pg15.url(source)], cwd=hydra, timeout=600)
+    assert applied.returncode == 0, applied.stderr
+    project = write_project(tmp_path / "new", {})
+    report = commands.new_from(_settings(project), "initial", pg15.url(source),
+                               scratch=pg15.url())
+    _lint_clean(project, [report.migrations[0].path, report.migrations[0].rollback_path])
+    commands.apply(_settings(project, pg15.url(target)))
+    assert comparison.differences(_schema(pg15.url(source)), _schema(pg15.url(target))) == []

@@ -171,7 +171,8 @@ class _Tables:
 _COLUMN = re.compile(r'^(?P<type>.*?)(?P<collate> collate "[^"]*")?(?P<notnull> not null)?'
                      r"(?: default (?P<default>.*?))?(?P<rest> generated .*?)?"
                      r"(?: storage (?P<storage>\w+))?(?: compression (?P<compression>\w+))?"
-                     r"(?: statistics (?P<statistics>-?\d+))?(?: with (?P<options>\(.*\)))?$")
+                     r"(?: statistics (?P<statistics>-?\d+))?(?: with (?P<options>\(.*\)))?$",
+                     re.DOTALL)  # an expression may span lines
 _INHERITED = re.compile(r" -- inherited from .*$")
 _LABEL = re.compile(r"'((?:[^']|'')*)'")
 
@@ -705,7 +706,7 @@ class _Planner:
         old = [v.replace("''", "'") for v in _LABEL.findall(was)]
         new = [v.replace("''", "'") for v in _LABEL.findall(now)]
         kept = [v for v in new if v in old]
-        rebuild_down = self.enum_rebuild(name, schema, old, self.old)
+        rebuild_down = self.enum_rebuild(name, schema, old, self.old, warn=False)
         if kept == old:  # values only added: ALTER TYPE ... ADD VALUE
             up = []
             for index, value in enumerate(new):
@@ -756,8 +757,8 @@ class _Planner:
         schema, base = _split(name)
         return {base, _qname(name), name, f"{schema}.{base}"}
 
-    def enum_rebuild(self, name: str, schema: str, values: list[str], side: Snapshot
-                     ) -> list[Statement]:
+    def enum_rebuild(self, name: str, schema: str, values: list[str], side: Snapshot, *,
+                     warn: bool = True) -> list[Statement]:
         """The type made again with ``values``: renamed away, created, every column of it
         cast to the new one (with the default it has in ``side``), the old one dropped."""
         base = _split(name)[1]
@@ -785,8 +786,10 @@ class _Planner:
             note = (f"rewrites {table} under an ACCESS EXCLUSIVE lock\n"
                     "squawk-ignore changing-column-type")
             out.append(self.stmt(f"{alter} TYPE {target} USING {cast}", schema, note=note))
-            self.warnings.append(f"type {name}: made again with other values: casting "
-                                 f"{key} to it rewrites {table} under an ACCESS EXCLUSIVE lock")
+            if warn:
+                self.warnings.append(f"type {name}: made again with other values: casting "
+                                     f"{key} to it rewrites {table} under an ACCESS EXCLUSIVE "
+                                     "lock")
             if default is not None:
                 out.append(self.stmt(f"{alter} SET DEFAULT {default}", schema))
         out.append(self.stmt(f"DROP TYPE {ident(_split(name)[0])}.{ident(spare)}", schema))
@@ -919,8 +922,22 @@ class _Planner:
             self.table_change(name)
         old_columns = self.old.get("columns", {})
         new_columns = self.new.get("columns", {})
-        for key, change in self.changed.get("columns", {}).items():
+        def position(item: tuple[str, str]) -> tuple[str, int]:
+            owner, column = self.tables.split(item[0])
+            text = self.get(self.new, "tables", owner)
+            columns = _Table.parse(text).columns if text else ()
+            return owner, columns.index(column) if column in columns else -1
+
+        previous: dict[str, _Unit] = {}  # columns added to a table: in the table's order
+        for key, change in sorted(self.changed.get("columns", {}).items(), key=position):
             owner, column = self.tables.split(key)
+            if change == "extra" and self.existing_table(owner) and \
+                    key not in self.rename_of.values():
+                self.column_change(key, owner, column, change)
+                if owner in previous:
+                    self.units[-1].extra_needs.add(self.units.index(previous[owner]))
+                previous[owner] = self.units[-1]
+                continue
             if change != "changed" and not self.existing_table(owner):
                 continue  # made or dropped with its table
             if change == "changed" and not self.existing_table(owner):
