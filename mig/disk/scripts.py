@@ -84,8 +84,7 @@ def transaction_control(text: str) -> list[tuple[int, str]]:
 
 _DIRECTIVE = re.compile(
     r"^\s*--\s*(transactional|depends|replaces|lock_timeout|lock_attempts|statement_timeout)"
-    r"\s*:"
-    r"\s*(.*?)\s*$"
+    r"\s*:\s*(.*?)\s*$"
 )
 # the spellings yoyo accepts (any letter case)
 _TRANSACTIONAL = {"true": True, "false": False}
