@@ -164,3 +164,24 @@ def test_a_squash_that_does_not_build_the_same_schema_writes_nothing(project, pg
     assert info.value.exit_code == 5
     assert [d["change"] for d in info.value.differences] == ["missing"]
     assert {p.name: p.read_bytes() for p in (project / "migrations").iterdir()} == before
+
+
+def test_a_squashed_history_squashed_again(project, db_url, other_db, pg_server):
+    """The second squash replaces the first, under an id of its own: a database that took the
+    first takes the second; what the first replaced stays known (a later migration's
+    dependency on one of those stands for the new squash)."""
+    settings = settings_of(project, None)
+    commands.squash(settings, TO, scratch=pg_server.url())
+    took_first = settings_of(project, other_db)
+    commands.apply(took_first)
+    second = commands.squash(settings, LAST, scratch=pg_server.url())
+    assert second.id == f"{SQUASH}_2" and second.replaces == (SQUASH, LAST)
+    text = (project / "migrations" / f"{SQUASH}_2.sql").read_text()
+    assert f"-- replaces: {SQUASH} {LAST}" in text
+    assert "-- also-replaces: 20260128_104444_users " in text
+    assert not (project / "migrations" / f"{SQUASH}.sql").exists()
+    assert commands.apply(took_first).squashed == (f"{SQUASH}_2",)
+    assert commands.status(took_first).current
+    fresh = settings_of(project, db_url)
+    assert commands.apply(fresh).ids == [f"{SQUASH}_2"]
+    assert differences(schema_of(other_db), schema_of(db_url)) == []

@@ -13,7 +13,14 @@ from mig.commands.state import at_head
 from mig.config import resolve
 from mig.disk.scripts import scan
 from mig.errors import MigError, Refused, SquashRefused
-from tests.support import query, run_mig, tables, write_project
+from tests.support import (
+    create_database,
+    drop_database,
+    query,
+    run_mig,
+    tables,
+    write_project,
+)
 
 OLD = {
     "0001_a.sql": "CREATE TABLE a (id int PRIMARY KEY);\n",
@@ -44,6 +51,13 @@ def squash_files(project):
 @pytest.fixture
 def project(tmp_path):
     return write_project(tmp_path, OLD)
+
+
+@pytest.fixture
+def other_db(pg_server):
+    name = create_database(pg_server)
+    yield pg_server.url(name)
+    drop_database(pg_server, name)
 
 
 def settings_of(project, url):
@@ -170,3 +184,29 @@ def test_a_keep_that_leaves_nothing_to_squash_is_refused(tmp_path, pg_server):
         commands.squash(settings_of(project, None), "0001_fill", keep=["0001_fill"],
                         scratch=pg_server.url())
     assert "nothing to squash up to 0001_fill" in info.value.message
+
+
+def test_a_second_squash_is_taken_by_a_database_that_took_the_first(project, db_url,
+                                                                     other_db):
+    """A database that recorded the first squash takes a second one over it; one that never
+    ran 'mig apply' between the two is refused as part way (docs/adopt.md)."""
+    settings = settings_of(project, db_url)
+    commands.apply(settings)
+    squash_files(project)
+    commands.apply(settings)  # the first squash recorded
+    folder = project / "migrations"
+    for name in ("0001_squash.sql", "0001_squash.rollback.sql", "0004_c.sql",
+                 "0004_c.rollback.sql"):
+        (folder / name).unlink()
+    write_project(project, {
+        "0000_squash.sql": "-- replaces: 0001_squash 0004_c\n-- also-replaces: 0001_a 0002_b\n"
+                           "CREATE TABLE a (id int PRIMARY KEY);\n"
+                           "CREATE TABLE b (id int REFERENCES a);\nCREATE TABLE c (id int);\n",
+        "0000_squash.rollback.sql": "DROP TABLE c;\nDROP TABLE b;\nDROP TABLE a;\n"})
+    status = commands.status(settings)
+    assert status.pending == [] and status.edited == [], status.to_json()
+    assert commands.apply(settings).squashed == ("0000_squash",)
+    assert commands.status(settings).current
+    # a fresh database: the kept migration's dependency on 0002_b stands for the new squash
+    fresh = settings_of(project, other_db)
+    assert commands.apply(fresh).ids == ["0000_squash", "0003_fill"]

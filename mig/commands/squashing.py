@@ -40,13 +40,18 @@ from ..reports import Line, Reporter, SquashReport, reporter
 _PREFIX = re.compile(r"^[0-9][0-9_]*")
 
 
-def squash_id(first: str) -> str:
+def squash_id(first: str, taken: Iterable[str] = ()) -> str:
     """The id of the squash of a history whose first migration is ``first``: its leading
     number (``20260128_104444``, ``0001``) and ``_squash``, so that it sorts where the
-    migrations it replaced were."""
+    migrations it replaced were; ``_squash_2`` (and on) when an id of ``taken`` (those it
+    replaces, an earlier squash's among them) is that."""
     match = _PREFIX.match(first)
     prefix = match.group(0).rstrip("_") if match else first
-    return f"{prefix or first}_squash"
+    candidate, taken, number = f"{prefix or first}_squash", set(taken), 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{prefix or first}_squash_{number}"
+    return candidate
 
 
 def squash(settings: Settings, to: str, *, keep: Iterable[str] = (), dry_run: bool = False,
@@ -87,7 +92,8 @@ def squash(settings: Settings, to: str, *, keep: Iterable[str] = (), dry_run: bo
         raise MigError(f"nothing to squash up to {to}: --keep keeps every migration of it",
                        hint="keep fewer, or squash up to a later migration")
     remaining = [s for s in scripts if s.id not in {r.id for r in replaced}]
-    new_id = squash_id(replaced[0].id)
+    earlier = [mid for s in replaced for mid in s.replaces + s.also_replaces]
+    new_id = squash_id(replaced[0].id, [s.id for s in scripts] + earlier)
     early = [s.id for s in remaining if s.id <= new_id]
     if early:
         raise MigError(
@@ -116,7 +122,7 @@ def squash(settings: Settings, to: str, *, keep: Iterable[str] = (), dry_run: bo
         after = read_schema(conn, schemas, ignore)
         after_deps = read_dependencies(conn, schemas)
     rendered = _render(before, after, before_deps, after_deps)
-    up, down = _texts(new_id, to, [s.id for s in replaced], rendered)
+    up, down = _texts(new_id, to, [s.id for s in replaced], earlier, rendered)
     with tempfile.TemporaryDirectory(prefix="mig-squash-") as proving:
         proof = _written(Path(proving), new_id, up, down)
         _prove(settings, scratch, hooks, schemas, proof, after, say)
@@ -179,9 +185,11 @@ def _render(before: OwnedSchema, after: OwnedSchema, before_deps: Dependencies,
     return rendered
 
 
-def _texts(new_id: str, to: str, replaced: list[str], rendered: Plan) -> tuple[str, str]:
+def _texts(new_id: str, to: str, replaced: list[str], earlier: list[str], rendered: Plan
+           ) -> tuple[str, str]:
     """The squash's file and its rollback file, as the generator renders a migration, with
-    what the squash replaced in the leading comments."""
+    what the squash replaced in the leading comments (and what the squashes it replaced had
+    replaced: ``earlier``)."""
     [migration] = rendered.migrations()
     up, down = render(migration, title=f"{new_id}: the schema the migrations up to and"
                       f" including {to} built, from nothing (mig squash)", depends=None)
@@ -189,7 +197,8 @@ def _texts(new_id: str, to: str, replaced: list[str], rendered: Plan) -> tuple[s
     up_lines[1:1] = [
         "-- A database that applied every migration it replaces records it as applied",
         "-- without running it (docs/adopt.md, \"Squashing the history\").",
-        f"-- replaces: {' '.join(replaced)}"]
+        f"-- replaces: {' '.join(replaced)}",
+        *([f"-- also-replaces: {' '.join(earlier)}"] if earlier else [])]
     down_lines[1:1] = [
         "-- It takes the schema back to nothing, tables included: their indexes are dropped",
         "-- without CONCURRENTLY as the tables themselves are.",

@@ -83,8 +83,8 @@ def transaction_control(text: str) -> list[tuple[int, str]]:
 
 
 _DIRECTIVE = re.compile(
-    r"^\s*--\s*(transactional|depends|replaces|lock_timeout|lock_attempts|statement_timeout)"
-    r"\s*:\s*(.*?)\s*$"
+    r"^\s*--\s*(transactional|depends|replaces|also-replaces|lock_timeout|lock_attempts"
+    r"|statement_timeout)\s*:\s*(.*?)\s*$"
 )
 # the spellings yoyo accepts (any letter case)
 _TRANSACTIONAL = {"true": True, "false": False}
@@ -353,6 +353,12 @@ class Script:
         return self.directives.get("replaces", "").split() if self.is_sql else []
 
     @property
+    def also_replaces(self) -> list[str]:
+        """The ids the squashes this one replaced had replaced (``-- also-replaces:``): a
+        dependency on one stands for this one too; recording it does not need them."""
+        return self.directives.get("also-replaces", "").split() if self.is_sql else []
+
+    @property
     def requires(self) -> set[str]:
         """The ids it comes after: :attr:`depends`, a dependency on a migration that a squash
         on disk replaced being one on that squash."""
@@ -415,7 +421,8 @@ def squashed_by(scripts: Iterable[Script]) -> dict[str, Script]:
     """The squashes among ``scripts`` by the ids they replaced (those not on disk)."""
     scripts = list(scripts)
     on_disk = {s.id for s in scripts}
-    return {old: script for script in scripts for old in script.replaces if old not in on_disk}
+    return {old: script for script in scripts for old in script.replaces + script.also_replaces
+            if old not in on_disk}
 
 
 def discover(sources: tuple[Path, ...]) -> list[Path]:
