@@ -265,3 +265,32 @@ def test_the_history_is_built_on_the_embedded_server_by_default(tmp_path, db_url
         assert not embedded.is_running()
     finally:
         run_mig(["db", "stop"], cwd=project)
+
+
+PARTITIONED = {
+    "0001_events.sql": """
+        CREATE SCHEMA app;
+        CREATE TABLE app.events (id bigint, at date NOT NULL, kind text, PRIMARY KEY (id, at))
+            PARTITION BY RANGE (at);
+        CREATE TABLE app.events_2024 PARTITION OF app.events
+            FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+        CREATE INDEX events_kind ON app.events (kind);
+        CREATE STATISTICS app.events_stats ON id, kind FROM app.events;
+        CREATE TABLE app.notes (id int);
+        CREATE RULE keep AS ON DELETE TO app.notes DO INSTEAD NOTHING;
+    """,
+}
+
+
+def test_partitions_rules_and_statistics_check_clean_and_their_loss_is_named(
+        tmp_path, pg_server, db_url):
+    project = write_project(tmp_path / "p", PARTITIONED)
+    _applied(project, db_url)
+    assert _problems(project, db_url, pg_server) == (0, [])
+    query(db_url, "DROP TABLE app.events_2024; DROP RULE keep ON app.notes;"
+                  " DROP STATISTICS app.events_stats")
+    code, found = _problems(project, db_url, pg_server)
+    assert code == EXIT_INCONSISTENT
+    # the partition's own entry stands for its columns, key and index
+    assert found == [("missing-object", name) for name in (
+        "app.events_2024", "app.events_stats", "app.notes.keep")], found

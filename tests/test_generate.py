@@ -41,9 +41,11 @@ CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE DOMAIN posint AS integer NOT NULL CHECK (VALUE > 0);
 CREATE TYPE pair AS (a integer, b text);
 CREATE TYPE span AS RANGE (subtype = float8);
+CREATE COLLATION plain_c (locale = 'C');
+CREATE TYPE word_span AS RANGE (subtype = text, collation = plain_c);
 CREATE SEQUENCE counter START 10;
 CREATE TABLE orgs (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL,
-                   boss bigint);
+                   boss bigint, code text COLLATE plain_c);
 CREATE TABLE users (
   id serial PRIMARY KEY,
   org bigint REFERENCES orgs(id) ON DELETE CASCADE,
@@ -188,9 +190,13 @@ def test_the_products_own_schema_as_the_first_migration_of_an_empty_history(
         tmp_path, source, target, pg_server):
     shipped = copy_shipped_project(tmp_path / "shipped", seeds=False)
     commands.apply(_settings(shipped, source))
+    query(source, "CREATE TABLE alembic_version (version_num text)")  # another tool's
     project = write_project(tmp_path / "new", {})
     report = commands.new_from(_settings(project), "initial", source, scratch=pg_server.url())
     assert report.written and len(report.migrations) == 1
+    # tracking tables (mig's, yoyo's, other tools') never appear
+    for name in ("_yoyo_migration", "_mig_", "yoyo_lock", "alembic_version"):
+        assert name not in report.migrations[0].sql
     _lint_clean(project, [report.migrations[0].path, report.migrations[0].rollback_path])
     commands.apply(_settings(project, target))
     assert comparison.differences(_schema(source), _schema(target)) == []
@@ -295,6 +301,7 @@ def test_a_rename_is_written_only_when_said(tmp_path, source, pg_server):
                                renames=["items.note=remark"])
     assert report.written and report.destructive == ()
     assert "ALTER TABLE public.items RENAME COLUMN note TO remark;" in report.migrations[0].sql
+    _lint_clean(project, [report.migrations[0].path, report.migrations[0].rollback_path])
 
 
 def test_changes_to_tables_in_use_are_written_safe_under_load(tmp_path, source, pg_server):
@@ -522,3 +529,16 @@ def test_hydra_on_postgresql_15_as_the_first_migration(tmp_path, pg15):
     _lint_clean(project, [report.migrations[0].path, report.migrations[0].rollback_path])
     commands.apply(_settings(project, pg15.url(target)))
     assert comparison.differences(_schema(pg15.url(source)), _schema(pg15.url(target))) == []
+
+
+def test_schema_narrows_what_is_compared(tmp_path, source, pg_server):
+    query(source, "CREATE TABLE outside (id bigint); CREATE SCHEMA inside;"
+                  " CREATE TABLE inside.kept (id bigint)")
+    project = write_project(tmp_path, {})
+    result = _new(project, source, pg_server, "inside", "--schema", "inside", "--dry-run",
+                  "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["schemas"] == ["inside"]
+    sql = data["migrations"][0]["sql"]
+    assert "CREATE TABLE inside.kept" in sql and "outside" not in sql

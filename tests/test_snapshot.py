@@ -147,6 +147,19 @@ CHANGES = {
         "CREATE TABLE kid (extra int) INHERITS (t)",
         ["+ table kid: (id, name, note, extra) inherits (t)"],
     ),
+    "collation": (
+        'CREATE COLLATION plain FROM "C"',
+        ["+ collation plain: provider libc lc_collate 'C' lc_ctype 'C'"],
+    ),
+    "collation's use": (
+        'CREATE COLLATION plain FROM "C"; ALTER TABLE t ALTER COLUMN note TYPE text'
+        ' COLLATE plain',
+        ['+ column t.note: text collate "plain"'],
+    ),
+    "typed table": (
+        "CREATE TYPE pair AS (a int, b int); CREATE TABLE pairs OF pair",
+        ["+ table pairs: (a, b) of pair"],
+    ),
     "clustered index": (
         "CLUSTER t USING t_pkey", ["+ table t: (id, name, note) clustered on t_pkey"],
     ),

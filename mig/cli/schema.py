@@ -22,7 +22,9 @@ from ._common import Printer, cli, common_options, with_settings
     help="an entity-relationship diagram, the full snapshot that 'mig verify' compares, or "
     "the DDL from pg_dump --schema-only",
 )
-@click.option("--schema", "schema_name", default="public", show_default=True, metavar="NAME")
+@click.option("--schema", "schema_name", metavar="NAME",
+              help="the schema shown [default: public; for --format json, every schema but "
+              "the system's and extensions']")
 @click.option("--pg-dump", "pg_dump", metavar="PATH", envvar="MIG_PG_DUMP",
               help="the pg_dump binary for --format sql [default: the embedded server's, PATH's "
               "or /usr/lib/postgresql/*/bin's, the first as new as the server] [env: MIG_PG_DUMP]")
@@ -34,17 +36,19 @@ from ._common import Printer, cli, common_options, with_settings
 )
 @common_options
 @with_settings
-def schema(settings: Settings, out: Printer, *, fmt: str, schema_name: str, pg_dump: str | None,
-           update: Path | None) -> int:
+def schema(settings: Settings, out: Printer, *, fmt: str, schema_name: str | None,
+           pg_dump: str | None, update: Path | None) -> int:
     """Print the live schema of the database, read from its catalogs (or, as SQL, by pg_dump)."""
+    if fmt == "json":
+        if update:
+            raise MigError("--update works with --format mermaid only")
+        out.json(commands.schema_snapshot(settings, schema=schema_name))
+        return EXIT_OK
+    schema_name = schema_name or "public"
     if fmt == "sql":
         if update:
             raise MigError("--update works with --format mermaid only")
         click.echo(commands.schema_sql(settings, schema=schema_name, pg_dump=pg_dump), nl=False)
-    elif fmt == "json":
-        if update:
-            raise MigError("--update works with --format mermaid only")
-        out.json(commands.schema_snapshot(settings, schema=schema_name))
     elif update is None:
         click.echo(commands.schema_diagram(settings, schema=schema_name), nl=False)
     else:

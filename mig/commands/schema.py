@@ -3,21 +3,26 @@ SQL from ``pg_dump --schema-only``, and its entity-relationship diagram."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import Settings
 from ..engine import erd
+from ..engine.comparison import scope
 from ..engine.connect import connect, open_database
 from ..engine.snapshot import Snapshot, snapshot
 from ..errors import MigError
 
 
-def schema_snapshot(settings: Settings, *, schema: str = "public") -> Snapshot:
+def schema_snapshot(settings: Settings, *, schema: str | Sequence[str] | None = None
+                    ) -> Snapshot:
     """The live schema of the configured database, read from its catalogs: what
-    :func:`~mig.commands.verify` compares (mig's tracking tables left out)."""
+    :func:`~mig.commands.verify` and :func:`~mig.commands.diff` compare (tracking tables left
+    out). ``schema``: a schema or several; default: every schema but the system's and those
+    an extension owns (see :func:`mig.engine.comparison.scope`)."""
     conn = connect(open_database(settings), verb="schema")
     try:
-        return snapshot(conn, schema, ignore=(settings.migration_table,))
+        return snapshot(conn, scope(settings, schema), ignore=(settings.migration_table,))
     finally:
         conn.close()
 

@@ -68,8 +68,9 @@ def leftover_scratch_databases(conn: connection) -> list[str]:
 #: The sections of a snapshot whose objects the check looks for: their presence, not their
 #: definitions (a changed definition is drift, which ``mig diff`` reports). Grants, comments
 #: and default privileges are left out: they name roles, which differ between servers.
-COMPARED = ("schemas", "extensions", "types", "sequences", "tables", "columns", "constraints",
-            "indexes", "statistics", "views", "functions", "triggers", "rules", "policies")
+COMPARED = ("schemas", "extensions", "collations", "types", "sequences", "tables", "columns",
+            "constraints", "indexes", "statistics", "views", "functions", "triggers", "rules",
+            "policies")
 # Sections whose names are qualified by their table: left out when their table is missing.
 _OF_TABLE = ("columns", "constraints", "triggers", "rules", "policies")
 

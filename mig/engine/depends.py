@@ -80,6 +80,9 @@ UNION ALL
 SELECT 'pg_policy'::regclass::oid, p.oid, 0, 'policies', c.relname || '.' || p.polname
 FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE c.relnamespace = %(ns)s
 UNION ALL
+SELECT 'pg_collation'::regclass::oid, o.oid, 0, 'collations', o.collname
+FROM pg_collation o WHERE o.collnamespace = %(ns)s
+UNION ALL
 SELECT 'pg_rewrite'::regclass::oid, r.oid, 0, 'views', c.relname
 FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class WHERE c.relnamespace = %(ns)s
 """

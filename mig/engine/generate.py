@@ -433,11 +433,16 @@ class _Unit:
 
 
 # Creation order among objects that do not need each other (dependencies come first anyway).
-_RANK = {"schemas": 0, "extensions": 1, "types": 2, "sequences": 3, "tables": 4, "columns": 5,
-         "constraints": 6, "indexes": 7, "views": 8, "functions": 9, "foreign_keys": 10,
-         "triggers": 11, "policies": 12, "owned": 13, "comments": 14, "grants": 15,
-         "default_privileges": 16}
+_RANK = {"schemas": 0, "extensions": 1, "collations": 1, "types": 2, "sequences": 3,
+         "tables": 4, "columns": 5, "constraints": 6, "indexes": 7, "views": 8,
+         "functions": 9, "foreign_keys": 10, "triggers": 11, "policies": 12, "owned": 13,
+         "comments": 14, "grants": 15, "default_privileges": 16}
 _CHILD_SECTIONS = ("columns", "constraints", "triggers", "policies", "rules")
+# The snapshot's sections the generator writes.
+_HANDLED = frozenset({"schemas", "extensions", "collations", "types", "sequences", "tables",
+                      "columns", "constraints", "indexes", "statistics", "views", "functions",
+                      "triggers", "rules", "policies", "comments", "grants",
+                      "default_privileges"})
 # Objects a changed definition is written for by dropping and making them again.
 _REMADE = ("views", "indexes", "constraints", "triggers", "rules", "policies", "statistics",
            "functions")
@@ -540,9 +545,15 @@ class _Planner:
             section = _section_of(d.kind)
             changed.setdefault(section, {})[d.name] = d.change
         self.changed = changed
+        unknown = sorted(set(changed) - _HANDLED)
+        if unknown:
+            raise CannotGenerate([f"{SECTION_WORDS.get(u, u)} {name}: the generator does not "
+                                  "write this kind of object yet"
+                                  for u in unknown for name in sorted(changed[u])])
         self.remake_dependents()
         self.renamed_columns()
         self.schemas_and_extensions()
+        self.collations()
         self.types()
         self.sequences()
         self.tables_and_columns()
@@ -675,6 +686,22 @@ class _Planner:
                     down.insert(0, f"ALTER EXTENSION {ident(name)} SET SCHEMA {ident(s1)}")
                 self.add("alter", ("extensions", name), [self.stmt(s, "public") for s in up],
                          [self.stmt(s, "public") for s in down])
+
+    # collations ------------------------------------------------------------------------------
+    def collations(self) -> None:
+        for name in self.changed.get("collations", {}):
+            schema = self.schema_of("collations", name)
+            was = self.get(self.old, "collations", name)
+            now = self.get(self.new, "collations", name)
+            drop = f"DROP COLLATION {_qname(name)}"
+            if was is not None:
+                note = self.drop_note("collations", name, "ban-drop-collation",
+                                      "drops the collation: what sorts by it fails")
+                self.add("drop", ("collations", name), [self.stmt(drop, schema, note=note)],
+                         [self.stmt(_collation(name, was), schema)])
+            if now is not None:
+                self.add("create", ("collations", name),
+                         [self.stmt(_collation(name, now), schema)], [self.stmt(drop, schema)])
 
     # types ----------------------------------------------------------------------------------
     def types(self) -> None:
@@ -1450,6 +1477,8 @@ class _Planner:
                     table, child = self.tables.split(name)
                     return ((section, name), f"{kind.upper()} {ident(child)} ON {_qname(table)}",
                             _split(table)[0])
+            elif kind == "collation" and name in side.get("collations", {}):
+                return ("collations", name), f"COLLATION {_qname(name)}", _split(name)[0]
             elif kind == "statistics" and name in side.get("statistics", {}):
                 return ("statistics", name), f"STATISTICS {_qname(name)}", _split(name)[0]
         return None
@@ -1775,6 +1804,17 @@ def _not_valid_again(table: str, name: str, text: str) -> str:
             "END\n$mig$;")
 
 
+def _collation(name: str, text: str) -> str:
+    """``CREATE COLLATION`` from the snapshot's text (``provider icu locale 'und'
+    nondeterministic``)."""
+    options = [f"{word} = {value}" for word, value in re.findall(
+        r"(provider|lc_collate|lc_ctype|locale|rules) ('(?:[^']|'')*'|\S+)", text)
+        if value != "NULL"]
+    if text.endswith(" nondeterministic"):
+        options.append("deterministic = false")
+    return f"CREATE COLLATION {_qname(name)} ({', '.join(options)})"
+
+
 def _extension(name: str, text: str) -> str:
     version, schema = _extension_parts(text)
     return (f"CREATE EXTENSION IF NOT EXISTS {ident(name)} WITH SCHEMA {ident(schema)} "
@@ -1793,18 +1833,26 @@ def _type(name: str, text: str) -> str:
     if kind == "enum":
         return f"CREATE TYPE {_qname(name)} AS ENUM ({body})"
     if kind == "range":
-        return f"CREATE TYPE {_qname(name)} AS RANGE (SUBTYPE = {body})"
+        found = re.match(r"(?P<subtype>.*?)(?: collate (?P<collation>\S+))?"
+                         r"(?: subtype_opclass (?P<subtype_opclass>\S+))?"
+                         r"(?: canonical (?P<canonical>\S+))?"
+                         r"(?: subtype_diff (?P<subtype_diff>\S+))?$", body)
+        assert found is not None
+        options = [f"{word.upper()} = {value}" for word, value in found.groupdict().items()
+                   if value]
+        return f"CREATE TYPE {_qname(name)} AS RANGE ({', '.join(options)})"
     if kind == "composite":
         fields = []
         for item in _top_level(body):
             field_name, _, field_type = item.partition(" ")
             fields.append(f"{ident(field_name)} {field_type}")
         return f"CREATE TYPE {_qname(name)} AS ({', '.join(fields)})"
-    # a domain: base type, then ' not null', ' default X', its constraints
+    # a domain: base type, ' collate X', ' not null', ' default X', its constraints
     if " NOT NULL" in body and " not null" in body:
         body = body.replace(" not null", "", 1)
     body = body.replace(" not null", " NOT NULL", 1)
     body = re.sub(r" default ", " DEFAULT ", body, count=1)
+    body = re.sub(r"^(\S.*?) collate ", r"\1 COLLATE ", body, count=1)
     return f"CREATE DOMAIN {_qname(name)} AS {body}"
 
 

@@ -47,6 +47,7 @@ TRACKING_TABLES = ("_yoyo_*", "yoyo_lock", "_mig_*", "SequelizeMeta", "Sequelize
 SECTIONS = {
     "schemas": "schema",
     "extensions": "extension",
+    "collations": "collation",
     "types": "type",
     "sequences": "sequence",
     "tables": "table",
@@ -110,6 +111,7 @@ SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.relfor
             THEN (SELECT h.inhparent::regclass::text FROM pg_inherits h
                   WHERE h.inhrelid = c.oid) END,
        CASE WHEN c.relkind IN ('r', 'p', 'm') AND am.amname <> 'heap' THEN am.amname END,
+       CASE WHEN c.reloftype <> 0 THEN c.reloftype::regtype::text END,
        (SELECT 'server ' || quote_ident(v.srvname) || COALESCE(' options ('
                 || array_to_string(f.ftoptions, ', ') || ')', '')
         FROM pg_foreign_table f JOIN pg_foreign_server v ON v.oid = f.ftserver
@@ -285,6 +287,17 @@ WHERE t.typnamespace = %(ns)s AND t.typtype IN ('e', 'd', 'r', 'c')
                   AND e.objid = t.oid AND e.deptype = 'e')
 """
 
+# A collation's columns moved between versions (an ICU locale: collcollate before 15,
+# colliculocale in 15 and 16, colllocale since 17): read from the row as JSON.
+_COLLATIONS = """
+SELECT c.collname, c.collprovider, c.collisdeterministic, to_jsonb(c),
+       obj_description(c.oid, 'pg_collation')
+FROM pg_collation c
+WHERE c.collnamespace = %(ns)s
+  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_collation'::regclass
+                  AND e.objid = c.oid AND e.deptype = 'e')
+"""
+
 _POLICIES = """
 SELECT p.polrelid, p.polname, p.polcmd, p.polpermissive,
        ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r) END
@@ -446,7 +459,8 @@ class _Reader:
         for row in self.rows(_RELATIONS):
             (oid, name, kind, persistence, rls, force_rls, options, acl, owner, table, text,
              partition_key, partition_of, inherits, replica, replica_index, clustered,
-             parent_index, method, foreign, dependency, owner_oid, owned_by, owner_column) = row
+             parent_index, method, typed, foreign, dependency, owner_oid, owned_by,
+             owner_column) = row
             if is_tracking_table(table, self.ignore):
                 continue
             key = self.key(name)
@@ -467,6 +481,8 @@ class _Reader:
                 words.insert(0, "unlogged")
             if method:
                 words.append(f"using {method}")
+            if typed:
+                words.append(f"of {typed}")
             if foreign:
                 words.append(foreign)
             if partition_of:
@@ -610,6 +626,13 @@ class _Reader:
             self.out["grants"][f"function {key}"] = self.acl("f", owner, acl)
             if comment is not None:
                 self.out["comments"][f"function {key}"] = comment
+        providers = {"c": "libc", "i": "icu", "b": "builtin", "d": "default"}
+        for name, provider, deterministic, row, comment in self.rows(_COLLATIONS):
+            key = self.key(name)
+            self.out["collations"][key] = _collation(providers.get(provider, provider),
+                                                     row, deterministic=deterministic)
+            if comment is not None:
+                self.out["comments"][f"collation {key}"] = comment
         kinds = {"e": "enum", "d": "domain", "r": "range", "c": "composite"}
         for name, kind, acl, owner, definition, comment in self.rows(_TYPES):
             key = self.key(name)
@@ -617,6 +640,30 @@ class _Reader:
             self.out["grants"][f"type {key}"] = self.acl("T", owner, acl)
             if comment is not None:
                 self.out["comments"][f"type {key}"] = comment
+
+
+def _collation(provider: str, row: dict, *, deterministic: bool) -> str:
+    """A collation as ``CREATE COLLATION`` gives it (``provider icu locale 'de-u-ks-level2'
+    nondeterministic``): the same text whichever version's catalog ``row`` comes from."""
+    words = [f"provider {provider}"]
+    if provider == "libc":
+        words.append(f"lc_collate {_literal(row.get('collcollate'))}"
+                     f" lc_ctype {_literal(row.get('collctype'))}")
+    locale = row.get("colllocale") or row.get("colliculocale")
+    if provider == "icu" and locale is None:
+        locale = row.get("collcollate")  # before PostgreSQL 15, an ICU locale was lc_collate
+    if locale is not None:
+        words.append(f"locale {_literal(locale)}")
+    if row.get("collicurules"):
+        words.append(f"rules {_literal(row['collicurules'])}")
+    if not deterministic:
+        words.append("nondeterministic")
+    return " ".join(words)
+
+
+def _literal(text: str | None) -> str:
+    """``text`` as an SQL string literal (``NULL`` for None)."""
+    return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
 
 
 def _identity_options(start: int, inc: int, low: int, high: int, cache: int, *, cycle: bool,
@@ -651,9 +698,6 @@ SELECT 'operator', o.oprname FROM pg_operator o WHERE o.oprnamespace = %(ns)s
 UNION ALL
 SELECT 'operator family', f.opfname FROM pg_opfamily f WHERE f.opfnamespace = %(ns)s
     AND (f.tableoid, f.oid) NOT IN (SELECT classid, objid FROM ext)
-UNION ALL
-SELECT 'collation', c.collname FROM pg_collation c WHERE c.collnamespace = %(ns)s
-    AND (c.tableoid, c.oid) NOT IN (SELECT classid, objid FROM ext)
 UNION ALL
 SELECT 'text search configuration', t.cfgname FROM pg_ts_config t
   WHERE t.cfgnamespace = %(ns)s AND (t.tableoid, t.oid) NOT IN (SELECT classid, objid FROM ext)
