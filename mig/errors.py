@@ -289,6 +289,20 @@ class BaselineRefused(MigError):
         self.unreadable = unreadable
 
 
+class SquashRefused(MigError):
+    """``mig squash`` could not prove the squashed migration: the generator cannot render the
+    history's schema, or what it rendered builds another schema than the history's, or its
+    rollback leaves something (``differences``, as ``mig diff --json`` reports them); nothing
+    was written."""
+
+    exit_code = EXIT_DRIFT
+
+    def __init__(self, message: str, *, differences: list[dict],
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.differences = differences
+
+
 class ImportRefused(MigError):
     """``mig import`` found problems in the folder it reads (or in the files it would write
     over); nothing was written. ``problems`` are ``(path, line or None, message)``."""

@@ -110,14 +110,17 @@ class Applied(JsonRecord):
     applied_by: str | None
     checksum: str | None
     # How it came to be recorded: ``run`` by mig (or plain yoyo, not yet adopted), or by a
-    # ``baseline`` or an ``adopt``ion, with when and by whom (OS user@host of that mig run).
+    # ``baseline``, an ``adopt``ion or a ``squash`` (the migrations a squash replaced were
+    # applied), with when and by whom (OS user@host of that mig run; none yet: a squash that
+    # the next 'mig apply' records).
     recorded: str = "run"
     recorded_at: datetime | None = optional()
     recorded_by: str | None = optional()
 
 
 # The STATE of an applied migration by how it was recorded.
-RECORDED_STATE = {"run": "applied", "baseline": "baselined", "adopt": "adopted"}
+RECORDED_STATE = {"run": "applied", "baseline": "baselined", "adopt": "adopted",
+                  "squash": "squashed"}
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,9 @@ class StatusReport(JsonRecord):
     invalid_indexes: list[InvalidIndex] = field(default_factory=list)
     # with status(check=True): where the records and the catalog disagree (mig.consistency)
     problems: list[Problem] | None = optional()
+    # squashes on disk of which this database applied only some replaced migrations: each a
+    # line saying which ('mig apply' refuses them)
+    part_squashed: tuple[str, ...] = optional(default=())
 
     JSON_DERIVED = {"current": "database"}
 
@@ -257,6 +263,9 @@ class StatusReport(JsonRecord):
                 by = f"mig baseline ({a.recorded_by or '?'})"
             elif a.recorded == "adopt":
                 by = f"{by}, adopted by mig ({a.recorded_by or '?'})"
+            elif a.recorded == "squash":
+                by = (f"{by}, squash recorded by mig ({a.recorded_by or '?'})" if a.recorded_at
+                      else f"{by}, squash of applied migrations ('mig apply' records it)")
             rows.append((state, a.id, when, by))
         rows += [(partial[p.id].state if p.id in partial else "pending", p.id, "", "")
                  for p in self.pending]
@@ -265,12 +274,15 @@ class StatusReport(JsonRecord):
         out.append(f"{len(self.applied)} applied"
                    + "".join(f" ({n} {word})" if n else "" for n, word in (
                        (marked.count("baseline"), "baselined: recorded, not run"),
-                       (marked.count("adopt"), "adopted from plain yoyo")))
+                       (marked.count("adopt"), "adopted from plain yoyo"),
+                       (marked.count("squash"), "squashed: their replaced migrations ran")))
                    + f", {len(self.pending)} pending, "
                    f"{len(self.edited)} edited, {len(self.partial)} unfinished")
         out += [f"  {e.id}: applied, but not on disk; " + MISSING_ROLLBACK[e.rollback or "unknown"]
                 for e in self.edited if e.kind == "missing"]
         out += [f"{p.id}: {p.summary}\n  hint: {p.hint}" for p in self.partial]
+        out += [f"{line}\n  hint: 'mig apply' refuses it: apply the release from before the"
+                " squash first" for line in self.part_squashed]
         out += [f"invalid index {i.schema}.{i.name} on {i.table} (an interrupted CREATE INDEX"
                 f" CONCURRENTLY): {i.sql}" for i in self.invalid_indexes]
         if self.problems is not None:
@@ -308,6 +320,8 @@ class RunReport(JsonRecord):
     duration_ms: int | None = None  # the whole run, commits included
     migrations: list[RunEntry] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)
+    # squashes recorded as applied, not run: the migrations each replaced were applied
+    squashed: tuple[str, ...] = optional(default=())
 
     @property
     def ids(self) -> list[str]:
@@ -317,8 +331,16 @@ class RunReport(JsonRecord):
     def lines(self) -> list[str]:
         """What the run did, in a line (a dry run: each migration's SQL, then a line)."""
         verb = {"apply": "apply", "rollback": "roll back", "redo": "redo"}[self.action]
+        squashed = [f"{'would record' if self.dry_run else 'recorded'} squash {mid} as applied"
+                    " without running it: the migrations it replaced are applied"
+                    for mid in self.squashed]
         if self.dry_run:
-            return self._plan_lines(verb)
+            return squashed + self._plan_lines(verb)
+        if squashed and not self.migrations:
+            return squashed
+        return squashed + self._run_lines()
+
+    def _run_lines(self) -> list[str]:
         if not self.migrations:
             return [{"apply": "nothing to apply: the database is at the newest migration",
                      "rollback": "nothing to roll back",
@@ -399,9 +421,10 @@ class HistoryEvent(JsonRecord):
     """One thing that happened to a database's migrations, as its logs record it.
 
     ``operation``: ``apply`` (yoyo's log, so plain yoyo's applies count too), and mig's own
-    events: ``rollback``, ``rollback-forced``, ``repair``, ``adopt``, ``baseline``. ``role`` is
-    the database role, ``os_user`` and ``host`` who ran it and from where; ``duration_ms`` how
-    long it took, where recorded (the apply a migration is applied by now, and rollbacks).
+    events: ``rollback``, ``rollback-forced``, ``repair``, ``adopt``, ``baseline``, ``squash``.
+    ``role`` is the database role, ``os_user`` and ``host`` who ran it and from where;
+    ``duration_ms`` how long it took, where recorded (the apply a migration is applied by now,
+    and rollbacks).
     """
 
     at: datetime
@@ -504,3 +527,36 @@ class GenerateReport(JsonRecord):
         """The warnings and the destructive changes written, one line each."""
         return ([f"warning: {w}" for w in self.warnings]
                 + [f"destructive: {d.describe()}" for d in self.destructive])
+
+
+# -- squash -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SquashReport(JsonRecord):
+    """What ``mig squash`` wrote (in a dry run: would write): the squash's ``id`` and ``path``,
+    the migrations it ``replaces`` (files ``removed``), the data migrations of the range
+    ``dropped`` and ``kept``, and the generator's ``warnings``; a dry run has the ``sql``."""
+
+    id: str
+    target: str
+    replaces: tuple[str, ...]
+    dropped: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
+    dry_run: bool = False
+    path: str | None = optional()
+    removed: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    sql: str | None = optional()
+
+    def lines(self) -> list[str]:
+        """What was squashed, and what happened to the data migrations of the range."""
+        verb = "would squash" if self.dry_run else "squashed"
+        out = [f"{verb} {len(self.replaces)} migration(s) up to {self.target} into {self.id}"
+               + (f" ({self.path})" if self.path else "")]
+        out += [f"  dropped data migration {mid}: a new database has no rows to transform"
+                " (--keep keeps it)" for mid in self.dropped]
+        out += [f"  kept data migration {mid}: it runs after the squash" for mid in self.kept]
+        out += [f"  warning: {w}" for w in self.warnings]
+        if self.sql is not None:
+            out += ["", self.sql.rstrip()]
+        return out

@@ -34,6 +34,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "baseline": (["baseline", "-d", "{db}", "--to", "0002_b", "--scratch-server", "{server}"],
                  ["baseline", "-d", "{db}", "--to", "no_such_migration"]),
     "foreign": (["foreign", "-d", "{db}"], ["foreign", "-d", DEAD]),
+    "squash": (["squash", "--to", "0002_b", "--dry-run", "--scratch-server", "{server}"],
+               ["squash", "--to", "no_such_migration"]),
     "init": (["init", "{tmp}/new"], ["init", "{tmp}/a-file"]),
     "lint": (["lint"], ["lint", "{tmp}/not-a-migration.sql"]),
     "db prune": (["db", "prune"], ["db", "prune", "--no-such-option"]),

@@ -43,6 +43,7 @@ LazyGroup.modules = {
     "baseline": "adopt",
     "foreign": "adopt",
     "import": "imports",
+    "squash": "squashing",
 }
 
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .migrate import apply, new, redo, repair, rollback
     from .schema import schema_diagram, schema_snapshot, schema_sql, update_diagram
     from .seeding import seed
+    from .squashing import squash
     from .state import current, migration_ids, status
     from .verification import verify
 
@@ -80,6 +81,7 @@ _WHERE = {
     "baseline": "adopt",
     "foreign_histories": "adopt",
     "import_history": "imports",
+    "squash": "squashing",
 }
 
 __all__ = public(_WHERE)

@@ -101,6 +101,8 @@ def diff(settings: Settings, *, scratch: str | Dsn | None = None,
         live = comparison.read_schema(conn, schemas, ignore)
     finally:
         conn.close()
+    # a squash whose replaced migrations are all applied stands for them (as 'mig status')
+    rows = tracking.as_squashed(rows, tracking.squashed(scripts, rows))
     applied = {a.id for a in rows}
     if to is not None:
         applied = set(scripts_mod.upto(scripts, to))

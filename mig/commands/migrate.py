@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from psycopg2.extensions import connection
 
@@ -44,6 +45,9 @@ from ..reports import (
 )
 from ..yoyo import steps as yoyo_steps
 from .state import applied_as_on_disk, bad_files_first
+
+if TYPE_CHECKING:  # yoyo's backends are imported by those who run migrations
+    from ..yoyo.backend import Backend
 
 
 # -- shared steps ----------------------------------------------------------------------------
@@ -127,6 +131,41 @@ def _refuse_out_of_order(scripts: list[Script], applied_ids: set[str],
     )
 
 
+def _refuse_part_squashed(squashes: list[tracking.Squashed]) -> None:
+    """Refuse a database part way through the migrations a squash on disk replaced: the
+    squash builds them all, from nothing, and the files of the others are gone."""
+    for squash in squashes:
+        if squash.missing:
+            raise Refused(
+                f"{squash.script.id} squashes migrations this database applied only some of:"
+                f" applied {', '.join(a.id for a in squash.applied)}; not applied"
+                f" {', '.join(squash.missing)}",
+                hint="apply the release from before the squash first (it has their files:"
+                " 'git checkout' it and run 'mig apply'), then this one; docs/adopt.md"
+                " (squashing the history) has the order of a rollout")
+
+
+def _record_squashes(conn: connection, backend: Backend, squashes: list[tracking.Squashed],
+                     say: Reporter) -> tuple[str, ...]:
+    """Record each squash whose replaced migrations are all applied, in one transaction."""
+    if not squashes:
+        return ()
+    conn.autocommit = False
+    try:
+        for squash in squashes:
+            tracking.record_squash(backend, squash)
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.autocommit = True
+    for squash in squashes:
+        say(f"recorded squash {squash.script.id} as applied without running it: the"
+            f" {len(squash.applied)} migration(s) it replaced are applied")
+    return tuple(squash.script.id for squash in squashes)
+
+
 def _refuse_non_transactional(release: list[Script]) -> None:
     """A release applied in one transaction cannot hold a migration that must run outside one
     (``CREATE INDEX CONCURRENTLY``): refuse before anything runs, naming them."""
@@ -183,12 +222,15 @@ def _applied(script: Script, duration: int, say: Reporter) -> RunEntry:
 @dataclass(frozen=True)
 class ApplyPlan:
     """What an apply runs: ``pending`` (in order; empty: nothing), with the post-apply
-    ``hooks``, from ``scripts`` as they are on disk, over the ``applied`` records."""
+    ``hooks``, from ``scripts`` as they are on disk, over the ``applied`` records (as the
+    ``squashes`` to record leave them)."""
 
     applied: list[tracking.Applied]
     scripts: list[Script]
     hooks: list[Script]
     pending: list[Script]
+    # squashes whose replaced migrations are all applied: recorded as applied, not run
+    squashes: list[tracking.Squashed] = dataclasses.field(default_factory=list)
 
 
 def plan_apply(conn: connection, settings: Settings, scripts: list[Script],
@@ -203,20 +245,23 @@ def plan_apply(conn: connection, settings: Settings, scripts: list[Script],
     :raises Unfinished: a rollback of a non-transactional migration did not finish.
     :raises Refused: out of order, or non-transactional under ``single_transaction``.
     """
-    applied = tracking.read_applied(conn, settings.migration_table)
+    recorded = tracking.read_applied(conn, settings.migration_table)
     partial = partial_runs.read_partial(conn)
-    _refuse_edited(tracking.edited(scripts, applied, partial))
+    squashes = tracking.squashed(scripts, recorded)
+    _refuse_part_squashed(squashes)
+    _refuse_edited(tracking.edited(scripts, recorded, partial))
     _refuse_unfinished(partial, "apply")
+    applied = tracking.as_squashed(recorded, squashes)
     if applied_as_on_disk(scripts, applied):
         # the deploy path: no Python migration imported, no yoyo backend
-        return ApplyPlan(applied, scripts, hooks, [])
+        return ApplyPlan(applied, scripts, hooks, [], squashes)
     scripts, hooks = scripts_mod.prepared(scripts, hooks)
     pending = _plan_apply(scripts, {a.id for a in applied}, to)
     if not settings.allow_out_of_order:
         _refuse_out_of_order(scripts, {a.id for a in applied}, pending)
     if single_transaction:
         _refuse_non_transactional(pending + hooks if pending else [])
-    return ApplyPlan(applied, scripts, hooks, pending)
+    return ApplyPlan(applied, scripts, hooks, pending, squashes)
 
 
 def plan_rollback(conn: connection, settings: Settings, scripts: list[Script], *,
@@ -271,7 +316,8 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
             plan = plan_apply(conn, settings, scripts, hooks, to=to,
                               single_transaction=single_transaction)
             entries = [_dry_run_entry(s, "apply", conn) for s in plan.pending]
-        return RunReport("apply", dry_run=True, migrations=entries)
+        return RunReport("apply", dry_run=True, migrations=entries,
+                         squashed=tuple(s.script.id for s in plan.squashes))
 
     with bad_files_first(scripts, hooks), \
             locked_connection(settings, "apply", say) as (dsn, conn), \
@@ -279,7 +325,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
         # Planned under the lock: a process that waited sees what the leader applied.
         plan = plan_apply(conn, settings, scripts, hooks, to=to,
                           single_transaction=single_transaction)
-        if not plan.pending and all(a.checksum for a in plan.applied):
+        if not plan.pending and not plan.squashes and all(a.checksum for a in plan.applied):
             return RunReport("apply")  # nothing (up to --to) pending, nothing to adopt
         from ..engine.lock import backend_on
         from ..engine.runner import make_runner
@@ -287,6 +333,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
         for name in create_schemas(conn, settings.create_schemas):
             say(f"created schema {name} (create_schemas: the history expects it)")
         backend = backend_on(settings, dsn, conn, "apply")
+        squashed = _record_squashes(conn, backend, plan.squashes, say)
         adopted = _adopt(conn, plan.scripts, plan.applied)
         runner = stack.enter_context(contextlib.closing(make_runner(settings, backend, say)))
         done: list[RunEntry] = []
@@ -298,7 +345,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
                 else:
                     done.append(_applied(script, duration, say))
             say(f"committed the release: {len(plan.pending)} migration(s) in one transaction")
-            return RunReport("apply", migrations=done, adopted=adopted)
+            return RunReport("apply", migrations=done, adopted=adopted, squashed=squashed)
         try:
             for script, duration in runner.apply_grouped(plan.pending):
                 done.append(_applied(script, duration, say))
@@ -312,7 +359,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
                 runner.apply(hook)
                 say(f"ran post-apply hook {hook.id}")
     return RunReport("apply", duration_ms=_since(started), migrations=done,
-                     adopted=adopted)
+                     adopted=adopted, squashed=squashed)
 
 
 def rollback(settings: Settings, *, steps: int | None = None, to: str | None = None,

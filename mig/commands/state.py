@@ -149,7 +149,11 @@ def status(settings: Settings, *, check: bool = False,
     with bad_files_first(scripts, hooks):
         dsn = open_database(settings)
         with connected(dsn, "status") as conn, _readable(dsn):
-            applied = tracking.read_applied(conn, settings.migration_table)
+            # a squash whose replaced migrations are all applied stands for them, as the
+            # next apply records it
+            rows = tracking.read_applied(conn, settings.migration_table)
+            squashes = tracking.squashed(scripts, rows)
+            applied = tracking.as_squashed(rows, squashes)
             on_disk = {s.id for s in scripts}
             stored = tracking.stored_rollbacks(conn, [a.id for a in applied
                                                       if a.id not in on_disk])
@@ -186,7 +190,11 @@ def status(settings: Settings, *, check: bool = False,
         edited=[with_rollback(e) for e in tracking.edited(scripts, applied, partial)],
         partial=[_partial_entry(run, scripts) for run in partial],
         invalid_indexes=invalid,
-        problems=problems if check else None)
+        problems=problems if check else None,
+        part_squashed=tuple(
+            f"{found.script.id} replaces migrations this database applied only some of:"
+            f" applied {', '.join(a.id for a in found.applied)}; not applied"
+            f" {', '.join(found.missing)}" for found in squashes if found.missing))
 
 
 def _check(conn: connection, settings: Settings, scratch: str | Dsn | None,

@@ -76,6 +76,17 @@ class Script:
     _checksum: str | None = None
     _directives: dict[str, str] | None = None
     _text: str | None = None
+    _squashes: dict[str, Script] | None = None
+
+    @property
+    def squashes(self) -> dict[str, Script]:
+        """The squashes of this load (see :func:`squashed_by`), read once for all of them."""
+        if self._squashes is None:
+            found = squashed_by(self.siblings or [self])
+            for script in self.siblings or [self]:
+                script._squashes = found
+        assert self._squashes is not None
+        return self._squashes
 
     @property
     def migration(self) -> Any:
@@ -87,6 +98,9 @@ class Script:
                 if script._migration is None:
                     script._migration = yoyo_migrations.make(
                         script.id, script.path, post_apply=script.post_apply)
+            # a dependency on a migration a squash replaced is one on the squash
+            for old, squash in self.squashes.items():
+                yoyo_migrations.alias(old, squash.migration)
         return self._migration
 
     @property
@@ -229,6 +243,25 @@ class Script:
         depends = yoyo_migrations.declared(self.loaded(), "__depends__") or set()
         return {depends} if isinstance(depends, str) else set(depends)
 
+    @property
+    def replaces(self) -> list[str]:
+        """The ids of the migrations this one replaced (``-- replaces:``, written by ``mig
+        squash``): empty for any other migration."""
+        return self.directives.get("replaces", "").split() if self.is_sql else []
+
+    @property
+    def also_replaces(self) -> list[str]:
+        """The ids the squashes this one replaced had replaced (``-- also-replaces:``): a
+        dependency on one stands for this one too; recording it does not need them."""
+        return self.directives.get("also-replaces", "").split() if self.is_sql else []
+
+    @property
+    def requires(self) -> set[str]:
+        """The ids it comes after: :attr:`depends`, a dependency on a migration that a squash
+        on disk replaced being one on that squash."""
+        squashes = self.squashes
+        return {squashes[mid].id if mid in squashes else mid for mid in self.depends}
+
     def option(self, name: str) -> str | None:
         """A per-migration ``lock_timeout``/``statement_timeout``.
 
@@ -279,6 +312,14 @@ class Script:
         text = self.text
         index = text.find(statement.strip()[:200])
         return text.count("\n", 0, index) + 1 if index >= 0 else None
+
+
+def squashed_by(scripts: Iterable[Script]) -> dict[str, Script]:
+    """The squashes among ``scripts`` by the ids they replaced (those not on disk)."""
+    scripts = list(scripts)
+    on_disk = {s.id for s in scripts}
+    return {old: script for script in scripts for old in script.replaces + script.also_replaces
+            if old not in on_disk}
 
 
 def discover(sources: tuple[Path, ...]) -> list[Path]:
@@ -347,7 +388,7 @@ def prepared(scripts: list[Script], hooks: list[Script], *, checked: bool = True
     problems: list[BadMigrationFile] = []
     for script in scripts + hooks:
         try:
-            unknown = sorted(script.depends - known) if script.is_sql else []
+            unknown = sorted(script.requires - known) if script.is_sql else []
             if unknown:
                 raise _unknown_depends(script, unknown)
             if script.is_sql:
@@ -408,7 +449,7 @@ def check(script: Script) -> None:
 def _ordered(scripts: list[Script]) -> list[Script]:
     """Dependencies first; otherwise file-name order (a stable topological sort)."""
     try:
-        return stable_order(scripts, lambda s: s.id, lambda s: s.depends)
+        return stable_order(scripts, lambda s: s.id, lambda s: s.requires)
     except Cycle as cycle:
         raise BadMigrationFile(
             "the dependencies of these migrations form a cycle: "
@@ -451,12 +492,12 @@ def ancestors(script: Script, scripts: list[Script]) -> set[str]:
     theirs), and every migration ordered before it."""
     by_id = {s.id: s for s in scripts}
     seen: set[str] = set()
-    todo = list(script.depends)
+    todo = list(script.requires)
     while todo:
         mid = todo.pop()
         if mid not in seen:
             seen.add(mid)
-            todo.extend(by_id[mid].depends if mid in by_id else ())
+            todo.extend(by_id[mid].requires if mid in by_id else ())
     # with no explicit dependencies, order in the history is what counts
     index = [s.id for s in scripts].index(script.id)
     return seen | {s.id for s in scripts[:index]}

@@ -50,8 +50,8 @@ def transaction_control(text: str) -> list[tuple[int, str]]:
 
 
 _DIRECTIVE = re.compile(
-    r"^\s*--\s*(transactional|depends|lock_timeout|lock_attempts|statement_timeout)\s*:"
-    r"\s*(.*?)\s*$"
+    r"^\s*--\s*(transactional|depends|replaces|also-replaces|lock_timeout|lock_attempts"
+    r"|statement_timeout)\s*:\s*(.*?)\s*$"
 )
 # the spellings yoyo accepts (any letter case)
 TRANSACTIONAL = {"true": True, "false": False}

@@ -11,6 +11,7 @@ yoyo's rows, inside the caller's transaction; they are read back joined with yoy
 from __future__ import annotations
 
 import getpass
+import json
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -129,16 +130,17 @@ def record_apply(backend: Backend, script: Script, duration_ms: int | None) -> N
 
 
 def record_applies(backend: Backend, scripts: list[Script], durations: list[int | None], *,
-                   operation: str = "apply") -> None:
+                   operation: str = "apply", at: datetime | None = None) -> None:
     """Insert the rows that say ``scripts`` are applied (inside the caller's transaction).
 
     yoyo's rows (:func:`mig.yoyo.rows.record_applies`) and mig's go in one round trip
     however many migrations. Each migration's rollback is stored with its record (see
     :func:`stored_rollbacks`); their times follow their order, a microsecond apart, so that
     the order they were applied in stays readable. ``operation`` is yoyo's log word
-    (``mark``: recorded without running, as by a baseline).
+    (``mark``: recorded without running, as by a baseline); ``at`` the time of the first (by
+    default now).
     """
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
     ids = [script.id for script in scripts]
     yoyo_sql, params = yoyo_rows.record_applies(
         backend.migration_table, ids, [now + timedelta(microseconds=i) for i in range(len(ids))],
@@ -247,8 +249,9 @@ def set_checksum(conn: connection, migration_id: str, value: str) -> None:
 @dataclass(frozen=True)
 class Recorded:
     """An applied migration recorded without mig running it: ``how`` is ``baseline`` (``mig
-    baseline`` marked it applied) or ``adopt`` (plain yoyo applied it; mig recorded its
-    checksum later); ``at`` and ``by`` (OS user@host of the mig run) are the event's."""
+    baseline`` marked it applied), ``adopt`` (plain yoyo applied it; mig recorded its
+    checksum later) or ``squash`` (the migrations it replaced were applied: see
+    :func:`record_squash`); ``at`` and ``by`` (OS user@host of the mig run) are the event's."""
 
     id: str
     how: str
@@ -257,9 +260,9 @@ class Recorded:
 
 
 def read_recorded(conn: connection) -> dict[str, Recorded]:
-    """The applied migrations that a baseline or an adoption recorded, by id, from
-    ``_mig_log``: those whose newest baseline, adopt or rollback event is a baseline or an
-    adoption (one rolled back since, and applied again, was run by mig). Empty without the
+    """The applied migrations that a baseline, an adoption or a squash recorded, by id, from
+    ``_mig_log``: those whose newest baseline, adopt, squash or rollback event is not the
+    rollback (one rolled back since, and applied again, was run by mig). Empty without the
     log, or for a role that may not read it (the application role)."""
     with conn.cursor() as cur:
         # the application role may read the records but not mig's log: nothing to mark then
@@ -272,17 +275,90 @@ def read_recorded(conn: connection) -> dict[str, Recorded]:
             "SELECT DISTINCT ON (migration_id) migration_id, operation, at,"
             " coalesce(os_user, by_user) || coalesce('@' || host, '')"
             " FROM _mig_log WHERE migration_id IS NOT NULL"
-            " AND operation IN ('baseline', 'adopt', 'rollback', 'rollback-forced')"
+            " AND operation IN ('baseline', 'adopt', 'squash', 'rollback', 'rollback-forced')"
             " ORDER BY migration_id, id DESC")
         rows = cur.fetchall()
     return {mid: Recorded(mid, op, at, by) for mid, op, at, by in rows
-            if op in ("baseline", "adopt")}
+            if op in ("baseline", "adopt", "squash")}
+
+
+@dataclass(frozen=True)
+class Squashed:
+    """A squash on disk (``-- replaces:``, written by ``mig squash``) not applied on a
+    database where migrations it replaced are: ``applied``, their records (oldest first), and
+    ``missing``, those it replaced that the database has not applied. With none missing, the
+    database holds what the squash builds: it is recorded as applied without running it
+    (:func:`record_squash`); with some, the database is part way through the old history."""
+
+    script: Script
+    applied: list[Applied]
+    missing: list[str]
+
+
+def squashed(scripts: list[Script], applied: list[Applied]) -> list[Squashed]:
+    """The squashes of ``scripts`` whose replaced migrations (some or all) are ``applied``,
+    the squash itself not."""
+    applied_ids = {a.id for a in applied}
+    if applied_ids <= {s.id for s in scripts}:
+        return []  # a replaced migration's file is gone: no file is read at head
+    found = []
+    for script in scripts:
+        if not script.replaces or script.id in applied_ids:
+            continue
+        rows = [a for a in applied if a.id in set(script.replaces)]
+        if rows:
+            found.append(Squashed(script, rows, [mid for mid in script.replaces
+                                                 if mid not in applied_ids]))
+    return found
+
+
+def as_squashed(applied: list[Applied], found: list[Squashed]) -> list[Applied]:
+    """``applied`` as :func:`record_squash` leaves it: for each squash of ``found`` whose
+    replaced migrations are all applied, their records replaced by one of the squash (in the
+    place of the first, ``recorded`` ``squash`` with no time yet)."""
+    view = list(applied)
+    for squash in found:
+        if squash.missing:
+            continue
+        first = squash.applied[0]
+        replaced = {a.id for a in squash.applied}
+        at = view.index(first)
+        view = [a for a in view[:at] if a.id not in replaced] + [Applied(
+            squash.script.id, first.applied_at, first.applied_by, squash.script.checksum,
+            recorded="squash")] + [a for a in view[at:] if a.id not in replaced]
+    return view
+
+
+def record_squash(backend: Backend, squash: Squashed) -> None:
+    """The records of a database that applied every migration ``squash`` replaced, made those
+    of one built from the squashed history (inside the caller's transaction): the replaced
+    migrations' records go (their applies stay in the logs, for ``mig history``), the squash
+    is recorded as applied (yoyo's ``mark``) at the time the first of them was, and a
+    ``squash`` event in ``_mig_log`` lists what it replaced."""
+    ids = [a.id for a in squash.applied]
+    for mid in ids:
+        yoyo_rows.forget(backend, mid)
+    with backend.connection.cursor() as cur:
+        cur.execute("DELETE FROM _mig_migrations WHERE migration_id = ANY(%s)", (ids,))
+    first = min((a.applied_at for a in squash.applied if a.applied_at is not None),
+                default=None)
+    record_applies(backend, [squash.script], [None], operation="mark", at=first)
+    detail = {"replaces": [{"id": a.id, "checksum": a.checksum,
+                            "applied_at": a.applied_at.isoformat() if a.applied_at else None}
+                           for a in squash.applied]}
+    log_event(backend.connection, squash.script.id, "squash", json.dumps(detail))
 
 
 def edited(scripts: list[Script], applied: list[Applied],
            partial: Sequence[Partial] = ()) -> list[Edited]:
     """Applied migrations whose file changed, disappeared or was renamed, and unfinished
-    non-transactional runs whose file changed since they started (``edited-partial``)."""
+    non-transactional runs whose file changed since they started (``edited-partial``).
+
+    The records of migrations a squash on disk replaced, all of them applied, are none: the
+    squash stands for them (see :func:`squashed`)."""
+    stood_for = {a.id for found in squashed(scripts, applied) if not found.missing
+                 for a in found.applied}
+    applied = [a for a in applied if a.id not in stood_for]
     on_disk = {s.id: s for s in scripts}
     problems: list[Edited] = []
     for run in partial:

@@ -143,6 +143,14 @@ def known_ids() -> set[str]:
     return set(Migration._Migration__all_migrations)
 
 
+def alias(migration_id: str, migration: Migration) -> None:
+    """Let a dependency on ``migration_id``, which has no file any more, resolve to
+    ``migration`` (the squash that replaced it)."""
+    from yoyo.migrations import Migration
+
+    Migration._Migration__all_migrations[migration_id] = migration
+
+
 def is_loaded(migration: Migration) -> bool:
     """Whether ``migration``'s steps are loaded."""
     return bool(migration.loaded)
