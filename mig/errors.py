@@ -191,11 +191,33 @@ class RollbackMismatch(MigrationError):
 SchemaDrift = RollbackMismatch  # its earlier name, kept for existing callers
 
 
+class FailedCheck(Protocol):
+    """One failed check of ``mig verify`` (:class:`mig.commands.verification.CheckFailed`)."""
+
+    @property
+    def id(self) -> str:
+        """The migration checked."""
+
+    @property
+    def phase(self) -> str:
+        """The check that failed: ``apply``, ``rollback``, ``reapply``, ``chain rollback``..."""
+
+    @property
+    def message(self) -> str:
+        """What went wrong."""
+
+    @property
+    def diff(self) -> tuple[str, ...] | None:
+        """The differing lines; None when a statement failed."""
+
+
 class VerifyFailures(Protocol):
     """What a failed ``mig verify`` reports (:class:`mig.commands.verification.VerifyReport`):
     each failed check, and the whole report as ``--json`` prints it."""
 
-    failures: list[dict]
+    @property
+    def failures(self) -> Sequence[FailedCheck]:
+        """Each failed check, in the order they failed."""
 
     def to_json(self) -> dict:
         """The report as ``--json`` prints it."""
@@ -203,7 +225,7 @@ class VerifyFailures(Protocol):
 
 class VerificationFailed(MigrationError):
     """``mig verify --keep-going``: one or more checks failed; ``report`` (the verify's report)
-    lists every failure, each ``{"id", "phase", "message", "diff"}``."""
+    lists every failure, each with ``id``, ``phase``, ``message`` and ``diff``."""
 
     def __init__(self, message: str, *, migration_id: str, report: VerifyFailures,
                  hint: str | None = None) -> None:

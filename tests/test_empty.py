@@ -205,7 +205,7 @@ def test_verify_passes_a_history_with_empty_migrations(tmp_path, db_url):
     settings = _project(tmp_path, db_url, EMPTY)
     result = commands.verify(settings, scratch=db_url, keep_going=True)
     assert not result.failures
-    assert {m["id"] for m in result.migrations} == set(ALL_IDS)
+    assert {m.id for m in result.migrations} == set(ALL_IDS)
 
 
 def test_a_comment_only_piece_of_a_non_transactional_migration_is_not_sent(tmp_path, db_url):

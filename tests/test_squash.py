@@ -97,7 +97,7 @@ def test_a_database_migrated_before_the_squash_stays_clean_and_a_fresh_one_is_eq
 
     # and mig verify proves the squashed history (each rollback, from nothing)
     verified = commands.verify(fresh, scratch=pg_server.url())
-    assert verified.ok and [m["id"] for m in verified.migrations][0] == SQUASH
+    assert verified.ok and [m.id for m in verified.migrations][0] == SQUASH
 
 
 def test_the_whole_history_squashed_with_its_data_migration_kept(project, db_url, other_db,

@@ -38,9 +38,9 @@ def test_the_shipped_migrations_verify(pg_server) -> None:  # type: ignore[no-un
     report = verify(resolve(sources=[MIGRATIONS]), scratch=pg_server.url(), report=lines.append)
     ids = [script.id for script in load_scripts((MIGRATIONS,))[0]]
     assert len(ids) >= 6
-    assert [m["id"] for m in report.migrations] == ids
+    assert [m.id for m in report.migrations] == ids
     for entry in report.migrations:
-        assert entry["checks"] == ["rollback", "reapply", "chain rollback", "chain reapply"]
+        assert entry.checks == ("rollback", "reapply", "chain rollback", "chain reapply")
     assert "ok: the whole chain rolls back to the empty schema" in lines
     assert scratch_databases(pg_server.url()) == []
 

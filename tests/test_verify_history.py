@@ -41,18 +41,18 @@ def test_keep_going_reports_every_failing_migration(pg_server, tmp_path):
     with pytest.raises(SchemaDrift) as first:  # without it: the first failure only
         verify(resolve(sources=[folder]), scratch=pg_server.url())
     assert first.value.migration_id == "0002_index"
-    assert [f["id"] for f in first.value.report.failures] == ["0002_index"]
+    assert [f.id for f in first.value.report.failures] == ["0002_index"]
 
     lines: list[str] = []
     with pytest.raises(VerificationFailed) as caught:
         verify(resolve(sources=[folder]), scratch=pg_server.url(), keep_going=True,
                report=lines.append)
     report = caught.value.report
-    assert [(f["id"], f["phase"]) for f in report.failures] == [("0002_index", "rollback"),
+    assert [(f.id, f.phase) for f in report.failures] == [("0002_index", "rollback"),
                                                                 ("0003_note", "rollback")]
     assert "+ index widgets_name: CREATE INDEX widgets_name" in "\n".join(
-        report.failures[0]["diff"])
-    assert [m["id"] for m in report.migrations] == ["0001_widgets", "0004_gadgets"]
+        report.failures[0].diff or ())
+    assert [m.id for m in report.migrations] == ["0001_widgets", "0004_gadgets"]
     assert "2 check(s) failed" in caught.value.message
     assert "0003_note (rollback)" in caught.value.message
     assert any(line.startswith("FAILED 0003_note (rollback)") for line in lines)
@@ -74,7 +74,7 @@ def test_keep_going_applies_each_migration_once_more_however_many_fail(pg_server
     folder = write_project(tmp_path / "p", history) / "migrations"
     with pytest.raises(VerificationFailed) as caught:
         verify(resolve(sources=[folder]), scratch=pg_server.url(), keep_going=True)
-    assert [f["id"] for f in caught.value.report.failures] == ["0002_index", "0003_note"]
+    assert [f.id for f in caught.value.report.failures] == ["0002_index", "0003_note"]
     # applied and applied again after its rollback; then once on the copy, for both failures
     assert applied.read_text().splitlines() == ["applied"] * 3
     assert scratch_databases(pg_server.url()) == []  # the copy dropped too
@@ -85,14 +85,14 @@ def test_chain_checks_only_the_whole_chain(pg_server, tmp_path):
     good["0004_gadgets.sql"] = "-- depends: 0001_widgets\nCREATE TABLE gadgets (id int);\n"
     folder = write_project(tmp_path / "good", good) / "migrations"
     report = verify(resolve(sources=[folder]), scratch=pg_server.url(), chain=True)
-    assert report.chain and report.migrations == [
+    assert report.chain and [m.to_json() for m in report.migrations] == [
         {"id": "0001_widgets", "checks": ["chain rollback", "chain reapply"]},
         {"id": "0004_gadgets", "checks": ["chain rollback", "chain reapply"]}]
 
     folder = write_project(tmp_path / "bad", HISTORY) / "migrations"
     with pytest.raises(VerificationFailed) as caught:
         verify(resolve(sources=[folder]), scratch=pg_server.url(), chain=True, keep_going=True)
-    assert [(f["id"], f["phase"]) for f in caught.value.report.failures] == [
+    assert [(f.id, f.phase) for f in caught.value.report.failures] == [
         ("0003_note", "chain rollback"), ("0002_index", "chain rollback")]
 
 

@@ -19,6 +19,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from ..config import Settings
 from ..disk import scripts as scripts_mod
@@ -27,38 +28,48 @@ from ..engine.comparison import diff, scope
 from ..engine.scratch import Scratch, ScratchEngine, scratch_server
 from ..engine.snapshot import Snapshot
 from ..errors import MigError, MigrationError, RollbackMismatch, VerificationFailed
+from ..records import JsonRecord
 from ..reports import Line, Reporter, reporter
 
 
+@dataclass(frozen=True)
+class Verified(JsonRecord):
+    """A migration that passed its checks, and which they were."""
+
+    id: str
+    checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckFailed(JsonRecord):
+    """A failed check: the migration, the phase (``apply``, ``rollback``, ``reapply``, ``chain
+    rollback``, ...), the error's message and the differing lines (None when a statement
+    failed)."""
+
+    id: str
+    phase: str
+    message: str
+    diff: tuple[str, ...] | None = None
+
+
 @dataclass
-class VerifyReport:
-    """What :func:`verify` checked: the migrations in order and the scratch database used."""
+class VerifyReport(JsonRecord):
+    """What :func:`verify` checked: the migrations in order and the scratch database used; filled
+    in as the checks run."""
+
+    JSON_DERIVED: ClassVar[dict[str, str]] = {"ok": ""}
 
     database: str
-    migrations: list[dict] = field(default_factory=list)
     kept: bool = False
-    duration_ms: int = 0
     chain: bool = False
-    # Each failed check: {"id", "phase", "message", "diff"} (diff: the differing lines, or
-    # None when a statement failed).
-    failures: list[dict] = field(default_factory=list)
+    duration_ms: int = 0
+    migrations: list[Verified] = field(default_factory=list)
+    failures: list[CheckFailed] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         """Whether every check passed."""
         return not self.failures
-
-    def to_json(self) -> dict:
-        """The report as --json prints it."""
-        return {
-            "ok": self.ok,
-            "database": self.database,
-            "kept": self.kept,
-            "chain": self.chain,
-            "duration_ms": self.duration_ms,
-            "migrations": self.migrations,
-            "failures": self.failures,
-        }
 
 
 def verify(
@@ -124,12 +135,15 @@ def verify(
 
 
 def _failed(result: VerifyReport) -> VerificationFailed:
-    lines = [f"  {f['id']} ({f['phase']}): {f['message'].splitlines()[0]}"
-             for f in result.failures]
+    lines = [f"  {f.id} ({f.phase}): {f.message.splitlines()[0]}" for f in result.failures]
     return VerificationFailed(
         f"{len(result.failures)} check(s) failed:\n" + "\n".join(lines),
-        migration_id=result.failures[0]["id"], report=result,
+        migration_id=result.failures[0].id, report=result,
         hint="each is shown above with what differs; fix the rollbacks named")
+
+
+# The checks of the whole chain, after each migration's own.
+_CHAIN = ("chain rollback", "chain reapply")
 
 
 # What each check compares, and how to fix a failure: (message, hint).
@@ -217,8 +231,9 @@ class _Verifier:
 
     def failed(self, script: scripts_mod.Script, phase: str, exc: MigError) -> None:
         """Record a failed check; raise it unless going on."""
-        self.result.failures.append({"id": script.id, "phase": phase, "message": exc.message,
-                                     "diff": getattr(exc, "diff", None)})
+        diff = getattr(exc, "diff", None)
+        self.result.failures.append(CheckFailed(script.id, phase, exc.message,
+                                                None if diff is None else tuple(diff)))
         if not self.keep_going:
             raise exc
         self.say(f"FAILED {script.id} ({phase}): {exc.message.splitlines()[0]}")
@@ -284,13 +299,13 @@ class _Verifier:
                     return  # the migrations after it need it
                 self.rebuild(self.scripts[:index + 1])
                 continue
-            self.result.migrations.append({"id": script.id, "checks": ["rollback", "reapply"]})
+            self.result.migrations.append(Verified(script.id, ("rollback", "reapply")))
             self.say(f"ok {script.id}: its rollback restores the schema; re-applying reproduces it")
         if not self.scripts or self.result.failures:
             return  # the chain checks would only repeat what failed
         if self._chain(before):
-            for entry in self.result.migrations:
-                entry["checks"] += ["chain rollback", "chain reapply"]
+            self.result.migrations = [dataclasses.replace(v, checks=(*v.checks, *_CHAIN))
+                                      for v in self.result.migrations]
 
     def run_chain(self) -> None:
         """Only the chain: apply everything, roll it all back newest first, apply it again."""
@@ -304,9 +319,9 @@ class _Verifier:
                 return
         if self.scripts:
             self._chain(before)
-        failed = {f["id"] for f in self.result.failures}
-        self.result.migrations = [{"id": s.id, "checks": ["chain rollback", "chain reapply"]}
-                                  for s in self.scripts if s.id not in failed]
+        failed = {f.id for f in self.result.failures}
+        self.result.migrations = [Verified(s.id, _CHAIN) for s in self.scripts
+                                  if s.id not in failed]
 
     def _chain(self, before: dict[str, Snapshot]) -> bool:
         """Roll the chain back newest first, each step compared with the schema from before

@@ -294,7 +294,7 @@ def verify(settings: Settings, targets: list[Target], options: FleetOptions) -> 
             once = proofs.setdefault(server, _Once())
         plain = dataclasses.replace(ts, schema=None)
         report = once.result(lambda: commands.verify(plain, scratch=ts.database))
-        return Result("verified", migrations=tuple(m["id"] for m in report.migrations),
+        return Result("verified", migrations=tuple(m.id for m in report.migrations),
                       scratch=report.database)
 
     return _fleet("verify", settings, targets, options, work, journaled=False)
