@@ -598,3 +598,55 @@ def test_a_domains_default_and_not_null_are_altered(tmp_path, source, pg_server)
     assert "ALTER DOMAIN public.posint SET DEFAULT 1;" in sql
     assert "ALTER DOMAIN public.posint SET NOT NULL;" in sql
     _lint_clean(project, [report.migrations[0].path, report.migrations[0].rollback_path])
+
+
+def _generated_both_ways(tmp_path: Path, history: str, change: str, source: str, target: str,
+                         pg_server: LocalServer) -> tuple[str, str]:
+    """A history of one migration, ``source`` built by it and then changed by ``change``: the
+    migration generated (destructive changes allowed), applied elsewhere after the history by
+    mig apply it gives ``source``'s schema, rolled back the history's. Returns the text of the
+    migrations and of their rollbacks."""
+    project = write_project(tmp_path, {"0001_start.sql": history})
+    commands.apply(_settings(project, source))
+    commands.apply(_settings(project, target))
+    history_schema = _schema(target)
+    query(source, change)
+    report = commands.new_from(_settings(project), "change", source, scratch=pg_server.url(),
+                               allow_destructive=True)
+    assert report.written
+    settings = _settings(project, target)
+    commands.apply(settings)
+    assert comparison.differences(_schema(source), _schema(target)) == []
+    commands.rollback(settings, steps=len(report.migrations), yes=True)
+    assert comparison.differences(history_schema, _schema(target)) == []
+    return ("\n".join(m.sql for m in report.migrations),
+            "\n".join(m.rollback for m in reversed(report.migrations)))
+
+
+def test_an_enum_column_turned_to_text_and_its_type_dropped(tmp_path, source, target,
+                                                            pg_server):
+    """The column's type changes before its old type is dropped; on the way back the type is
+    made before the column goes back to it."""
+    up, down = _generated_both_ways(
+        tmp_path,
+        "CREATE TYPE state AS ENUM ('open', 'shut');\n"
+        "CREATE TABLE doors (id int PRIMARY KEY, state state NOT NULL DEFAULT 'open');\n",
+        "ALTER TABLE doors ALTER COLUMN state DROP DEFAULT;"
+        " ALTER TABLE doors ALTER COLUMN state TYPE text USING state::text;"
+        " ALTER TABLE doors ALTER COLUMN state SET DEFAULT 'open'; DROP TYPE state",
+        source, target, pg_server)
+    assert up.index("TYPE text USING") < up.index("DROP TYPE public.state")
+    assert down.index("CREATE TYPE public.state") < down.index("TYPE state USING state::state")
+
+
+def test_a_unique_constraint_turned_into_a_unique_index_of_the_same_name(
+        tmp_path, source, target, pg_server):
+    """The constraint (and the index it owns) goes before the plain index of its name is made;
+    on the way back the index goes before the constraint comes back."""
+    up, down = _generated_both_ways(
+        tmp_path, "CREATE TABLE tokens (id int PRIMARY KEY, hash text UNIQUE);\n",
+        "ALTER TABLE tokens DROP CONSTRAINT tokens_hash_key;"
+        " CREATE UNIQUE INDEX tokens_hash_key ON tokens (hash)",
+        source, target, pg_server)
+    assert up.index("DROP CONSTRAINT tokens_hash_key") < up.index("CREATE UNIQUE INDEX")
+    assert down.index("DROP INDEX") < down.index("ADD CONSTRAINT tokens_hash_key")

@@ -551,6 +551,7 @@ class _Planner:
             section = _section_of(d.kind)
             changed.setdefault(section, {})[d.name] = d.change
         self.changed = changed
+        self.owner_changed_indexes()
         unknown = sorted(set(changed) - _HANDLED)
         if unknown:
             raise CannotGenerate([f"{SECTION_WORDS.get(u, u)} {name}: the generator does not "
@@ -625,6 +626,24 @@ class _Planner:
                 self.changed.setdefault(section, {})[name] = "changed"
                 self.forced.add(user)
                 seeds.append(user)
+
+    def owner_changed_indexes(self) -> None:
+        """An index of the same name and definition on both sides, owned by a constraint on
+        one side only (a UNIQUE constraint turned into a plain unique index, or back), is
+        changed: the constraint's drop takes its index with it, so the plain one is made
+        after it (and dropped before the constraint is added)."""
+        old, new = self.old.get("indexes", {}), self.new.get("indexes", {})
+        for name in sorted(old.keys() & new.keys()):
+            if self.constraint_index(self.old, name, old[name]) != \
+                    self.constraint_index(self.new, name, new[name]):
+                self.changed.setdefault("indexes", {}).setdefault(name, "changed")
+
+    def constraint_covers(self, table: str, name: str, text: str) -> list[Key]:
+        """The index a PRIMARY KEY, UNIQUE or EXCLUDE constraint owns, which it makes and
+        drops: ordered against a plain index of the same name."""
+        if text.startswith(("PRIMARY KEY", "UNIQUE", "EXCLUDE")):
+            return [("indexes", _qualified(self.schema_of("tables", table), name))]
+        return []
 
     def names(self, section: str, change: str | None = None) -> list[str]:
         return sorted(n for n, c in self.changed.get(section, {}).items()
@@ -1259,7 +1278,8 @@ class _Planner:
                     drop = Statement(drop.sql, drop.schema, note="squawk-ignore "
                                      "ban-drop-constraint")
                 self.add("drop", ("constraints", key), [drop] if kept else [], [add],
-                         rank=_constraint_rank(text))
+                         rank=_constraint_rank(text),
+                         covers=self.constraint_covers(table, name, text))
             if change in ("extra", "changed"):
                 assert now is not None
                 self.add_constraint(key, now)
@@ -1310,7 +1330,7 @@ class _Planner:
                 "the constraint USING INDEX")
         self.add("create", ("constraints", key),
                  [self.stmt(f"ALTER TABLE {q} ADD CONSTRAINT {ident(name)} {text}", schema)],
-                 [drop], rank=rank)
+                 [drop], rank=rank, covers=self.constraint_covers(table, name, text))
 
     def changed_partitioned(self) -> set[str]:
         """Partitioned tables (an index of theirs cannot be built CONCURRENTLY)."""
@@ -1740,6 +1760,10 @@ class _Planner:
                 for key in unit.covers:
                     for user in dependents.get(key, ()):
                         wanted |= set(droppers.get(user, []))
+                        # a user that stays is altered away from it first (a column whose
+                        # type changes from the type dropped); the rollback, run backwards,
+                        # makes it again before the user goes back to it
+                        wanted |= {i for i in makers.get(user, []) if units[i].action == "alter"}
                     # a child (constraint, trigger) goes before its table is dropped
                     for other, other_unit in enumerate(units):
                         if other_unit.action == "drop" and any(
