@@ -650,3 +650,49 @@ def test_a_unique_constraint_turned_into_a_unique_index_of_the_same_name(
         source, target, pg_server)
     assert up.index("DROP CONSTRAINT tokens_hash_key") < up.index("CREATE UNIQUE INDEX")
     assert down.index("DROP INDEX") < down.index("ADD CONSTRAINT tokens_hash_key")
+
+
+def test_a_unique_index_turned_into_a_unique_constraint_of_the_same_name(
+        tmp_path, source, target, pg_server):
+    """And back: the plain index goes before the constraint (with an index of that name) is
+    added; on the way back the constraint goes before the plain index is made again."""
+    up, down = _generated_both_ways(
+        tmp_path, "CREATE TABLE tokens (id int PRIMARY KEY, hash text);\n"
+        "CREATE UNIQUE INDEX tokens_hash_key ON tokens (hash);\n",
+        "DROP INDEX tokens_hash_key;"
+        " ALTER TABLE tokens ADD CONSTRAINT tokens_hash_key UNIQUE (hash)",
+        source, target, pg_server)
+    assert up.index("DROP INDEX CONCURRENTLY IF EXISTS public.tokens_hash_key") < up.index(
+        "UNIQUE USING INDEX tokens_hash_key")
+    assert down.index("DROP CONSTRAINT IF EXISTS tokens_hash_key") < down.index(
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS tokens_hash_key")
+
+
+def test_a_constraint_and_a_plain_index_of_its_name_in_one_transaction(source, target):
+    """The plain statements of one transaction (safe=False, as a squash writes them) in both
+    directions: the constraint's drop before the index of its name is made, the index's drop
+    before the constraint is added; each way run on the database it starts from gives the
+    other's schema."""
+    from mig.engine import generate
+    from mig.engine.depends import read_dependencies
+
+    query(source, "CREATE TABLE tokens (id int PRIMARY KEY, hash text UNIQUE)")
+    query(target, "CREATE TABLE tokens (id int PRIMARY KEY, hash text);"
+                  " CREATE UNIQUE INDEX tokens_hash_key ON tokens (hash)")
+
+    def deps(url: str):
+        conn = psycopg2.connect(url)
+        try:
+            return read_dependencies(conn)
+        finally:
+            conn.close()
+
+    with_constraint, with_index = _schema(source), _schema(target)
+    planned = generate.plan(with_constraint, with_index, deps(source), deps(target), safe=False)
+    up = [s.sql for s in planned.up]
+    assert up.index("ALTER TABLE public.tokens DROP CONSTRAINT tokens_hash_key;") < up.index(
+        "CREATE UNIQUE INDEX tokens_hash_key ON public.tokens USING btree (hash);")
+    query(source, "\n".join(up))
+    assert comparison.differences(with_index, _schema(source)) == []
+    query(source, "\n".join(s.sql for s in planned.down))
+    assert comparison.differences(with_constraint, _schema(source)) == []
