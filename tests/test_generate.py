@@ -696,3 +696,30 @@ def test_a_constraint_and_a_plain_index_of_its_name_in_one_transaction(source, t
     assert comparison.differences(with_index, _schema(source)) == []
     query(source, "\n".join(s.sql for s in planned.down))
     assert comparison.differences(with_constraint, _schema(source)) == []
+
+
+def test_a_varchar_made_text_or_longer_says_its_table_is_not_rewritten(
+        tmp_path, source, target, pg_server):
+    """PostgreSQL keeps the values of a varchar made text or a longer varchar as they are: the
+    file says no rewrite, no warning says one, and the table keeps its storage."""
+    project = write_project(tmp_path, {
+        "0001_notes.sql": "CREATE TABLE notes (id int PRIMARY KEY, body varchar(10),"
+                          " title varchar(10), n integer);\n"})
+    commands.apply(_settings(project, source))
+    commands.apply(_settings(project, target))
+    query(source, "ALTER TABLE notes ALTER COLUMN body TYPE text;"
+                  " ALTER TABLE notes ALTER COLUMN title TYPE varchar(20);"
+                  " ALTER TABLE notes ALTER COLUMN n TYPE bigint")
+    report = commands.new_from(_settings(project), "wider", source, scratch=pg_server.url())
+    sql = report.migrations[0].sql
+    for column, now in (("body", "text"), ("title", "character varying(20)")):
+        assert (f"-- changes the type of notes.{column} from character varying(10) to {now}: "
+                "its values are kept as they are, no rewrite of notes") in sql
+    assert [w for w in report.warnings if "rewrites" in w] == [
+        "changes the type of notes.n from integer to bigint: this rewrites notes (and its "
+        "indexes) under an ACCESS EXCLUSIVE lock"]
+    query(target, "ALTER TABLE notes ALTER COLUMN n TYPE bigint")  # the one that rewrites
+    storage = query(target, "SELECT pg_relation_filenode('notes')")
+    commands.apply(_settings(project, target))
+    assert query(target, "SELECT pg_relation_filenode('notes')") == storage
+    assert comparison.differences(_schema(source), _schema(target)) == []

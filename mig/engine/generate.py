@@ -1138,12 +1138,16 @@ class _Planner:
             note = (f"changes the type of {key} from {old.type} to {new.type}: this rewrites "
                     f"{table} (and its indexes) under an ACCESS EXCLUSIVE lock"
                     if old.type != new.type else None)
-            if note:
+            if note and old.collate == new.collate and _kept_as_is(old.type, new.type):
+                note = (f"changes the type of {key} from {old.type} to {new.type}: its values "
+                        f"are kept as they are, no rewrite of {table} (a short ACCESS "
+                        "EXCLUSIVE lock)")
+            elif note:
                 self.warnings.append(note)
-                if not _widens(old.type, new.type):
-                    self.destructive.append(DestructiveChange(
-                        "column", key, f"type {old.type} -> {new.type} may not hold every "
-                        "value"))
+            if note and not _widens(old.type, new.type):
+                self.destructive.append(DestructiveChange(
+                    "column", key, f"type {old.type} -> {new.type} may not hold every "
+                    "value"))
             if old.default is not None:
                 up.append(self.stmt(f"{target} DROP DEFAULT", schema))
             # squawk's changing-column-type says what the note says: the warning is given
@@ -1840,6 +1844,13 @@ def _widens(old: str, new: str) -> bool:
     if old in _INTEGERS and new in _INTEGERS:
         return _INTEGERS.index(new) >= _INTEGERS.index(old)
     return (old, new) == ("real", "double precision")
+
+
+def _kept_as_is(old: str, new: str) -> bool:
+    """Whether PostgreSQL changes a column from ``old`` to ``new`` without rewriting its table
+    or indexes (the values are binary coercible and fit): ``varchar`` to ``text``, to an
+    unbounded or longer ``varchar``, and ``text`` to an unbounded ``varchar``."""
+    return _widens(old, new) and bool(re.fullmatch(r"character varying(\(\d+\))?|text", old))
 
 
 def _identity_set(options: str) -> str:
