@@ -636,6 +636,8 @@ def test_an_enum_column_turned_to_text_and_its_type_dropped(tmp_path, source, ta
         " ALTER TABLE doors ALTER COLUMN state SET DEFAULT 'open'; DROP TYPE state",
         source, target, pg_server)
     assert up.index("TYPE text USING") < up.index("DROP TYPE public.state")
+    assert "doors.state" not in up.splitlines()[2]  # text holds every value: not destructive
+    assert "allow-destructive" in up.splitlines()[2]
     assert down.index("CREATE TYPE public.state") < down.index("TYPE state USING state::state")
 
 

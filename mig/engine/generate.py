@@ -834,6 +834,13 @@ class _Planner:
             unit.down = [self.stmt(f"DO $mig$\nBEGIN\n  IF {condition} THEN\n{body}\n"
                                    "  END IF;\nEND\n$mig$", schema)]
 
+    def enum_as_text(self, old: str, new: str) -> bool:
+        """Whether ``old`` is an enum of the history and ``new`` unbounded text, which holds
+        every one of its values."""
+        return new in ("text", "character varying") and any(
+            old in self.enum_names(name) for name, text in self.old.get("types", {}).items()
+            if text.startswith("enum ("))
+
     def enum_names(self, name: str) -> set[str]:
         """How a column's type text may name the type ``name``."""
         schema, base = _split(name)
@@ -1144,7 +1151,8 @@ class _Planner:
                         "EXCLUSIVE lock)")
             elif note:
                 self.warnings.append(note)
-            if note and not _widens(old.type, new.type):
+            fits = _widens(old.type, new.type) or self.enum_as_text(old.type, new.type)
+            if note and not fits:
                 self.destructive.append(DestructiveChange(
                     "column", key, f"type {old.type} -> {new.type} may not hold every "
                     "value"))
