@@ -1,16 +1,20 @@
 """The road from sequelize-cli, as docs/adopt.md walks it: a database built the old way (soft
 delete added late, foreign keys fixed after the fact under other names, an ENUM status, a
-SequelizeMeta table) is named by 'mig diff --to', closed by the shipped bridge, baselined with
-the shipped map, and then carried forward by 'mig apply'."""
+SequelizeMeta table) is named by 'mig diff --to', closed by the bridge 'mig new --from' writes
+(from the old schema to mig's at the target, proven both ways before it is written), baselined
+with the shipped map, and then carried forward by 'mig apply'."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import psycopg2
 import pytest
 
 from tests.support import REPO, copy_shipped_project, query, run_mig
+from tests.support.server import create_database, drop_database
 
 EXAMPLE = REPO / "docs" / "examples" / "sequelize"
 TARGET = "20260130_000000_organizations_and_access"
@@ -26,13 +30,29 @@ def run_file(url: str, path) -> None:
         conn.close()
 
 
+def psql(url: str, path: Path, *, single_transaction: bool) -> None:
+    """One file run as docs/adopt.md runs it: psql, stopping at the first error."""
+    args = ["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-f", str(path)]
+    done = subprocess.run(args + (["--single-transaction"] if single_transaction else []),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.fixture
 def project(tmp_path):
-    return copy_shipped_project(tmp_path)
+    return copy_shipped_project(tmp_path / "product")
+
+
+@pytest.fixture
+def target_url(pg_server):
+    """An empty database, for mig's schema at the target."""
+    name = create_database(pg_server)
+    yield pg_server.url(name)
+    drop_database(pg_server, name)
 
 
 @pytest.mark.slow
-def test_from_sequelize_to_mig(project, db_url, pg_server):
+def test_from_sequelize_to_mig(project, db_url, pg_server, target_url, tmp_path):
     run_file(db_url, REPO / "tests" / "fixtures" / "sequelize_history.sql")
     mig = ["-d", db_url, "--scratch-server", pg_server.url()]
 
@@ -65,8 +85,38 @@ def test_from_sequelize_to_mig(project, db_url, pg_server):
     assert "  extra constraint users.users_email_key: UNIQUE (email)" in refused.stderr
     assert query(db_url, "SELECT to_regclass('_yoyo_migration')") == [(None,)]
 
-    # 2. the bridge closes every difference
-    run_file(db_url, EXAMPLE / "bridge.sql")
+    # 2. the bridge, written by mig new --from in a folder of its own: the old schema as its
+    # first migration, then the migration from it to mig's schema at the target
+    scratch = ["--scratch-server", pg_server.url()]
+    bridge = tmp_path / "bridge"
+    init = run_mig(["init", str(bridge)], cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    old = run_mig(["new", "sequelize", "--from", db_url, *scratch], cwd=bridge)
+    assert old.returncode == 0, old.stderr
+    at_target = run_mig(["apply", "--to", TARGET, "-d", target_url], cwd=project)
+    assert at_target.returncode == 0, at_target.stderr
+    refused = run_mig(["new", "bridge", "--from", target_url, *scratch], cwd=bridge)
+    assert refused.returncode == 6, refused.stderr  # it drops the ENUM and the plain UNIQUEs
+    assert "type enum_invitations_status: drops the type" in refused.stderr
+    made = run_mig(["new", "bridge", "--from", target_url, "--allow-destructive", *scratch],
+                   cwd=bridge)
+    assert made.returncode == 0, made.stderr
+    written = [Path(p) for p in made.stdout.split()]
+    files = [p for p in written if not p.name.endswith(".rollback.sql")]
+    assert [p.stem.split("_", 2)[2] for p in files] == ["bridge", "bridge_concurrently"]
+    text = files[0].read_text()
+    # the enum becomes text before its type is dropped; the UNIQUE constraint becomes a plain
+    # unique index of the same name (made concurrently, in the second file)
+    assert text.index("ALTER COLUMN status TYPE text") < text.index(
+        "DROP TYPE public.enum_invitations_status")
+    assert "DROP CONSTRAINT invitations_token_hash_key" in text
+    assert "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS invitations_token_hash_key" in \
+        files[1].read_text()
+    # run as docs/adopt.md says: the first file in one transaction, the second outside one,
+    # then SequelizeMeta made read-only
+    psql(db_url, files[0], single_transaction=True)
+    psql(db_url, files[1], single_transaction=False)
+    psql(db_url, EXAMPLE / "read_only.sql", single_transaction=True)
     clean = run_mig(["diff", "--to", TARGET, *mig], cwd=project)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "no drift" in clean.stdout

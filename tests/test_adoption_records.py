@@ -126,13 +126,12 @@ def test_sequelize_seeders_are_a_foreign_history_too(tmp_path, db_url, pg_server
 
 
 def test_sequelize_meta_is_kept_read_only_for_its_owner_too(db_url):
-    """The end of docs/examples/sequelize/bridge.sql, run by the role that owns SequelizeMeta
+    """docs/examples/sequelize/read_only.sql, run by the role that owns SequelizeMeta
     (the one sequelize-cli runs as): no row can be added, changed or deleted by it either;
     a REVOKE would not stop it (an owner grants itself its privileges back)."""
     from tests.support import REPO
 
-    bridge = (REPO / "docs" / "examples" / "sequelize" / "bridge.sql").read_text()
-    tail = bridge[bridge.index("-- SequelizeMeta stays, read-only"):]
+    tail = (REPO / "docs" / "examples" / "sequelize" / "read_only.sql").read_text()
     owner = "sequelize_owner_" + db_url.rsplit("/", 1)[1]
     admin = psycopg2.connect(db_url)
     admin.autocommit = True

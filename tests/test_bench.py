@@ -34,6 +34,7 @@ ROWS = [
     "import time of a no-op apply (-X importtime",
     "status --check after a clean apply, the shipped history: scratch build",
     "status --check after a clean apply, the shipped history: build cached",
+    "mig new initial --from URL, the product's own schema (proven, written)",
     "seed 500 rows into an empty table (seed cache warm): mig vs COPY (limit)",
     "seed 500 rows into an empty table, no cache (YAML parsed): mig vs COPY",
     "seed 500 rows: mig vs row-by-row INSERT (naive)",

@@ -598,3 +598,130 @@ def test_a_domains_default_and_not_null_are_altered(tmp_path, source, pg_server)
     assert "ALTER DOMAIN public.posint SET DEFAULT 1;" in sql
     assert "ALTER DOMAIN public.posint SET NOT NULL;" in sql
     _lint_clean(project, [report.migrations[0].path, report.migrations[0].rollback_path])
+
+
+def _generated_both_ways(tmp_path: Path, history: str, change: str, source: str, target: str,
+                         pg_server: LocalServer) -> tuple[str, str]:
+    """A history of one migration, ``source`` built by it and then changed by ``change``: the
+    migration generated (destructive changes allowed), applied elsewhere after the history by
+    mig apply it gives ``source``'s schema, rolled back the history's. Returns the text of the
+    migrations and of their rollbacks."""
+    project = write_project(tmp_path, {"0001_start.sql": history})
+    commands.apply(_settings(project, source))
+    commands.apply(_settings(project, target))
+    history_schema = _schema(target)
+    query(source, change)
+    report = commands.new_from(_settings(project), "change", source, scratch=pg_server.url(),
+                               allow_destructive=True)
+    assert report.written
+    settings = _settings(project, target)
+    commands.apply(settings)
+    assert comparison.differences(_schema(source), _schema(target)) == []
+    commands.rollback(settings, steps=len(report.migrations), yes=True)
+    assert comparison.differences(history_schema, _schema(target)) == []
+    return ("\n".join(m.sql for m in report.migrations),
+            "\n".join(m.rollback for m in reversed(report.migrations)))
+
+
+def test_an_enum_column_turned_to_text_and_its_type_dropped(tmp_path, source, target,
+                                                            pg_server):
+    """The column's type changes before its old type is dropped; on the way back the type is
+    made before the column goes back to it."""
+    up, down = _generated_both_ways(
+        tmp_path,
+        "CREATE TYPE state AS ENUM ('open', 'shut');\n"
+        "CREATE TABLE doors (id int PRIMARY KEY, state state NOT NULL DEFAULT 'open');\n",
+        "ALTER TABLE doors ALTER COLUMN state DROP DEFAULT;"
+        " ALTER TABLE doors ALTER COLUMN state TYPE text USING state::text;"
+        " ALTER TABLE doors ALTER COLUMN state SET DEFAULT 'open'; DROP TYPE state",
+        source, target, pg_server)
+    assert up.index("TYPE text USING") < up.index("DROP TYPE public.state")
+    assert "doors.state" not in up.splitlines()[2]  # text holds every value: not destructive
+    assert "allow-destructive" in up.splitlines()[2]
+    assert down.index("CREATE TYPE public.state") < down.index("TYPE state USING state::state")
+
+
+def test_a_unique_constraint_turned_into_a_unique_index_of_the_same_name(
+        tmp_path, source, target, pg_server):
+    """The constraint (and the index it owns) goes before the plain index of its name is made;
+    on the way back the index goes before the constraint comes back."""
+    up, down = _generated_both_ways(
+        tmp_path, "CREATE TABLE tokens (id int PRIMARY KEY, hash text UNIQUE);\n",
+        "ALTER TABLE tokens DROP CONSTRAINT tokens_hash_key;"
+        " CREATE UNIQUE INDEX tokens_hash_key ON tokens (hash)",
+        source, target, pg_server)
+    assert up.index("DROP CONSTRAINT tokens_hash_key") < up.index("CREATE UNIQUE INDEX")
+    assert down.index("DROP INDEX") < down.index("ADD CONSTRAINT tokens_hash_key")
+
+
+def test_a_unique_index_turned_into_a_unique_constraint_of_the_same_name(
+        tmp_path, source, target, pg_server):
+    """And back: the plain index goes before the constraint (with an index of that name) is
+    added; on the way back the constraint goes before the plain index is made again."""
+    up, down = _generated_both_ways(
+        tmp_path, "CREATE TABLE tokens (id int PRIMARY KEY, hash text);\n"
+        "CREATE UNIQUE INDEX tokens_hash_key ON tokens (hash);\n",
+        "DROP INDEX tokens_hash_key;"
+        " ALTER TABLE tokens ADD CONSTRAINT tokens_hash_key UNIQUE (hash)",
+        source, target, pg_server)
+    assert up.index("DROP INDEX CONCURRENTLY IF EXISTS public.tokens_hash_key") < up.index(
+        "UNIQUE USING INDEX tokens_hash_key")
+    assert down.index("DROP CONSTRAINT IF EXISTS tokens_hash_key") < down.index(
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS tokens_hash_key")
+
+
+def test_a_constraint_and_a_plain_index_of_its_name_in_one_transaction(source, target):
+    """The plain statements of one transaction (safe=False, as a squash writes them) in both
+    directions: the constraint's drop before the index of its name is made, the index's drop
+    before the constraint is added; each way run on the database it starts from gives the
+    other's schema."""
+    from mig.engine import generate
+    from mig.engine.depends import read_dependencies
+
+    query(source, "CREATE TABLE tokens (id int PRIMARY KEY, hash text UNIQUE)")
+    query(target, "CREATE TABLE tokens (id int PRIMARY KEY, hash text);"
+                  " CREATE UNIQUE INDEX tokens_hash_key ON tokens (hash)")
+
+    def deps(url: str):
+        conn = psycopg2.connect(url)
+        try:
+            return read_dependencies(conn)
+        finally:
+            conn.close()
+
+    with_constraint, with_index = _schema(source), _schema(target)
+    planned = generate.plan(with_constraint, with_index, deps(source), deps(target), safe=False)
+    up = [s.sql for s in planned.up]
+    assert up.index("ALTER TABLE public.tokens DROP CONSTRAINT tokens_hash_key;") < up.index(
+        "CREATE UNIQUE INDEX tokens_hash_key ON public.tokens USING btree (hash);")
+    query(source, "\n".join(up))
+    assert comparison.differences(with_index, _schema(source)) == []
+    query(source, "\n".join(s.sql for s in planned.down))
+    assert comparison.differences(with_constraint, _schema(source)) == []
+
+
+def test_a_varchar_made_text_or_longer_says_its_table_is_not_rewritten(
+        tmp_path, source, target, pg_server):
+    """PostgreSQL keeps the values of a varchar made text or a longer varchar as they are: the
+    file says no rewrite, no warning says one, and the table keeps its storage."""
+    project = write_project(tmp_path, {
+        "0001_notes.sql": "CREATE TABLE notes (id int PRIMARY KEY, body varchar(10),"
+                          " title varchar(10), n integer);\n"})
+    commands.apply(_settings(project, source))
+    commands.apply(_settings(project, target))
+    query(source, "ALTER TABLE notes ALTER COLUMN body TYPE text;"
+                  " ALTER TABLE notes ALTER COLUMN title TYPE varchar(20);"
+                  " ALTER TABLE notes ALTER COLUMN n TYPE bigint")
+    report = commands.new_from(_settings(project), "wider", source, scratch=pg_server.url())
+    sql = report.migrations[0].sql
+    for column, now in (("body", "text"), ("title", "character varying(20)")):
+        assert (f"-- changes the type of notes.{column} from character varying(10) to {now}: "
+                "its values are kept as they are, no rewrite of notes") in sql
+    assert [w for w in report.warnings if "rewrites" in w] == [
+        "changes the type of notes.n from integer to bigint: this rewrites notes (and its "
+        "indexes) under an ACCESS EXCLUSIVE lock"]
+    query(target, "ALTER TABLE notes ALTER COLUMN n TYPE bigint")  # the one that rewrites
+    storage = query(target, "SELECT pg_relation_filenode('notes')")
+    commands.apply(_settings(project, target))
+    assert query(target, "SELECT pg_relation_filenode('notes')") == storage
+    assert comparison.differences(_schema(source), _schema(target)) == []

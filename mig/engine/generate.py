@@ -551,6 +551,7 @@ class _Planner:
             section = _section_of(d.kind)
             changed.setdefault(section, {})[d.name] = d.change
         self.changed = changed
+        self.owner_changed_indexes()
         unknown = sorted(set(changed) - _HANDLED)
         if unknown:
             raise CannotGenerate([f"{SECTION_WORDS.get(u, u)} {name}: the generator does not "
@@ -625,6 +626,24 @@ class _Planner:
                 self.changed.setdefault(section, {})[name] = "changed"
                 self.forced.add(user)
                 seeds.append(user)
+
+    def owner_changed_indexes(self) -> None:
+        """An index of the same name and definition on both sides, owned by a constraint on
+        one side only (a UNIQUE constraint turned into a plain unique index, or back), is
+        changed: the constraint's drop takes its index with it, so the plain one is made
+        after it (and dropped before the constraint is added)."""
+        old, new = self.old.get("indexes", {}), self.new.get("indexes", {})
+        for name in sorted(old.keys() & new.keys()):
+            if self.constraint_index(self.old, name, old[name]) != \
+                    self.constraint_index(self.new, name, new[name]):
+                self.changed.setdefault("indexes", {}).setdefault(name, "changed")
+
+    def constraint_covers(self, table: str, name: str, text: str) -> list[Key]:
+        """The index a PRIMARY KEY, UNIQUE or EXCLUDE constraint owns, which it makes and
+        drops: ordered against a plain index of the same name."""
+        if text.startswith(("PRIMARY KEY", "UNIQUE", "EXCLUDE")):
+            return [("indexes", _qualified(self.schema_of("tables", table), name))]
+        return []
 
     def names(self, section: str, change: str | None = None) -> list[str]:
         return sorted(n for n, c in self.changed.get(section, {}).items()
@@ -814,6 +833,13 @@ class _Planner:
                 f"::regtype AND enumlabel = {label})" for label in labels)
             unit.down = [self.stmt(f"DO $mig$\nBEGIN\n  IF {condition} THEN\n{body}\n"
                                    "  END IF;\nEND\n$mig$", schema)]
+
+    def enum_as_text(self, old: str, new: str) -> bool:
+        """Whether ``old`` is an enum of the history and ``new`` unbounded text, which holds
+        every one of its values."""
+        return new in ("text", "character varying") and any(
+            old in self.enum_names(name) for name, text in self.old.get("types", {}).items()
+            if text.startswith("enum ("))
 
     def enum_names(self, name: str) -> set[str]:
         """How a column's type text may name the type ``name``."""
@@ -1119,12 +1145,17 @@ class _Planner:
             note = (f"changes the type of {key} from {old.type} to {new.type}: this rewrites "
                     f"{table} (and its indexes) under an ACCESS EXCLUSIVE lock"
                     if old.type != new.type else None)
-            if note:
+            if note and old.collate == new.collate and _kept_as_is(old.type, new.type):
+                note = (f"changes the type of {key} from {old.type} to {new.type}: its values "
+                        f"are kept as they are, no rewrite of {table} (a short ACCESS "
+                        "EXCLUSIVE lock)")
+            elif note:
                 self.warnings.append(note)
-                if not _widens(old.type, new.type):
-                    self.destructive.append(DestructiveChange(
-                        "column", key, f"type {old.type} -> {new.type} may not hold every "
-                        "value"))
+            fits = _widens(old.type, new.type) or self.enum_as_text(old.type, new.type)
+            if note and not fits:
+                self.destructive.append(DestructiveChange(
+                    "column", key, f"type {old.type} -> {new.type} may not hold every "
+                    "value"))
             if old.default is not None:
                 up.append(self.stmt(f"{target} DROP DEFAULT", schema))
             # squawk's changing-column-type says what the note says: the warning is given
@@ -1259,7 +1290,8 @@ class _Planner:
                     drop = Statement(drop.sql, drop.schema, note="squawk-ignore "
                                      "ban-drop-constraint")
                 self.add("drop", ("constraints", key), [drop] if kept else [], [add],
-                         rank=_constraint_rank(text))
+                         rank=_constraint_rank(text),
+                         covers=self.constraint_covers(table, name, text))
             if change in ("extra", "changed"):
                 assert now is not None
                 self.add_constraint(key, now)
@@ -1310,7 +1342,7 @@ class _Planner:
                 "the constraint USING INDEX")
         self.add("create", ("constraints", key),
                  [self.stmt(f"ALTER TABLE {q} ADD CONSTRAINT {ident(name)} {text}", schema)],
-                 [drop], rank=rank)
+                 [drop], rank=rank, covers=self.constraint_covers(table, name, text))
 
     def changed_partitioned(self) -> set[str]:
         """Partitioned tables (an index of theirs cannot be built CONCURRENTLY)."""
@@ -1740,6 +1772,10 @@ class _Planner:
                 for key in unit.covers:
                     for user in dependents.get(key, ()):
                         wanted |= set(droppers.get(user, []))
+                        # a user that stays is altered away from it first (a column whose
+                        # type changes from the type dropped); the rollback, run backwards,
+                        # makes it again before the user goes back to it
+                        wanted |= {i for i in makers.get(user, []) if units[i].action == "alter"}
                     # a child (constraint, trigger) goes before its table is dropped
                     for other, other_unit in enumerate(units):
                         if other_unit.action == "drop" and any(
@@ -1816,6 +1852,13 @@ def _widens(old: str, new: str) -> bool:
     if old in _INTEGERS and new in _INTEGERS:
         return _INTEGERS.index(new) >= _INTEGERS.index(old)
     return (old, new) == ("real", "double precision")
+
+
+def _kept_as_is(old: str, new: str) -> bool:
+    """Whether PostgreSQL changes a column from ``old`` to ``new`` without rewriting its table
+    or indexes (the values are binary coercible and fit): ``varchar`` to ``text``, to an
+    unbounded or longer ``varchar``, and ``text`` to an unbounded ``varchar``."""
+    return _widens(old, new) and bool(re.fullmatch(r"character varying(\(\d+\))?|text", old))
 
 
 def _identity_set(options: str) -> str:
