@@ -1,5 +1,7 @@
 """Fleet: each figure against its floor measured in the same run, at the same concurrency.
 
+Two sections: ``fleet`` (the deploy and the no-op run) and ``fleet-history``.
+
 - the realistic deploy: databases at head−2 (cloned from a template at head−2, the clones not
   counted), the two newest migrations applied by ``mig apply --fleet``, against ``psql -1 -f``
   of the same two files per database;
@@ -124,7 +126,7 @@ def _deploy_project(bench: Bench) -> tuple[Path, str, Path]:
 
 
 def section(bench: Bench) -> tuple[list[Row], list[str]]:
-    count, schemas, small = (10, 5, 5) if bench.quick else (1000, 200, 100)
+    count, small = (10, 5) if bench.quick else (1000, 100)
     jobs = _default_jobs(bench)
     rows: list[Row] = []
     notes: list[str] = []
@@ -187,7 +189,13 @@ def section(bench: Bench) -> tuple[list[Row], list[str]]:
         f"_yoyo_migration rows, {jobs} at a time. The no-op run over {small} databases took "
         f"{noop_small * 1000:.0f} ms.")
 
-    # -- the whole history on new empty databases (and schemas) --------------------------
+    return rows, notes
+
+
+def history_section(bench: Bench) -> tuple[list[Row], list[str]]:
+    """The whole shipped history over new empty databases and over schemas of one database."""
+    count, schemas = (10, 5) if bench.quick else (1000, 200)
+    jobs = _default_jobs(bench)
     everything = shipped_all(bench)
     all_sql = combined_sql(shipped_sql(bench))
     created = time.perf_counter()
@@ -209,7 +217,7 @@ def section(bench: Bench) -> tuple[list[Row], list[str]]:
     finally:
         _drop(bench, floor_dbs + mig_dbs)
         bench.drop_db(catalog)
-    rows += [
+    rows = [
         ratio_row(f"apply the whole shipped history to {count} new databases: mig apply --fleet "
                   f"vs psql -1 -f of every shipped SQL migration per database, {jobs} at a time "
                   "(floor)", history, history_floor, "psql", 2.0),
@@ -219,13 +227,13 @@ def section(bench: Bench) -> tuple[list[Row], list[str]]:
             f"{rss_apply / 1024:.1f} MiB", f"schemas: {rss_schemas / 1024:.1f} MiB", "-", "-",
             None),
     ]
-    notes.append(
+    notes = [(
         f"fleet, whole history: {count} new empty databases for mig and {count} for the floor "
         f"({created:.0f} s, not counted). mig applies the shipped folder as it is (its Python "
         "migration and its data step included, the tracking tables created in each database) "
         "with one commit per group of migrations and the Python migration on its own; the "
         "floor runs `psql -1 -f` of the shipped SQL migrations (no Python migration, no "
-        "records). The schemas row does the same work in schemas of one database.")
+        "records). The schemas row does the same work in schemas of one database.")]
     return rows, notes
 
 
