@@ -30,5 +30,6 @@ SECTIONS = [
     ("data", data.section),
     ("concurrency", concurrency.section),
     ("fleet", fleet.section),
+    ("fleet-history", fleet.history_section),
     ("tenants", tenants.section),
 ]

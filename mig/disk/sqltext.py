@@ -7,6 +7,7 @@ the statement's own words and a match's offset still gives its line.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -89,6 +90,13 @@ def mask(text: str) -> str:
 
 def statements(text: str) -> list[Statement]:
     """The statements of ``text`` (split at top-level semicolons), each with its lines."""
+    return list(_statements(text))
+
+
+@functools.lru_cache(maxsize=128)
+def _statements(text: str) -> tuple[Statement, ...]:
+    # Kept by text: a file is split when it is checked and again when it runs, and a fleet
+    # does both for every target. Statements are frozen: the cached ones are shared.
     masked = mask(text)
     result = []
     start = 0
@@ -108,7 +116,7 @@ def statements(text: str) -> list[Statement]:
                 start=begin,
             ))
         start = end + 1
-    return result
+    return tuple(result)
 
 
 def has_sql(text: str) -> bool:

@@ -116,26 +116,34 @@ class BlockerWatch:
             self._thread.join(timeout=5)
 
     def _loop(self) -> None:
+        conn = None
         try:
-            conn = connect(self.dsn, verb="lock watch")
-        except Exception:  # the watch only adds detail to a message; it never fails a run
-            return
-        try:
-            with conn.cursor() as cur:
-                while not self._stopped.is_set():
-                    self._armed.wait()
-                    if self._stopped.is_set():
-                        break
+            while not self._stopped.is_set():
+                self._armed.wait()
+                if self._stopped.is_set():
+                    break
+                if conn is None:
+                    # The connection is opened only once a unit of work has run for one
+                    # interval: most finish sooner, having waited for no lock, and a fleet
+                    # of them would otherwise open a second connection per target for nothing.
+                    if self._stopped.wait(self.interval) or not self._armed.is_set():
+                        continue
+                    try:
+                        conn = connect(self.dsn, verb="lock watch")
+                    except Exception:  # the watch only adds detail to a message; never fails
+                        return
+                with conn.cursor() as cur:
                     cur.execute(_BLOCKERS_SQL, {"pid": self.pid})
                     rows = [Blocker(*row) for row in cur.fetchall()]
-                    if rows:
-                        with self._lock:
-                            self._seen = rows
-                    self._stopped.wait(self.interval)
+                if rows:
+                    with self._lock:
+                        self._seen = rows
+                self._stopped.wait(self.interval)
         except psycopg2.Error:
             pass
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
 
 def seconds(duration: str) -> float:

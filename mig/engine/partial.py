@@ -59,12 +59,17 @@ def read_partial(conn: connection) -> list[Partial]:
     """Every unfinished non-transactional apply or rollback (progress an older mig wrote, with
     no ``_mig_partial`` row, counts too)."""
     with conn.cursor() as cur:
-        if not table_exists(cur, "_mig_progress"):
+        # in one round trip: whether the tables exist, and whether this role may read them
+        cur.execute("SELECT to_regclass('_mig_progress') IS NOT NULL,"
+                    " to_regclass('_mig_partial') IS NOT NULL,"
+                    " CASE WHEN to_regclass('_mig_progress') IS NOT NULL"
+                    " THEN has_table_privilege('_mig_progress', 'SELECT') AND"
+                    " (to_regclass('_mig_partial') IS NULL"
+                    "  OR has_table_privilege('_mig_partial', 'SELECT')) END")
+        has_progress, has_partial, readable = fetch_row(cur)
+        if not has_progress:
             return []
-        has_partial = table_exists(cur, "_mig_partial")
-        cur.execute("SELECT has_table_privilege('_mig_progress', 'SELECT') AND (NOT %s OR"
-                    " has_table_privilege('_mig_partial', 'SELECT'))", (has_partial,))
-        if not fetch_row(cur)[0]:
+        if not readable:
             # A role granted only the migration records (the application role, see the
             # privileges migration) sees a partial apply as pending, not as partial.
             return []

@@ -98,8 +98,13 @@ $$;
 
 def table_exists(cur: cursor, name: str) -> bool:
     """Whether table ``name`` exists (on the search path)."""
-    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
-    return bool(fetch_row(cur)[0])
+    return tables_exist(cur, name)[0]
+
+
+def tables_exist(cur: cursor, *names: str) -> tuple[bool, ...]:
+    """Whether each table of ``names`` exists (on the search path): one round trip."""
+    cur.execute("SELECT " + ", ".join(["to_regclass(%s) IS NOT NULL"] * len(names)), names)
+    return tuple(bool(found) for found in fetch_row(cur))
 
 
 def ensure(backend: Backend) -> None:

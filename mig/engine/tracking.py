@@ -27,7 +27,7 @@ from ..reports import Applied, Edited
 from ..yoyo import rows as yoyo_rows
 from .connect import fetch_row
 from .partial import Partial
-from .tables import table_exists
+from .tables import table_exists, tables_exist
 
 if TYPE_CHECKING:  # yoyo's backends are imported by those who run migrations
     from ..yoyo.backend import Backend
@@ -44,10 +44,10 @@ def os_user() -> str:
 def read_applied(conn: connection, migration_table: str) -> list[Applied]:
     """Applied migrations in the order they were applied, with mig's checksum where known."""
     with conn.cursor() as cur:
-        if not table_exists(cur, migration_table):
+        has_table, has_mig, has_log = tables_exist(cur, migration_table, "_mig_migrations",
+                                                   "_yoyo_log")
+        if not has_table:
             return []
-        has_mig = table_exists(cur, "_mig_migrations")
-        has_log = table_exists(cur, "_yoyo_log")
         by_expr = "NULL::text"
         joins = []
         if has_mig:
