@@ -145,9 +145,10 @@ def _refuse_part_squashed(squashes: list[tracking.Squashed]) -> None:
                 " (squashing the history) has the order of a rollout")
 
 
-def _record_squashes(conn: connection, backend: Backend, squashes: list[tracking.Squashed],
-                     say: Reporter) -> tuple[str, ...]:
-    """Record each squash whose replaced migrations are all applied, in one transaction."""
+def _record_squashes(conn: connection, backend: Backend,
+                     squashes: list[tracking.Squashed]) -> tuple[str, ...]:
+    """Record each squash whose replaced migrations are all applied, in one transaction (the
+    run's report says so: :meth:`RunReport.lines`)."""
     if not squashes:
         return ()
     conn.autocommit = False
@@ -160,9 +161,6 @@ def _record_squashes(conn: connection, backend: Backend, squashes: list[tracking
         raise
     finally:
         conn.autocommit = True
-    for squash in squashes:
-        say(f"recorded squash {squash.script.id} as applied without running it: the"
-            f" {len(squash.applied)} migration(s) it replaced are applied")
     return tuple(squash.script.id for squash in squashes)
 
 
@@ -333,7 +331,7 @@ def apply(settings: Settings, *, to: str | None = None, dry_run: bool = False,
         for name in create_schemas(conn, settings.create_schemas):
             say(f"created schema {name} (create_schemas: the history expects it)")
         backend = backend_on(settings, dsn, conn, "apply")
-        squashed = _record_squashes(conn, backend, plan.squashes, say)
+        squashed = _record_squashes(conn, backend, plan.squashes)
         adopted = _adopt(conn, plan.scripts, plan.applied)
         runner = stack.enter_context(contextlib.closing(make_runner(settings, backend, say)))
         done: list[RunEntry] = []
