@@ -18,7 +18,7 @@ from mig.testing import make_database, project_spec, servers
 from mig.testing.database import database_name
 from mig.testing.servers import existing, with_dbname
 from mig.testing.template import READY, TEMPLATE_PREFIX, ensure_template, template_name
-from tests.support import TAGS, query, write_sample
+from tests.support import TAGS, query, wait_for, write_sample
 
 
 def names(url: str) -> list[str]:
@@ -247,6 +247,30 @@ def test_the_pool_reuses_only_databases_nobody_connected_to(tmp_path, pg_server)
         pool.close()
         server.close()
     assert pool_databases(pg_server.url()) == set()  # all dropped by close()
+
+
+def test_a_database_given_back_still_connected_is_dropped_without_a_rename(tmp_path, pg_server):
+    """PostgreSQL refuses to rename a database somebody is connected to only after waiting 5 s
+    for them to leave: the pool must not try, or each such database stalls it that long."""
+    from mig.testing.pool import Pool
+
+    server = existing(pg_server.url())
+    template = ensure_template(server, project_spec(write_sample(tmp_path / "p")))
+    pool = Pool(template, 1)
+    held = None
+    try:
+        db = pool.take("held")
+        held = psycopg2.connect(db.url)  # not through db.connect(): give_back leaves it open
+        pool.give_back(db)
+        wait_for(lambda: db.name not in pool_databases(pg_server.url()), what="dropped")
+        assert pool.counts().reused == 0
+    finally:
+        pool.close()
+        server.close()
+        if held is not None:
+            held.close()
+    refused = f'database "{db.name}" is being accessed by other users'
+    assert refused not in pg_server.logfile.read_text()
 
 
 def test_a_pool_that_cannot_create_databases_says_why(tmp_path, pg_server):

@@ -52,6 +52,10 @@ _UNUSED_SQL = """
 SELECT sessions = 0 AND stats_reset IS NULL AND numbackends = 0
   FROM pg_stat_database WHERE datname = %s
 """
+# Asked before the rename, which PostgreSQL refuses only after waiting 5 s for the others to go.
+_CONNECTED_SQL = "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = %s)"
+
+
 class PoolError(MigError):
     """The pool could not make or drop a test database; ``cause`` says what the server said."""
 
@@ -262,16 +266,21 @@ class _Worker:
                     pool._busy -= 1
                     cond.notify_all()
 
+    def _connected(self, name: str) -> bool:
+        self.cur.execute(_CONNECTED_SQL, (name,))
+        row = self.cur.fetchone()
+        return bool(row and row[0])
+
     def _recycle(self, name: str) -> None:
         """Back into the pool if provably unused since it was cloned, else to be dropped."""
         fresh, unused = name, False
-        if self.reusable:
+        if self.reusable and not self._connected(name):  # else dropped with FORCE at once
             fresh = f"{self.prefix}{uuid.uuid4().hex[:8]}"
             try:
                 self.cur.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
                     sql.Identifier(name), sql.Identifier(fresh)))
             except (psycopg2.errors.ObjectInUse, psycopg2.errors.InvalidCatalogName):
-                fresh = name  # still connected: dropped with FORCE; or gone already
+                fresh = name  # connected meanwhile: dropped with FORCE; or gone already
             else:
                 self.cur.execute(_UNUSED_SQL, (fresh,))
                 row = self.cur.fetchone()
