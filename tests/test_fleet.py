@@ -29,6 +29,7 @@ from tests.support import (
     TWO_MIGRATIONS,
     query,
     run_mig,
+    wait_for,
     write_project,
 )
 
@@ -789,3 +790,34 @@ def test_the_canary_question_is_not_drawn_over_by_the_progress_line(pg_server, f
         os.close(leader)
     assert _applied(pg_server, few[0])[-1] == HEAD
     assert _applied(pg_server, few[1])[-1] == BEFORE_HEAD
+
+
+def _sessions(server: LocalServer, names: list[str]) -> dict[str, int]:
+    """Each database's sessions so far, once none is connected (a session's count is
+    written as it ends)."""
+    def settled() -> dict[str, int] | None:
+        rows = query(server.url(), "SELECT datname, numbackends, sessions FROM pg_stat_database"
+                     " WHERE datname = ANY (%s)", (names,))
+        if len(rows) != len(names) or any(busy for _, busy, _ in rows):
+            return None
+        return {name: count for name, _, count in rows}
+
+    return wait_for(settled, what="no session connected")
+
+
+def test_a_target_behind_is_applied_on_two_connections(pg_server, few, tmp_path) -> None:
+    """A target the look proves behind gets the look's connection and the apply's: no
+    status read between them."""
+    names = few[:2]
+    listing = tmp_path / "fleet.txt"
+    listing.write_text("".join(f"{pg_server.url(n)} name={n}\n" for n in names))
+    before = _sessions(pg_server, names)
+    # --jobs given: the default asks the first target's server how many connections it has
+    run = run_mig(["apply", "--fleet", str(listing), "--json", "--jobs", "2", "--journal",
+                   str(tmp_path / "j.jsonl")], cwd=REPO)
+    outcomes, summary = _lines(run.stdout)
+    assert summary["failed"] == 0
+    assert {n: (o["outcome"], o["migrations"], o["version"]) for n, o in outcomes.items()} == {
+        n: ("applied", [HEAD], HEAD) for n in names}, run.stdout
+    after = _sessions(pg_server, names)
+    assert {n: after[n] - before[n] for n in names} == {n: 2 for n in names}

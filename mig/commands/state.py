@@ -116,6 +116,12 @@ def at_head(settings: Settings, scripts: list[Script], *,
     else:
         with session(settings, "status", watch_client=False) as own:
             found = tracking.read_head(own, settings.migration_table)
+    return head_of(found, scripts)
+
+
+def head_of(found: tuple[list[tuple[str, str | None]], bool] | None,
+            scripts: list[Script]) -> Head | None:
+    """:func:`at_head`'s answer from the records :func:`mig.engine.tracking.read_head` read."""
     if found is None:
         return None
     applied, unfinished = found
@@ -125,6 +131,19 @@ def at_head(settings: Settings, scripts: list[Script], *,
     if not all(s.checksum is not None and recorded.get(s.id) == s.checksum for s in scripts):
         return None
     return Head(applied[-1][0] if applied else None)
+
+
+def behind(found: tuple[list[tuple[str, str | None]], bool] | None,
+           scripts: list[Script]) -> bool:
+    """Whether the records :func:`mig.engine.tracking.read_head` read prove that
+    :func:`status` reports the database not current, with nothing for an apply to adopt: it is
+    not at head (:func:`head_of`) while every record has mig's checksum and names a migration
+    on disk (a record without mig's checksum, or one a squash on disk replaced, may still be
+    current). A caller that would read the status only to learn that goes straight on."""
+    if found is None or head_of(found, scripts) is not None:
+        return False
+    on_disk = {s.id for s in scripts}
+    return all(checksum is not None and id_ in on_disk for id_, checksum in found[0])
 
 
 def status(settings: Settings, *, check: bool = False,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..commands.state import Head, at_head
+from ..commands.state import Head, behind, head_of
 from ..config import Settings
 from ..disk.scripts import Script
 from ..engine.lock import TrackingPlace, tracking_place
@@ -26,6 +26,7 @@ class Look:
 
     place: TrackingPlace
     head: Head | None = None  # proven at head (:func:`mig.commands.state.at_head`), if asked
+    behind: bool = False  # proven not current, nothing to adopt (state.behind), if asked
     newest: str | None = None  # its newest applied migration, if asked and readable
     settled: bool = False  # newest was read, and no non-transactional run is unfinished
 
@@ -49,9 +50,9 @@ def look_at(ts: Settings, verb: str, ask: str, scripts: list[Script]) -> Look | 
         return None
     try:
         place = tracking_place(conn, ts)
-        if ask == ASK_HEAD:
-            return Look(place, head=at_head(ts, scripts, conn=conn))
         found = tracking.read_head(conn, ts.migration_table)
+        if ask == ASK_HEAD:
+            return Look(place, head=head_of(found, scripts), behind=behind(found, scripts))
         if found is None:
             return Look(place)
         applied, unfinished = found

@@ -207,18 +207,22 @@ def apply(settings: Settings, targets: list[Target], options: FleetOptions, *,
         if head is not None:
             return seeded(ts, Result("at head", migrations=(),
                                      at=Place(head.version, "current")))
-        report = commands.status(ts)
-        ids: tuple[str, ...] = ()
-        if not report.current or to is not None:
+        if to is None and look is not None and look.behind and target.schema is None:
+            # the look proved it not current, with nothing to adopt: the apply's own plan,
+            # made under the lock, says what is pending, without a status read first
+            ids = tuple(commands.apply(ts).ids)
+        else:
+            report = commands.status(ts)
+            if report.current and to is None:  # its records stay as they are
+                return seeded(ts, Result("at head", migrations=(), at=_place(report)))
             if target.schema is not None and not report.applied:
                 _create_schema(ts, target.schema)
             ids = tuple(commands.apply(ts, to=to).ids)
-            if ids and to is None:  # everything pending is applied, the newest last
-                return seeded(ts, Result("applied", migrations=ids,
-                                         at=Place(ids[-1], "current")))
-            report = commands.status(ts)
+        if ids and to is None:  # everything pending is applied, the newest last
+            return seeded(ts, Result("applied", migrations=ids,
+                                     at=Place(ids[-1], "current")))
         return seeded(ts, Result("applied" if ids else "at head", migrations=ids,
-                                 at=_place(report)))
+                                 at=_place(commands.status(ts))))
 
     return _fleet("apply", settings, targets, options, work, scanned=scanned,
                   verb_options={"to": to, "seed": seed or bool(seed_env), "seed_env": seed_env,
