@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from mig.disk.sqltext import has_sql, mask, statements
+from mig.disk.sqltext import has_sql, mask, statements, top_level
 from tests.support import REPO
 
 _DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
@@ -104,3 +104,10 @@ def test_every_statement_of_the_shipped_sql_starts_at_its_line():
             first = found.text.splitlines()[0]
             assert lines[found.line - 1].strip().startswith(first.strip()), (path, found.line)
             assert found.text.splitlines()[-1].strip() in lines[found.end_line - 1]
+
+
+def test_top_level_splits_at_the_commas_outside_parentheses():
+    assert top_level("ADD COLUMN a numeric(10, 2), ALTER COLUMN b SET DEFAULT f(1, 2) ,") == [
+        "ADD COLUMN a numeric(10, 2)", "ALTER COLUMN b SET DEFAULT f(1, 2)"]
+    assert top_level("'a', 'b'") == ["'a'", "'b'"]
+    assert top_level("  ") == []

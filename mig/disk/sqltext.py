@@ -129,3 +129,18 @@ def has_sql(text: str) -> bool:
         if code and not code.startswith("--"):
             return True
     return False
+
+
+def top_level(text: str) -> list[str]:
+    """``text`` split at its commas outside parentheses, each part stripped, an empty last part
+    left out: an ALTER TABLE's actions, an enum's labels, a table's columns."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    if text[start:].strip():
+        parts.append(text[start:].strip())
+    return parts

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..disk.scripts import Script
-from ..disk.sqltext import Statement, statements
+from ..disk.sqltext import Statement, statements, top_level
 from ..yoyo import steps as yoyo_steps
 from .findings import Finding, Source
 from .registry import Migration, Rule, declare, rule
@@ -43,20 +43,6 @@ _DROP = re.compile(r"^DROP " + _OBJECT + r" (CONCURRENTLY )?(IF EXISTS )?")
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?\S+ (.*)$")
 _IF_NOT_EXISTS = {"TABLE", "INDEX", "SEQUENCE", "SCHEMA", "EXTENSION", "MATERIALIZED VIEW"}
 _OR_REPLACE = {"FUNCTION", "PROCEDURE", "VIEW", "TRIGGER"}
-
-
-
-def _actions(words: str) -> list[str]:
-    """The comma-separated actions of an ALTER TABLE (commas inside parentheses ignored)."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(words):
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "," and depth == 0:
-            parts.append(words[start:i].strip())
-            start = i + 1
-    parts.append(words[start:].strip())
-    return parts
 
 
 def _finding(source: Source, stmt: Statement, rule: str, message: str, hint: str) -> Finding:
@@ -83,7 +69,7 @@ def _not_rerunnable(words: str) -> tuple[str, str] | None:
     if drop and not drop.group(3):
         return f"DROP {drop.group(1)}", "write DROP ... IF EXISTS"
     alter = _ALTER_TABLE.match(words)
-    for action in _actions(alter.group(1)) if alter else []:
+    for action in top_level(alter.group(1)) if alter else []:
         if action.startswith("ADD CONSTRAINT ") or re.match(
                 r"ADD (PRIMARY KEY|UNIQUE|CHECK|FOREIGN KEY|EXCLUDE)\b", action):
             return "ALTER TABLE ... ADD CONSTRAINT", (
@@ -127,7 +113,7 @@ def _destructive(words: str) -> str | None:
     if match:
         return f"{match.group(1)} deletes data"
     alter = _ALTER_TABLE.match(words)
-    for action in _actions(alter.group(1)) if alter else []:
+    for action in top_level(alter.group(1)) if alter else []:
         column = re.match(r"^DROP (?!CONSTRAINT )(?:COLUMN )?(?:IF EXISTS )?(\S+)", action)
         if column:
             return f"DROP COLUMN {column.group(1).lower()} deletes its data"

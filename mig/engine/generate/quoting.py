@@ -84,20 +84,6 @@ def option_names(options: str | None) -> set[str]:
     return {o.split("=", 1)[0].strip() for o in (options or "").split(",") if o.strip()}
 
 
-def top_level(text: str) -> list[str]:
-    """``text`` split at its commas outside parentheses."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "," and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
-    if text[start:].strip():
-        parts.append(text[start:].strip())
-    return parts
-
-
 def balanced(text: str, start: int) -> int:
     """The index just past the parenthesis closing the one at ``start``."""
     depth = 0

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+from ...disk.sqltext import top_level
 from ...reports import DestructiveChange
 from ..snapshot import Snapshot
 from .definitions import Column
 from .model import BEFORE, Statement
-from .quoting import ident, literal, qname, qualified, split, top_level
+from .quoting import ident, literal, qname, qualified, split
 from .state import PlannerState
 
 # A domain's text: base type, collation, NOT NULL, default, then its constraints.
