@@ -26,7 +26,7 @@ from ..disk.kinds import is_data_migration
 from ..dsn import Dsn
 from ..engine import comparison, foreign, tracking
 from ..engine.comparison import Difference
-from ..engine.connect import connect, open_database
+from ..engine.connect import connect, open_database, transaction
 from ..engine.lock import locked_connection
 from ..engine.scratch import build_schema
 from ..engine.snapshot import uncompared_objects
@@ -311,8 +311,7 @@ def _record(settings: Settings, dsn: Dsn, conn: connection, scripts: list[script
     if result.forced:
         common["differences"] = result.difference_lines()
         common["unreadable"] = result.unreadable
-    conn.autocommit = False
-    try:
+    with transaction(conn):
         for script in scripts:
             entries = [{"table": e.table, "name": e.name}
                        for e, mid in replaced.items() if mid == script.id]
@@ -328,9 +327,3 @@ def _record(settings: Settings, dsn: Dsn, conn: connection, scripts: list[script
         for entry in replaced:
             if entry.tool == "yoyo":  # another project's ids in mig's own yoyo table
                 tracking.forget(backend, entry.name)
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        conn.autocommit = True

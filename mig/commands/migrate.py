@@ -22,7 +22,7 @@ from ..disk import scripts as scripts_mod
 from ..disk.scripts import Script
 from ..engine import partial as partial_runs
 from ..engine import tracking, undo
-from ..engine.connect import session
+from ..engine.connect import session, transaction
 from ..engine.lock import locked_connection
 from ..engine.prerequisites import create_schemas
 from ..engine.stored import StoredScript
@@ -151,16 +151,9 @@ def _record_squashes(conn: connection, backend: Backend,
     run's report says so: :meth:`RunReport.lines`)."""
     if not squashes:
         return ()
-    conn.autocommit = False
-    try:
+    with transaction(conn):
         for squash in squashes:
             tracking.record_squash(backend, squash)
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        conn.autocommit = True
     return tuple(squash.script.id for squash in squashes)
 
 

@@ -131,6 +131,24 @@ def scratch_host(settings: Settings, *, keep_running: bool = False) -> Iterator[
             server.stop_if_unused()
 
 
+@contextlib.contextmanager
+def transaction(conn: psycopg2.extensions.connection) -> Iterator[None]:
+    """One transaction on an autocommit connection: committed when the block ends, rolled back
+    when it raises (a connection already lost is left to the server, which rolled it back);
+    the connection is autocommit again afterwards."""
+    conn.autocommit = False
+    try:
+        yield
+        conn.commit()
+    except BaseException:
+        if not conn.closed:
+            conn.rollback()
+        raise
+    finally:
+        if not conn.closed:
+            conn.autocommit = True
+
+
 def open_database(settings: Settings) -> Dsn:
     """The database mig works on, ready to connect to: the configured one (given the password
     of ``settings.password_file`` when it has none), or the embedded one (:func:`open_embedded`:
