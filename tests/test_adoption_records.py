@@ -12,16 +12,7 @@ import pytest
 
 from mig import commands
 from mig.config import resolve
-from tests.support import run_mig, write_project
-
-THREE = {
-    "0001_a.sql": "CREATE TABLE a (id int);\n",
-    "0001_a.rollback.sql": "DROP TABLE a;\n",
-    "0002_b.sql": "-- depends: 0001_a\nCREATE TABLE b (id int);\n",
-    "0002_b.rollback.sql": "DROP TABLE b;\n",
-    "0003_c.sql": "-- depends: 0002_b\nCREATE TABLE c (id int);\n",
-    "0003_c.rollback.sql": "DROP TABLE c;\n",
-}
+from tests.support import CHAIN_OF_THREE, run_mig, write_project
 
 
 def _status(project, url: str) -> tuple[dict[str, dict], list[str]]:
@@ -41,7 +32,7 @@ def _row(lines: list[str], mid: str) -> list[str]:
 def test_baselined_adopted_and_run_migrations_are_told_apart(tmp_path, db_url, pg_server):
     from yoyo import get_backend, read_migrations
 
-    project = write_project(tmp_path / "project", THREE)
+    project = write_project(tmp_path / "project", CHAIN_OF_THREE)
     conn = psycopg2.connect(db_url)  # the old system built 0001 by hand
     with conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE a (id int)")
@@ -92,7 +83,7 @@ INSERT INTO "SequelizeData" VALUES ('20250102000000-demo-users.js'),
 
 def test_sequelize_seeders_are_a_foreign_history_too(tmp_path, db_url, pg_server):
     """sequelize-cli records the seeders it ran in SequelizeData (seederStorage: sequelize)."""
-    project = write_project(tmp_path / "project", THREE)
+    project = write_project(tmp_path / "project", CHAIN_OF_THREE)
     conn = psycopg2.connect(db_url)
     with conn, conn.cursor() as cur:
         cur.execute(SEQUELIZE)

@@ -5,17 +5,8 @@ from __future__ import annotations
 
 import mig
 from mig import fleet
-from tests.support import query, write_project
+from tests.support import CHAIN_OF_THREE, query, write_project
 from tests.support.server import create_database, drop_database
-
-THREE = {
-    "0001_a.sql": "CREATE TABLE a (id int);\n",
-    "0001_a.rollback.sql": "DROP TABLE a;\n",
-    "0002_b.sql": "-- depends: 0001_a\nCREATE TABLE b (id int);\n",
-    "0002_b.rollback.sql": "DROP TABLE b;\n",
-    "0003_c.sql": "-- depends: 0002_b\nCREATE TABLE c (id int);\n",
-    "0003_c.rollback.sql": "DROP TABLE c;\n",
-}
 
 
 def _fleet_at_first(pg_server, tmp_path, files: dict[str, str]):
@@ -32,7 +23,7 @@ def _fleet_at_first(pg_server, tmp_path, files: dict[str, str]):
 
 def test_a_targets_pending_migrations_and_records_commit_in_one_transaction(
         pg_server, tmp_path) -> None:
-    names, settings, targets = _fleet_at_first(pg_server, tmp_path, THREE)
+    names, settings, targets = _fleet_at_first(pg_server, tmp_path, CHAIN_OF_THREE)
     try:
         summary = fleet.apply(settings, targets,
                               fleet.FleetOptions(jobs=2, journal=tmp_path / "j.jsonl"))
@@ -54,7 +45,8 @@ def test_a_targets_pending_migrations_and_records_commit_in_one_transaction(
 
 def test_a_failing_migration_of_a_group_leaves_those_before_it_applied_and_itself_not(
         pg_server, tmp_path) -> None:
-    broken = dict(THREE, **{"0003_c.sql": "-- depends: 0002_b\nCREATE TABLE c (id nosuchtype);\n"})
+    broken = {**CHAIN_OF_THREE,
+              "0003_c.sql": "-- depends: 0002_b\nCREATE TABLE c (id nosuchtype);\n"}
     names, settings, targets = _fleet_at_first(pg_server, tmp_path, broken)
     try:
         summary = fleet.apply(settings, targets,

@@ -22,6 +22,7 @@ from .lint import (
     lint_listed,
 )
 from .project import (
+    CHAIN_OF_THREE,
     REPO,
     TWO_MIGRATIONS,
     copy_shipped_project,
@@ -98,6 +99,7 @@ __all__ = [
     "versions",
     "wait_for",
     "copy_shipped_project",
+    "CHAIN_OF_THREE",
     "write_project",
     "write_sample",
     "write_seeds",

@@ -24,6 +24,17 @@ def copy_shipped_project(root: Path, *, seeds: bool = True) -> Path:
     return root
 
 
+#: Three migrations, each depending on the one before, each creating a table its rollback drops.
+CHAIN_OF_THREE = {
+    "0001_a.sql": "CREATE TABLE a (id int);\n",
+    "0001_a.rollback.sql": "DROP TABLE a;\n",
+    "0002_b.sql": "-- depends: 0001_a\nCREATE TABLE b (id int);\n",
+    "0002_b.rollback.sql": "DROP TABLE b;\n",
+    "0003_c.sql": "-- depends: 0002_b\nCREATE TABLE c (id int);\n",
+    "0003_c.rollback.sql": "DROP TABLE c;\n",
+}
+
+
 def write_project(root: Path, migrations: dict[str, str], *, ini: str | None = None) -> Path:
     """A project folder with yoyo.ini and the given migration files (name -> content)."""
     folder = root / "migrations"
